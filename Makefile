@@ -1,0 +1,39 @@
+# Kyso Agent — developer entry points. See README.md.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+APT_PACKAGES := softhsm2 opensc openssl python3-venv ca-certificates
+PYTEST_ARGS ?=
+
+.PHONY: all deps venv demo test lint bench clean
+
+all: test
+
+deps:
+	@scripts/install-deps.sh $(APT_PACKAGES)
+
+$(VENV)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed")'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+venv: $(VENV)/.installed
+
+demo: deps venv
+	$(PY) demo/run.py
+
+test: deps venv
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: venv
+	$(VENV)/bin/ruff check agent tests bench demo
+	$(VENV)/bin/ruff format --check agent tests bench demo
+	$(VENV)/bin/mypy
+
+bench: deps venv
+	$(PY) bench/bench_sign.py
+
+clean:
+	rm -rf $(VENV) .demo .pytest_cache .mypy_cache .ruff_cache build *.egg-info

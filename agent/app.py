@@ -1,0 +1,93 @@
+"""Composition root: configuration → token service → prompter → server."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Callable
+
+from agent.config import AgentConfig
+from agent.consent.console import ConsolePrompter
+from agent.consent.external import ExternalPrompter, split_command
+from agent.consent.gate import PromptGate
+from agent.consent.prompter import Prompter
+from agent.consent.refusing import RefusingPrompter
+from agent.errors import ConfigError
+from agent.messages import text
+from agent.origin import OriginPolicy
+from agent.server import RunningServer, ServerSettings, create_app, start_server
+from agent.server import tls
+from agent.service import SigningService
+from agent.token import TokenService
+
+log = logging.getLogger(__name__)
+
+
+def make_prompter(config: AgentConfig) -> Prompter:
+    """The external command if configured, else the console when there is one."""
+    if config.prompter:
+        argv = split_command(config.prompter)
+        if not argv:
+            raise ConfigError("prompter: empty command")
+        return ExternalPrompter(argv, config.prompt_timeout)
+    if sys.stdin is not None and sys.stdin.isatty():
+        return ConsolePrompter(config.prompt_timeout)
+    log.warning(text("no_prompter", "en"))
+    return RefusingPrompter()
+
+
+def make_service(
+    config: AgentConfig, tokens: TokenService, prompter: Prompter | None = None
+) -> SigningService:
+    """The signing service for ``config``."""
+    return SigningService(
+        tokens, prompter or make_prompter(config), lang=config.lang, gate=PromptGate()
+    )
+
+
+def server_settings(config: AgentConfig) -> ServerSettings:
+    """The HTTP layer's share of the configuration."""
+    return ServerSettings(
+        origin_policy=OriginPolicy(config.allowed_origins),
+        max_body_bytes=config.max_body_bytes,
+        lang=config.lang,
+    )
+
+
+async def serve(
+    config: AgentConfig,
+    *,
+    prompter: Prompter | None = None,
+    on_ready: Callable[[RunningServer], None] | None = None,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Run the headless agent until ``stop`` is set or SIGINT/SIGTERM arrives."""
+    files = tls.ensure(config.tls_dir)
+    tokens = TokenService(config.pkcs11_modules)
+    try:
+        service = make_service(config, tokens, prompter)
+        app = create_app(service, server_settings(config))
+        try:
+            server = await start_server(app, config.port, tls.server_context(files))
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot listen on 127.0.0.1:{config.port}: {exc.strerror} "
+                "(is another Kyso Agent running?)"
+            ) from exc
+        stop = stop or asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(signum, stop.set)
+        log.info("origins allowed: %s", ", ".join(map(str, config.allowed_origins)) or "none")
+        if on_ready is not None:
+            on_ready(server)
+        try:
+            await stop.wait()
+        finally:
+            await server.stop()
+    finally:
+        tokens.close()

@@ -1,0 +1,211 @@
+"""``kyso-agent`` commands.
+
+Every command reads the same configuration (see :mod:`agent.config`); flags
+given on the command line win over the files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from agent import __version__
+from agent.config import AgentConfig, configure_logging, load_config
+from agent.errors import ConfigError
+from agent.server import RunningServer
+from agent.token import Inventory, TokenService
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, metavar="FILE", help="TOML configuration file")
+    parser.add_argument(
+        "--pkcs11-module",
+        dest="pkcs11_modules",
+        action="append",
+        metavar="PATH",
+        help="PKCS#11 module to load (repeatable; default: auto-discovery)",
+    )
+    parser.add_argument("--data-dir", type=Path, metavar="DIR", help="per-user data directory")
+    parser.add_argument(
+        "--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="log verbosity"
+    )
+    parser.add_argument("--lang", choices=["vi", "en"], help="language of prompts and messages")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (also used to document the commands)."""
+    parser = argparse.ArgumentParser(
+        prog="kyso-agent",
+        description="Sign documents from web portals with your USB token.",
+    )
+    parser.add_argument("--version", action="version", version=f"kyso-agent {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the headless agent (HTTPS API on 127.0.0.1)")
+    _common(serve)
+    serve.add_argument("--port", type=int, metavar="N", help="TCP port (default 8988)")
+    serve.add_argument(
+        "--allow-origin",
+        dest="allowed_origins",
+        action="append",
+        metavar="ORIGIN",
+        help="web origin allowed to call the agent, e.g. https://portal.gov.vn or "
+        "https://*.gov.vn (repeatable)",
+    )
+    serve.add_argument(
+        "--prompter",
+        metavar="CMD",
+        help="external program that asks the user (JSON on stdin/stdout)",
+    )
+    serve.add_argument(
+        "--prompt-timeout", type=float, metavar="SECONDS", help="time to answer (default 120)"
+    )
+
+    tokens = commands.add_parser("tokens", help="list modules, tokens and certificates")
+    _common(tokens)
+    tokens.add_argument("--json", action="store_true", help="print JSON")
+    return parser
+
+
+_NOT_SETTINGS = frozenset({"command", "config", "json"})
+
+
+def config_from_args(args: argparse.Namespace) -> AgentConfig:
+    """Merge the configuration files with the flags the user gave."""
+    cli = {k: v for k, v in vars(args).items() if k not in _NOT_SETTINGS and v is not None}
+    return load_config(cli, args.config)
+
+
+def inventory_json(inventory: Inventory) -> dict[str, Any]:
+    """The ``tokens --json`` document."""
+    modules = []
+    for report in inventory.modules:
+        tokens = []
+        for token in report.tokens:
+            certs = [c for c in report.certificates if c.token == token.id]
+            tokens.append(
+                {
+                    "slot": token.id.slot_id,
+                    "slotDescription": token.slot_description,
+                    "label": token.id.label,
+                    "serial": token.id.serial,
+                    "manufacturer": token.manufacturer,
+                    "model": token.model,
+                    "pin": {
+                        "triesLeft": token.pin.tries_left.value,
+                        "pinpad": token.pin.pinpad,
+                        "initialized": token.pin.initialized,
+                        "toBeChanged": token.pin.to_be_changed,
+                    },
+                    "certificates": [
+                        {
+                            "label": c.label,
+                            "id": c.key_id.hex(),
+                            "subject": c.x509.subject.rfc4514_string(),
+                            "issuer": c.x509.issuer.rfc4514_string(),
+                            "notBefore": c.not_before.isoformat(),
+                            "notAfter": c.not_after.isoformat(),
+                            "keyType": c.key_type.value if c.key_type else None,
+                            "ca": c.is_ca,
+                            "sha256": c.fingerprint,
+                        }
+                        for c in certs
+                    ],
+                }
+            )
+        modules.append(
+            {
+                "path": str(report.path),
+                "loaded": report.loaded,
+                "error": report.error or None,
+                "description": report.description or None,
+                "emptySlots": report.empty_slots,
+                "tokens": tokens,
+            }
+        )
+    return {"modules": modules}
+
+
+def inventory_text(inventory: Inventory) -> str:
+    """The human-readable ``tokens`` listing."""
+    if not inventory.modules:
+        return "No PKCS#11 module configured or found.\n"
+    lines: list[str] = []
+    for module in inventory_json(inventory)["modules"]:
+        state = "loaded" if module["loaded"] else "FAILED"
+        lines.append(f"Module {module['path']} [{state}]")
+        if module["description"]:
+            lines.append(f"  {module['description']}")
+        if module["error"]:
+            lines.append(f"  error: {module['error']}")
+        if module["loaded"] and not module["tokens"]:
+            lines.append("  no token present")
+        for token in module["tokens"]:
+            pin = token["pin"]
+            flags = [f"tries:{pin['triesLeft']}"] + (["pinpad"] if pin["pinpad"] else [])
+            lines.append(
+                f"  Token {token['label']!r} serial {token['serial']} "
+                f"({token['manufacturer']} {token['model']}, slot {token['slot']}) "
+                f"PIN {' '.join(flags)}"
+            )
+            if not token["certificates"]:
+                lines.append("    no certificate")
+            for cert in token["certificates"]:
+                kind = "CA" if cert["ca"] else cert["keyType"] or "?"
+                lines.append(f"    Certificate [{kind}] {cert['subject']}")
+                lines.append(f"      issuer  {cert['issuer']}")
+                lines.append(f"      valid   {cert['notBefore']} .. {cert['notAfter']}")
+    return "\n".join(lines) + "\n"
+
+
+def cmd_tokens(args: argparse.Namespace) -> int:
+    """``kyso-agent tokens``."""
+    config = config_from_args(args)
+    configure_logging(config, to_file=False)
+    service = TokenService(config.pkcs11_modules)
+    try:
+        inventory = service.inventory_sync()
+    finally:
+        service.close()
+    if args.json:
+        json.dump(inventory_json(inventory), sys.stdout, ensure_ascii=False, indent=2)
+        sys.stdout.write("\n")
+    else:
+        sys.stdout.write(inventory_text(inventory))
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """``kyso-agent serve``."""
+    from agent.app import serve
+
+    config = config_from_args(args)
+    configure_logging(config)
+
+    def ready(server: RunningServer) -> None:
+        print(f"listening on {server.url}", flush=True)
+
+    asyncio.run(serve(config, on_ready=ready))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``kyso-agent``."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handlers = {"serve": cmd_serve, "tokens": cmd_tokens}
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        return handlers[args.command](args)
+    except ConfigError as exc:
+        print(f"kyso-agent: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,216 @@
+"""Configuration: one frozen dataclass, built once from four layers.
+
+Layers, later ones winning key by key::
+
+    built-in defaults < machine policy < user config file < command-line flags
+
+* Machine policy (set by IT): ``/etc/kyso-agent/policy.toml`` on Linux and
+  macOS. (On Windows, the registry key written by the MSI.)
+* User file: ``--config FILE``, else ``config.toml`` in the per-user config
+  directory if it exists.
+
+Every key of the TOML files has the name of its command-line flag with
+underscores (``allowed_origins`` for ``--allow-origin``, ``pkcs11_modules`` for
+``--pkcs11-module``). Unknown keys are errors, so that a typo never silently
+weakens a setting.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Final
+
+import platformdirs
+
+from agent.errors import ConfigError
+from agent.messages import DEFAULT_LANG, Lang
+from agent.origin import InvalidOrigin, OriginPattern, parse_pattern
+
+APP_NAME: Final = "kyso-agent"
+#: Chosen next to the VGCA plugin's 8987 so that IT finds both in one firewall rule.
+DEFAULT_PORT: Final = 8988
+DEFAULT_PROMPT_TIMEOUT: Final = 120.0
+DEFAULT_MAX_BODY: Final = 1024 * 1024
+MAX_BATCH: Final = 1000
+POSIX_POLICY_FILE: Final = Path("/etc/kyso-agent/policy.toml")
+_LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+def default_data_dir() -> Path:
+    """Per-user data directory of the OS (TLS files, logs)."""
+    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+
+
+def default_user_config_file() -> Path:
+    """Per-user configuration file, read when it exists."""
+    return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False)) / "config.toml"
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    """Everything the agent needs to know to start."""
+
+    port: int = DEFAULT_PORT
+    """TCP port on 127.0.0.1 (0 picks a free port, for tests)."""
+    data_dir: Path = field(default_factory=default_data_dir)
+    """Where the local TLS files and logs live."""
+    pkcs11_modules: tuple[Path, ...] = ()
+    """PKCS#11 modules to load; empty means auto-discovery."""
+    allowed_origins: tuple[OriginPattern, ...] = ()
+    """Web origins allowed to call the API."""
+    prompter: str | None = None
+    """External prompter command line; ``None`` means the built-in prompter."""
+    prompt_timeout: float = DEFAULT_PROMPT_TIMEOUT
+    """Seconds the user has to answer a prompt."""
+    log_level: str = "INFO"
+    """One of DEBUG, INFO, WARNING, ERROR."""
+    lang: Lang = DEFAULT_LANG
+    """Language of prompts and error messages (``vi`` or ``en``)."""
+    max_body_bytes: int = DEFAULT_MAX_BODY
+    """Largest JSON body accepted."""
+
+    @property
+    def tls_dir(self) -> Path:
+        """Directory of the local CA and server certificate."""
+        return self.data_dir / "tls"
+
+    @property
+    def log_dir(self) -> Path:
+        """Directory of the log files."""
+        return self.data_dir / "logs"
+
+
+_KEYS: Final = frozenset(f.name for f in fields(AgentConfig))
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError as exc:
+        raise ConfigError(f"config file not found: {path}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read: {exc.strerror}") from exc
+
+
+def read_machine_policy(path: Path | None = None) -> dict[str, Any]:
+    """The machine policy layer, or ``{}`` when IT set none."""
+    if path is None:
+        if sys.platform == "win32":
+            # The registry reader ships with the Windows installer support.
+            return {}
+        path = POSIX_POLICY_FILE
+    if not path.exists():
+        return {}
+    return _read_toml(path)
+
+
+def _as_str_list(key: str, value: Any, source: str) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return list(value)
+    raise ConfigError(f"{source}: {key} must be a list of strings")
+
+
+def _convert(key: str, value: Any, source: str) -> Any:
+    if key == "port":
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 65536:
+            raise ConfigError(f"{source}: port must be a number from 0 to 65535")
+        return value
+    if key == "data_dir":
+        if not isinstance(value, str | Path) or not str(value):
+            raise ConfigError(f"{source}: data_dir must be a path")
+        return Path(value).expanduser()
+    if key == "pkcs11_modules":
+        return tuple(Path(p).expanduser() for p in _as_str_list(key, value, source))
+    if key == "allowed_origins":
+        try:
+            return tuple(parse_pattern(p) for p in _as_str_list(key, value, source))
+        except InvalidOrigin as exc:
+            raise ConfigError(f"{source}: allowed_origins: {exc}") from exc
+    if key == "prompter":
+        if value is None or value == "":
+            return None
+        if not isinstance(value, str):
+            raise ConfigError(f"{source}: prompter must be a command line")
+        return value
+    if key == "prompt_timeout":
+        if not isinstance(value, int | float) or isinstance(value, bool) or not 0 < value <= 3600:
+            raise ConfigError(f"{source}: prompt_timeout must be 1 to 3600 seconds")
+        return float(value)
+    if key == "log_level":
+        if not isinstance(value, str) or value.upper() not in _LOG_LEVELS:
+            raise ConfigError(f"{source}: log_level must be one of {', '.join(_LOG_LEVELS)}")
+        return value.upper()
+    if key == "lang":
+        try:
+            return Lang(value)
+        except ValueError as exc:
+            raise ConfigError(f"{source}: lang must be 'vi' or 'en'") from exc
+    if key == "max_body_bytes":
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1024:
+            raise ConfigError(f"{source}: max_body_bytes must be at least 1024")
+        return value
+    raise ConfigError(f"{source}: unknown setting {key!r}")  # pragma: no cover
+
+
+def _layer(values: Mapping[str, Any], source: str) -> dict[str, Any]:
+    unknown = sorted(set(values) - _KEYS)
+    if unknown:
+        raise ConfigError(f"{source}: unknown setting(s): {', '.join(unknown)}")
+    return {key: _convert(key, value, source) for key, value in values.items()}
+
+
+def load_config(
+    cli: Mapping[str, Any] | None = None,
+    config_file: Path | None = None,
+    *,
+    policy: Mapping[str, Any] | None = None,
+    user_config_file: Path | None = None,
+) -> AgentConfig:
+    """Build the configuration from its layers.
+
+    ``cli`` holds only the flags the user actually gave. ``config_file`` is
+    ``--config`` (must exist). ``policy`` replaces the machine policy layer and
+    ``user_config_file`` the default per-user file (for tests and tools).
+    """
+    merged: dict[str, Any] = {}
+    machine = read_machine_policy() if policy is None else dict(policy)
+    merged.update(_layer(machine, "machine policy"))
+    if config_file is not None:
+        merged.update(_layer(_read_toml(config_file), str(config_file)))
+    else:
+        user_file = user_config_file or default_user_config_file()
+        if user_file.exists():
+            merged.update(_layer(_read_toml(user_file), str(user_file)))
+    if cli:
+        merged.update(_layer({k: v for k, v in cli.items() if v is not None}, "command line"))
+    return AgentConfig(**merged)
+
+
+def configure_logging(config: AgentConfig, *, to_file: bool = True) -> None:
+    """Log to stderr and, for the long-running agent, to a rotating file."""
+    from logging.handlers import RotatingFileHandler
+
+    handlers: list[logging.Handler] = [logging.StreamHandler()]
+    if to_file:
+        config.log_dir.mkdir(parents=True, exist_ok=True)
+        handlers.append(
+            RotatingFileHandler(
+                config.log_dir / "agent.log", maxBytes=2_000_000, backupCount=3, encoding="utf-8"
+            )
+        )
+    logging.basicConfig(
+        level=config.log_level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        handlers=handlers,
+        force=True,
+    )

@@ -1,0 +1,127 @@
+"""Ask in the terminal the agent was started from (developers, servers with a console).
+
+The desktop dialog replaces this for officials. Questions run on one dedicated
+thread so that the event loop keeps serving; the PIN is read with echo off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import IO
+
+from agent.consent.prompter import PromptAction, PromptAnswer, PromptRequest, RetryReason
+from agent.errors import ConsentTimeout
+from agent.messages import text
+from agent.pin import Pin, TriesLeft
+
+
+class _TimedOut(Exception):
+    pass
+
+
+class ConsolePrompter:
+    """Asks on the controlling terminal."""
+
+    def __init__(self, timeout: float, stdin: IO[str] | None = None, out: IO[str] | None = None):
+        self._timeout = timeout
+        self._in = stdin or sys.stdin
+        self._out = out or sys.stderr
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="console-prompt")
+
+    async def ask(self, request: PromptRequest) -> PromptAnswer:
+        """Show the question and read the answer, within the timeout."""
+        deadline = time.monotonic() + self._timeout
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._executor, self._interact, request, deadline)
+        except _TimedOut:
+            self._say("")
+            raise ConsentTimeout(f"no answer within {self._timeout:.0f} s") from None
+
+    def _say(self, line: str) -> None:
+        self._out.write(line + "\n")
+        self._out.flush()
+
+    def _read(self, prompt: str, deadline: float, *, secret: bool = False) -> str:
+        self._out.write(prompt)
+        self._out.flush()
+        if os.name == "nt":  # pragma: no cover - Windows consoles have no select()
+            import getpass
+
+            return getpass.getpass("") if secret else self._in.readline().rstrip("\r\n")
+        import select
+        import termios
+
+        fd = self._in.fileno()
+        saved = None
+        if secret and os.isatty(fd):
+            saved = termios.tcgetattr(fd)
+            quiet = termios.tcgetattr(fd)
+            quiet[3] &= ~termios.ECHO
+            termios.tcsetattr(fd, termios.TCSADRAIN, quiet)
+        try:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise _TimedOut
+            ready, _, _ = select.select([fd], [], [], remaining)
+            if not ready:
+                raise _TimedOut
+            return self._in.readline().rstrip("\r\n")
+        finally:
+            if saved is not None:
+                termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+                self._out.write("\n")
+
+    def _interact(self, request: PromptRequest, deadline: float) -> PromptAnswer:
+        lang = request.lang
+        self._say("")
+        self._say("=" * 60)
+        key = "console_title_sign" if request.action is PromptAction.SIGN else "console_title_select"
+        self._say(text(key, lang, origin=request.origin))
+        if request.retry is RetryReason.PIN_INCORRECT:
+            self._say(text("console_pin_incorrect", lang))
+        if request.documents:
+            self._say(text("console_documents", lang, count=len(request.documents)))
+            for doc in request.documents[:20]:
+                name = doc.name or text("console_unnamed", lang)
+                self._say(f"  - {name}  [{doc.algorithm.value} {doc.digest.hex()[:16]}…]")
+            if len(request.documents) > 20:
+                self._say(f"  … (+{len(request.documents) - 20})")
+        self._say(text("console_certificates", lang))
+        for index, cert in enumerate(request.certificates, 1):
+            expires = cert.not_after.date().isoformat()
+            self._say(f"  {index}. {cert.subject}  ({text('console_expires', lang)} {expires})")
+        chosen = request.certificates[0]
+        if len(request.certificates) > 1:
+            answer = self._read(
+                text("console_choose", lang, count=len(request.certificates)), deadline
+            ).strip()
+            if answer.lower() in ("h", "c"):
+                return PromptAnswer.cancelled()
+            if answer:
+                if not answer.isdigit() or not 1 <= int(answer) <= len(request.certificates):
+                    return PromptAnswer.cancelled()
+                chosen = request.certificates[int(answer) - 1]
+        if request.pin is None or not request.pin.required:
+            answer = self._read(text("console_confirm", lang), deadline).strip().lower()
+            if answer != text("console_yes", lang):
+                return PromptAnswer.cancelled()
+            return PromptAnswer(True, chosen.id)
+        if request.pin.tries_left is TriesLeft.FINAL:
+            self._say(text("console_pin_final", lang))
+        elif request.pin.tries_left is TriesLeft.LOW:
+            self._say(text("console_pin_low", lang))
+        if request.pin.pinpad:
+            answer = self._read(text("console_confirm", lang), deadline).strip().lower()
+            if answer != text("console_yes", lang):
+                return PromptAnswer.cancelled()
+            self._say(text("console_pinpad", lang))
+            return PromptAnswer(True, chosen.id)
+        typed = self._read(text("console_pin", lang), deadline, secret=True)
+        if not typed:
+            return PromptAnswer.cancelled()
+        return PromptAnswer(True, chosen.id, Pin(typed))

@@ -1,0 +1,59 @@
+"""The aiohttp application factory and the runner that binds it to 127.0.0.1."""
+
+from __future__ import annotations
+
+import ssl
+from dataclasses import dataclass
+from typing import Final
+
+from aiohttp import web
+
+from agent.server.keys import SERVICE, SETTINGS, ServerSettings
+from agent.server.middlewares import errors_middleware, host_middleware, origin_middleware
+from agent.server.routes import routes
+from agent.service import SigningService
+
+#: Loopback only: the agent must never be reachable from the network.
+BIND_ADDRESS: Final = "127.0.0.1"
+
+
+def create_app(service: SigningService, settings: ServerSettings) -> web.Application:
+    """Build the API application."""
+    app = web.Application(
+        middlewares=[errors_middleware, host_middleware, origin_middleware],
+        # aiohttp enforces this while reading; the handler also checks Content-Length first.
+        client_max_size=settings.max_body_bytes,
+    )
+    app[SERVICE] = service
+    app[SETTINGS] = settings
+    app.add_routes(routes)
+    return app
+
+
+@dataclass
+class RunningServer:
+    """A started server and the port it got."""
+
+    runner: web.AppRunner
+    port: int
+
+    @property
+    def url(self) -> str:
+        """Base URL of the API."""
+        return f"https://{BIND_ADDRESS}:{self.port}"
+
+    async def stop(self) -> None:
+        """Close the listening socket and open connections."""
+        await self.runner.cleanup()
+
+
+async def start_server(app: web.Application, port: int, tls: ssl.SSLContext) -> RunningServer:
+    """Listen on ``127.0.0.1:port`` (0 picks a free port) with TLS."""
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, BIND_ADDRESS, port, ssl_context=tls, reuse_address=False)
+    await site.start()
+    server = site._server  # noqa: SLF001 - aiohttp exposes the bound port nowhere else
+    assert server is not None and server.sockets  # noqa: S101
+    bound = server.sockets[0].getsockname()[1]
+    return RunningServer(runner, int(bound))

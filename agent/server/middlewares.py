@@ -1,0 +1,128 @@
+"""Cross-cutting checks, outermost first: errors → Host → Origin/CORS.
+
+A request from a disallowed origin is answered here and never reaches a
+handler, the prompter or the token.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Final
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from agent.errors import (
+    AgentError,
+    BadRequest,
+    HostNotAllowed,
+    InternalError,
+    MethodNotAllowed,
+    NotFound,
+    OriginNotAllowed,
+    PayloadTooLarge,
+)
+from agent.messages import pick_lang
+from agent.server.keys import SETTINGS
+
+log = logging.getLogger(__name__)
+
+_ALLOWED_METHODS: Final = "GET, POST, OPTIONS"
+_ALLOWED_HEADERS: Final = frozenset({"content-type", "accept-language"})
+_SECURITY_HEADERS: Final = {
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+def error_response(exc: BaseException, request: web.Request) -> web.Response:
+    """The JSON error response for ``exc``; unexpected errors become INTERNAL."""
+    if isinstance(exc, web.HTTPException):
+        exc = _from_http_exception(exc, request)
+    if not isinstance(exc, AgentError):
+        log.error("unexpected error on %s %s", request.method, request.path, exc_info=exc)
+        exc = InternalError()
+    elif exc.http_status >= 500:
+        log.error("%s on %s: %s", exc.code.value, request.path, exc.detail)
+    else:
+        log.info("%s on %s %s: %s", exc.code.value, request.method, request.path, exc.detail)
+    lang = pick_lang(request.headers.get("Accept-Language"), request.app[SETTINGS].lang)
+    response = web.json_response(exc.to_wire(lang), status=exc.http_status)
+    if isinstance(exc, MethodNotAllowed):
+        response.headers["Allow"] = _ALLOWED_METHODS
+    return response
+
+
+def _from_http_exception(exc: web.HTTPException, request: web.Request) -> AgentError:
+    if isinstance(exc, web.HTTPRequestEntityTooLarge):
+        return PayloadTooLarge(request.app[SETTINGS].max_body_bytes)
+    if isinstance(exc, web.HTTPMethodNotAllowed):
+        return MethodNotAllowed(f"method {request.method} is not allowed on {request.path}")
+    if isinstance(exc, web.HTTPNotFound):
+        return NotFound(f"no route for {request.path}")
+    return BadRequest(exc.reason)
+
+
+@web.middleware
+async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Turn every failure into the documented JSON error body."""
+    try:
+        response = await handler(request)
+    except Exception as exc:  # noqa: BLE001 - the one place that catches everything
+        response = error_response(exc, request)
+    response.headers.update(_SECURITY_HEADERS)
+    return response
+
+
+@web.middleware
+async def host_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Refuse any Host but the loopback names on our own port (DNS rebinding)."""
+    sockname = request.transport.get_extra_info("sockname") if request.transport else None
+    port = sockname[1] if sockname else None
+    host = (request.headers.get("Host") or "").lower()
+    allowed = {f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}"}
+    if port is None or host not in allowed:
+        raise HostNotAllowed(f"Host {host!r} refused")
+    return await handler(request)
+
+
+def _is_preflight(request: web.Request) -> bool:
+    return request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers
+
+
+def _preflight(request: web.Request, origin: str) -> web.Response:
+    requested = request.headers.get("Access-Control-Request-Headers", "")
+    asked = {h.strip().lower() for h in requested.split(",") if h.strip()}
+    if not asked <= _ALLOWED_HEADERS:
+        raise BadRequest(f"headers not allowed: {', '.join(sorted(asked - _ALLOWED_HEADERS))}")
+    response = web.Response(status=204)
+    response.headers["Access-Control-Allow-Methods"] = _ALLOWED_METHODS
+    if asked:
+        response.headers["Access-Control-Allow-Headers"] = ", ".join(sorted(asked))
+    response.headers["Access-Control-Max-Age"] = "600"
+    if request.headers.get("Access-Control-Request-Private-Network", "").lower() == "true":
+        response.headers["Access-Control-Allow-Private-Network"] = "true"
+    return response
+
+
+@web.middleware
+async def origin_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Admit allowed origins only; answer CORS for them and nobody else."""
+    origin = request.headers.get("Origin")
+    if origin is None:
+        if request.method != "GET":
+            # Browsers always send Origin on POST; local tools use the command line.
+            raise OriginNotAllowed(f"{request.method} {request.path} without Origin")
+        return await handler(request)
+    decision = request.app[SETTINGS].origin_policy.check(origin)
+    if not decision.allowed or decision.origin is None:
+        raise OriginNotAllowed(f"origin {origin!r} is not allowed")
+    request["origin"] = str(decision.origin)
+    try:
+        response = _preflight(request, origin) if _is_preflight(request) else await handler(request)
+    except Exception as exc:  # noqa: BLE001 - errors must carry CORS headers to be readable
+        response = error_response(exc, request)
+    response.headers["Access-Control-Allow-Origin"] = origin
+    response.headers["Vary"] = "Origin"
+    return response

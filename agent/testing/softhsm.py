@@ -1,0 +1,354 @@
+"""Real SoftHSM2 tokens for the demo, the tests and the benchmarks.
+
+A :class:`SoftHsm` is a private SoftHSM2 configuration under a directory of
+its own (``SOFTHSM2_CONF`` points at it). :func:`provision` initialises a token
+and generates its keys *on the token* (non-extractable, as on a real USB token),
+then stores certificates issued by a software :class:`TestCa`.
+
+Token work runs in a child process: SoftHSM reads its token directory when the
+module is initialised, so the process that provisions must not be the one
+that later signs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Final
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+SOFTHSM_MODULE_PATHS: Final = (
+    "/usr/lib/softhsm/libsofthsm2.so",
+    "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
+    "/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so",
+    "/usr/local/lib/softhsm/libsofthsm2.so",
+    "/opt/homebrew/lib/softhsm/libsofthsm2.so",
+)
+
+
+def find_softhsm_module() -> Path:
+    """Path of libsofthsm2.so; raises ``FileNotFoundError`` with a hint."""
+    for candidate in SOFTHSM_MODULE_PATHS:
+        if Path(candidate).is_file():
+            return Path(candidate)
+    raise FileNotFoundError("SoftHSM2 is not installed (Debian/Ubuntu: apt-get install softhsm2)")
+
+
+@dataclass(frozen=True)
+class SoftHsm:
+    """A private SoftHSM2 configuration."""
+
+    root: Path
+    """Directory holding ``softhsm2.conf`` and ``tokens/``."""
+    module: Path = field(default_factory=find_softhsm_module)
+    """The SoftHSM2 PKCS#11 module."""
+
+    @property
+    def conf(self) -> Path:
+        """The configuration file."""
+        return self.root / "softhsm2.conf"
+
+    @property
+    def token_dir(self) -> Path:
+        """Where SoftHSM keeps its tokens."""
+        return self.root / "tokens"
+
+    def environ(self) -> dict[str, str]:
+        """Environment for a process that should see these tokens."""
+        return {**os.environ, "SOFTHSM2_CONF": str(self.conf)}
+
+    def create(self) -> SoftHsm:
+        """Write the configuration (idempotent)."""
+        self.token_dir.mkdir(parents=True, exist_ok=True)
+        self.conf.write_text(
+            f"directories.tokendir = {self.token_dir}\n"
+            "objectstore.backend = file\n"
+            "log.level = ERROR\n"
+            "slots.removable = false\n"
+        )
+        return self
+
+    def wipe(self) -> None:
+        """Delete every token."""
+        shutil.rmtree(self.token_dir, ignore_errors=True)
+        self.token_dir.mkdir(parents=True, exist_ok=True)
+
+
+def vn_name(common_name: str, organization: str = "", locality: str = "") -> x509.Name:
+    """An X.509 name as Vietnamese CAs write it (UTF-8, C=VN)."""
+    attributes = [x509.NameAttribute(NameOID.COUNTRY_NAME, "VN")]
+    if locality:
+        attributes.append(x509.NameAttribute(NameOID.LOCALITY_NAME, locality))
+    if organization:
+        attributes.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization))
+    attributes.append(x509.NameAttribute(NameOID.COMMON_NAME, common_name))
+    return x509.Name(attributes)
+
+
+@dataclass(frozen=True)
+class TestCa:
+    """A software CA that issues the certificates stored on test tokens."""
+
+    key: ec.EllipticCurvePrivateKey
+    cert: x509.Certificate
+
+    @classmethod
+    def create(cls, common_name: str = "Kyso Test CA") -> TestCa:
+        """A fresh self-signed CA."""
+        key = ec.generate_private_key(ec.SECP256R1())
+        name = vn_name(common_name, "Kyso Agent (test)")
+        now = datetime.now(UTC)
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(days=1))
+            .not_valid_after(now + timedelta(days=3650))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .add_extension(
+                x509.KeyUsage(False, False, False, False, False, True, True, False, False),
+                critical=True,
+            )
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
+            .sign(key, hashes.SHA256())
+        )
+        return cls(key, cert)
+
+    def save(self, directory: Path) -> None:
+        """Write ``ca.pem`` and ``ca-key.pem`` (test material only)."""
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / "ca.pem").write_bytes(self.cert.public_bytes(serialization.Encoding.PEM))
+        (directory / "ca-key.pem").write_bytes(
+            self.key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+
+    @classmethod
+    def load(cls, directory: Path) -> TestCa:
+        """Read a CA written by :meth:`save`."""
+        key = serialization.load_pem_private_key((directory / "ca-key.pem").read_bytes(), None)
+        assert isinstance(key, ec.EllipticCurvePrivateKey)  # noqa: S101
+        cert = x509.load_pem_x509_certificate((directory / "ca.pem").read_bytes())
+        return cls(key, cert)
+
+    def issue(
+        self,
+        public_key: Any,
+        subject: x509.Name,
+        *,
+        not_before: datetime | None = None,
+        not_after: datetime | None = None,
+    ) -> x509.Certificate:
+        """A signing certificate (digitalSignature + nonRepudiation) for ``public_key``."""
+        now = datetime.now(UTC)
+        return (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(self.cert.subject)
+            .public_key(public_key)
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(not_before or now - timedelta(days=1))
+            .not_valid_after(not_after or now + timedelta(days=730))
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(
+                x509.KeyUsage(True, True, False, False, False, False, False, False, False),
+                critical=True,
+            )
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(self.key.public_key()), False
+            )
+            .sign(self.key, hashes.SHA256())
+        )
+
+
+@dataclass(frozen=True)
+class KeySpec:
+    """One key pair to generate on a token, with its certificate."""
+
+    key_id: str
+    """CKA_ID, hex."""
+    key_type: str
+    """``RSA`` (2048 bit) or ``EC`` (P-256)."""
+    common_name: str
+    """Holder's name (Vietnamese, UTF-8)."""
+    organization: str = ""
+    """Holder's organisation."""
+    valid_days: int = 730
+    """Validity from yesterday; negative makes an expired certificate."""
+
+
+@dataclass(frozen=True)
+class TokenSpec:
+    """A token to initialise."""
+
+    label: str
+    user_pin: str
+    so_pin: str = "12345678"
+    keys: tuple[KeySpec, ...] = ()
+
+
+@dataclass(frozen=True)
+class ProvisionedKey:
+    """What :func:`provision` made for one :class:`KeySpec`."""
+
+    key_id: str
+    certificate: x509.Certificate
+
+
+def provision(hsm: SoftHsm, ca: TestCa, ca_dir: Path, spec: TokenSpec) -> list[ProvisionedKey]:
+    """Initialise a token and generate its keys and certificates, in a child process."""
+    ca.save(ca_dir)
+    subprocess.run(
+        [
+            "softhsm2-util",
+            "--init-token",
+            "--free",
+            "--label",
+            spec.label,
+            "--so-pin",
+            spec.so_pin,
+            "--pin",
+            spec.user_pin,
+        ],
+        env=hsm.environ(),
+        check=True,
+        capture_output=True,
+    )
+    request = {
+        "module": str(hsm.module),
+        "ca_dir": str(ca_dir),
+        "label": spec.label,
+        "pin": spec.user_pin,
+        "keys": [k.__dict__ for k in spec.keys],
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "agent.testing.softhsm"],
+        input=json.dumps(request),
+        env=hsm.environ(),
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    result = json.loads(done.stdout)
+    return [
+        ProvisionedKey(r["key_id"], x509.load_pem_x509_certificate(r["certificate"].encode()))
+        for r in result
+    ]
+
+
+def _generate_on_token(request: dict[str, Any]) -> list[dict[str, str]]:
+    import pkcs11
+    from pkcs11.util.ec import decode_ec_public_key, encode_ec_public_key, encode_named_curve_parameters
+    from pkcs11.util.rsa import encode_rsa_public_key
+
+    ca = TestCa.load(Path(request["ca_dir"]))
+    lib = pkcs11.lib(request["module"])
+    token = lib.get_token(token_label=request["label"])
+    made = []
+    with token.open(rw=True, user_pin=request["pin"]) as session:
+        ca_der = ca.cert.public_bytes(serialization.Encoding.DER)
+        session.create_object(
+            {
+                pkcs11.Attribute.CLASS: pkcs11.ObjectClass.CERTIFICATE,
+                pkcs11.Attribute.CERTIFICATE_TYPE: pkcs11.CertificateType.X_509,
+                pkcs11.Attribute.TOKEN: True,
+                pkcs11.Attribute.LABEL: "CA",
+                pkcs11.Attribute.VALUE: ca_der,
+                pkcs11.Attribute.SUBJECT: ca.cert.subject.public_bytes(),
+            }
+        )
+        for key in request["keys"]:
+            key_id = bytes.fromhex(key["key_id"])
+            label = key["common_name"]
+            private_template = {
+                pkcs11.Attribute.SENSITIVE: True,
+                pkcs11.Attribute.EXTRACTABLE: False,
+                pkcs11.Attribute.SIGN: True,
+            }
+            if key["key_type"] == "RSA":
+                public, _private = session.generate_keypair(
+                    pkcs11.KeyType.RSA,
+                    2048,
+                    id=key_id,
+                    label=label,
+                    store=True,
+                    private_template=private_template,
+                )
+                der = encode_rsa_public_key(public)
+                public_key = serialization.load_der_public_key(
+                    _rsa_spki(der)
+                )
+            else:
+                params = session.create_domain_parameters(
+                    pkcs11.KeyType.EC,
+                    {pkcs11.Attribute.EC_PARAMS: encode_named_curve_parameters("1.2.840.10045.3.1.7")},
+                    local=True,
+                )
+                public, _private = params.generate_keypair(
+                    id=key_id, label=label, store=True, private_template=private_template
+                )
+                public_key = serialization.load_der_public_key(encode_ec_public_key(public))
+                _ = decode_ec_public_key
+            now = datetime.now(UTC)
+            days = int(key["valid_days"])
+            if days >= 0:
+                not_before, not_after = now - timedelta(days=1), now + timedelta(days=days)
+            else:
+                not_before, not_after = now + timedelta(days=days * 2), now + timedelta(days=days)
+            cert = ca.issue(
+                public_key,
+                vn_name(key["common_name"], key["organization"]),
+                not_before=not_before,
+                not_after=not_after,
+            )
+            cert_der = cert.public_bytes(serialization.Encoding.DER)
+            session.create_object(
+                {
+                    pkcs11.Attribute.CLASS: pkcs11.ObjectClass.CERTIFICATE,
+                    pkcs11.Attribute.CERTIFICATE_TYPE: pkcs11.CertificateType.X_509,
+                    pkcs11.Attribute.TOKEN: True,
+                    pkcs11.Attribute.ID: key_id,
+                    pkcs11.Attribute.LABEL: label,
+                    pkcs11.Attribute.VALUE: cert_der,
+                    pkcs11.Attribute.SUBJECT: cert.subject.public_bytes(),
+                }
+            )
+            made.append(
+                {
+                    "key_id": key["key_id"],
+                    "certificate": cert.public_bytes(serialization.Encoding.PEM).decode(),
+                }
+            )
+    return made
+
+
+def _rsa_spki(pkcs1_der: bytes) -> bytes:
+    """Wrap a PKCS#1 RSAPublicKey in a SubjectPublicKeyInfo."""
+    from asn1crypto.keys import PublicKeyInfo, RSAPublicKey
+
+    info = PublicKeyInfo(
+        {
+            "algorithm": {"algorithm": "rsa", "parameters": None},
+            "public_key": RSAPublicKey.load(pkcs1_der),
+        }
+    )
+    return bytes(info.dump())
+
+
+if __name__ == "__main__":
+    json.dump(_generate_on_token(json.load(sys.stdin)), sys.stdout)

@@ -1,0 +1,157 @@
+"""What the token layer reports: plain frozen dataclasses, no PKCS#11 objects."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cached_property
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+from agent.pin import TriesLeft
+from agent.algorithms import KeyType
+
+
+@dataclass(frozen=True)
+class PinState:
+    """The user PIN's state, read from the token flags."""
+
+    tries_left: TriesLeft
+    """ok, low, final or locked."""
+    pinpad: bool
+    """The token has a protected authentication path (PIN pad)."""
+    initialized: bool = True
+    """A user PIN has been set."""
+    to_be_changed: bool = False
+    """The token asks for a PIN change before use."""
+
+
+@dataclass(frozen=True)
+class TokenId:
+    """Which token, on which slot of which module."""
+
+    module: Path
+    """Path of the PKCS#11 module."""
+    slot_id: int
+    """Slot the token was in when last seen."""
+    serial: str
+    """Token serial number."""
+    label: str
+    """Token label."""
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    """One token, for listings."""
+
+    id: TokenId
+    manufacturer: str
+    model: str
+    pin: PinState
+    slot_description: str
+
+
+@dataclass(frozen=True)
+class TokenCertificate:
+    """An X.509 certificate object found on a token."""
+
+    der: bytes
+    """The certificate, DER-encoded."""
+    token: TokenId
+    """Where it is."""
+    key_id: bytes
+    """CKA_ID that pairs it with its private key."""
+    label: str
+    """CKA_LABEL."""
+    pin: PinState = field(compare=False)
+    """PIN state of its token when read."""
+
+    @cached_property
+    def x509(self) -> x509.Certificate:
+        """Parsed certificate."""
+        return x509.load_der_x509_certificate(self.der)
+
+    @property
+    def fingerprint(self) -> str:
+        """Hex SHA-256 of the DER: the opaque id used in prompts."""
+        return hashlib.sha256(self.der).hexdigest()
+
+    @property
+    def key_type(self) -> KeyType | None:
+        """RSA or EC; ``None`` for keys the agent cannot sign with."""
+        key = self.x509.public_key()
+        if isinstance(key, rsa.RSAPublicKey):
+            return KeyType.RSA
+        if isinstance(key, ec.EllipticCurvePublicKey):
+            return KeyType.EC
+        return None
+
+    @property
+    def is_ca(self) -> bool:
+        """A CA certificate (chain material, not a signing certificate)."""
+        try:
+            constraints = self.x509.extensions.get_extension_for_class(x509.BasicConstraints)
+        except x509.ExtensionNotFound:
+            return False
+        return constraints.value.ca
+
+    @property
+    def not_before(self) -> datetime:
+        """Start of validity (aware, UTC)."""
+        return self.x509.not_valid_before_utc
+
+    @property
+    def not_after(self) -> datetime:
+        """End of validity (aware, UTC)."""
+        return self.x509.not_valid_after_utc
+
+    def valid_at(self, moment: datetime) -> bool:
+        """Whether ``moment`` lies within the validity period."""
+        return self.not_before <= moment <= self.not_after
+
+
+@dataclass(frozen=True)
+class ModuleReport:
+    """The outcome of loading and reading one module."""
+
+    path: Path
+    """The module file."""
+    loaded: bool
+    """Whether it loaded and initialised."""
+    error: str = ""
+    """Why it did not load or could not be read."""
+    description: str = ""
+    """Library description and manufacturer, when loaded."""
+    tokens: tuple[TokenInfo, ...] = ()
+    """Initialised tokens present in its slots."""
+    certificates: tuple[TokenCertificate, ...] = ()
+    """Certificates on those tokens."""
+    empty_slots: int = 0
+    """Slots with no (initialised) token."""
+
+
+@dataclass(frozen=True)
+class Inventory:
+    """Every module, token and certificate the agent can see now."""
+
+    modules: tuple[ModuleReport, ...]
+
+    @property
+    def tokens(self) -> tuple[TokenInfo, ...]:
+        """Every present token."""
+        return tuple(t for m in self.modules for t in m.tokens)
+
+    @property
+    def certificates(self) -> tuple[TokenCertificate, ...]:
+        """Every certificate on every present token."""
+        return tuple(c for m in self.modules for c in m.certificates)
+
+    @property
+    def signing_certificates(self) -> tuple[TokenCertificate, ...]:
+        """Certificates that can sign: end-entity, with a key id and a usable key type."""
+        return tuple(
+            c for c in self.certificates if not c.is_ca and c.key_id and c.key_type is not None
+        )

@@ -1,0 +1,297 @@
+"""One PKCS#11 module, driven synchronously from its worker thread.
+
+Nothing here may be called from any other thread: :class:`~agent.token.worker.ModuleWorker`
+is the only caller. Every ``pkcs11`` exception is translated into the agent's
+error tree before it leaves this module.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import pkcs11
+from pkcs11 import exceptions as p11err
+
+from agent.algorithms import HashAlgorithm, RsaScheme
+from agent.errors import (
+    AgentError,
+    BadRequest,
+    CertificateNotFound,
+    PinIncorrect,
+    PinLocked,
+    TokenFailure,
+    TokenNotPresent,
+    UserCancelled,
+)
+from agent.pin import Pin, TriesLeft
+from agent.token.mechanisms import plan_for
+from agent.token.models import (
+    ModuleReport,
+    PinState,
+    TokenCertificate,
+    TokenId,
+    TokenInfo,
+)
+
+log = logging.getLogger(__name__)
+
+_ABSENT = (
+    p11err.TokenNotPresent,
+    p11err.DeviceRemoved,
+    p11err.TokenNotRecognised,
+    p11err.SlotIDInvalid,
+    p11err.NoSuchToken,
+    p11err.SessionClosed,
+    p11err.SessionHandleInvalid,
+    p11err.DeviceError,
+)
+
+
+def translate(exc: Exception, context: str) -> AgentError:
+    """Map a ``pkcs11`` exception to the agent's error tree."""
+    name = type(exc).__name__
+    if isinstance(exc, p11err.PinIncorrect | p11err.PinInvalid | p11err.PinLenRange):
+        return PinIncorrect(f"{context}: token refused the PIN ({name})")
+    if isinstance(exc, p11err.PinLocked):
+        return PinLocked(f"{context}: PIN locked")
+    if isinstance(exc, _ABSENT):
+        return TokenNotPresent(f"{context}: token went away ({name})")
+    if isinstance(exc, p11err.NoSuchKey):
+        return CertificateNotFound(f"{context}: no private key for the certificate")
+    if isinstance(exc, p11err.FunctionCancelled):
+        return UserCancelled(f"{context}: cancelled on the PIN pad")
+    return TokenFailure(f"{context}: {name} {exc}".strip())
+
+
+def pin_state_of(flags: pkcs11.TokenFlag) -> PinState:
+    """Read the user PIN state from token flags."""
+    if flags & pkcs11.TokenFlag.USER_PIN_LOCKED:
+        tries = TriesLeft.LOCKED
+    elif flags & pkcs11.TokenFlag.USER_PIN_FINAL_TRY:
+        tries = TriesLeft.FINAL
+    elif flags & pkcs11.TokenFlag.USER_PIN_COUNT_LOW:
+        tries = TriesLeft.LOW
+    else:
+        tries = TriesLeft.OK
+    return PinState(
+        tries_left=tries,
+        pinpad=bool(flags & pkcs11.TokenFlag.PROTECTED_AUTHENTICATION_PATH),
+        initialized=bool(flags & pkcs11.TokenFlag.USER_PIN_INITIALIZED),
+        to_be_changed=bool(flags & pkcs11.TokenFlag.USER_PIN_TO_BE_CHANGED),
+    )
+
+
+def _serial(token: pkcs11.Token) -> str:
+    raw = token.serial
+    return raw.decode("ascii", "replace").strip() if isinstance(raw, bytes) else str(raw).strip()
+
+
+class Pkcs11Module:
+    """A loaded (or failed) module file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lib: pkcs11.lib | None = None
+        self._error = ""
+        self._description = ""
+
+    def load(self) -> None:
+        """Load and initialise the module; a failure is remembered, not raised."""
+        if self._lib is not None:
+            return
+        try:
+            self._lib = pkcs11.lib(str(self.path))
+        except Exception as exc:  # noqa: BLE001 — vendor modules fail in any way imaginable
+            self._error = f"{type(exc).__name__}: {exc}".strip()
+            log.warning("PKCS#11 module %s failed to load: %s", self.path, self._error)
+            return
+        self._description = (
+            f"{self._lib.library_description.strip()} ({self._lib.manufacturer_id.strip()})"
+        )
+        log.info("loaded PKCS#11 module %s: %s", self.path, self._description)
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the module is usable."""
+        return self._lib is not None
+
+    def _require_lib(self) -> pkcs11.lib:
+        self.load()
+        if self._lib is None:
+            raise TokenNotPresent(f"module {self.path} is not loaded: {self._error}")
+        return self._lib
+
+    def _present_tokens(self) -> Iterator[tuple[pkcs11.Slot, pkcs11.Token]]:
+        lib = self._require_lib()
+        for slot in lib.get_slots(token_present=True):
+            try:
+                token = slot.get_token()
+            except _ABSENT:
+                continue
+            if token.flags & pkcs11.TokenFlag.TOKEN_INITIALIZED:
+                yield slot, token
+
+    def report(self) -> ModuleReport:
+        """Tokens and certificates of this module, read without logging in."""
+        self.load()
+        if self._lib is None:
+            return ModuleReport(self.path, loaded=False, error=self._error)
+        tokens: list[TokenInfo] = []
+        certificates: list[TokenCertificate] = []
+        try:
+            slots = self._lib.get_slots(token_present=False)
+            for slot, token in self._present_tokens():
+                info = TokenInfo(
+                    id=TokenId(self.path, slot.slot_id, _serial(token), token.label.strip()),
+                    manufacturer=token.manufacturer_id.strip(),
+                    model=token.model.strip(),
+                    pin=pin_state_of(token.flags),
+                    slot_description=slot.slot_description.strip(),
+                )
+                tokens.append(info)
+                certificates.extend(self._certificates(token, info))
+        except (AgentError, p11err.PKCS11Error) as exc:
+            error = exc if isinstance(exc, AgentError) else translate(exc, str(self.path))
+            log.warning("reading %s failed: %s", self.path, error.detail)
+            return ModuleReport(
+                self.path, loaded=True, error=error.detail, description=self._description
+            )
+        return ModuleReport(
+            self.path,
+            loaded=True,
+            description=self._description,
+            tokens=tuple(tokens),
+            certificates=tuple(certificates),
+            empty_slots=max(0, len(slots) - len(tokens)),
+        )
+
+    def _certificates(self, token: pkcs11.Token, info: TokenInfo) -> list[TokenCertificate]:
+        found: list[TokenCertificate] = []
+        with token.open() as session:
+            for obj in session.get_objects(
+                {
+                    pkcs11.Attribute.CLASS: pkcs11.ObjectClass.CERTIFICATE,
+                    pkcs11.Attribute.CERTIFICATE_TYPE: pkcs11.CertificateType.X_509,
+                }
+            ):
+                attrs = obj.get_attributes(
+                    [pkcs11.Attribute.VALUE, pkcs11.Attribute.ID, pkcs11.Attribute.LABEL]
+                )
+                der = bytes(attrs[pkcs11.Attribute.VALUE])
+                cert = TokenCertificate(
+                    der=der,
+                    token=info.id,
+                    key_id=bytes(attrs.get(pkcs11.Attribute.ID) or b""),
+                    label=str(attrs.get(pkcs11.Attribute.LABEL) or ""),
+                    pin=info.pin,
+                )
+                try:
+                    _ = cert.x509
+                except ValueError:
+                    log.warning("skipping an unparsable certificate %r on %s", cert.label, info.id)
+                    continue
+                found.append(cert)
+        return found
+
+    def _find_token(self, token_id: TokenId) -> pkcs11.Token:
+        for _slot, token in self._present_tokens():
+            if _serial(token) == token_id.serial and token.label.strip() == token_id.label:
+                return token
+        raise TokenNotPresent(f"token {token_id.label!r} ({token_id.serial}) is not present")
+
+    def pin_state(self, token_id: TokenId) -> PinState:
+        """Current PIN state of a token."""
+        try:
+            return pin_state_of(self._find_token(token_id).flags)
+        except p11err.PKCS11Error as exc:
+            raise translate(exc, "reading token flags") from exc
+
+    @contextmanager
+    def _login(self, token: pkcs11.Token, pin: Pin | None) -> Iterator[pkcs11.Session]:
+        if token.flags & pkcs11.TokenFlag.USER_PIN_LOCKED:
+            raise PinLocked("token flags say the PIN is locked; not calling C_Login")
+        user_pin: object = pkcs11.PROTECTED_AUTH if pin is None else pin.reveal().decode("utf-8")
+        try:
+            session = token.open(user_pin=user_pin)
+        except p11err.PKCS11Error as exc:
+            # python-pkcs11 leaves the session open when C_Login fails; re-initialising the
+            # module is the only way to close it, and wrong PINs are rare enough to afford it.
+            self._reinitialize()
+            raise translate(exc, "login") from exc
+        finally:
+            del user_pin
+        try:
+            yield session
+        finally:
+            try:
+                session.close()
+            except p11err.PKCS11Error as exc:
+                log.warning("closing the session failed: %s", type(exc).__name__)
+
+    def _reinitialize(self) -> None:
+        if self._lib is None:
+            return
+        try:
+            self._lib.reinitialize()
+        except p11err.PKCS11Error as exc:
+            log.warning("re-initialising %s failed: %s", self.path, type(exc).__name__)
+
+    def sign(
+        self,
+        certificate: TokenCertificate,
+        items: Sequence[tuple[bytes, HashAlgorithm]],
+        scheme: RsaScheme,
+        pin: Pin | None,
+    ) -> list[bytes]:
+        """Log in once, sign each digest with the certificate's key, log out.
+
+        ``pin`` is ``None`` for PIN pad tokens (protected authentication path).
+        """
+        key_type = certificate.key_type
+        if key_type is None:
+            raise CertificateNotFound("the certificate's key type cannot sign")
+        try:
+            token = self._find_token(certificate.token)
+            if scheme is RsaScheme.PSS and (
+                pkcs11.Mechanism.RSA_PKCS_PSS not in token.slot.get_mechanisms()
+            ):
+                raise BadRequest("this token cannot sign with RSA-PSS; use PKCS1v15")
+            with self._login(token, pin) as session:
+                try:
+                    key = session.get_key(
+                        object_class=pkcs11.ObjectClass.PRIVATE_KEY, id=certificate.key_id
+                    )
+                except p11err.MultipleObjectsReturned:
+                    key = next(
+                        session.get_objects(
+                            {
+                                pkcs11.Attribute.CLASS: pkcs11.ObjectClass.PRIVATE_KEY,
+                                pkcs11.Attribute.ID: certificate.key_id,
+                            }
+                        )
+                    )
+                signatures = []
+                for digest, algorithm in items:
+                    plan = plan_for(key_type, scheme, algorithm)
+                    raw = key.sign(
+                        plan.prepare(algorithm, digest),
+                        mechanism=plan.mechanism,
+                        mechanism_param=plan.param,
+                    )
+                    signatures.append(plan.finish(bytes(raw)))
+                return signatures
+        except p11err.PKCS11Error as exc:
+            raise translate(exc, "signing") from exc
+
+    def finalize(self) -> None:
+        """Release the module (at shutdown)."""
+        if self._lib is None:
+            return
+        try:
+            self._lib.finalize()
+        except p11err.PKCS11Error as exc:
+            log.debug("finalize %s: %s", self.path, type(exc).__name__)
+        self._lib = None
