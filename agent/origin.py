@@ -68,11 +68,13 @@ def _split(text: str, *, allow_wildcard: bool) -> tuple[str, str, int]:
             raise InvalidOrigin(f"bad IPv6 host: {text!r}")
         host, rest = netloc[: end + 1], netloc[end + 1 :]
         if rest:
-            if not rest.startswith(":"):
+            if not rest.startswith(":") or rest == ":":
                 raise InvalidOrigin(f"bad port: {text!r}")
             port_text = rest[1:]
     elif ":" in netloc:
         host, port_text = netloc.rsplit(":", 1)
+        if not port_text:
+            raise InvalidOrigin(f"empty port: {text!r}")
     if not host:
         raise InvalidOrigin(f"origin has no host: {text!r}")
     if port_text:

@@ -8,7 +8,8 @@
   ``DIR/requests.jsonl``.
 
 An answer is a JSON object: ``{"approved": bool, "pin": str, "certificate": N}``
-(``N`` = index into the offered certificates, default 0) or one of the
+(``N`` = index into the offered certificates, default 0, or a text that the
+chosen certificate's subject contains) or one of the
 misbehaviours ``{"sleep": seconds}``, ``{"exit": status}``, ``{"raw": text}``.
 With no answer left, the user cancels.
 """
@@ -27,14 +28,17 @@ from agent.consent.prompter import PromptAnswer, PromptRequest
 from agent.pin import Pin
 
 
-def answer_for(offered_ids: list[str], script: dict[str, Any]) -> dict[str, Any]:
-    """The protocol answer for one scripted step."""
+def answer_for(offered: list[tuple[str, str]], script: dict[str, Any]) -> dict[str, Any]:
+    """The protocol answer for one scripted step; ``offered`` is (id, subject) pairs."""
     if not script.get("approved", False):
         return {"approved": False}
     answer: dict[str, Any] = {"approved": True}
-    index = int(script.get("certificate", 0))
-    if offered_ids:
-        answer["certificateId"] = offered_ids[index]
+    wanted = script.get("certificate", 0)
+    if offered:
+        if isinstance(wanted, str):
+            answer["certificateId"] = next(i for i, subject in offered if wanted in subject)
+        else:
+            answer["certificateId"] = offered[int(wanted)][0]
     if "pin" in script:
         answer["pin"] = script["pin"]
     return answer
@@ -52,7 +56,7 @@ class ScriptedPrompter:
         """Answer with the next scripted step."""
         self.requests.append(request)
         script = self.answers.popleft() if self.answers else self.repeat or {"approved": False}
-        wire = answer_for([c.id for c in request.certificates], script)
+        wire = answer_for([(c.id, c.subject) for c in request.certificates], script)
         pin = wire.get("pin")
         return PromptAnswer(
             wire["approved"], wire.get("certificateId"), Pin(pin) if pin else None
@@ -75,7 +79,7 @@ def main(directory: Path) -> int:
     if "raw" in script:
         sys.stdout.write(str(script["raw"]))
         return 0
-    offered = [c["id"] for c in request.get("certificates", [])]
+    offered = [(c["id"], c["subject"]) for c in request.get("certificates", [])]
     sys.stdout.write(json.dumps(answer_for(offered, script)))
     return 0
 

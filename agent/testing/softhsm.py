@@ -99,6 +99,8 @@ def vn_name(common_name: str, organization: str = "", locality: str = "") -> x50
 class TestCa:
     """A software CA that issues the certificates stored on test tokens."""
 
+    __test__ = False  # not a pytest test class, despite the name
+
     key: ec.EllipticCurvePrivateKey
     cert: x509.Certificate
 

@@ -1,0 +1,269 @@
+"""Shared fixtures: real SoftHSM tokens and the real agent process on 127.0.0.1.
+
+Tokens are provisioned once per session in a temporary directory (keys are
+generated on the token). Agents run as ``kyso-agent serve`` subprocesses with
+an isolated HOME, their own data directory, and the scripted external
+prompter ``python -m agent.testing.prompter DIR``.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import ssl
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import pytest
+from cryptography import x509
+
+from agent.testing.softhsm import KeySpec, SoftHsm, TestCa, TokenSpec, provision
+
+PIN = "246810"
+WRONG_PIN = "975319"
+PORTAL = "https://portal.example.gov.vn"
+WILDCARD = "https://*.tinh.gov.vn"
+
+
+@dataclass(frozen=True)
+class SessionToken:
+    """The session's provisioned token."""
+
+    hsm: SoftHsm
+    ca: TestCa
+    rsa: x509.Certificate
+    ec: x509.Certificate
+    expired: x509.Certificate
+    label: str
+
+
+@pytest.fixture(scope="session")
+def token(tmp_path_factory: pytest.TempPathFactory) -> SessionToken:
+    """One token: RSA-2048 and EC P-256 signing keys, one expired certificate, the CA."""
+    root = tmp_path_factory.mktemp("softhsm")
+    hsm = SoftHsm(root / "hsm").create()
+    ca = TestCa.create("Kyso Test CA")
+    made = provision(
+        hsm,
+        ca,
+        root / "ca",
+        TokenSpec(
+            "KYSO-TEST",
+            PIN,
+            keys=(
+                KeySpec("01", "RSA", "Nguyễn Văn An", "UBND tỉnh Thừa Thiên Huế"),
+                KeySpec("02", "EC", "Trần Thị Bình", "Sở Nội vụ"),
+                KeySpec("03", "RSA", "Lê Văn Cũ", valid_days=-10),
+            ),
+        ),
+    )
+    certs = {m.key_id: m.certificate for m in made}
+    return SessionToken(hsm, ca, certs["01"], certs["02"], certs["03"], "KYSO-TEST")
+
+
+@pytest.fixture(scope="session")
+def empty_hsm(tmp_path_factory: pytest.TempPathFactory) -> SoftHsm:
+    """A SoftHSM with no initialised token (the USB token is not plugged in)."""
+    return SoftHsm(tmp_path_factory.mktemp("empty-hsm")).create()
+
+
+@dataclass
+class Response:
+    """An HTTP response, decoded."""
+
+    status: int
+    headers: http.client.HTTPMessage
+    body: bytes
+
+    @property
+    def json(self) -> Any:
+        """The body as JSON."""
+        return json.loads(self.body)
+
+    @property
+    def error_code(self) -> str | None:
+        """The error code, if the body is an error."""
+        try:
+            return str(self.json["error"]["code"])
+        except (ValueError, KeyError, TypeError):
+            return None
+
+
+@dataclass
+class AgentProcess:
+    """A running ``kyso-agent serve``."""
+
+    process: subprocess.Popen[str]
+    port: int
+    data_dir: Path
+    prompter_dir: Path
+    stderr_path: Path
+    _stderr: IO[str]
+    tls: ssl.SSLContext = field(init=False)
+    """Client TLS context that trusts the agent's local CA."""
+
+    def __post_init__(self) -> None:
+        self.tls = ssl.create_default_context(cafile=str(self.data_dir / "tls" / "ca.pem"))
+
+    @property
+    def url(self) -> str:
+        """Base URL."""
+        return f"https://127.0.0.1:{self.port}"
+
+    def script(self, *answers: dict[str, Any]) -> None:
+        """What the user will answer to the next questions."""
+        (self.prompter_dir / "answers.json").write_text(json.dumps(list(answers)))
+        (self.prompter_dir / "requests.jsonl").write_text("")
+
+    def prompts(self) -> list[dict[str, Any]]:
+        """Questions the user was asked since the last :meth:`script`."""
+        path = self.prompter_dir / "requests.jsonl"
+        if not path.exists():
+            return []
+        return [json.loads(line) for line in path.read_text("utf-8").splitlines() if line]
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | dict[str, Any] | None = None,
+        *,
+        origin: str | None = PORTAL,
+        headers: dict[str, str] | None = None,
+    ) -> Response:
+        """One HTTPS request to the agent."""
+        connection = http.client.HTTPSConnection(
+            "127.0.0.1", self.port, context=self.tls, timeout=60
+        )
+        all_headers: dict[str, str] = {}
+        if isinstance(body, dict):
+            body = json.dumps(body).encode()
+            all_headers["Content-Type"] = "application/json"
+        if origin is not None:
+            all_headers["Origin"] = origin
+        all_headers.update(headers or {})
+        try:
+            connection.request(method, path, body=body, headers=all_headers)
+            raw = connection.getresponse()
+            return Response(raw.status, raw.headers, raw.read())
+        finally:
+            connection.close()
+
+    def post(self, path: str, body: dict[str, Any], **kwargs: Any) -> Response:
+        """POST JSON."""
+        return self.request("POST", path, body, **kwargs)
+
+    def log_text(self) -> str:
+        """Everything the agent logged (file and stderr)."""
+        log_file = self.data_dir / "logs" / "agent.log"
+        parts = [self.stderr_path.read_text("utf-8", "replace")]
+        if log_file.exists():
+            parts.append(log_file.read_text("utf-8", "replace"))
+        return "\n".join(parts)
+
+    def stop(self) -> None:
+        """Terminate and wait."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+        self._stderr.close()
+
+
+def start_agent(
+    root: Path, hsm: SoftHsm, *extra: str, modules: list[Path] | None = None
+) -> AgentProcess:
+    """Start ``kyso-agent serve`` on a free port and wait for its ``listening on`` line."""
+    root.mkdir(parents=True, exist_ok=True)
+    prompter_dir = root / "prompter"
+    prompter_dir.mkdir(exist_ok=True)
+    data_dir = root / "data"
+    home = root / "home"
+    home.mkdir(exist_ok=True)
+    env = {
+        **hsm.environ(),
+        "HOME": str(home),
+        "XDG_CONFIG_HOME": str(home / ".config"),
+        "XDG_DATA_HOME": str(home / ".local" / "share"),
+        "PYTHONUNBUFFERED": "1",
+    }
+    prompter = f"{sys.executable} -m agent.testing.prompter {prompter_dir}"
+    argv = [
+        sys.executable,
+        "-m",
+        "agent",
+        "serve",
+        "--port",
+        "0",
+        "--data-dir",
+        str(data_dir),
+        "--prompter",
+        prompter,
+        "--allow-origin",
+        PORTAL,
+        "--allow-origin",
+        WILDCARD,
+        *extra,
+    ]
+    for module in modules or [hsm.module]:
+        argv += ["--pkcs11-module", str(module)]
+    stderr_path = root / "stderr.txt"
+    stderr = stderr_path.open("w")
+    process = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=stderr, text=True, env=env, stdin=subprocess.DEVNULL
+    )
+    assert process.stdout is not None
+    deadline = time.monotonic() + 30
+    line = ""
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if line.startswith("listening on ") or not line:
+            break
+    if not line.startswith("listening on https://127.0.0.1:"):
+        process.kill()
+        process.wait()
+        process.stdout.close()
+        stderr.close()
+        raise RuntimeError(f"agent did not start: {line!r}\n{stderr_path.read_text()}")
+    port = int(line.rsplit(":", 1)[1])
+    return AgentProcess(process, port, data_dir, prompter_dir, stderr_path, stderr)
+
+
+@pytest.fixture(scope="session")
+def agent(token: SessionToken, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AgentProcess]:
+    """The agent on the test token, allowing PORTAL exactly and WILDCARD, 3 s to answer."""
+    running = start_agent(
+        tmp_path_factory.mktemp("agent"), token.hsm, "--prompt-timeout", "3", "--lang", "vi"
+    )
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def fresh(agent: AgentProcess) -> AgentProcess:
+    """The session agent with an empty script and an empty prompt record."""
+    agent.script()
+    return agent
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ``kyso-agent`` (as ``python -m agent``)."""
+    return subprocess.run(
+        [sys.executable, "-m", "agent", *args],
+        capture_output=True,
+        text=True,
+        env=env or dict(os.environ),
+        timeout=60,
+        check=False,
+    )

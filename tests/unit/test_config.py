@@ -1,0 +1,76 @@
+"""Configuration layers: defaults < machine policy < user file < command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from agent.config import DEFAULT_PORT, load_config
+from agent.errors import ConfigError
+from agent.messages import Lang
+
+NOWHERE = Path("/nonexistent/kyso/config.toml")
+
+
+def test_defaults() -> None:
+    config = load_config({}, policy={}, user_config_file=NOWHERE)
+    assert config.port == DEFAULT_PORT == 8988
+    assert config.allowed_origins == ()
+    assert config.prompt_timeout == 120.0
+    assert config.lang is Lang.VI
+    assert config.max_body_bytes == 1024 * 1024
+    assert config.pkcs11_modules == ()
+
+
+def test_layers_override_key_by_key(tmp_path: Path) -> None:
+    user = tmp_path / "config.toml"
+    user.write_text('port = 9001\nlang = "en"\nallowed_origins = ["https://user.gov.vn"]\n')
+    policy = {"port": 9000, "prompt_timeout": 60, "allowed_origins": ["https://policy.gov.vn"]}
+    config = load_config({"port": 9002}, user, policy=policy)
+    assert config.port == 9002  # command line
+    assert config.lang is Lang.EN  # user file
+    assert config.prompt_timeout == 60.0  # machine policy
+    assert [str(p) for p in config.allowed_origins] == ["https://user.gov.vn"]
+
+
+def test_default_user_file_is_read_when_present(tmp_path: Path) -> None:
+    user = tmp_path / "config.toml"
+    user.write_text('pkcs11_modules = ["/opt/token/lib.so"]\nprompter = "my-dialog --json"\n')
+    config = load_config({}, policy={}, user_config_file=user)
+    assert config.pkcs11_modules == (Path("/opt/token/lib.so"),)
+    assert config.prompter == "my-dialog --json"
+
+
+@pytest.mark.parametrize(
+    ("values", "fragment"),
+    [
+        ({"port": 70000}, "port"),
+        ({"port": "8988"}, "port"),
+        ({"prompt_timeout": 0}, "prompt_timeout"),
+        ({"log_level": "LOUD"}, "log_level"),
+        ({"lang": "fr"}, "lang"),
+        ({"allowed_origins": ["http://portal.gov.vn"]}, "allowed_origins"),
+        ({"allowed_origins": ["https://*.vn"]}, "too broad"),
+        ({"allowed_origin": ["https://portal.gov.vn"]}, "unknown setting"),
+        ({"pkcs11_modules": [1]}, "pkcs11_modules"),
+        ({"max_body_bytes": 10}, "max_body_bytes"),
+    ],
+)
+def test_bad_values_stop_start_up_with_a_clear_message(values: dict[str, object], fragment: str) -> None:
+    with pytest.raises(ConfigError, match=fragment):
+        load_config(values, policy={}, user_config_file=NOWHERE)
+
+
+def test_missing_or_broken_config_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not found"):
+        load_config({}, tmp_path / "missing.toml", policy={})
+    broken = tmp_path / "broken.toml"
+    broken.write_text("port = = 1")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config({}, broken, policy={})
+
+
+def test_bad_machine_policy_names_its_source() -> None:
+    with pytest.raises(ConfigError, match="machine policy"):
+        load_config({}, policy={"colour": "red"}, user_config_file=NOWHERE)

@@ -1,0 +1,63 @@
+"""The catalogue covers every wire code in both languages; errors keep secrets out."""
+
+from __future__ import annotations
+
+import pytest
+
+from agent import errors
+from agent.errors import AgentError, BadRequest, ErrorCode, InternalError, PayloadTooLarge
+from agent.messages import Lang, keys, languages_of, pick_lang, text
+
+
+def test_every_error_code_has_vietnamese_and_english_text() -> None:
+    for code in ErrorCode:
+        assert code.value in keys()
+        assert languages_of(code.value) == {Lang.VI, Lang.EN}
+
+
+def test_every_catalogue_entry_is_translated() -> None:
+    for key in keys():
+        assert languages_of(key) == {Lang.VI, Lang.EN}, key
+
+
+def test_every_error_class_has_a_code_and_status() -> None:
+    classes = [c for c in vars(errors).values() if isinstance(c, type) and issubclass(c, AgentError)]
+    assert len(classes) > 15
+    for cls in classes:
+        assert isinstance(cls.code, ErrorCode)
+        assert 400 <= cls.http_status < 600
+
+
+def test_internal_detail_never_reaches_the_caller() -> None:
+    wire = InternalError("secret path /home/x and stack").to_wire(Lang.EN)
+    assert "secret" not in wire["error"]["message"]
+    assert wire["error"]["code"] == "INTERNAL"
+
+
+def test_bad_request_detail_is_shown() -> None:
+    wire = BadRequest("'hash' is 31 bytes").to_wire(Lang.EN)
+    assert "'hash' is 31 bytes" in wire["error"]["message"]
+
+
+def test_payload_too_large_names_the_limit() -> None:
+    assert "1024" in PayloadTooLarge(1024).public_message(Lang.VI)
+
+
+@pytest.mark.parametrize(
+    ("header", "lang"),
+    [
+        (None, Lang.VI),
+        ("en-US,en;q=0.9", Lang.EN),
+        ("vi-VN,vi;q=0.9,en;q=0.8", Lang.VI),
+        ("fr-FR, en;q=0.5", Lang.EN),
+        ("fr", Lang.VI),
+        ("en;q=0.2, vi;q=0.8", Lang.VI),
+        ("en;q=abc", Lang.VI),
+    ],
+)
+def test_accept_language(header: str | None, lang: Lang) -> None:
+    assert pick_lang(header) is lang
+
+
+def test_unknown_language_falls_back_to_vietnamese() -> None:
+    assert text("BUSY", "de") == text("BUSY", Lang.VI)

@@ -1,0 +1,92 @@
+"""Request parsing: every bad input is a BadRequest with a useful message."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+
+from agent.algorithms import HashAlgorithm, KeyType, RsaScheme, signature_algorithm_name
+from agent.errors import BadRequest
+from agent.protocol import (
+    decode_json_object,
+    parse_batch_sign_request,
+    parse_certificates_request,
+    parse_sign_request,
+)
+
+DIGEST = bytes(range(32))
+ITEM = {"hash": base64.b64encode(DIGEST).decode(), "hashAlgorithm": "SHA-256"}
+
+
+def test_sign_request_parses_all_fields() -> None:
+    cert = b"\x30\x03\x02\x01\x01"
+    request = parse_sign_request(
+        {**ITEM, "documentName": " QĐ.pdf ", "certificate": base64.b64encode(cert).decode(), "scheme": "PSS"}
+    )
+    assert request.item.digest == DIGEST
+    assert request.item.algorithm is HashAlgorithm.SHA256
+    assert request.item.document_name == "QĐ.pdf"
+    assert request.certificate == cert
+    assert request.scheme is RsaScheme.PSS
+
+
+def test_optional_fields_may_be_null() -> None:
+    request = parse_sign_request({**ITEM, "certificate": None, "scheme": None, "documentName": None})
+    assert request.certificate is None and request.scheme is None
+    assert request.item.document_name is None
+
+
+@pytest.mark.parametrize("key", ["pin", "Pin", "userPin", "user_pin", "pinCode", "soPin", "password"])
+def test_pin_like_fields_are_refused_before_anything_else(key: str) -> None:
+    with pytest.raises(BadRequest, match="PIN"):
+        parse_sign_request({**ITEM, key: "1234"})
+
+
+def test_shipping_is_not_mistaken_for_a_pin_but_is_still_unknown() -> None:
+    with pytest.raises(BadRequest, match="unknown field"):
+        parse_sign_request({**ITEM, "shipping": 1})
+
+
+def test_certificates_request_takes_no_fields() -> None:
+    parse_certificates_request({})
+    with pytest.raises(BadRequest, match="unknown"):
+        parse_certificates_request({"filter": "x"})
+
+
+def test_batch_limits() -> None:
+    assert len(parse_batch_sign_request({"items": [ITEM] * 1000}).items) == 1000
+    for bad in ([], [ITEM] * 1001, None, [1]):
+        with pytest.raises(BadRequest):
+            parse_batch_sign_request({"items": bad})
+
+
+def test_base64_must_be_standard_and_padded() -> None:
+    urlsafe = base64.urlsafe_b64encode(b"\xfb\xff" * 16).decode()
+    with pytest.raises(BadRequest, match="base64"):
+        parse_sign_request({"hash": urlsafe, "hashAlgorithm": "SHA-256"})
+    with pytest.raises(BadRequest, match="base64"):
+        parse_sign_request({"hash": ITEM["hash"].rstrip("="), "hashAlgorithm": "SHA-256"})
+
+
+@pytest.mark.parametrize("body", [b"", b"null", b"[1]", b"{'a': 1}", b"\xff"])
+def test_body_must_be_a_json_object(body: bytes) -> None:
+    with pytest.raises(BadRequest):
+        decode_json_object(body)
+
+
+def test_json_object_decodes() -> None:
+    assert decode_json_object(json.dumps({"a": "ồ"}).encode()) == {"a": "ồ"}
+
+
+@pytest.mark.parametrize(
+    ("key", "scheme", "hash_alg", "name"),
+    [
+        (KeyType.RSA, RsaScheme.PKCS1V15, HashAlgorithm.SHA256, "RS256"),
+        (KeyType.RSA, RsaScheme.PSS, HashAlgorithm.SHA384, "PS384"),
+        (KeyType.EC, RsaScheme.PKCS1V15, HashAlgorithm.SHA512, "ES512"),
+    ],
+)
+def test_signature_algorithm_names(key: KeyType, scheme: RsaScheme, hash_alg: HashAlgorithm, name: str) -> None:
+    assert signature_algorithm_name(key, scheme, hash_alg) == name

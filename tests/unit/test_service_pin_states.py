@@ -1,0 +1,152 @@
+"""PIN states that SoftHSM cannot produce: locked, final try, low count, PIN pad.
+
+SoftHSM never locks a PIN, never reports a low retry count and has no PIN pad,
+so these tests replace the token layer with a fake that reports those flags.
+Everything else about signing is tested against SoftHSM in tests/integration.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from agent.algorithms import HashAlgorithm, RsaScheme
+from agent.errors import PinIncorrect, PinLocked, UserCancelled
+from agent.pin import Pin, TriesLeft
+from agent.protocol import DigestToSign, SignRequest
+from agent.service import SigningService
+from agent.testing.prompter import ScriptedPrompter
+from agent.testing.softhsm import TestCa, vn_name
+from agent.token import Inventory, ModuleReport, PinState, TokenCertificate, TokenId, TokenInfo, TokenService
+
+TOKEN = TokenId(Path("/fake/vendor.so"), 1, "SERIAL1", "VGCA token")
+
+
+@dataclass
+class FakeTokens:
+    """A token whose flags the test sets; counts every login attempt."""
+
+    state: PinState
+    right_pin: bytes = b"1111"
+    logins: list[bytes | None] = field(default_factory=list)
+    after_wrong: PinState | None = None
+    cert: TokenCertificate = field(init=False)
+
+    def __post_init__(self) -> None:
+        ca = TestCa.create()
+        key = ec.generate_private_key(ec.SECP256R1())
+        now = datetime.now(UTC)
+        issued = ca.issue(key.public_key(), vn_name("Phạm Văn Đồng"), not_after=now + timedelta(days=90))
+        self.cert = TokenCertificate(
+            der=issued.public_bytes(serialization.Encoding.DER),
+            token=TOKEN,
+            key_id=b"\x01",
+            label="sig",
+            pin=self.state,
+        )
+
+    async def inventory(self) -> Inventory:
+        info = TokenInfo(TOKEN, "Feitian", "ePass2003", self.state, "reader")
+        cert = replace(self.cert, pin=self.state)
+        return Inventory((ModuleReport(TOKEN.module, True, tokens=(info,), certificates=(cert,)),))
+
+    async def pin_state(self, token: TokenId) -> PinState:
+        return self.state
+
+    async def sign(
+        self,
+        certificate: TokenCertificate,
+        items: Sequence[tuple[bytes, HashAlgorithm]],
+        scheme: RsaScheme,
+        pin: Pin | None,
+    ) -> list[bytes]:
+        self.logins.append(None if pin is None else pin.reveal())
+        if pin is not None and pin.reveal() != self.right_pin:
+            if self.after_wrong is not None:
+                self.state = self.after_wrong
+            raise PinIncorrect("wrong")
+        return [b"sig"] * len(items)
+
+
+REQUEST = SignRequest(DigestToSign(bytes(32), HashAlgorithm.SHA256, "doc.pdf"))
+
+
+def service(tokens: FakeTokens, prompter: ScriptedPrompter) -> SigningService:
+    return SigningService(cast(TokenService, tokens), prompter)
+
+
+async def test_locked_pin_is_reported_without_asking_or_logging_in() -> None:
+    tokens = FakeTokens(PinState(TriesLeft.LOCKED, pinpad=False))
+    prompter = ScriptedPrompter([{"approved": True, "pin": "1111"}])
+    with pytest.raises(PinLocked):
+        await service(tokens, prompter).sign("https://portal.gov.vn", REQUEST)
+    assert prompter.requests == []
+    assert tokens.logins == []
+
+
+@pytest.mark.parametrize("tries", [TriesLeft.LOW, TriesLeft.FINAL])
+async def test_low_and_final_tries_are_shown_in_the_prompt(tries: TriesLeft) -> None:
+    tokens = FakeTokens(PinState(tries, pinpad=False))
+    prompter = ScriptedPrompter([{"approved": True, "pin": "1111"}])
+    await service(tokens, prompter).sign("https://portal.gov.vn", REQUEST)
+    [request] = prompter.requests
+    assert request.pin is not None and request.pin.tries_left is tries
+    assert request.to_wire()["pin"]["triesLeft"] == tries.value
+
+
+async def test_wrong_pin_that_locks_the_token_stops_without_asking_again() -> None:
+    tokens = FakeTokens(
+        PinState(TriesLeft.FINAL, pinpad=False), after_wrong=PinState(TriesLeft.LOCKED, False)
+    )
+    prompter = ScriptedPrompter([{"approved": True, "pin": "9999"}, {"approved": True, "pin": "1111"}])
+    with pytest.raises(PinLocked):
+        await service(tokens, prompter).sign("https://portal.gov.vn", REQUEST)
+    assert len(prompter.requests) == 1
+    assert tokens.logins == [b"9999"]
+
+
+async def test_wrong_pin_shows_the_new_count_on_the_retry() -> None:
+    tokens = FakeTokens(PinState(TriesLeft.OK, False), after_wrong=PinState(TriesLeft.FINAL, False))
+    prompter = ScriptedPrompter([{"approved": True, "pin": "9999"}, {"approved": True, "pin": "1111"}])
+    await service(tokens, prompter).sign("https://portal.gov.vn", REQUEST)
+    retry = prompter.requests[1]
+    assert retry.retry is not None and retry.pin is not None
+    assert retry.pin.tries_left is TriesLeft.FINAL
+    assert tokens.logins == [b"9999", b"1111"], "each login used a PIN typed for it"
+
+
+async def test_pinpad_token_logs_in_without_a_pin() -> None:
+    tokens = FakeTokens(PinState(TriesLeft.OK, pinpad=True))
+    prompter = ScriptedPrompter([{"approved": True}])
+    await service(tokens, prompter).sign("https://portal.gov.vn", REQUEST)
+    assert prompter.requests[0].pin is not None and prompter.requests[0].pin.pinpad
+    assert tokens.logins == [None]
+
+
+async def test_approval_without_a_pin_is_a_cancel_not_an_empty_login() -> None:
+    tokens = FakeTokens(PinState(TriesLeft.OK, pinpad=False))
+    prompter = ScriptedPrompter([{"approved": True}])
+    with pytest.raises(UserCancelled):
+        await service(tokens, prompter).sign("https://portal.gov.vn", REQUEST)
+    assert tokens.logins == []
+
+
+async def test_the_pin_is_wiped_after_use() -> None:
+    seen: list[Pin] = []
+
+    class Recording(ScriptedPrompter):
+        async def ask(self, request: Any) -> Any:
+            answer = await super().ask(request)
+            seen.append(answer.pin)
+            return answer
+
+    tokens = FakeTokens(PinState(TriesLeft.OK, pinpad=False))
+    await service(tokens, Recording([{"approved": True, "pin": "1111"}])).sign("https://p.gov.vn", REQUEST)
+    assert seen[0].reveal() == b""

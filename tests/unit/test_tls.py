@@ -1,0 +1,80 @@
+"""Local TLS: a loopback-only CA whose key is never written, renewed before expiry."""
+
+from __future__ import annotations
+
+import ipaddress
+import stat
+import subprocess
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from agent.server import tls
+
+
+def test_ca_is_name_constrained_to_loopback(tmp_path: Path) -> None:
+    files = tls.ensure(tmp_path / "tls")
+    ca = x509.load_pem_x509_certificate(files.ca_cert.read_bytes())
+    constraints = ca.extensions.get_extension_for_class(x509.NameConstraints)
+    assert constraints.critical
+    assert set(constraints.value.permitted_subtrees or []) == {
+        x509.DNSName("localhost"),
+        x509.IPAddress(ipaddress.IPv4Network("127.0.0.0/8")),
+        x509.IPAddress(ipaddress.IPv6Network("::1/128")),
+    }
+    basic = ca.extensions.get_extension_for_class(x509.BasicConstraints).value
+    assert basic.ca and basic.path_length == 0
+
+
+def test_server_certificate_verifies_with_openssl_against_the_ca(tmp_path: Path) -> None:
+    files = tls.ensure(tmp_path / "tls")
+    leaf = x509.load_pem_x509_certificates(files.server_cert.read_bytes())[0]
+    san = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert san.get_values_for_type(x509.DNSName) == ["localhost"]
+    assert {str(a) for a in san.get_values_for_type(x509.IPAddress)} == {"127.0.0.1", "::1"}
+    leaf_path = tmp_path / "leaf.pem"
+    leaf_path.write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
+    for name_check in (["-verify_hostname", "localhost"], ["-verify_ip", "127.0.0.1"]):
+        done = subprocess.run(
+            ["openssl", "verify", "-CAfile", str(files.ca_cert), *name_check, str(leaf_path)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_ca_key_is_not_on_disk_and_the_server_key_is_private(tmp_path: Path) -> None:
+    files = tls.ensure(tmp_path / "tls")
+    ca_public = x509.load_pem_x509_certificate(files.ca_cert.read_bytes()).public_key()
+    keys = []
+    for path in files.directory.iterdir():
+        data = path.read_bytes()
+        if b"PRIVATE KEY" in data:
+            keys.append(serialization.load_pem_private_key(data, None))
+    assert len(keys) == 1, "only the server key is stored"
+    assert keys[0].public_key() != ca_public
+    assert stat.S_IMODE(files.server_key.stat().st_mode) == 0o600
+    assert stat.S_IMODE(files.directory.stat().st_mode) == 0o700
+
+
+def test_certificate_is_reused_then_renewed_near_expiry(tmp_path: Path) -> None:
+    files = tls.ensure(tmp_path / "tls")
+    first = files.server_cert.read_bytes()
+    assert tls.ensure(tmp_path / "tls").server_cert.read_bytes() == first
+    leaf = x509.load_pem_x509_certificates(first)[0]
+    near_end = leaf.not_valid_after_utc - timedelta(days=10)
+    assert tls.needs_renewal(files, near_end)
+    tls.ensure(tmp_path / "tls", near_end)
+    renewed = x509.load_pem_x509_certificates(files.server_cert.read_bytes())[0]
+    assert renewed.not_valid_after_utc > leaf.not_valid_after_utc
+
+
+def test_damaged_files_are_replaced(tmp_path: Path) -> None:
+    files = tls.ensure(tmp_path / "tls")
+    files.server_key.write_text("garbage")
+    assert tls.needs_renewal(files, datetime.now(UTC))
+    tls.ensure(files.directory)
+    tls.server_context(files)  # loads without error

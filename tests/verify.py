@@ -1,0 +1,77 @@
+"""Independent signature checks: ``cryptography`` and the ``openssl`` command."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import subprocess
+import tempfile
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
+
+_HASHES = {"SHA-256": hashes.SHA256, "SHA-384": hashes.SHA384, "SHA-512": hashes.SHA512}
+
+
+def digest_of(message: bytes, algorithm: str = "SHA-256") -> bytes:
+    """The digest a portal would compute."""
+    return hashlib.new(algorithm.replace("-", "").lower(), message).digest()
+
+
+def b64(data: bytes) -> str:
+    """Standard base64."""
+    return base64.b64encode(data).decode()
+
+
+def verify_with_cryptography(
+    cert_der: bytes, signature: bytes, digest: bytes, algorithm: str, scheme: str = "PKCS1v15"
+) -> None:
+    """Raise ``InvalidSignature`` unless ``signature`` over ``digest`` verifies."""
+    key = x509.load_der_x509_certificate(cert_der).public_key()
+    prehashed = utils.Prehashed(_HASHES[algorithm]())
+    if isinstance(key, rsa.RSAPublicKey):
+        pad: padding.AsymmetricPadding
+        if scheme == "PSS":
+            pad = padding.PSS(padding.MGF1(_HASHES[algorithm]()), padding.PSS.DIGEST_LENGTH)
+        else:
+            pad = padding.PKCS1v15()
+        key.verify(signature, digest, pad, prehashed)
+    elif isinstance(key, ec.EllipticCurvePublicKey):
+        key.verify(signature, digest, ec.ECDSA(prehashed))
+    else:  # pragma: no cover
+        raise TypeError(type(key))
+
+
+def verify_with_openssl(
+    cert_der: bytes, signature: bytes, message: bytes, algorithm: str, scheme: str = "PKCS1v15"
+) -> str:
+    """Verify over the original message with ``openssl dgst``; return its output."""
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        cert = x509.load_der_x509_certificate(cert_der)
+        (folder / "pub.pem").write_bytes(
+            cert.public_key().public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+        )
+        (folder / "sig.bin").write_bytes(signature)
+        (folder / "msg.bin").write_bytes(message)
+        argv = [
+            "openssl",
+            "dgst",
+            "-" + algorithm.replace("-", "").lower(),
+            "-verify",
+            str(folder / "pub.pem"),
+            "-signature",
+            str(folder / "sig.bin"),
+        ]
+        if scheme == "PSS":
+            argv += ["-sigopt", "rsa_padding_mode:pss", "-sigopt", "rsa_pss_saltlen:digest"]
+        done = subprocess.run(
+            [*argv, str(folder / "msg.bin")], capture_output=True, text=True, check=False
+        )
+        if done.returncode != 0 or "Verified OK" not in done.stdout:
+            raise AssertionError(f"openssl refused the signature: {done.stdout}{done.stderr}")
+        return done.stdout
