@@ -18,8 +18,7 @@ from agent.consent.refusing import RefusingPrompter
 from agent.errors import ConfigError
 from agent.messages import text
 from agent.origin import OriginPolicy
-from agent.server import RunningServer, ServerSettings, create_app, start_server
-from agent.server import tls
+from agent.server import RunningServer, ServerSettings, create_app, start_server, tls
 from agent.service import SigningService
 from agent.token import TokenService
 

@@ -55,5 +55,5 @@ class Pin:
 
     __str__ = __repr__
 
-    def __reduce__(self) -> object:
+    def __reduce__(self) -> tuple[object, ...]:
         raise TypeError("a PIN cannot be pickled")

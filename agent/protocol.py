@@ -196,7 +196,9 @@ def _document_name(value: Any, field: str) -> str | None:
         raise BadRequest(f"'{field}' must be a string")
     if len(value) > MAX_DOCUMENT_NAME:
         raise BadRequest(f"'{field}' is longer than {MAX_DOCUMENT_NAME} characters")
-    if any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 or c in "\u202a\u202b\u202d\u202e" for c in value):
+    if any(
+        ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 or c in "\u202a\u202b\u202d\u202e" for c in value
+    ):
         # Control and bidi-override characters could disguise the name in the prompt.
         raise BadRequest(f"'{field}' contains control characters")
     return value.strip() or None
@@ -214,7 +216,9 @@ def _digest_item(obj: Mapping[str, Any], where: str) -> DigestToSign:
             f"'{where}hash' is {len(digest)} bytes but {algorithm.value} digests are "
             f"{algorithm.digest_size} bytes"
         )
-    return DigestToSign(digest, algorithm, _document_name(obj.get("documentName"), f"{where}documentName"))
+    return DigestToSign(
+        digest, algorithm, _document_name(obj.get("documentName"), f"{where}documentName")
+    )
 
 
 def _certificate(obj: Mapping[str, Any]) -> bytes | None:

@@ -80,7 +80,9 @@ class ConsolePrompter:
         lang = request.lang
         self._say("")
         self._say("=" * 60)
-        key = "console_title_sign" if request.action is PromptAction.SIGN else "console_title_select"
+        key = (
+            "console_title_sign" if request.action is PromptAction.SIGN else "console_title_select"
+        )
         self._say(text(key, lang, origin=request.origin))
         if request.retry is RetryReason.PIN_INCORRECT:
             self._say(text("console_pin_incorrect", lang))

@@ -49,7 +49,7 @@ class ExternalPrompter:
                 stderr=asyncio.subprocess.DEVNULL,
             )
         except OSError as exc:
-            log.error("prompter %s could not start: %s", self._argv[0], exc.strerror)
+            log.error("prompter %s could not start: %s", self._argv[0], exc.strerror)  # noqa: TRY400
             return PromptAnswer.cancelled()
         try:
             stdout, _ = await asyncio.wait_for(process.communicate(payload), self._timeout)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, cast
 
 from aiohttp import web
 
@@ -53,7 +54,7 @@ async def start_server(app: web.Application, port: int, tls: ssl.SSLContext) -> 
     await runner.setup()
     site = web.TCPSite(runner, BIND_ADDRESS, port, ssl_context=tls, reuse_address=False)
     await site.start()
-    server = site._server  # noqa: SLF001 - aiohttp exposes the bound port nowhere else
+    server = cast(asyncio.Server | None, site._server)  # noqa: SLF001 - the only place with the port
     assert server is not None and server.sockets  # noqa: S101
     bound = server.sockets[0].getsockname()[1]
     return RunningServer(runner, int(bound))

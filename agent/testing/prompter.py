@@ -47,7 +47,9 @@ def answer_for(offered: list[tuple[str, str]], script: dict[str, Any]) -> dict[s
 class ScriptedPrompter:
     """In-process prompter that answers from a queue and records every question."""
 
-    def __init__(self, answers: Iterable[dict[str, Any]] = (), *, repeat: dict[str, Any] | None = None):
+    def __init__(
+        self, answers: Iterable[dict[str, Any]] = (), *, repeat: dict[str, Any] | None = None
+    ):
         self.answers: deque[dict[str, Any]] = deque(answers)
         self.repeat = repeat
         self.requests: list[PromptRequest] = []
@@ -58,9 +60,7 @@ class ScriptedPrompter:
         script = self.answers.popleft() if self.answers else self.repeat or {"approved": False}
         wire = answer_for([(c.id, c.subject) for c in request.certificates], script)
         pin = wire.get("pin")
-        return PromptAnswer(
-            wire["approved"], wire.get("certificateId"), Pin(pin) if pin else None
-        )
+        return PromptAnswer(wire["approved"], wire.get("certificateId"), Pin(pin) if pin else None)
 
 
 def main(directory: Path) -> int:

@@ -255,7 +255,11 @@ def provision(hsm: SoftHsm, ca: TestCa, ca_dir: Path, spec: TokenSpec) -> list[P
 
 def _generate_on_token(request: dict[str, Any]) -> list[dict[str, str]]:
     import pkcs11
-    from pkcs11.util.ec import decode_ec_public_key, encode_ec_public_key, encode_named_curve_parameters
+    from pkcs11.util.ec import (
+        decode_ec_public_key,
+        encode_ec_public_key,
+        encode_named_curve_parameters,
+    )
     from pkcs11.util.rsa import encode_rsa_public_key
 
     ca = TestCa.load(Path(request["ca_dir"]))
@@ -292,13 +296,15 @@ def _generate_on_token(request: dict[str, Any]) -> list[dict[str, str]]:
                     private_template=private_template,
                 )
                 der = encode_rsa_public_key(public)
-                public_key = serialization.load_der_public_key(
-                    _rsa_spki(der)
-                )
+                public_key = serialization.load_der_public_key(_rsa_spki(der))
             else:
                 params = session.create_domain_parameters(
                     pkcs11.KeyType.EC,
-                    {pkcs11.Attribute.EC_PARAMS: encode_named_curve_parameters("1.2.840.10045.3.1.7")},
+                    {
+                        pkcs11.Attribute.EC_PARAMS: encode_named_curve_parameters(
+                            "1.2.840.10045.3.1.7"
+                        )
+                    },
                     local=True,
                 )
                 public, _private = params.generate_keypair(

@@ -3,7 +3,14 @@
 Only this package imports ``pkcs11``.
 """
 
-from agent.token.models import Inventory, ModuleReport, PinState, TokenCertificate, TokenId, TokenInfo
+from agent.token.models import (
+    Inventory,
+    ModuleReport,
+    PinState,
+    TokenCertificate,
+    TokenId,
+    TokenInfo,
+)
 from agent.token.service import TokenService
 
 __all__ = [

@@ -28,7 +28,7 @@ class KnownModule:
 
 
 def _system32() -> str:
-    return os.path.join(os.environ.get("SystemRoot", r"C:\Windows"), "System32")
+    return os.path.join(os.environ.get("SYSTEMROOT", r"C:\Windows"), "System32")
 
 
 _WINDOWS: Final = (

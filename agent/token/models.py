@@ -11,8 +11,8 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from agent.pin import TriesLeft
 from agent.algorithms import KeyType
+from agent.pin import TriesLeft
 
 
 @dataclass(frozen=True)

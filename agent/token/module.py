@@ -11,6 +11,7 @@ import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pkcs11
 from pkcs11 import exceptions as p11err
@@ -35,6 +36,9 @@ from agent.token.models import (
     TokenId,
     TokenInfo,
 )
+
+if TYPE_CHECKING:
+    from pkcs11._pkcs11 import lib as Pkcs11Lib  # noqa: N812 - a class, despite its name
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +98,7 @@ class Pkcs11Module:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._lib: pkcs11.lib | None = None
+        self._lib: Pkcs11Lib | None = None
         self._error = ""
         self._description = ""
 
@@ -118,7 +122,7 @@ class Pkcs11Module:
         """Whether the module is usable."""
         return self._lib is not None
 
-    def _require_lib(self) -> pkcs11.lib:
+    def _require_lib(self) -> Pkcs11Lib:
         self.load()
         if self._lib is None:
             raise TokenNotPresent(f"module {self.path} is not loaded: {self._error}")
@@ -260,6 +264,7 @@ class Pkcs11Module:
             ):
                 raise BadRequest("this token cannot sign with RSA-PSS; use PKCS1v15")
             with self._login(token, pin) as session:
+                key: Any
                 try:
                     key = session.get_key(
                         object_class=pkcs11.ObjectClass.PRIVATE_KEY, id=certificate.key_id

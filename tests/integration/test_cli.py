@@ -22,7 +22,11 @@ def test_tokens_json_lists_module_token_pin_state_and_certificates(
     token: SessionToken, tmp_path: Path
 ) -> None:
     done = run_cli(
-        "tokens", "--json", "--pkcs11-module", str(token.hsm.module), env=isolated_env(token, tmp_path)
+        "tokens",
+        "--json",
+        "--pkcs11-module",
+        str(token.hsm.module),
+        env=isolated_env(token, tmp_path),
     )
     assert done.returncode == 0, done.stderr
     [module] = json.loads(done.stdout)["modules"]
@@ -31,7 +35,12 @@ def test_tokens_json_lists_module_token_pin_state_and_certificates(
     assert listed["label"] == token.label
     assert listed["serial"]
     assert listed["manufacturer"] == "SoftHSM project"
-    assert listed["pin"] == {"triesLeft": "ok", "pinpad": False, "initialized": True, "toBeChanged": False}
+    assert listed["pin"] == {
+        "triesLeft": "ok",
+        "pinpad": False,
+        "initialized": True,
+        "toBeChanged": False,
+    }
     by_subject = {c["subject"]: c for c in listed["certificates"]}
     rsa = by_subject[token.rsa.subject.rfc4514_string()]
     assert rsa["keyType"] == "RSA" and rsa["id"] == "01" and not rsa["ca"]

@@ -112,7 +112,9 @@ def test_cors_preflight_for_allowed_origin(agent: AgentProcess) -> None:
     assert response.headers["Access-Control-Allow-Headers"] == "content-type"
 
 
-def test_cors_preflight_without_private_network_request_has_no_pna_header(agent: AgentProcess) -> None:
+def test_cors_preflight_without_private_network_request_has_no_pna_header(
+    agent: AgentProcess,
+) -> None:
     response = agent.request(
         "OPTIONS", "/v1/sign", headers={"Access-Control-Request-Method": "POST"}
     )
@@ -161,7 +163,11 @@ def test_chunked_body_over_limit_is_413(fresh: AgentProcess) -> None:
         "POST",
         "/v1/sign",
         body=iter([b"x" * 700_000, b"y" * 700_000]),
-        headers={"Origin": PORTAL, "Content-Type": "application/json", "Transfer-Encoding": "chunked"},
+        headers={
+            "Origin": PORTAL,
+            "Content-Type": "application/json",
+            "Transfer-Encoding": "chunked",
+        },
         encode_chunked=True,
     )
     raw = conn.getresponse()
@@ -232,9 +238,7 @@ def test_bad_batches_are_400(fresh: AgentProcess, body: dict[str, object]) -> No
 
 @pytest.mark.parametrize("raw", [b"{", b"[]", b"\xff\xfe", b'"text"'])
 def test_malformed_json_is_400(fresh: AgentProcess, raw: bytes) -> None:
-    response = fresh.request(
-        "POST", "/v1/sign", raw, headers={"Content-Type": "application/json"}
-    )
+    response = fresh.request("POST", "/v1/sign", raw, headers={"Content-Type": "application/json"})
     assert (response.status, response.error_code) == (400, "BAD_REQUEST")
 
 
@@ -298,9 +302,7 @@ def test_no_token_is_token_not_present(agent_without_token: AgentProcess) -> Non
     assert agent_without_token.prompts() == []
 
 
-def test_a_module_that_fails_to_load_is_not_fatal(
-    token: SessionToken, tmp_path: Path
-) -> None:
+def test_a_module_that_fails_to_load_is_not_fatal(token: SessionToken, tmp_path: Path) -> None:
     broken = tmp_path / "libbroken-pkcs11.so"
     broken.write_bytes(b"not a shared object")
     running = start_agent(tmp_path / "agent", token.hsm, modules=[broken, token.hsm.module])

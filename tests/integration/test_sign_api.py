@@ -1,4 +1,4 @@
-"""Signing through the real HTTPS server on a real SoftHSM token, checked by independent verifiers."""
+"""Signing through the real HTTPS server on a SoftHSM token, checked by independent verifiers."""
 
 from __future__ import annotations
 
@@ -101,7 +101,9 @@ def test_user_picks_certificate_when_portal_names_none(
     assert any("Trần Thị Bình" in s for s in offered)
     chosen = base64.b64decode(response.json["certificate"])
     assert chosen == der(token.ec)
-    verify_with_cryptography(chosen, base64.b64decode(response.json["signature"]), digest, "SHA-256")
+    verify_with_cryptography(
+        chosen, base64.b64decode(response.json["signature"]), digest, "SHA-256"
+    )
 
 
 def test_prompt_shows_origin_document_digest_certificate_and_pin_state(
@@ -151,7 +153,9 @@ def test_certificates_endpoint_returns_choice_chain_and_token(
     assert body["token"]["label"] == token.label
     assert body["token"]["serial"]
     # The chain really issued the certificate.
-    token.rsa.verify_directly_issued_by(x509.load_der_x509_certificate(base64.b64decode(body["chain"][0])))
+    token.rsa.verify_directly_issued_by(
+        x509.load_der_x509_certificate(base64.b64decode(body["chain"][0]))
+    )
 
 
 def test_batch_one_prompt_one_login_signatures_in_order(
@@ -195,7 +199,9 @@ def test_batch_of_1000_ec_signatures(fresh: AgentProcess, token: SessionToken) -
         )
 
 
-def test_wrong_pin_asks_again_then_right_pin_signs(fresh: AgentProcess, token: SessionToken) -> None:
+def test_wrong_pin_asks_again_then_right_pin_signs(
+    fresh: AgentProcess, token: SessionToken
+) -> None:
     digest = digest_of(b"retry")
     fresh.script({"approved": True, "pin": WRONG_PIN}, {"approved": True, "pin": PIN})
     response = fresh.post(
@@ -207,14 +213,20 @@ def test_wrong_pin_asks_again_then_right_pin_signs(fresh: AgentProcess, token: S
     assert "retry" not in first
     assert second["retry"] == {"reason": "PIN_INCORRECT"}
     assert len(second["certificates"]) == 1
-    verify_with_cryptography(der(token.ec), base64.b64decode(response.json["signature"]), digest, "SHA-256")
+    verify_with_cryptography(
+        der(token.ec), base64.b64decode(response.json["signature"]), digest, "SHA-256"
+    )
 
 
 def test_wrong_pin_then_cancel_is_user_cancelled(fresh: AgentProcess, token: SessionToken) -> None:
     fresh.script({"approved": True, "pin": WRONG_PIN}, {"approved": False})
     response = fresh.post(
         "/v1/sign",
-        {"hash": b64(digest_of(b"x")), "hashAlgorithm": "SHA-256", "certificate": b64(der(token.ec))},
+        {
+            "hash": b64(digest_of(b"x")),
+            "hashAlgorithm": "SHA-256",
+            "certificate": b64(der(token.ec)),
+        },
     )
     assert (response.status, response.error_code) == (403, "USER_CANCELLED")
     assert len(fresh.prompts()) == 2, "asked again after the wrong PIN, never retried silently"
@@ -224,7 +236,11 @@ def test_pin_is_never_logged(fresh: AgentProcess, token: SessionToken) -> None:
     fresh.script({"approved": True, "pin": WRONG_PIN}, {"approved": True, "pin": PIN})
     response = fresh.post(
         "/v1/sign",
-        {"hash": b64(digest_of(b"log")), "hashAlgorithm": "SHA-256", "certificate": b64(der(token.rsa))},
+        {
+            "hash": b64(digest_of(b"log")),
+            "hashAlgorithm": "SHA-256",
+            "certificate": b64(der(token.rsa)),
+        },
     )
     assert response.status == 200
     logged = fresh.log_text()
@@ -249,7 +265,9 @@ def test_prompt_timeout_is_consent_timeout(fresh: AgentProcess) -> None:
 @pytest.mark.parametrize(
     "misbehaviour", [{"exit": 3}, {"raw": "not json"}, {"raw": '{"approved": "yes"}'}]
 )
-def test_broken_prompter_counts_as_cancel(fresh: AgentProcess, misbehaviour: dict[str, object]) -> None:
+def test_broken_prompter_counts_as_cancel(
+    fresh: AgentProcess, misbehaviour: dict[str, object]
+) -> None:
     fresh.script(misbehaviour)
     response = fresh.post("/v1/sign", {"hash": b64(digest_of(b"b")), "hashAlgorithm": "SHA-256"})
     assert (response.status, response.error_code) == (403, "USER_CANCELLED")
@@ -265,10 +283,16 @@ def test_certificate_not_on_token(fresh: AgentProcess, token: SessionToken) -> N
     assert fresh.prompts() == []
 
 
-def test_expired_certificate_is_refused_before_asking(fresh: AgentProcess, token: SessionToken) -> None:
+def test_expired_certificate_is_refused_before_asking(
+    fresh: AgentProcess, token: SessionToken
+) -> None:
     response = fresh.post(
         "/v1/sign",
-        {"hash": b64(digest_of(b"x")), "hashAlgorithm": "SHA-256", "certificate": b64(der(token.expired))},
+        {
+            "hash": b64(digest_of(b"x")),
+            "hashAlgorithm": "SHA-256",
+            "certificate": b64(der(token.expired)),
+        },
     )
     assert (response.status, response.error_code) == (409, "CERTIFICATE_EXPIRED")
     assert fresh.prompts() == []

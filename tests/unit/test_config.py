@@ -57,7 +57,9 @@ def test_default_user_file_is_read_when_present(tmp_path: Path) -> None:
         ({"max_body_bytes": 10}, "max_body_bytes"),
     ],
 )
-def test_bad_values_stop_start_up_with_a_clear_message(values: dict[str, object], fragment: str) -> None:
+def test_bad_values_stop_start_up_with_a_clear_message(
+    values: dict[str, object], fragment: str
+) -> None:
     with pytest.raises(ConfigError, match=fragment):
         load_config(values, policy={}, user_config_file=NOWHERE)
 

@@ -1,4 +1,4 @@
-"""The DigestInfo the agent builds equals an independent ASN.1 encoding (RFC 8017, NULL parameters)."""
+"""The DigestInfo the agent builds equals an independent ASN.1 encoding (RFC 8017)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,11 @@ from agent.token.mechanisms import digest_info
 
 @pytest.mark.parametrize(
     ("algorithm", "name"),
-    [(HashAlgorithm.SHA256, "sha256"), (HashAlgorithm.SHA384, "sha384"), (HashAlgorithm.SHA512, "sha512")],
+    [
+        (HashAlgorithm.SHA256, "sha256"),
+        (HashAlgorithm.SHA384, "sha384"),
+        (HashAlgorithm.SHA512, "sha512"),
+    ],
 )
 def test_digest_info_matches_asn1crypto(algorithm: HashAlgorithm, name: str) -> None:
     digest = hashlib.new(name, b"van ban").digest()

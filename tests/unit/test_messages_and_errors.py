@@ -21,7 +21,9 @@ def test_every_catalogue_entry_is_translated() -> None:
 
 
 def test_every_error_class_has_a_code_and_status() -> None:
-    classes = [c for c in vars(errors).values() if isinstance(c, type) and issubclass(c, AgentError)]
+    classes = [
+        c for c in vars(errors).values() if isinstance(c, type) and issubclass(c, AgentError)
+    ]
     assert len(classes) > 15
     for cls in classes:
         assert isinstance(cls.code, ErrorCode)

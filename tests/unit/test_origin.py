@@ -48,7 +48,8 @@ def test_bad_origins_are_refused(raw: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "raw", ["https://*.vn", "https://*", "http://*.gov.vn", "https://a.*.gov.vn", "https://**.gov.vn"]
+    "raw",
+    ["https://*.vn", "https://*", "http://*.gov.vn", "https://a.*.gov.vn", "https://**.gov.vn"],
 )
 def test_too_broad_or_malformed_patterns_are_refused(raw: str) -> None:
     with pytest.raises(InvalidOrigin):

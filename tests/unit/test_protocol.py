@@ -23,7 +23,12 @@ ITEM = {"hash": base64.b64encode(DIGEST).decode(), "hashAlgorithm": "SHA-256"}
 def test_sign_request_parses_all_fields() -> None:
     cert = b"\x30\x03\x02\x01\x01"
     request = parse_sign_request(
-        {**ITEM, "documentName": " QĐ.pdf ", "certificate": base64.b64encode(cert).decode(), "scheme": "PSS"}
+        {
+            **ITEM,
+            "documentName": " QĐ.pdf ",
+            "certificate": base64.b64encode(cert).decode(),
+            "scheme": "PSS",
+        }
     )
     assert request.item.digest == DIGEST
     assert request.item.algorithm is HashAlgorithm.SHA256
@@ -33,12 +38,16 @@ def test_sign_request_parses_all_fields() -> None:
 
 
 def test_optional_fields_may_be_null() -> None:
-    request = parse_sign_request({**ITEM, "certificate": None, "scheme": None, "documentName": None})
+    request = parse_sign_request(
+        {**ITEM, "certificate": None, "scheme": None, "documentName": None}
+    )
     assert request.certificate is None and request.scheme is None
     assert request.item.document_name is None
 
 
-@pytest.mark.parametrize("key", ["pin", "Pin", "userPin", "user_pin", "pinCode", "soPin", "password"])
+@pytest.mark.parametrize(
+    "key", ["pin", "Pin", "userPin", "user_pin", "pinCode", "soPin", "password"]
+)
 def test_pin_like_fields_are_refused_before_anything_else(key: str) -> None:
     with pytest.raises(BadRequest, match="PIN"):
         parse_sign_request({**ITEM, key: "1234"})
@@ -88,5 +97,7 @@ def test_json_object_decodes() -> None:
         (KeyType.EC, RsaScheme.PKCS1V15, HashAlgorithm.SHA512, "ES512"),
     ],
 )
-def test_signature_algorithm_names(key: KeyType, scheme: RsaScheme, hash_alg: HashAlgorithm, name: str) -> None:
+def test_signature_algorithm_names(
+    key: KeyType, scheme: RsaScheme, hash_alg: HashAlgorithm, name: str
+) -> None:
     assert signature_algorithm_name(key, scheme, hash_alg) == name

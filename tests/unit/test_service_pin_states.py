@@ -24,7 +24,15 @@ from agent.protocol import DigestToSign, SignRequest
 from agent.service import SigningService
 from agent.testing.prompter import ScriptedPrompter
 from agent.testing.softhsm import TestCa, vn_name
-from agent.token import Inventory, ModuleReport, PinState, TokenCertificate, TokenId, TokenInfo, TokenService
+from agent.token import (
+    Inventory,
+    ModuleReport,
+    PinState,
+    TokenCertificate,
+    TokenId,
+    TokenInfo,
+    TokenService,
+)
 
 TOKEN = TokenId(Path("/fake/vendor.so"), 1, "SERIAL1", "VGCA token")
 
@@ -43,7 +51,9 @@ class FakeTokens:
         ca = TestCa.create()
         key = ec.generate_private_key(ec.SECP256R1())
         now = datetime.now(UTC)
-        issued = ca.issue(key.public_key(), vn_name("Phạm Văn Đồng"), not_after=now + timedelta(days=90))
+        issued = ca.issue(
+            key.public_key(), vn_name("Phạm Văn Đồng"), not_after=now + timedelta(days=90)
+        )
         self.cert = TokenCertificate(
             der=issued.public_bytes(serialization.Encoding.DER),
             token=TOKEN,
@@ -105,7 +115,9 @@ async def test_wrong_pin_that_locks_the_token_stops_without_asking_again() -> No
     tokens = FakeTokens(
         PinState(TriesLeft.FINAL, pinpad=False), after_wrong=PinState(TriesLeft.LOCKED, False)
     )
-    prompter = ScriptedPrompter([{"approved": True, "pin": "9999"}, {"approved": True, "pin": "1111"}])
+    prompter = ScriptedPrompter(
+        [{"approved": True, "pin": "9999"}, {"approved": True, "pin": "1111"}]
+    )
     with pytest.raises(PinLocked):
         await service(tokens, prompter).sign("https://portal.gov.vn", REQUEST)
     assert len(prompter.requests) == 1
@@ -114,7 +126,9 @@ async def test_wrong_pin_that_locks_the_token_stops_without_asking_again() -> No
 
 async def test_wrong_pin_shows_the_new_count_on_the_retry() -> None:
     tokens = FakeTokens(PinState(TriesLeft.OK, False), after_wrong=PinState(TriesLeft.FINAL, False))
-    prompter = ScriptedPrompter([{"approved": True, "pin": "9999"}, {"approved": True, "pin": "1111"}])
+    prompter = ScriptedPrompter(
+        [{"approved": True, "pin": "9999"}, {"approved": True, "pin": "1111"}]
+    )
     await service(tokens, prompter).sign("https://portal.gov.vn", REQUEST)
     retry = prompter.requests[1]
     assert retry.retry is not None and retry.pin is not None
@@ -148,5 +162,7 @@ async def test_the_pin_is_wiped_after_use() -> None:
             return answer
 
     tokens = FakeTokens(PinState(TriesLeft.OK, pinpad=False))
-    await service(tokens, Recording([{"approved": True, "pin": "1111"}])).sign("https://p.gov.vn", REQUEST)
+    await service(tokens, Recording([{"approved": True, "pin": "1111"}])).sign(
+        "https://p.gov.vn", REQUEST
+    )
     assert seen[0].reveal() == b""

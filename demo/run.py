@@ -1,0 +1,208 @@
+"""``make demo``: a demo token, the agent, and one signature checked end to end.
+
+1. Creates (once) a SoftHSM token under ``.demo/`` with a demo CA and a signer
+   certificate for "Nguyễn Văn An", key generated on the token.
+2. Starts ``kyso-agent serve`` on https://127.0.0.1:8988 allowing the demo
+   portal origin ``http://localhost:8990``.
+3. Signs the hash of a sample document through the HTTPS API, exactly as a
+   portal would, and verifies the signature and the certificate independently.
+4. Keeps the agent running until Ctrl-C (``--once`` stops after step 3).
+
+In a terminal, the agent asks *you* to approve and to type the demo PIN, as it
+will for every signature. Without a terminal (CI), the demo answers that one
+question itself through the scripted prompter; every later question is refused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import json
+import os
+import ssl
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, utils
+
+from agent.testing.softhsm import KeySpec, SoftHsm, TestCa, TokenSpec, provision
+
+REPO = Path(__file__).resolve().parent.parent
+DEMO_PIN = "123456"
+DEMO_ORIGIN = "http://localhost:8990"
+TOKEN_LABEL = "KYSO-DEMO"
+SAMPLE = (
+    "ỦY BAN NHÂN DÂN TỈNH THỪA THIÊN HUẾ\n"
+    "Số: 123/QĐ-UBND\n"
+    "QUYẾT ĐỊNH về việc phê duyệt kế hoạch chuyển đổi số năm 2026\n"
+).encode()
+
+
+def say(line: str = "") -> None:
+    print(line, flush=True)
+
+
+def prepare_token(root: Path) -> tuple[SoftHsm, x509.Certificate]:
+    """Create the demo token once; later runs reuse it."""
+    hsm = SoftHsm(root / "softhsm")
+    state = root / "state.json"
+    ca_dir = root / "ca"
+    if state.exists() and any(hsm.token_dir.glob("*")):
+        say(f"• Reusing the demo token in {hsm.token_dir}")
+        hsm.create()
+        return hsm, x509.load_pem_x509_certificate((ca_dir / "ca.pem").read_bytes())
+    say("• Creating a demo token (SoftHSM) with a key generated on the token …")
+    hsm.create()
+    hsm.wipe()
+    ca = TestCa.create("Kyso Demo CA")
+    [made] = provision(
+        hsm,
+        ca,
+        ca_dir,
+        TokenSpec(
+            TOKEN_LABEL,
+            DEMO_PIN,
+            keys=(KeySpec("01", "RSA", "Nguyễn Văn An", "Văn phòng UBND tỉnh Thừa Thiên Huế"),),
+        ),
+    )
+    state.write_text(
+        json.dumps({"token": TOKEN_LABEL, "subject": made.certificate.subject.rfc4514_string()})
+    )
+    return hsm, ca.cert
+
+
+def write_config(root: Path, hsm: SoftHsm, port: int) -> Path:
+    config = root / "config.toml"
+    config.write_text(
+        f"port = {port}\n"
+        f'data_dir = "{root / "agent-data"}"\n'
+        f'pkcs11_modules = ["{hsm.module}"]\n'
+        f'allowed_origins = ["{DEMO_ORIGIN}"]\n'
+        'lang = "vi"\n'
+    )
+    return config
+
+
+def start_agent(
+    root: Path, hsm: SoftHsm, config: Path, interactive: bool
+) -> tuple[subprocess.Popen[str], str]:
+    argv = [sys.executable, "-m", "agent", "serve", "--config", str(config)]
+    if not interactive:
+        prompter_dir = root / "prompter"
+        prompter_dir.mkdir(exist_ok=True)
+        (prompter_dir / "answers.json").write_text(
+            json.dumps([{"approved": True, "pin": DEMO_PIN}])
+        )
+        argv += ["--prompter", f"{sys.executable} -m agent.testing.prompter {prompter_dir}"]
+    env = {**hsm.environ(), "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(
+        argv,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+        stdin=None if interactive else subprocess.DEVNULL,
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline().strip()
+    if not line.startswith("listening on "):
+        process.wait()
+        raise SystemExit(
+            f"the agent did not start (exit {process.returncode}); see the messages above"
+        )
+    return process, line.removeprefix("listening on ")
+
+
+def sign_sample(url: str, ca_file: Path) -> dict[str, str]:
+    digest = hashlib.sha256(SAMPLE).digest()
+    body = json.dumps(
+        {
+            "hash": base64.b64encode(digest).decode(),
+            "hashAlgorithm": "SHA-256",
+            "documentName": "123-QD-UBND.pdf",
+        }
+    ).encode()
+    request = urllib.request.Request(
+        f"{url}/v1/sign",
+        data=body,
+        headers={"Content-Type": "application/json", "Origin": DEMO_ORIGIN},
+        method="POST",
+    )
+    context = ssl.create_default_context(cafile=str(ca_file))
+    try:
+        with urllib.request.urlopen(request, context=context, timeout=300) as response:
+            return dict(json.load(response))
+    except urllib.error.HTTPError as exc:
+        error = json.load(exc)["error"]
+        raise SystemExit(f"signing failed: {error['code']}: {error['message']}") from None
+
+
+def verify(result: dict[str, str], demo_ca: x509.Certificate) -> x509.Certificate:
+    cert = x509.load_der_x509_certificate(base64.b64decode(result["certificate"]))
+    public_key = cert.public_key()
+    public_key.verify(  # type: ignore[union-attr, call-arg]
+        base64.b64decode(result["signature"]),
+        hashlib.sha256(SAMPLE).digest(),
+        padding.PKCS1v15(),  # type: ignore[arg-type]
+        utils.Prehashed(hashes.SHA256()),
+    )
+    cert.verify_directly_issued_by(demo_ca)
+    return cert
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--once", action="store_true", help="stop after the sample signature")
+    parser.add_argument("--root", type=Path, default=REPO / ".demo", help="demo state directory")
+    parser.add_argument("--port", type=int, default=8988, help="agent port (0 = any free port)")
+    args = parser.parse_args()
+    root: Path = args.root.resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    interactive = sys.stdin.isatty() and not args.once
+    hsm, demo_ca = prepare_token(root)
+    config = write_config(root, hsm, args.port)
+    say("• Starting Kyso Agent …")
+    process, url = start_agent(root, hsm, config, interactive)
+    try:
+        say(f"• Agent listening on {url}")
+        say(f"• Signing the SHA-256 hash of a sample decision as the portal {DEMO_ORIGIN} would …")
+        if interactive:
+            say("  → Kyso Agent now asks you, as it will for every signature:")
+            say(f"    check the request, then type the demo PIN {DEMO_PIN}")
+        else:
+            say("  → no terminal: the scripted prompter answers this one question (demo PIN)")
+        result = sign_sample(url, root / "agent-data" / "tls" / "ca.pem")
+        cert = verify(result, demo_ca)
+        say(f"• Signed by: {cert.subject.rfc4514_string()}")
+        size = len(base64.b64decode(result["signature"]))
+        say(f"  algorithm {result['signatureAlgorithm']}, {size}-byte signature")
+        say("• Signature verified ✓ (by cryptography, with the returned certificate,")
+        say("  which the demo CA issued)")
+        if args.once:
+            return 0
+        say()
+        say(f"Kyso Agent is running: {url}  (API description: {url}/v1/openapi.json)")
+        say(f"Demo token: {TOKEN_LABEL}   demo PIN: {DEMO_PIN}   allowed origin: {DEMO_ORIGIN}")
+        say(f"Local CA to trust for HTTPS: {root / 'agent-data' / 'tls' / 'ca.pem'}")
+        say(f"Token list: SOFTHSM2_CONF={hsm.conf} .venv/bin/kyso-agent tokens --config {config}")
+        say("Press Ctrl-C to stop.")
+        process.wait()
+    except KeyboardInterrupt:
+        say("\nStopping …")
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            process.wait(10)
+        if process.stdout is not None:
+            process.stdout.close()
+    return 0
+
+
+if __name__ == "__main__":
+    os.chdir(REPO)
+    raise SystemExit(main())
