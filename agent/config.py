@@ -36,7 +36,6 @@ APP_NAME: Final = "kyso-agent"
 DEFAULT_PORT: Final = 8988
 DEFAULT_PROMPT_TIMEOUT: Final = 120.0
 DEFAULT_MAX_BODY: Final = 1024 * 1024
-MAX_BATCH: Final = 1000
 POSIX_POLICY_FILE: Final = Path("/etc/kyso-agent/policy.toml")
 _LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR")
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import re
 from collections.abc import Mapping
@@ -156,6 +157,7 @@ def decode_json_object(body: bytes) -> dict[str, Any]:
     return value
 
 
+@functools.lru_cache(maxsize=256)
 def _looks_secret(key: str) -> bool:
     """Whether a field name looks like it carries a PIN or password."""
     word = re.sub(r"[^a-z0-9]", "", key.lower())

@@ -6,8 +6,9 @@ handler, the prompter or the token.
 
 from __future__ import annotations
 
+import json
 import logging
-from typing import Final
+from typing import Any, Final
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -26,6 +27,14 @@ from agent.messages import pick_lang
 from agent.server.keys import SETTINGS
 
 log = logging.getLogger(__name__)
+
+
+def json_response(data: dict[str, Any], status: int = 200) -> web.Response:
+    """JSON with UTF-8 text as is (Vietnamese stays readable on the wire)."""
+    return web.json_response(
+        data, status=status, dumps=lambda value: json.dumps(value, ensure_ascii=False)
+    )
+
 
 _ALLOWED_METHODS: Final = "GET, POST, OPTIONS"
 _ALLOWED_HEADERS: Final = frozenset({"content-type", "accept-language"})
@@ -48,7 +57,7 @@ def error_response(exc: BaseException, request: web.Request) -> web.Response:
     else:
         log.info("%s on %s %s: %s", exc.code.value, request.method, request.path, exc.detail)
     lang = pick_lang(request.headers.get("Accept-Language"), request.app[SETTINGS].lang)
-    response = web.json_response(exc.to_wire(lang), status=exc.http_status)
+    response = json_response(exc.to_wire(lang), status=exc.http_status)
     if isinstance(exc, MethodNotAllowed):
         response.headers["Allow"] = _ALLOWED_METHODS
     return response

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from importlib import resources
 from typing import Any
 
@@ -16,14 +15,9 @@ from agent.protocol import (
     parse_sign_request,
 )
 from agent.server.keys import SERVICE, SETTINGS
+from agent.server.middlewares import json_response
 
 routes = web.RouteTableDef()
-
-
-def _json(data: dict[str, Any], status: int = 200) -> web.Response:
-    return web.json_response(
-        data, status=status, dumps=lambda value: json.dumps(value, ensure_ascii=False)
-    )
 
 
 async def read_json(request: web.Request) -> dict[str, Any]:
@@ -39,7 +33,7 @@ async def read_json(request: web.Request) -> dict[str, Any]:
 @routes.get("/v1/info")
 async def info(_request: web.Request) -> web.Response:
     """Product and API version; nothing about the token or the user."""
-    return _json(_request.app[SERVICE].info())
+    return json_response(_request.app[SERVICE].info())
 
 
 @routes.get("/v1/openapi.json")
@@ -54,7 +48,7 @@ async def certificates(request: web.Request) -> web.Response:
     """The user picks a certificate to give the portal."""
     parsed = parse_certificates_request(await read_json(request))
     result = await request.app[SERVICE].select_certificate(request["origin"], parsed)
-    return _json(result.to_wire())
+    return json_response(result.to_wire())
 
 
 @routes.post("/v1/sign")
@@ -62,7 +56,7 @@ async def sign(request: web.Request) -> web.Response:
     """Sign one precomputed hash."""
     parsed = parse_sign_request(await read_json(request))
     result = await request.app[SERVICE].sign(request["origin"], parsed)
-    return _json(result.to_wire())
+    return json_response(result.to_wire())
 
 
 @routes.post("/v1/sign/batch")
@@ -70,4 +64,4 @@ async def sign_batch(request: web.Request) -> web.Response:
     """Sign many hashes after one consent and one login."""
     parsed = parse_batch_sign_request(await read_json(request))
     result = await request.app[SERVICE].sign_batch(request["origin"], parsed)
-    return _json(result.to_wire())
+    return json_response(result.to_wire())

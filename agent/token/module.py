@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -101,6 +102,9 @@ class Pkcs11Module:
         self._lib: Pkcs11Lib | None = None
         self._error = ""
         self._description = ""
+        # Certificates rarely change while a token stays inserted, and reading them is slow on
+        # real USB tokens; keyed by where and which token, so a swap is never served stale data.
+        self._certificate_cache: dict[tuple[int, str, str], tuple[TokenCertificate, ...]] = {}
 
     def load(self) -> None:
         """Load and initialise the module; a failure is remembered, not raised."""
@@ -156,13 +160,17 @@ class Pkcs11Module:
                     slot_description=slot.slot_description.strip(),
                 )
                 tokens.append(info)
-                certificates.extend(self._certificates(token, info))
+                certificates.extend(self._cached_certificates(token, info))
         except (AgentError, p11err.PKCS11Error) as exc:
+            self._certificate_cache.clear()
             error = exc if isinstance(exc, AgentError) else translate(exc, str(self.path))
             log.warning("reading %s failed: %s", self.path, error.detail)
             return ModuleReport(
                 self.path, loaded=True, error=error.detail, description=self._description
             )
+        present = {(t.id.slot_id, t.id.serial, t.id.label) for t in tokens}
+        for gone in set(self._certificate_cache) - present:
+            del self._certificate_cache[gone]
         return ModuleReport(
             self.path,
             loaded=True,
@@ -171,6 +179,16 @@ class Pkcs11Module:
             certificates=tuple(certificates),
             empty_slots=max(0, len(slots) - len(tokens)),
         )
+
+    def _cached_certificates(
+        self, token: pkcs11.Token, info: TokenInfo
+    ) -> tuple[TokenCertificate, ...]:
+        key = (info.id.slot_id, info.id.serial, info.id.label)
+        cached = self._certificate_cache.get(key)
+        if cached is None:
+            cached = tuple(self._certificates(token, info))
+            self._certificate_cache[key] = cached
+        return tuple(replace(c, pin=info.pin) for c in cached)
 
     def _certificates(self, token: pkcs11.Token, info: TokenInfo) -> list[TokenCertificate]:
         found: list[TokenCertificate] = []
@@ -236,6 +254,7 @@ class Pkcs11Module:
                 log.warning("closing the session failed: %s", type(exc).__name__)
 
     def _reinitialize(self) -> None:
+        self._certificate_cache.clear()
         if self._lib is None:
             return
         try:

@@ -312,3 +312,26 @@ def test_a_module_that_fails_to_load_is_not_fatal(token: SessionToken, tmp_path:
         assert "libbroken-pkcs11.so failed to load" in running.log_text()
     finally:
         running.stop()
+
+
+def test_refused_requests_never_load_the_token_module(token: SessionToken, tmp_path: Path) -> None:
+    """Modules load on first use, so a refused request must leave no trace of PKCS#11."""
+    running = start_agent(tmp_path, token.hsm)
+    try:
+        running.script({"approved": True, "pin": PIN})
+        for origin in ("https://evil.example", None):
+            assert running.post("/v1/sign", GOOD_SIGN, origin=origin).status == 403
+        assert running.request("GET", "/v1/info", origin="https://evil.example").status == 403
+        bad_host = running.request(
+            "POST",
+            "/v1/sign",
+            json.dumps(GOOD_SIGN).encode(),
+            headers={"Host": "evil.com", "Content-Type": "application/json"},
+        )
+        assert bad_host.status == 403
+        assert "PKCS#11 module" not in running.log_text()
+        assert running.prompts() == []
+        assert running.post("/v1/sign", GOOD_SIGN).status == 200
+        assert "loaded PKCS#11 module" in running.log_text()
+    finally:
+        running.stop()
