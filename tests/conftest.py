@@ -182,9 +182,18 @@ class AgentProcess:
 
 
 def start_agent(
-    root: Path, hsm: SoftHsm, *extra: str, modules: list[Path] | None = None
+    root: Path,
+    hsm: SoftHsm,
+    *extra: str,
+    modules: list[Path] | None = None,
+    scripted: bool = True,
+    stdin: int = subprocess.DEVNULL,
 ) -> AgentProcess:
-    """Start ``kyso-agent serve`` on a free port and wait for its ``listening on`` line."""
+    """Start ``kyso-agent serve`` on a free port and wait for its ``listening on`` line.
+
+    ``scripted`` adds the scripted external prompter; without it the agent picks its
+    default prompter (the console when ``stdin`` is a terminal).
+    """
     root.mkdir(parents=True, exist_ok=True)
     prompter_dir = root / "prompter"
     prompter_dir.mkdir(exist_ok=True)
@@ -208,8 +217,7 @@ def start_agent(
         "0",
         "--data-dir",
         str(data_dir),
-        "--prompter",
-        prompter,
+        *(["--prompter", prompter] if scripted else []),
         "--allow-origin",
         PORTAL,
         "--allow-origin",
@@ -221,7 +229,7 @@ def start_agent(
     stderr_path = root / "stderr.txt"
     stderr = stderr_path.open("w")
     process = subprocess.Popen(
-        argv, stdout=subprocess.PIPE, stderr=stderr, text=True, env=env, stdin=subprocess.DEVNULL
+        argv, stdout=subprocess.PIPE, stderr=stderr, text=True, env=env, stdin=stdin
     )
     assert process.stdout is not None
     deadline = time.monotonic() + 30

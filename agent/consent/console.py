@@ -23,13 +23,23 @@ class _TimedOut(Exception):
     pass
 
 
+def _terminal_of(stream: IO[str]) -> IO[str] | None:
+    """The terminal behind ``stream``, opened for writing: questions go where answers come from."""
+    if os.name == "nt":  # pragma: no cover - Windows uses the console streams
+        return None
+    try:
+        return open(os.ttyname(stream.fileno()), "w", encoding="utf-8")  # noqa: SIM115
+    except (OSError, ValueError):
+        return None
+
+
 class ConsolePrompter:
     """Asks on the controlling terminal."""
 
     def __init__(self, timeout: float, stdin: IO[str] | None = None, out: IO[str] | None = None):
         self._timeout = timeout
         self._in = stdin or sys.stdin
-        self._out = out or sys.stderr
+        self._out = out or _terminal_of(self._in) or sys.stderr
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="console-prompt")
 
     async def ask(self, request: PromptRequest) -> PromptAnswer:

@@ -1,0 +1,108 @@
+"""The prompters the agent picks by itself: the console on a terminal, else refusal."""
+
+from __future__ import annotations
+
+import os
+import pty
+import select
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import PIN, WRONG_PIN, Response, SessionToken, start_agent
+from tests.verify import b64, digest_of
+
+pytestmark = pytest.mark.integration
+
+SIGN = {"hash": b64(digest_of(b"console")), "hashAlgorithm": "SHA-256", "documentName": "QĐ-9.pdf"}
+
+
+class Terminal:
+    """The far end of a pseudo-terminal, read as a person would read the screen."""
+
+    def __init__(self, master: int) -> None:
+        self.master = master
+        self.screen = ""
+
+    def wait_for(self, text: str, times: int = 1, timeout: float = 20) -> None:
+        deadline = time.monotonic() + timeout
+        while self.screen.count(text) < times:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(f"{text!r} never appeared; screen:\n{self.screen}")
+            ready, _, _ = select.select([self.master], [], [], remaining)
+            if ready:
+                self.screen += os.read(self.master, 65536).decode("utf-8", "replace")
+
+    def type(self, line: str) -> None:
+        os.write(self.master, (line + "\n").encode())
+
+
+def test_console_prompt_on_a_terminal_shows_the_request_and_reads_the_pin_unechoed(
+    token: SessionToken, tmp_path: Path
+) -> None:
+    master, slave = pty.openpty()
+    running = start_agent(tmp_path, token.hsm, scripted=False, stdin=slave)
+    os.close(slave)
+    terminal = Terminal(master)
+    result: list[Response] = []
+    try:
+        worker = threading.Thread(target=lambda: result.append(running.post("/v1/sign", SIGN)))
+        worker.start()
+        # The choice between the two signing certificates comes first; Enter takes the first.
+        terminal.wait_for("Chọn chứng thư số")
+        terminal.type("")
+        terminal.wait_for("Nhập mã PIN")
+        assert "Yêu cầu KÝ SỐ từ https://portal.example.gov.vn" in terminal.screen
+        assert "QĐ-9.pdf" in terminal.screen
+        assert "Nguyễn Văn An" in terminal.screen and "Trần Thị Bình" in terminal.screen
+        terminal.type(WRONG_PIN)
+        terminal.wait_for("Mã PIN không đúng")
+        terminal.wait_for("Nhập mã PIN", times=2)
+        assert terminal.screen.count("Chọn chứng thư số") == 1, (
+            "the retry offers only the chosen one"
+        )
+        terminal.type(PIN)
+        worker.join(30)
+        assert result and result[0].status == 200, result
+        assert PIN not in terminal.screen and WRONG_PIN not in terminal.screen, "PIN was echoed"
+    finally:
+        running.stop()
+        os.close(master)
+
+
+def test_console_prompt_chooses_a_certificate_and_cancels(
+    token: SessionToken, tmp_path: Path
+) -> None:
+    master, slave = pty.openpty()
+    running = start_agent(tmp_path, token.hsm, scripted=False, stdin=slave)
+    os.close(slave)
+    terminal = Terminal(master)
+    result: list[Response] = []
+    try:
+        worker = threading.Thread(
+            target=lambda: result.append(running.post("/v1/certificates", {}))
+        )
+        worker.start()
+        terminal.wait_for("muốn đọc chứng thư số")
+        terminal.wait_for("Chọn chứng thư số")
+        terminal.type("h")
+        worker.join(30)
+        assert result[0].error_code == "USER_CANCELLED"
+    finally:
+        running.stop()
+        os.close(master)
+
+
+def test_without_terminal_or_prompter_every_request_is_refused_with_a_reason(
+    token: SessionToken, tmp_path: Path
+) -> None:
+    running = start_agent(tmp_path, token.hsm, scripted=False)
+    try:
+        response = running.post("/v1/sign", SIGN)
+        assert response.error_code == "USER_CANCELLED"
+        assert "no way to ask the user" in running.log_text()
+    finally:
+        running.stop()
