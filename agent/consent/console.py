@@ -28,7 +28,7 @@ def _terminal_of(stream: IO[str]) -> IO[str] | None:
     if os.name == "nt":  # pragma: no cover - Windows uses the console streams
         return None
     try:
-        return open(os.ttyname(stream.fileno()), "w", encoding="utf-8")  # noqa: SIM115
+        return open(os.ttyname(stream.fileno()), "w", encoding="utf-8")
     except (OSError, ValueError):
         return None
 
