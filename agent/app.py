@@ -9,17 +9,21 @@ import signal
 import sys
 from collections.abc import Callable
 
-from agent.config import AgentConfig
+from agent.audit import AuditLog
+from agent.config import DEFAULT_PORT_RANGE, AgentConfig
 from agent.consent.console import ConsolePrompter
 from agent.consent.external import ExternalPrompter, split_command
 from agent.consent.gate import PromptGate
+from agent.consent.pin_cache import PinCache
 from agent.consent.prompter import Prompter
 from agent.consent.refusing import RefusingPrompter
 from agent.errors import ConfigError
 from agent.messages import text
 from agent.origin import OriginPolicy
+from agent.pairing import PairingStore
 from agent.server import RunningServer, ServerSettings, create_app, start_server, tls
 from agent.service import SigningService
+from agent.session_lock import watch_session_lock
 from agent.token import TokenService
 
 log = logging.getLogger(__name__)
@@ -39,11 +43,20 @@ def make_prompter(config: AgentConfig) -> Prompter:
 
 
 def make_service(
-    config: AgentConfig, tokens: TokenService, prompter: Prompter | None = None
+    config: AgentConfig,
+    tokens: TokenService,
+    prompter: Prompter | None = None,
+    audit: AuditLog | None = None,
 ) -> SigningService:
     """The signing service for ``config``."""
     return SigningService(
-        tokens, prompter or make_prompter(config), lang=config.lang, gate=PromptGate()
+        tokens,
+        prompter or make_prompter(config),
+        lang=config.lang,
+        gate=PromptGate(),
+        pairing=PairingStore(config.pairing_file),
+        pin_cache=PinCache(config.pin_cache_minutes),
+        audit=audit,
     )
 
 
@@ -53,7 +66,13 @@ def server_settings(config: AgentConfig) -> ServerSettings:
         origin_policy=OriginPolicy(config.allowed_origins),
         max_body_bytes=config.max_body_bytes,
         lang=config.lang,
+        allow_user_pairing=config.allow_user_pairing,
     )
+
+
+def listen_ports(config: AgentConfig) -> list[int]:
+    """The port to use, or the default range to try in order."""
+    return [config.port] if config.port is not None else list(DEFAULT_PORT_RANGE)
 
 
 async def serve(
@@ -65,17 +84,25 @@ async def serve(
 ) -> None:
     """Run the headless agent until ``stop`` is set or SIGINT/SIGTERM arrives."""
     files = tls.ensure(config.tls_dir)
+    audit = AuditLog(config.audit_file)
     tokens = TokenService(config.pkcs11_modules)
     try:
-        service = make_service(config, tokens, prompter)
+        service = make_service(config, tokens, prompter, audit)
         app = create_app(service, server_settings(config))
+        ports = listen_ports(config)
         try:
-            server = await start_server(app, config.port, tls.server_context(files))
+            server = await start_server(app, ports, tls.server_context(files))
         except OSError as exc:
+            shown = f"{ports[0]}" if len(ports) == 1 else f"{ports[0]}-{ports[-1]}"
             raise ConfigError(
-                f"cannot listen on 127.0.0.1:{config.port}: {exc.strerror} "
+                f"cannot listen on 127.0.0.1:{shown}: {exc.strerror} "
                 "(is another Kyso Agent running?)"
             ) from exc
+        watcher = (
+            asyncio.create_task(watch_session_lock(service.session_locked))
+            if config.pin_cache_minutes
+            else None
+        )
         stop = stop or asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
@@ -87,6 +114,9 @@ async def serve(
         try:
             await stop.wait()
         finally:
+            if watcher is not None:
+                watcher.cancel()
             await server.stop()
     finally:
         tokens.close()
+        audit.close()

@@ -15,8 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from agent import __version__
+from agent.audit import AuditError, AuditLog, entry_to_json, format_entries
 from agent.config import AgentConfig, configure_logging, load_config
 from agent.errors import ConfigError
+from agent.pairing import PairingStore
 from agent.server import RunningServer
 from agent.token import Inventory, TokenService
 
@@ -69,10 +71,23 @@ def build_parser() -> argparse.ArgumentParser:
     tokens = commands.add_parser("tokens", help="list modules, tokens and certificates")
     _common(tokens)
     tokens.add_argument("--json", action="store_true", help="print JSON")
+
+    origins = commands.add_parser("origins", help="list or revoke portals paired on first use")
+    _common(origins)
+    origins_do = origins.add_subparsers(dest="origins_command", metavar="ACTION", required=True)
+    origins_do.add_parser("list", help="list paired origins")
+    revoke = origins_do.add_parser("revoke", help="forget a paired origin")
+    revoke.add_argument("origin", metavar="ORIGIN", help="e.g. https://vpdt.hue.gov.vn")
+    origins.add_argument("--json", action="store_true", help="print JSON")
+
+    audit = commands.add_parser("audit", help="show the audit trail of consent requests")
+    _common(audit)
+    audit.add_argument("--json", action="store_true", help="print JSON")
+    audit.add_argument("--limit", type=int, metavar="N", help="only the last N entries")
     return parser
 
 
-_NOT_SETTINGS = frozenset({"command", "config", "json"})
+_NOT_SETTINGS = frozenset({"command", "config", "json", "origins_command", "origin", "limit"})
 
 
 def config_from_args(args: argparse.Namespace) -> AgentConfig:
@@ -194,17 +209,69 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_origins(args: argparse.Namespace) -> int:
+    """``kyso-agent origins list|revoke``."""
+    config = config_from_args(args)
+    store = PairingStore(config.pairing_file)
+    if args.origins_command == "revoke":
+        if not store.revoke(args.origin):
+            print(f"kyso-agent: {args.origin} is not paired", file=sys.stderr)
+            return 1
+        print(f"revoked {args.origin}")
+        return 0
+    paired = store.list()
+    if args.json:
+        rows = [{"origin": p.origin, "pairedAt": p.paired_at.isoformat()} for p in paired]
+        json.dump({"paired": rows}, sys.stdout, ensure_ascii=False, indent=2)
+        sys.stdout.write("\n")
+    elif not paired:
+        print("No paired origins.")
+    else:
+        for entry in paired:
+            print(f"{entry.origin}  paired {entry.paired_at.astimezone():%Y-%m-%d %H:%M}")
+    return 0
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    """``kyso-agent audit``."""
+    config = config_from_args(args)
+    if not config.audit_file.exists():
+        entries = []
+    else:
+        log = AuditLog(config.audit_file)
+        try:
+            entries = log.entries(limit=args.limit)
+        finally:
+            log.close()
+    if args.json:
+        json.dump(
+            {"entries": [entry_to_json(e) for e in entries]},
+            sys.stdout,
+            ensure_ascii=False,
+            indent=2,
+        )
+        sys.stdout.write("\n")
+    else:
+        sys.stdout.write(format_entries(entries) if entries else "No audit entries.\n")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``kyso-agent``."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    handlers = {"serve": cmd_serve, "tokens": cmd_tokens}
+    handlers = {
+        "serve": cmd_serve,
+        "tokens": cmd_tokens,
+        "origins": cmd_origins,
+        "audit": cmd_audit,
+    }
     if args.command is None:
         parser.print_help()
         return 2
     try:
         return handlers[args.command](args)
-    except ConfigError as exc:
+    except (ConfigError, AuditError) as exc:
         print(f"kyso-agent: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -34,6 +34,14 @@ from agent.origin import InvalidOrigin, OriginPattern, parse_pattern
 APP_NAME: Final = "kyso-agent"
 #: Chosen next to the VGCA plugin's 8987 so that IT finds both in one firewall rule.
 DEFAULT_PORT: Final = 8988
+#: When the default port is taken (another user's agent on a terminal server), the next free
+#: one of these is used; browsers' clients probe the same range.
+DEFAULT_PORT_RANGE: Final = range(DEFAULT_PORT, DEFAULT_PORT + 11)
+MAX_PIN_CACHE_MINUTES: Final = 480
+#: Settings that only IT may set (machine policy): each one loosens or tightens security.
+POLICY_ONLY: Final = frozenset(
+    {"allow_user_pairing", "allow_external_prompter", "pin_cache_minutes"}
+)
 DEFAULT_PROMPT_TIMEOUT: Final = 120.0
 DEFAULT_MAX_BODY: Final = 1024 * 1024
 POSIX_POLICY_FILE: Final = Path("/etc/kyso-agent/policy.toml")
@@ -54,8 +62,8 @@ def default_user_config_file() -> Path:
 class AgentConfig:
     """Everything the agent needs to know to start."""
 
-    port: int = DEFAULT_PORT
-    """TCP port on 127.0.0.1 (0 picks a free port, for tests)."""
+    port: int | None = None
+    """TCP port on 127.0.0.1; ``None`` = 8988, or the next free port up to 8998; 0 = any."""
     data_dir: Path = field(default_factory=default_data_dir)
     """Where the local TLS files and logs live."""
     pkcs11_modules: tuple[Path, ...] = ()
@@ -72,11 +80,27 @@ class AgentConfig:
     """Language of prompts and error messages (``vi`` or ``en``)."""
     max_body_bytes: int = DEFAULT_MAX_BODY
     """Largest JSON body accepted."""
+    allow_user_pairing: bool = True
+    """Policy: origins admitted by a wildcard entry may be paired by the user on first use."""
+    allow_external_prompter: bool = True
+    """Policy: ``--prompter`` may replace the agent's own prompt."""
+    pin_cache_minutes: int = 0
+    """Policy: keep a typed PIN per token for this long (0 = never)."""
 
     @property
     def tls_dir(self) -> Path:
         """Directory of the local CA and server certificate."""
         return self.data_dir / "tls"
+
+    @property
+    def pairing_file(self) -> Path:
+        """Origins the user paired on first use."""
+        return self.data_dir / "paired-origins.json"
+
+    @property
+    def audit_file(self) -> Path:
+        """The append-only audit trail."""
+        return self.data_dir / "audit.sqlite3"
 
     @property
     def log_dir(self) -> Path:
@@ -154,6 +178,18 @@ def _convert(key: str, value: Any, source: str) -> Any:
             return Lang(value)
         except ValueError as exc:
             raise ConfigError(f"{source}: lang must be 'vi' or 'en'") from exc
+    if key in ("allow_user_pairing", "allow_external_prompter"):
+        if not isinstance(value, bool):
+            raise ConfigError(f"{source}: {key} must be true or false")
+        return value
+    if key == "pin_cache_minutes":
+        if (
+            not isinstance(value, int)
+            or isinstance(value, bool)
+            or not 0 <= value <= MAX_PIN_CACHE_MINUTES
+        ):
+            raise ConfigError(f"{source}: pin_cache_minutes must be 0 to {MAX_PIN_CACHE_MINUTES}")
+        return value
     if key == "max_body_bytes":
         if not isinstance(value, int) or isinstance(value, bool) or value < 1024:
             raise ConfigError(f"{source}: max_body_bytes must be at least 1024")
@@ -161,10 +197,13 @@ def _convert(key: str, value: Any, source: str) -> Any:
     raise ConfigError(f"{source}: unknown setting {key!r}")  # pragma: no cover
 
 
-def _layer(values: Mapping[str, Any], source: str) -> dict[str, Any]:
+def _layer(values: Mapping[str, Any], source: str, *, policy: bool = False) -> dict[str, Any]:
     unknown = sorted(set(values) - _KEYS)
     if unknown:
         raise ConfigError(f"{source}: unknown setting(s): {', '.join(unknown)}")
+    reserved = sorted(set(values) & POLICY_ONLY) if not policy else []
+    if reserved:
+        raise ConfigError(f"{source}: {', '.join(reserved)} can only be set by machine policy")
     return {key: _convert(key, value, source) for key, value in values.items()}
 
 
@@ -183,7 +222,7 @@ def load_config(
     """
     merged: dict[str, Any] = {}
     machine = read_machine_policy() if policy is None else dict(policy)
-    merged.update(_layer(machine, "machine policy"))
+    merged.update(_layer(machine, "machine policy", policy=True))
     if config_file is not None:
         merged.update(_layer(_read_toml(config_file), str(config_file)))
     else:
@@ -192,6 +231,8 @@ def load_config(
             merged.update(_layer(_read_toml(user_file), str(user_file)))
     if cli:
         merged.update(_layer({k: v for k, v in cli.items() if v is not None}, "command line"))
+    if merged.get("prompter") and not merged.get("allow_external_prompter", True):
+        raise ConfigError("machine policy forbids an external prompter (--prompter)")
     return AgentConfig(**merged)
 
 

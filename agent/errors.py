@@ -11,7 +11,8 @@ The tree::
     │   └── MethodNotAllowed        NOT_FOUND            405
     ├── AccessDenied
     │   ├── HostNotAllowed          HOST_NOT_ALLOWED     403
-    │   └── OriginNotAllowed        ORIGIN_NOT_ALLOWED   403
+    │   ├── OriginNotAllowed        ORIGIN_NOT_ALLOWED   403
+    │   └── CallerNotAllowed        CALLER_NOT_ALLOWED   403
     ├── ConsentError
     │   ├── UserCancelled           USER_CANCELLED       403
     │   └── ConsentTimeout          CONSENT_TIMEOUT      408
@@ -47,6 +48,7 @@ class ErrorCode(StrEnum):
     BAD_REQUEST = "BAD_REQUEST"
     HOST_NOT_ALLOWED = "HOST_NOT_ALLOWED"
     ORIGIN_NOT_ALLOWED = "ORIGIN_NOT_ALLOWED"
+    CALLER_NOT_ALLOWED = "CALLER_NOT_ALLOWED"
     UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"
     PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
     NOT_FOUND = "NOT_FOUND"
@@ -148,6 +150,13 @@ class OriginNotAllowed(AccessDenied):
     """A missing or disallowed ``Origin``."""
 
     code = ErrorCode.ORIGIN_NOT_ALLOWED
+    http_status = 403
+
+
+class CallerNotAllowed(AccessDenied):
+    """The TCP connection belongs to another OS user (terminal servers)."""
+
+    code = ErrorCode.CALLER_NOT_ALLOWED
     http_status = 403
 
 

@@ -129,6 +129,23 @@ _CATALOGUE: Final[dict[str, dict[Lang, str]]] = {
         Lang.EN: "Incorrect PIN. Please try again.",
     },
     "console_expires": {Lang.VI: "hết hạn", Lang.EN: "expires"},
+    "console_first_use": {
+        Lang.VI: "Lần đầu tiên {origin} yêu cầu. Đồng ý cũng là cho phép cổng này từ nay về sau.",
+        Lang.EN: "First request from {origin}. Approving also allows this portal from now on.",
+    },
+    "console_final_confirm": {
+        Lang.VI: "Gõ KY để vẫn nhập PIN lần cuối (khác = hủy): ",
+        Lang.EN: "Type SIGN to make the final attempt anyway (anything else cancels): ",
+    },
+    "console_final_word": {Lang.VI: "ky", Lang.EN: "sign"},
+    "console_pin_cached": {
+        Lang.VI: "Mã PIN đã nhớ theo chính sách của đơn vị sẽ được dùng.",
+        Lang.EN: "The PIN remembered under your organisation's policy will be used.",
+    },
+    "CALLER_NOT_ALLOWED": {
+        Lang.VI: "Kết nối đến từ một người dùng khác trên máy này và đã bị từ chối.",
+        Lang.EN: "The connection comes from another user on this computer and was refused.",
+    },
 }
 
 

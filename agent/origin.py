@@ -16,6 +16,8 @@ from typing import Final
 from urllib.parse import urlsplit
 
 _DEFAULT_PORTS: Final = {"http": 80, "https": 443}
+#: Browsers never send longer origins; anything longer is refused before parsing.
+MAX_ORIGIN_LENGTH: Final = 255
 _LOOPBACK_HOSTS: Final = frozenset({"localhost", "127.0.0.1", "[::1]"})
 
 
@@ -49,8 +51,23 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def _ascii_host(host: str, text: str) -> str:
+    """Internationalised names become their IDNA (punycode) form, as browsers send them."""
+    if host.isascii():
+        return host
+    try:
+        return ".".join(
+            label if label == "*" else label.encode("idna").decode("ascii")
+            for label in host.split(".")
+        )
+    except UnicodeError as exc:
+        raise InvalidOrigin(f"bad internationalised host name: {text!r}") from exc
+
+
 def _split(text: str, *, allow_wildcard: bool) -> tuple[str, str, int]:
-    if not text or text != text.strip() or any(ord(c) < 0x21 for c in text):
+    if not text or len(text) > MAX_ORIGIN_LENGTH:
+        raise InvalidOrigin(f"not an origin (empty or over {MAX_ORIGIN_LENGTH} characters)")
+    if text != text.strip() or any(ord(c) < 0x21 or c in "\\%" for c in text):
         raise InvalidOrigin(f"not an origin: {text!r}")
     parts = urlsplit(text)
     scheme = parts.scheme.lower()
@@ -77,6 +94,8 @@ def _split(text: str, *, allow_wildcard: bool) -> tuple[str, str, int]:
             raise InvalidOrigin(f"empty port: {text!r}")
     if not host:
         raise InvalidOrigin(f"origin has no host: {text!r}")
+    if not host.startswith("["):
+        host = _ascii_host(host, text).lower()
     if port_text:
         if not port_text.isdigit() or not 0 < int(port_text) < 65536:
             raise InvalidOrigin(f"bad port: {text!r}")
@@ -162,6 +181,19 @@ class OriginDecision:
     """The normalised origin, when it could be parsed."""
     via_wildcard: bool
     """Admitted only by a wildcard entry (pairing applies to these)."""
+
+
+@dataclass(frozen=True)
+class Admitted:
+    """An origin the server let through, and how."""
+
+    origin: Origin
+    """The normalised origin."""
+    via_wildcard: bool
+    """Admitted only through a wildcard entry: it must be paired on first use."""
+
+    def __str__(self) -> str:
+        return str(self.origin)
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,9 @@ from datetime import UTC, datetime
 
 from agent import __version__
 from agent.algorithms import HashAlgorithm, KeyType, RsaScheme, signature_algorithm_name
+from agent.audit import AuditDocument, AuditEntry, AuditLog
 from agent.consent.gate import PromptGate
+from agent.consent.pin_cache import PinCache, TokenKey
 from agent.consent.prompter import (
     CertificateChoice,
     DocumentView,
@@ -27,6 +29,7 @@ from agent.consent.prompter import (
     RetryReason,
 )
 from agent.errors import (
+    AgentError,
     BadRequest,
     CertificateExpired,
     CertificateNotFound,
@@ -36,7 +39,9 @@ from agent.errors import (
     UserCancelled,
 )
 from agent.messages import Lang
-from agent.pin import TriesLeft
+from agent.origin import Admitted
+from agent.pairing import PairingStore
+from agent.pin import Pin, TriesLeft
 from agent.protocol import (
     API_VERSION,
     BatchSignRequest,
@@ -48,7 +53,7 @@ from agent.protocol import (
     SignResponse,
     TokenRef,
 )
-from agent.token import Inventory, PinState, TokenCertificate, TokenService
+from agent.token import Inventory, PinState, TokenCertificate, TokenId, TokenService
 
 log = logging.getLogger(__name__)
 
@@ -75,11 +80,8 @@ def _choice(cert: TokenCertificate) -> CertificateChoice:
     )
 
 
-def _pin_request(states: Sequence[PinState]) -> PinRequest:
-    worst = max(states, key=lambda s: _SEVERITY[s.tries_left])
-    return PinRequest(
-        required=True, pinpad=all(s.pinpad for s in states), tries_left=worst.tries_left
-    )
+def _token_key(token: TokenId) -> TokenKey:
+    return (str(token.module), token.serial, token.label)
 
 
 def build_chain(cert: TokenCertificate, pool: Sequence[TokenCertificate]) -> tuple[bytes, ...]:
@@ -101,6 +103,35 @@ def build_chain(cert: TokenCertificate, pool: Sequence[TokenCertificate]) -> tup
     return tuple(chain)
 
 
+class _Audit:
+    """Collects what one request showed the user and how it ended."""
+
+    def __init__(self, caller: Admitted, action: PromptAction, items: Sequence[DigestToSign]):
+        self.caller = caller
+        self.action = action
+        self.documents = tuple(
+            AuditDocument(i.document_name, i.digest, i.algorithm.value) for i in items
+        )
+        self.certificate: TokenCertificate | None = None
+        self.first_use = False
+        self.signatures = 0
+
+    def entry(self, outcome: str) -> AuditEntry:
+        cert = self.certificate
+        return AuditEntry(
+            time=datetime.now(UTC),
+            origin=str(self.caller),
+            action=self.action.value,
+            documents=self.documents,
+            certificate_serial=format(cert.x509.serial_number, "x") if cert else None,
+            certificate_subject=cert.x509.subject.rfc4514_string() if cert else None,
+            certificate_sha256=cert.fingerprint if cert else None,
+            outcome=outcome,
+            signatures=self.signatures,
+            first_use=self.first_use,
+        )
+
+
 class SigningService:
     """The agent's commands, independent of transport."""
 
@@ -111,18 +142,36 @@ class SigningService:
         *,
         lang: Lang = Lang.VI,
         gate: PromptGate | None = None,
+        pairing: PairingStore | None = None,
+        pin_cache: PinCache | None = None,
+        audit: AuditLog | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._tokens = tokens
         self._prompter = prompter
         self._lang = lang
         self._gate = gate or PromptGate()
+        self._pairing = pairing
+        self._pins = pin_cache if pin_cache is not None else PinCache(0)
+        self._audit = audit
         self._clock = clock
 
     @staticmethod
     def info() -> dict[str, object]:
         """``GET /v1/info``: no token or identity data."""
         return {"product": "kyso-agent", "version": __version__, "api": API_VERSION}
+
+    def session_locked(self) -> None:
+        """The user's desktop session locked: forget cached PINs."""
+        if len(self._pins):
+            log.info("session locked; cached PINs forgotten")
+        self._pins.clear()
+
+    async def _inventory(self) -> Inventory:
+        inventory = await self._tokens.inventory()
+        # A token that is gone takes its cached PIN with it.
+        self._pins.retain(_token_key(t.id) for t in inventory.tokens)
+        return inventory
 
     def _candidates(
         self, inventory: Inventory, requested: bytes | None, scheme: RsaScheme | None
@@ -149,10 +198,24 @@ class SigningService:
             raise CertificateExpired("every signing certificate is expired or not yet valid")
         return valid
 
-    async def _ask(self, request: PromptRequest) -> PromptAnswer:
-        answer = await self._prompter.ask(request)
+    def _is_first_use(self, caller: Admitted) -> bool:
+        if not caller.via_wildcard:
+            return False
+        return self._pairing is None or not self._pairing.is_paired(str(caller))
+
+    async def _ask(self, request: PromptRequest, audit: _Audit) -> PromptAnswer:
+        try:
+            answer = await self._prompter.ask(request)
+        except AgentError:
+            self._gate.record(request.origin, declined=True)
+            raise
+        self._gate.record(request.origin, declined=not answer.approved)
         if not answer.approved:
             raise UserCancelled(f"user declined {request.action.value} for {request.origin}")
+        if request.first_use and self._pairing is not None:
+            self._pairing.pair(request.origin)
+            log.info("origin %s paired on first use", request.origin)
+        audit.first_use = audit.first_use or request.first_use
         return answer
 
     @staticmethod
@@ -164,23 +227,36 @@ class SigningService:
                 return cert
         raise UserCancelled("the prompter picked a certificate that was not offered")
 
+    async def _audited(self, audit: _Audit, outcome: str) -> None:
+        if self._audit is not None:
+            await self._audit.arecord(audit.entry(outcome))
+
     async def select_certificate(
-        self, origin: str, _request: CertificatesRequest
+        self, caller: Admitted, _request: CertificatesRequest
     ) -> CertificateResponse:
         """``POST /v1/certificates``: the user picks which certificate the portal sees."""
-        inventory = await self._tokens.inventory()
+        inventory = await self._inventory()
         offered = self._candidates(inventory, None, None)
-        async with self._gate.turn():
-            answer = await self._ask(
-                PromptRequest(
-                    action=PromptAction.SELECT_CERTIFICATE,
-                    origin=origin,
-                    certificates=tuple(_choice(c) for c in offered),
-                    lang=self._lang,
+        audit = _Audit(caller, PromptAction.SELECT_CERTIFICATE, ())
+        async with self._gate.turn(str(caller)):
+            try:
+                answer = await self._ask(
+                    PromptRequest(
+                        action=PromptAction.SELECT_CERTIFICATE,
+                        origin=str(caller),
+                        certificates=tuple(_choice(c) for c in offered),
+                        lang=self._lang,
+                        first_use=self._is_first_use(caller),
+                    ),
+                    audit,
                 )
-            )
-        cert = self._picked(answer, offered)
-        log.info("certificate %s… given to %s", cert.fingerprint[:16], origin)
+                cert = self._picked(answer, offered)
+                audit.certificate = cert
+            except AgentError as exc:
+                await self._audited(audit, exc.code.value)
+                raise
+            await self._audited(audit, "certificate-given")
+        log.info("certificate %s… given to %s", cert.fingerprint[:16], caller)
         key_type = cert.key_type
         assert key_type is not None  # noqa: S101 - guaranteed by signing_certificates
         return CertificateResponse(
@@ -190,58 +266,54 @@ class SigningService:
             token=TokenRef(cert.token.label, cert.token.serial),
         )
 
+    def _pin_request(
+        self, offered: Sequence[TokenCertificate], states: Sequence[PinState], use_cache: bool
+    ) -> tuple[PinRequest, Pin | None]:
+        tokens = {_token_key(c.token) for c in offered}
+        cached = self._pins.get(next(iter(tokens))) if use_cache and len(tokens) == 1 else None
+        pinpad = all(s.pinpad for s in states)
+        worst = max(states, key=lambda s: _SEVERITY[s.tries_left])
+        request = PinRequest(
+            required=cached is None and not pinpad,
+            pinpad=pinpad,
+            tries_left=worst.tries_left,
+            cached=cached is not None,
+        )
+        return request, cached
+
     async def _sign_digests(
         self,
-        origin: str,
+        caller: Admitted,
         items: Sequence[DigestToSign],
         requested: bytes | None,
         scheme: RsaScheme | None,
     ) -> Signed:
-        inventory = await self._tokens.inventory()
+        inventory = await self._inventory()
         candidates = self._candidates(inventory, requested, scheme)
         offered = [c for c in candidates if c.pin.tries_left is not TriesLeft.LOCKED]
         if not offered:
             raise PinLocked("every candidate token has a locked PIN")
+        origin = str(caller)
         documents = tuple(DocumentView(i.document_name, i.digest, i.algorithm) for i in items)
         work: list[tuple[bytes, HashAlgorithm]] = [(i.digest, i.algorithm) for i in items]
         rsa_scheme = scheme or RsaScheme.PKCS1V15
-        retry: RetryReason | None = None
-        async with self._gate.turn():
-            while True:
-                states = [c.pin for c in offered]
-                if retry is not None:
-                    states = [await self._tokens.pin_state(offered[0].token)]
-                    if states[0].tries_left is TriesLeft.LOCKED:
-                        raise PinLocked("the PIN locked after a wrong attempt")
-                answer = await self._ask(
-                    PromptRequest(
-                        action=PromptAction.SIGN,
-                        origin=origin,
-                        certificates=tuple(_choice(c) for c in offered),
-                        documents=documents,
-                        pin=_pin_request(states),
-                        retry=retry,
-                        lang=self._lang,
-                    )
+        audit = _Audit(caller, PromptAction.SIGN, items)
+        async with self._gate.turn(origin):
+            try:
+                cert, signatures = await self._consent_and_sign(
+                    caller=caller,
+                    offered=offered,
+                    documents=documents,
+                    work=work,
+                    scheme=rsa_scheme,
+                    audit=audit,
                 )
-                cert = self._picked(answer, offered)
-                try:
-                    fresh = await self._tokens.pin_state(cert.token)
-                    if fresh.tries_left is TriesLeft.LOCKED:
-                        raise PinLocked("token flags say the PIN is locked")
-                    if not fresh.pinpad and not answer.pin:
-                        raise UserCancelled("no PIN was typed")
-                    signatures = await self._tokens.sign(
-                        cert, work, rsa_scheme, None if fresh.pinpad else answer.pin
-                    )
-                except PinIncorrect:
-                    log.info("wrong PIN for token %r; asking the user again", cert.token.label)
-                    offered, retry = [cert], RetryReason.PIN_INCORRECT
-                    continue
-                finally:
-                    if answer.pin is not None:
-                        answer.pin.wipe()
-                break
+            except AgentError as exc:
+                await self._audited(audit, exc.code.value)
+                raise
+            audit.signatures = len(signatures)
+            # Recorded before the signatures leave the agent: nothing returned goes unaudited.
+            await self._audited(audit, "signed")
         key_type = cert.key_type
         assert key_type is not None  # noqa: S101 - guaranteed by signing_certificates
         algorithm = signature_algorithm_name(key_type, rsa_scheme, items[0].algorithm)
@@ -253,16 +325,76 @@ class SigningService:
         )
         return Signed(cert, tuple(signatures), algorithm)
 
-    async def sign(self, origin: str, request: SignRequest) -> SignResponse:
+    async def _consent_and_sign(
+        self,
+        *,
+        caller: Admitted,
+        offered: list[TokenCertificate],
+        documents: tuple[DocumentView, ...],
+        work: list[tuple[bytes, HashAlgorithm]],
+        scheme: RsaScheme,
+        audit: _Audit,
+    ) -> tuple[TokenCertificate, list[bytes]]:
+        retry: RetryReason | None = None
+        while True:
+            states = [c.pin for c in offered]
+            if retry is not None:
+                states = [await self._tokens.pin_state(offered[0].token)]
+                if states[0].tries_left is TriesLeft.LOCKED:
+                    raise PinLocked("the PIN locked after a wrong attempt")
+            pin_request, cached = self._pin_request(offered, states, use_cache=retry is None)
+            answer = await self._ask(
+                PromptRequest(
+                    action=PromptAction.SIGN,
+                    origin=str(caller),
+                    certificates=tuple(_choice(c) for c in offered),
+                    documents=documents,
+                    pin=pin_request,
+                    retry=retry,
+                    lang=self._lang,
+                    first_use=self._is_first_use(caller),
+                ),
+                audit,
+            )
+            cert = self._picked(answer, offered)
+            audit.certificate = cert
+            pin = answer.pin or cached
+            try:
+                fresh = await self._tokens.pin_state(cert.token)
+                if fresh.tries_left is TriesLeft.LOCKED:
+                    raise PinLocked("token flags say the PIN is locked")
+                if fresh.tries_left is TriesLeft.FINAL and not answer.final_try_confirmed:
+                    raise UserCancelled("final PIN attempt not confirmed by the user")
+                if not fresh.pinpad and not pin:
+                    raise UserCancelled("no PIN was typed")
+                signatures = await self._tokens.sign(
+                    cert, work, scheme, None if fresh.pinpad else pin
+                )
+            except PinIncorrect:
+                # A wrong PIN, typed or cached, is never tried again: forget every cached PIN.
+                self._pins.clear()
+                log.info("wrong PIN for token %r; asking the user again", cert.token.label)
+                offered, retry = [cert], RetryReason.PIN_INCORRECT
+                continue
+            else:
+                if answer.pin is not None and not fresh.pinpad:
+                    self._pins.put(_token_key(cert.token), answer.pin)
+                return cert, signatures
+            finally:
+                for secret in (answer.pin, cached):
+                    if secret is not None:
+                        secret.wipe()
+
+    async def sign(self, caller: Admitted, request: SignRequest) -> SignResponse:
         """``POST /v1/sign``."""
         signed = await self._sign_digests(
-            origin, [request.item], request.certificate, request.scheme
+            caller, [request.item], request.certificate, request.scheme
         )
         return SignResponse(signed.signatures[0], signed.algorithm, signed.certificate.der)
 
-    async def sign_batch(self, origin: str, request: BatchSignRequest) -> BatchSignResponse:
+    async def sign_batch(self, caller: Admitted, request: BatchSignRequest) -> BatchSignResponse:
         """``POST /v1/sign/batch``: one question, one login, signatures in order."""
         signed = await self._sign_digests(
-            origin, request.items, request.certificate, request.scheme
+            caller, request.items, request.certificate, request.scheme
         )
         return BatchSignResponse(signed.signatures, signed.algorithm, signed.certificate.der)

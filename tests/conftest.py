@@ -181,6 +181,19 @@ class AgentProcess:
         self._stderr.close()
 
 
+def _toml(values: dict[str, Any]) -> str:
+    return "".join(f"{key} = {json.dumps(value)}\n" for key, value in values.items())
+
+
+#: Runs the agent with its machine-policy path pointed at a test file. The agent itself
+#: has no switch for this (IT's policy must not be one flag away); tests patch the constant.
+_WITH_POLICY = (
+    "import sys, pathlib, agent.config as c; "
+    "c.POSIX_POLICY_FILE = pathlib.Path(sys.argv.pop(1)); "
+    "from agent.cli import main; raise SystemExit(main(sys.argv[1:]))"
+)
+
+
 def start_agent(
     root: Path,
     hsm: SoftHsm,
@@ -188,11 +201,14 @@ def start_agent(
     modules: list[Path] | None = None,
     scripted: bool = True,
     stdin: int = subprocess.DEVNULL,
+    policy: dict[str, Any] | None = None,
+    port: str = "0",
 ) -> AgentProcess:
     """Start ``kyso-agent serve`` on a free port and wait for its ``listening on`` line.
 
     ``scripted`` adds the scripted external prompter; without it the agent picks its
-    default prompter (the console when ``stdin`` is a terminal).
+    default prompter (the console when ``stdin`` is a terminal). ``policy`` is the
+    machine policy the agent reads.
     """
     root.mkdir(parents=True, exist_ok=True)
     prompter_dir = root / "prompter"
@@ -208,13 +224,15 @@ def start_agent(
         "PYTHONUNBUFFERED": "1",
     }
     prompter = f"{sys.executable} -m agent.testing.prompter {prompter_dir}"
+    policy_file = root / "policy.toml"
+    policy_file.write_text(_toml(policy or {}))
     argv = [
         sys.executable,
-        "-m",
-        "agent",
+        "-c",
+        _WITH_POLICY,
+        str(policy_file),
         "serve",
-        "--port",
-        "0",
+        *(["--port", port] if port else []),
         "--data-dir",
         str(data_dir),
         *(["--prompter", prompter] if scripted else []),

@@ -57,11 +57,11 @@ class ConsolePrompter:
         self._out.flush()
 
     def _read(self, prompt: str, deadline: float, *, secret: bool = False) -> str:
-        self._out.write(prompt)
-        self._out.flush()
         if os.name == "nt":  # pragma: no cover - Windows consoles have no select()
             import getpass
 
+            self._out.write(prompt)
+            self._out.flush()
             return getpass.getpass("") if secret else self._in.readline().rstrip("\r\n")
         import select
         import termios
@@ -69,10 +69,13 @@ class ConsolePrompter:
         fd = self._in.fileno()
         saved = None
         if secret and os.isatty(fd):
+            # Echo goes off before the prompt appears, so a fast typist never shows the PIN.
             saved = termios.tcgetattr(fd)
             quiet = termios.tcgetattr(fd)
             quiet[3] &= ~termios.ECHO
             termios.tcsetattr(fd, termios.TCSADRAIN, quiet)
+        self._out.write(prompt)
+        self._out.flush()
         try:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -94,6 +97,8 @@ class ConsolePrompter:
             "console_title_sign" if request.action is PromptAction.SIGN else "console_title_select"
         )
         self._say(text(key, lang, origin=request.origin))
+        if request.first_use:
+            self._say(text("console_first_use", lang, origin=request.origin))
         if request.retry is RetryReason.PIN_INCORRECT:
             self._say(text("console_pin_incorrect", lang))
         if request.documents:
@@ -119,12 +124,19 @@ class ConsolePrompter:
                     return PromptAnswer.cancelled()
                 chosen = request.certificates[int(answer) - 1]
         if request.pin is None or not request.pin.required:
+            if request.pin is not None and request.pin.cached:
+                self._say(text("console_pin_cached", lang))
             answer = self._read(text("console_confirm", lang), deadline).strip().lower()
             if answer != text("console_yes", lang):
                 return PromptAnswer.cancelled()
             return PromptAnswer(True, chosen.id)
+        confirmed = False
         if request.pin.tries_left is TriesLeft.FINAL:
             self._say(text("console_pin_final", lang))
+            answer = self._read(text("console_final_confirm", lang), deadline).strip().lower()
+            if answer != text("console_final_word", lang):
+                return PromptAnswer.cancelled()
+            confirmed = True
         elif request.pin.tries_left is TriesLeft.LOW:
             self._say(text("console_pin_low", lang))
         if request.pin.pinpad:
@@ -132,8 +144,8 @@ class ConsolePrompter:
             if answer != text("console_yes", lang):
                 return PromptAnswer.cancelled()
             self._say(text("console_pinpad", lang))
-            return PromptAnswer(True, chosen.id)
+            return PromptAnswer(True, chosen.id, final_try_confirmed=confirmed)
         typed = self._read(text("console_pin", lang), deadline, secret=True)
         if not typed:
             return PromptAnswer.cancelled()
-        return PromptAnswer(True, chosen.id, Pin(typed))
+        return PromptAnswer(True, chosen.id, Pin(typed), confirmed)

@@ -69,6 +69,8 @@ class PinRequest:
     """The PIN is typed on the reader, not in the prompt."""
     tries_left: TriesLeft
     """ok, low or final (locked tokens are never prompted for)."""
+    cached: bool = False
+    """A PIN cached under machine policy will be used; ``required`` is then false."""
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,9 @@ class PromptRequest:
     """Set when the question is asked again."""
     lang: Lang = Lang.VI
     """Language to speak."""
+    first_use: bool = False
+    """The origin was admitted by a wildcard entry and is not paired yet: approving
+    this question also allows the portal from now on."""
 
     def to_wire(self) -> dict[str, Any]:
         """The JSON object written to an external prompter."""
@@ -106,6 +111,7 @@ class PromptRequest:
                 for c in self.certificates
             ],
             "lang": self.lang.value,
+            "firstUse": self.first_use,
         }
         if self.action is PromptAction.SIGN:
             wire["documents"] = [
@@ -117,6 +123,7 @@ class PromptRequest:
                 "required": self.pin.required,
                 "pinpad": self.pin.pinpad,
                 "triesLeft": self.pin.tries_left.value,
+                "cached": self.pin.cached,
             }
         if self.retry is not None:
             wire["retry"] = {"reason": self.retry.value}
@@ -133,6 +140,8 @@ class PromptAnswer:
     """The certificate picked (an id from the request)."""
     pin: Pin | None = field(default=None, repr=False, compare=False)
     """The PIN typed, when one was asked for."""
+    final_try_confirmed: bool = False
+    """The user explicitly confirmed a final PIN attempt (required when ``triesLeft`` is final)."""
 
     @classmethod
     def cancelled(cls) -> PromptAnswer:
@@ -156,7 +165,10 @@ def parse_answer(value: Any) -> PromptAnswer:
     pin = value.get("pin")
     if pin is not None and not isinstance(pin, str):
         raise InvalidAnswer("'pin' must be a string")
-    return PromptAnswer(True, certificate_id, Pin(pin) if pin else None)
+    confirmed = value.get("confirmFinalTry", False)
+    if not isinstance(confirmed, bool):
+        raise InvalidAnswer("'confirmFinalTry' must be a boolean")
+    return PromptAnswer(True, certificate_id, Pin(pin) if pin else None, confirmed)
 
 
 class Prompter(Protocol):

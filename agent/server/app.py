@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final, cast
 
 from aiohttp import web
 
-from agent.server.keys import SERVICE, SETTINGS, ServerSettings
-from agent.server.middlewares import errors_middleware, host_middleware, origin_middleware
+from agent.server.keys import CALLER_CHECK, SERVICE, SETTINGS, ServerSettings
+from agent.server.middlewares import (
+    caller_middleware,
+    errors_middleware,
+    host_middleware,
+    origin_middleware,
+)
+from agent.server.peer import CallerCheck
 from agent.server.routes import routes
 from agent.service import SigningService
 
@@ -18,15 +25,18 @@ from agent.service import SigningService
 BIND_ADDRESS: Final = "127.0.0.1"
 
 
-def create_app(service: SigningService, settings: ServerSettings) -> web.Application:
+def create_app(
+    service: SigningService, settings: ServerSettings, caller_check: CallerCheck | None = None
+) -> web.Application:
     """Build the API application."""
     app = web.Application(
-        middlewares=[errors_middleware, host_middleware, origin_middleware],
+        middlewares=[errors_middleware, host_middleware, caller_middleware, origin_middleware],
         # aiohttp enforces this while reading; the handler also checks Content-Length first.
         client_max_size=settings.max_body_bytes,
     )
     app[SERVICE] = service
     app[SETTINGS] = settings
+    app[CALLER_CHECK] = caller_check or CallerCheck()
     app.add_routes(routes)
     return app
 
@@ -48,12 +58,27 @@ class RunningServer:
         await self.runner.cleanup()
 
 
-async def start_server(app: web.Application, port: int, tls: ssl.SSLContext) -> RunningServer:
-    """Listen on ``127.0.0.1:port`` (0 picks a free port) with TLS."""
+async def start_server(
+    app: web.Application, ports: Sequence[int], tls: ssl.SSLContext
+) -> RunningServer:
+    """Listen with TLS on ``127.0.0.1`` at the first of ``ports`` that is free (0 = any).
+
+    Raises the last ``OSError`` when none is.
+    """
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
-    site = web.TCPSite(runner, BIND_ADDRESS, port, ssl_context=tls, reuse_address=False)
-    await site.start()
+    failure: OSError | None = None
+    for port in ports:
+        site = web.TCPSite(runner, BIND_ADDRESS, port, ssl_context=tls, reuse_address=False)
+        try:
+            await site.start()
+        except OSError as exc:
+            failure = exc
+            continue
+        break
+    else:
+        await runner.cleanup()
+        raise failure or OSError("no port to listen on")
     server = cast(asyncio.Server | None, site._server)  # noqa: SLF001 - the only place with the port
     assert server is not None and server.sockets  # noqa: S101
     bound = server.sockets[0].getsockname()[1]

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Final
 
 from aiohttp import web
 
 from agent.messages import Lang
 from agent.origin import OriginPolicy
+from agent.server.peer import CallerCheck
 from agent.service import SigningService
 
 
@@ -21,7 +23,14 @@ class ServerSettings:
     """Largest JSON body accepted."""
     lang: Lang
     """Language of error messages when the caller states no preference."""
+    allow_user_pairing: bool = True
+    """Origins admitted only by a wildcard entry may be used (and paired on first use)."""
+    check_caller: bool = True
+    """Refuse TCP connections owned by another OS user."""
 
 
 SERVICE = web.AppKey("service", SigningService)
 SETTINGS = web.AppKey("settings", ServerSettings)
+CALLER_CHECK = web.AppKey("caller_check", CallerCheck)
+#: Request key: the admitted origin (set by the origin middleware).
+CALLER: Final = "kyso.caller"

@@ -1,4 +1,4 @@
-"""Cross-cutting checks, outermost first: errors → Host → Origin/CORS.
+"""Cross-cutting checks, outermost first: errors → Host → caller (OS user) → Origin/CORS.
 
 A request from a disallowed origin is answered here and never reaches a
 handler, the prompter or the token.
@@ -6,8 +6,10 @@ handler, the prompter or the token.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import weakref
 from typing import Any, Final
 
 from aiohttp import web
@@ -16,6 +18,7 @@ from aiohttp.typedefs import Handler
 from agent.errors import (
     AgentError,
     BadRequest,
+    CallerNotAllowed,
     HostNotAllowed,
     InternalError,
     MethodNotAllowed,
@@ -24,7 +27,9 @@ from agent.errors import (
     PayloadTooLarge,
 )
 from agent.messages import pick_lang
-from agent.server.keys import SETTINGS
+from agent.origin import Admitted
+from agent.server.keys import CALLER, CALLER_CHECK, SETTINGS
+from agent.server.peer import TcpEndpoint
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +47,11 @@ _SECURITY_HEADERS: Final = {
     "Cache-Control": "no-store",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
+    # The API serves no HTML; should a browser ever render a response, it may load and
+    # frame nothing.
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+    "X-Frame-Options": "DENY",
+    "Cross-Origin-Resource-Policy": "same-origin",
 }
 
 
@@ -96,6 +106,39 @@ async def host_middleware(request: web.Request, handler: Handler) -> web.StreamR
     return await handler(request)
 
 
+_checked_connections: weakref.WeakKeyDictionary[asyncio.BaseTransport, bool] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _endpoint(info: object) -> TcpEndpoint | None:
+    if isinstance(info, tuple) and len(info) >= 2:
+        return TcpEndpoint(str(info[0]), int(info[1]))
+    return None
+
+
+@web.middleware
+async def caller_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Refuse connections whose client socket belongs to another OS user."""
+    transport = request.transport
+    if request.app[SETTINGS].check_caller:
+        known = _checked_connections.get(transport) if transport is not None else None
+        if known is None:
+            peer = _endpoint(transport.get_extra_info("peername")) if transport else None
+            local = _endpoint(transport.get_extra_info("sockname")) if transport else None
+            known = (
+                peer is not None
+                and local is not None
+                and request.app[CALLER_CHECK].is_same_user(peer, local)
+            )
+            if transport is not None:
+                # A connection keeps its owner: check it once, not on every keep-alive request.
+                _checked_connections[transport] = known
+        if not known:
+            raise CallerNotAllowed("the connection belongs to another user of this computer")
+    return await handler(request)
+
+
 def _is_preflight(request: web.Request) -> bool:
     return request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers
 
@@ -124,10 +167,13 @@ async def origin_middleware(request: web.Request, handler: Handler) -> web.Strea
             # Browsers always send Origin on POST; local tools use the command line.
             raise OriginNotAllowed(f"{request.method} {request.path} without Origin")
         return await handler(request)
-    decision = request.app[SETTINGS].origin_policy.check(origin)
+    settings = request.app[SETTINGS]
+    decision = settings.origin_policy.check(origin)
     if not decision.allowed or decision.origin is None:
         raise OriginNotAllowed(f"origin {origin!r} is not allowed")
-    request["origin"] = str(decision.origin)
+    if decision.via_wildcard and not settings.allow_user_pairing:
+        raise OriginNotAllowed(f"origin {origin!r} needs pairing, which policy forbids")
+    request[CALLER] = Admitted(decision.origin, decision.via_wildcard)
     try:
         response = _preflight(request, origin) if _is_preflight(request) else await handler(request)
     except Exception as exc:  # noqa: BLE001 - errors must carry CORS headers to be readable

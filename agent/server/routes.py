@@ -14,7 +14,7 @@ from agent.protocol import (
     parse_certificates_request,
     parse_sign_request,
 )
-from agent.server.keys import SERVICE, SETTINGS
+from agent.server.keys import CALLER, SERVICE, SETTINGS
 from agent.server.middlewares import json_response
 
 routes = web.RouteTableDef()
@@ -47,7 +47,7 @@ async def openapi(_request: web.Request) -> web.Response:
 async def certificates(request: web.Request) -> web.Response:
     """The user picks a certificate to give the portal."""
     parsed = parse_certificates_request(await read_json(request))
-    result = await request.app[SERVICE].select_certificate(request["origin"], parsed)
+    result = await request.app[SERVICE].select_certificate(request[CALLER], parsed)
     return json_response(result.to_wire())
 
 
@@ -55,7 +55,7 @@ async def certificates(request: web.Request) -> web.Response:
 async def sign(request: web.Request) -> web.Response:
     """Sign one precomputed hash."""
     parsed = parse_sign_request(await read_json(request))
-    result = await request.app[SERVICE].sign(request["origin"], parsed)
+    result = await request.app[SERVICE].sign(request[CALLER], parsed)
     return json_response(result.to_wire())
 
 
@@ -63,5 +63,5 @@ async def sign(request: web.Request) -> web.Response:
 async def sign_batch(request: web.Request) -> web.Response:
     """Sign many hashes after one consent and one login."""
     parsed = parse_batch_sign_request(await read_json(request))
-    result = await request.app[SERVICE].sign_batch(request["origin"], parsed)
+    result = await request.app[SERVICE].sign_batch(request[CALLER], parsed)
     return json_response(result.to_wire())

@@ -41,6 +41,8 @@ def answer_for(offered: list[tuple[str, str]], script: dict[str, Any]) -> dict[s
             answer["certificateId"] = offered[int(wanted)][0]
     if "pin" in script:
         answer["pin"] = script["pin"]
+    if script.get("confirmFinalTry"):
+        answer["confirmFinalTry"] = True
     return answer
 
 
@@ -60,7 +62,12 @@ class ScriptedPrompter:
         script = self.answers.popleft() if self.answers else self.repeat or {"approved": False}
         wire = answer_for([(c.id, c.subject) for c in request.certificates], script)
         pin = wire.get("pin")
-        return PromptAnswer(wire["approved"], wire.get("certificateId"), Pin(pin) if pin else None)
+        return PromptAnswer(
+            wire["approved"],
+            wire.get("certificateId"),
+            Pin(pin) if pin else None,
+            bool(wire.get("confirmFinalTry")),
+        )
 
 
 def main(directory: Path) -> int:

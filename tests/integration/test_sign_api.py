@@ -132,7 +132,8 @@ def test_prompt_shows_origin_document_digest_certificate_and_pin_state(
     assert "Kyso Test CA" in cert["issuer"]
     assert cert["token"] == token.label
     assert cert["notAfter"].startswith(str(token.rsa.not_valid_after_utc.year))
-    assert prompt["pin"] == {"required": True, "pinpad": False, "triesLeft": "ok"}
+    assert prompt["pin"] == {"required": True, "pinpad": False, "triesLeft": "ok", "cached": False}
+    assert prompt["firstUse"] is False
     assert prompt["lang"] == "vi"
     assert "retry" not in prompt
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from agent.app import listen_ports
 from agent.config import DEFAULT_PORT, load_config
 from agent.errors import ConfigError
 from agent.messages import Lang
@@ -15,7 +17,11 @@ NOWHERE = Path("/nonexistent/kyso/config.toml")
 
 def test_defaults() -> None:
     config = load_config({}, policy={}, user_config_file=NOWHERE)
-    assert config.port == DEFAULT_PORT == 8988
+    assert config.port is None
+    assert listen_ports(config) == list(range(DEFAULT_PORT, DEFAULT_PORT + 11))
+    assert DEFAULT_PORT == 8988
+    assert listen_ports(replace(config, port=9000)) == [9000]
+    assert not config.pin_cache_minutes and config.allow_user_pairing
     assert config.allowed_origins == ()
     assert config.prompt_timeout == 120.0
     assert config.lang is Lang.VI
@@ -76,3 +82,31 @@ def test_missing_or_broken_config_file(tmp_path: Path) -> None:
 def test_bad_machine_policy_names_its_source() -> None:
     with pytest.raises(ConfigError, match="machine policy"):
         load_config({}, policy={"colour": "red"}, user_config_file=NOWHERE)
+
+
+@pytest.mark.parametrize(
+    "key", ["allow_user_pairing", "allow_external_prompter", "pin_cache_minutes"]
+)
+def test_security_settings_are_policy_only(tmp_path: Path, key: str) -> None:
+    value = 5 if key == "pin_cache_minutes" else False
+    with pytest.raises(ConfigError, match="only be set by machine policy"):
+        load_config({key: value}, policy={}, user_config_file=NOWHERE)
+    user = tmp_path / "config.toml"
+    user.write_text(f"{key} = {str(value).lower()}\n")
+    with pytest.raises(ConfigError, match="only be set by machine policy"):
+        load_config({}, user, policy={})
+    assert getattr(load_config({}, policy={key: value}, user_config_file=NOWHERE), key) == value
+
+
+def test_policy_forbidding_external_prompter_stops_start_up() -> None:
+    with pytest.raises(ConfigError, match="forbids an external prompter"):
+        load_config(
+            {"prompter": "my-dialog"},
+            policy={"allow_external_prompter": False},
+            user_config_file=NOWHERE,
+        )
+
+
+def test_pin_cache_minutes_is_bounded() -> None:
+    with pytest.raises(ConfigError, match="pin_cache_minutes"):
+        load_config({}, policy={"pin_cache_minutes": 10_000}, user_config_file=NOWHERE)

@@ -54,7 +54,7 @@ PARSERS: dict[str, Parser] = {
 
 # What can go wrong where: the middlewares (Host, Origin, the catch-all), the
 # body checks in routes.py plus the parsers, then the service.
-_CHECKS = {"HOST_NOT_ALLOWED", "ORIGIN_NOT_ALLOWED", "INTERNAL"}
+_CHECKS = {"HOST_NOT_ALLOWED", "CALLER_NOT_ALLOWED", "ORIGIN_NOT_ALLOWED", "INTERNAL"}
 _BODY = {"BAD_REQUEST", "UNSUPPORTED_MEDIA_TYPE", "PAYLOAD_TOO_LARGE"}
 _CONSENT = {
     "USER_CANCELLED",

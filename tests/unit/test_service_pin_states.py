@@ -18,7 +18,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from agent.algorithms import HashAlgorithm, RsaScheme
-from agent.errors import PinIncorrect, PinLocked, UserCancelled
+from agent.consent.pin_cache import PinCache
+from agent.errors import PinIncorrect, PinLocked, TokenNotPresent, UserCancelled
+from agent.origin import Admitted, parse_origin
 from agent.pin import Pin, TriesLeft
 from agent.protocol import DigestToSign, SignRequest
 from agent.service import SigningService
@@ -85,6 +87,7 @@ class FakeTokens:
         return [b"sig"] * len(items)
 
 
+CALLER = Admitted(parse_origin("https://portal.gov.vn"), via_wildcard=False)
 REQUEST = SignRequest(DigestToSign(bytes(32), HashAlgorithm.SHA256, "doc.pdf"))
 
 
@@ -96,7 +99,7 @@ async def test_locked_pin_is_reported_without_asking_or_logging_in() -> None:
     tokens = FakeTokens(PinState(TriesLeft.LOCKED, pinpad=False))
     prompter = ScriptedPrompter([{"approved": True, "pin": "1111"}])
     with pytest.raises(PinLocked):
-        await service(tokens, prompter).sign("https://portal.gov.vn", REQUEST)
+        await service(tokens, prompter).sign(CALLER, REQUEST)
     assert prompter.requests == []
     assert tokens.logins == []
 
@@ -104,8 +107,8 @@ async def test_locked_pin_is_reported_without_asking_or_logging_in() -> None:
 @pytest.mark.parametrize("tries", [TriesLeft.LOW, TriesLeft.FINAL])
 async def test_low_and_final_tries_are_shown_in_the_prompt(tries: TriesLeft) -> None:
     tokens = FakeTokens(PinState(tries, pinpad=False))
-    prompter = ScriptedPrompter([{"approved": True, "pin": "1111"}])
-    await service(tokens, prompter).sign("https://portal.gov.vn", REQUEST)
+    prompter = ScriptedPrompter([{"approved": True, "pin": "1111", "confirmFinalTry": True}])
+    await service(tokens, prompter).sign(CALLER, REQUEST)
     [request] = prompter.requests
     assert request.pin is not None and request.pin.tries_left is tries
     assert request.to_wire()["pin"]["triesLeft"] == tries.value
@@ -116,10 +119,13 @@ async def test_wrong_pin_that_locks_the_token_stops_without_asking_again() -> No
         PinState(TriesLeft.FINAL, pinpad=False), after_wrong=PinState(TriesLeft.LOCKED, False)
     )
     prompter = ScriptedPrompter(
-        [{"approved": True, "pin": "9999"}, {"approved": True, "pin": "1111"}]
+        [
+            {"approved": True, "pin": "9999", "confirmFinalTry": True},
+            {"approved": True, "pin": "1111"},
+        ]
     )
     with pytest.raises(PinLocked):
-        await service(tokens, prompter).sign("https://portal.gov.vn", REQUEST)
+        await service(tokens, prompter).sign(CALLER, REQUEST)
     assert len(prompter.requests) == 1
     assert tokens.logins == [b"9999"]
 
@@ -127,9 +133,12 @@ async def test_wrong_pin_that_locks_the_token_stops_without_asking_again() -> No
 async def test_wrong_pin_shows_the_new_count_on_the_retry() -> None:
     tokens = FakeTokens(PinState(TriesLeft.OK, False), after_wrong=PinState(TriesLeft.FINAL, False))
     prompter = ScriptedPrompter(
-        [{"approved": True, "pin": "9999"}, {"approved": True, "pin": "1111"}]
+        [
+            {"approved": True, "pin": "9999"},
+            {"approved": True, "pin": "1111", "confirmFinalTry": True},
+        ]
     )
-    await service(tokens, prompter).sign("https://portal.gov.vn", REQUEST)
+    await service(tokens, prompter).sign(CALLER, REQUEST)
     retry = prompter.requests[1]
     assert retry.retry is not None and retry.pin is not None
     assert retry.pin.tries_left is TriesLeft.FINAL
@@ -139,7 +148,7 @@ async def test_wrong_pin_shows_the_new_count_on_the_retry() -> None:
 async def test_pinpad_token_logs_in_without_a_pin() -> None:
     tokens = FakeTokens(PinState(TriesLeft.OK, pinpad=True))
     prompter = ScriptedPrompter([{"approved": True}])
-    await service(tokens, prompter).sign("https://portal.gov.vn", REQUEST)
+    await service(tokens, prompter).sign(CALLER, REQUEST)
     assert prompter.requests[0].pin is not None and prompter.requests[0].pin.pinpad
     assert tokens.logins == [None]
 
@@ -148,7 +157,7 @@ async def test_approval_without_a_pin_is_a_cancel_not_an_empty_login() -> None:
     tokens = FakeTokens(PinState(TriesLeft.OK, pinpad=False))
     prompter = ScriptedPrompter([{"approved": True}])
     with pytest.raises(UserCancelled):
-        await service(tokens, prompter).sign("https://portal.gov.vn", REQUEST)
+        await service(tokens, prompter).sign(CALLER, REQUEST)
     assert tokens.logins == []
 
 
@@ -162,7 +171,70 @@ async def test_the_pin_is_wiped_after_use() -> None:
             return answer
 
     tokens = FakeTokens(PinState(TriesLeft.OK, pinpad=False))
-    await service(tokens, Recording([{"approved": True, "pin": "1111"}])).sign(
-        "https://p.gov.vn", REQUEST
-    )
+    await service(tokens, Recording([{"approved": True, "pin": "1111"}])).sign(CALLER, REQUEST)
     assert seen[0].reveal() == b""
+
+
+@pytest.mark.parametrize("pinpad", [False, True])
+async def test_final_try_without_explicit_confirmation_never_logs_in(pinpad: bool) -> None:
+    tokens = FakeTokens(PinState(TriesLeft.FINAL, pinpad=pinpad))
+    prompter = ScriptedPrompter([{"approved": True, "pin": "1111"}])
+    with pytest.raises(UserCancelled):
+        await service(tokens, prompter).sign(CALLER, REQUEST)
+    assert tokens.logins == []
+
+
+def cached_service(tokens: FakeTokens, prompter: ScriptedPrompter) -> SigningService:
+    return SigningService(cast(TokenService, tokens), prompter, pin_cache=PinCache(5))
+
+
+async def test_cached_pin_is_forgotten_when_the_session_locks() -> None:
+    tokens = FakeTokens(PinState(TriesLeft.OK, pinpad=False))
+    prompter = ScriptedPrompter([{"approved": True, "pin": "1111"}, {"approved": True}] * 2)
+    signing = cached_service(tokens, prompter)
+    await signing.sign(CALLER, REQUEST)
+    await signing.sign(CALLER, REQUEST)
+    assert tokens.logins == [b"1111", b"1111"], "second login used the cached PIN"
+    signing.session_locked()
+    await signing.sign(CALLER, REQUEST)
+    assert prompter.requests[2].pin is not None and prompter.requests[2].pin.required
+
+
+async def test_cached_pin_is_forgotten_when_the_token_is_removed() -> None:
+    tokens = FakeTokens(PinState(TriesLeft.OK, pinpad=False))
+    prompter = ScriptedPrompter([{"approved": True, "pin": "1111"}])
+    signing = cached_service(tokens, prompter)
+    await signing.sign(CALLER, REQUEST)
+    present = tokens.inventory
+
+    async def unplugged() -> Inventory:
+        return Inventory((ModuleReport(TOKEN.module, True),))
+
+    tokens.inventory = unplugged  # type: ignore[method-assign]
+    with pytest.raises(TokenNotPresent):
+        await signing.sign(CALLER, REQUEST)
+    tokens.inventory = present  # type: ignore[method-assign]
+    request_after = SignRequest(DigestToSign(bytes(32), HashAlgorithm.SHA256, "again.pdf"))
+    prompter.answers.append({"approved": True, "pin": "1111"})
+    await signing.sign(CALLER, request_after)
+    last = prompter.requests[-1]
+    assert last.pin is not None and last.pin.required and not last.pin.cached
+
+
+def test_pin_cache_expires() -> None:
+    now = [0.0]
+    cache = PinCache(1, clock=lambda: now[0])
+    key = ("m", "s", "l")
+    cache.put(key, Pin("1234"))
+    copy = cache.get(key)
+    assert copy is not None and copy.reveal() == b"1234"
+    copy.wipe()
+    assert cache.get(key) is not None, "wiping a copy leaves the cache intact"
+    now[0] = 61.0
+    assert cache.get(key) is None
+
+
+def test_disabled_cache_keeps_nothing() -> None:
+    cache = PinCache(0)
+    cache.put(("m", "s", "l"), Pin("1"))
+    assert len(cache) == 0

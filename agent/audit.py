@@ -1,0 +1,468 @@
+"""The audit trail: one row for every request that reached the consent step.
+
+Why append-only: the trail answers "what did this agent sign, for whom, and
+when?" after the fact — for the user who finds a contract they do not remember
+signing, and for whoever investigates a compromised portal. A trail that the
+agent itself can rewrite answers nothing, so no code path here updates or
+deletes a row, and the database refuses to: triggers abort every ``UPDATE``,
+every ``DELETE`` and every ``INSERT`` that would reuse an id (``INSERT OR
+REPLACE`` and upserts), and ``AUTOINCREMENT`` never hands out an id twice.
+These guard against bugs and careless tools, not against an attacker who can
+write the file: such a person can drop the triggers. The file is private to the
+user (``0o600`` in a ``0o700`` directory).
+
+Durability: the database runs in WAL mode with ``synchronous=FULL`` and
+:meth:`AuditLog.record` commits before it returns, so a signature the agent
+handed to a client is on disk even if the agent is killed (``kill -9``) or the
+machine loses power a moment later.
+
+What is recorded: the time (UTC), the web origin, the action
+(``select-certificate`` or ``sign``), each document's name (as the portal gave
+it) with its digest and hash algorithm, the certificate's serial number,
+subject and SHA-256 fingerprint when one was chosen, the outcome (``signed``,
+``certificate-given`` or an :class:`~agent.errors.ErrorCode` value), how many
+signatures were made, and whether this was the origin's first use (pairing).
+
+What is not recorded: any PIN (there is no field that could hold one), the
+signatures themselves, document contents, or requests refused before the user
+was asked (bad requests, disallowed origins or hosts).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import json
+import logging
+import os
+import sqlite3
+import threading
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Final
+
+from cryptography import x509
+from cryptography.x509.oid import NameOID
+
+from agent.errors import AgentError, ErrorCode
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION: Final = 1
+"""Stored in ``PRAGMA user_version``; bumped with every schema change."""
+
+OUTCOME_SIGNED: Final = "signed"
+"""Outcome of a sign request that returned signatures."""
+OUTCOME_CERTIFICATE_GIVEN: Final = "certificate-given"
+"""Outcome of a select-certificate request that returned a certificate."""
+
+_SCHEMA: Final = (
+    """CREATE TABLE entries (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        time TEXT NOT NULL,
+        origin TEXT NOT NULL,
+        action TEXT NOT NULL,
+        documents TEXT NOT NULL,
+        certificate_serial TEXT,
+        certificate_subject TEXT,
+        certificate_sha256 TEXT,
+        outcome TEXT NOT NULL,
+        signatures INTEGER NOT NULL,
+        first_use INTEGER NOT NULL
+    )""",
+    """CREATE TRIGGER entries_no_update BEFORE UPDATE ON entries
+    BEGIN SELECT RAISE(ABORT, 'audit trail is append-only'); END""",
+    """CREATE TRIGGER entries_no_delete BEFORE DELETE ON entries
+    BEGIN SELECT RAISE(ABORT, 'audit trail is append-only'); END""",
+    # REPLACE deletes the old row without firing the delete trigger (unless the
+    # writing connection turned recursive_triggers on): refuse a reused id up front.
+    """CREATE TRIGGER entries_no_replace BEFORE INSERT ON entries
+    WHEN NEW.id IS NOT NULL AND EXISTS (SELECT 1 FROM entries WHERE id = NEW.id)
+    BEGIN SELECT RAISE(ABORT, 'audit trail is append-only'); END""",
+    f"PRAGMA user_version = {SCHEMA_VERSION}",
+)
+
+_INSERT: Final = (
+    "INSERT INTO entries (time, origin, action, documents, certificate_serial,"
+    " certificate_subject, certificate_sha256, outcome, signatures, first_use)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_SELECT: Final = (
+    "SELECT id, time, origin, action, documents, certificate_serial, certificate_subject,"
+    " certificate_sha256, outcome, signatures, first_use"
+    " FROM entries WHERE id > ? ORDER BY id DESC LIMIT ?"
+)
+
+
+class AuditError(Exception):
+    """The audit log cannot be opened, read or written. The message names the file."""
+
+
+@dataclass(frozen=True)
+class AuditDocument:
+    """One document of a sign request, as the user was shown it."""
+
+    name: str | None
+    """Name given by the portal, or ``None``."""
+    digest: bytes
+    """The digest that was (to be) signed."""
+    algorithm: str
+    """Its hash algorithm (an :class:`~agent.algorithms.HashAlgorithm` value, e.g. ``SHA-256``)."""
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One request that reached the consent step, and how it ended."""
+
+    time: datetime
+    """When the request ended; timezone-aware (stored as UTC ISO-8601)."""
+    origin: str
+    """The normalised web origin that asked."""
+    action: str
+    """``select-certificate`` or ``sign`` (the :class:`~agent.consent.prompter.PromptAction`
+    values)."""
+    documents: tuple[AuditDocument, ...]
+    """What was to be signed, in request order; empty for ``select-certificate``."""
+    certificate_serial: str | None
+    """Serial number of the certificate used or given, lowercase hex without separators
+    (``format(cert.serial_number, "x")``); ``None`` when none was chosen."""
+    certificate_subject: str | None
+    """Its subject distinguished name, RFC 4514; ``None`` when none was chosen."""
+    certificate_sha256: str | None
+    """Its SHA-256 fingerprint, lowercase hex; ``None`` when none was chosen."""
+    outcome: str
+    """``signed``, ``certificate-given`` or the :class:`~agent.errors.ErrorCode` value of the
+    error the request ended with (``USER_CANCELLED``, ``PIN_LOCKED`` …)."""
+    signatures: int
+    """How many signatures were returned to the client."""
+    first_use: bool
+    """The origin was not paired yet: this question was also the pairing question."""
+    id: int | None = None
+    """Row id, increasing with time; ``None`` until the entry is recorded."""
+
+    def __post_init__(self) -> None:
+        if self.time.tzinfo is None or self.time.utcoffset() is None:
+            raise ValueError("AuditEntry.time must be timezone-aware")
+        if self.signatures < 0:
+            raise ValueError("AuditEntry.signatures must not be negative")
+
+
+def outcome_of(error: BaseException) -> str:
+    """The outcome string for a request that ended with ``error``."""
+    if isinstance(error, AgentError):
+        return error.code.value
+    return ErrorCode.INTERNAL.value
+
+
+def _iso(time: datetime) -> str:
+    return time.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _documents_to_json(documents: Sequence[AuditDocument]) -> list[dict[str, Any]]:
+    return [
+        {"name": d.name, "digest": d.digest.hex(), "algorithm": str(d.algorithm)} for d in documents
+    ]
+
+
+def entry_to_json(entry: AuditEntry) -> dict[str, Any]:
+    """The entry as a JSON object (``kyso-agent audit --json``).
+
+    Keys are the field names; digests are hex, the time ISO-8601 UTC.
+    """
+    return {
+        "id": entry.id,
+        "time": _iso(entry.time),
+        "origin": entry.origin,
+        "action": str(entry.action),
+        "documents": _documents_to_json(entry.documents),
+        "certificate_serial": entry.certificate_serial,
+        "certificate_subject": entry.certificate_subject,
+        "certificate_sha256": entry.certificate_sha256,
+        "outcome": entry.outcome,
+        "signatures": entry.signatures,
+        "first_use": entry.first_use,
+    }
+
+
+class AuditLog:
+    """The append-only audit trail in one SQLite file.
+
+    The connection is shared between threads (``check_same_thread=False``) and
+    every use of it holds one lock. :meth:`arecord` writes on a dedicated
+    single-thread executor so that the event loop never waits for the disk.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._closing = False  # no new arecord; queued ones are still written
+        self._closed = False
+        try:
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            if not path.exists():
+                # SQLite gives the -wal and -shm files the mode of the main file.
+                os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+        except OSError as exc:
+            raise AuditError(f"cannot create the audit log {path}: {exc}") from exc
+        try:
+            self._conn = sqlite3.connect(
+                path, timeout=10.0, isolation_level=None, check_same_thread=False
+            )
+        except sqlite3.Error as exc:
+            raise AuditError(f"cannot open the audit log {path}: {exc}") from exc
+        try:
+            self._prepare()
+        except sqlite3.DatabaseError as exc:
+            self._conn.close()
+            if exc.sqlite_errorname in {"SQLITE_NOTADB", "SQLITE_CORRUPT"}:
+                raise AuditError(
+                    f"the audit log {path} is damaged or not a SQLite database ({exc}); "
+                    "move it aside to start a new one"
+                ) from exc
+            raise AuditError(f"cannot open the audit log {path}: {exc}") from exc
+        except AuditError:
+            self._conn.close()
+            raise
+        self._executor = concurrent.futures.ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="kyso-audit"
+        )
+
+    def _prepare(self) -> None:
+        conn = self._conn
+        # Reading the header first turns "not a database" into an error here.
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            log.warning("audit log %s: WAL mode unavailable, using %s", self.path, mode)
+        conn.execute("PRAGMA synchronous=FULL")
+        if version == SCHEMA_VERSION:
+            return
+        if version > SCHEMA_VERSION:
+            raise AuditError(
+                f"the audit log {self.path} has schema version {version}, written by a newer "
+                f"Kyso Agent; this version reads up to {SCHEMA_VERSION}"
+            )
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            self._create_schema()
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+
+    def _create_schema(self) -> None:
+        """Create the tables in an empty file, inside the caller's write transaction."""
+        conn = self._conn
+        # Another process may have created the schema while we waited for the lock.
+        if conn.execute("PRAGMA user_version").fetchone()[0] != 0:
+            return
+        tables = conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        ).fetchall()
+        if tables:
+            raise AuditError(f"{self.path} is a SQLite database but not a Kyso Agent audit log")
+        for statement in _SCHEMA:
+            conn.execute(statement)
+
+    def __enter__(self) -> AuditLog:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise AuditError(f"the audit log {self.path} is closed")
+
+    def record(self, entry: AuditEntry) -> int:
+        """Append ``entry`` (its ``id`` is ignored) and return its new id.
+
+        The row is committed, and with ``synchronous=FULL`` on disk, when this returns.
+        """
+        row = (
+            _iso(entry.time),
+            entry.origin,
+            str(entry.action),
+            json.dumps(_documents_to_json(entry.documents), ensure_ascii=False),
+            entry.certificate_serial,
+            entry.certificate_subject,
+            entry.certificate_sha256,
+            entry.outcome,
+            entry.signatures,
+            int(entry.first_use),
+        )
+        with self._lock:
+            self._check_open()
+            try:
+                # Autocommit mode: this one statement is its own committed transaction.
+                cursor = self._conn.execute(_INSERT, row)
+            except sqlite3.Error as exc:
+                raise AuditError(f"cannot write to the audit log {self.path}: {exc}") from exc
+        entry_id = cursor.lastrowid
+        if entry_id is None:  # pragma: no cover - an INSERT always sets it
+            raise AuditError(f"the audit log {self.path} returned no id")
+        return entry_id
+
+    async def arecord(self, entry: AuditEntry) -> int:
+        """:meth:`record` on the audit thread, without blocking the event loop.
+
+        Once called, the entry is written even if the awaiting task is cancelled,
+        and :meth:`close` waits for it.
+        """
+        if self._closing:
+            raise AuditError(f"the audit log {self.path} is closed")
+        loop = asyncio.get_running_loop()
+        inner = loop.run_in_executor(self._executor, self.record, entry)
+        try:
+            return await asyncio.shield(inner)
+        except asyncio.CancelledError:
+            inner.add_done_callback(_log_late_failure)
+            raise
+
+    def entries(self, limit: int | None = None, since_id: int = 0) -> list[AuditEntry]:
+        """Entries with an id above ``since_id``, oldest first, newest last.
+
+        With ``limit``, only the newest ``limit`` of them (like ``tail -n``).
+        """
+        if limit is not None and limit < 0:
+            raise ValueError("limit must not be negative")
+        with self._lock:
+            self._check_open()
+            try:
+                rows = self._conn.execute(
+                    _SELECT, (since_id, -1 if limit is None else limit)
+                ).fetchall()
+            except sqlite3.Error as exc:
+                raise AuditError(f"cannot read the audit log {self.path}: {exc}") from exc
+        try:
+            return [_entry_from_row(row) for row in reversed(rows)]
+        except (ValueError, TypeError, KeyError) as exc:
+            raise AuditError(f"the audit log {self.path} holds a malformed entry: {exc}") from exc
+
+    def close(self) -> None:
+        """Write the entries still queued by :meth:`arecord`, then close the file.
+
+        Safe to call twice.
+        """
+        with self._lock:
+            if self._closing:
+                return
+            self._closing = True
+        self._executor.shutdown(wait=True)
+        with self._lock:
+            self._closed = True
+            self._conn.close()
+
+
+def _log_late_failure(future: asyncio.Future[int]) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        log.error("audit entry of a cancelled request was not written: %s", future.exception())
+
+
+def _entry_from_row(row: tuple[Any, ...]) -> AuditEntry:
+    (
+        entry_id,
+        time,
+        origin,
+        action,
+        documents,
+        serial,
+        subject,
+        sha256,
+        outcome,
+        signatures,
+        first_use,
+    ) = row
+    return AuditEntry(
+        time=datetime.fromisoformat(time),
+        origin=origin,
+        action=action,
+        documents=tuple(
+            AuditDocument(d["name"], bytes.fromhex(d["digest"]), d["algorithm"])
+            for d in json.loads(documents)
+        ),
+        certificate_serial=serial,
+        certificate_subject=subject,
+        certificate_sha256=sha256,
+        outcome=outcome,
+        signatures=signatures,
+        first_use=bool(first_use),
+        id=entry_id,
+    )
+
+
+# Column widths of format_entries: id, time, origin, action, outcome, documents, CN.
+_WIDTHS: Final = (6, 19, 30, 18, 17, 30, 28)
+
+
+def _printable(value: str) -> str:
+    """``value`` safe for one terminal line: names come from portals and certificates, so
+    control and format characters (newlines, escapes, bidi overrides) are replaced."""
+    value = unicodedata.normalize("NFC", value)
+    return "".join("?" if unicodedata.category(c).startswith("C") else c for c in value)
+
+
+def _cell(value: str, width: int) -> str:
+    value = _printable(value)
+    if len(value) > width:
+        value = value[: width - 1] + "…"
+    return value.ljust(width)
+
+
+def _common_name(subject: str | None) -> str:
+    if subject is None:
+        return "-"
+    try:
+        names = x509.Name.from_rfc4514_string(subject).get_attributes_for_oid(NameOID.COMMON_NAME)
+    except ValueError:
+        return subject
+    if not names:
+        return subject
+    value = names[0].value
+    return value if isinstance(value, str) else value.decode("utf-8", "replace")
+
+
+def _documents_cell(documents: Sequence[AuditDocument]) -> str:
+    if not documents:
+        return "-"
+    first = documents[0].name or documents[0].digest.hex()[:16]
+    return f"{len(documents)}: {first}"
+
+
+def format_entries(entries: Sequence[AuditEntry], header: Sequence[str] | None = None) -> str:
+    """A table for ``kyso-agent audit``: one line per entry, under 160 characters,
+    each ending with a newline (empty text when there is nothing to show).
+
+    Columns: id, local time, origin, action, outcome, number of documents with the
+    first name, certificate subject CN. ``header`` gives the seven column titles
+    (from the message catalogue); without it no title line is printed.
+    """
+    lines: list[str] = []
+    if header is not None:
+        if len(header) != len(_WIDTHS):
+            raise ValueError(f"header needs {len(_WIDTHS)} titles")
+        titles = [_cell(h, w) for h, w in zip(header, _WIDTHS, strict=True)]
+        titles[0] = titles[0].strip().rjust(_WIDTHS[0])
+        lines.append("  ".join(titles).rstrip())
+    for entry in entries:
+        cells = (
+            str(entry.id if entry.id is not None else "-").rjust(_WIDTHS[0]),
+            entry.time.astimezone().strftime("%Y-%m-%d %H:%M:%S"),
+            _cell(entry.origin, _WIDTHS[2]),
+            _cell(str(entry.action), _WIDTHS[3]),
+            _cell(entry.outcome, _WIDTHS[4]),
+            _cell(_documents_cell(entry.documents), _WIDTHS[5]),
+            _cell(_common_name(entry.certificate_subject), _WIDTHS[6]),
+        )
+        lines.append("  ".join(cells).rstrip())
+    return "".join(line + "\n" for line in lines)
