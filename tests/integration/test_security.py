@@ -231,7 +231,8 @@ def test_repeated_cancels_delay_the_next_prompt_but_not_validation(
 
 _CLIENT = """
 import http.client, ssl, sys
-c = http.client.HTTPSConnection("127.0.0.1", int(sys.argv[1]), context=ssl._create_unverified_context())
+insecure = ssl._create_unverified_context()  # this client tests the server, not its certificate
+c = http.client.HTTPSConnection("127.0.0.1", int(sys.argv[1]), context=insecure)
 c.request("GET", "/v1/info", headers={"Host": "127.0.0.1:" + sys.argv[1]})
 r = c.getresponse(); print(r.status, r.read().decode())
 """
