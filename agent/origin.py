@@ -69,7 +69,10 @@ def _split(text: str, *, allow_wildcard: bool) -> tuple[str, str, int]:
         raise InvalidOrigin(f"not an origin (empty or over {MAX_ORIGIN_LENGTH} characters)")
     if text != text.strip() or any(ord(c) < 0x21 or c in "\\%" for c in text):
         raise InvalidOrigin(f"not an origin: {text!r}")
-    parts = urlsplit(text)
+    try:
+        parts = urlsplit(text)
+    except ValueError as exc:  # e.g. unbalanced or bogus [IPv6] brackets
+        raise InvalidOrigin(f"not an origin: {text!r}") from exc
     scheme = parts.scheme.lower()
     if scheme not in _DEFAULT_PORTS:
         raise InvalidOrigin(f"origin must be https:// (or http:// on loopback): {text!r}")
@@ -97,7 +100,7 @@ def _split(text: str, *, allow_wildcard: bool) -> tuple[str, str, int]:
     if not host.startswith("["):
         host = _ascii_host(host, text).lower()
     if port_text:
-        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        if not (port_text.isascii() and port_text.isdigit()) or not 0 < int(port_text) < 65536:
             raise InvalidOrigin(f"bad port: {text!r}")
         port = int(port_text)
     else:

@@ -152,6 +152,8 @@ def decode_json_object(body: bytes) -> dict[str, Any]:
         value = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BadRequest("the body is not valid JSON") from exc
+    except RecursionError as exc:
+        raise BadRequest("the body is nested too deeply") from exc
     if not isinstance(value, dict):
         raise BadRequest("the body must be a JSON object")
     return value

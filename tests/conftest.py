@@ -262,8 +262,8 @@ def start_agent(
         process.stdout.close()
         stderr.close()
         raise RuntimeError(f"agent did not start: {line!r}\n{stderr_path.read_text()}")
-    port = int(line.rsplit(":", 1)[1])
-    return AgentProcess(process, port, data_dir, prompter_dir, stderr_path, stderr)
+    bound = int(line.rsplit(":", 1)[1])
+    return AgentProcess(process, bound, data_dir, prompter_dir, stderr_path, stderr)
 
 
 @pytest.fixture(scope="session")
