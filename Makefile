@@ -27,7 +27,7 @@ demo: deps venv
 test: deps venv
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-lint: venv
+lint: deps venv
 	$(VENV)/bin/ruff check agent tests bench demo
 	$(VENV)/bin/ruff format --check agent tests bench demo
 	$(VENV)/bin/mypy

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import ssl
 import sys
 from collections.abc import Callable
 
@@ -27,6 +28,9 @@ from agent.session_lock import watch_session_lock
 from agent.token import TokenService
 
 log = logging.getLogger(__name__)
+
+#: How often a running agent checks its TLS certificate's end date (seconds).
+TLS_CHECK_INTERVAL = 6 * 3600
 
 
 def make_prompter(config: AgentConfig) -> Prompter:
@@ -75,6 +79,16 @@ def listen_ports(config: AgentConfig) -> list[int]:
     return [config.port] if config.port is not None else list(DEFAULT_PORT_RANGE)
 
 
+async def _keep_tls_fresh(files: tls.TlsFiles, context: ssl.SSLContext) -> None:
+    """An agent that runs for months renews its certificate without a restart."""
+    while True:
+        await asyncio.sleep(TLS_CHECK_INTERVAL)
+        try:
+            tls.renew_if_needed(files, context)
+        except (OSError, ValueError, ssl.SSLError):
+            log.exception("renewing the local TLS certificate failed; will try again")
+
+
 async def serve(
     config: AgentConfig,
     *,
@@ -90,8 +104,9 @@ async def serve(
         service = make_service(config, tokens, prompter, audit)
         app = create_app(service, server_settings(config))
         ports = listen_ports(config)
+        context = tls.server_context(files)
         try:
-            server = await start_server(app, ports, tls.server_context(files))
+            server = await start_server(app, ports, context)
         except OSError as exc:
             shown = f"{ports[0]}" if len(ports) == 1 else f"{ports[0]}-{ports[-1]}"
             raise ConfigError(
@@ -103,6 +118,7 @@ async def serve(
             if config.pin_cache_minutes
             else None
         )
+        renewer = asyncio.create_task(_keep_tls_fresh(files, context))
         stop = stop or asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
@@ -116,6 +132,7 @@ async def serve(
         finally:
             if watcher is not None:
                 watcher.cancel()
+            renewer.cancel()
             await server.stop()
     finally:
         tokens.close()

@@ -75,10 +75,10 @@ def build_parser() -> argparse.ArgumentParser:
     origins = commands.add_parser("origins", help="list or revoke portals paired on first use")
     _common(origins)
     origins_do = origins.add_subparsers(dest="origins_command", metavar="ACTION", required=True)
-    origins_do.add_parser("list", help="list paired origins")
+    listing = origins_do.add_parser("list", help="list paired origins")
+    listing.add_argument("--json", action="store_true", help="print JSON")
     revoke = origins_do.add_parser("revoke", help="forget a paired origin")
     revoke.add_argument("origin", metavar="ORIGIN", help="e.g. https://vpdt.hue.gov.vn")
-    origins.add_argument("--json", action="store_true", help="print JSON")
 
     audit = commands.add_parser("audit", help="show the audit trail of consent requests")
     _common(audit)
@@ -220,7 +220,7 @@ def cmd_origins(args: argparse.Namespace) -> int:
         print(f"revoked {args.origin}")
         return 0
     paired = store.list()
-    if args.json:
+    if getattr(args, "json", False):
         rows = [{"origin": p.origin, "pairedAt": p.paired_at.isoformat()} for p in paired]
         json.dump({"paired": rows}, sys.stdout, ensure_ascii=False, indent=2)
         sys.stdout.write("\n")

@@ -13,6 +13,7 @@ import binascii
 import functools
 import json
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -24,6 +25,7 @@ API_VERSION: Final = 1
 MAX_BATCH_ITEMS: Final = 1000
 MAX_DOCUMENT_NAME: Final = 255
 
+_INVISIBLE: Final = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 _SECRET_WORDS: Final = frozenset({"password", "passcode", "passphrase", "secret"})
 
 
@@ -119,16 +121,20 @@ class BatchSignResponse:
     """Answer to ``POST /v1/sign/batch``."""
 
     signatures: tuple[bytes, ...]
-    signature_algorithm: str
+    signature_algorithms: tuple[str, ...]
+    """One per signature: items may use different hash algorithms."""
     certificate: bytes
 
     def to_wire(self) -> dict[str, Any]:
-        """JSON body."""
-        return {
+        """JSON body; ``signatureAlgorithm`` appears when every item shares one."""
+        wire: dict[str, Any] = {
             "signatures": [b64encode(s) for s in self.signatures],
-            "signatureAlgorithm": self.signature_algorithm,
+            "signatureAlgorithms": list(self.signature_algorithms),
             "certificate": b64encode(self.certificate),
         }
+        if len(set(self.signature_algorithms)) == 1:
+            wire["signatureAlgorithm"] = self.signature_algorithms[0]
+        return wire
 
 
 def b64encode(data: bytes) -> str:
@@ -200,11 +206,10 @@ def _document_name(value: Any, field: str) -> str | None:
         raise BadRequest(f"'{field}' must be a string")
     if len(value) > MAX_DOCUMENT_NAME:
         raise BadRequest(f"'{field}' is longer than {MAX_DOCUMENT_NAME} characters")
-    if any(
-        ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 or c in "\u202a\u202b\u202d\u202e" for c in value
-    ):
-        # Control and bidi-override characters could disguise the name in the prompt.
-        raise BadRequest(f"'{field}' contains control characters")
+    if any(unicodedata.category(c) in _INVISIBLE for c in value):
+        # Control, format (bidi overrides and isolates, zero-width marks) and separator
+        # characters could make the prompt show a name other than the real one.
+        raise BadRequest(f"'{field}' contains control or invisible formatting characters")
     return value.strip() or None
 
 
@@ -273,6 +278,4 @@ def parse_batch_sign_request(obj: dict[str, Any]) -> BatchSignRequest:
             raise BadRequest(f"'{where[:-1]}' must be an object")
         _check_fields(raw, *_ITEM_FIELDS, where)
         items.append(_digest_item(raw, where))
-    if len({item.algorithm for item in items}) > 1:
-        raise BadRequest("every item of a batch must use the same 'hashAlgorithm'")
     return BatchSignRequest(tuple(items), _certificate(obj), _scheme(obj))

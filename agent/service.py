@@ -67,7 +67,8 @@ class Signed:
 
     certificate: TokenCertificate
     signatures: tuple[bytes, ...]
-    algorithm: str
+    algorithms: tuple[str, ...]
+    """JOSE-style algorithm of each signature."""
 
 
 def _choice(cert: TokenCertificate) -> CertificateChoice:
@@ -185,11 +186,13 @@ class SigningService:
                 raise CertificateNotFound("the requested certificate is on no present token")
             if scheme is RsaScheme.PSS and matches[0].key_type is not KeyType.RSA:
                 raise BadRequest("'scheme' applies to RSA keys only; this certificate is EC")
+            if scheme is RsaScheme.PSS and not matches[0].supports_pss:
+                raise BadRequest("this token cannot sign with RSA-PSS; use PKCS1v15")
             if not matches[0].valid_at(self._clock()):
                 raise CertificateExpired(f"certificate valid until {matches[0].not_after}")
             return matches[:1]
         if scheme is RsaScheme.PSS:
-            signing = tuple(c for c in signing if c.key_type is KeyType.RSA)
+            signing = tuple(c for c in signing if c.key_type is KeyType.RSA and c.supports_pss)
         if not signing:
             raise CertificateNotFound("no signing certificate on the present token(s)")
         now = self._clock()
@@ -203,20 +206,25 @@ class SigningService:
             return False
         return self._pairing is None or not self._pairing.is_paired(str(caller))
 
-    async def _ask(self, request: PromptRequest, audit: _Audit) -> PromptAnswer:
+    async def _ask(
+        self, request: PromptRequest, audit: _Audit, offered: Sequence[TokenCertificate]
+    ) -> tuple[PromptAnswer, TokenCertificate]:
+        """Ask; return the answer and the certificate picked, or raise on any refusal."""
+        audit.first_use = audit.first_use or request.first_use
         try:
             answer = await self._prompter.ask(request)
+            if not answer.approved:
+                raise UserCancelled(f"user declined {request.action.value} for {request.origin}")
+            cert = self._picked(answer, offered)
         except AgentError:
             self._gate.record(request.origin, declined=True)
             raise
-        self._gate.record(request.origin, declined=not answer.approved)
-        if not answer.approved:
-            raise UserCancelled(f"user declined {request.action.value} for {request.origin}")
+        self._gate.record(request.origin, declined=False)
+        audit.certificate = cert
         if request.first_use and self._pairing is not None:
             self._pairing.pair(request.origin)
             log.info("origin %s paired on first use", request.origin)
-        audit.first_use = audit.first_use or request.first_use
-        return answer
+        return answer, cert
 
     @staticmethod
     def _picked(answer: PromptAnswer, offered: Sequence[TokenCertificate]) -> TokenCertificate:
@@ -225,6 +233,8 @@ class SigningService:
         for cert in offered:
             if cert.fingerprint == answer.certificate_id:
                 return cert
+        if answer.pin is not None:
+            answer.pin.wipe()
         raise UserCancelled("the prompter picked a certificate that was not offered")
 
     async def _audited(self, audit: _Audit, outcome: str) -> None:
@@ -240,7 +250,7 @@ class SigningService:
         audit = _Audit(caller, PromptAction.SELECT_CERTIFICATE, ())
         async with self._gate.turn(str(caller)):
             try:
-                answer = await self._ask(
+                _answer, cert = await self._ask(
                     PromptRequest(
                         action=PromptAction.SELECT_CERTIFICATE,
                         origin=str(caller),
@@ -249,9 +259,8 @@ class SigningService:
                         first_use=self._is_first_use(caller),
                     ),
                     audit,
+                    offered,
                 )
-                cert = self._picked(answer, offered)
-                audit.certificate = cert
             except AgentError as exc:
                 await self._audited(audit, exc.code.value)
                 raise
@@ -316,14 +325,16 @@ class SigningService:
             await self._audited(audit, "signed")
         key_type = cert.key_type
         assert key_type is not None  # noqa: S101 - guaranteed by signing_certificates
-        algorithm = signature_algorithm_name(key_type, rsa_scheme, items[0].algorithm)
+        algorithms = tuple(
+            signature_algorithm_name(key_type, rsa_scheme, i.algorithm) for i in items
+        )
         log.info(
             "signed %d digest(s) for %s with certificate %s…",
             len(signatures),
             origin,
             cert.fingerprint[:16],
         )
-        return Signed(cert, tuple(signatures), algorithm)
+        return Signed(cert, tuple(signatures), algorithms)
 
     async def _consent_and_sign(
         self,
@@ -343,21 +354,25 @@ class SigningService:
                 if states[0].tries_left is TriesLeft.LOCKED:
                     raise PinLocked("the PIN locked after a wrong attempt")
             pin_request, cached = self._pin_request(offered, states, use_cache=retry is None)
-            answer = await self._ask(
-                PromptRequest(
-                    action=PromptAction.SIGN,
-                    origin=str(caller),
-                    certificates=tuple(_choice(c) for c in offered),
-                    documents=documents,
-                    pin=pin_request,
-                    retry=retry,
-                    lang=self._lang,
-                    first_use=self._is_first_use(caller),
-                ),
-                audit,
-            )
-            cert = self._picked(answer, offered)
-            audit.certificate = cert
+            try:
+                answer, cert = await self._ask(
+                    PromptRequest(
+                        action=PromptAction.SIGN,
+                        origin=str(caller),
+                        certificates=tuple(_choice(c) for c in offered),
+                        documents=documents,
+                        pin=pin_request,
+                        retry=retry,
+                        lang=self._lang,
+                        first_use=self._is_first_use(caller),
+                    ),
+                    audit,
+                    offered,
+                )
+            except AgentError:
+                if cached is not None:
+                    cached.wipe()
+                raise
             pin = answer.pin or cached
             try:
                 fresh = await self._tokens.pin_state(cert.token)
@@ -390,11 +405,11 @@ class SigningService:
         signed = await self._sign_digests(
             caller, [request.item], request.certificate, request.scheme
         )
-        return SignResponse(signed.signatures[0], signed.algorithm, signed.certificate.der)
+        return SignResponse(signed.signatures[0], signed.algorithms[0], signed.certificate.der)
 
     async def sign_batch(self, caller: Admitted, request: BatchSignRequest) -> BatchSignResponse:
         """``POST /v1/sign/batch``: one question, one login, signatures in order."""
         signed = await self._sign_digests(
             caller, request.items, request.certificate, request.scheme
         )
-        return BatchSignResponse(signed.signatures, signed.algorithm, signed.certificate.der)
+        return BatchSignResponse(signed.signatures, signed.algorithms, signed.certificate.der)

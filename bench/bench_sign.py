@@ -392,7 +392,7 @@ async def bench_agent(
         service = make_service(config, tokens, prompter)
         app = create_app(service, server_settings(config))
         files = tls.ensure(config.tls_dir)
-        server = await start_server(app, 0, tls.server_context(files))
+        server = await start_server(app, [0], tls.server_context(files))
         client_tls = ssl.create_default_context(cafile=str(files.ca_cert))
         connections = 0
 

@@ -3,7 +3,7 @@
 1. Creates (once) a SoftHSM token under ``.demo/`` with a demo CA and a signer
    certificate for "Nguyễn Văn An", key generated on the token.
 2. Starts ``kyso-agent serve`` on https://127.0.0.1:8988 allowing the demo
-   portal origin ``http://localhost:8990``.
+   portal origin ``http://localhost:8980``.
 3. Signs the hash of a sample document through the HTTPS API, exactly as a
    portal would, and verifies the signature and the certificate independently.
 4. Keeps the agent running until Ctrl-C (``--once`` stops after step 3).
@@ -35,7 +35,8 @@ from agent.testing.softhsm import KeySpec, SoftHsm, TestCa, TokenSpec, provision
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO_PIN = "123456"
-DEMO_ORIGIN = "http://localhost:8990"
+#: Outside the agent's port range (8988-8998), so the two never collide.
+DEMO_ORIGIN = "http://localhost:8980"
 TOKEN_LABEL = "KYSO-DEMO"
 SAMPLE = (
     "ỦY BAN NHÂN DÂN TỈNH THỪA THIÊN HUẾ\n"
@@ -77,11 +78,10 @@ def prepare_token(root: Path) -> tuple[SoftHsm, x509.Certificate]:
     return hsm, ca.cert
 
 
-def write_config(root: Path, hsm: SoftHsm, port: int) -> Path:
+def write_config(root: Path, hsm: SoftHsm, port: int | None) -> Path:
     config = root / "config.toml"
     config.write_text(
-        f"port = {port}\n"
-        f'data_dir = "{root / "agent-data"}"\n'
+        (f"port = {port}\n" if port is not None else "") + f'data_dir = "{root / "agent-data"}"\n'
         f'pkcs11_modules = ["{hsm.module}"]\n'
         f'allowed_origins = ["{DEMO_ORIGIN}"]\n'
         'lang = "vi"\n'
@@ -159,7 +159,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--once", action="store_true", help="stop after the sample signature")
     parser.add_argument("--root", type=Path, default=REPO / ".demo", help="demo state directory")
-    parser.add_argument("--port", type=int, default=8988, help="agent port (0 = any free port)")
+    parser.add_argument(
+        "--port", type=int, default=None, help="agent port (default 8988 or the next free; 0 = any)"
+    )
     args = parser.parse_args()
     root: Path = args.root.resolve()
     root.mkdir(parents=True, exist_ok=True)

@@ -67,6 +67,10 @@ class ConsolePrompter:
         import termios
 
         fd = self._in.fileno()
+        if os.isatty(fd):
+            # Whatever was typed before this question (an answer to an earlier, timed-out
+            # one) must never answer it.
+            termios.tcflush(fd, termios.TCIFLUSH)
         saved = None
         if secret and os.isatty(fd):
             # Echo goes off before the prompt appears, so a fast typist never shows the PIN.

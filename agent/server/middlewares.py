@@ -144,6 +144,8 @@ def _is_preflight(request: web.Request) -> bool:
 
 
 def _preflight(request: web.Request, origin: str) -> web.Response:
+    if isinstance(request.match_info.http_exception, web.HTTPNotFound):
+        raise NotFound(f"preflight for unknown path {request.path}")
     requested = request.headers.get("Access-Control-Request-Headers", "")
     asked = {h.strip().lower() for h in requested.split(",") if h.strip()}
     if not asked <= _ALLOWED_HEADERS:

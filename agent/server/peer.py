@@ -493,8 +493,7 @@ class CallerCheck:
     another network namespace has no client socket here, so its true owner is
     unknown. Admitting such a connection would hand this user's token to
     whoever can reach 127.0.0.1, which is the attack this check exists to stop;
-    refusing it costs at most one failed request, and the administrator can turn
-    the check off in configuration where it misfires.
+    refusing it costs at most one failed request.
 
     Nothing is cached: each call looks at the current socket tables, because a
     port is reused by other processes as soon as a connection closes.

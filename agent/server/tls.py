@@ -191,3 +191,20 @@ def server_context(files: TlsFiles) -> ssl.SSLContext:
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.load_cert_chain(files.server_cert, files.server_key)
     return context
+
+
+def renew_if_needed(files: TlsFiles, context: ssl.SSLContext, now: datetime | None = None) -> bool:
+    """Re-issue a certificate near its end and load it into the running server's context.
+
+    New connections get the new certificate at once. Its CA is new too, so browsers must
+    be told to trust ``ca.pem`` again; the log says so.
+    """
+    if not needs_renewal(files, now):
+        return False
+    issue(files, now)
+    context.load_cert_chain(files.server_cert, files.server_key)
+    log.warning(
+        "the local TLS certificate was renewed with a new local CA; browsers must trust %s again",
+        files.ca_cert,
+    )
+    return True

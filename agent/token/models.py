@@ -68,6 +68,8 @@ class TokenCertificate:
     """CKA_LABEL."""
     pin: PinState = field(compare=False)
     """PIN state of its token when read."""
+    supports_pss: bool = field(default=True, compare=False)
+    """Its token offers CKM_RSA_PKCS_PSS."""
 
     @cached_property
     def x509(self) -> x509.Certificate:

@@ -192,6 +192,7 @@ class Pkcs11Module:
 
     def _certificates(self, token: pkcs11.Token, info: TokenInfo) -> list[TokenCertificate]:
         found: list[TokenCertificate] = []
+        pss = pkcs11.Mechanism.RSA_PKCS_PSS in token.slot.get_mechanisms()
         with token.open() as session:
             for obj in session.get_objects(
                 {
@@ -209,6 +210,7 @@ class Pkcs11Module:
                     key_id=bytes(attrs.get(pkcs11.Attribute.ID) or b""),
                     label=str(attrs.get(pkcs11.Attribute.LABEL) or ""),
                     pin=info.pin,
+                    supports_pss=pss,
                 )
                 try:
                     _ = cert.x509
@@ -251,7 +253,10 @@ class Pkcs11Module:
             try:
                 session.close()
             except p11err.PKCS11Error as exc:
+                # python-pkcs11 skips C_CloseSession when C_Logout fails; only re-initialising
+                # the module closes a session that may still be logged in.
                 log.warning("closing the session failed: %s", type(exc).__name__)
+                self._reinitialize()
 
     def _reinitialize(self) -> None:
         self._certificate_cache.clear()

@@ -23,11 +23,25 @@ from agent.token.worker import ModuleWorker
 log = logging.getLogger(__name__)
 
 
+def _unique(paths: Sequence[Path]) -> tuple[Path, ...]:
+    """Paths without repeats of one library file (symlinks resolved): one file, one worker."""
+    seen: set[Path] = set()
+    unique: list[Path] = []
+    for path in paths:
+        real = path.resolve()
+        if real in seen:
+            log.info("module %s is listed twice (as %s); loading it once", real, path)
+            continue
+        seen.add(real)
+        unique.append(path)
+    return tuple(unique)
+
+
 class TokenService:
     """All modules of this agent, each with its worker thread."""
 
     def __init__(self, module_paths: Sequence[Path]) -> None:
-        paths = tuple(module_paths) if module_paths else discover_modules()
+        paths = _unique(module_paths) if module_paths else discover_modules()
         if not paths:
             log.warning("no PKCS#11 module configured or found; no token can be used")
         self._workers = {path: ModuleWorker(path) for path in paths}

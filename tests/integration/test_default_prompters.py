@@ -106,3 +106,28 @@ def test_without_terminal_or_prompter_every_request_is_refused_with_a_reason(
         assert "no way to ask the user" in running.log_text()
     finally:
         running.stop()
+
+
+def test_typing_after_a_timed_out_question_never_answers_the_next_one(
+    token: SessionToken, tmp_path: Path
+) -> None:
+    from cryptography.hazmat.primitives import serialization
+
+    master, slave = pty.openpty()
+    running = start_agent(tmp_path, token.hsm, "--prompt-timeout", "2", scripted=False, stdin=slave)
+    os.close(slave)
+    terminal = Terminal(master)
+    named = {
+        **SIGN,
+        "certificate": b64(token.rsa.public_bytes(serialization.Encoding.DER)),
+    }
+    try:
+        first = running.post("/v1/sign", named)
+        assert first.error_code == "CONSENT_TIMEOUT"
+        terminal.type(PIN)  # the official types the PIN just too late
+        time.sleep(0.3)
+        second = running.post("/v1/sign", named)
+        assert second.error_code == "CONSENT_TIMEOUT", "a stale line answered a new question"
+    finally:
+        running.stop()
+        os.close(master)

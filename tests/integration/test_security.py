@@ -17,8 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 
 from agent.config import DEFAULT_PORT, DEFAULT_PORT_RANGE
 from tests.conftest import (
@@ -70,7 +69,7 @@ def test_wildcard_origin_is_paired_on_first_use_and_revocable(
     assert second["firstUse"] is False
 
     data = ["--data-dir", str(own_agent.data_dir)]
-    listed = run_cli("origins", "--json", *data, "list", env=cli_env(own_agent))
+    listed = run_cli("origins", *data, "list", "--json", env=cli_env(own_agent))
     assert [p["origin"] for p in json.loads(listed.stdout)["paired"]] == [PAIRABLE]
     revoked = run_cli("origins", *data, "revoke", PAIRABLE, env=cli_env(own_agent))
     assert revoked.returncode == 0, revoked.stderr
@@ -357,4 +356,16 @@ def test_certificate_in_audit_matches_the_token(
     [entry] = json.loads(done.stdout)["entries"]
     assert entry["outcome"] == "certificate-given"
     assert entry["certificate_subject"] == token.ec.subject.rfc4514_string()
-    assert x509.load_der_x509_certificate(token.ec.public_bytes(serialization.Encoding.DER))
+    assert entry["certificate_sha256"] == token.ec.fingerprint(hashes.SHA256()).hex()
+    assert entry["documents"] == []
+
+
+def test_a_bogus_certificate_choice_neither_pairs_nor_resets_back_off(
+    own_agent: AgentProcess, token: SessionToken
+) -> None:
+    own_agent.script({"raw": '{"approved": true, "certificateId": "not-offered", "pin": "x"}'})
+    response = own_agent.post("/v1/sign", sign_body(token), origin=PAIRABLE)
+    assert response.error_code == "USER_CANCELLED"
+    data = ["--data-dir", str(own_agent.data_dir)]
+    listed = run_cli("origins", *data, "list", "--json", env=cli_env(own_agent))
+    assert json.loads(listed.stdout)["paired"] == []

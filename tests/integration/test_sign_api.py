@@ -194,10 +194,8 @@ def test_batch_of_1000_ec_signatures(fresh: AgentProcess, token: SessionToken) -
     assert response.status == 200, response.body
     signatures = response.json["signatures"]
     assert len(signatures) == 1000
-    for index in (0, 499, 999):
-        verify_with_cryptography(
-            der(token.ec), base64.b64decode(signatures[index]), digests[index], "SHA-256"
-        )
+    for digest, signature in zip(digests, signatures, strict=True):
+        verify_with_cryptography(der(token.ec), base64.b64decode(signature), digest, "SHA-256")
 
 
 def test_wrong_pin_asks_again_then_right_pin_signs(
@@ -311,3 +309,38 @@ def test_pss_with_ec_certificate_is_bad_request(fresh: AgentProcess, token: Sess
     )
     assert (response.status, response.error_code) == (400, "BAD_REQUEST")
     assert fresh.prompts() == []
+
+
+@pytest.mark.parametrize("algorithm", ["SHA-384", "SHA-512"])
+def test_rsa_pss_with_longer_hashes(
+    fresh: AgentProcess, token: SessionToken, algorithm: str
+) -> None:
+    message = algorithm.encode()
+    digest = digest_of(message, algorithm)
+    fresh.script({"approved": True, "pin": PIN})
+    response = fresh.post(
+        "/v1/sign",
+        {
+            "hash": b64(digest),
+            "hashAlgorithm": algorithm,
+            "certificate": b64(der(token.rsa)),
+            "scheme": "PSS",
+        },
+    )
+    assert response.status == 200, response.body
+    signature = base64.b64decode(response.json["signature"])
+    verify_with_openssl(der(token.rsa), signature, message, algorithm, "PSS")
+
+
+def test_batch_with_mixed_hash_algorithms_and_pss(fresh: AgentProcess, token: SessionToken) -> None:
+    plan = [(b"a", "SHA-256"), (b"b", "SHA-512"), (b"c", "SHA-384")]
+    items = [{"hash": b64(digest_of(m, a)), "hashAlgorithm": a} for m, a in plan]
+    fresh.script({"approved": True, "pin": PIN})
+    response = fresh.post(
+        "/v1/sign/batch", {"items": items, "certificate": b64(der(token.rsa)), "scheme": "PSS"}
+    )
+    assert response.status == 200, response.body
+    assert response.json["signatureAlgorithms"] == ["PS256", "PS512", "PS384"]
+    assert "signatureAlgorithm" not in response.json
+    for (message, algorithm), signature in zip(plan, response.json["signatures"], strict=True):
+        verify_with_openssl(der(token.rsa), base64.b64decode(signature), message, algorithm, "PSS")

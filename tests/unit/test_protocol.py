@@ -101,3 +101,12 @@ def test_signature_algorithm_names(
     key: KeyType, scheme: RsaScheme, hash_alg: HashAlgorithm, name: str
 ) -> None:
     assert signature_algorithm_name(key, scheme, hash_alg) == name
+
+
+def test_vietnamese_names_in_either_normal_form_are_accepted() -> None:
+    import unicodedata
+
+    name = "Quyết định bổ nhiệm.pdf"
+    for form in ("NFC", "NFD"):
+        parsed = parse_sign_request({**ITEM, "documentName": unicodedata.normalize(form, name)})
+        assert parsed.item.document_name == unicodedata.normalize(form, name)

@@ -1,4 +1,4 @@
-"""PIN states that SoftHSM cannot produce: locked, final try, low count, PIN pad.
+"""Token states that SoftHSM cannot produce: locked, final try, low count, PIN pad, no PSS.
 
 SoftHSM never locks a PIN, never reports a low retry count and has no PIN pad,
 so these tests replace the token layer with a fake that reports those flags.
@@ -15,11 +15,18 @@ from typing import Any, cast
 
 import pytest
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from agent.algorithms import HashAlgorithm, RsaScheme
 from agent.consent.pin_cache import PinCache
-from agent.errors import PinIncorrect, PinLocked, TokenNotPresent, UserCancelled
+from agent.errors import (
+    BadRequest,
+    CertificateNotFound,
+    PinIncorrect,
+    PinLocked,
+    TokenNotPresent,
+    UserCancelled,
+)
 from agent.origin import Admitted, parse_origin
 from agent.pin import Pin, TriesLeft
 from agent.protocol import DigestToSign, SignRequest
@@ -238,3 +245,20 @@ def test_disabled_cache_keeps_nothing() -> None:
     cache = PinCache(0)
     cache.put(("m", "s", "l"), Pin("1"))
     assert len(cache) == 0
+
+
+async def test_pss_on_a_token_without_it_is_refused_before_asking() -> None:
+    tokens = FakeTokens(PinState(TriesLeft.OK, pinpad=False))
+    tokens.cert = replace(tokens.cert, supports_pss=False)
+    prompter = ScriptedPrompter([{"approved": True, "pin": "1111"}])
+    # FakeTokens' certificate is EC; make the check about PSS support, not key type.
+    rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    issued = TestCa.create().issue(rsa_key.public_key(), vn_name("Hoàng Văn Em"))
+    tokens.cert = replace(tokens.cert, der=issued.public_bytes(serialization.Encoding.DER))
+    request = SignRequest(REQUEST.item, tokens.cert.der, RsaScheme.PSS)
+    with pytest.raises(BadRequest, match="RSA-PSS"):
+        await service(tokens, prompter).sign(CALLER, request)
+    with pytest.raises(CertificateNotFound):
+        await service(tokens, prompter).sign(CALLER, replace(request, certificate=None))
+    assert prompter.requests == []
+    assert tokens.logins == []

@@ -78,3 +78,41 @@ def test_damaged_files_are_replaced(tmp_path: Path) -> None:
     assert tls.needs_renewal(files, datetime.now(UTC))
     tls.ensure(files.directory)
     tls.server_context(files)  # loads without error
+
+
+async def test_running_server_serves_the_renewed_certificate(tmp_path: Path) -> None:
+    import asyncio
+    import ssl
+
+    files = tls.ensure(tmp_path / "tls")
+    context = tls.server_context(files)
+    old_leaf = x509.load_pem_x509_certificates(files.server_cert.read_bytes())[0]
+
+    async def handle(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0, ssl=context)
+    port = server.sockets[0].getsockname()[1]
+
+    async def served_serial() -> int:
+        # Which certificate is served matters here, not whether it is valid today: the
+        # renewal below is simulated at a future date.
+        client = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        client.check_hostname = False
+        client.verify_mode = ssl.CERT_NONE
+        _reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=client)
+        der = writer.get_extra_info("ssl_object").getpeercert(binary_form=True)
+        writer.close()
+        return x509.load_der_x509_certificate(der).serial_number
+
+    try:
+        assert await served_serial() == old_leaf.serial_number
+        assert not tls.renew_if_needed(files, context)
+        near_end = old_leaf.not_valid_after_utc - timedelta(days=5)
+        assert tls.renew_if_needed(files, context, near_end)
+        new_leaf = x509.load_pem_x509_certificates(files.server_cert.read_bytes())[0]
+        assert new_leaf.serial_number != old_leaf.serial_number
+        assert await served_serial() == new_leaf.serial_number
+    finally:
+        server.close()
+        await server.wait_closed()
