@@ -14,7 +14,7 @@ from agent.audit import AuditLog
 from agent.config import DEFAULT_PORT_RANGE, AgentConfig
 from agent.consent.console import ConsolePrompter
 from agent.consent.external import ExternalPrompter, split_command
-from agent.consent.gate import PromptGate
+from agent.consent.gate import GateLimits, PromptGate
 from agent.consent.pin_cache import PinCache
 from agent.consent.prompter import Prompter
 from agent.consent.refusing import RefusingPrompter
@@ -57,7 +57,7 @@ def make_service(
         tokens,
         prompter or make_prompter(config),
         lang=config.lang,
-        gate=PromptGate(),
+        gate=PromptGate(GateLimits(backoff_first=config.cancel_backoff_seconds)),
         pairing=PairingStore(config.pairing_file),
         pin_cache=PinCache(config.pin_cache_minutes),
         audit=audit,

@@ -40,7 +40,7 @@ DEFAULT_PORT_RANGE: Final = range(DEFAULT_PORT, DEFAULT_PORT + 11)
 MAX_PIN_CACHE_MINUTES: Final = 480
 #: Settings that only IT may set (machine policy): each one loosens or tightens security.
 POLICY_ONLY: Final = frozenset(
-    {"allow_user_pairing", "allow_external_prompter", "pin_cache_minutes"}
+    {"allow_user_pairing", "allow_external_prompter", "pin_cache_minutes", "cancel_backoff_seconds"}
 )
 DEFAULT_PROMPT_TIMEOUT: Final = 120.0
 DEFAULT_MAX_BODY: Final = 1024 * 1024
@@ -86,6 +86,8 @@ class AgentConfig:
     """Policy: ``--prompter`` may replace the agent's own prompt."""
     pin_cache_minutes: int = 0
     """Policy: keep a typed PIN per token for this long (0 = never)."""
+    cancel_backoff_seconds: float = 2.0
+    """Policy: first delay after repeated cancels from one origin (doubling; 0 = none)."""
 
     @property
     def tls_dir(self) -> Path:
@@ -190,6 +192,10 @@ def _convert(key: str, value: Any, source: str) -> Any:
         ):
             raise ConfigError(f"{source}: pin_cache_minutes must be 0 to {MAX_PIN_CACHE_MINUTES}")
         return value
+    if key == "cancel_backoff_seconds":
+        if not isinstance(value, int | float) or isinstance(value, bool) or not 0 <= value <= 60:
+            raise ConfigError(f"{source}: cancel_backoff_seconds must be 0 to 60")
+        return float(value)
     if key == "max_body_bytes":
         if not isinstance(value, int) or isinstance(value, bool) or value < 1024:
             raise ConfigError(f"{source}: max_body_bytes must be at least 1024")

@@ -268,9 +268,17 @@ def start_agent(
 
 @pytest.fixture(scope="session")
 def agent(token: SessionToken, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AgentProcess]:
-    """The agent on the test token, allowing PORTAL exactly and WILDCARD, 3 s to answer."""
+    """The agent on the test token, allowing PORTAL exactly and WILDCARD, 3 s to answer,
+    without the cancel back-off."""
     running = start_agent(
-        tmp_path_factory.mktemp("agent"), token.hsm, "--prompt-timeout", "3", "--lang", "vi"
+        tmp_path_factory.mktemp("agent"),
+        token.hsm,
+        "--prompt-timeout",
+        "3",
+        "--lang",
+        "vi",
+        # Many tests here cancel on purpose; the back-off has tests of its own.
+        policy={"cancel_backoff_seconds": 0},
     )
     yield running
     running.stop()

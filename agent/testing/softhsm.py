@@ -254,64 +254,16 @@ def provision(hsm: SoftHsm, ca: TestCa, ca_dir: Path, spec: TokenSpec) -> list[P
 
 
 def _generate_on_token(request: dict[str, Any]) -> list[dict[str, str]]:
-    import pkcs11
-    from pkcs11.util.ec import (
-        decode_ec_public_key,
-        encode_ec_public_key,
-        encode_named_curve_parameters,
-    )
-    from pkcs11.util.rsa import encode_rsa_public_key
+    from agent.algorithms import KeyType
+    from agent.token.provision import TokenWriter
 
     ca = TestCa.load(Path(request["ca_dir"]))
-    lib = pkcs11.lib(request["module"])
-    token = lib.get_token(token_label=request["label"])
     made = []
-    with token.open(rw=True, user_pin=request["pin"]) as session:
-        ca_der = ca.cert.public_bytes(serialization.Encoding.DER)
-        session.create_object(
-            {
-                pkcs11.Attribute.CLASS: pkcs11.ObjectClass.CERTIFICATE,
-                pkcs11.Attribute.CERTIFICATE_TYPE: pkcs11.CertificateType.X_509,
-                pkcs11.Attribute.TOKEN: True,
-                pkcs11.Attribute.LABEL: "CA",
-                pkcs11.Attribute.VALUE: ca_der,
-                pkcs11.Attribute.SUBJECT: ca.cert.subject.public_bytes(),
-            }
-        )
+    with TokenWriter(Path(request["module"]), request["label"], request["pin"]) as writer:
+        writer.store_certificate(ca.cert, "CA")
         for key in request["keys"]:
             key_id = bytes.fromhex(key["key_id"])
-            label = key["common_name"]
-            private_template = {
-                pkcs11.Attribute.SENSITIVE: True,
-                pkcs11.Attribute.EXTRACTABLE: False,
-                pkcs11.Attribute.SIGN: True,
-            }
-            if key["key_type"] == "RSA":
-                public, _private = session.generate_keypair(
-                    pkcs11.KeyType.RSA,
-                    2048,
-                    id=key_id,
-                    label=label,
-                    store=True,
-                    private_template=private_template,
-                )
-                der = encode_rsa_public_key(public)
-                public_key = serialization.load_der_public_key(_rsa_spki(der))
-            else:
-                params = session.create_domain_parameters(
-                    pkcs11.KeyType.EC,
-                    {
-                        pkcs11.Attribute.EC_PARAMS: encode_named_curve_parameters(
-                            "1.2.840.10045.3.1.7"
-                        )
-                    },
-                    local=True,
-                )
-                public, _private = params.generate_keypair(
-                    id=key_id, label=label, store=True, private_template=private_template
-                )
-                public_key = serialization.load_der_public_key(encode_ec_public_key(public))
-                _ = decode_ec_public_key
+            spki = writer.generate_key_pair(key_id, KeyType(key["key_type"]), key["common_name"])
             now = datetime.now(UTC)
             days = int(key["valid_days"])
             if days >= 0:
@@ -319,23 +271,12 @@ def _generate_on_token(request: dict[str, Any]) -> list[dict[str, str]]:
             else:
                 not_before, not_after = now + timedelta(days=days * 2), now + timedelta(days=days)
             cert = ca.issue(
-                public_key,
+                serialization.load_der_public_key(spki),
                 vn_name(key["common_name"], key["organization"]),
                 not_before=not_before,
                 not_after=not_after,
             )
-            cert_der = cert.public_bytes(serialization.Encoding.DER)
-            session.create_object(
-                {
-                    pkcs11.Attribute.CLASS: pkcs11.ObjectClass.CERTIFICATE,
-                    pkcs11.Attribute.CERTIFICATE_TYPE: pkcs11.CertificateType.X_509,
-                    pkcs11.Attribute.TOKEN: True,
-                    pkcs11.Attribute.ID: key_id,
-                    pkcs11.Attribute.LABEL: label,
-                    pkcs11.Attribute.VALUE: cert_der,
-                    pkcs11.Attribute.SUBJECT: cert.subject.public_bytes(),
-                }
-            )
+            writer.store_certificate(cert, key["common_name"], key_id)
             made.append(
                 {
                     "key_id": key["key_id"],
@@ -343,19 +284,6 @@ def _generate_on_token(request: dict[str, Any]) -> list[dict[str, str]]:
                 }
             )
     return made
-
-
-def _rsa_spki(pkcs1_der: bytes) -> bytes:
-    """Wrap a PKCS#1 RSAPublicKey in a SubjectPublicKeyInfo."""
-    from asn1crypto.keys import PublicKeyInfo, RSAPublicKey
-
-    info = PublicKeyInfo(
-        {
-            "algorithm": {"algorithm": "rsa", "parameters": None},
-            "public_key": RSAPublicKey.load(pkcs1_der),
-        }
-    )
-    return bytes(info.dump())
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -88,11 +89,11 @@ def test_bad_machine_policy_names_its_source() -> None:
     "key", ["allow_user_pairing", "allow_external_prompter", "pin_cache_minutes"]
 )
 def test_security_settings_are_policy_only(tmp_path: Path, key: str) -> None:
-    value = 5 if key == "pin_cache_minutes" else False
+    value: object = {"pin_cache_minutes": 5, "cancel_backoff_seconds": 0.0}.get(key, False)
     with pytest.raises(ConfigError, match="only be set by machine policy"):
         load_config({key: value}, policy={}, user_config_file=NOWHERE)
     user = tmp_path / "config.toml"
-    user.write_text(f"{key} = {str(value).lower()}\n")
+    user.write_text(f"{key} = {json.dumps(value)}\n")
     with pytest.raises(ConfigError, match="only be set by machine policy"):
         load_config({}, user, policy={})
     assert getattr(load_config({}, policy={key: value}, user_config_file=NOWHERE), key) == value
