@@ -1,4 +1,0 @@
-"""PAdES signing (pyHanko), appearance profiles, CMS for portals, verification reports.
-
-Only this package imports ``pyhanko``.
-"""
