@@ -7,11 +7,13 @@ import pty
 import select
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import PIN, WRONG_PIN, Response, SessionToken, start_agent
+from tests.conftest import PIN, WRONG_PIN, AgentProcess, Response, SessionToken, start_agent
 from tests.verify import b64, digest_of
 
 pytestmark = pytest.mark.integration
@@ -40,15 +42,26 @@ class Terminal:
         os.write(self.master, (line + "\n").encode())
 
 
+@contextmanager
+def agent_on_a_terminal(
+    token: SessionToken, root: Path, *extra: str
+) -> Iterator[tuple[AgentProcess, Terminal]]:
+    """The agent with its default prompter, its stdin a pseudo-terminal the test types into."""
+    master, slave = pty.openpty()
+    running = start_agent(root, token.hsm, *extra, scripted=False, stdin=slave)
+    os.close(slave)
+    try:
+        yield running, Terminal(master)
+    finally:
+        running.stop()
+        os.close(master)
+
+
 def test_console_prompt_on_a_terminal_shows_the_request_and_reads_the_pin_unechoed(
     token: SessionToken, tmp_path: Path
 ) -> None:
-    master, slave = pty.openpty()
-    running = start_agent(tmp_path, token.hsm, scripted=False, stdin=slave)
-    os.close(slave)
-    terminal = Terminal(master)
     result: list[Response] = []
-    try:
+    with agent_on_a_terminal(token, tmp_path) as (running, terminal):
         worker = threading.Thread(target=lambda: result.append(running.post("/v1/sign", SIGN)))
         worker.start()
         # The choice between the two signing certificates comes first; Enter takes the first.
@@ -68,20 +81,13 @@ def test_console_prompt_on_a_terminal_shows_the_request_and_reads_the_pin_unecho
         worker.join(30)
         assert result and result[0].status == 200, result
         assert PIN not in terminal.screen and WRONG_PIN not in terminal.screen, "PIN was echoed"
-    finally:
-        running.stop()
-        os.close(master)
 
 
 def test_console_prompt_chooses_a_certificate_and_cancels(
     token: SessionToken, tmp_path: Path
 ) -> None:
-    master, slave = pty.openpty()
-    running = start_agent(tmp_path, token.hsm, scripted=False, stdin=slave)
-    os.close(slave)
-    terminal = Terminal(master)
     result: list[Response] = []
-    try:
+    with agent_on_a_terminal(token, tmp_path) as (running, terminal):
         worker = threading.Thread(
             target=lambda: result.append(running.post("/v1/certificates", {}))
         )
@@ -91,9 +97,6 @@ def test_console_prompt_chooses_a_certificate_and_cancels(
         terminal.type("h")
         worker.join(30)
         assert result[0].error_code == "USER_CANCELLED"
-    finally:
-        running.stop()
-        os.close(master)
 
 
 def test_without_terminal_or_prompter_every_request_is_refused_with_a_reason(
@@ -113,21 +116,14 @@ def test_typing_after_a_timed_out_question_never_answers_the_next_one(
 ) -> None:
     from cryptography.hazmat.primitives import serialization
 
-    master, slave = pty.openpty()
-    running = start_agent(tmp_path, token.hsm, "--prompt-timeout", "2", scripted=False, stdin=slave)
-    os.close(slave)
-    terminal = Terminal(master)
     named = {
         **SIGN,
         "certificate": b64(token.rsa.public_bytes(serialization.Encoding.DER)),
     }
-    try:
+    with agent_on_a_terminal(token, tmp_path, "--prompt-timeout", "2") as (running, terminal):
         first = running.post("/v1/sign", named)
         assert first.error_code == "CONSENT_TIMEOUT"
         terminal.type(PIN)  # the official types the PIN just too late
         time.sleep(0.3)
         second = running.post("/v1/sign", named)
         assert second.error_code == "CONSENT_TIMEOUT", "a stale line answered a new question"
-    finally:
-        running.stop()
-        os.close(master)
