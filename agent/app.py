@@ -20,8 +20,10 @@ from agent.consent.prompter import Prompter
 from agent.consent.refusing import RefusingPrompter
 from agent.errors import ConfigError
 from agent.messages import text
-from agent.origin import OriginPolicy
+from agent.origin import LOCAL_CALLER, OriginPolicy
 from agent.pairing import PairingStore
+from agent.pdf.trust import TrustRootError, load_trust_roots, windows_store_roots
+from agent.protocol import PdfSignRequest
 from agent.server import RunningServer, ServerSettings, create_app, start_server, tls
 from agent.service import SigningService
 from agent.session_lock import watch_session_lock
@@ -61,7 +63,18 @@ def make_service(
         pairing=PairingStore(config.pairing_file),
         pin_cache=PinCache(config.pin_cache_minutes),
         audit=audit,
+        trust_roots=trust_roots(config),
+        check_revocation=config.check_revocation,
+        font_dir=config.font_dir,
     )
+
+
+def trust_roots(config: AgentConfig) -> tuple[bytes, ...]:
+    """Configured root certificates, plus the OS store on Windows."""
+    try:
+        return load_trust_roots(config.trust_roots) + windows_store_roots()
+    except TrustRootError as exc:
+        raise ConfigError(str(exc)) from exc
 
 
 def server_settings(config: AgentConfig) -> ServerSettings:
@@ -71,6 +84,8 @@ def server_settings(config: AgentConfig) -> ServerSettings:
         max_body_bytes=config.max_body_bytes,
         lang=config.lang,
         allow_user_pairing=config.allow_user_pairing,
+        max_pdf_bytes=config.max_pdf_bytes,
+        tsa_url=config.tsa_url,
     )
 
 
@@ -134,6 +149,19 @@ async def serve(
                 watcher.cancel()
             renewer.cancel()
             await server.stop()
+    finally:
+        tokens.close()
+        audit.close()
+
+
+async def local_signing(config: AgentConfig, request: PdfSignRequest) -> bytes:
+    """Sign a PDF from the command line, through the same consent, PIN and audit path."""
+    audit = AuditLog(config.audit_file)
+    tokens = TokenService(config.pkcs11_modules)
+    try:
+        service = make_service(config, tokens, audit=audit)
+        result = await service.sign_pdf(LOCAL_CALLER, request)
+        return result.pdf
     finally:
         tokens.close()
         audit.close()

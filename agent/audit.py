@@ -52,7 +52,7 @@ from agent.errors import AgentError, ErrorCode
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
 """Stored in ``PRAGMA user_version``; bumped with every schema change."""
 
 OUTCOME_SIGNED: Final = "signed"
@@ -72,7 +72,8 @@ _SCHEMA: Final = (
         certificate_sha256 TEXT,
         outcome TEXT NOT NULL,
         signatures INTEGER NOT NULL,
-        first_use INTEGER NOT NULL
+        first_use INTEGER NOT NULL,
+        checks TEXT
     )""",
     """CREATE TRIGGER entries_no_update BEFORE UPDATE ON entries
     BEGIN SELECT RAISE(ABORT, 'audit trail is append-only'); END""",
@@ -88,12 +89,12 @@ _SCHEMA: Final = (
 
 _INSERT: Final = (
     "INSERT INTO entries (time, origin, action, documents, certificate_serial,"
-    " certificate_subject, certificate_sha256, outcome, signatures, first_use)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " certificate_subject, certificate_sha256, outcome, signatures, first_use, checks)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _SELECT: Final = (
     "SELECT id, time, origin, action, documents, certificate_serial, certificate_subject,"
-    " certificate_sha256, outcome, signatures, first_use"
+    " certificate_sha256, outcome, signatures, first_use, checks"
     " FROM entries WHERE id > ? ORDER BY id DESC LIMIT ?"
 )
 
@@ -141,6 +142,9 @@ class AuditEntry:
     """How many signatures were returned to the client."""
     first_use: bool
     """The origin was not paired yet: this question was also the pairing question."""
+    checks: str | None = None
+    """What was checked about the certificate before signing (validity, revocation: method,
+    source and answer)."""
     id: int | None = None
     """Row id, increasing with time; ``None`` until the entry is recorded."""
 
@@ -185,6 +189,7 @@ def entry_to_json(entry: AuditEntry) -> dict[str, Any]:
         "outcome": entry.outcome,
         "signatures": entry.signatures,
         "first_use": entry.first_use,
+        "checks": entry.checks,
     }
 
 
@@ -240,6 +245,11 @@ class AuditLog:
             log.warning("audit log %s: WAL mode unavailable, using %s", self.path, mode)
         conn.execute("PRAGMA synchronous=FULL")
         if version == SCHEMA_VERSION:
+            return
+        if version == 1:
+            # Version 2 added what was checked before signing.
+            conn.execute("ALTER TABLE entries ADD COLUMN checks TEXT")
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             return
         if version > SCHEMA_VERSION:
             raise AuditError(
@@ -300,6 +310,7 @@ class AuditLog:
             entry.outcome,
             entry.signatures,
             int(entry.first_use),
+            entry.checks,
         )
         with self._lock:
             self._check_open()
@@ -382,6 +393,7 @@ def _entry_from_row(row: tuple[Any, ...]) -> AuditEntry:
         outcome,
         signatures,
         first_use,
+        checks,
     ) = row
     return AuditEntry(
         time=datetime.fromisoformat(time),
@@ -397,6 +409,7 @@ def _entry_from_row(row: tuple[Any, ...]) -> AuditEntry:
         outcome=outcome,
         signatures=signatures,
         first_use=bool(first_use),
+        checks=checks,
         id=entry_id,
     )
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
 import sys
 from collections.abc import Sequence
@@ -17,8 +18,9 @@ from typing import Any
 from agent import __version__
 from agent.audit import AuditError, AuditLog, entry_to_json, format_entries
 from agent.config import AgentConfig, configure_logging, load_config
-from agent.errors import ConfigError
+from agent.errors import AgentError, ConfigError
 from agent.pairing import PairingStore
+from agent.protocol import parse_pdf_sign_request
 from agent.server import RunningServer
 from agent.token import Inventory, TokenService
 
@@ -80,6 +82,43 @@ def build_parser() -> argparse.ArgumentParser:
     revoke = origins_do.add_parser("revoke", help="forget a paired origin")
     revoke.add_argument("origin", metavar="ORIGIN", help="e.g. https://vpdt.hue.gov.vn")
 
+    sign_pdf = commands.add_parser("sign-pdf", help="sign a PDF file with your token (PAdES)")
+    _common(sign_pdf)
+    sign_pdf.add_argument("input", type=Path, metavar="IN.pdf", help="the PDF to sign")
+    sign_pdf.add_argument("-o", "--output", type=Path, required=True, metavar="OUT.pdf")
+    sign_pdf.add_argument(
+        "--profile",
+        choices=["invisible", "personal", "organization", "attachment"],
+        default="invisible",
+        help="appearance (Nghị định 30/2020/NĐ-CP)",
+    )
+    sign_pdf.add_argument("--page", type=int, help="1-based page; negative counts from the end")
+    sign_pdf.add_argument("--rect", metavar="X1,Y1,X2,Y2", help="box in PDF points")
+    sign_pdf.add_argument("--anchor", metavar="TEXT", help="place the stamp on this text")
+    sign_pdf.add_argument("--image", type=Path, metavar="PNG", help="signature or seal image")
+    sign_pdf.add_argument("--text", help="extra text (the 'số và ký hiệu' for attachments)")
+    sign_pdf.add_argument("--level", choices=["B-B", "B-T", "B-LT"], default="B-B")
+    sign_pdf.add_argument("--reason")
+    sign_pdf.add_argument("--location")
+    sign_pdf.add_argument("--tsa-url", dest="tsa_url", metavar="URL")
+    sign_pdf.add_argument("--prompter", metavar="CMD", help="external program that asks the user")
+
+    verify = commands.add_parser("verify", help="check the signatures of a PDF file")
+    _common(verify)
+    verify.add_argument("input", type=Path, metavar="FILE.pdf")
+    verify.add_argument("--json", action="store_true", help="print JSON")
+    verify.add_argument(
+        "--trust-root",
+        dest="trust_roots",
+        action="append",
+        type=Path,
+        metavar="PEM",
+        help="trusted root certificate (repeatable; adds to the configured ones)",
+    )
+    verify.add_argument(
+        "--offline", action="store_true", help="do not fetch revocation information"
+    )
+
     audit = commands.add_parser("audit", help="show the audit trail of consent requests")
     _common(audit)
     audit.add_argument("--json", action="store_true", help="print JSON")
@@ -87,7 +126,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-_NOT_SETTINGS = frozenset({"command", "config", "json", "origins_command", "origin", "limit"})
+_NOT_SETTINGS = frozenset(
+    {
+        "command",
+        "config",
+        "json",
+        "origins_command",
+        "origin",
+        "limit",
+        "input",
+        "output",
+        "profile",
+        "page",
+        "rect",
+        "anchor",
+        "image",
+        "text",
+        "level",
+        "reason",
+        "location",
+        "offline",
+        "trust_roots",
+    }
+)
 
 
 def config_from_args(args: argparse.Namespace) -> AgentConfig:
@@ -232,6 +293,91 @@ def cmd_origins(args: argparse.Namespace) -> int:
     return 0
 
 
+def _pdf_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``/v1/pdf/sign`` options object built from the flags (one parser for both)."""
+    appearance: dict[str, Any] = {"profile": args.profile}
+    if args.page is not None:
+        appearance["page"] = args.page
+    if args.rect:
+        try:
+            appearance["rect"] = [float(v) for v in args.rect.split(",")]
+        except ValueError as exc:
+            raise ConfigError("--rect takes four numbers: X1,Y1,X2,Y2") from exc
+    if args.anchor:
+        appearance["anchor"] = args.anchor
+    if args.image:
+        appearance["image"] = base64.b64encode(args.image.read_bytes()).decode()
+    if args.text:
+        appearance["text"] = args.text
+    options: dict[str, Any] = {"level": args.level, "appearance": appearance}
+    for key in ("reason", "location"):
+        if getattr(args, key):
+            options[key] = getattr(args, key)
+    if args.tsa_url:
+        options["tsaUrl"] = args.tsa_url
+    options["documentName"] = args.input.name
+    return options
+
+
+def cmd_sign_pdf(args: argparse.Namespace) -> int:
+    """``kyso-agent sign-pdf``: the same consent and PIN rules as the API."""
+    from agent.app import local_signing
+
+    config = config_from_args(args)
+    configure_logging(config, to_file=False)
+    try:
+        pdf = args.input.read_bytes()
+    except OSError as exc:
+        print(f"kyso-agent: cannot read {args.input}: {exc.strerror}", file=sys.stderr)
+        return 2
+    try:
+        request = parse_pdf_sign_request(_pdf_options(args), pdf, config.tsa_url)
+    except AgentError as exc:
+        print(f"kyso-agent: {exc.public_message(config.lang)}", file=sys.stderr)
+        return 2
+    try:
+        signed = asyncio.run(local_signing(config, request))
+    except AgentError as exc:
+        print(f"kyso-agent: {exc.code.value}: {exc.public_message(config.lang)}", file=sys.stderr)
+        return 1
+    tmp = args.output.with_name(args.output.name + ".part")
+    tmp.write_bytes(signed)
+    tmp.replace(args.output)
+    print(f"signed: {args.output}")
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    """``kyso-agent verify``: exit 0 only if every signature is valid."""
+    from agent.app import trust_roots
+    from agent.pdf.verify import NotAPdf, report_to_json, report_to_text, verify_pdf
+
+    config = config_from_args(args)
+    configure_logging(config, to_file=False)
+    roots = trust_roots(config)
+    if args.trust_roots:
+        from agent.pdf.trust import TrustRootError, load_trust_roots
+
+        try:
+            roots += load_trust_roots(args.trust_roots)
+        except TrustRootError as exc:
+            raise ConfigError(str(exc)) from exc
+    try:
+        report = verify_pdf(args.input.read_bytes(), roots, fetch_revocation=not args.offline)
+    except OSError as exc:
+        print(f"kyso-agent: cannot read {args.input}: {exc.strerror}", file=sys.stderr)
+        return 2
+    except NotAPdf as exc:
+        print(f"kyso-agent: {args.input}: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        json.dump(report_to_json(report), sys.stdout, ensure_ascii=False, indent=2)
+        sys.stdout.write("\n")
+    else:
+        sys.stdout.write(report_to_text(report, config.lang.value))
+    return 0 if report.all_valid else 1
+
+
 def cmd_audit(args: argparse.Namespace) -> int:
     """``kyso-agent audit``."""
     config = config_from_args(args)
@@ -265,6 +411,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "tokens": cmd_tokens,
         "origins": cmd_origins,
         "audit": cmd_audit,
+        "sign-pdf": cmd_sign_pdf,
+        "verify": cmd_verify,
     }
     if args.command is None:
         parser.print_help()

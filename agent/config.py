@@ -44,6 +44,7 @@ POLICY_ONLY: Final = frozenset(
 )
 DEFAULT_PROMPT_TIMEOUT: Final = 120.0
 DEFAULT_MAX_BODY: Final = 1024 * 1024
+DEFAULT_MAX_PDF: Final = 100 * 1024 * 1024
 POSIX_POLICY_FILE: Final = Path("/etc/kyso-agent/policy.toml")
 _LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR")
 
@@ -80,6 +81,15 @@ class AgentConfig:
     """Language of prompts and error messages (``vi`` or ``en``)."""
     max_body_bytes: int = DEFAULT_MAX_BODY
     """Largest JSON body accepted."""
+    max_pdf_bytes: int = DEFAULT_MAX_PDF
+    """Largest PDF accepted by the PDF endpoints (before base64)."""
+    tsa_url: str | None = None
+    """Default time-stamping authority for B-T and B-LT (e.g. http://ca.gov.vn/tsa)."""
+    trust_roots: tuple[Path, ...] = ()
+    """PEM/DER files of trusted root certificates (verification, B-LT); on Windows the OS
+    store is added."""
+    check_revocation: bool = True
+    """Ask the certificate's OCSP responder or CRL before signing, when reachable."""
     allow_user_pairing: bool = True
     """Policy: origins admitted by a wildcard entry may be paired by the user on first use."""
     allow_external_prompter: bool = True
@@ -103,6 +113,11 @@ class AgentConfig:
     def audit_file(self) -> Path:
         """The append-only audit trail."""
         return self.data_dir / "audit.sqlite3"
+
+    @property
+    def font_dir(self) -> Path:
+        """Fonts prepared for signature appearances."""
+        return self.data_dir / "fonts"
 
     @property
     def log_dir(self) -> Path:
@@ -154,7 +169,7 @@ def _convert(key: str, value: Any, source: str) -> Any:
         if not isinstance(value, str | Path) or not str(value):
             raise ConfigError(f"{source}: data_dir must be a path")
         return Path(value).expanduser()
-    if key == "pkcs11_modules":
+    if key in ("pkcs11_modules", "trust_roots"):
         return tuple(Path(p).expanduser() for p in _as_str_list(key, value, source))
     if key == "allowed_origins":
         try:
@@ -191,6 +206,20 @@ def _convert(key: str, value: Any, source: str) -> Any:
             or not 0 <= value <= MAX_PIN_CACHE_MINUTES
         ):
             raise ConfigError(f"{source}: pin_cache_minutes must be 0 to {MAX_PIN_CACHE_MINUTES}")
+        return value
+    if key == "max_pdf_bytes":
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1024:
+            raise ConfigError(f"{source}: max_pdf_bytes must be at least 1024")
+        return value
+    if key == "tsa_url":
+        if value in (None, ""):
+            return None
+        if not isinstance(value, str) or not value.lower().startswith(("http://", "https://")):
+            raise ConfigError(f"{source}: tsa_url must be an http:// or https:// URL")
+        return value
+    if key == "check_revocation":
+        if not isinstance(value, bool):
+            raise ConfigError(f"{source}: check_revocation must be true or false")
         return value
     if key == "cancel_backoff_seconds":
         if not isinstance(value, int | float) or isinstance(value, bool) or not 0 <= value <= 60:

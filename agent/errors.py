@@ -20,9 +20,11 @@ The tree::
     │   ├── TokenNotPresent         TOKEN_NOT_PRESENT    409
     │   ├── CertificateNotFound     CERTIFICATE_NOT_FOUND 404
     │   ├── CertificateExpired      CERTIFICATE_EXPIRED  409
+    │   ├── CertificateRevoked      CERTIFICATE_REVOKED  409
     │   ├── PinLocked               PIN_LOCKED           423
     │   ├── PinIncorrect            (never on the wire: the user is asked again)
     │   └── TokenFailure            INTERNAL             500
+    ├── SigningFailed               SIGNING_FAILED       502
     ├── Busy                        BUSY                 429
     └── InternalError               INTERNAL             500
 
@@ -57,6 +59,8 @@ class ErrorCode(StrEnum):
     TOKEN_NOT_PRESENT = "TOKEN_NOT_PRESENT"  # noqa: S105 - a code, not a secret
     CERTIFICATE_NOT_FOUND = "CERTIFICATE_NOT_FOUND"
     CERTIFICATE_EXPIRED = "CERTIFICATE_EXPIRED"
+    CERTIFICATE_REVOKED = "CERTIFICATE_REVOKED"
+    SIGNING_FAILED = "SIGNING_FAILED"
     PIN_LOCKED = "PIN_LOCKED"
     BUSY = "BUSY"
     INTERNAL = "INTERNAL"
@@ -203,6 +207,13 @@ class CertificateExpired(TokenError):
     http_status = 409
 
 
+class CertificateRevoked(TokenError):
+    """The certificate's CA says it is revoked (checked before signing)."""
+
+    code = ErrorCode.CERTIFICATE_REVOKED
+    http_status = 409
+
+
 class PinLocked(TokenError):
     """The user PIN is locked; the agent never tries to log in."""
 
@@ -222,6 +233,17 @@ class TokenFailure(TokenError):
 
     code = ErrorCode.INTERNAL
     http_status = 500
+
+
+class SigningFailed(AgentError):
+    """A service the signature depends on failed (time-stamping authority, validation data).
+
+    The detail names the service and is shown to the caller, who chose it.
+    """
+
+    code = ErrorCode.SIGNING_FAILED
+    http_status = 502
+    detail_is_public = True
 
 
 class Busy(AgentError):

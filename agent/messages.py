@@ -65,6 +65,14 @@ _CATALOGUE: Final[dict[str, dict[Lang, str]]] = {
         Lang.VI: "Chứng thư số đã hết hạn hoặc chưa có hiệu lực.",
         Lang.EN: "The certificate has expired or is not yet valid.",
     },
+    "CERTIFICATE_REVOKED": {
+        Lang.VI: "Chứng thư số đã bị thu hồi; không thể ký.",
+        Lang.EN: "The certificate has been revoked; it cannot sign.",
+    },
+    "SIGNING_FAILED": {
+        Lang.VI: "Không hoàn tất được chữ ký: {detail}",
+        Lang.EN: "The signature could not be completed: {detail}",
+    },
     "PIN_LOCKED": {
         Lang.VI: "Mã PIN của token đã bị khóa. Liên hệ bộ phận hỗ trợ để mở khóa.",
         Lang.EN: "The token's PIN is locked. Contact your helpdesk to unlock it.",

@@ -37,7 +37,7 @@ class Origin:
     """Explicit or default port."""
 
     def __str__(self) -> str:
-        if _DEFAULT_PORTS[self.scheme] == self.port:
+        if _DEFAULT_PORTS.get(self.scheme) == self.port or not self.port:
             return f"{self.scheme}://{self.host}"
         return f"{self.scheme}://{self.host}:{self.port}"
 
@@ -222,3 +222,7 @@ class OriginPolicy:
             return OriginDecision(True, origin, False)
         wild = any(p.wildcard and p.matches(origin) for p in self.patterns)
         return OriginDecision(wild, origin, wild)
+
+
+#: The command line (``kyso-agent sign-pdf``) as a caller: shown in prompts and the audit trail.
+LOCAL_CALLER: Final = Admitted(Origin("local", "kyso-agent", 0), via_wildcard=False)

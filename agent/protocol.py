@@ -20,6 +20,7 @@ from typing import Any, Final
 
 from agent.algorithms import HashAlgorithm, KeyType, RsaScheme
 from agent.errors import BadRequest
+from agent.pdf.models import Appearance, PdfSignOptions, Profile, SignatureLevel
 
 API_VERSION: Final = 1
 MAX_BATCH_ITEMS: Final = 1000
@@ -279,3 +280,197 @@ def parse_batch_sign_request(obj: dict[str, Any]) -> BatchSignRequest:
         _check_fields(raw, *_ITEM_FIELDS, where)
         items.append(_digest_item(raw, where))
     return BatchSignRequest(tuple(items), _certificate(obj), _scheme(obj))
+
+
+# --- PDF and CMS -----------------------------------------------------------------------------
+
+_PROFILE_FIELDS: Final = frozenset({"profile", "page", "rect", "anchor", "image", "text"})
+MAX_IMAGE_BYTES: Final = 2 * 1024 * 1024
+MAX_TEXT: Final = 200
+
+
+@dataclass(frozen=True)
+class PdfSignRequest:
+    """``POST /v1/pdf/sign``."""
+
+    pdf: bytes
+    """The document."""
+    options: PdfSignOptions
+    """Level, reason, location, TSA, appearance."""
+    document_name: str | None = None
+    """What the user is shown."""
+    certificate: bytes | None = None
+    """DER certificate to sign with; ``None`` lets the user choose."""
+
+
+@dataclass(frozen=True)
+class CmsSignRequest:
+    """``POST /v1/cms/sign``: a CMS signature over a document digest the portal computed."""
+
+    item: DigestToSign
+    """The document digest."""
+    certificate: bytes | None = None
+    """DER certificate to sign with; ``None`` lets the user choose."""
+    tsa_url: str | None = None
+    """Add a signature timestamp from this TSA."""
+
+
+@dataclass(frozen=True)
+class PdfVerifyRequest:
+    """``POST /v1/pdf/verify``."""
+
+    pdf: bytes
+    """The document."""
+
+
+@dataclass(frozen=True)
+class PdfSignResponse:
+    """Answer to ``POST /v1/pdf/sign``."""
+
+    pdf: bytes
+    certificate: bytes
+
+    def to_wire(self) -> dict[str, Any]:
+        """JSON body."""
+        return {"pdf": b64encode(self.pdf), "certificate": b64encode(self.certificate)}
+
+
+@dataclass(frozen=True)
+class CmsSignResponse:
+    """Answer to ``POST /v1/cms/sign``."""
+
+    cms: bytes
+    certificate: bytes
+
+    def to_wire(self) -> dict[str, Any]:
+        """JSON body."""
+        return {"cms": b64encode(self.cms), "certificate": b64encode(self.certificate)}
+
+
+def _short_text(obj: Mapping[str, Any], key: str, limit: int = MAX_TEXT) -> str | None:
+    value = obj.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > limit:
+        raise BadRequest(f"'{key}' must be a string of at most {limit} characters")
+    if any(unicodedata.category(c) in _INVISIBLE for c in value.replace("\n", "")):
+        raise BadRequest(f"'{key}' contains control or invisible formatting characters")
+    return value
+
+
+def _tsa_url(obj: Mapping[str, Any]) -> str | None:
+    url = _short_text(obj, "tsaUrl", 2000)
+    if url is not None and not url.lower().startswith(("http://", "https://")):
+        raise BadRequest("'tsaUrl' must be an http:// or https:// URL")
+    return url
+
+
+def _number(value: Any, field: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise BadRequest(f"'{field}' must be a number")
+    return float(value)
+
+
+def parse_appearance(value: Any) -> Appearance:
+    """Parse the ``appearance`` object of a PDF signing request."""
+    if value is None:
+        return Appearance()
+    if not isinstance(value, dict):
+        raise BadRequest("'appearance' must be an object")
+    _check_fields(value, frozenset({"profile"}), _PROFILE_FIELDS - {"profile"}, "appearance.")
+    try:
+        profile = Profile(value["profile"])
+    except (ValueError, TypeError) as exc:
+        allowed = ", ".join(p.value for p in Profile)
+        raise BadRequest(f"'appearance.profile' must be one of {allowed}") from exc
+    page = value.get("page", 1)
+    if isinstance(page, bool) or not isinstance(page, int) or page == 0:
+        raise BadRequest("'appearance.page' must be a non-zero integer (1 = first, -1 = last)")
+    rect = value.get("rect")
+    if rect is not None:
+        if not isinstance(rect, list) or len(rect) != 4:
+            raise BadRequest("'appearance.rect' must be [x1, y1, x2, y2] in PDF points")
+        x1, y1, x2, y2 = (_number(v, "appearance.rect") for v in rect)
+        if not (x1 < x2 and y1 < y2):
+            raise BadRequest("'appearance.rect' must have x1 < x2 and y1 < y2")
+        rect = (x1, y1, x2, y2)
+    image = None
+    if value.get("image") is not None:
+        image = b64decode(value["image"], "appearance.image")
+        if len(image) > MAX_IMAGE_BYTES:
+            raise BadRequest(f"'appearance.image' is larger than {MAX_IMAGE_BYTES} bytes")
+        if not image.startswith(b"\x89PNG\r\n\x1a\n"):
+            raise BadRequest("'appearance.image' must be a PNG")
+    return Appearance(
+        profile=profile,
+        page=page,
+        rect=rect,
+        anchor=_short_text(value, "anchor"),
+        image=image,
+        text=_short_text(value, "text"),
+    )
+
+
+def parse_pdf_options(obj: Mapping[str, Any], default_tsa: str | None = None) -> PdfSignOptions:
+    """The signing options shared by the JSON and multipart forms of ``/v1/pdf/sign``."""
+    level_text = obj.get("level") or SignatureLevel.B_B.value
+    try:
+        level = SignatureLevel(level_text)
+    except ValueError as exc:
+        raise BadRequest("'level' must be one of B-B, B-T, B-LT") from exc
+    return PdfSignOptions(
+        level=level,
+        reason=_short_text(obj, "reason"),
+        location=_short_text(obj, "location"),
+        tsa_url=_tsa_url(obj) or default_tsa,
+        appearance=parse_appearance(obj.get("appearance")),
+    )
+
+
+_PDF_OPTION_FIELDS: Final = frozenset(
+    {"documentName", "certificate", "level", "reason", "location", "tsaUrl", "appearance"}
+)
+
+
+def parse_pdf_sign_request(
+    obj: dict[str, Any], pdf: bytes | None = None, default_tsa: str | None = None
+) -> PdfSignRequest:
+    """Parse ``POST /v1/pdf/sign``: JSON with ``pdf``, or multipart ``options`` plus ``pdf``."""
+    if pdf is None:
+        _check_fields(obj, frozenset({"pdf"}), _PDF_OPTION_FIELDS, "")
+        pdf = b64decode(obj["pdf"], "pdf")
+    else:
+        _check_fields(obj, frozenset(), _PDF_OPTION_FIELDS, "options.")
+    if not pdf:
+        raise BadRequest("the PDF is empty")
+    return PdfSignRequest(
+        pdf=pdf,
+        options=parse_pdf_options(obj, default_tsa),
+        document_name=_document_name(obj.get("documentName"), "documentName"),
+        certificate=_certificate(obj),
+    )
+
+
+def parse_cms_sign_request(obj: dict[str, Any]) -> CmsSignRequest:
+    """Parse ``POST /v1/cms/sign``."""
+    _check_fields(
+        obj,
+        frozenset({"digest", "digestAlgorithm"}),
+        frozenset({"documentName", "certificate", "tsaUrl"}),
+        "",
+    )
+    item = _digest_item(
+        {
+            "hash": obj["digest"],
+            "hashAlgorithm": obj["digestAlgorithm"],
+            "documentName": obj.get("documentName"),
+        },
+        "",
+    )
+    return CmsSignRequest(item, _certificate(obj), _tsa_url(obj))
+
+
+def parse_pdf_verify_request(obj: dict[str, Any]) -> PdfVerifyRequest:
+    """Parse ``POST /v1/pdf/verify``."""
+    _check_fields(obj, frozenset({"pdf"}), frozenset(), "")
+    return PdfVerifyRequest(b64decode(obj["pdf"], "pdf"))

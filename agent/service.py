@@ -8,10 +8,15 @@ operation, signs, and logs out. A wrong PIN is asked again, never retried.
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
+from typing import Any, TypeVar
 
 from agent import __version__
 from agent.algorithms import HashAlgorithm, KeyType, RsaScheme, signature_algorithm_name
@@ -33,14 +38,28 @@ from agent.errors import (
     BadRequest,
     CertificateExpired,
     CertificateNotFound,
+    CertificateRevoked,
     PinIncorrect,
     PinLocked,
+    SigningFailed,
     TokenNotPresent,
     UserCancelled,
 )
 from agent.messages import Lang
 from agent.origin import Admitted
 from agent.pairing import PairingStore
+from agent.pdf.appearance import AppearanceError
+from agent.pdf.models import SignerIdentity
+from agent.pdf.revocation import RevocationStatus, check_revocation
+from agent.pdf.signer import (
+    BadPdf,
+    PdfSigningFailed,
+    SyncRawSigner,
+    inspect_pdf,
+    sign_cms_digest,
+    sign_pdf,
+)
+from agent.pdf.verify import NotAPdf, report_to_json, report_to_text, verify_pdf
 from agent.pin import Pin, TriesLeft
 from agent.protocol import (
     API_VERSION,
@@ -48,7 +67,12 @@ from agent.protocol import (
     BatchSignResponse,
     CertificateResponse,
     CertificatesRequest,
+    CmsSignRequest,
+    CmsSignResponse,
     DigestToSign,
+    PdfSignRequest,
+    PdfSignResponse,
+    PdfVerifyRequest,
     SignRequest,
     SignResponse,
     TokenRef,
@@ -56,6 +80,12 @@ from agent.protocol import (
 from agent.token import Inventory, PinState, TokenCertificate, TokenId, TokenService
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+Operation = Callable[[TokenCertificate, Pin | None, tuple[bytes, ...]], Awaitable[tuple[T, int]]]
+"""What to do with the key once the user approved: (certificate, PIN, issuer chain) →
+(result, number of signatures made)."""
 
 _SEVERITY = {TriesLeft.OK: 0, TriesLeft.LOW: 1, TriesLeft.FINAL: 2, TriesLeft.LOCKED: 3}
 _MAX_CHAIN = 8
@@ -79,6 +109,29 @@ def _choice(cert: TokenCertificate) -> CertificateChoice:
         not_after=cert.not_after,
         token=cert.token.label,
     )
+
+
+def _identity(cert: TokenCertificate) -> SignerIdentity:
+    from cryptography.x509.oid import NameOID
+
+    def first(oid: Any) -> str | None:
+        values = cert.x509.subject.get_attributes_for_oid(oid)
+        return str(values[0].value) if values else None
+
+    return SignerIdentity(
+        name=first(NameOID.COMMON_NAME) or cert.x509.subject.rfc4514_string(),
+        organization=first(NameOID.ORGANIZATION_NAME),
+    )
+
+
+async def _pdf_work(job: Callable[[], T]) -> T:
+    """Run blocking PDF work on a thread, mapping its failures to the error tree."""
+    try:
+        return await asyncio.to_thread(job)
+    except (AppearanceError, BadPdf) as exc:
+        raise BadRequest(str(exc)) from exc
+    except PdfSigningFailed as exc:
+        raise SigningFailed(str(exc)) from exc
 
 
 def _token_key(token: TokenId) -> TokenKey:
@@ -116,6 +169,7 @@ class _Audit:
         self.certificate: TokenCertificate | None = None
         self.first_use = False
         self.signatures = 0
+        self.checks: str | None = None
 
     def entry(self, outcome: str) -> AuditEntry:
         cert = self.certificate
@@ -130,6 +184,7 @@ class _Audit:
             outcome=outcome,
             signatures=self.signatures,
             first_use=self.first_use,
+            checks=self.checks,
         )
 
 
@@ -146,6 +201,9 @@ class SigningService:
         pairing: PairingStore | None = None,
         pin_cache: PinCache | None = None,
         audit: AuditLog | None = None,
+        trust_roots: Sequence[bytes] = (),
+        check_revocation: bool = True,
+        font_dir: Path | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._tokens = tokens
@@ -155,6 +213,9 @@ class SigningService:
         self._pairing = pairing
         self._pins = pin_cache if pin_cache is not None else PinCache(0)
         self._audit = audit
+        self._trust_roots = tuple(trust_roots)
+        self._check_revocation = check_revocation
+        self._font_dir = font_dir
         self._clock = clock
 
     @staticmethod
@@ -290,6 +351,43 @@ class SigningService:
         )
         return request, cached
 
+    async def _signing(
+        self,
+        caller: Admitted,
+        items: Sequence[DigestToSign],
+        requested: bytes | None,
+        scheme: RsaScheme | None,
+        operation: Operation[T],
+    ) -> tuple[TokenCertificate, T]:
+        """Offer certificates, ask, check the chosen one, run ``operation``, audit."""
+        inventory = await self._inventory()
+        candidates = self._candidates(inventory, requested, scheme)
+        offered = [c for c in candidates if c.pin.tries_left is not TriesLeft.LOCKED]
+        if not offered:
+            raise PinLocked("every candidate token has a locked PIN")
+        documents = tuple(DocumentView(i.document_name, i.digest, i.algorithm) for i in items)
+        audit = _Audit(caller, PromptAction.SIGN, items)
+        async with self._gate.turn(str(caller)):
+            try:
+                cert, result, count = await self._consent_and_sign(
+                    caller=caller,
+                    offered=offered,
+                    documents=documents,
+                    operation=operation,
+                    inventory=inventory,
+                    audit=audit,
+                )
+            except AgentError as exc:
+                await self._audited(audit, exc.code.value)
+                raise
+            audit.signatures = count
+            # Recorded before the signatures leave the agent: nothing returned goes unaudited.
+            await self._audited(audit, "signed")
+        log.info(
+            "signed %d item(s) for %s with certificate %s…", count, caller, cert.fingerprint[:16]
+        )
+        return cert, result
+
     async def _sign_digests(
         self,
         caller: Admitted,
@@ -297,44 +395,126 @@ class SigningService:
         requested: bytes | None,
         scheme: RsaScheme | None,
     ) -> Signed:
-        inventory = await self._inventory()
-        candidates = self._candidates(inventory, requested, scheme)
-        offered = [c for c in candidates if c.pin.tries_left is not TriesLeft.LOCKED]
-        if not offered:
-            raise PinLocked("every candidate token has a locked PIN")
-        origin = str(caller)
-        documents = tuple(DocumentView(i.document_name, i.digest, i.algorithm) for i in items)
         work: list[tuple[bytes, HashAlgorithm]] = [(i.digest, i.algorithm) for i in items]
         rsa_scheme = scheme or RsaScheme.PKCS1V15
-        audit = _Audit(caller, PromptAction.SIGN, items)
-        async with self._gate.turn(origin):
-            try:
-                cert, signatures = await self._consent_and_sign(
-                    caller=caller,
-                    offered=offered,
-                    documents=documents,
-                    work=work,
-                    scheme=rsa_scheme,
-                    audit=audit,
-                )
-            except AgentError as exc:
-                await self._audited(audit, exc.code.value)
-                raise
-            audit.signatures = len(signatures)
-            # Recorded before the signatures leave the agent: nothing returned goes unaudited.
-            await self._audited(audit, "signed")
+
+        async def operation(
+            cert: TokenCertificate, pin: Pin | None, _chain: tuple[bytes, ...]
+        ) -> tuple[list[bytes], int]:
+            signatures = await self._tokens.sign(cert, work, rsa_scheme, pin)
+            return signatures, len(signatures)
+
+        cert, signatures = await self._signing(caller, items, requested, scheme, operation)
         key_type = cert.key_type
         assert key_type is not None  # noqa: S101 - guaranteed by signing_certificates
         algorithms = tuple(
             signature_algorithm_name(key_type, rsa_scheme, i.algorithm) for i in items
         )
-        log.info(
-            "signed %d digest(s) for %s with certificate %s…",
-            len(signatures),
-            origin,
-            cert.fingerprint[:16],
-        )
         return Signed(cert, tuple(signatures), algorithms)
+
+    def _bridge(self, cert: TokenCertificate, pin: Pin | None) -> SyncRawSigner:
+        """A blocking raw signer for pyHanko's worker thread, driving the token via this loop."""
+        loop = asyncio.get_running_loop()
+
+        def raw(digest: bytes, algorithm: HashAlgorithm) -> bytes:
+            future = asyncio.run_coroutine_threadsafe(
+                self._tokens.sign(cert, [(digest, algorithm)], RsaScheme.PKCS1V15, pin), loop
+            )
+            return future.result()[0]
+
+        return raw
+
+    async def sign_pdf(self, caller: Admitted, request: PdfSignRequest) -> PdfSignResponse:
+        """``POST /v1/pdf/sign``: one question showing the PDF's name and SHA-256."""
+        try:
+            await asyncio.to_thread(inspect_pdf, request.pdf)
+        except BadPdf as exc:
+            raise BadRequest(str(exc)) from exc
+        item = DigestToSign(
+            hashlib.sha256(request.pdf).digest(), HashAlgorithm.SHA256, request.document_name
+        )
+
+        async def operation(
+            cert: TokenCertificate, pin: Pin | None, chain: tuple[bytes, ...]
+        ) -> tuple[bytes, int]:
+            key_type = cert.key_type
+            assert key_type is not None  # noqa: S101 - guaranteed by signing_certificates
+            signed = await _pdf_work(
+                partial(
+                    sign_pdf,
+                    request.pdf,
+                    certificate=cert.der,
+                    chain=chain,
+                    key_type=key_type,
+                    options=request.options,
+                    identity=_identity(cert),
+                    raw=self._bridge(cert, pin),
+                    trust_roots=self._trust_roots,
+                    font_dir=self._font_dir,
+                )
+            )
+            return signed, 1
+
+        cert, signed = await self._signing(caller, [item], request.certificate, None, operation)
+        return PdfSignResponse(signed, cert.der)
+
+    async def sign_cms(self, caller: Admitted, request: CmsSignRequest) -> CmsSignResponse:
+        """``POST /v1/cms/sign``: a CMS signature over a digest the portal computed."""
+
+        async def operation(
+            cert: TokenCertificate, pin: Pin | None, chain: tuple[bytes, ...]
+        ) -> tuple[bytes, int]:
+            key_type = cert.key_type
+            assert key_type is not None  # noqa: S101 - guaranteed by signing_certificates
+            cms = await _pdf_work(
+                partial(
+                    sign_cms_digest,
+                    request.item.digest,
+                    hash_algorithm=request.item.algorithm,
+                    certificate=cert.der,
+                    chain=chain,
+                    key_type=key_type,
+                    raw=self._bridge(cert, pin),
+                    tsa_url=request.tsa_url,
+                )
+            )
+            return cms, 1
+
+        cert, cms = await self._signing(
+            caller, [request.item], request.certificate, None, operation
+        )
+        return CmsSignResponse(cms, cert.der)
+
+    async def verify_pdf(self, request: PdfVerifyRequest, lang: Lang) -> dict[str, Any]:
+        """``POST /v1/pdf/verify``: every signature, checked against the configured roots."""
+        try:
+            report = await asyncio.to_thread(verify_pdf, request.pdf, self._trust_roots)
+        except NotAPdf as exc:
+            raise BadRequest(str(exc)) from exc
+        wire = report_to_json(report)
+        wire["text"] = report_to_text(report, lang.value)
+        return wire
+
+    async def _check_certificate(
+        self, cert: TokenCertificate, chain: tuple[bytes, ...], audit: _Audit
+    ) -> None:
+        """Validity and, when reachable, revocation, before the key is used."""
+        now = self._clock()
+        if not cert.valid_at(now):
+            raise CertificateExpired(f"certificate valid until {cert.not_after}")
+        checks = f"valid until {cert.not_after.isoformat()}"
+        if self._check_revocation and chain:
+            result = await asyncio.to_thread(check_revocation, cert.der, chain[:1])
+            checks += f"; revocation {result.status.value} via {result.method}"
+            if result.source:
+                checks += f" {result.source}"
+            audit.checks = checks
+            if result.status is RevocationStatus.REVOKED:
+                raise CertificateRevoked(f"{result.method} {result.source}: {result.detail}")
+        elif self._check_revocation:
+            audit.checks = checks + "; revocation unknown (issuer certificate not on the token)"
+        else:
+            audit.checks = checks + "; revocation not checked (policy)"
 
     async def _consent_and_sign(
         self,
@@ -342,11 +522,12 @@ class SigningService:
         caller: Admitted,
         offered: list[TokenCertificate],
         documents: tuple[DocumentView, ...],
-        work: list[tuple[bytes, HashAlgorithm]],
-        scheme: RsaScheme,
+        operation: Operation[T],
+        inventory: Inventory,
         audit: _Audit,
-    ) -> tuple[TokenCertificate, list[bytes]]:
+    ) -> tuple[TokenCertificate, T, int]:
         retry: RetryReason | None = None
+        checked: set[str] = set()
         while True:
             states = [c.pin for c in offered]
             if retry is not None:
@@ -374,7 +555,11 @@ class SigningService:
                     cached.wipe()
                 raise
             pin = answer.pin or cached
+            chain = build_chain(cert, inventory.certificates)
             try:
+                if cert.fingerprint not in checked:
+                    await self._check_certificate(cert, chain, audit)
+                    checked.add(cert.fingerprint)
                 fresh = await self._tokens.pin_state(cert.token)
                 if fresh.tries_left is TriesLeft.LOCKED:
                     raise PinLocked("token flags say the PIN is locked")
@@ -382,9 +567,7 @@ class SigningService:
                     raise UserCancelled("final PIN attempt not confirmed by the user")
                 if not fresh.pinpad and not pin:
                     raise UserCancelled("no PIN was typed")
-                signatures = await self._tokens.sign(
-                    cert, work, scheme, None if fresh.pinpad else pin
-                )
+                result, count = await operation(cert, None if fresh.pinpad else pin, chain)
             except PinIncorrect:
                 # A wrong PIN, typed or cached, is never tried again: forget every cached PIN.
                 self._pins.clear()
@@ -394,7 +577,7 @@ class SigningService:
             else:
                 if answer.pin is not None and not fresh.pinpad:
                     self._pins.put(_token_key(cert.token), answer.pin)
-                return cert, signatures
+                return cert, result, count
             finally:
                 for secret in (answer.pin, cached):
                     if secret is not None:

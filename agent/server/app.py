@@ -31,7 +31,7 @@ def create_app(
     """Build the API application."""
     app = web.Application(
         middlewares=[errors_middleware, host_middleware, caller_middleware, origin_middleware],
-        # aiohttp enforces this while reading; the handler also checks Content-Length first.
+        # Handlers read bodies themselves, each with its own limit (JSON 1 MiB, PDF 100 MiB).
         client_max_size=settings.max_body_bytes,
     )
     app[SERVICE] = service

@@ -27,6 +27,10 @@ class ServerSettings:
     """Origins admitted only by a wildcard entry may be used (and paired on first use)."""
     check_caller: bool = True
     """Refuse TCP connections owned by another OS user."""
+    max_pdf_bytes: int = 100 * 1024 * 1024
+    """Largest PDF accepted by the PDF endpoints (before base64)."""
+    tsa_url: str | None = None
+    """Default time-stamping authority for B-T and B-LT."""
 
 
 SERVICE = web.AppKey("service", SigningService)

@@ -5,29 +5,83 @@ from __future__ import annotations
 from importlib import resources
 from typing import Any
 
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 
-from agent.errors import PayloadTooLarge, UnsupportedMediaType
+from agent.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
+from agent.messages import pick_lang
 from agent.protocol import (
     decode_json_object,
     parse_batch_sign_request,
     parse_certificates_request,
+    parse_cms_sign_request,
+    parse_pdf_sign_request,
+    parse_pdf_verify_request,
     parse_sign_request,
 )
 from agent.server.keys import CALLER, SERVICE, SETTINGS
 from agent.server.middlewares import json_response
 
 routes = web.RouteTableDef()
+_CHUNK = 256 * 1024
 
 
-async def read_json(request: web.Request) -> dict[str, Any]:
+async def _read_limited(
+    stream: web.Request | BodyPartReader, limit: int, shown_limit: int
+) -> bytes:
+    """Read a body or a multipart part, refusing it as soon as it passes ``limit``."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        chunk = (
+            await stream.content.read(_CHUNK)
+            if isinstance(stream, web.Request)
+            else await stream.read_chunk(_CHUNK)
+        )
+        if not chunk:
+            return b"".join(chunks)
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(shown_limit)
+        chunks.append(chunk)
+
+
+async def read_json(
+    request: web.Request, limit: int | None = None, shown_limit: int | None = None
+) -> dict[str, Any]:
     """The body as a JSON object, after media-type and size checks."""
     if request.content_type != "application/json":
         raise UnsupportedMediaType(f"Content-Type {request.content_type!r}")
-    limit = request.app[SETTINGS].max_body_bytes
+    limit = limit or request.app[SETTINGS].max_body_bytes
+    shown = shown_limit or limit
     if request.content_length is not None and request.content_length > limit:
-        raise PayloadTooLarge(limit)
-    return decode_json_object(await request.read())
+        raise PayloadTooLarge(shown)
+    return decode_json_object(await _read_limited(request, limit, shown))
+
+
+def _pdf_json_limit(request: web.Request) -> tuple[int, int]:
+    """Base64 makes a PDF a third larger; options and a stamp image get room of their own."""
+    pdf_limit = request.app[SETTINGS].max_pdf_bytes
+    return pdf_limit * 4 // 3 + 4 * 1024 * 1024, pdf_limit
+
+
+async def _read_pdf_form(request: web.Request) -> tuple[dict[str, Any], bytes]:
+    """``multipart/form-data`` with a ``file`` part (the PDF) and an ``options`` JSON part."""
+    pdf_limit = request.app[SETTINGS].max_pdf_bytes
+    reader = await request.multipart()
+    options: dict[str, Any] = {}
+    pdf: bytes | None = None
+    while (part := await reader.next()) is not None:
+        if not isinstance(part, BodyPartReader):
+            raise BadRequest("nested multipart bodies are not accepted")
+        if part.name == "file" and pdf is None:
+            pdf = await _read_limited(part, pdf_limit, pdf_limit)
+        elif part.name == "options" and not options:
+            options = decode_json_object(await _read_limited(part, 4 * 1024 * 1024, pdf_limit))
+        else:
+            raise BadRequest(f"unexpected form part {part.name!r} (use 'file' and 'options')")
+    if pdf is None:
+        raise BadRequest("the form has no 'file' part")
+    return options, pdf
 
 
 @routes.get("/v1/info")
@@ -65,3 +119,38 @@ async def sign_batch(request: web.Request) -> web.Response:
     parsed = parse_batch_sign_request(await read_json(request))
     result = await request.app[SERVICE].sign_batch(request[CALLER], parsed)
     return json_response(result.to_wire())
+
+
+@routes.post("/v1/pdf/sign")
+async def pdf_sign(request: web.Request) -> web.Response:
+    """Sign a whole PDF (PAdES); JSON with base64, or a browser form."""
+    default_tsa = request.app[SETTINGS].tsa_url
+    if request.content_type == "multipart/form-data":
+        options, pdf = await _read_pdf_form(request)
+        parsed = parse_pdf_sign_request(options, pdf, default_tsa)
+    else:
+        parsed = parse_pdf_sign_request(
+            await read_json(request, *_pdf_json_limit(request)), None, default_tsa
+        )
+    if len(parsed.pdf) > request.app[SETTINGS].max_pdf_bytes:
+        raise PayloadTooLarge(request.app[SETTINGS].max_pdf_bytes)
+    result = await request.app[SERVICE].sign_pdf(request[CALLER], parsed)
+    return json_response(result.to_wire())
+
+
+@routes.post("/v1/cms/sign")
+async def cms_sign(request: web.Request) -> web.Response:
+    """A CMS signature over a digest the portal computed (server-side PDF preparation)."""
+    parsed = parse_cms_sign_request(await read_json(request))
+    result = await request.app[SERVICE].sign_cms(request[CALLER], parsed)
+    return json_response(result.to_wire())
+
+
+@routes.post("/v1/pdf/verify")
+async def pdf_verify(request: web.Request) -> web.Response:
+    """Check every signature of a PDF; no consent needed, nothing is signed."""
+    parsed = parse_pdf_verify_request(await read_json(request, *_pdf_json_limit(request)))
+    if len(parsed.pdf) > request.app[SETTINGS].max_pdf_bytes:
+        raise PayloadTooLarge(request.app[SETTINGS].max_pdf_bytes)
+    lang = pick_lang(request.headers.get("Accept-Language"), request.app[SETTINGS].lang)
+    return json_response(await request.app[SERVICE].verify_pdf(parsed, lang))

@@ -17,6 +17,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,7 +26,7 @@ from typing import Any, Final
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
 
 SOFTHSM_MODULE_PATHS: Final = (
     "/usr/lib/softhsm/libsofthsm2.so",
@@ -155,10 +156,20 @@ class TestCa:
         *,
         not_before: datetime | None = None,
         not_after: datetime | None = None,
+        crl_url: str | None = None,
+        ocsp_url: str | None = None,
+        extended_key_usage: Sequence[x509.ObjectIdentifier] = (),
     ) -> x509.Certificate:
-        """A signing certificate (digitalSignature + nonRepudiation) for ``public_key``."""
+        """A signing certificate (digitalSignature + nonRepudiation) for ``public_key``.
+
+        ``crl_url`` adds a CRL distribution point and ``ocsp_url`` an OCSP access
+        method (Authority Information Access), where a relying party looks for the
+        certificate's revocation status. ``extended_key_usage`` adds a critical EKU
+        extension (``TIME_STAMPING`` for a TSA, as RFC 3161 requires;
+        ``OCSP_SIGNING`` for a delegated OCSP responder).
+        """
         now = datetime.now(UTC)
-        return (
+        builder = (
             x509.CertificateBuilder()
             .subject_name(subject)
             .issuer_name(self.cert.subject)
@@ -174,8 +185,22 @@ class TestCa:
             .add_extension(
                 x509.AuthorityKeyIdentifier.from_issuer_public_key(self.key.public_key()), False
             )
-            .sign(self.key, hashes.SHA256())
         )
+        if crl_url:
+            point = x509.DistributionPoint(
+                [x509.UniformResourceIdentifier(crl_url)], None, None, None
+            )
+            builder = builder.add_extension(x509.CRLDistributionPoints([point]), False)
+        if ocsp_url:
+            access = x509.AccessDescription(
+                AuthorityInformationAccessOID.OCSP, x509.UniformResourceIdentifier(ocsp_url)
+            )
+            builder = builder.add_extension(x509.AuthorityInformationAccess([access]), False)
+        if extended_key_usage:
+            builder = builder.add_extension(
+                x509.ExtendedKeyUsage(list(extended_key_usage)), critical=True
+            )
+        return builder.sign(self.key, hashes.SHA256())
 
 
 @dataclass(frozen=True)
@@ -192,6 +217,10 @@ class KeySpec:
     """Holder's organisation."""
     valid_days: int = 730
     """Validity from yesterday; negative makes an expired certificate."""
+    crl_url: str = ""
+    """CRL distribution point written into the certificate (none when empty)."""
+    ocsp_url: str = ""
+    """OCSP responder written into the certificate's AIA (none when empty)."""
 
 
 @dataclass(frozen=True)
@@ -275,6 +304,8 @@ def _generate_on_token(request: dict[str, Any]) -> list[dict[str, str]]:
                 vn_name(key["common_name"], key["organization"]),
                 not_before=not_before,
                 not_after=not_after,
+                crl_url=key.get("crl_url") or None,
+                ocsp_url=key.get("ocsp_url") or None,
             )
             writer.store_certificate(cert, key["common_name"], key_id)
             made.append(

@@ -243,7 +243,7 @@ def test_pin_is_never_logged(fresh: AgentProcess, token: SessionToken) -> None:
     )
     assert response.status == 200
     logged = fresh.log_text()
-    assert "signed 1 digest" in logged  # the log is really being read
+    assert "signed 1 item" in logged  # the log is really being read
     assert PIN not in logged
     assert WRONG_PIN not in logged
 
