@@ -28,8 +28,8 @@ test: deps venv
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: deps venv
-	$(VENV)/bin/ruff check agent tests bench demo
-	$(VENV)/bin/ruff format --check agent tests bench demo
+	$(VENV)/bin/ruff check agent tests bench demo docs/examples
+	$(VENV)/bin/ruff format --check agent tests bench demo docs/examples
 	$(VENV)/bin/mypy
 
 bench: deps venv

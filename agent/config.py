@@ -289,3 +289,10 @@ def configure_logging(config: AgentConfig, *, to_file: bool = True) -> None:
         handlers=handlers,
         force=True,
     )
+    # pyHanko and its validator narrate every fetch and every lenient parse at INFO and
+    # WARNING; the agent reports what matters itself (errors, audit trail, the verify report).
+    for noisy in ("pyhanko", "pyhanko_certvalidator", "fontTools"):
+        # log_level = "DEBUG" keeps them, for the helpdesk chasing a validation problem.
+        logging.getLogger(noisy).setLevel(
+            logging.NOTSET if config.log_level == "DEBUG" else logging.ERROR
+        )

@@ -154,6 +154,228 @@ _CATALOGUE: Final[dict[str, dict[Lang, str]]] = {
         Lang.VI: "Kết nối đến từ một người dùng khác trên máy này và đã bị từ chối.",
         Lang.EN: "The connection comes from another user on this computer and was refused.",
     },
+    # The verification report (kyso-agent verify, POST /v1/pdf/verify).
+    "verify_none": {
+        Lang.VI: "Tài liệu không có chữ ký số nào.",
+        Lang.EN: "The document has no signatures.",
+    },
+    "verify_count": {
+        Lang.VI: "Tài liệu có {count} chữ ký số.",
+        Lang.EN: "The document has {count} signature(s).",
+    },
+    "verify_all_valid": {
+        Lang.VI: "✓ Kết luận: tất cả chữ ký số đều hợp lệ.",
+        Lang.EN: "✓ Conclusion: every signature is valid.",
+    },
+    "verify_not_all_valid": {
+        Lang.VI: "✗ Kết luận: tài liệu có chữ ký số KHÔNG hợp lệ hoặc chưa xác minh được.",
+        Lang.EN: "✗ Conclusion: some signatures are NOT valid or could not be verified.",
+    },
+    "verify_no_signature_verdict": {
+        Lang.VI: "✗ Kết luận: không có chữ ký số để xác minh.",
+        Lang.EN: "✗ Conclusion: there is no signature to verify.",
+    },
+    "verify_heading": {
+        Lang.VI: "Chữ ký số {index}: {signer}",
+        Lang.EN: "Signature {index}: {signer}",
+    },
+    "verify_heading_timestamp": {
+        Lang.VI: "Dấu thời gian tài liệu {index}: {signer}",
+        Lang.EN: "Document timestamp {index}: {signer}",
+    },
+    "verify_unknown_signer": {Lang.VI: "(không đọc được)", Lang.EN: "(unreadable)"},
+    "verify_ok": {
+        Lang.VI: "✓ Hợp lệ",
+        Lang.EN: "✓ Valid",
+    },
+    "verify_not_ok": {
+        Lang.VI: "✗ KHÔNG hợp lệ",
+        Lang.EN: "✗ NOT valid",
+    },
+    "verify_field": {Lang.VI: "Trường chữ ký: {name}", Lang.EN: "Signature field: {name}"},
+    "verify_intact": {
+        Lang.VI: "Toàn vẹn: còn nguyên vẹn",
+        Lang.EN: "Integrity: intact",
+    },
+    "verify_not_intact": {
+        Lang.VI: "Toàn vẹn: nội dung đã bị thay đổi sau khi ký",
+        Lang.EN: "Integrity: the signed content was changed",
+    },
+    "verify_valid": {
+        Lang.VI: "Chữ ký: đúng (khớp với khóa công khai của người ký)",
+        Lang.EN: "Signature value: correct (matches the signer's public key)",
+    },
+    "verify_not_valid": {
+        Lang.VI: "Chữ ký: sai (không khớp với khóa công khai của người ký)",
+        Lang.EN: "Signature value: wrong (does not match the signer's public key)",
+    },
+    "verify_trusted": {
+        Lang.VI: "Chứng thư: tin cậy ({root})",
+        Lang.EN: "Certificate: trusted ({root})",
+    },
+    "verify_untrusted": {
+        Lang.VI: "Chứng thư: không tin cậy",
+        Lang.EN: "Certificate: not trusted",
+    },
+    "verify_revocation_good": {
+        Lang.VI: "Thu hồi: chứng thư chưa bị thu hồi",
+        Lang.EN: "Revocation: the certificate is not revoked",
+    },
+    "verify_revocation_revoked": {
+        Lang.VI: "Thu hồi: chứng thư ĐÃ BỊ THU HỒI",
+        Lang.EN: "Revocation: the certificate is REVOKED",
+    },
+    "verify_revocation_unknown": {
+        Lang.VI: "Thu hồi: không xác định được tình trạng thu hồi",
+        Lang.EN: "Revocation: the status could not be determined",
+    },
+    "verify_revocation_not_checked": {
+        Lang.VI: "Thu hồi: không kiểm tra",
+        Lang.EN: "Revocation: not checked",
+    },
+    "verify_signing_time": {
+        Lang.VI: "Thời điểm ký (theo người ký): {time}",
+        Lang.EN: "Signing time (as claimed by the signer): {time}",
+    },
+    "verify_no_signing_time": {
+        Lang.VI: "Thời điểm ký: không có",
+        Lang.EN: "Signing time: none",
+    },
+    "verify_timestamp_valid": {
+        Lang.VI: "Dấu thời gian: {time} (hợp lệ)",
+        Lang.EN: "Timestamp: {time} (valid)",
+    },
+    "verify_timestamp_invalid": {
+        Lang.VI: "Dấu thời gian: {time} (KHÔNG hợp lệ)",
+        Lang.EN: "Timestamp: {time} (NOT valid)",
+    },
+    "verify_no_timestamp": {
+        Lang.VI: "Dấu thời gian: không có",
+        Lang.EN: "Timestamp: none",
+    },
+    "verify_coverage_entire": {
+        Lang.VI: "Phạm vi: toàn bộ tài liệu",
+        Lang.EN: "Coverage: the entire document",
+    },
+    "verify_coverage_revision": {
+        Lang.VI: "Phạm vi: phiên bản đã ký; sau đó chỉ có thêm {what}",
+        Lang.EN: "Coverage: the signed revision; later only {what} were added",
+    },
+    "verify_coverage_modified": {
+        Lang.VI: "Phạm vi: có thay đổi sau khi ký: {what}",
+        Lang.EN: "Coverage: changed after signing: {what}",
+    },
+    "verify_coverage_partial": {
+        Lang.VI: "Phạm vi: chữ ký chỉ bao phủ một phần tài liệu",
+        Lang.EN: "Coverage: the signature covers only part of the document",
+    },
+    "verify_modified_lta": {
+        Lang.VI: "dữ liệu phục vụ kiểm tra lâu dài",
+        Lang.EN: "long-term validation data",
+    },
+    "verify_modified_form": {
+        Lang.VI: "chữ ký số khác hoặc nội dung điền biểu mẫu",
+        Lang.EN: "further signatures or form field values",
+    },
+    "verify_modified_annotations": {
+        Lang.VI: "chú thích (annotation)",
+        Lang.EN: "annotations",
+    },
+    "verify_modified_other": {
+        Lang.VI: "nội dung tài liệu đã bị sửa",
+        Lang.EN: "the document's content was altered",
+    },
+    "verify_modified_unknown": {
+        Lang.VI: "không phân tích được các thay đổi",
+        Lang.EN: "the changes could not be analysed",
+    },
+    "verify_level": {Lang.VI: "Định dạng: PAdES {level}", Lang.EN: "Format: PAdES {level}"},
+    "verify_problems": {Lang.VI: "Vấn đề: {problems}", Lang.EN: "Problems: {problems}"},
+    "verify_time": {
+        Lang.VI: "{moment:%H:%M:%S} ngày {moment:%d/%m/%Y} (UTC{offset})",
+        Lang.EN: "{moment:%Y-%m-%d %H:%M:%S} (UTC{offset})",
+    },
+    # One per Problem: "verify_problem_" + the code with "-" as "_".
+    "verify_problem_malformed_signature": {
+        Lang.VI: "dữ liệu chữ ký bị hỏng",
+        Lang.EN: "the signature data is damaged",
+    },
+    "verify_problem_unsupported_format": {
+        Lang.VI: "định dạng chữ ký không được hỗ trợ",
+        Lang.EN: "unsupported signature format",
+    },
+    "verify_problem_validation_error": {
+        Lang.VI: "lỗi khi kiểm tra chữ ký",
+        Lang.EN: "the signature could not be checked",
+    },
+    "verify_problem_digest_mismatch": {
+        Lang.VI: "giá trị băm không khớp",
+        Lang.EN: "digest mismatch",
+    },
+    "verify_problem_bad_signature": {
+        Lang.VI: "chữ ký sai",
+        Lang.EN: "wrong signature value",
+    },
+    "verify_problem_untrusted": {
+        Lang.VI: "chứng thư không thuộc tổ chức chứng thực được tin cậy",
+        Lang.EN: "the certificate does not chain to a trusted root",
+    },
+    "verify_problem_certificate_expired": {
+        Lang.VI: "chứng thư đã hết hạn",
+        Lang.EN: "the certificate has expired",
+    },
+    "verify_problem_certificate_not_yet_valid": {
+        Lang.VI: "chứng thư chưa có hiệu lực",
+        Lang.EN: "the certificate is not valid yet",
+    },
+    "verify_problem_key_usage": {
+        Lang.VI: "chứng thư không dùng để ký hoặc chuỗi chứng thư không hợp lệ",
+        Lang.EN: "the certificate is not for signing or its chain is invalid",
+    },
+    "verify_problem_weak_algorithm": {
+        Lang.VI: "thuật toán không còn an toàn",
+        Lang.EN: "an algorithm that is no longer accepted",
+    },
+    "verify_problem_revoked": {
+        Lang.VI: "chứng thư đã bị thu hồi",
+        Lang.EN: "the certificate is revoked",
+    },
+    "verify_problem_revocation_unknown": {
+        Lang.VI: "không xác định được tình trạng thu hồi",
+        Lang.EN: "revocation status unknown",
+    },
+    "verify_problem_expired_at_signing": {
+        Lang.VI: "chứng thư đã hết hạn vào thời điểm ký",
+        Lang.EN: "the certificate had expired at the signing time",
+    },
+    "verify_problem_not_yet_valid_at_signing": {
+        Lang.VI: "chứng thư chưa có hiệu lực vào thời điểm ký",
+        Lang.EN: "the certificate was not yet valid at the signing time",
+    },
+    "verify_problem_timestamp_invalid": {
+        Lang.VI: "dấu thời gian không hợp lệ",
+        Lang.EN: "the timestamp is not valid",
+    },
+    "verify_problem_modified_after": {
+        Lang.VI: "tài liệu bị sửa sau khi ký",
+        Lang.EN: "the document was altered after signing",
+    },
+    "verify_problem_partial_coverage": {
+        Lang.VI: "chữ ký không bao phủ toàn bộ phiên bản đã ký",
+        Lang.EN: "the signature does not cover its whole revision",
+    },
+    "verify_problem_modifications_unchecked": {
+        Lang.VI: "không phân tích được các thay đổi sau khi ký",
+        Lang.EN: "later changes could not be analysed",
+    },
+    "verify_problem_seed_value_violation": {
+        Lang.VI: "chữ ký không tuân theo ràng buộc của trường chữ ký",
+        Lang.EN: "the signature ignores its field's constraints",
+    },
+    "verify_problem_lenient_syntax": {
+        Lang.VI: "tệp PDF có lỗi cú pháp",
+        Lang.EN: "the PDF file has syntax errors",
+    },
 }
 
 

@@ -383,8 +383,8 @@ def parse_appearance(value: Any) -> Appearance:
     except (ValueError, TypeError) as exc:
         allowed = ", ".join(p.value for p in Profile)
         raise BadRequest(f"'appearance.profile' must be one of {allowed}") from exc
-    page = value.get("page", 1)
-    if isinstance(page, bool) or not isinstance(page, int) or page == 0:
+    page = value.get("page")
+    if page is not None and (isinstance(page, bool) or not isinstance(page, int) or page == 0):
         raise BadRequest("'appearance.page' must be a non-zero integer (1 = first, -1 = last)")
     rect = value.get("rect")
     if rect is not None:

@@ -55,7 +55,7 @@ from agent.pdf.signer import (
     BadPdf,
     PdfSigningFailed,
     SyncRawSigner,
-    inspect_pdf,
+    prepare_pdf,
     sign_cms_digest,
     sign_pdf,
 )
@@ -426,10 +426,8 @@ class SigningService:
 
     async def sign_pdf(self, caller: Admitted, request: PdfSignRequest) -> PdfSignResponse:
         """``POST /v1/pdf/sign``: one question showing the PDF's name and SHA-256."""
-        try:
-            await asyncio.to_thread(inspect_pdf, request.pdf)
-        except BadPdf as exc:
-            raise BadRequest(str(exc)) from exc
+        # Refusals that need no token come before the question, never after it.
+        prepared = await _pdf_work(partial(prepare_pdf, request.pdf, request.options.appearance))
         item = DigestToSign(
             hashlib.sha256(request.pdf).digest(), HashAlgorithm.SHA256, request.document_name
         )
@@ -451,6 +449,7 @@ class SigningService:
                     raw=self._bridge(cert, pin),
                     trust_roots=self._trust_roots,
                     font_dir=self._font_dir,
+                    prepared=prepared,
                 )
             )
             return signed, 1

@@ -132,7 +132,10 @@ def resolve_placement(pdf: bytes, appearance: Appearance) -> Placement | None:
     if appearance.profile is Profile.INVISIBLE:
         return None
     _check_content(appearance)
-    page_index, page_box, rotation = _page_geometry(pdf, appearance.page)
+    page = appearance.page
+    if page is None:
+        page = 1 if appearance.profile is Profile.ATTACHMENT else -1
+    page_index, page_box, rotation = _page_geometry(pdf, page)
     width, height = _stamp_size(appearance)
     if appearance.anchor is not None:
         if rotation % 360:

@@ -38,8 +38,9 @@ class Appearance:
 
     profile: Profile = Profile.INVISIBLE
     """Which profile."""
-    page: int = 1
-    """1-based page; negative counts from the end (-1 = last page)."""
+    page: int | None = None
+    """1-based page; negative counts from the end (-1 = last page). ``None``: the first page
+    for an attachment stamp, the last page (where the signature block is) otherwise."""
     rect: tuple[float, float, float, float] | None = None
     """[x1, y1, x2, y2] in PDF points (origin bottom-left); ``None`` = the profile's default."""
     anchor: str | None = None

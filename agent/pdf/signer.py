@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import threading
+import time
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,13 +28,15 @@ from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import fields, signers
 from pyhanko.sign.general import SigningError
+from pyhanko.sign.timestamps.common_utils import TimestampRequestError
 from pyhanko.sign.timestamps.requests_client import HTTPTimeStamper
 from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from agent.algorithms import HashAlgorithm, KeyType
 from agent.errors import AgentError
-from agent.pdf.models import PdfSignOptions, SignatureLevel, SignerIdentity
+from agent.pdf.appearance import Placement, field_spec, resolve_placement, stamp_style
+from agent.pdf.models import Appearance, PdfSignOptions, SignatureLevel, SignerIdentity
 
 log = logging.getLogger(__name__)
 
@@ -136,9 +140,39 @@ def _load_certs(
     return asn1_x509.Certificate.load(certificate), [asn1_x509.Certificate.load(c) for c in chain]
 
 
-def _field_name(pdf: bytes) -> str:
-    existing = inspect_pdf(pdf).signatures
-    return f"Signature{existing + 1}"
+@dataclass(frozen=True)
+class PreparedPdf:
+    """A PDF checked before anyone is asked: readable, and the stamp fits where requested."""
+
+    facts: PdfFacts
+    placement: Placement | None
+    """Where the visible signature goes; ``None`` for an invisible one."""
+
+
+def prepare_pdf(pdf: bytes, appearance: Appearance) -> PreparedPdf:
+    """Everything that can be refused without the token, so refusals never follow a prompt.
+
+    :raises BadPdf: the PDF cannot be signed.
+    :raises AppearanceError: the appearance cannot be drawn on this document.
+    """
+    facts = inspect_pdf(pdf)
+    return PreparedPdf(facts, resolve_placement(pdf, appearance))
+
+
+class _AtTime(signers.PdfSigner):
+    """A PdfSigner whose signing time (``/M``, the CMS signing-time attribute) is the moment
+    already written in the visible stamp, so the two can never differ by a second."""
+
+    def __init__(self, moment: datetime, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._moment = moment
+
+    def init_signing_session(
+        self, pdf_out: Any, existing_fields_only: bool = False
+    ) -> signers.pdf_signer.PdfSigningSession:
+        session = super().init_signing_session(pdf_out, existing_fields_only=existing_fields_only)
+        session.system_time = self._moment
+        return session
 
 
 def sign_pdf(
@@ -153,22 +187,23 @@ def sign_pdf(
     trust_roots: Sequence[bytes] = (),
     font_dir: Path | None = None,
     signing_time: datetime | None = None,
+    prepared: PreparedPdf | None = None,
 ) -> bytes:
     """Sign ``pdf`` as an incremental update; return the signed file.
 
-    Blocking: call it from a worker thread. ``raw`` is called exactly once.
+    Blocking: call it from a worker thread. ``raw`` is called exactly once. ``prepared``
+    is the result of :func:`prepare_pdf` on the same bytes and appearance, if already known.
     """
-    from agent.pdf.appearance import field_spec, resolve_placement, stamp_style
-
     cert, issuers = _load_certs(certificate, chain)
-    name = _field_name(pdf)
-    placement = resolve_placement(pdf, options.appearance)
+    prepared = prepared or prepare_pdf(pdf, options.appearance)
+    name = f"Signature{prepared.facts.signatures + 1}"
+    placement = prepared.placement
     signer = _TokenSigner(cert, issuers, key_type, options.hash_algorithm, raw)
     timestamper = None
     if options.level in (SignatureLevel.B_T, SignatureLevel.B_LT):
         if not options.tsa_url:
             raise PdfSigningFailed(f"level {options.level.value} needs a time-stamping authority")
-        timestamper = HTTPTimeStamper(options.tsa_url, timeout=15)  # type: ignore[no-untyped-call]
+        timestamper = _timestamper(options.tsa_url)
     validation_context = None
     if options.level is SignatureLevel.B_LT:
         validation_context = ValidationContext(
@@ -188,7 +223,8 @@ def sign_pdf(
         signer_key_usage={"digital_signature", "non_repudiation"},
     )
     moment = signing_time or datetime.now().astimezone()
-    pdf_signer = signers.PdfSigner(
+    pdf_signer = _AtTime(
+        moment,
         meta,
         signer,
         timestamper=timestamper,
@@ -197,11 +233,36 @@ def sign_pdf(
     )
     writer = IncrementalPdfFileWriter(BytesIO(pdf), strict=False)
     output = BytesIO()
-    _run(pdf_signer.async_sign_pdf(writer, output=output))
+    _run(pdf_signer.async_sign_pdf(writer, output=output), options.tsa_url)
     return output.getvalue()
 
 
-def _run(work: Coroutine[Any, Any, T]) -> T:
+_TSA_TIMEOUT: Final = 15
+"""Seconds to wait for a time-stamping authority."""
+_TSA_REUSE: Final = 600.0
+"""Seconds a timestamper (and the sample token pyHanko sizes the signature with) is reused."""
+_timestampers: dict[str, tuple[float, HTTPTimeStamper]] = {}
+_timestampers_lock = threading.Lock()
+
+
+def _timestamper(url: str) -> HTTPTimeStamper:
+    """One timestamper per TSA URL, reused for a while.
+
+    pyHanko sizes a timestamped signature with a sample token fetched from the TSA; a
+    fresh timestamper would ask the (remote, often rate-limited) TSA twice per signature.
+    The sample is renewed every ten minutes so that a TSA certificate change is followed.
+    """
+    now = time.monotonic()
+    with _timestampers_lock:
+        cached = _timestampers.get(url)
+        if cached is None or now - cached[0] > _TSA_REUSE:
+            stamper = HTTPTimeStamper(url, timeout=_TSA_TIMEOUT)  # type: ignore[no-untyped-call]
+            cached = (now, stamper)
+            _timestampers[url] = cached
+        return cached[1]
+
+
+def _run(work: Coroutine[Any, Any, T], tsa_url: str | None = None) -> T:
     """Run pyHanko's coroutine on this worker thread; token errors pass through unchanged."""
     try:
         return asyncio.run(work)
@@ -211,8 +272,12 @@ def _run(work: Coroutine[Any, Any, T]) -> T:
         if isinstance(exc.__cause__, AgentError):
             raise exc.__cause__ from None
         raise PdfSigningFailed(str(exc)) from exc
-    except OSError as exc:  # includes pyHanko's TimestampRequestError
-        raise PdfSigningFailed(f"time-stamping or network error: {exc}") from exc
+    except TimestampRequestError as exc:
+        raise PdfSigningFailed(
+            f"the time-stamping authority {tsa_url} did not give a timestamp: {exc}"
+        ) from exc
+    except OSError as exc:
+        raise PdfSigningFailed(f"network error: {exc}") from exc
 
 
 def sign_cms_digest(
@@ -233,15 +298,14 @@ def sign_cms_digest(
     """
     cert, issuers = _load_certs(certificate, chain)
     signer = _TokenSigner(cert, issuers, key_type, hash_algorithm, raw)
-    timestamper = (
-        HTTPTimeStamper(tsa_url, timeout=15) if tsa_url else None  # type: ignore[no-untyped-call]
-    )
+    timestamper = _timestamper(tsa_url) if tsa_url else None
     content_info = _run(
         signer.async_sign(
             digest,
             _PYHANKO_HASH[hash_algorithm],
             use_pades=True,
             timestamper=timestamper,
-        )
+        ),
+        tsa_url,
     )
     return bytes(content_info.dump())

@@ -161,10 +161,9 @@ def test_bad_pdf_requests_are_refused_before_asking(
     assert fresh.prompts() == []
 
 
-def test_appearance_outside_the_page_is_refused_after_consent_without_a_signature(
+def test_appearance_outside_the_document_is_refused_before_asking(
     fresh: AgentProcess, token: SessionToken
 ) -> None:
-    fresh.script({"approved": True, "pin": PIN})
     response = fresh.post(
         "/v1/pdf/sign",
         {
@@ -174,6 +173,8 @@ def test_appearance_outside_the_page_is_refused_after_consent_without_a_signatur
         },
     )
     assert response.error_code == "BAD_REQUEST"
+    assert "page 7 is outside the document" in response.json["error"]["message"]
+    assert fresh.prompts() == []
 
 
 def test_pdf_over_the_configured_limit_is_413(token: SessionToken, tmp_path: Path) -> None:

@@ -27,8 +27,9 @@ from xml.etree import ElementTree
 import pytest
 from asn1crypto import keys as asn1_keys
 from asn1crypto import x509 as asn1_x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 from fontTools import subset
 from fontTools.ttLib import TTFont
 from PIL import Image, ImageChops, ImageDraw, ImageFont
@@ -41,6 +42,7 @@ from pyhanko.stamp import TextStampStyle
 from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
+from agent.algorithms import HashAlgorithm, KeyType
 from agent.pdf import fonts
 from agent.pdf.appearance import (
     AppearanceError,
@@ -50,7 +52,8 @@ from agent.pdf.appearance import (
     stamp_style,
 )
 from agent.pdf.fonts import FontError, FontStyle, find_font, font_for, prepare_font
-from agent.pdf.models import Appearance, Profile, SignerIdentity
+from agent.pdf.models import Appearance, PdfSignOptions, Profile, SignerIdentity
+from agent.pdf.signer import sign_pdf
 from agent.testing.softhsm import TestCa, vn_name
 from tests.pdftools import sample_pdf
 
@@ -508,12 +511,51 @@ def test_given_rect_is_used_as_is(document: bytes) -> None:
     assert (spec.sig_field_name, spec.on_page, spec.box) == ("Signature2", 1, (60, 100, 260, 180))
 
 
+def test_without_a_page_stamps_go_where_the_profile_puts_them(document: bytes) -> None:
+    # The signature block of an official document is on its last page; the attachment
+    # stamp is on the first (Phụ lục I).
+    for profile in (Profile.PERSONAL, Profile.ORGANIZATION):
+        placement = resolve_placement(document, Appearance(profile))
+        assert placement is not None and placement.page_index == 1, profile
+    attachment = resolve_placement(document, Appearance(Profile.ATTACHMENT, text=NUMBER))
+    assert attachment is not None and attachment.page_index == 0
+
+
+def test_the_agent_signs_at_the_moment_its_stamp_shows(
+    document: bytes, ca: TestCa, font_dir: Path
+) -> None:
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = ca.issue(key.public_key(), vn_name(AN.name, AN.organization or ""))
+
+    def raw(digest: bytes, algorithm: HashAlgorithm) -> bytes:
+        assert algorithm is HashAlgorithm.SHA256
+        return key.sign(digest, ec.ECDSA(Prehashed(hashes.SHA256())))
+
+    signed = sign_pdf(
+        document,
+        certificate=cert.public_bytes(serialization.Encoding.DER),
+        chain=[ca.cert.public_bytes(serialization.Encoding.DER)],
+        key_type=KeyType.EC,
+        options=PdfSignOptions(appearance=Appearance(Profile.PERSONAL)),
+        identity=AN,
+        raw=raw,
+        font_dir=font_dir,
+        signing_time=SIGNED_AT,
+    )
+    [embedded] = PdfFileReader(BytesIO(signed)).embedded_signatures
+    # PAdES keeps the signing time in /M only (no CMS signing-time attribute).
+    attributes = {a["type"].native for a in embedded.signer_info["signed_attrs"]}
+    assert "signing_time" not in attributes
+    assert embedded.sig_object["/M"] == generic.pdf_date(SIGNED_AT)
+    assert "Thời gian ký: 29/11/2026 14:05:09 +07:00" in page_text(signed, 2)
+
+
 @pytest.mark.parametrize(
     ("appearance", "message"),
     [
         (Appearance(Profile.PERSONAL, page=5), "page 5 is outside the document, which has 2 pages"),
         (Appearance(Profile.PERSONAL, page=-3), "page -3 is outside"),
-        (Appearance(Profile.PERSONAL, rect=(500, 700, 700, 780)), "is outside page 1"),
+        (Appearance(Profile.PERSONAL, rect=(500, 700, 700, 780)), "is outside page 2"),
         (Appearance(Profile.ATTACHMENT, text="Số: 1", rect=(-10, 0, 100, 50)), "is outside page 1"),
         (Appearance(Profile.PERSONAL, rect=(100, 100, 110, 200)), "too small"),
         (Appearance(Profile.PERSONAL, image=jpeg()), "must be a PNG"),
@@ -524,7 +566,7 @@ def test_given_rect_is_used_as_is(document: bytes) -> None:
             "larger than",
         ),
         (Appearance(Profile.ATTACHMENT), "needs 'text'"),
-        (Appearance(Profile.PERSONAL, anchor="[[KY_SO]]"), "'[[KY_SO]]' is not on page 1"),
+        (Appearance(Profile.PERSONAL, anchor="[[KY_SO]]"), "'[[KY_SO]]' is not on page 2"),
     ],
     ids=[
         "page-after-end",
