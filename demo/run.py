@@ -6,11 +6,13 @@
    portal origin ``http://localhost:8980``.
 3. Signs the hash of a sample document through the HTTPS API, exactly as a
    portal would, and verifies the signature and the certificate independently.
-4. Keeps the agent running until Ctrl-C (``--once`` stops after step 3).
+4. Signs a sample PDF with a visible stamp (``POST /v1/pdf/sign``), saves it as
+   ``.demo/signed-sample.pdf`` and checks it with ``kyso-agent verify``.
+5. Keeps the agent running until Ctrl-C (``--once`` stops after step 4).
 
 In a terminal, the agent asks *you* to approve and to type the demo PIN, as it
-will for every signature. Without a terminal (CI), the demo answers that one
-question itself through the scripted prompter; every later question is refused.
+will for every signature. Without a terminal (CI), the demo answers those two
+questions itself through the scripted prompter; every later question is refused.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, utils
 
+from agent.testing.samples import sample_pdf
 from agent.testing.softhsm import KeySpec, SoftHsm, TestCa, TokenSpec, provision
 
 REPO = Path(__file__).resolve().parent.parent
@@ -97,7 +100,7 @@ def start_agent(
         prompter_dir = root / "prompter"
         prompter_dir.mkdir(exist_ok=True)
         (prompter_dir / "answers.json").write_text(
-            json.dumps([{"approved": True, "pin": DEMO_PIN}])
+            json.dumps([{"approved": True, "pin": DEMO_PIN}] * 2)
         )
         argv += ["--prompter", f"{sys.executable} -m agent.testing.prompter {prompter_dir}"]
     env = {**hsm.environ(), "PYTHONUNBUFFERED": "1"}
@@ -118,18 +121,11 @@ def start_agent(
     return process, line.removeprefix("listening on ")
 
 
-def sign_sample(url: str, ca_file: Path) -> dict[str, str]:
-    digest = hashlib.sha256(SAMPLE).digest()
-    body = json.dumps(
-        {
-            "hash": base64.b64encode(digest).decode(),
-            "hashAlgorithm": "SHA-256",
-            "documentName": "123-QD-UBND.pdf",
-        }
-    ).encode()
+def post(url: str, path: str, body: dict[str, object], ca_file: Path) -> dict[str, str]:
+    """POST JSON to the agent as the demo portal; an error answer stops the demo."""
     request = urllib.request.Request(
-        f"{url}/v1/sign",
-        data=body,
+        f"{url}{path}",
+        data=json.dumps(body).encode(),
         headers={"Content-Type": "application/json", "Origin": DEMO_ORIGIN},
         method="POST",
     )
@@ -140,6 +136,44 @@ def sign_sample(url: str, ca_file: Path) -> dict[str, str]:
     except urllib.error.HTTPError as exc:
         error = json.load(exc)["error"]
         raise SystemExit(f"signing failed: {error['code']}: {error['message']}") from None
+
+
+def sign_sample(url: str, ca_file: Path) -> dict[str, str]:
+    digest = hashlib.sha256(SAMPLE).digest()
+    body: dict[str, object] = {
+        "hash": base64.b64encode(digest).decode(),
+        "hashAlgorithm": "SHA-256",
+        "documentName": "123-QD-UBND.pdf",
+    }
+    return post(url, "/v1/sign", body, ca_file)
+
+
+def sign_sample_pdf(url: str, ca_file: Path, out: Path) -> None:
+    body: dict[str, object] = {
+        "pdf": base64.b64encode(sample_pdf()).decode(),
+        "documentName": "123-QD-UBND.pdf",
+        "reason": "Phê duyệt",
+        "appearance": {"profile": "personal"},
+    }
+    result = post(url, "/v1/pdf/sign", body, ca_file)
+    out.write_bytes(base64.b64decode(result["pdf"]))
+
+
+def verify_pdf(signed: Path, config: Path, demo_ca: Path, hsm: SoftHsm) -> bool:
+    """``kyso-agent verify`` as a user would run it; its report is shown as is."""
+    done = subprocess.run(
+        [
+            *(sys.executable, "-m", "agent", "verify", str(signed)),
+            *("--config", str(config), "--trust-root", str(demo_ca), "--offline"),
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **hsm.environ()},
+        check=False,
+    )
+    for line in done.stdout.splitlines():
+        say(f"    {line}")
+    return done.returncode == 0
 
 
 def verify(result: dict[str, str], demo_ca: x509.Certificate) -> x509.Certificate:
@@ -153,6 +187,40 @@ def verify(result: dict[str, str], demo_ca: x509.Certificate) -> x509.Certificat
     )
     cert.verify_directly_issued_by(demo_ca)
     return cert
+
+
+def demonstrate(
+    url: str,
+    root: Path,
+    config: Path,
+    hsm: SoftHsm,
+    demo_ca: x509.Certificate,
+    *,
+    interactive: bool,
+) -> None:
+    """Steps 3 and 4: a hash and a PDF signed as the demo portal would, both checked."""
+    say(f"• Signing the SHA-256 hash of a sample decision as the portal {DEMO_ORIGIN} would …")
+    if interactive:
+        say("  → Kyso Agent now asks you, as it will for every signature:")
+        say(f"    check the request, then type the demo PIN {DEMO_PIN}")
+    else:
+        say("  → no terminal: the scripted prompter answers the two questions (demo PIN)")
+    result = sign_sample(url, root / "agent-data" / "tls" / "ca.pem")
+    cert = verify(result, demo_ca)
+    say(f"• Signed by: {cert.subject.rfc4514_string()}")
+    size = len(base64.b64decode(result["signature"]))
+    say(f"  algorithm {result['signatureAlgorithm']}, {size}-byte signature")
+    say("• Signature verified ✓ (by cryptography, with the returned certificate,")
+    say("  which the demo CA issued)")
+    signed_pdf = root / "signed-sample.pdf"
+    say("• Signing a sample PDF with a visible stamp (POST /v1/pdf/sign) …")
+    if interactive:
+        say(f"  → approve it and type the demo PIN {DEMO_PIN} again")
+    sign_sample_pdf(url, root / "agent-data" / "tls" / "ca.pem", signed_pdf)
+    say(f"• Saved {signed_pdf}; kyso-agent verify says:")
+    if not verify_pdf(signed_pdf, config, root / "ca" / "ca.pem", hsm):
+        raise SystemExit("the signed PDF did not verify")
+    say("• PDF signature verified ✓")
 
 
 def main() -> int:
@@ -172,19 +240,7 @@ def main() -> int:
     process, url = start_agent(root, hsm, config, interactive)
     try:
         say(f"• Agent listening on {url}")
-        say(f"• Signing the SHA-256 hash of a sample decision as the portal {DEMO_ORIGIN} would …")
-        if interactive:
-            say("  → Kyso Agent now asks you, as it will for every signature:")
-            say(f"    check the request, then type the demo PIN {DEMO_PIN}")
-        else:
-            say("  → no terminal: the scripted prompter answers this one question (demo PIN)")
-        result = sign_sample(url, root / "agent-data" / "tls" / "ca.pem")
-        cert = verify(result, demo_ca)
-        say(f"• Signed by: {cert.subject.rfc4514_string()}")
-        size = len(base64.b64decode(result["signature"]))
-        say(f"  algorithm {result['signatureAlgorithm']}, {size}-byte signature")
-        say("• Signature verified ✓ (by cryptography, with the returned certificate,")
-        say("  which the demo CA issued)")
+        demonstrate(url, root, config, hsm, demo_ca, interactive=interactive)
         if args.once:
             return 0
         say()

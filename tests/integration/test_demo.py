@@ -31,7 +31,14 @@ def test_demo_creates_a_token_signs_and_verifies_then_reuses_it(tmp_path: Path) 
     assert "Signed by: CN=Nguyễn Văn An" in first.stdout
     assert "Signature verified ✓" in first.stdout
     assert (tmp_path / "agent-data" / "tls" / "ca.pem").exists()
+    assert "PDF signature verified ✓" in first.stdout
+    assert "Chữ ký số 1: Nguyễn Văn An" in first.stdout  # kyso-agent verify's own report
+    checked = subprocess.run(
+        ["pdfsig", str(tmp_path / "signed-sample.pdf")], capture_output=True, text=True, check=False
+    )
+    assert "Signature is Valid" in checked.stdout, checked.stdout + checked.stderr
     second = run_demo(tmp_path)
     assert second.returncode == 0, second.stdout + second.stderr
     assert "Reusing the demo token" in second.stdout
     assert "Signature verified ✓" in second.stdout
+    assert "PDF signature verified ✓" in second.stdout
