@@ -34,6 +34,7 @@ lint: deps venv
 
 bench: deps venv
 	$(PY) bench/bench_sign.py
+	$(PY) bench/bench_pdf.py
 
 clean:
 	rm -rf $(VENV) .demo .pytest_cache .mypy_cache .ruff_cache build *.egg-info

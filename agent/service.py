@@ -428,9 +428,8 @@ class SigningService:
         """``POST /v1/pdf/sign``: one question showing the PDF's name and SHA-256."""
         # Refusals that need no token come before the question, never after it.
         prepared = await _pdf_work(partial(prepare_pdf, request.pdf, request.options.appearance))
-        item = DigestToSign(
-            hashlib.sha256(request.pdf).digest(), HashAlgorithm.SHA256, request.document_name
-        )
+        digest = await asyncio.to_thread(lambda: hashlib.sha256(request.pdf).digest())
+        item = DigestToSign(digest, HashAlgorithm.SHA256, request.document_name)
 
         async def operation(
             cert: TokenCertificate, pin: Pin | None, chain: tuple[bytes, ...]

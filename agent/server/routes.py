@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+from collections.abc import Callable
 from importlib import resources
 from typing import Any
 
@@ -45,17 +48,30 @@ async def _read_limited(
         chunks.append(chunk)
 
 
-async def read_json(
-    request: web.Request, limit: int | None = None, shown_limit: int | None = None
-) -> dict[str, Any]:
-    """The body as a JSON object, after media-type and size checks."""
+async def _json_body(request: web.Request, limit: int, shown: int) -> bytes:
+    """The raw JSON body, after media-type and size checks."""
     if request.content_type != "application/json":
         raise UnsupportedMediaType(f"Content-Type {request.content_type!r}")
-    limit = limit or request.app[SETTINGS].max_body_bytes
-    shown = shown_limit or limit
     if request.content_length is not None and request.content_length > limit:
         raise PayloadTooLarge(shown)
-    return decode_json_object(await _read_limited(request, limit, shown))
+    return await _read_limited(request, limit, shown)
+
+
+async def read_json(request: web.Request) -> dict[str, Any]:
+    """The body as a JSON object, within the ordinary body limit."""
+    limit = request.app[SETTINGS].max_body_bytes
+    return decode_json_object(await _json_body(request, limit, limit))
+
+
+def _dumps(wire: Callable[[], dict[str, Any]]) -> bytes:
+    return json.dumps(wire(), ensure_ascii=False).encode("utf-8")
+
+
+async def _large_json_response(wire: Callable[[], dict[str, Any]]) -> web.Response:
+    """An answer carrying a whole PDF: base64 and JSON of tens of megabytes take a worker
+    thread, so the event loop keeps serving other requests meanwhile."""
+    body = await asyncio.to_thread(_dumps, wire)
+    return web.Response(body=body, content_type="application/json", charset="utf-8")
 
 
 def _pdf_json_limit(request: web.Request) -> tuple[int, int]:
@@ -129,13 +145,15 @@ async def pdf_sign(request: web.Request) -> web.Response:
         options, pdf = await _read_pdf_form(request)
         parsed = parse_pdf_sign_request(options, pdf, default_tsa)
     else:
-        parsed = parse_pdf_sign_request(
-            await read_json(request, *_pdf_json_limit(request)), None, default_tsa
+        body = await _json_body(request, *_pdf_json_limit(request))
+        # Decoding tens of megabytes of JSON and base64 would stall every other request.
+        parsed = await asyncio.to_thread(
+            lambda: parse_pdf_sign_request(decode_json_object(body), None, default_tsa)
         )
     if len(parsed.pdf) > request.app[SETTINGS].max_pdf_bytes:
         raise PayloadTooLarge(request.app[SETTINGS].max_pdf_bytes)
     result = await request.app[SERVICE].sign_pdf(request[CALLER], parsed)
-    return json_response(result.to_wire())
+    return await _large_json_response(result.to_wire)
 
 
 @routes.post("/v1/cms/sign")
@@ -149,7 +167,8 @@ async def cms_sign(request: web.Request) -> web.Response:
 @routes.post("/v1/pdf/verify")
 async def pdf_verify(request: web.Request) -> web.Response:
     """Check every signature of a PDF; no consent needed, nothing is signed."""
-    parsed = parse_pdf_verify_request(await read_json(request, *_pdf_json_limit(request)))
+    body = await _json_body(request, *_pdf_json_limit(request))
+    parsed = await asyncio.to_thread(lambda: parse_pdf_verify_request(decode_json_object(body)))
     if len(parsed.pdf) > request.app[SETTINGS].max_pdf_bytes:
         raise PayloadTooLarge(request.app[SETTINGS].max_pdf_bytes)
     lang = pick_lang(request.headers.get("Accept-Language"), request.app[SETTINGS].lang)
