@@ -34,8 +34,14 @@ _CATALOGUE: Final[dict[str, dict[Lang, str]]] = {
         Lang.EN: "This web origin is not allowed to use Kyso Agent.",
     },
     "UNSUPPORTED_MEDIA_TYPE": {
-        Lang.VI: "Chỉ chấp nhận dữ liệu JSON (Content-Type: application/json).",
-        Lang.EN: "Only JSON bodies are accepted (Content-Type: application/json).",
+        Lang.VI: (
+            "Dữ liệu phải là JSON (Content-Type: application/json); "
+            "/v1/pdf/sign nhận thêm multipart/form-data."
+        ),
+        Lang.EN: (
+            "The body must be JSON (Content-Type: application/json); "
+            "/v1/pdf/sign also takes multipart/form-data."
+        ),
     },
     "PAYLOAD_TOO_LARGE": {
         Lang.VI: "Dữ liệu gửi lên quá lớn (tối đa {limit} byte).",

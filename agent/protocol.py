@@ -12,6 +12,7 @@ import base64
 import binascii
 import functools
 import json
+import math
 import re
 import unicodedata
 from collections.abc import Mapping
@@ -157,7 +158,8 @@ def decode_json_object(body: bytes) -> dict[str, Any]:
     """Decode a request body that must be one JSON object."""
     try:
         value = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, ValueError) as exc:
+        # ValueError also covers integers longer than Python converts (4300 digits).
         raise BadRequest("the body is not valid JSON") from exc
     except RecursionError as exc:
         raise BadRequest("the body is nested too deeply") from exc
@@ -214,20 +216,28 @@ def _document_name(value: Any, field: str) -> str | None:
     return value.strip() or None
 
 
-def _digest_item(obj: Mapping[str, Any], where: str) -> DigestToSign:
+def _digest_item(
+    obj: Mapping[str, Any],
+    where: str,
+    *,
+    digest: str = "hash",
+    algorithm: str = "hashAlgorithm",
+) -> DigestToSign:
+    """A digest and its algorithm; ``digest`` and ``algorithm`` name the fields, so that
+    messages speak of the fields the caller actually sent."""
     try:
-        algorithm = HashAlgorithm(obj["hashAlgorithm"])
+        hash_algorithm = HashAlgorithm(obj[algorithm])
     except (ValueError, TypeError) as exc:
         allowed = ", ".join(a.value for a in HashAlgorithm)
-        raise BadRequest(f"'{where}hashAlgorithm' must be one of {allowed}") from exc
-    digest = b64decode(obj["hash"], f"{where}hash")
-    if len(digest) != algorithm.digest_size:
+        raise BadRequest(f"'{where}{algorithm}' must be one of {allowed}") from exc
+    value = b64decode(obj[digest], f"{where}{digest}")
+    if len(value) != hash_algorithm.digest_size:
         raise BadRequest(
-            f"'{where}hash' is {len(digest)} bytes but {algorithm.value} digests are "
-            f"{algorithm.digest_size} bytes"
+            f"'{where}{digest}' is {len(value)} bytes but {hash_algorithm.value} digests are "
+            f"{hash_algorithm.digest_size} bytes"
         )
     return DigestToSign(
-        digest, algorithm, _document_name(obj.get("documentName"), f"{where}documentName")
+        value, hash_algorithm, _document_name(obj.get("documentName"), f"{where}documentName")
     )
 
 
@@ -368,7 +378,13 @@ def _tsa_url(obj: Mapping[str, Any]) -> str | None:
 def _number(value: Any, field: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise BadRequest(f"'{field}' must be a number")
-    return float(value)
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number):
+        raise BadRequest(f"'{field}' must be a finite number")
+    return number
 
 
 def parse_appearance(value: Any) -> Appearance:
@@ -413,16 +429,22 @@ def parse_appearance(value: Any) -> Appearance:
 
 def parse_pdf_options(obj: Mapping[str, Any], default_tsa: str | None = None) -> PdfSignOptions:
     """The signing options shared by the JSON and multipart forms of ``/v1/pdf/sign``."""
-    level_text = obj.get("level") or SignatureLevel.B_B.value
+    level_text = obj.get("level")
     try:
-        level = SignatureLevel(level_text)
-    except ValueError as exc:
+        level = SignatureLevel.B_B if level_text is None else SignatureLevel(level_text)
+    except (ValueError, TypeError) as exc:
         raise BadRequest("'level' must be one of B-B, B-T, B-LT") from exc
+    tsa_url = _tsa_url(obj) or default_tsa
+    if level is not SignatureLevel.B_B and tsa_url is None:
+        raise BadRequest(
+            f"level {level.value} needs a time-stamping authority: give 'tsaUrl' "
+            "or configure tsa_url"
+        )
     return PdfSignOptions(
         level=level,
         reason=_short_text(obj, "reason"),
         location=_short_text(obj, "location"),
-        tsa_url=_tsa_url(obj) or default_tsa,
+        tsa_url=tsa_url,
         appearance=parse_appearance(obj.get("appearance")),
     )
 
@@ -459,14 +481,7 @@ def parse_cms_sign_request(obj: dict[str, Any]) -> CmsSignRequest:
         frozenset({"documentName", "certificate", "tsaUrl"}),
         "",
     )
-    item = _digest_item(
-        {
-            "hash": obj["digest"],
-            "hashAlgorithm": obj["digestAlgorithm"],
-            "documentName": obj.get("documentName"),
-        },
-        "",
-    )
+    item = _digest_item(obj, "", digest="digest", algorithm="digestAlgorithm")
     return CmsSignRequest(item, _certificate(obj), _tsa_url(obj))
 
 

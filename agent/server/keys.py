@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final
 
 from aiohttp import web
 
 from agent.messages import Lang
-from agent.origin import OriginPolicy
+from agent.origin import Admitted, OriginPolicy
 from agent.server.peer import CallerCheck
 from agent.service import SigningService
 
@@ -36,5 +35,5 @@ class ServerSettings:
 SERVICE = web.AppKey("service", SigningService)
 SETTINGS = web.AppKey("settings", ServerSettings)
 CALLER_CHECK = web.AppKey("caller_check", CallerCheck)
-#: Request key: the admitted origin (set by the origin middleware).
-CALLER: Final = "kyso.caller"
+CALLER = web.RequestKey("caller", Admitted)
+"""Request key: the admitted origin (set by the origin middleware)."""

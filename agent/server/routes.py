@@ -6,9 +6,10 @@ import asyncio
 import json
 from collections.abc import Callable
 from importlib import resources
-from typing import Any
+from typing import Any, Final
 
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import BadHttpMessage
 
 from agent.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 from agent.messages import pick_lang
@@ -80,24 +81,34 @@ def _pdf_json_limit(request: web.Request) -> tuple[int, int]:
     return pdf_limit * 4 // 3 + 4 * 1024 * 1024, pdf_limit
 
 
+_MAX_OPTIONS: Final = 4 * 1024 * 1024
+"""Largest ``options`` part of a form (room for a stamp image in base64)."""
+
+
 async def _read_pdf_form(request: web.Request) -> tuple[dict[str, Any], bytes]:
     """``multipart/form-data`` with a ``file`` part (the PDF) and an ``options`` JSON part."""
-    pdf_limit = request.app[SETTINGS].max_pdf_bytes
+    try:
+        return await _read_form_parts(request, request.app[SETTINGS].max_pdf_bytes)
+    except (ValueError, BadHttpMessage) as exc:  # aiohttp's multipart parser on a broken body
+        raise BadRequest(f"malformed multipart/form-data body: {exc}") from exc
+
+
+async def _read_form_parts(request: web.Request, pdf_limit: int) -> tuple[dict[str, Any], bytes]:
     reader = await request.multipart()
-    options: dict[str, Any] = {}
+    options: dict[str, Any] | None = None
     pdf: bytes | None = None
     while (part := await reader.next()) is not None:
         if not isinstance(part, BodyPartReader):
             raise BadRequest("nested multipart bodies are not accepted")
         if part.name == "file" and pdf is None:
             pdf = await _read_limited(part, pdf_limit, pdf_limit)
-        elif part.name == "options" and not options:
-            options = decode_json_object(await _read_limited(part, 4 * 1024 * 1024, pdf_limit))
+        elif part.name == "options" and options is None:
+            options = decode_json_object(await _read_limited(part, _MAX_OPTIONS, _MAX_OPTIONS))
         else:
             raise BadRequest(f"unexpected form part {part.name!r} (use 'file' and 'options')")
     if pdf is None:
         raise BadRequest("the form has no 'file' part")
-    return options, pdf
+    return options or {}, pdf
 
 
 @routes.get("/v1/info")

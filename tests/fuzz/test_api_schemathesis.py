@@ -9,6 +9,7 @@ schema cannot express. Generation is deterministic, so CI sees the same requests
 
 from __future__ import annotations
 
+import base64
 import http.client
 import json
 from collections.abc import Iterator
@@ -28,6 +29,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from tests.conftest import PIN, PORTAL, AgentProcess
+from tests.pdftools import sample_pdf
 
 pytestmark = pytest.mark.integration
 
@@ -57,6 +59,10 @@ def _load(agent: AgentProcess, origin: str) -> schemathesis.BaseSchema:
             "tls-verify": _ca(agent),
             "headers": {"Origin": origin},
             "request-timeout": 30,
+            # 502 SIGNING_FAILED is the documented answer when the time-stamping authority that
+            # a request names gives no timestamp, as none does here. The conformance checks still
+            # hold a 502 to the operations and the code documented for it; any other 5xx is a bug.
+            "checks": {"not_a_server_error": {"expected-statuses": ["2xx", "3xx", "4xx", "502"]}},
             "generation": {
                 "mode": "all",
                 "max-examples": MAX_EXAMPLES,
@@ -177,6 +183,9 @@ _JSON = {"Content-Type": "application/json"}
 _GOOD_SIGN = json.dumps(
     {"hash": "siWm39H+OIWCfMuIo8CshgSxxB4rgd+bakLtXcftcnY=", "hashAlgorithm": "SHA-256"}
 ).encode()
+_FORM = {"Origin": PORTAL, "Content-Type": "multipart/form-data; boundary=XyZ"}
+_FILE_PART = b'--XyZ\r\nContent-Disposition: form-data; name="file"\r\n'
+_PDF_TEXT = base64.b64encode(sample_pdf(1)).decode()
 
 HOSTILE: list[tuple[str, str, str, bytes | None, dict[str, str | bytes]]] = [
     # (id, method, path, body, headers)
@@ -257,6 +266,53 @@ HOSTILE: list[tuple[str, str, str, bytes | None, dict[str, str | bytes]]] = [
     ),
     ("unknown-path", "PATCH", "/v1/%ff%00/..", b"{}", {"Origin": PORTAL}),
     ("host-garbage", "GET", "/v1/info", None, {"Origin": PORTAL, "Host": "[::1]:x:y"}),
+    (
+        "huge-integer",
+        "POST",
+        "/v1/sign",
+        b'{"hash": 1' + b"0" * 5_000 + b"}",
+        {"Origin": PORTAL, **_JSON},
+    ),
+    (
+        "pdf-rect-overflow",
+        "POST",
+        "/v1/pdf/sign",
+        (
+            f'{{"pdf": "{_PDF_TEXT}", "appearance": {{"profile": "personal", '
+            '"rect": [0, 0, 1e400, 50]}}'
+        ).encode(),
+        {"Origin": PORTAL, **_JSON},
+    ),
+    (
+        "form-without-boundary",
+        "POST",
+        "/v1/pdf/sign",
+        b"--XyZ--\r\n",
+        {"Origin": PORTAL, "Content-Type": "multipart/form-data"},
+    ),
+    (
+        "form-long-boundary",
+        "POST",
+        "/v1/pdf/sign",
+        b"--" + b"a" * 100 + b"--\r\n",
+        {"Origin": PORTAL, "Content-Type": "multipart/form-data; boundary=" + "a" * 100},
+    ),
+    ("form-garbage", "POST", "/v1/pdf/sign", b"garbage", _FORM),
+    ("form-unterminated", "POST", "/v1/pdf/sign", _FILE_PART + b"\r\n%PDF-1.7", _FORM),
+    (
+        "form-bad-part-header",
+        "POST",
+        "/v1/pdf/sign",
+        b"--XyZ\r\nNoColonHere\r\n\r\nx\r\n--XyZ--\r\n",
+        _FORM,
+    ),
+    (
+        "form-nested-without-boundary",
+        "POST",
+        "/v1/pdf/sign",
+        _FILE_PART + b"Content-Type: multipart/mixed\r\n\r\nx\r\n--XyZ--\r\n",
+        _FORM,
+    ),
 ]
 
 

@@ -151,6 +151,9 @@ def test_browser_form_upload_signs_the_same_way(
         ),
         ({"pdf": b64(sample_pdf()), "pin": "1"}, "BAD_REQUEST"),
         ({"pdf": b64(sample_pdf()), "tsaUrl": "file:///etc/passwd"}, "BAD_REQUEST"),
+        # No TSA given and none configured: a mistake of the portal, refused before asking.
+        ({"pdf": b64(sample_pdf()), "level": "B-T"}, "BAD_REQUEST"),
+        ({"pdf": b64(sample_pdf()), "level": ""}, "BAD_REQUEST"),
     ],
 )
 def test_bad_pdf_requests_are_refused_before_asking(

@@ -1,45 +1,82 @@
 """The packaged OpenAPI description of API v1 says what the code does.
 
 Routes come from the route table, error codes and statuses from the error tree,
-enums from :mod:`agent.algorithms`, request fields from the parsers in
-:mod:`agent.protocol` (the examples in the spec must parse), response fields
-from the ``to_wire`` methods. Nothing here starts a server.
+enums from :mod:`agent.algorithms` and :mod:`agent.pdf`, request fields from the
+parsers in :mod:`agent.protocol` (the examples in the spec must parse), response
+fields from the ``to_wire`` methods and the service's verification report, form
+parts and size limits from the handlers, called directly. Nothing here starts a
+server.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import copy
 import dataclasses
+import functools
 import json
+import math
 import re
+import shutil
+import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta, timezone
 from importlib import resources
-from typing import Any
+from typing import Any, cast
+from unittest import mock
 
 import pytest
 from aiohttp import web
+from aiohttp.streams import StreamReader
+from aiohttp.test_utils import make_mocked_request
 
 from agent import errors
 from agent.algorithms import HashAlgorithm, KeyType, RsaScheme, signature_algorithm_name
-from agent.config import DEFAULT_PORT
-from agent.errors import BadRequest, ErrorCode
+from agent.config import DEFAULT_MAX_BODY, DEFAULT_MAX_PDF, DEFAULT_PORT
+from agent.consent.prompter import Prompter
+from agent.errors import BadRequest, ErrorCode, PayloadTooLarge
+from agent.messages import Lang
+from agent.origin import Admitted, OriginPolicy, parse_origin
+from agent.pdf.models import Profile, SignatureLevel
+from agent.pdf.verify import (
+    B_LTA,
+    Coverage,
+    Modifications,
+    Problem,
+    Revocation,
+    SignatureKind,
+    SignatureReport,
+    VerificationReport,
+)
 from agent.protocol import (
     API_VERSION,
     MAX_BATCH_ITEMS,
     MAX_DOCUMENT_NAME,
+    MAX_IMAGE_BYTES,
+    MAX_TEXT,
     BatchSignResponse,
     CertificateResponse,
+    CmsSignResponse,
+    PdfSignRequest,
+    PdfSignResponse,
+    PdfVerifyRequest,
     SignResponse,
     TokenRef,
     b64decode,
+    parse_appearance,
     parse_batch_sign_request,
     parse_certificates_request,
+    parse_cms_sign_request,
+    parse_pdf_sign_request,
+    parse_pdf_verify_request,
     parse_sign_request,
 )
+from agent.server.keys import CALLER, SERVICE, SETTINGS, ServerSettings
 from agent.server.routes import routes
 from agent.service import SigningService
+from agent.token import TokenService
 
 Spec = dict[str, Any]
 Parser = Callable[[dict[str, Any]], object]
@@ -50,10 +87,19 @@ PARSERS: dict[str, Parser] = {
     "/v1/certificates": parse_certificates_request,
     "/v1/sign": parse_sign_request,
     "/v1/sign/batch": parse_batch_sign_request,
+    # As on an agent with a configured TSA: the examples' B-T then parses without 'tsaUrl'.
+    "/v1/pdf/sign": functools.partial(parse_pdf_sign_request, default_tsa="http://tsa.example/"),
+    "/v1/cms/sign": parse_cms_sign_request,
+    "/v1/pdf/verify": parse_pdf_verify_request,
 }
 
+#: Request media types other than JSON alone.
+MEDIA_TYPES = {"/v1/pdf/sign": {"application/json", "multipart/form-data"}}
+
 # What can go wrong where: the middlewares (Host, Origin, the catch-all), the
-# body checks in routes.py plus the parsers, then the service.
+# body checks in routes.py plus the parsers, then the service: consent, the
+# certificate checks after it (validity, revocation), and for PDF and CMS the
+# time-stamping authority and validation data.
 _CHECKS = {"HOST_NOT_ALLOWED", "CALLER_NOT_ALLOWED", "ORIGIN_NOT_ALLOWED", "INTERNAL"}
 _BODY = {"BAD_REQUEST", "UNSUPPORTED_MEDIA_TYPE", "PAYLOAD_TOO_LARGE"}
 _CONSENT = {
@@ -64,13 +110,24 @@ _CONSENT = {
     "CERTIFICATE_NOT_FOUND",
     "CERTIFICATE_EXPIRED",
 }
+_SIGNING = _CONSENT | {"PIN_LOCKED", "CERTIFICATE_REVOKED"}
 EXPECTED_CODES = {
     ("get", "/v1/info"): _CHECKS,
     ("get", "/v1/openapi.json"): _CHECKS,
     ("post", "/v1/certificates"): _CHECKS | _BODY | _CONSENT,
-    ("post", "/v1/sign"): _CHECKS | _BODY | _CONSENT | {"PIN_LOCKED"},
-    ("post", "/v1/sign/batch"): _CHECKS | _BODY | _CONSENT | {"PIN_LOCKED"},
+    ("post", "/v1/sign"): _CHECKS | _BODY | _SIGNING,
+    ("post", "/v1/sign/batch"): _CHECKS | _BODY | _SIGNING,
+    ("post", "/v1/pdf/sign"): _CHECKS | _BODY | _SIGNING | {"SIGNING_FAILED"},
+    ("post", "/v1/cms/sign"): _CHECKS | _BODY | _SIGNING | {"SIGNING_FAILED"},
+    # No prompt, no token: only the request itself can be wrong.
+    ("post", "/v1/pdf/verify"): _CHECKS | _BODY,
 }
+
+#: Operations whose size limit is ``max_pdf_bytes`` (on the PDF), not ``max_body_bytes``.
+PDF_SIZED = {"/v1/pdf/sign", "/v1/pdf/verify"}
+
+#: The caller the origin middleware hands to the handlers.
+ADMITTED = Admitted(parse_origin("https://portal.example.gov.vn"), via_wildcard=False)
 
 PIN_LIKE_FIELDS = ("pin", "userPin", "PIN_CODE", "password", "passphrase")
 
@@ -127,6 +184,33 @@ def wire_statuses() -> dict[str, set[int]]:
 def request_schema(spec: Spec, path: str) -> dict[str, Any]:
     body = spec["paths"][path]["post"]["requestBody"]
     return resolve(spec, body["content"]["application/json"]["schema"])
+
+
+def form_schema(spec: Spec) -> dict[str, Any]:
+    body = spec["paths"]["/v1/pdf/sign"]["post"]["requestBody"]
+    return resolve(spec, body["content"]["multipart/form-data"]["schema"])
+
+
+def allows_null(spec: Spec, node: dict[str, Any]) -> bool:
+    """Whether a schema admits JSON ``null`` (``type`` lists, ``anyOf`` branches)."""
+    node = resolve(spec, node)
+    if "anyOf" in node:
+        return any(allows_null(spec, branch) for branch in node["anyOf"])
+    kind = node.get("type")
+    return kind == "null" or (isinstance(kind, list) and "null" in kind)
+
+
+def schema_named(spec: Spec, name: str) -> dict[str, Any]:
+    return resolve(spec, {"$ref": f"#/components/schemas/{name}"})
+
+
+def not_null(spec: Spec, node: dict[str, Any]) -> dict[str, Any]:
+    """The schema of a nullable property without its ``null`` branch."""
+    node = resolve(spec, node)
+    if "anyOf" in node:
+        [branch] = [b for b in node["anyOf"] if b != {"type": "null"}]
+        return resolve(spec, branch)
+    return node
 
 
 def request_example(spec: Spec, path: str) -> dict[str, Any]:
@@ -248,7 +332,7 @@ def test_base64_pattern_accepts_exactly_what_the_parser_decodes(spec: Spec) -> N
 def test_request_body_is_required_json_without_extra_fields(spec: Spec, path: str) -> None:
     body = spec["paths"][path]["post"]["requestBody"]
     assert body["required"] is True
-    assert set(body["content"]) == {"application/json"}
+    assert set(body["content"]) == MEDIA_TYPES.get(path, {"application/json"})
     assert request_schema(spec, path)["additionalProperties"] is False
 
 
@@ -272,6 +356,18 @@ def test_request_needs_exactly_the_required_properties(spec: Spec, path: str) ->
     for missing in required:
         with pytest.raises(BadRequest, match=missing):
             PARSERS[path]({name: example[name] for name in required if name != missing})
+
+
+@pytest.mark.parametrize("path", sorted(PARSERS))
+def test_null_is_accepted_exactly_where_the_schema_allows_it(spec: Spec, path: str) -> None:
+    schema = request_schema(spec, path)
+    example = request_example(spec, path)
+    for name, node in schema["properties"].items():
+        if allows_null(spec, node):
+            PARSERS[path]({**example, name: None})
+        else:
+            with pytest.raises(BadRequest):
+                PARSERS[path]({**example, name: None})
 
 
 @pytest.mark.parametrize("field", ["unexpected", "callback", *PIN_LIKE_FIELDS])
@@ -332,7 +428,263 @@ def test_request_schema_says_that_pin_fields_are_refused(spec: Spec, path: str) 
     assert "PIN" in request_schema(spec, path)["description"]
 
 
+def test_pdf_form_has_the_file_and_the_json_body_fields_as_options(spec: Spec) -> None:
+    form = spec["paths"]["/v1/pdf/sign"]["post"]["requestBody"]["content"]["multipart/form-data"]
+    schema = form_schema(spec)
+    assert schema["additionalProperties"] is False
+    assert schema["required"] == ["file"]
+    assert schema["properties"]["file"]["format"] == "binary"
+    assert form["encoding"]["options"]["contentType"] == "application/json"
+    options = resolve(spec, schema["properties"]["options"])
+    assert options["additionalProperties"] is False
+    assert "required" not in options
+    json_body = request_schema(spec, "/v1/pdf/sign")
+    assert set(options["properties"]) == set(json_body["properties"]) - {"pdf"}
+    for name, node in options["properties"].items():
+        assert node == json_body["properties"][name], name
+    assert "PIN" in options["description"]
+
+
+def test_pdf_form_options_example_parses_with_a_pdf_part(spec: Spec) -> None:
+    options = resolve(spec, form_schema(spec)["properties"]["options"])
+    [example] = options["examples"]
+    assert set(example) == set(options["properties"])
+    pdf = base64.b64decode(request_example(spec, "/v1/pdf/sign")["pdf"])
+    assert unset_fields(parse_pdf_sign_request(example, pdf)) == []
+    parse_pdf_sign_request({}, pdf)
+    for field in ("pdf", "unexpected", *PIN_LIKE_FIELDS):
+        with pytest.raises(BadRequest, match=f"options.{field}"):
+            parse_pdf_sign_request({**example, field: "1234"}, pdf)
+
+
+def test_appearance_is_the_object_the_parser_reads(spec: Spec) -> None:
+    schema = not_null(spec, request_schema(spec, "/v1/pdf/sign")["properties"]["appearance"])
+    assert schema["additionalProperties"] is False
+    appearance = request_example(spec, "/v1/pdf/sign")["appearance"]
+    assert set(appearance) == set(schema["properties"])
+    assert schema["examples"] == [appearance]
+    assert unset_fields(parse_appearance(appearance)) == []
+    for missing in schema["required"]:
+        with pytest.raises(BadRequest, match=f"appearance.{missing}"):
+            parse_appearance({k: v for k, v in appearance.items() if k != missing})
+    for field in ("unexpected", *PIN_LIKE_FIELDS):
+        with pytest.raises(BadRequest, match=f"appearance.{field}"):
+            parse_appearance({**appearance, field: "1234"})
+    for name, node in schema["properties"].items():
+        if allows_null(spec, node):
+            parse_appearance({**appearance, name: None})
+        else:
+            with pytest.raises(BadRequest, match=name):
+                parse_appearance({**appearance, name: None})
+
+
+def test_appearance_page_and_rect_limits_are_the_parser_limits(spec: Spec) -> None:
+    properties = schema_named(spec, "Appearance")["properties"]
+    appearance = request_example(spec, "/v1/pdf/sign")["appearance"]
+    page_schema = schema_validator(spec, properties["page"])
+    for page in (1, -1, 9999, -9999):
+        assert page_schema.is_valid(page)
+        assert parse_appearance({**appearance, "page": page}).page == page
+    for page in (0, 1.5, True, "1"):
+        assert not page_schema.is_valid(page)
+        with pytest.raises(BadRequest, match=r"appearance\.page"):
+            parse_appearance({**appearance, "page": page})
+    rect = properties["rect"]
+    assert (rect["minItems"], rect["maxItems"]) == (4, 4)
+    assert rect["items"] == {"type": "number"}
+    assert "x1 < x2" in rect["description"]
+    for bad in ([1, 2, 3], [1, 2, 3, 4, 5], [10, 0, 5, 20], [0, 10, 20, 5], [0, 0, "1", 1]):
+        with pytest.raises(BadRequest, match=r"appearance\.rect"):
+            parse_appearance({**appearance, "rect": bad})
+
+
+@pytest.mark.parametrize(
+    ("where", "field"),
+    [("", "reason"), ("", "location"), ("appearance", "anchor"), ("appearance", "text")],
+)
+def test_pdf_text_limits_are_the_parser_limits(spec: Spec, where: str, field: str) -> None:
+    owner = schema_named(spec, "Appearance") if where else request_schema(spec, "/v1/pdf/sign")
+    assert resolve(spec, owner["properties"][field])["maxLength"] == MAX_TEXT
+    example = request_example(spec, "/v1/pdf/sign")
+
+    def with_value(value: str) -> dict[str, Any]:
+        if where:
+            return {**example, where: {**example[where], field: value}}
+        return {**example, field: value}
+
+    parse_pdf_sign_request(with_value("a\n" * (MAX_TEXT // 2)))
+    for bad in ("a" * (MAX_TEXT + 1), "Ký bởi\u202e", "a\rb"):
+        with pytest.raises(BadRequest, match=field):
+            parse_pdf_sign_request(with_value(bad))
+
+
+@pytest.mark.parametrize("path", ["/v1/pdf/sign", "/v1/cms/sign"])
+def test_tsa_url_pattern_and_length_are_the_parser_rules(spec: Spec, path: str) -> None:
+    schema = resolve(spec, request_schema(spec, path)["properties"]["tsaUrl"])
+    pattern = re.compile(schema["pattern"])
+    example = request_example(spec, path)
+    for url in ("http://tsa.example", "HTTPS://tsa.example", "hTtPs://", "ftp://tsa", "https:/a"):
+        accepted = url.lower().startswith(("http://", "https://"))
+        assert bool(pattern.search(url)) == accepted, url
+        if accepted:
+            PARSERS[path]({**example, "tsaUrl": url})
+        else:
+            with pytest.raises(BadRequest, match="tsaUrl"):
+                PARSERS[path]({**example, "tsaUrl": url})
+    longest = "http://" + "a" * (schema["maxLength"] - len("http://"))
+    PARSERS[path]({**example, "tsaUrl": longest})
+    with pytest.raises(BadRequest, match="tsaUrl"):
+        PARSERS[path]({**example, "tsaUrl": longest + "a"})
+
+
+def test_appearance_image_is_a_png_of_at_most_the_parser_size(spec: Spec) -> None:
+    image = not_null(spec, schema_named(spec, "Appearance")["properties"]["image"])
+    base, png = image["allOf"]
+    assert resolve(spec, base) is spec["components"]["schemas"]["Base64"]
+    assert png["maxLength"] == 4 * math.ceil(MAX_IMAGE_BYTES / 3)
+    pattern = re.compile(png["pattern"])
+    appearance = request_example(spec, "/v1/pdf/sign")["appearance"]
+    magic = b"\x89PNG\r\n\x1a\n"
+    for eighth in range(256):
+        text = base64.b64encode(magic[:7] + bytes([eighth]) + b"IHDR").decode()
+        is_png = eighth == magic[7]
+        assert bool(pattern.search(text)) == is_png, eighth
+        if not is_png:
+            with pytest.raises(BadRequest, match=r"appearance\.image"):
+                parse_appearance({**appearance, "image": text})
+    largest = base64.b64encode(magic + bytes(MAX_IMAGE_BYTES - len(magic))).decode()
+    assert len(largest) <= png["maxLength"]
+    parse_appearance({**appearance, "image": largest})
+    with pytest.raises(BadRequest, match=r"appearance\.image"):
+        parse_appearance(
+            {**appearance, "image": base64.b64encode(magic + bytes(MAX_IMAGE_BYTES)).decode()}
+        )
+
+
+def test_cms_digest_is_checked_against_its_algorithm(spec: Spec) -> None:
+    example = request_example(spec, "/v1/cms/sign")
+    parsed = parse_cms_sign_request(example)
+    assert len(parsed.item.digest) == parsed.item.algorithm.digest_size
+    short = base64.b64encode(bytes(parsed.item.algorithm.digest_size - 1)).decode()
+    assert (
+        "32 bytes for SHA-256"
+        in request_schema(spec, "/v1/cms/sign")["properties"]["digest"]["description"]
+    )
+    with pytest.raises(BadRequest, match="digests are"):
+        parse_cms_sign_request({**example, "digest": short})
+
+
+@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="anchors need poppler's pdftotext")
+async def test_pdf_sign_example_passes_every_check_made_before_the_prompt(spec: Spec) -> None:
+    class Asked(Exception):
+        """The service got past the document checks and looked for tokens."""
+
+    class NoTokens:
+        async def inventory(self) -> None:
+            raise Asked
+
+    service = SigningService(cast(TokenService, NoTokens()), cast(Prompter, None))
+    request = parse_pdf_sign_request(request_example(spec, "/v1/pdf/sign"))
+    assert request.options.appearance.profile is not Profile.INVISIBLE
+    with pytest.raises(Asked):
+        await service.sign_pdf(ADMITTED, request)
+
+
+def test_pdf_verify_example_is_a_pdf(spec: Spec) -> None:
+    parsed = parse_pdf_verify_request(request_example(spec, "/v1/pdf/verify"))
+    assert parsed.pdf.startswith(b"%PDF-")
+
+
+@pytest.mark.parametrize(
+    ("schema", "values"),
+    [
+        ("SignatureLevel", [lvl.value for lvl in SignatureLevel]),
+        ("AppearanceProfile", [p.value for p in Profile]),
+    ],
+)
+def test_request_enums_are_what_the_parser_accepts(
+    spec: Spec, schema: str, values: list[str]
+) -> None:
+    assert schema_named(spec, schema)["enum"] == values
+    example = request_example(spec, "/v1/pdf/sign")
+    for value in values:
+        parsed = parse_pdf_sign_request(
+            {**example, "level": value}
+            if schema == "SignatureLevel"
+            else {**example, "appearance": {**example["appearance"], "profile": value}}
+        )
+        assert value in (parsed.options.level.value, parsed.options.appearance.profile.value)
+    with pytest.raises(BadRequest, match="level"):
+        parse_pdf_sign_request({**example, "level": B_LTA})
+
+
+def test_verification_enums_are_those_of_the_report(spec: Spec) -> None:
+    expected = {
+        "SignatureKind": [k.value for k in SignatureKind],
+        "RevocationStatus": [r.value for r in Revocation],
+        "SignatureCoverage": [c.value for c in Coverage],
+        "ModificationLevel": [m.value for m in Modifications],
+        "VerificationProblem": [p.value for p in Problem],
+        "PadesLevel": [*(lvl.value for lvl in SignatureLevel), B_LTA],
+    }
+    for name, values in expected.items():
+        schema = schema_named(spec, name)
+        assert schema["enum"] == values, name
+        for value in values:
+            assert f"`{value}`" in schema["description"], (name, value)
+
+
 _CERT, _ISSUER = b"\x30\x82leaf", b"\x30\x82issuer"
+_SIGNED_AT = datetime(2025, 3, 14, 9, 30, 12, tzinfo=timezone(timedelta(hours=7)))
+#: A signature report with every optional field set.
+_CHECKED = SignatureReport(
+    field_name="Signature1",
+    kind=SignatureKind.SIGNATURE,
+    signer="Nguyễn Văn An",
+    signer_certificate=_CERT,
+    signing_time=_SIGNED_AT,
+    intact=True,
+    valid=True,
+    trusted=True,
+    chain=("CN=Nguyễn Văn An,C=VN", "CN=Kyso Test CA,C=VN"),
+    revocation=Revocation.GOOD,
+    timestamp=(_SIGNED_AT + timedelta(seconds=1)).astimezone(UTC),
+    timestamp_valid=True,
+    coverage=Coverage.ENTIRE_REVISION,
+    modifications=Modifications.FORM_FILLING,
+    docmdp_ok=True,
+    level=B_LTA,
+    problems=(Problem.REVOCATION_UNKNOWN,),
+)
+#: One with every optional field unset: a document timestamp that cannot be read.
+_UNREADABLE = SignatureReport(
+    field_name="Signature2",
+    kind=SignatureKind.DOCUMENT_TIMESTAMP,
+    signer="",
+    signer_certificate=b"",
+    signing_time=None,
+    intact=False,
+    valid=False,
+    trusted=False,
+    chain=(),
+    revocation=Revocation.NOT_CHECKED,
+    timestamp=None,
+    timestamp_valid=None,
+    coverage=Coverage.PARTIAL,
+    modifications=Modifications.UNKNOWN,
+    docmdp_ok=None,
+    level=None,
+    problems=(Problem.MALFORMED,),
+)
+
+
+def verify_wire(report: VerificationReport) -> dict[str, Any]:
+    """What ``POST /v1/pdf/verify`` answers for ``report``: the service's own wire form."""
+    service = SigningService(cast(TokenService, None), cast(Prompter, None))
+    with mock.patch("agent.service.verify_pdf", return_value=report):
+        return asyncio.run(service.verify_pdf(PdfVerifyRequest(b"%PDF-"), Lang.EN))
+
+
 WIRE: dict[tuple[str, str], dict[str, Any]] = {
     ("get", "/v1/info"): SigningService.info(),
     ("post", "/v1/certificates"): CertificateResponse(
@@ -342,6 +694,9 @@ WIRE: dict[tuple[str, str], dict[str, Any]] = {
     ("post", "/v1/sign/batch"): BatchSignResponse(
         (b"s1", b"s2"), ("ES384", "ES384"), _CERT
     ).to_wire(),
+    ("post", "/v1/pdf/sign"): PdfSignResponse(b"%PDF-1.7 signed", _CERT).to_wire(),
+    ("post", "/v1/cms/sign"): CmsSignResponse(b"\x30\x80cms", _CERT).to_wire(),
+    ("post", "/v1/pdf/verify"): verify_wire(VerificationReport((_CHECKED, _UNREADABLE))),
 }
 
 
@@ -355,19 +710,67 @@ def test_batch_response_omits_the_common_algorithm_when_items_differ() -> None:
     assert wire["signatureAlgorithms"] == ["RS256", "RS512"]
 
 
+def check_fields(
+    spec: Spec,
+    node: dict[str, Any],
+    value: object,
+    where: str,
+    optional: frozenset[str] = frozenset(),
+) -> None:
+    """Every object in ``value`` has exactly the properties of its schema, each one required
+    (but ``optional``, at the top); arrays are checked item by item, constants by value."""
+    schema = resolve(spec, node)
+    if "const" in schema:
+        assert value == schema["const"], where
+    if isinstance(value, dict):
+        assert set(schema["properties"]) == set(value), where
+        assert set(schema["required"]) == set(value) - optional, where
+        for name, inner in value.items():
+            check_fields(spec, schema["properties"][name], inner, f"{where}.{name}")
+    elif isinstance(value, list):
+        for index, inner in enumerate(value):
+            check_fields(spec, schema["items"], inner, f"{where}.{index}")
+
+
+def schema_validator(spec: Spec, node: dict[str, Any]) -> Any:
+    """A JSON Schema validator (OpenAPI 3.1 dialect, formats checked) for ``node``."""
+    oas = pytest.importorskip("openapi_schema_validator")
+    root = {**node, "components": spec["components"]}
+    return oas.OAS31Validator(root, format_checker=oas.oas31_format_checker)
+
+
+def answer_schema(spec: Spec, method: str, path: str) -> dict[str, Any]:
+    response = spec["paths"][path][method]["responses"]["200"]
+    schema: dict[str, Any] = response["content"]["application/json"]["schema"]
+    return schema
+
+
+def test_every_json_object_answer_has_a_wire_sample_here(spec: Spec) -> None:
+    answering = {
+        (method, path)
+        for method, path, _ in operations(spec)
+        if "properties" in resolve(spec, answer_schema(spec, method, path))
+    }
+    assert answering == set(WIRE)
+
+
 @pytest.mark.parametrize(("method", "path"), sorted(WIRE))
 def test_response_schema_has_exactly_the_fields_sent(spec: Spec, method: str, path: str) -> None:
-    response = spec["paths"][path][method]["responses"]["200"]
-    schema = resolve(spec, response["content"]["application/json"]["schema"])
-    wire = WIRE[method, path]
-    assert set(schema["properties"]) == set(wire)
-    assert set(schema["required"]) == set(wire) - OPTIONAL_IN_RESPONSE.get(path, set())
-    for name, value in wire.items():
-        inner = resolve(spec, schema["properties"][name])
-        if "const" in inner:
-            assert value == inner["const"], name
-        if isinstance(value, dict):
-            assert set(inner["properties"]) == set(inner["required"]) == set(value), name
+    optional = frozenset(OPTIONAL_IN_RESPONSE.get(path, set()))
+    check_fields(spec, answer_schema(spec, method, path), WIRE[method, path], path, optional)
+
+
+@pytest.mark.parametrize(("method", "path"), sorted(WIRE))
+def test_response_sent_is_valid_by_its_schema(spec: Spec, method: str, path: str) -> None:
+    schema_validator(spec, answer_schema(spec, method, path)).validate(WIRE[method, path])
+
+
+def test_verify_samples_send_each_nullable_field_both_ways(spec: Spec) -> None:
+    report = schema_named(spec, "SignatureReport")
+    sent = WIRE["post", "/v1/pdf/verify"]["signatures"]
+    for name, node in report["properties"].items():
+        if allows_null(spec, node):
+            assert {s[name] is None for s in sent} == {True, False}, name
 
 
 def test_response_examples_have_exactly_the_fields_sent(spec: Spec) -> None:
@@ -376,6 +779,152 @@ def test_response_examples_have_exactly_the_fields_sent(spec: Spec) -> None:
         ("CertificateResponse", ("post", "/v1/certificates")),
         ("SignResponse", ("post", "/v1/sign")),
         ("BatchSignResponse", ("post", "/v1/sign/batch")),
+        ("PdfSignResponse", ("post", "/v1/pdf/sign")),
+        ("CmsSignResponse", ("post", "/v1/cms/sign")),
+        ("PdfVerifyReport", ("post", "/v1/pdf/verify")),
     ]:
         for example in schemas[name]["examples"]:
             assert set(example) == set(WIRE[key]), name
+            optional = frozenset(OPTIONAL_IN_RESPONSE.get(key[1], set()))
+            check_fields(spec, schemas[name], example, name, optional)
+
+
+def test_every_example_is_valid_by_its_schema(spec: Spec) -> None:
+    for name, schema in spec["components"]["schemas"].items():
+        validator = schema_validator(spec, {"$ref": f"#/components/schemas/{name}"})
+        for example in schema.get("examples", []):
+            validator.validate(example)
+    for response in spec["components"]["responses"].values():
+        media = response["content"]["application/json"]
+        schema_validator(spec, media["schema"]).validate(media["example"])
+
+
+# --- the handlers, called directly: form parts and size limits ----------------------------
+
+
+class Recorder:
+    """Stands in for the service behind the PDF handlers and keeps what they parsed."""
+
+    def __init__(self) -> None:
+        self.parsed: list[object] = []
+
+    async def sign_pdf(self, _caller: Admitted, request: PdfSignRequest) -> PdfSignResponse:
+        self.parsed.append(request)
+        return PdfSignResponse(b"%PDF-", _CERT)
+
+    async def verify_pdf(self, request: PdfVerifyRequest, _lang: Lang) -> dict[str, Any]:
+        self.parsed.append(request)
+        return {}
+
+
+async def call_handler(
+    path: str,
+    body: bytes,
+    content_type: str = "application/json",
+    *,
+    max_body: int = DEFAULT_MAX_BODY,
+    max_pdf: int = DEFAULT_MAX_PDF,
+) -> list[object]:
+    """Run the route's handler on ``body`` as the server would; what reached the service."""
+    app = web.Application()
+    app[SETTINGS] = ServerSettings(OriginPolicy(), max_body, Lang.EN, max_pdf_bytes=max_pdf)
+    recorder = Recorder()
+    app[SERVICE] = cast(SigningService, recorder)
+    payload = StreamReader(mock.Mock(_reading_paused=False), 2**16, loop=asyncio.get_running_loop())
+    payload.feed_data(body)
+    payload.feed_eof()
+    headers = {"Content-Type": content_type, "Content-Length": str(len(body))}
+    request = make_mocked_request("POST", path, headers, app=app, payload=payload)
+    request[CALLER] = ADMITTED
+    [handler] = [r.handler for r in routes if isinstance(r, web.RouteDef) and r.path == path]
+    await handler(request)
+    return recorder.parsed
+
+
+def multipart(parts: list[tuple[str, bytes, str]]) -> tuple[bytes, str]:
+    """A form body of ``(name, content, content type)`` parts, and its Content-Type."""
+    boundary = uuid.uuid4().hex
+    body = b"".join(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{name}"\r\n'
+        f"Content-Type: {kind}\r\n\r\n".encode()
+        + content
+        + b"\r\n"
+        for name, content, kind in parts
+    )
+    return body + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
+
+
+def form_parts(spec: Spec, pdf: bytes, options: dict[str, Any]) -> list[tuple[str, bytes, str]]:
+    """The parts the spec's form schema names: the binary one gets the PDF, the other the JSON."""
+    parts = []
+    for name, node in form_schema(spec)["properties"].items():
+        if node.get("format") == "binary":
+            parts.append((name, pdf, node["contentMediaType"]))
+        else:
+            encoding = spec["paths"]["/v1/pdf/sign"]["post"]["requestBody"]["content"][
+                "multipart/form-data"
+            ]["encoding"][name]
+            parts.append((name, json.dumps(options).encode(), encoding["contentType"]))
+    return parts
+
+
+async def test_form_upload_reaches_the_service_as_the_json_body_does(spec: Spec) -> None:
+    example = request_example(spec, "/v1/pdf/sign")
+    pdf = base64.b64decode(example.pop("pdf"))
+    sent = {**example, "pdf": base64.b64encode(pdf).decode()}
+    [from_json] = await call_handler("/v1/pdf/sign", json.dumps(sent).encode())
+    body, content_type = multipart(form_parts(spec, pdf, example))
+    [from_form] = await call_handler("/v1/pdf/sign", body, content_type)
+    assert from_form == from_json
+    required = form_schema(spec)["required"]
+    body, content_type = multipart([p for p in form_parts(spec, pdf, {}) if p[0] in required])
+    [bare] = await call_handler("/v1/pdf/sign", body, content_type)
+    assert isinstance(bare, PdfSignRequest)
+    assert bare.pdf == pdf
+    for extra in ("unexpected", "pdf", "file"):
+        parts = [*form_parts(spec, pdf, example), (extra, b"1", "text/plain")]
+        body, content_type = multipart(parts)
+        with pytest.raises(BadRequest, match=extra):
+            await call_handler("/v1/pdf/sign", body, content_type)
+
+
+@pytest.mark.parametrize("path", sorted(PARSERS))
+async def test_each_operation_has_the_size_limit_it_documents(spec: Spec, path: str) -> None:
+    pdf_sized = path in PDF_SIZED
+    documented = "PdfPayloadTooLarge" if pdf_sized else "PayloadTooLarge"
+    assert spec["paths"][path]["post"]["responses"]["413"] == {
+        "$ref": f"#/components/responses/{documented}"
+    }
+    setting, default = (
+        ("max_pdf_bytes", DEFAULT_MAX_PDF) if pdf_sized else ("max_body_bytes", DEFAULT_MAX_BODY)
+    )
+    described = spec["components"]["responses"][documented]["description"]
+    assert f"`{setting}`" in described
+    assert str(default) in described
+
+    limits = {"max_body": 1024, "max_pdf": 4096}
+    padded_object = b"{" + b" " * limits["max_body"] + b"}"
+    if not pdf_sized:
+        with pytest.raises(PayloadTooLarge) as refused:
+            await call_handler(path, padded_object, **limits)
+        assert refused.value.limit == limits["max_body"]
+        return
+    # Past max_body_bytes, a PDF operation still reads the object (and finds no "pdf").
+    with pytest.raises(BadRequest, match="pdf"):
+        await call_handler(path, padded_object, **limits)
+    example = request_example(spec, path)
+    pdf = base64.b64decode(example["pdf"])
+    largest = pdf + b"%" * (limits["max_pdf"] - len(pdf))
+    sent = {**example, "pdf": base64.b64encode(largest).decode()}
+    [parsed] = await call_handler(path, json.dumps(sent).encode(), **limits)
+    assert cast(PdfVerifyRequest, parsed).pdf == largest
+    sent = {**example, "pdf": base64.b64encode(largest + b"%").decode()}
+    with pytest.raises(PayloadTooLarge) as refused:
+        await call_handler(path, json.dumps(sent).encode(), **limits)
+    assert refused.value.limit == limits["max_pdf"]
+    if path in MEDIA_TYPES:
+        [parsed] = await call_handler(path, *multipart(form_parts(spec, largest, {})), **limits)
+        assert cast(PdfSignRequest, parsed).pdf == largest
+        with pytest.raises(PayloadTooLarge) as refused:
+            await call_handler(path, *multipart(form_parts(spec, largest + b"%", {})), **limits)
+        assert refused.value.limit == limits["max_pdf"]

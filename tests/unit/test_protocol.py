@@ -11,13 +11,20 @@ from agent.algorithms import HashAlgorithm, KeyType, RsaScheme, signature_algori
 from agent.errors import BadRequest
 from agent.protocol import (
     decode_json_object,
+    parse_appearance,
     parse_batch_sign_request,
     parse_certificates_request,
+    parse_cms_sign_request,
+    parse_pdf_options,
     parse_sign_request,
 )
 
 DIGEST = bytes(range(32))
 ITEM = {"hash": base64.b64encode(DIGEST).decode(), "hashAlgorithm": "SHA-256"}
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
 
 
 def test_sign_request_parses_all_fields() -> None:
@@ -110,3 +117,32 @@ def test_vietnamese_names_in_either_normal_form_are_accepted() -> None:
     for form in ("NFC", "NFD"):
         parsed = parse_sign_request({**ITEM, "documentName": unicodedata.normalize(form, name)})
         assert parsed.item.document_name == unicodedata.normalize(form, name)
+
+
+def test_cms_request_messages_name_the_fields_sent() -> None:
+    with pytest.raises(BadRequest, match="'digest' is 20 bytes"):
+        parse_cms_sign_request({"digest": b64(bytes(20)), "digestAlgorithm": "SHA-256"})
+    with pytest.raises(BadRequest, match="'digestAlgorithm' must be one of"):
+        parse_cms_sign_request({"digest": b64(bytes(32)), "digestAlgorithm": "MD5"})
+
+
+@pytest.mark.parametrize("rect", [[0, 0, 1e400, 50], [0, 0, 10**400, 50]])
+def test_appearance_numbers_must_be_finite(rect: list[float]) -> None:
+    with pytest.raises(BadRequest, match="finite number"):
+        parse_appearance({"profile": "personal", "rect": rect})
+
+
+def test_levels_above_b_b_need_a_time_stamping_authority() -> None:
+    with pytest.raises(BadRequest, match="B-LT needs a time-stamping authority"):
+        parse_pdf_options({"level": "B-LT"})
+    assert parse_pdf_options({"level": "B-T"}, "http://ca.gov.vn/tsa").tsa_url == (
+        "http://ca.gov.vn/tsa"
+    )
+    for falsy in ("", 0, False, [], {}):
+        with pytest.raises(BadRequest, match="'level' must be one of"):
+            parse_pdf_options({"level": falsy})
+
+
+def test_integers_beyond_pythons_conversion_limit_are_bad_json() -> None:
+    with pytest.raises(BadRequest, match="not valid JSON"):
+        decode_json_object(b'{"hash": 1' + b"0" * 5000 + b"}")
