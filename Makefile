@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-APT_PACKAGES := softhsm2 opensc openssl python3 python3-venv ca-certificates poppler-utils libnss3-tools fonts-liberation2 fonts-dejavu-core
+APT_PACKAGES := softhsm2 opensc openssl python3 python3-venv ca-certificates poppler-utils libnss3-tools fonts-liberation2 fonts-dejavu-core xvfb xauth xdotool x11-utils trayer xclip
 PYTEST_ARGS ?=
 
 .PHONY: all deps venv demo test lint bench clean

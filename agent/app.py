@@ -8,7 +8,9 @@ import logging
 import signal
 import ssl
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
 
 from agent.audit import AuditLog
 from agent.config import DEFAULT_PORT_RANGE, AgentConfig
@@ -27,6 +29,7 @@ from agent.protocol import PdfSignRequest
 from agent.server import RunningServer, ServerSettings, create_app, start_server, tls
 from agent.service import SigningService
 from agent.session_lock import watch_session_lock
+from agent.status import StatusSource
 from agent.token import TokenService
 
 log = logging.getLogger(__name__)
@@ -36,12 +39,20 @@ TLS_CHECK_INTERVAL = 6 * 3600
 
 
 def make_prompter(config: AgentConfig) -> Prompter:
-    """The external command if configured, else the console when there is one."""
+    """The external command if configured, else the dialog on a desktop, else the console.
+
+    Without any of them every question is refused (and the log says why).
+    """
+    from agent.ui.display import display_available
+    from agent.ui.prompter import DialogPrompter
+
     if config.prompter:
         argv = split_command(config.prompter)
         if not argv:
             raise ConfigError("prompter: empty command")
         return ExternalPrompter(argv, config.prompt_timeout)
+    if display_available():
+        return DialogPrompter(config.prompt_timeout)
     if sys.stdin is not None and sys.stdin.isatty():
         return ConsolePrompter(config.prompt_timeout)
     log.warning(text("no_prompter", "en"))
@@ -104,20 +115,40 @@ async def _keep_tls_fresh(files: tls.TlsFiles, context: ssl.SSLContext) -> None:
             log.exception("renewing the local TLS certificate failed; will try again")
 
 
+@dataclass(frozen=True)
+class StartedAgent:
+    """A running agent's parts, for a companion living beside the server (the tray)."""
+
+    server: RunningServer
+    """The listening server."""
+    service: SigningService
+    """The signing service (consent, PIN, token) the API uses."""
+    tokens: TokenService
+    """The token layer (one worker per module)."""
+    status: StatusSource
+    """What the status report is built from."""
+
+
 async def serve(
     config: AgentConfig,
     *,
     prompter: Prompter | None = None,
     on_ready: Callable[[RunningServer], None] | None = None,
     stop: asyncio.Event | None = None,
+    companion: Callable[[StartedAgent], Coroutine[Any, Any, None]] | None = None,
 ) -> None:
-    """Run the headless agent until ``stop`` is set or SIGINT/SIGTERM arrives."""
+    """Run the headless agent until ``stop`` is set or SIGINT/SIGTERM arrives.
+
+    ``companion`` (the tray's token monitor) runs as a task once the server listens and
+    is cancelled before the server stops and the tokens are closed.
+    """
     files = tls.ensure(config.tls_dir)
     audit = AuditLog(config.audit_file)
     tokens = TokenService(config.pkcs11_modules)
     try:
         service = make_service(config, tokens, prompter, audit)
-        app = create_app(service, server_settings(config))
+        status = StatusSource(config, tokens, PairingStore(config.pairing_file), audit)
+        app = create_app(service, server_settings(config), status=status)
         ports = listen_ports(config)
         context = tls.server_context(files)
         try:
@@ -128,6 +159,7 @@ async def serve(
                 f"cannot listen on 127.0.0.1:{shown}: {exc.strerror} "
                 "(is another Kyso Agent running?)"
             ) from exc
+        status.port = server.port
         watcher = (
             asyncio.create_task(watch_session_lock(service.session_locked))
             if config.pin_cache_minutes
@@ -142,9 +174,18 @@ async def serve(
         log.info("origins allowed: %s", ", ".join(map(str, config.allowed_origins)) or "none")
         if on_ready is not None:
             on_ready(server)
+        beside = (
+            asyncio.create_task(companion(StartedAgent(server, service, tokens, status)))
+            if companion is not None
+            else None
+        )
         try:
             await stop.wait()
         finally:
+            if beside is not None:
+                beside.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await beside
             if watcher is not None:
                 watcher.cancel()
             renewer.cancel()

@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import base64
 import json
+import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -50,25 +51,29 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"kyso-agent {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
+    run = commands.add_parser(
+        "run", help="the agent with its tray icon (the default command; serve without a display)"
+    )
     serve = commands.add_parser("serve", help="run the headless agent (HTTPS API on 127.0.0.1)")
-    _common(serve)
-    serve.add_argument("--port", type=int, metavar="N", help="TCP port (default 8988)")
-    serve.add_argument(
-        "--allow-origin",
-        dest="allowed_origins",
-        action="append",
-        metavar="ORIGIN",
-        help="web origin allowed to call the agent, e.g. https://portal.gov.vn or "
-        "https://*.gov.vn (repeatable)",
-    )
-    serve.add_argument(
-        "--prompter",
-        metavar="CMD",
-        help="external program that asks the user (JSON on stdin/stdout)",
-    )
-    serve.add_argument(
-        "--prompt-timeout", type=float, metavar="SECONDS", help="time to answer (default 120)"
-    )
+    for agent_command in (run, serve):
+        _common(agent_command)
+        agent_command.add_argument("--port", type=int, metavar="N", help="TCP port (default 8988)")
+        agent_command.add_argument(
+            "--allow-origin",
+            dest="allowed_origins",
+            action="append",
+            metavar="ORIGIN",
+            help="web origin allowed to call the agent, e.g. https://portal.gov.vn or "
+            "https://*.gov.vn (repeatable)",
+        )
+        agent_command.add_argument(
+            "--prompter",
+            metavar="CMD",
+            help="external program that asks the user (JSON on stdin/stdout)",
+        )
+        agent_command.add_argument(
+            "--prompt-timeout", type=float, metavar="SECONDS", help="time to answer (default 120)"
+        )
 
     tokens = commands.add_parser("tokens", help="list modules, tokens and certificates")
     _common(tokens)
@@ -123,6 +128,15 @@ def build_parser() -> argparse.ArgumentParser:
     _common(audit)
     audit.add_argument("--json", action="store_true", help="print JSON")
     audit.add_argument("--limit", type=int, metavar="N", help="only the last N entries")
+
+    status = commands.add_parser(
+        "status", help="the helpdesk report (asks the running agent, else reads the tokens)"
+    )
+    _common(status)
+    status.add_argument(
+        "--port", type=int, metavar="N", help="the running agent's port (default: 8988-8998)"
+    )
+    status.add_argument("--json", action="store_true", help="print JSON")
     return parser
 
 
@@ -256,18 +270,44 @@ def cmd_tokens(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_listening(server: RunningServer) -> None:
+    print(f"listening on {server.url}", flush=True)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     """``kyso-agent serve``."""
     from agent.app import serve
 
     config = config_from_args(args)
     configure_logging(config)
-
-    def ready(server: RunningServer) -> None:
-        print(f"listening on {server.url}", flush=True)
-
-    asyncio.run(serve(config, on_ready=ready))
+    asyncio.run(serve(config, on_ready=_print_listening))
     return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """``kyso-agent run`` (the default): the agent with its tray icon (docs/tray.md).
+
+    Without a display, or where no tray backend loads, it runs as ``serve`` does.
+    """
+    from agent.app import serve
+    from agent.ui.display import display_available
+
+    config = config_from_args(args)
+    configure_logging(config)
+    log = logging.getLogger("agent.cli")
+    reason = "" if display_available() else "no display (DISPLAY/WAYLAND_DISPLAY unset)"
+    if not reason:
+        try:
+            import pystray  # noqa: F401 - probing the backend: it connects to the display
+        except Exception as exc:  # noqa: BLE001 - any backend failure means: no tray
+            reason = f"no tray backend ({type(exc).__name__}: {exc})"
+    if reason:
+        log.warning("%s: running without the tray icon, like `kyso-agent serve`", reason)
+        asyncio.run(serve(config, on_ready=_print_listening))
+        return 0
+    from agent.ui.tray import run_tray
+
+    return run_tray(config, args.lang, _print_listening)
 
 
 def cmd_origins(args: argparse.Namespace) -> int:
@@ -378,6 +418,27 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 0 if report.all_valid else 1
 
 
+def cmd_status(args: argparse.Namespace) -> int:
+    """``kyso-agent status``: 0 when a report was printed (running agent or read locally)."""
+    from agent.status import StatusError, build_local, fetch_running
+
+    config = config_from_args(args)
+    configure_logging(config, to_file=False)
+    try:
+        report = fetch_running(config)
+    except StatusError as exc:
+        print(f"kyso-agent: {exc}", file=sys.stderr)
+        return 1
+    if report is None:
+        report = build_local(config)
+    if args.json:
+        json.dump(report.to_json(), sys.stdout, ensure_ascii=False, indent=2)
+        sys.stdout.write("\n")
+    else:
+        sys.stdout.write(report.to_text(config.lang) + "\n")
+    return 0
+
+
 def cmd_audit(args: argparse.Namespace) -> int:
     """``kyso-agent audit``."""
     config = config_from_args(args)
@@ -405,14 +466,19 @@ def cmd_audit(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``kyso-agent``."""
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version")):
+        argv = ["run", *argv]  # `kyso-agent [OPTIONS]` is `kyso-agent run [OPTIONS]`
     args = parser.parse_args(argv)
     handlers = {
+        "run": cmd_run,
         "serve": cmd_serve,
         "tokens": cmd_tokens,
         "origins": cmd_origins,
         "audit": cmd_audit,
         "sign-pdf": cmd_sign_pdf,
         "verify": cmd_verify,
+        "status": cmd_status,
     }
     if args.command is None:
         parser.print_help()

@@ -160,6 +160,557 @@ _CATALOGUE: Final[dict[str, dict[Lang, str]]] = {
         Lang.VI: "Kết nối đến từ một người dùng khác trên máy này và đã bị từ chối.",
         Lang.EN: "The connection comes from another user on this computer and was refused.",
     },
+    # The consent and PIN dialog (agent/ui/dialog.py).
+    "dialog_title_sign": {
+        Lang.VI: "Kyso Agent — Yêu cầu ký số",
+        Lang.EN: "Kyso Agent — Signing request",
+    },
+    "dialog_title_select": {
+        Lang.VI: "Kyso Agent — Yêu cầu đọc chứng thư số",
+        Lang.EN: "Kyso Agent — Certificate request",
+    },
+    "dialog_heading_sign": {
+        Lang.VI: "Một trang web yêu cầu bạn ký số",
+        Lang.EN: "A web portal asks you to sign",
+    },
+    "dialog_heading_select": {
+        Lang.VI: "Một trang web muốn đọc chứng thư số của bạn",
+        Lang.EN: "A web portal wants to read your certificate",
+    },
+    "dialog_origin": {Lang.VI: "Trang web yêu cầu:", Lang.EN: "Requested by:"},
+    "dialog_first_use": {
+        Lang.VI: "Đây là lần đầu tiên trang này yêu cầu. "
+        "Đồng ý cũng là cho phép trang này dùng Kyso Agent từ nay về sau.",
+        Lang.EN: "This is the first request from this portal. "
+        "Approving also allows it to use Kyso Agent from now on.",
+    },
+    "dialog_retry_pin": {
+        Lang.VI: "Mã PIN vừa nhập không đúng. Hãy nhập lại.",
+        Lang.EN: "The PIN you entered is incorrect. Please try again.",
+    },
+    "dialog_documents_one": {Lang.VI: "Tài liệu sẽ ký:", Lang.EN: "Document to sign:"},
+    "dialog_documents_many": {
+        Lang.VI: "{count} tài liệu sẽ được ký:",
+        Lang.EN: "{count} documents will be signed:",
+    },
+    "dialog_documents_more": {
+        Lang.VI: "… và {count} tài liệu khác",
+        Lang.EN: "… and {count} more",
+    },
+    "dialog_unnamed": {Lang.VI: "(không tên)", Lang.EN: "(unnamed)"},
+    "dialog_fingerprint": {
+        Lang.VI: "Mã băm {algorithm}: {fingerprint}",
+        Lang.EN: "{algorithm} fingerprint: {fingerprint}",
+    },
+    "dialog_certificate_one": {Lang.VI: "Chứng thư số:", Lang.EN: "Certificate:"},
+    "dialog_certificate_choose": {
+        Lang.VI: "Chọn chứng thư số ({count}):",
+        Lang.EN: "Choose a certificate ({count}):",
+    },
+    "dialog_organisation": {Lang.VI: "Đơn vị: {value}", Lang.EN: "Organisation: {value}"},
+    "dialog_issuer": {Lang.VI: "Cấp bởi: {value}", Lang.EN: "Issued by: {value}"},
+    "dialog_valid_until": {Lang.VI: "Hiệu lực đến: {date}", Lang.EN: "Valid until: {date}"},
+    "dialog_token": {Lang.VI: "Token: {label}", Lang.EN: "Token: {label}"},
+    "dialog_pin_label": {Lang.VI: "Mã PIN:", Lang.EN: "PIN:"},
+    "dialog_pinpad": {
+        Lang.VI: "Sau khi bấm Ký, hãy nhập mã PIN trên bàn phím của đầu đọc.",
+        Lang.EN: "After pressing Sign, enter the PIN on the reader's keypad.",
+    },
+    "dialog_pin_cached": {
+        Lang.VI: "Mã PIN đã nhớ theo chính sách của đơn vị sẽ được dùng; không cần nhập lại.",
+        Lang.EN: "The PIN remembered under your organisation's policy will be used.",
+    },
+    "dialog_pin_low": {
+        Lang.VI: "Cảnh báo: chỉ còn ít lần nhập mã PIN. Hãy nhập cẩn thận.",
+        Lang.EN: "Warning: few PIN attempts remain. Type carefully.",
+    },
+    "dialog_pin_final": {
+        Lang.VI: "CẢNH BÁO: đây là lần nhập mã PIN cuối cùng. Nếu sai, token sẽ bị khóa.",
+        Lang.EN: "WARNING: this is the final PIN attempt. A wrong PIN locks the token.",
+    },
+    "dialog_final_tick": {
+        Lang.VI: "Tôi hiểu và vẫn muốn thử lần cuối",
+        Lang.EN: "I understand and want to make the final attempt",
+    },
+    "dialog_sign": {Lang.VI: "Ký", Lang.EN: "Sign"},
+    "dialog_allow": {Lang.VI: "Đồng ý", Lang.EN: "Allow"},
+    "dialog_cancel": {Lang.VI: "Hủy", Lang.EN: "Cancel"},
+    "dialog_keys": {
+        Lang.VI: "Enter = {approve} · Esc = {cancel}",
+        Lang.EN: "Enter = {approve} · Esc = {cancel}",
+    },
+    "dialog_countdown": {
+        Lang.VI: "Tự động hủy sau {time}",
+        Lang.EN: "Cancels by itself in {time}",
+    },
+    "dialog_need_pin": {Lang.VI: "Hãy nhập mã PIN.", Lang.EN: "Enter the PIN."},
+    "dialog_need_tick": {
+        Lang.VI: "Hãy đánh dấu ô xác nhận để thử lần cuối.",
+        Lang.EN: "Tick the box to make the final attempt.",
+    },
+    "dialog_need_certificate": {
+        Lang.VI: "Hãy chọn một chứng thư số.",
+        Lang.EN: "Choose a certificate.",
+    },
+    # The tray (kyso-agent run) and its small windows.
+    "tray_state_no_token": {
+        Lang.VI: "Chưa cắm USB token",
+        Lang.EN: "No token plugged in",
+    },
+    "tray_state_ready": {
+        Lang.VI: "Sẵn sàng ký số",
+        Lang.EN: "Ready to sign",
+    },
+    "tray_state_expiring": {
+        Lang.VI: "Chứng thư số sắp hết hạn",
+        Lang.EN: "Certificate expiring soon",
+    },
+    "tray_state_pin_locked": {
+        Lang.VI: "Mã PIN đã bị khóa",
+        Lang.EN: "PIN locked",
+    },
+    "tray_state_error": {
+        Lang.VI: "Kyso Agent gặp lỗi — xem nhật ký",
+        Lang.EN: "Kyso Agent error — see the log",
+    },
+    "tray_no_module": {
+        Lang.VI: "Không tìm thấy trình điều khiển PKCS#11 của token",
+        Lang.EN: "No PKCS#11 module found for the token",
+    },
+    "tray_tooltip_token": {
+        Lang.VI: "Token {label}: {count} chứng thư số",
+        Lang.EN: "Token {label}: {count} certificate(s)",
+    },
+    "tray_cert_days_left": {
+        Lang.VI: "{holder}: còn {days} ngày",
+        Lang.EN: "{holder}: {days} days left",
+    },
+    "tray_cert_expired": {
+        Lang.VI: "{holder}: đã hết hạn",
+        Lang.EN: "{holder}: expired",
+    },
+    "tray_menu_status": {
+        Lang.VI: "Xem báo cáo trạng thái…",
+        Lang.EN: "Show status report…",
+    },
+    "tray_menu_token": {
+        Lang.VI: "Token {label} (số sê-ri {serial})",
+        Lang.EN: "Token {label} (serial {serial})",
+    },
+    "tray_menu_token_locked": {
+        Lang.VI: "Token {label}: mã PIN đã bị khóa",
+        Lang.EN: "Token {label}: PIN locked",
+    },
+    "tray_menu_cert": {
+        Lang.VI: "{holder} — hết hạn {date}",
+        Lang.EN: "{holder} — expires {date}",
+    },
+    "tray_menu_cert_expired": {
+        Lang.VI: "{holder} — đã hết hạn {date}",
+        Lang.EN: "{holder} — expired {date}",
+    },
+    "tray_menu_sign_pdf": {
+        Lang.VI: "Ký tệp PDF…",
+        Lang.EN: "Sign a PDF file…",
+    },
+    "tray_menu_verify_pdf": {
+        Lang.VI: "Kiểm tra chữ ký PDF…",
+        Lang.EN: "Check PDF signatures…",
+    },
+    "tray_menu_copy_status": {
+        Lang.VI: "Sao chép báo cáo trạng thái",
+        Lang.EN: "Copy status report",
+    },
+    "tray_menu_portals": {
+        Lang.VI: "Cổng thông tin đã cho phép",
+        Lang.EN: "Approved portals",
+    },
+    "tray_menu_portals_none": {
+        Lang.VI: "(chưa có cổng nào)",
+        Lang.EN: "(none)",
+    },
+    "tray_menu_revoke": {
+        Lang.VI: "Thu hồi quyền",
+        Lang.EN: "Revoke",
+    },
+    "tray_menu_open_logs": {
+        Lang.VI: "Mở thư mục nhật ký",
+        Lang.EN: "Open logs folder",
+    },
+    "tray_menu_autostart": {
+        Lang.VI: "Khởi động cùng máy tính",
+        Lang.EN: "Start at login",
+    },
+    "tray_menu_language": {
+        Lang.VI: "Ngôn ngữ (Language)",
+        Lang.EN: "Language (Ngôn ngữ)",
+    },
+    "tray_menu_about": {
+        Lang.VI: "Giới thiệu",
+        Lang.EN: "About",
+    },
+    "tray_menu_quit": {
+        Lang.VI: "Thoát",
+        Lang.EN: "Quit",
+    },
+    "tray_notify_inserted": {
+        Lang.VI: "Đã cắm token {label}",
+        Lang.EN: "Token {label} plugged in",
+    },
+    "tray_notify_removed": {
+        Lang.VI: "Đã rút token {label}",
+        Lang.EN: "Token {label} removed",
+    },
+    "tray_notify_expiring": {
+        Lang.VI: (
+            "Chứng thư số của {holder} còn {days} ngày nữa hết hạn ({date}). "
+            "Hãy liên hệ nhà cung cấp để gia hạn."
+        ),
+        Lang.EN: (
+            "The certificate of {holder} expires in {days} days ({date}). "
+            "Contact your provider to renew it."
+        ),
+    },
+    "tray_notify_expired": {
+        Lang.VI: "Chứng thư số của {holder} đã hết hạn ngày {date}.",
+        Lang.EN: "The certificate of {holder} expired on {date}.",
+    },
+    "tray_notify_signed": {
+        Lang.VI: "Đã ký và lưu: {path}",
+        Lang.EN: "Signed and saved: {path}",
+    },
+    "tray_notify_sign_failed": {
+        Lang.VI: "Không ký được tệp: {reason}",
+        Lang.EN: "The file was not signed: {reason}",
+    },
+    "tray_notify_copied": {
+        Lang.VI: "Đã sao chép báo cáo trạng thái",
+        Lang.EN: "Status report copied",
+    },
+    "tray_notify_copy_failed": {
+        Lang.VI: "Không sao chép được; báo cáo được hiển thị để bạn tự sao chép",
+        Lang.EN: "Could not copy; the report is shown so that you can copy it",
+    },
+    "tray_notify_revoked": {
+        Lang.VI: "Đã thu hồi quyền của {origin}",
+        Lang.EN: "Revoked {origin}",
+    },
+    "tray_notify_agent_error": {
+        Lang.VI: "Kyso Agent ngừng hoạt động: {reason}",
+        Lang.EN: "Kyso Agent stopped working: {reason}",
+    },
+    "tray_sign_title": {
+        Lang.VI: "Ký tệp PDF",
+        Lang.EN: "Sign a PDF file",
+    },
+    "tray_verify_title": {
+        Lang.VI: "Kiểm tra chữ ký PDF",
+        Lang.EN: "Check PDF signatures",
+    },
+    "tray_choose_pdf": {
+        Lang.VI: "Chọn tệp PDF…",
+        Lang.EN: "Choose a PDF file…",
+    },
+    "tray_no_file": {
+        Lang.VI: "(chưa chọn tệp)",
+        Lang.EN: "(no file chosen)",
+    },
+    "tray_pdf_files": {
+        Lang.VI: "Tệp PDF",
+        Lang.EN: "PDF files",
+    },
+    "tray_sign_profile": {
+        Lang.VI: "Kiểu hiển thị chữ ký",
+        Lang.EN: "Signature appearance",
+    },
+    "tray_profile_invisible": {
+        Lang.VI: "Không hiển thị (chỉ chữ ký số)",
+        Lang.EN: "Invisible (digital signature only)",
+    },
+    "tray_profile_personal": {
+        Lang.VI: "Chữ ký cá nhân",
+        Lang.EN: "Personal signature",
+    },
+    "tray_profile_organization": {
+        Lang.VI: "Chữ ký của cơ quan, tổ chức",
+        Lang.EN: "Organisation signature",
+    },
+    "tray_profile_attachment": {
+        Lang.VI: "Ký văn bản kèm theo",
+        Lang.EN: "Attachment signature",
+    },
+    "tray_sign_note": {
+        Lang.VI: "Tệp đã ký được lưu cạnh tệp gốc, tên kết thúc bằng -signed.pdf.",
+        Lang.EN: "The signed file is saved next to the original, its name ending in -signed.pdf.",
+    },
+    "tray_sign_button": {
+        Lang.VI: "Ký",
+        Lang.EN: "Sign",
+    },
+    "tray_check_button": {
+        Lang.VI: "Kiểm tra",
+        Lang.EN: "Check",
+    },
+    "tray_cancel": {
+        Lang.VI: "Hủy",
+        Lang.EN: "Cancel",
+    },
+    "tray_close": {
+        Lang.VI: "Đóng",
+        Lang.EN: "Close",
+    },
+    "tray_copy": {
+        Lang.VI: "Sao chép",
+        Lang.EN: "Copy",
+    },
+    "tray_status_title": {
+        Lang.VI: "Báo cáo trạng thái Kyso Agent",
+        Lang.EN: "Kyso Agent status report",
+    },
+    "tray_about_title": {
+        Lang.VI: "Giới thiệu Kyso Agent",
+        Lang.EN: "About Kyso Agent",
+    },
+    "tray_about_text": {
+        Lang.VI: (
+            "Kyso Agent {version}\n"
+            "Ký số từ mọi cổng thông tin, bằng USB token của bạn.\n"
+            "Phần mềm mã nguồn mở, giấy phép Apache-2.0.\n\n"
+            "Địa chỉ: {url}\nDữ liệu: {data_dir}"
+        ),
+        Lang.EN: (
+            "Kyso Agent {version}\n"
+            "Sign documents from any web portal with your USB token.\n"
+            "Open source, Apache-2.0 licence.\n\n"
+            "Address: {url}\nData: {data_dir}"
+        ),
+    },
+    # The helpdesk status report (kyso-agent status, GET / and /status.json, the tray).
+    "status_title": {
+        Lang.VI: "BÁO CÁO TRẠNG THÁI KYSO AGENT",
+        Lang.EN: "KYSO AGENT STATUS REPORT",
+    },
+    "status_generated": {Lang.VI: "Lập lúc: {time}", Lang.EN: "Generated: {time}"},
+    "status_version": {Lang.VI: "Phiên bản: {version}", Lang.EN: "Version: {version}"},
+    "status_running": {
+        Lang.VI: "Trạng thái: đang chạy trên cổng {port}, từ {since} (đã chạy {uptime})",
+        Lang.EN: "State: running on port {port} since {since} (up {uptime})",
+    },
+    "status_not_running": {
+        Lang.VI: "Trạng thái: Kyso Agent KHÔNG chạy; báo cáo này do lệnh kyso-agent status "
+        "tự đọc token.",
+        Lang.EN: "State: Kyso Agent is NOT running; kyso-agent status read the tokens itself.",
+    },
+    "status_uptime": {
+        Lang.VI: "{days} ngày {hours} giờ {minutes} phút",
+        Lang.EN: "{days} d {hours} h {minutes} min",
+    },
+    "status_data_dir": {Lang.VI: "Thư mục dữ liệu: {path}", Lang.EN: "Data directory: {path}"},
+    "status_attention_heading": {Lang.VI: "CẦN CHÚ Ý:", Lang.EN: "NEEDS ATTENTION:"},
+    "status_attention_no_module": {
+        Lang.VI: "Không tìm thấy mô-đun PKCS#11 nào: hãy cài phần mềm của token (CA).",
+        Lang.EN: "No PKCS#11 module found: install the token's software (from the CA).",
+    },
+    "status_attention_module_failed": {
+        Lang.VI: "Mô-đun {path} không nạp/đọc được.",
+        Lang.EN: "Module {path} failed to load or read.",
+    },
+    "status_attention_no_token": {
+        Lang.VI: "Không thấy token nào: hãy cắm USB token.",
+        Lang.EN: "No token seen: insert the USB token.",
+    },
+    "status_attention_pin_locked": {
+        Lang.VI: "PIN của token {label} đã bị khóa: cần mở khóa (liên hệ CA).",
+        Lang.EN: "The PIN of token {label} is locked: it must be unlocked (contact the CA).",
+    },
+    "status_attention_pin_final": {
+        Lang.VI: "Token {label} chỉ còn 1 lần nhập PIN.",
+        Lang.EN: "Token {label} has one PIN try left.",
+    },
+    "status_attention_cert_expiring": {
+        Lang.VI: "Chứng thư số của {holder} sắp hết hạn (còn {days} ngày): hãy gia hạn.",
+        Lang.EN: "The certificate of {holder} expires soon ({days} days left): renew it.",
+    },
+    "status_attention_cert_expired": {
+        Lang.VI: "Chứng thư số của {holder} đã hết hạn.",
+        Lang.EN: "The certificate of {holder} has expired.",
+    },
+    "status_attention_tls": {
+        Lang.VI: "Chứng chỉ TLS cục bộ thiếu hoặc hết hạn: hãy khởi động lại Kyso Agent.",
+        Lang.EN: "The local TLS certificate is missing or expired: restart Kyso Agent.",
+    },
+    "status_attention_ca_untrusted": {
+        Lang.VI: "Chưa nơi nào tin cậy CA cục bộ {path}: trình duyệt sẽ không kết nối được.",
+        Lang.EN: "No store trusts the local CA {path}: browsers cannot connect.",
+    },
+    "status_tls_heading": {
+        Lang.VI: "Chứng chỉ TLS cục bộ (CA: {path}):",
+        Lang.EN: "Local TLS certificate (CA: {path}):",
+    },
+    "status_tls_valid": {
+        Lang.VI: "  hiệu lực đến {not_after} (còn {days} ngày)",
+        Lang.EN: "  valid until {not_after} ({days} days left)",
+    },
+    "status_tls_expiring": {
+        Lang.VI: "  hết hạn {not_after} (còn {days} ngày); Kyso Agent sẽ tự cấp lại, "
+        "sau đó phải tin cậy lại ca.pem",
+        Lang.EN: "  expires {not_after} ({days} days left); Kyso Agent renews it, "
+        "then ca.pem must be trusted again",
+    },
+    "status_tls_expired": {
+        Lang.VI: "  ĐÃ HẾT HẠN {not_after}: hãy khởi động lại Kyso Agent",
+        Lang.EN: "  EXPIRED {not_after}: restart Kyso Agent",
+    },
+    "status_tls_missing": {
+        Lang.VI: "  chưa có (Kyso Agent chưa chạy lần nào với thư mục dữ liệu này)",
+        Lang.EN: "  none yet (Kyso Agent never ran with this data directory)",
+    },
+    "status_tls_fingerprint": {
+        Lang.VI: "  Vân tay CA (SHA-256): {fingerprint}",
+        Lang.EN: "  CA fingerprint (SHA-256): {fingerprint}",
+    },
+    "status_trust_line": {Lang.VI: "  {store}: {verdict}", Lang.EN: "  {store}: {verdict}"},
+    "status_store_system": {
+        Lang.VI: "Kho chứng chỉ hệ điều hành ({location})",
+        Lang.EN: "Operating system store ({location})",
+    },
+    "status_store_nss": {
+        Lang.VI: "Chrome/Chromium ({location})",
+        Lang.EN: "Chrome/Chromium ({location})",
+    },
+    "status_store_firefox": {Lang.VI: "Firefox ({location})", Lang.EN: "Firefox ({location})"},
+    "status_store_windows": {
+        Lang.VI: "Windows, kho Root của người dùng (Chrome, Edge)",
+        Lang.EN: "Windows, the user's Root store (Chrome, Edge)",
+    },
+    "status_store_macos": {Lang.VI: "Keychain của macOS", Lang.EN: "macOS keychain"},
+    "status_trust_trusted": {Lang.VI: "tin cậy", Lang.EN: "trusted"},
+    "status_trust_not_trusted": {Lang.VI: "CHƯA tin cậy", Lang.EN: "NOT trusted"},
+    "status_trust_unknown": {Lang.VI: "không xác định", Lang.EN: "unknown"},
+    "status_reason_untrusted_entry": {
+        Lang.VI: "có CA nhưng chưa bật tin cậy cho trang web",
+        Lang.EN: "the CA is there but not trusted for websites",
+    },
+    "status_reason_no_tool": {
+        Lang.VI: "thiếu công cụ certutil",
+        Lang.EN: "the certutil tool is missing",
+    },
+    "status_reason_no_database": {
+        Lang.VI: "không có cơ sở dữ liệu chứng chỉ",
+        Lang.EN: "no certificate database",
+    },
+    "status_reason_tool_failed": {
+        Lang.VI: "certutil báo lỗi",
+        Lang.EN: "certutil failed",
+    },
+    "status_reason_not_checked": {Lang.VI: "chưa kiểm tra được", Lang.EN: "not checked"},
+    "status_modules_heading": {Lang.VI: "Mô-đun PKCS#11:", Lang.EN: "PKCS#11 modules:"},
+    "status_modules_none": {
+        Lang.VI: "  (không tìm thấy mô-đun nào: không token nào dùng được)",
+        Lang.EN: "  (none found: no token can be used)",
+    },
+    "status_module_loaded": {
+        Lang.VI: "  {path}: đã nạp ({description})",
+        Lang.EN: "  {path}: loaded ({description})",
+    },
+    "status_module_failed": {
+        Lang.VI: "  {path}: LỖI, không nạp được — {error}",
+        Lang.EN: "  {path}: FAILED to load — {error}",
+    },
+    "status_module_read_failed": {
+        Lang.VI: "  {path}: đã nạp nhưng đọc LỖI — {error}",
+        Lang.EN: "  {path}: loaded but reading FAILED — {error}",
+    },
+    "status_tokens_heading": {Lang.VI: "Token:", Lang.EN: "Tokens:"},
+    "status_tokens_none": {
+        Lang.VI: "  (không thấy token nào)",
+        Lang.EN: "  (no token seen)",
+    },
+    "status_token": {
+        Lang.VI: "  {label} — số sê-ri {serial} ({maker}); PIN: {pin}",
+        Lang.EN: "  {label} — serial {serial} ({maker}); PIN: {pin}",
+    },
+    "status_pin_ok": {Lang.VI: "bình thường", Lang.EN: "ok"},
+    "status_pin_low": {Lang.VI: "đã nhập sai gần đây", Lang.EN: "recent wrong tries"},
+    "status_pin_final": {Lang.VI: "CÒN 1 LẦN THỬ", Lang.EN: "ONE TRY LEFT"},
+    "status_pin_locked": {Lang.VI: "ĐÃ KHÓA", Lang.EN: "LOCKED"},
+    "status_pin_pinpad": {
+        Lang.VI: " (nhập PIN trên đầu đọc)",
+        Lang.EN: " (PIN entered on the reader)",
+    },
+    "status_pin_not_initialized": {Lang.VI: "; chưa đặt PIN", Lang.EN: "; no PIN set"},
+    "status_pin_to_be_changed": {Lang.VI: "; phải đổi PIN", Lang.EN: "; PIN must be changed"},
+    "status_certs_heading": {Lang.VI: "Chứng thư số:", Lang.EN: "Certificates:"},
+    "status_certs_none": {
+        Lang.VI: "  (không có chứng thư số nào)",
+        Lang.EN: "  (no certificate)",
+    },
+    "status_cert": {
+        Lang.VI: "  {holder} — cấp bởi {issuer} — trên token {token}",
+        Lang.EN: "  {holder} — issued by {issuer} — on token {token}",
+    },
+    "status_cert_valid": {
+        Lang.VI: "    hiệu lực {not_before} → {not_after}; còn {days} ngày",
+        Lang.EN: "    valid {not_before} → {not_after}; {days} days left",
+    },
+    "status_cert_expiring": {
+        Lang.VI: "    hiệu lực {not_before} → {not_after}; còn {days} ngày — SẮP HẾT HẠN",
+        Lang.EN: "    valid {not_before} → {not_after}; {days} days left — EXPIRING",
+    },
+    "status_cert_expired": {
+        Lang.VI: "    hiệu lực {not_before} → {not_after} — ĐÃ HẾT HẠN",
+        Lang.EN: "    valid {not_before} → {not_after} — EXPIRED",
+    },
+    "status_cert_not_yet_valid": {
+        Lang.VI: "    hiệu lực {not_before} → {not_after} — CHƯA CÓ HIỆU LỰC",
+        Lang.EN: "    valid {not_before} → {not_after} — NOT YET VALID",
+    },
+    "status_allowed": {
+        Lang.VI: "Trang web được phép: {origins}",
+        Lang.EN: "Allowed origins: {origins}",
+    },
+    "status_paired": {
+        Lang.VI: "Trang web đã ghép đôi (người dùng chấp thuận): {origins}",
+        Lang.EN: "Paired origins (approved by the user): {origins}",
+    },
+    "status_none": {Lang.VI: "(không có)", Lang.EN: "(none)"},
+    "status_errors_heading": {
+        Lang.VI: "Lỗi gần đây trong nhật ký ({count}):",
+        Lang.EN: "Recent errors in the log ({count}):",
+    },
+    "status_errors_none": {
+        Lang.VI: "Lỗi gần đây trong nhật ký: không có",
+        Lang.EN: "Recent errors in the log: none",
+    },
+    "status_audit_heading": {
+        Lang.VI: "Nhật ký kiểm toán ({count} mục gần nhất):",
+        Lang.EN: "Audit trail (last {count} entries):",
+    },
+    "status_audit_none": {Lang.VI: "Nhật ký kiểm toán: trống", Lang.EN: "Audit trail: empty"},
+    "status_audit_entry": {
+        Lang.VI: "  {time} {origin} {action}: {outcome}, {signatures} chữ ký, chứng thư {holder}",
+        Lang.EN: "  {time} {origin} {action}: {outcome}, {signatures} signature(s), "
+        "certificate {holder}",
+    },
+    "status_action_sign": {Lang.VI: "ký", Lang.EN: "sign"},
+    "status_action_select": {Lang.VI: "đọc chứng thư số", Lang.EN: "read certificate"},
+    "status_problems_heading": {
+        Lang.VI: "Không đọc được khi lập báo cáo:",
+        Lang.EN: "Could not be read for this report:",
+    },
+    "status_page_title": {
+        Lang.VI: "Kyso Agent — báo cáo trạng thái",
+        Lang.EN: "Kyso Agent — status report",
+    },
+    "status_page_trusted": {
+        Lang.VI: "Trang này mở được qua HTTPS mà không có cảnh báo: trình duyệt này tin cậy "
+        "Kyso Agent.",
+        Lang.EN: "This page opened over HTTPS without a warning: this browser trusts Kyso Agent.",
+    },
+    "status_page_copy": {
+        Lang.VI: "Gửi bộ phận hỗ trợ toàn bộ nội dung dưới đây (chọn, sao chép, dán).",
+        Lang.EN: "Send the helpdesk everything below (select, copy, paste).",
+    },
     # The verification report (kyso-agent verify, POST /v1/pdf/verify).
     "verify_none": {
         Lang.VI: "Tài liệu không có chữ ký số nào.",

@@ -203,12 +203,15 @@ def start_agent(
     stdin: int = subprocess.DEVNULL,
     policy: dict[str, Any] | None = None,
     port: str = "0",
+    env: dict[str, str] | None = None,
+    command: str = "serve",
 ) -> AgentProcess:
     """Start ``kyso-agent serve`` on a free port and wait for its ``listening on`` line.
 
     ``scripted`` adds the scripted external prompter; without it the agent picks its
     default prompter (the console when ``stdin`` is a terminal). ``policy`` is the
-    machine policy the agent reads.
+    machine policy the agent reads; ``env`` adds to its environment (``DISPLAY``);
+    ``command`` is ``run`` for the agent with its tray.
     """
     root.mkdir(parents=True, exist_ok=True)
     prompter_dir = root / "prompter"
@@ -222,6 +225,7 @@ def start_agent(
         "XDG_CONFIG_HOME": str(home / ".config"),
         "XDG_DATA_HOME": str(home / ".local" / "share"),
         "PYTHONUNBUFFERED": "1",
+        **(env or {}),
     }
     prompter = f"{sys.executable} -m agent.testing.prompter {prompter_dir}"
     policy_file = root / "policy.toml"
@@ -231,7 +235,7 @@ def start_agent(
         "-c",
         _WITH_POLICY,
         str(policy_file),
-        "serve",
+        command,
         *(["--port", port] if port else []),
         "--data-dir",
         str(data_dir),

@@ -10,7 +10,7 @@ from typing import Final, cast
 
 from aiohttp import web
 
-from agent.server.keys import CALLER_CHECK, SERVICE, SETTINGS, ServerSettings
+from agent.server.keys import CALLER_CHECK, SERVICE, SETTINGS, STATUS, ServerSettings
 from agent.server.middlewares import (
     caller_middleware,
     errors_middleware,
@@ -19,18 +19,36 @@ from agent.server.middlewares import (
 )
 from agent.server.peer import CallerCheck
 from agent.server.routes import routes
+from agent.server.status_page import navigation_middleware, status_routes
 from agent.service import SigningService
+from agent.status import StatusSource
 
 #: Loopback only: the agent must never be reachable from the network.
 BIND_ADDRESS: Final = "127.0.0.1"
 
 
 def create_app(
-    service: SigningService, settings: ServerSettings, caller_check: CallerCheck | None = None
+    service: SigningService,
+    settings: ServerSettings,
+    caller_check: CallerCheck | None = None,
+    *,
+    status: StatusSource | None = None,
 ) -> web.Application:
-    """Build the API application."""
+    """Build the API application; with ``status``, also the helpdesk page.
+
+    The page (``GET /``, ``GET /status.json``) is not part of API v1: see
+    :mod:`agent.server.status_page`.
+    """
+    # Status requests from web pages are refused before the origin middleware adds CORS.
+    checks = [navigation_middleware] if status is not None else []
     app = web.Application(
-        middlewares=[errors_middleware, host_middleware, caller_middleware, origin_middleware],
+        middlewares=[
+            errors_middleware,
+            host_middleware,
+            caller_middleware,
+            *checks,
+            origin_middleware,
+        ],
         # Handlers read bodies themselves, each with its own limit (JSON 1 MiB, PDF 100 MiB).
         client_max_size=settings.max_body_bytes,
     )
@@ -38,6 +56,9 @@ def create_app(
     app[SETTINGS] = settings
     app[CALLER_CHECK] = caller_check or CallerCheck()
     app.add_routes(routes)
+    if status is not None:
+        app[STATUS] = status
+        app.add_routes(status_routes)
     return app
 
 

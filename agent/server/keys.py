@@ -10,6 +10,7 @@ from agent.messages import Lang
 from agent.origin import Admitted, OriginPolicy
 from agent.server.peer import CallerCheck
 from agent.service import SigningService
+from agent.status import StatusSource
 
 
 @dataclass(frozen=True)
@@ -35,5 +36,7 @@ class ServerSettings:
 SERVICE = web.AppKey("service", SigningService)
 SETTINGS = web.AppKey("settings", ServerSettings)
 CALLER_CHECK = web.AppKey("caller_check", CallerCheck)
+STATUS = web.AppKey("status", StatusSource)
+"""What the helpdesk report of the running agent is made from (status page only)."""
 CALLER = web.RequestKey("caller", Admitted)
 """Request key: the admitted origin (set by the origin middleware)."""

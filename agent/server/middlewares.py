@@ -90,7 +90,9 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         response = await handler(request)
     except Exception as exc:  # noqa: BLE001 - the one place that catches everything
         response = error_response(exc, request)
-    response.headers.update(_SECURITY_HEADERS)
+    for name, value in _SECURITY_HEADERS.items():
+        # A handler's own value stands (the status page's CSP admits its inline style).
+        response.headers.setdefault(name, value)
     return response
 
 

@@ -105,6 +105,9 @@ class Pkcs11Module:
         # Certificates rarely change while a token stays inserted, and reading them is slow on
         # real USB tokens; keyed by where and which token, so a swap is never served stale data.
         self._certificate_cache: dict[tuple[int, str, str], tuple[TokenCertificate, ...]] = {}
+        # Set when a slot could not be read: the next poll re-initialises the module.
+        self._stale = False
+        self._polled_tokens = 0
 
     def load(self) -> None:
         """Load and initialise the module; a failure is remembered, not raised."""
@@ -138,6 +141,12 @@ class Pkcs11Module:
             try:
                 token = slot.get_token()
             except _ABSENT:
+                continue
+            except p11err.PKCS11Error as exc:
+                # A token pulled out mid-read (SoftHSM: a deleted token) can leave a slot that
+                # fails every call until the module is re-initialised: skip it, rescan next poll.
+                log.debug("slot %s of %s: %s", slot.slot_id, self.path, type(exc).__name__)
+                self._stale = True
                 continue
             if token.flags & pkcs11.TokenFlag.TOKEN_INITIALIZED:
                 yield slot, token
@@ -179,6 +188,29 @@ class Pkcs11Module:
             certificates=tuple(certificates),
             empty_slots=max(0, len(slots) - len(tokens)),
         )
+
+    def poll(self, rescan: bool = False) -> ModuleReport:
+        """:meth:`report` for the token monitor, called every second.
+
+        Cheap while nothing changes: the slot list and token info, certificates from the
+        cache. Many modules (SoftHSM, some vendor modules) only see a newly plugged token
+        after C_Finalize/C_Initialize, so the module is re-initialised (keeping the
+        certificate cache) when it showed no token, when a slot failed, or on ``rescan``.
+        A module that failed to load is not retried (that would log every second).
+        """
+        if self._lib is None:
+            if self._error:
+                return ModuleReport(self.path, loaded=False, error=self._error)
+            return self.report()
+        if rescan or self._stale or self._polled_tokens == 0:
+            self._stale = False
+            try:
+                self._lib.reinitialize()
+            except p11err.PKCS11Error as exc:
+                log.warning("re-initialising %s failed: %s", self.path, type(exc).__name__)
+        report = self.report()
+        self._polled_tokens = len(report.tokens)
+        return report
 
     def _cached_certificates(
         self, token: pkcs11.Token, info: TokenInfo

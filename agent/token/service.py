@@ -64,6 +64,13 @@ class TokenService:
         )
         return Inventory(tuple(reports))
 
+    async def poll(self, rescan: bool = False) -> Inventory:
+        """The cheap, repeated :meth:`inventory` of the token monitor (``Pkcs11Module.poll``)."""
+        reports = await asyncio.gather(
+            *(worker.run(lambda m: m.poll(rescan)) for worker in self._workers.values())
+        )
+        return Inventory(tuple(reports))
+
     def inventory_sync(self) -> Inventory:
         """:meth:`inventory` for the command line."""
         reports: list[ModuleReport] = [

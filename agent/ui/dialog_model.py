@@ -1,0 +1,463 @@
+"""What the consent and PIN dialog shows and what it answers — pure logic, no Tk.
+
+:func:`describe` turns a :class:`~agent.consent.prompter.PromptRequest` into a
+:class:`DialogView` (every text already in the user's language, from
+:mod:`agent.messages`); :func:`build_answer` turns what the user did into the
+protocol answer, or refuses with a message the dialog shows next to the buttons.
+The Tk view in :mod:`agent.ui.dialog` only lays these out.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Final
+
+from cryptography import x509
+from cryptography.x509.oid import NameOID
+
+from agent.algorithms import HashAlgorithm
+from agent.consent.prompter import (
+    CertificateChoice,
+    DocumentView,
+    PinRequest,
+    PromptAction,
+    PromptRequest,
+    RetryReason,
+)
+from agent.messages import Lang, text
+from agent.origin import InvalidOrigin, parse_origin
+from agent.pin import TriesLeft
+
+#: Second-level domains under which Vietnam registers names (vnnic.vn), so that
+#: ``portal.example.gov.vn`` emphasises ``example.gov.vn``, not ``gov.vn``.
+VN_SECOND_LEVEL: Final = frozenset(
+    {
+        "ac",
+        "biz",
+        "com",
+        "edu",
+        "gov",
+        "health",
+        "info",
+        "int",
+        "name",
+        "net",
+        "org",
+        "pro",
+    }
+)
+
+#: Generic fallback for other country codes (``example.co.uk``, ``example.com.au``).
+GENERIC_SECOND_LEVEL: Final = frozenset({"ac", "co", "com", "edu", "gov", "net", "or", "org"})
+
+#: Documents listed one by one; the rest of a batch is summed up in one line.
+MAX_DOCUMENTS_SHOWN: Final = 5
+
+
+class Tone(StrEnum):
+    """How a notice looks."""
+
+    INFO = "info"
+    WARNING = "warning"
+    DANGER = "danger"
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One sentence the user must not miss."""
+
+    text: str
+    """What it says."""
+    tone: Tone
+    """How loud it is (danger is red)."""
+
+
+@dataclass(frozen=True)
+class OriginView:
+    """The asking origin cut in three so the registrable domain can stand out."""
+
+    before: str
+    """Scheme and sub-domains, e.g. ``https://portal.``."""
+    domain: str
+    """The registrable domain, e.g. ``example.gov.vn`` (emphasised)."""
+    after: str
+    """An explicit port, e.g. ``:8443``, or empty."""
+
+    @property
+    def full(self) -> str:
+        """The origin as one string."""
+        return self.before + self.domain + self.after
+
+
+@dataclass(frozen=True)
+class DocumentLine:
+    """One document as listed."""
+
+    name: str
+    """Its name, or "(unnamed)"."""
+    fingerprint: str
+    """The digest, shortened and labelled, e.g. ``Mã băm SHA-256: 2CF2 4DBA … 9824``."""
+
+
+@dataclass(frozen=True)
+class CertificateView:
+    """One certificate as the user sees it."""
+
+    id: str
+    """The protocol id, echoed in the answer."""
+    holder: str
+    """Subject common name."""
+    lines: tuple[str, ...]
+    """Organisation, issuer, validity and token, each one labelled line."""
+
+
+class PinField(StrEnum):
+    """What the PIN part of the dialog holds."""
+
+    NONE = "none"
+    """No PIN part (certificate selection)."""
+    ENTRY = "entry"
+    """A masked entry field."""
+    PINPAD = "pinpad"
+    """No field: the PIN is typed on the reader."""
+    CACHED = "cached"
+    """No field: the PIN cached under machine policy is used."""
+
+
+@dataclass(frozen=True)
+class PinView:
+    """The PIN part of the dialog."""
+
+    field: PinField
+    """Entry field, PIN pad or cached PIN."""
+    label: str
+    """Label in front of the entry field."""
+    notes: tuple[Notice, ...]
+    """PIN pad or cached-PIN explanation, tries-left warnings."""
+    final_try: bool
+    """The final attempt before the token locks: the tick box must be ticked."""
+    tick_label: str
+    """Text of the tick box (shown only on the final try)."""
+
+
+@dataclass(frozen=True)
+class DialogView:
+    """Everything the dialog shows, in one language."""
+
+    lang: Lang
+    """Language of every text below."""
+    action: PromptAction
+    """select-certificate or sign."""
+    window_title: str
+    """Window title; always contains "Kyso Agent" (tests find the window by it)."""
+    heading: str
+    """First line inside the window."""
+    origin_label: str
+    """Label in front of the origin."""
+    origin: OriginView
+    """Who asks."""
+    notices: tuple[Notice, ...]
+    """Wrong PIN last time, first use of a wildcard origin."""
+    documents_heading: str
+    """"Document to sign:" or "3 documents will be signed:" (empty when nothing is signed)."""
+    documents: tuple[DocumentLine, ...]
+    """Documents listed (at most :data:`MAX_DOCUMENTS_SHOWN`)."""
+    documents_more: str
+    """"… and N more" for a long batch, else empty."""
+    certificates_heading: str
+    """"Certificate:" or "Choose a certificate (N):"."""
+    certificates: tuple[CertificateView, ...]
+    """The certificates offered, in order."""
+    chooser: bool
+    """Several certificates: the user picks one (the first is preselected)."""
+    pin: PinView
+    """The PIN part."""
+    approve_label: str
+    """Ký / Sign (or Đồng ý / Allow for a certificate request)."""
+    cancel_label: str
+    """Hủy / Cancel."""
+    keys_hint: str
+    """"Enter = Ký · Esc = Hủy"."""
+
+
+class AnswerRefused(ValueError):
+    """The user pressed approve but the answer is not complete; the message says why."""
+
+
+# --- origin -------------------------------------------------------------------------------
+
+
+def registrable_domain(host: str) -> str:
+    """The part of ``host`` a person must check: ``example.gov.vn`` in ``a.b.example.gov.vn``.
+
+    Vietnam's second-level registries (``gov.vn``, ``com.vn``, ``edu.vn`` …) come from a
+    small table, other country codes get a generic guess (``co.uk``); IP addresses,
+    ``localhost`` and single labels are returned whole.
+    """
+    bare = host.strip("[]")
+    try:
+        ipaddress.ip_address(bare)
+    except ValueError:
+        pass
+    else:
+        return host
+    labels = host.split(".")
+    if len(labels) <= 2:
+        return host
+    tld, second = labels[-1], labels[-2]
+    two_level = (tld == "vn" and second in VN_SECOND_LEVEL) or (
+        len(tld) == 2 and second in GENERIC_SECOND_LEVEL
+    )
+    return ".".join(labels[-3:] if two_level else labels[-2:])
+
+
+def split_origin(origin: str) -> OriginView:
+    """Cut ``origin`` into what comes before the registrable domain, the domain, and the port."""
+    try:
+        parsed = parse_origin(origin)
+    except InvalidOrigin:
+        return OriginView(before="", domain=origin, after="")
+    shown = str(parsed)
+    host_start = len(parsed.scheme) + len("://")
+    host_end = host_start + len(parsed.host)
+    domain = registrable_domain(parsed.host)
+    return OriginView(
+        before=shown[: host_end - len(domain)],
+        domain=domain,
+        after=shown[host_end:],
+    )
+
+
+# --- documents and certificates --------------------------------------------------------------
+
+
+def fingerprint(digest: bytes) -> str:
+    """A digest shortened for the eye: ``2CF2 4DBA … 9824`` (first 8 and last 4 hex digits)."""
+    hexed = digest.hex().upper()
+    if len(hexed) <= 12:
+        return " ".join(hexed[i : i + 4] for i in range(0, len(hexed), 4))
+    return f"{hexed[0:4]} {hexed[4:8]} … {hexed[-4:]}"
+
+
+def _document_line(document: DocumentView, lang: Lang) -> DocumentLine:
+    return DocumentLine(
+        name=document.name or text("dialog_unnamed", lang),
+        fingerprint=text(
+            "dialog_fingerprint",
+            lang,
+            algorithm=document.algorithm.value,
+            fingerprint=fingerprint(document.digest),
+        ),
+    )
+
+
+def name_attribute(rfc4514: str, oid: x509.ObjectIdentifier) -> str | None:
+    """The first value of ``oid`` in an RFC 4514 distinguished name, if any."""
+    try:
+        values = x509.Name.from_rfc4514_string(rfc4514).get_attributes_for_oid(oid)
+    except ValueError:
+        return None
+    for attribute in values:
+        value = attribute.value
+        shown = value if isinstance(value, str) else value.decode("utf-8", "replace")
+        if shown.strip():
+            return shown.strip()
+    return None
+
+
+def date_text(moment: datetime) -> str:
+    """dd/mm/yyyy in the computer's time zone (how dates are written in Vietnam)."""
+    return moment.astimezone().strftime("%d/%m/%Y")
+
+
+def _certificate_view(choice: CertificateChoice, lang: Lang) -> CertificateView:
+    holder = name_attribute(choice.subject, NameOID.COMMON_NAME) or choice.subject
+    organisation = name_attribute(choice.subject, NameOID.ORGANIZATION_NAME)
+    issuer = name_attribute(choice.issuer, NameOID.COMMON_NAME) or choice.issuer
+    lines = [
+        *([text("dialog_organisation", lang, value=organisation)] if organisation else []),
+        text("dialog_issuer", lang, value=issuer),
+        text("dialog_valid_until", lang, date=date_text(choice.not_after)),
+        text("dialog_token", lang, label=choice.token),
+    ]
+    return CertificateView(choice.id, holder, tuple(lines))
+
+
+# --- PIN ---------------------------------------------------------------------------------------
+
+
+def _pin_view(pin: PinRequest | None, lang: Lang) -> PinView:
+    label = text("dialog_pin_label", lang)
+    tick = text("dialog_final_tick", lang)
+    if pin is None:
+        return PinView(PinField.NONE, label, (), final_try=False, tick_label=tick)
+    notes: list[Notice] = []
+    if pin.pinpad:
+        field = PinField.PINPAD
+        notes.append(Notice(text("dialog_pinpad", lang), Tone.INFO))
+    elif pin.cached or not pin.required:
+        field = PinField.CACHED
+        notes.append(Notice(text("dialog_pin_cached", lang), Tone.INFO))
+    else:
+        field = PinField.ENTRY
+    final = pin.tries_left is TriesLeft.FINAL
+    if final:
+        notes.append(Notice(text("dialog_pin_final", lang), Tone.DANGER))
+    elif pin.tries_left is TriesLeft.LOW:
+        notes.append(Notice(text("dialog_pin_low", lang), Tone.WARNING))
+    return PinView(field, label, tuple(notes), final_try=final, tick_label=tick)
+
+
+# --- the whole dialog ------------------------------------------------------------------------
+
+
+def describe(request: PromptRequest) -> DialogView:
+    """Everything the dialog shows for ``request``."""
+    lang = request.lang
+    signing = request.action is PromptAction.SIGN
+    notices: list[Notice] = []
+    if request.retry is RetryReason.PIN_INCORRECT:
+        notices.append(Notice(text("dialog_retry_pin", lang), Tone.DANGER))
+    if request.first_use:
+        notices.append(Notice(text("dialog_first_use", lang), Tone.WARNING))
+    count = len(request.documents)
+    if count == 0:
+        documents_heading = ""
+    elif count == 1:
+        documents_heading = text("dialog_documents_one", lang)
+    else:
+        documents_heading = text("dialog_documents_many", lang, count=count)
+    shown = request.documents[:MAX_DOCUMENTS_SHOWN]
+    hidden = count - len(shown)
+    chooser = len(request.certificates) > 1
+    approve = text("dialog_sign" if signing else "dialog_allow", lang)
+    cancel = text("dialog_cancel", lang)
+    return DialogView(
+        lang=lang,
+        action=request.action,
+        window_title=text("dialog_title_sign" if signing else "dialog_title_select", lang),
+        heading=text("dialog_heading_sign" if signing else "dialog_heading_select", lang),
+        origin_label=text("dialog_origin", lang),
+        origin=split_origin(request.origin),
+        notices=tuple(notices),
+        documents_heading=documents_heading,
+        documents=tuple(_document_line(d, lang) for d in shown),
+        documents_more=text("dialog_documents_more", lang, count=hidden) if hidden else "",
+        certificates_heading=(
+            text("dialog_certificate_choose", lang, count=len(request.certificates))
+            if chooser
+            else text("dialog_certificate_one", lang)
+        ),
+        certificates=tuple(_certificate_view(c, lang) for c in request.certificates),
+        chooser=chooser,
+        pin=_pin_view(request.pin if signing else None, lang),
+        approve_label=approve,
+        cancel_label=cancel,
+        keys_hint=text("dialog_keys", lang, approve=approve, cancel=cancel),
+    )
+
+
+def countdown_text(remaining: float, lang: Lang) -> str:
+    """ "Cancels by itself in 1:05" for ``remaining`` seconds (rounded up, never negative)."""
+    seconds = max(0, int(-(-remaining // 1)))
+    return text("dialog_countdown", lang, time=f"{seconds // 60}:{seconds % 60:02d}")
+
+
+def build_answer(
+    view: DialogView, certificate: int | None, pin: str, final_tick: bool
+) -> dict[str, Any]:
+    """The protocol answer for "approve", or :class:`AnswerRefused` with what is missing.
+
+    ``certificate`` is the index of the chosen certificate, ``pin`` what was typed (ignored
+    unless the dialog has a PIN field), ``final_tick`` the state of the final-try tick box.
+    """
+    if certificate is None or not 0 <= certificate < len(view.certificates):
+        raise AnswerRefused(text("dialog_need_certificate", view.lang))
+    answer: dict[str, Any] = {"approved": True, "certificateId": view.certificates[certificate].id}
+    if view.pin.field is PinField.ENTRY:
+        if not pin:
+            raise AnswerRefused(text("dialog_need_pin", view.lang))
+        answer["pin"] = pin
+    if view.pin.final_try:
+        if not final_tick:
+            raise AnswerRefused(text("dialog_need_tick", view.lang))
+        answer["confirmFinalTry"] = True
+    return answer
+
+
+def cancel_answer() -> dict[str, Any]:
+    """The protocol answer for "cancel"."""
+    return {"approved": False}
+
+
+# --- the question on the wire ----------------------------------------------------------------
+
+
+class InvalidQuestion(ValueError):
+    """A question that does not follow the prompter protocol."""
+
+
+def _field(obj: dict[str, Any], key: str, kind: type[Any]) -> Any:
+    value = obj.get(key)
+    if not isinstance(value, kind):
+        raise InvalidQuestion(f"{key!r} must be {kind.__name__}")
+    return value
+
+
+def parse_question(wire: Any) -> PromptRequest:
+    """Read the question the agent wrote (the inverse of ``PromptRequest.to_wire``)."""
+    if not isinstance(wire, dict):
+        raise InvalidQuestion("the question must be a JSON object")
+    try:
+        action = PromptAction(_field(wire, "action", str))
+        lang = Lang(wire.get("lang", Lang.VI.value))
+        certificates = tuple(
+            CertificateChoice(
+                id=_field(c, "id", str),
+                subject=_field(c, "subject", str),
+                issuer=_field(c, "issuer", str),
+                not_after=datetime.fromisoformat(_field(c, "notAfter", str)),
+                token=str(c.get("token") or ""),
+            )
+            for c in _field(wire, "certificates", list)
+        )
+        documents = tuple(
+            DocumentView(
+                name=d.get("name") if isinstance(d.get("name"), str) else None,
+                digest=bytes.fromhex(_field(d, "digest", str)),
+                algorithm=HashAlgorithm(_field(d, "algorithm", str)),
+            )
+            for d in wire.get("documents") or ()
+        )
+        pin_wire = wire.get("pin")
+        pin = (
+            PinRequest(
+                required=bool(pin_wire.get("required")),
+                pinpad=bool(pin_wire.get("pinpad")),
+                tries_left=TriesLeft(pin_wire.get("triesLeft", TriesLeft.OK.value)),
+                cached=bool(pin_wire.get("cached")),
+            )
+            if isinstance(pin_wire, dict)
+            else None
+        )
+        retry_wire = wire.get("retry")
+        retry = RetryReason(retry_wire["reason"]) if isinstance(retry_wire, dict) else None
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        if isinstance(exc, InvalidQuestion):
+            raise
+        raise InvalidQuestion(f"malformed question ({type(exc).__name__})") from None
+    if not certificates:
+        raise InvalidQuestion("no certificate offered")
+    return PromptRequest(
+        action=action,
+        origin=_field(wire, "origin", str),
+        certificates=certificates,
+        documents=documents,
+        pin=pin,
+        retry=retry,
+        lang=lang,
+        first_use=wire.get("firstUse") is True,
+    )

@@ -1,0 +1,63 @@
+"""A read-only text window: the verification report, the status report, About.
+
+``python -m agent.ui.report_window --title TITLE [--lang vi|en]`` reads the text
+(UTF-8) on stdin and shows it with Copy and Close buttons; Esc closes. It runs
+in its own process so that the tray never waits for it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from agent.messages import Lang, text
+
+
+def show(title: str, body: str, lang: Lang) -> None:
+    """Open the window and wait until it is closed."""
+    import tkinter
+    from tkinter import ttk
+
+    root = tkinter.Tk()
+    root.title(title)
+    root.geometry("720x520")
+    root.attributes("-topmost", True)
+    frame = ttk.Frame(root, padding=8)
+    frame.pack(fill="both", expand=True)
+    area = tkinter.Text(frame, wrap="word", font=("DejaVu Sans Mono", 10))
+    scroll = ttk.Scrollbar(frame, orient="vertical", command=area.yview)
+    area.configure(yscrollcommand=scroll.set)
+    area.insert("1.0", body)
+    area.configure(state="disabled")
+    buttons = ttk.Frame(root, padding=(8, 0, 8, 8))
+
+    def copy() -> None:
+        root.clipboard_clear()
+        root.clipboard_append(body)
+
+    ttk.Button(buttons, text=text("tray_copy", lang), command=copy).pack(side="left")
+    close = ttk.Button(buttons, text=text("tray_close", lang), command=root.destroy)
+    close.pack(side="right")
+    buttons.pack(side="bottom", fill="x")
+    scroll.pack(side="right", fill="y")
+    area.pack(side="left", fill="both", expand=True)
+    root.bind("<Escape>", lambda _e: root.destroy())
+    close.focus_set()
+    root.after(100, root.focus_force)
+    root.mainloop()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point."""
+    parser = argparse.ArgumentParser(prog="python -m agent.ui.report_window")
+    parser.add_argument("--title", default="Kyso Agent")
+    parser.add_argument("--lang", choices=["vi", "en"], default="vi")
+    args = parser.parse_args(argv)
+    body = sys.stdin.buffer.read().decode("utf-8", "replace")
+    show(args.title, body, Lang(args.lang))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,122 @@
+"""Pictures of every state of the consent dialog, in Vietnamese and English.
+
+    python -m tests.desktop.screenshots docs/dialog
+
+starts its own Xvfb (or uses ``--display :N``), renders each sample question with
+``python -m agent.ui.dialog --screenshot`` and writes ``STATE-LANG.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from tests.desktop.xvfb import virtual_display
+
+_DIGEST = "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
+_ISSUER = "CN=Kyso Test CA,O=Kyso,C=VN"
+_AN = {
+    "id": "758fa153" + "0" * 48 + "b9b3",
+    "subject": "CN=Nguyễn Văn An,O=UBND tỉnh Thừa Thiên Huế,C=VN",
+    "issuer": _ISSUER,
+    "notAfter": "2028-11-28T06:37:07+00:00",
+    "token": "KYSO-TEST",
+}
+_BINH = {
+    "id": "a1b2c3d4" + "0" * 48 + "e5f6",
+    "subject": "CN=Trần Thị Bình,O=Sở Nội vụ,C=VN",
+    "issuer": _ISSUER,
+    "notAfter": "2027-03-15T06:37:07+00:00",
+    "token": "KYSO-TEST",
+}
+_SIGN: dict[str, Any] = {
+    "action": "sign",
+    "origin": "https://portal.example.gov.vn",
+    "documents": [{"name": "QĐ-123.pdf", "digest": _DIGEST, "algorithm": "SHA-256"}],
+    "certificates": [_AN],
+    "pin": {"required": True, "pinpad": False, "triesLeft": "ok", "cached": False},
+    "firstUse": False,
+}
+
+
+def _sign(**changes: Any) -> dict[str, Any]:
+    question = copy.deepcopy(_SIGN)
+    question.update(changes)
+    return question
+
+
+#: The states, each one sample question (``lang`` is added per picture).
+STATES: dict[str, dict[str, Any]] = {
+    "sign-single": _sign(),
+    "sign-batch": _sign(
+        documents=[
+            {"name": f"QĐ-{n}/UBND.pdf", "digest": f"{n:02x}" * 32, "algorithm": "SHA-256"}
+            for n in range(101, 108)
+        ]
+    ),
+    "select-certificate": {
+        "action": "select-certificate",
+        "origin": "https://dichvucong.hue.gov.vn",
+        "certificates": [_AN, _BINH],
+        "firstUse": False,
+    },
+    "retry-wrong-pin": _sign(
+        retry={"reason": "PIN_INCORRECT"},
+        pin={"required": True, "pinpad": False, "triesLeft": "low", "cached": False},
+    ),
+    "final-try": _sign(
+        retry={"reason": "PIN_INCORRECT"},
+        pin={"required": True, "pinpad": False, "triesLeft": "final", "cached": False},
+    ),
+    "pinpad": _sign(pin={"required": False, "pinpad": True, "triesLeft": "ok", "cached": False}),
+    "first-use": _sign(origin="https://vanban.so.tinh.gov.vn", firstUse=True),
+}
+
+
+def render(question: dict[str, Any], out: Path, display: str) -> None:
+    """One picture of the dialog for ``question``."""
+    subprocess.run(
+        [sys.executable, "-m", "agent.ui.dialog", "--screenshot", str(out)],
+        input=json.dumps(question, ensure_ascii=False).encode(),
+        env={**os.environ, "DISPLAY": display},
+        check=True,
+        timeout=60,
+    )
+
+
+def render_all(folder: Path, display: str) -> list[Path]:
+    """Every state in both languages into ``folder``; the paths written."""
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for state, question in STATES.items():
+        for lang in ("vi", "en"):
+            out = folder / f"{state}-{lang}.png"
+            render({**question, "lang": lang}, out, display)
+            written.append(out)
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: ``python -m tests.desktop.screenshots FOLDER [--display :N]``."""
+    parser = argparse.ArgumentParser(prog="python -m tests.desktop.screenshots")
+    parser.add_argument("folder", type=Path)
+    parser.add_argument("--display", help="use this X display instead of a private Xvfb")
+    args = parser.parse_args(argv)
+    if args.display:
+        written = render_all(args.folder, args.display)
+    else:
+        with virtual_display() as display:
+            written = render_all(args.folder, display)
+    for path in written:
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
