@@ -91,7 +91,7 @@ def trust_roots(config: AgentConfig) -> tuple[bytes, ...]:
 def server_settings(config: AgentConfig) -> ServerSettings:
     """The HTTP layer's share of the configuration."""
     return ServerSettings(
-        origin_policy=OriginPolicy(config.allowed_origins),
+        origin_policy=OriginPolicy(config.allowed_origins, frozenset(config.extension_ids)),
         max_body_bytes=config.max_body_bytes,
         lang=config.lang,
         allow_user_pairing=config.allow_user_pairing,

@@ -29,7 +29,13 @@ import platformdirs
 
 from agent.errors import ConfigError
 from agent.messages import DEFAULT_LANG, Lang
-from agent.origin import InvalidOrigin, OriginPattern, parse_pattern
+from agent.origin import (
+    DEV_EXTENSION_ID,
+    InvalidOrigin,
+    OriginPattern,
+    is_extension_id,
+    parse_pattern,
+)
 
 APP_NAME: Final = "kyso-agent"
 #: Chosen next to the VGCA plugin's 8987 so that IT finds both in one firewall rule.
@@ -71,6 +77,9 @@ class AgentConfig:
     """PKCS#11 modules to load; empty means auto-discovery."""
     allowed_origins: tuple[OriginPattern, ...] = ()
     """Web origins allowed to call the API."""
+    extension_ids: tuple[str, ...] = (DEV_EXTENSION_ID,)
+    """Kyso browser extension IDs trusted to relay calls for the page origin they name
+    (the allow-list, pairing and consent then apply to that page). Empty: no extension."""
     prompter: str | None = None
     """External prompter command line; ``None`` means the built-in prompter."""
     prompt_timeout: float = DEFAULT_PROMPT_TIMEOUT
@@ -160,6 +169,14 @@ def _as_str_list(key: str, value: Any, source: str) -> list[str]:
     raise ConfigError(f"{source}: {key} must be a list of strings")
 
 
+def _extension_ids(value: Any, source: str) -> tuple[str, ...]:
+    ids = _as_str_list("extension_ids", value, source)
+    bad = [i for i in ids if not is_extension_id(i)]
+    if bad:
+        raise ConfigError(f"{source}: extension_ids: {bad[0]!r} is not an extension ID")
+    return tuple(ids)
+
+
 def _convert(key: str, value: Any, source: str) -> Any:
     if key == "port":
         if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 65536:
@@ -176,6 +193,8 @@ def _convert(key: str, value: Any, source: str) -> Any:
             return tuple(parse_pattern(p) for p in _as_str_list(key, value, source))
         except InvalidOrigin as exc:
             raise ConfigError(f"{source}: allowed_origins: {exc}") from exc
+    if key == "extension_ids":
+        return _extension_ids(value, source)
     if key == "prompter":
         if value is None or value == "":
             return None
@@ -195,7 +214,7 @@ def _convert(key: str, value: Any, source: str) -> Any:
             return Lang(value)
         except ValueError as exc:
             raise ConfigError(f"{source}: lang must be 'vi' or 'en'") from exc
-    if key in ("allow_user_pairing", "allow_external_prompter"):
+    if key in ("allow_user_pairing", "allow_external_prompter", "check_revocation"):
         if not isinstance(value, bool):
             raise ConfigError(f"{source}: {key} must be true or false")
         return value
@@ -216,10 +235,6 @@ def _convert(key: str, value: Any, source: str) -> Any:
             return None
         if not isinstance(value, str) or not value.lower().startswith(("http://", "https://")):
             raise ConfigError(f"{source}: tsa_url must be an http:// or https:// URL")
-        return value
-    if key == "check_revocation":
-        if not isinstance(value, bool):
-            raise ConfigError(f"{source}: check_revocation must be true or false")
         return value
     if key == "cancel_backoff_seconds":
         if not isinstance(value, int | float) or isinstance(value, bool) or not 0 <= value <= 60:

@@ -10,6 +10,7 @@ because anything else can be rewritten by whoever sits on the network.
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
@@ -19,6 +20,16 @@ _DEFAULT_PORTS: Final = {"http": 80, "https": 443}
 #: Browsers never send longer origins; anything longer is refused before parsing.
 MAX_ORIGIN_LENGTH: Final = 255
 _LOOPBACK_HOSTS: Final = frozenset({"localhost", "127.0.0.1", "[::1]"})
+
+DEV_EXTENSION_ID: Final = "chipklpdnohojehnebdabndkaobocajj"
+"""The ID Chromium gives ``browser-extension/`` (from the public ``key`` in its manifest)."""
+_EXTENSION_ID: Final = re.compile(r"[a-p]{32}")
+_EXTENSION_SCHEME: Final = "chrome-extension://"
+
+
+def is_extension_id(value: str) -> bool:
+    """A Chromium extension ID: 32 letters a-p."""
+    return _EXTENSION_ID.fullmatch(value) is not None
 
 
 class InvalidOrigin(ValueError):
@@ -205,6 +216,14 @@ class OriginPolicy:
 
     patterns: tuple[OriginPattern, ...] = ()
     """Entries from machine policy, the config file and ``--allow-origin``."""
+    extensions: frozenset[str] = frozenset()
+    """IDs of the Kyso browser extension builds trusted to relay a page's calls."""
+
+    def is_bridge(self, origin_header: str) -> bool:
+        """The Origin is a trusted Kyso extension, which names the page it relays for."""
+        if not origin_header.startswith(_EXTENSION_SCHEME):
+            return False
+        return origin_header.removeprefix(_EXTENSION_SCHEME).rstrip("/") in self.extensions
 
     @classmethod
     def from_strings(cls, entries: Iterable[str]) -> OriginPolicy:

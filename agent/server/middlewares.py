@@ -41,6 +41,10 @@ def json_response(data: dict[str, Any], status: int = 200) -> web.Response:
     )
 
 
+PAGE_ORIGIN_HEADER: Final = "Kyso-Page-Origin"
+"""Set by the Kyso browser extension: the origin of the page it relays for. Honoured only
+when the request's own Origin is a trusted extension; web pages cannot send it cross-origin
+without a preflight, which refuses it."""
 _ALLOWED_METHODS: Final = "GET, POST, OPTIONS"
 _ALLOWED_HEADERS: Final = frozenset({"content-type", "accept-language"})
 _SECURITY_HEADERS: Final = {
@@ -172,9 +176,19 @@ async def origin_middleware(request: web.Request, handler: Handler) -> web.Strea
             raise OriginNotAllowed(f"{request.method} {request.path} without Origin")
         return await handler(request)
     settings = request.app[SETTINGS]
-    decision = settings.origin_policy.check(origin)
+    asker = origin
+    if settings.origin_policy.is_bridge(origin):
+        # The extension took the page's origin from the browser (the tab that sent the
+        # message), not from the page: that origin is the one allowed, paired and asked about.
+        page = request.headers.get(PAGE_ORIGIN_HEADER)
+        if page is None:
+            if request.method == "GET":
+                return _with_cors(await handler(request), origin)
+            raise OriginNotAllowed(f"{origin} relayed {request.path} without naming the page")
+        asker = page
+    decision = settings.origin_policy.check(asker)
     if not decision.allowed or decision.origin is None:
-        raise OriginNotAllowed(f"origin {origin!r} is not allowed")
+        raise OriginNotAllowed(f"origin {asker!r} is not allowed")
     if decision.via_wildcard and not settings.allow_user_pairing:
         raise OriginNotAllowed(f"origin {origin!r} needs pairing, which policy forbids")
     request[CALLER] = Admitted(decision.origin, decision.via_wildcard)
@@ -182,6 +196,10 @@ async def origin_middleware(request: web.Request, handler: Handler) -> web.Strea
         response = _preflight(request, origin) if _is_preflight(request) else await handler(request)
     except Exception as exc:  # noqa: BLE001 - errors must carry CORS headers to be readable
         response = error_response(exc, request)
+    return _with_cors(response, origin)
+
+
+def _with_cors(response: web.StreamResponse, origin: str) -> web.StreamResponse:
     response.headers["Access-Control-Allow-Origin"] = origin
     response.headers["Vary"] = "Origin"
     return response

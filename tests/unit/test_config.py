@@ -12,6 +12,7 @@ from agent.app import listen_ports
 from agent.config import DEFAULT_PORT, load_config
 from agent.errors import ConfigError
 from agent.messages import Lang
+from agent.origin import DEV_EXTENSION_ID
 
 NOWHERE = Path("/nonexistent/kyso/config.toml")
 
@@ -111,3 +112,14 @@ def test_policy_forbidding_external_prompter_stops_start_up() -> None:
 def test_pin_cache_minutes_is_bounded() -> None:
     with pytest.raises(ConfigError, match="pin_cache_minutes"):
         load_config({}, policy={"pin_cache_minutes": 10_000}, user_config_file=NOWHERE)
+
+
+def test_extension_ids_default_to_the_bundled_extension_and_are_checked(tmp_path: Path) -> None:
+    assert load_config({}, policy={}, user_config_file=NOWHERE).extension_ids == (DEV_EXTENSION_ID,)
+    none = tmp_path / "none.toml"
+    none.write_text("extension_ids = []\n")
+    assert load_config({}, none, policy={}).extension_ids == ()
+    bad = tmp_path / "bad.toml"
+    bad.write_text('extension_ids = ["chrome-extension://abc"]\n')
+    with pytest.raises(ConfigError, match="is not an extension ID"):
+        load_config({}, bad, policy={})
