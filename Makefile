@@ -2,10 +2,10 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-APT_PACKAGES := softhsm2 opensc openssl python3 python3-venv ca-certificates poppler-utils libnss3-tools fonts-liberation2 fonts-dejavu-core xvfb xauth xdotool x11-utils trayer xclip
+APT_PACKAGES := softhsm2 opensc openssl python3 python3-venv ca-certificates poppler-utils libnss3-tools fonts-liberation2 fonts-dejavu-core xvfb xauth xdotool x11-utils trayer xclip chromium
 PYTEST_ARGS ?=
 
-.PHONY: all deps venv demo test lint bench clean
+.PHONY: all deps venv node demo test lint bench clean
 
 all: test
 
@@ -21,11 +21,21 @@ $(VENV)/.installed: pyproject.toml
 
 venv: $(VENV)/.installed
 
+# playwright-core for the browser tests (tests/browser); they drive Debian's /usr/bin/chromium,
+# so Playwright must never download a browser of its own.
+node_modules/.installed: package.json package-lock.json
+	@command -v npm >/dev/null 2>&1 || scripts/install-deps.sh nodejs npm
+	@command -v npm >/dev/null 2>&1 || { echo "Node.js 20 or newer with npm is needed for the browser tests" >&2; exit 1; }
+	PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+node: node_modules/.installed
+
 demo: deps venv
 	$(PY) demo/run.py
 
-test: deps venv
-	$(PY) -m pytest $(PYTEST_ARGS)
+test: deps venv node
+	PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 $(PY) -m pytest $(PYTEST_ARGS)
 
 lint: deps venv
 	$(VENV)/bin/ruff check agent tests bench demo docs/examples
@@ -37,4 +47,4 @@ bench: deps venv
 	$(PY) bench/bench_pdf.py
 
 clean:
-	rm -rf $(VENV) .demo .pytest_cache .mypy_cache .ruff_cache build *.egg-info
+	rm -rf $(VENV) node_modules .demo .pytest_cache .mypy_cache .ruff_cache build *.egg-info

@@ -23,13 +23,17 @@ _LOOPBACK_HOSTS: Final = frozenset({"localhost", "127.0.0.1", "[::1]"})
 
 DEV_EXTENSION_ID: Final = "chipklpdnohojehnebdabndkaobocajj"
 """The ID Chromium gives ``browser-extension/`` (from the public ``key`` in its manifest)."""
-_EXTENSION_ID: Final = re.compile(r"[a-p]{32}")
-_EXTENSION_SCHEME: Final = "chrome-extension://"
+_EXTENSION_SCHEMES: Final = {
+    # Chromium: 32 letters a-p, the same on every install.
+    "chrome-extension://": re.compile(r"[a-p]{32}"),
+    # Firefox: a UUID per install, which IT pins by policy (browser-extension/README.md).
+    "moz-extension://": re.compile(r"[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}"),
+}
 
 
 def is_extension_id(value: str) -> bool:
-    """A Chromium extension ID: 32 letters a-p."""
-    return _EXTENSION_ID.fullmatch(value) is not None
+    """A Chromium extension ID (32 letters a-p) or a Firefox extension UUID."""
+    return any(form.fullmatch(value) for form in _EXTENSION_SCHEMES.values())
 
 
 class InvalidOrigin(ValueError):
@@ -221,9 +225,11 @@ class OriginPolicy:
 
     def is_bridge(self, origin_header: str) -> bool:
         """The Origin is a trusted Kyso extension, which names the page it relays for."""
-        if not origin_header.startswith(_EXTENSION_SCHEME):
-            return False
-        return origin_header.removeprefix(_EXTENSION_SCHEME).rstrip("/") in self.extensions
+        for scheme, form in _EXTENSION_SCHEMES.items():
+            if origin_header.startswith(scheme):
+                found = origin_header.removeprefix(scheme).rstrip("/")
+                return form.fullmatch(found) is not None and found in self.extensions
+        return False
 
     @classmethod
     def from_strings(cls, entries: Iterable[str]) -> OriginPolicy:

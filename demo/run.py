@@ -8,7 +8,10 @@
    portal would, and verifies the signature and the certificate independently.
 4. Signs a sample PDF with a visible stamp (``POST /v1/pdf/sign``), saves it as
    ``.demo/signed-sample.pdf`` and checks it with ``kyso-agent verify``.
-5. Keeps the agent running until Ctrl-C (``--once`` stops after step 4).
+5. Serves the demo portal (``demo/portal/`` with ``browser-extension/kyso.js``) on
+   http://localhost:8980: choose a PDF, sign it through the agent, download it, see
+   the agent's verification report.
+6. Keeps the agent and the portal running until Ctrl-C (``--once`` stops after step 4).
 
 In a terminal, the agent asks *you* to approve and to type the demo PIN, as it
 will for every signature. Without a terminal (CI), the demo answers those two
@@ -19,15 +22,20 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import hashlib
+import http.server
 import json
 import os
+import socket
 import ssl
 import subprocess
 import sys
+import threading
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any, ClassVar
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -39,7 +47,8 @@ from agent.testing.softhsm import KeySpec, SoftHsm, TestCa, TokenSpec, provision
 REPO = Path(__file__).resolve().parent.parent
 DEMO_PIN = "123456"
 #: Outside the agent's port range (8988-8998), so the two never collide.
-DEMO_ORIGIN = "http://localhost:8980"
+PORTAL_PORT = 8980
+DEMO_ORIGIN = f"http://localhost:{PORTAL_PORT}"
 TOKEN_LABEL = "KYSO-DEMO"
 SAMPLE = (
     "ỦY BAN NHÂN DÂN TỈNH THỪA THIÊN HUẾ\n"
@@ -87,9 +96,56 @@ def write_config(root: Path, hsm: SoftHsm, port: int | None) -> Path:
         (f"port = {port}\n" if port is not None else "") + f'data_dir = "{root / "agent-data"}"\n'
         f'pkcs11_modules = ["{hsm.module}"]\n'
         f'allowed_origins = ["{DEMO_ORIGIN}"]\n'
+        f'trust_roots = ["{root / "ca" / "ca.pem"}"]\n'
         'lang = "vi"\n'
     )
     return config
+
+
+class _PortalHandler(http.server.BaseHTTPRequestHandler):
+    """Serves the demo portal's few files and nothing else."""
+
+    FILES: ClassVar[dict[str, tuple[Path, str]]] = {
+        "/": (REPO / "demo" / "portal" / "index.html", "text/html; charset=utf-8"),
+        "/index.html": (REPO / "demo" / "portal" / "index.html", "text/html; charset=utf-8"),
+        "/portal.js": (REPO / "demo" / "portal" / "portal.js", "text/javascript; charset=utf-8"),
+        "/portal.css": (REPO / "demo" / "portal" / "portal.css", "text/css; charset=utf-8"),
+        # The portal uses the client portals get, not a copy of it.
+        "/kyso.js": (REPO / "browser-extension" / "kyso.js", "text/javascript; charset=utf-8"),
+    }
+
+    def do_GET(self) -> None:
+        found = self.FILES.get(self.path.split("?", 1)[0])
+        if found is None:
+            self.send_error(404)
+            return
+        body = found[0].read_bytes()
+        self.send_response(200)
+        self.send_header("Content-Type", found[1])
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: the terminal belongs to the agent's questions."""
+
+
+class _Ipv6Server(http.server.ThreadingHTTPServer):
+    address_family = socket.AF_INET6
+
+
+def serve_portal(port: int = PORTAL_PORT) -> list[http.server.ThreadingHTTPServer]:
+    """The demo portal on 127.0.0.1:PORT, and on [::1]:PORT too where the machine has IPv6
+    (browsers may resolve ``localhost`` to either). Port 0 picks a free port (tests)."""
+    servers = [http.server.ThreadingHTTPServer(("127.0.0.1", port), _PortalHandler)]
+    # No IPv6 loopback, or the port taken there: 127.0.0.1 serves alone.
+    with contextlib.suppress(OSError):
+        servers.append(_Ipv6Server(("::1", servers[0].server_address[1]), _PortalHandler))
+    for server in servers:
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    return servers
 
 
 def start_agent(
@@ -238,13 +294,20 @@ def main() -> int:
     config = write_config(root, hsm, args.port)
     say("• Starting Kyso Agent …")
     process, url = start_agent(root, hsm, config, interactive)
+    portal: list[http.server.ThreadingHTTPServer] = []
     try:
         say(f"• Agent listening on {url}")
         demonstrate(url, root, config, hsm, demo_ca, interactive=interactive)
         if args.once:
             return 0
+        try:
+            portal = serve_portal()
+        except OSError as exc:
+            say(f"• The demo portal could not start on port {PORTAL_PORT}: {exc}")
         say()
         say(f"Kyso Agent is running: {url}  (API description: {url}/v1/openapi.json)")
+        if portal:
+            say(f"Demo portal: {DEMO_ORIGIN}/  (sign a PDF of yours there, through kyso.js)")
         say(f"Demo token: {TOKEN_LABEL}   demo PIN: {DEMO_PIN}   allowed origin: {DEMO_ORIGIN}")
         say(f"Local CA to trust for HTTPS: {root / 'agent-data' / 'tls' / 'ca.pem'}")
         say(f"Token list: SOFTHSM2_CONF={hsm.conf} .venv/bin/kyso-agent tokens --config {config}")
@@ -253,6 +316,8 @@ def main() -> int:
     except KeyboardInterrupt:
         say("\nStopping …")
     finally:
+        for server in portal:
+            server.shutdown()
         if process.poll() is None:
             process.terminate()
             process.wait(10)

@@ -37,8 +37,14 @@ PAGE_CSP: Final = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestor
 status_routes = web.RouteTableDef()
 
 
-def refusal(path: str, headers: dict[str, str]) -> str | None:
-    """Why a request for a status path must be refused, or ``None`` (header names lower-case)."""
+def refusal(path: str, headers: dict[str, str], *, bridge: bool = False) -> str | None:
+    """Why a request for a status path must be refused, or ``None`` (header names lower-case).
+
+    ``bridge``: the Origin is a trusted Kyso extension. Its popup may read ``/status.json``
+    (token status for the user) as long as it relays no page.
+    """
+    if bridge and path != PAGE_PATH and "kyso-page-origin" not in headers:
+        return None
     if "origin" in headers:
         return "a web page asked for the status report (Origin present)"
     dest = headers.get("sec-fetch-dest")
@@ -61,7 +67,10 @@ def refusal(path: str, headers: dict[str, str]) -> str | None:
 async def navigation_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Refuse status requests from web pages before the origin/CORS middleware runs."""
     if request.path in STATUS_PATHS:
-        reason = refusal(request.path, {k.lower(): v for k, v in request.headers.items()})
+        origin = request.headers.get("Origin")
+        bridge = origin is not None and request.app[SETTINGS].origin_policy.is_bridge(origin)
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        reason = refusal(request.path, headers, bridge=bridge)
         if reason is not None:
             raise OriginNotAllowed(reason)
     return await handler(request)

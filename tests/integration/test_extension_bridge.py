@@ -112,3 +112,18 @@ def test_no_extension_is_trusted_when_the_list_is_empty(
         assert running.prompts() == []
     finally:
         running.stop()
+
+
+def test_the_extension_reads_the_status_report_but_never_for_a_page(
+    fresh: AgentProcess,
+) -> None:
+    own = fresh.request("GET", "/status.json", origin=EXTENSION)
+    assert own.status == 200
+    assert own.json["tokens"][0]["label"] == "KYSO-TEST"
+    for_page = fresh.request(
+        "GET", "/status.json", origin=EXTENSION, headers={"Kyso-Page-Origin": PORTAL}
+    )
+    assert for_page.error_code == "ORIGIN_NOT_ALLOWED"
+    assert fresh.request("GET", "/", origin=EXTENSION).error_code == "ORIGIN_NOT_ALLOWED"
+    stranger = fresh.request("GET", "/status.json", origin=OTHER_EXTENSION)
+    assert stranger.error_code == "ORIGIN_NOT_ALLOWED"

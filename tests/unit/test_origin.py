@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from agent.origin import InvalidOrigin, OriginPolicy, parse_origin, parse_pattern
+from agent.origin import (
+    DEV_EXTENSION_ID,
+    InvalidOrigin,
+    OriginPolicy,
+    is_extension_id,
+    parse_origin,
+    parse_pattern,
+)
 
 
 @pytest.mark.parametrize(
@@ -86,3 +93,15 @@ def test_exact_entry_wins_over_wildcard_for_pairing() -> None:
 def test_empty_policy_allows_nothing() -> None:
     assert not OriginPolicy().check("https://portal.gov.vn").allowed
     assert OriginPolicy().check("garbage").origin is None
+
+
+def test_only_listed_extensions_are_bridges() -> None:
+    firefox = "0f3c1f2e-9a4b-4c1d-8e7f-123456789abc"
+    policy = OriginPolicy((), frozenset({DEV_EXTENSION_ID, firefox}))
+    assert policy.is_bridge(f"chrome-extension://{DEV_EXTENSION_ID}")
+    assert policy.is_bridge(f"moz-extension://{firefox}")
+    assert not policy.is_bridge(f"moz-extension://{DEV_EXTENSION_ID}0")
+    assert not policy.is_bridge("chrome-extension://" + "a" * 32)
+    assert not policy.is_bridge(f"https://{DEV_EXTENSION_ID}.example")
+    assert is_extension_id(firefox) and is_extension_id(DEV_EXTENSION_ID)
+    assert not is_extension_id(firefox.upper()) and not is_extension_id("abc")

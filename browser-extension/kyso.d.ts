@@ -1,0 +1,210 @@
+// Types of kyso.js, the browser client of Kyso Agent.
+//
+// Bytes in (`Bytes`): Uint8Array, ArrayBuffer, any ArrayBufferView, a Blob/File, or a
+// standard base64 string. Bytes out: always Uint8Array (DER for certificates).
+
+export type Bytes = Uint8Array | ArrayBuffer | ArrayBufferView | Blob | string;
+export type Lang = "vi" | "en";
+export type HashAlgorithm = "SHA-256" | "SHA-384" | "SHA-512";
+export type RsaScheme = "PKCS1v15" | "PSS";
+export type SignatureAlgorithm = "RS256" | "RS384" | "RS512" | "PS256" | "PS384" | "PS512" | "ES256" | "ES384" | "ES512";
+
+/** Error codes of the agent's API v1. */
+export type AgentErrorCode =
+  | "BAD_REQUEST"
+  | "HOST_NOT_ALLOWED"
+  | "ORIGIN_NOT_ALLOWED"
+  | "CALLER_NOT_ALLOWED"
+  | "UNSUPPORTED_MEDIA_TYPE"
+  | "PAYLOAD_TOO_LARGE"
+  | "NOT_FOUND"
+  | "USER_CANCELLED"
+  | "CONSENT_TIMEOUT"
+  | "TOKEN_NOT_PRESENT"
+  | "CERTIFICATE_NOT_FOUND"
+  | "CERTIFICATE_EXPIRED"
+  | "CERTIFICATE_REVOKED"
+  | "SIGNING_FAILED"
+  | "PIN_LOCKED"
+  | "BUSY"
+  | "INTERNAL";
+
+/** Codes of the client and the extension (status 0: the agent gave no answer). */
+export type ClientErrorCode =
+  /** No agent answered on 8988–8998: not running, or its certificate is not trusted. */
+  | "AGENT_UNREACHABLE"
+  /** The browser's Local Network Access permission for this site is denied. */
+  | "LOCAL_NETWORK_DENIED"
+  /** The extension refused the message (bad shape, unknown endpoint). */
+  | "EXTENSION_REFUSED"
+  /** The extension failed (e.g. it was updated while the page was open). */
+  | "EXTENSION_ERROR"
+  /** An argument could not be used (not bytes, not a SHA-2 digest length …). */
+  | "INVALID_ARGUMENT"
+  /** The agent's answer did not have the documented shape. */
+  | "UNEXPECTED_RESPONSE";
+
+export type ErrorCode = AgentErrorCode | ClientErrorCode;
+
+export declare class KysoError extends Error {
+  readonly name: "KysoError";
+  /** Stable code, for the portal's logic. */
+  readonly code: ErrorCode;
+  /** HTTP status of the agent's answer; 0 when the agent gave none. */
+  readonly status: number;
+  /** What to tell the user, in the client's language. */
+  readonly message: string;
+  /** The same text in both languages. */
+  readonly messages: { readonly vi: string; readonly en: string };
+  /** The agent's own message (names the field of a BAD_REQUEST, the failing TSA …). */
+  readonly detail: string;
+  constructor(code: ErrorCode, init?: { status?: number; lang?: Lang; detail?: string; cause?: unknown });
+}
+
+export interface ClientOptions {
+  /** "auto" (default): the extension if it answers the handshake, else direct fetch. */
+  transport?: "auto" | "extension" | "direct";
+  /** Agent ports to probe for the direct transport (default 8988–8998). */
+  ports?: number[];
+  /** Language of KysoError messages and of the agent's texts (default: `<html lang>`, else vi). */
+  lang?: Lang;
+  /** How long to wait for the extension's handshake (default 400 ms). */
+  extensionTimeoutMs?: number;
+  window?: Window;
+  fetch?: typeof fetch;
+  permissions?: Permissions;
+}
+
+export interface TokenRef {
+  label: string;
+  serial: string;
+}
+
+export interface Status {
+  available: boolean;
+  transport: "extension" | "direct" | null;
+  version?: string;
+  api?: number;
+  /** The agent's port (direct transport only; the extension keeps its own). */
+  port?: number | null;
+  /** The extension's version when it is installed. */
+  extension: { version: string; api: number } | null;
+  error?: KysoError;
+}
+
+export interface CertificateResult {
+  certificate: Uint8Array;
+  chain: Uint8Array[];
+  keyType: "RSA" | "EC";
+  token: TokenRef;
+}
+
+export interface SignOptions {
+  /** Default: from the digest's length (32 → SHA-256, 48 → SHA-384, 64 → SHA-512). */
+  hashAlgorithm?: HashAlgorithm;
+  /** DER certificate to sign with; without it the user picks. */
+  certificate?: Bytes;
+  /** Shown to the user in the agent's question. */
+  documentName?: string;
+  scheme?: RsaScheme;
+}
+
+export interface SignResult {
+  signature: Uint8Array;
+  signatureAlgorithm: SignatureAlgorithm;
+  certificate: Uint8Array;
+}
+
+export interface BatchItem {
+  hash: Bytes;
+  hashAlgorithm?: HashAlgorithm;
+  documentName?: string;
+}
+
+export interface BatchResult {
+  signatures: Uint8Array[];
+  signatureAlgorithms: SignatureAlgorithm[];
+  /** Present when every signature used the same algorithm. */
+  signatureAlgorithm?: SignatureAlgorithm;
+  certificate: Uint8Array;
+}
+
+export type AppearanceProfile = "invisible" | "personal" | "organization" | "attachment";
+
+export interface Appearance {
+  profile: AppearanceProfile;
+  /** 1-based; negative counts from the end. */
+  page?: number;
+  /** [x1, y1, x2, y2] in PDF points, origin lower left. */
+  rect?: [number, number, number, number];
+  /** Text in the document the stamp is centred on. */
+  anchor?: string;
+  /** PNG: the signer's signature image (personal) or the seal (organization). */
+  image?: Bytes;
+  /** Số và ký hiệu (attachment). */
+  text?: string;
+}
+
+export interface PdfSignOptions {
+  documentName?: string;
+  certificate?: Bytes;
+  level?: "B-B" | "B-T" | "B-LT";
+  reason?: string;
+  location?: string;
+  tsaUrl?: string;
+  appearance?: Appearance;
+}
+
+export interface PdfSignResult {
+  pdf: Uint8Array;
+  certificate: Uint8Array;
+}
+
+export interface CmsSignOptions {
+  /** Default: from the digest's length. */
+  digestAlgorithm?: HashAlgorithm;
+  documentName?: string;
+  certificate?: Bytes;
+  tsaUrl?: string;
+}
+
+export interface CmsSignResult {
+  /** DER CMS SignedData with PAdES signed attributes. */
+  cms: Uint8Array;
+  certificate: Uint8Array;
+}
+
+/** The agent's verification report (`PdfVerifyReport` in its OpenAPI description). */
+export interface PdfVerifyReport {
+  allValid: boolean;
+  signatures: Array<Record<string, unknown> & { signer: string; ok: boolean; problems: string[] }>;
+  /** The report as text, in the client's language. */
+  text: string;
+}
+
+export interface KysoClient {
+  status(): Promise<Status>;
+  getCertificate(): Promise<CertificateResult>;
+  sign(hash: Bytes, opts?: SignOptions): Promise<SignResult>;
+  signBatch(items: Array<BatchItem | Bytes>, opts?: Omit<SignOptions, "hashAlgorithm" | "documentName">): Promise<BatchResult>;
+  signPdf(pdf: Bytes, opts?: PdfSignOptions): Promise<PdfSignResult>;
+  cmsSign(digest: Bytes, opts?: CmsSignOptions): Promise<CmsSignResult>;
+  verifyPdf(pdf: Bytes): Promise<PdfVerifyReport>;
+}
+
+export declare const AGENT_PORTS: readonly number[];
+export declare const MESSAGES: Readonly<Record<ErrorCode, readonly [vi: string, en: string]>>;
+export declare function messageFor(code: string, lang?: Lang): string;
+export declare function errorFromAgent(status: number, body: unknown, lang?: Lang): KysoError;
+export declare function toBase64(bytes: Uint8Array): string;
+export declare function fromBase64(text: string): Uint8Array;
+export declare function createClient(options?: ClientOptions): KysoClient;
+export declare function configure(options: ClientOptions): void;
+
+export declare function status(): Promise<Status>;
+export declare function getCertificate(): Promise<CertificateResult>;
+export declare function sign(hash: Bytes, opts?: SignOptions): Promise<SignResult>;
+export declare function signBatch(items: Array<BatchItem | Bytes>, opts?: Omit<SignOptions, "hashAlgorithm" | "documentName">): Promise<BatchResult>;
+export declare function signPdf(pdf: Bytes, opts?: PdfSignOptions): Promise<PdfSignResult>;
+export declare function cmsSign(digest: Bytes, opts?: CmsSignOptions): Promise<CmsSignResult>;
+export declare function verifyPdf(pdf: Bytes): Promise<PdfVerifyReport>;

@@ -1,0 +1,222 @@
+// Unit tests of the extension's content script and service worker, with fake browser APIs.
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { test } from "node:test";
+import vm from "node:vm";
+
+import { FakeWindow } from "./fakes.js";
+
+const CONTENT = readFileSync(new URL("../content.js", import.meta.url), "utf-8");
+const ID = "chipklpdnohojehnebdabndkaobocajj";
+
+/** content.js in a fake page; `reply(message)` is the service worker's answer. */
+function loadContent(reply = async () => ({ status: 200, body: { ok: true } })) {
+  const win = new FakeWindow("https://portal.example.gov.vn");
+  const sent = [];
+  const injected = [];
+  const chrome = {
+    runtime: {
+      getManifest: () => ({ version: "0.1.0" }),
+      getURL: (path) => `chrome-extension://${ID}/${path}`,
+      sendMessage: (message) => {
+        sent.push(message);
+        return reply(message);
+      },
+    },
+  };
+  const document = {
+    createElement: () => ({ remove() {} }),
+    documentElement: { appendChild: (node) => injected.push(node) },
+    head: null,
+  };
+  vm.runInNewContext(CONTENT, { window: win, chrome, document, JSON, Promise, Object, Array });
+  const answers = [];
+  win.addEventListener("message", (event) => {
+    if (event.data && event.data.dir === "response") answers.push(event.data);
+  });
+  return { win, sent, injected, answers };
+}
+
+const settle = () => new Promise((resolve) => setTimeout(resolve, 20));
+// Objects made inside the vm have its Object.prototype: compare them as plain JSON.
+const plain = (value) => JSON.parse(JSON.stringify(value));
+
+async function until(condition) {
+  for (let i = 0; i < 500 && !condition(); i += 1) await settle();
+}
+
+function request(fields) {
+  return { kyso: "kyso-agent", dir: "request", id: "r1", ...fields };
+}
+
+test("content: answers the handshake and injects page.js", async () => {
+  const { win, injected, answers } = loadContent();
+  assert.equal(injected[0].src, `chrome-extension://${ID}/page.js`);
+  win.postMessage(request({ type: "hello" }), win.location.origin);
+  await settle();
+  assert.deepEqual(answers, [{ kyso: "kyso-agent", dir: "response", id: "r1", type: "hello", version: "0.1.0", api: 1 }]);
+});
+
+test("content: relays a call with only the fields it knows, dropping any claimed origin", async () => {
+  const { win, sent, answers } = loadContent();
+  win.postMessage(
+    request({
+      type: "call",
+      method: "POST",
+      path: "/v1/sign",
+      body: { hash: "AA==" },
+      lang: "en",
+      origin: "https://evil.example",
+      pageOrigin: "https://evil.example",
+      headers: { "Kyso-Page-Origin": "https://evil.example" },
+    }),
+    win.location.origin,
+  );
+  await settle();
+  assert.deepEqual(plain(sent), [{ type: "kyso:call", path: "/v1/sign", method: "POST", body: { hash: "AA==" }, lang: "en" }]);
+  assert.deepEqual(answers[0].body, { ok: true });
+  assert.equal(answers[0].status, 200);
+});
+
+test("content: messages from other windows (frames, openers) are ignored", async () => {
+  const { win, sent, answers } = loadContent();
+  const frame = new FakeWindow("https://ads.example");
+  win.deliver(request({ type: "call", method: "POST", path: "/v1/sign", body: {} }), frame, "https://ads.example");
+  win.deliver(request({ type: "hello" }), frame, "https://ads.example");
+  await settle();
+  assert.deepEqual(sent, []);
+  assert.deepEqual(answers, []);
+});
+
+test("content: bad shapes are refused or ignored, never relayed", async () => {
+  const { win, sent, answers } = loadContent();
+  win.postMessage(request({ id: "bad id!", type: "hello" }), win.location.origin);
+  win.postMessage(request({ id: "x".repeat(65), type: "hello" }), win.location.origin);
+  win.postMessage({ kyso: "kyso-agent", dir: "request", type: "hello" }, win.location.origin);
+  win.postMessage("kyso", win.location.origin);
+  win.postMessage(request({ id: "a", type: "call", method: "DELETE", path: "/v1/sign" }), win.location.origin);
+  win.postMessage(request({ id: "b", type: "call", method: "POST", path: "/v1/sign", body: [1] }), win.location.origin);
+  win.postMessage(request({ id: "c", type: "call", method: "POST", path: 7 }), win.location.origin);
+  await settle();
+  assert.deepEqual(sent, []);
+  assert.deepEqual(
+    answers.map((a) => [a.id, a.body.error.code]),
+    [["a", "EXTENSION_REFUSED"], ["b", "EXTENSION_REFUSED"], ["c", "EXTENSION_REFUSED"]],
+  );
+});
+
+test("content: a body over the message limit is refused before it is sent", async () => {
+  const { win, sent, answers } = loadContent();
+  const pdf = "A".repeat(48 * 1024 * 1024 + 1);
+  win.postMessage(request({ type: "call", method: "POST", path: "/v1/pdf/sign", body: { pdf } }), win.location.origin);
+  await until(() => answers.length > 0);
+  assert.deepEqual(sent, []);
+  assert.equal(answers[0].body.error.code, "PAYLOAD_TOO_LARGE");
+});
+
+test("content: at most 8 calls in flight per page", async () => {
+  let release;
+  const gate = new Promise((resolve) => {
+    release = resolve;
+  });
+  const { win, sent, answers } = loadContent(() => gate.then(() => ({ status: 200, body: {} })));
+  for (let i = 0; i < 10; i += 1) {
+    win.postMessage(request({ id: `n${i}`, type: "call", method: "GET", path: "/v1/info" }), win.location.origin);
+  }
+  await settle();
+  assert.equal(sent.length, 8);
+  assert.deepEqual(answers.map((a) => a.body.error.code), ["BUSY", "BUSY"]);
+  release();
+  await settle();
+  assert.equal(answers.length, 10);
+});
+
+// ------------------------------------------------------------------ service worker
+
+const listeners = [];
+const fetched = [];
+globalThis.chrome = {
+  runtime: { id: ID, onMessage: { addListener: (listener) => listeners.push(listener) } },
+  storage: {
+    local: {
+      data: {},
+      async get(key) {
+        return { [key]: this.data[key] };
+      },
+      async set(values) {
+        Object.assign(this.data, values);
+      },
+    },
+  },
+};
+globalThis.fetch = async (url, init = {}) => {
+  const parsed = new URL(url);
+  fetched.push({ port: Number(parsed.port), path: parsed.pathname, init });
+  if (Number(parsed.port) !== 8991) throw new TypeError("Failed to fetch");
+  const body = parsed.pathname === "/v1/info" ? { product: "kyso-agent", version: "1", api: 1 } : { signature: "AA==" };
+  return { ok: true, status: 200, json: async () => body };
+};
+const { pageOrigin } = await import("../background.js");
+
+function relay(message, sender) {
+  return new Promise((resolve) => {
+    const async = listeners[0](message, sender, resolve);
+    if (!async) resolve(undefined);
+  });
+}
+
+const TAB = { id: ID, tab: { id: 1 }, frameId: 0, origin: "https://portal.example.gov.vn", url: "https://portal.example.gov.vn/doc?id=1" };
+
+test("worker: the page origin is the browser's, from sender.origin, else sender.url", () => {
+  assert.equal(pageOrigin(TAB), "https://portal.example.gov.vn");
+  assert.equal(pageOrigin({ ...TAB, origin: undefined, url: "http://localhost:8980/x" }), "http://localhost:8980");
+  assert.equal(pageOrigin({ ...TAB, frameId: 3 }), null);
+  assert.equal(pageOrigin({ ...TAB, tab: undefined }), null);
+  assert.equal(pageOrigin({ ...TAB, id: "another-extension" }), null);
+  assert.equal(pageOrigin({ ...TAB, origin: "null", url: "about:blank" }), null);
+  assert.equal(pageOrigin({ ...TAB, origin: "file://" }), null);
+});
+
+test("worker: finds the agent, caches its port and names the page in Kyso-Page-Origin", async () => {
+  fetched.length = 0;
+  const answer = await relay({ type: "kyso:call", method: "POST", path: "/v1/sign", body: { hash: "AA==" }, lang: "en" }, TAB);
+  assert.deepEqual(answer, { status: 200, body: { signature: "AA==" } });
+  assert.equal(chrome.storage.local.data.agentPort, 8991);
+  const [post] = fetched.filter((f) => f.path === "/v1/sign");
+  assert.equal(post.port, 8991);
+  assert.equal(post.init.headers["Kyso-Page-Origin"], "https://portal.example.gov.vn");
+  assert.equal(post.init.headers["Accept-Language"], "en");
+  assert.equal(post.init.body, JSON.stringify({ hash: "AA==" }));
+  fetched.length = 0;
+  await relay({ type: "kyso:call", method: "GET", path: "/v1/info" }, TAB);
+  assert.deepEqual(fetched.map((f) => f.port), [8991, 8991]); // the cached port, confirmed
+});
+
+test("worker: refuses unknown endpoints, wrong methods and frames before any fetch", async () => {
+  fetched.length = 0;
+  for (const [message, sender] of [
+    [{ type: "kyso:call", method: "POST", path: "/status.json", body: {} }, TAB],
+    [{ type: "kyso:call", method: "GET", path: "/v1/sign" }, TAB],
+    [{ type: "kyso:call", method: "POST", path: "/v1/sign", body: "x" }, TAB],
+    [{ type: "kyso:call", method: "POST", path: "/v1/sign", body: {} }, { ...TAB, frameId: 2 }],
+  ]) {
+    const answer = await relay(message, sender);
+    assert.equal(answer.body.error.code, "EXTENSION_REFUSED");
+  }
+  assert.deepEqual(fetched, []);
+  assert.equal(await relay({ type: "other" }, TAB), undefined);
+});
+
+test("worker: no agent anywhere is AGENT_UNREACHABLE", async () => {
+  chrome.storage.local.data = {};
+  const saved = globalThis.fetch;
+  globalThis.fetch = async () => {
+    throw new TypeError("Failed to fetch");
+  };
+  try {
+    const answer = await relay({ type: "kyso:call", method: "GET", path: "/v1/info" }, TAB);
+    assert.deepEqual(answer, { status: 0, body: { error: { code: "AGENT_UNREACHABLE", message: "" } } });
+  } finally {
+    globalThis.fetch = saved;
+  }
+});

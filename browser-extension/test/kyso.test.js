@@ -1,0 +1,301 @@
+// Unit tests of kyso.js: error mapping, transports, bytes. Run: node --test browser-extension/test/
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { test } from "node:test";
+
+import {
+  AGENT_PORTS,
+  KysoError,
+  MESSAGES,
+  createClient,
+  errorFromAgent,
+  fromBase64,
+  messageFor,
+  toBase64,
+} from "../kyso.js";
+import { FakeWindow, fakeAgent, fakePermissions, installFakeExtension } from "./fakes.js";
+
+const openapi = JSON.parse(
+  readFileSync(new URL("../../agent/server/openapi.json", import.meta.url), "utf-8"),
+);
+const AGENT_CODES = openapi.components.schemas.ErrorCode.enum;
+const SHA256 = new Uint8Array(32).fill(7);
+const CERT = toBase64(new Uint8Array([0x30, 0x82, 1, 2, 3]));
+
+function direct(agent, extra = {}) {
+  return createClient({ transport: "direct", fetch: agent.fetch, lang: "vi", ...extra });
+}
+
+async function rejects(promise, code) {
+  try {
+    await promise;
+  } catch (error) {
+    assert.ok(error instanceof KysoError, `not a KysoError: ${error}`);
+    assert.equal(error.code, code, error.message);
+    return error;
+  }
+  assert.fail(`expected ${code}`);
+}
+
+test("every agent error code of the OpenAPI description has a Vietnamese and an English text", () => {
+  assert.ok(AGENT_CODES.length >= 17);
+  for (const code of AGENT_CODES) {
+    assert.ok(MESSAGES[code], `no message for ${code}`);
+    const [vi, en] = MESSAGES[code];
+    assert.ok(vi && en && vi !== en, code);
+  }
+});
+
+test("client codes have texts too, and unknown codes read as INTERNAL", () => {
+  for (const code of ["AGENT_UNREACHABLE", "LOCAL_NETWORK_DENIED", "EXTENSION_REFUSED", "EXTENSION_ERROR", "INVALID_ARGUMENT", "UNEXPECTED_RESPONSE"]) {
+    assert.ok(MESSAGES[code], code);
+  }
+  assert.equal(messageFor("NO_SUCH_CODE", "en"), MESSAGES.INTERNAL[1]);
+  assert.equal(new KysoError("NO_SUCH_CODE").code, "INTERNAL");
+});
+
+test("an agent error keeps its code, HTTP status and the agent's own message", () => {
+  for (const code of AGENT_CODES) {
+    const error = errorFromAgent(409, { error: { code, message: "chi tiết" } }, "en");
+    assert.equal(error.code, code);
+    assert.equal(error.status, 409);
+    assert.equal(error.message, MESSAGES[code][1]);
+    assert.deepEqual(error.messages, { vi: MESSAGES[code][0], en: MESSAGES[code][1] });
+    assert.equal(error.detail, "chi tiết");
+    assert.equal(error.name, "KysoError");
+    assert.ok(error instanceof Error);
+  }
+});
+
+test("an answer without an error body is UNEXPECTED_RESPONSE, a new code INTERNAL", () => {
+  assert.equal(errorFromAgent(502, "<html>").code, "UNEXPECTED_RESPONSE");
+  assert.equal(errorFromAgent(500, { error: {} }).code, "UNEXPECTED_RESPONSE");
+  assert.equal(errorFromAgent(418, { error: { code: "FUTURE_CODE", message: "x" } }).code, "INTERNAL");
+});
+
+test("base64 round trip, also for large inputs", () => {
+  const bytes = new Uint8Array(200_000).map((_, i) => (i * 31) & 0xff);
+  assert.deepEqual(fromBase64(toBase64(bytes)), bytes);
+  assert.equal(toBase64(new Uint8Array([0xfb, 0xff])), "+/8=");
+});
+
+test("direct: finds the agent on its port, says loopback, signs a digest", async () => {
+  const agent = fakeAgent({
+    port: 8993,
+    others: { 8989: { status: 200, body: { product: "something-else" } } },
+    routes: {
+      "/v1/sign": { status: 200, body: { signature: "AQID", signatureAlgorithm: "RS256", certificate: CERT } },
+    },
+  });
+  const result = await direct(agent).sign(SHA256, { documentName: "QĐ-1.pdf" });
+  assert.deepEqual(result.signature, new Uint8Array([1, 2, 3]));
+  assert.equal(result.signatureAlgorithm, "RS256");
+  assert.ok(result.certificate instanceof Uint8Array);
+  const probed = new Set(agent.requests.filter((r) => r.path === "/v1/info").map((r) => r.port));
+  assert.deepEqual([...probed].sort(), [...AGENT_PORTS]);
+  const [post] = agent.requests.filter((r) => r.path === "/v1/sign");
+  assert.equal(post.port, 8993);
+  assert.equal(post.init.method, "POST");
+  assert.equal(post.init.targetAddressSpace, "loopback");
+  assert.equal(post.init.credentials, "omit");
+  assert.equal(post.init.headers["Content-Type"], "application/json");
+  assert.equal(post.init.headers["Accept-Language"], "vi");
+  assert.deepEqual(post.body, { hash: toBase64(SHA256), hashAlgorithm: "SHA-256", documentName: "QĐ-1.pdf" });
+});
+
+test("direct: the port is found once and then reused", async () => {
+  const agent = fakeAgent({ routes: { "/v1/pdf/verify": { status: 200, body: { allValid: true, signatures: [], text: "" } } } });
+  const client = direct(agent);
+  await client.verifyPdf(new Uint8Array([37, 80, 68, 70]));
+  await client.verifyPdf("JVBERg==");
+  assert.equal(agent.requests.filter((r) => r.path === "/v1/info").length, AGENT_PORTS.length);
+  assert.equal(agent.requests.filter((r) => r.path === "/v1/pdf/verify").length, 2);
+});
+
+test("direct: no agent on any port is AGENT_UNREACHABLE", async () => {
+  const agent = fakeAgent({ port: 1 });
+  const error = await rejects(direct(agent, { permissions: fakePermissions({ "loopback-network": "granted" }) }).sign(SHA256), "AGENT_UNREACHABLE");
+  assert.equal(error.status, 0);
+  assert.match(error.message, /Kyso Agent/);
+});
+
+test("direct: a fetch TypeError with Local Network Access denied is LOCAL_NETWORK_DENIED", async () => {
+  const agent = fakeAgent({ port: 1 });
+  const client = direct(agent, { lang: "en", permissions: fakePermissions({ "loopback-network": "denied" }) });
+  const error = await rejects(client.getCertificate(), "LOCAL_NETWORK_DENIED");
+  assert.match(error.message, /local network access/);
+});
+
+test("direct: the older permission name local-network-access is asked when loopback-network is unknown", async () => {
+  const agent = fakeAgent({ port: 1 });
+  const client = direct(agent, { permissions: fakePermissions({ "local-network-access": "denied" }) });
+  await rejects(client.sign(SHA256), "LOCAL_NETWORK_DENIED");
+});
+
+test("direct: a network failure on the call itself is mapped, and the port looked up again", async () => {
+  let fail = true;
+  const agent = fakeAgent({
+    routes: {
+      "/v1/sign": () => (fail ? new TypeError("Failed to fetch") : { status: 200, body: { signature: "AA==", signatureAlgorithm: "ES256", certificate: CERT } }),
+    },
+  });
+  const client = direct(agent);
+  await rejects(client.sign(SHA256), "AGENT_UNREACHABLE");
+  fail = false;
+  await client.sign(SHA256);
+  assert.equal(agent.requests.filter((r) => r.path === "/v1/info").length, 2 * AGENT_PORTS.length);
+});
+
+test("direct: every agent error answer becomes a KysoError with its status", async () => {
+  for (const [code, status] of [["USER_CANCELLED", 403], ["PIN_LOCKED", 423], ["BUSY", 429], ["ORIGIN_NOT_ALLOWED", 403], ["PAYLOAD_TOO_LARGE", 413]]) {
+    const agent = fakeAgent({ routes: { "/v1/sign": { status, body: { error: { code, message: "agent says" } } } } });
+    const error = await rejects(direct(agent).sign(SHA256), code);
+    assert.equal(error.status, status);
+    assert.equal(error.detail, "agent says");
+  }
+});
+
+test("direct: a non-JSON answer is UNEXPECTED_RESPONSE", async () => {
+  const agent = fakeAgent({ routes: { "/v1/sign": { status: 500, body: undefined } } });
+  await rejects(direct(agent).sign(SHA256), "UNEXPECTED_RESPONSE");
+});
+
+test("arguments: digests of other lengths and non-bytes are refused before any call", async () => {
+  const agent = fakeAgent();
+  const client = direct(agent);
+  await rejects(client.sign(new Uint8Array(20)), "INVALID_ARGUMENT");
+  await rejects(client.sign(42), "INVALID_ARGUMENT");
+  await rejects(client.signPdf("not base64!"), "INVALID_ARGUMENT");
+  await rejects(client.signBatch([]), "INVALID_ARGUMENT");
+  assert.equal(agent.requests.length, 0);
+});
+
+test("hash algorithm from the digest length, or as given", async () => {
+  const seen = [];
+  const agent = fakeAgent({
+    routes: {
+      "/v1/sign/batch": (request) => {
+        seen.push(request.body);
+        return { status: 200, body: { signatures: ["AQ==", "Ag=="], signatureAlgorithms: ["RS384", "RS512"], certificate: CERT } };
+      },
+    },
+  });
+  const result = await direct(agent).signBatch(
+    [new Uint8Array(48), { hash: new Uint8Array(64).buffer, documentName: "b.pdf" }],
+    { certificate: new Uint8Array([1]) },
+  );
+  assert.deepEqual(seen[0].items.map((i) => i.hashAlgorithm), ["SHA-384", "SHA-512"]);
+  assert.equal(seen[0].items[1].documentName, "b.pdf");
+  assert.equal(seen[0].certificate, "AQ==");
+  assert.deepEqual(result.signatures, [new Uint8Array([1]), new Uint8Array([2])]);
+  assert.equal(result.signatureAlgorithm, undefined);
+});
+
+test("signPdf: a Blob in, the appearance image as base64, Uint8Array out", async () => {
+  let body;
+  const agent = fakeAgent({
+    routes: {
+      "/v1/pdf/sign": (request) => {
+        body = request.body;
+        return { status: 200, body: { pdf: "JVBERi0=", certificate: CERT } };
+      },
+    },
+  });
+  const pdf = new Blob([new Uint8Array([37, 80, 68, 70])]);
+  const result = await direct(agent).signPdf(pdf, {
+    documentName: "a.pdf",
+    level: "B-B",
+    appearance: { profile: "organization", image: new Uint8Array([137, 80]), page: -1, ignored: true },
+    unknown: "dropped",
+  });
+  assert.equal(body.pdf, "JVBERg==");
+  assert.deepEqual(body.appearance, { profile: "organization", page: -1, image: "iVA=" });
+  assert.equal(body.unknown, undefined);
+  assert.deepEqual(result.pdf, fromBase64("JVBERi0="));
+});
+
+test("cmsSign sends digest and digestAlgorithm", async () => {
+  let body;
+  const agent = fakeAgent({ routes: { "/v1/cms/sign": (r) => ((body = r.body), { status: 200, body: { cms: "MA==", certificate: CERT } }) } });
+  const result = await direct(agent).cmsSign(toBase64(SHA256), { documentName: "x.pdf" });
+  assert.deepEqual(body, { digest: toBase64(SHA256), digestAlgorithm: "SHA-256", documentName: "x.pdf" });
+  assert.deepEqual(result.cms, new Uint8Array([0x30]));
+});
+
+test("extension: used when it answers the handshake; nothing is fetched directly", async () => {
+  const win = new FakeWindow();
+  const calls = installFakeExtension(win, () => ({ status: 200, body: { certificate: CERT, chain: [CERT], keyType: "RSA", token: { label: "T", serial: "1" } } }));
+  const agent = fakeAgent();
+  const client = createClient({ window: win, fetch: agent.fetch, lang: "en" });
+  const result = await client.getCertificate();
+  assert.equal(result.keyType, "RSA");
+  assert.equal(result.chain.length, 1);
+  assert.deepEqual(calls, [{ method: "POST", path: "/v1/certificates", body: {}, lang: "en" }]);
+  assert.equal(agent.requests.length, 0);
+  for (const { data, targetOrigin } of win.posted.filter((p) => p.data.dir === "request")) {
+    assert.equal(targetOrigin, "https://portal.example.gov.vn");
+    assert.match(data.id, /^[A-Za-z0-9_-]{1,64}$/);
+  }
+});
+
+test("extension: its own refusals and an unreachable agent map to KysoErrors with status 0", async () => {
+  for (const code of ["AGENT_UNREACHABLE", "PAYLOAD_TOO_LARGE", "EXTENSION_REFUSED", "BUSY"]) {
+    const win = new FakeWindow();
+    installFakeExtension(win, () => ({ status: 0, body: { error: { code, message: "" } } }));
+    const error = await rejects(createClient({ window: win, fetch: fakeAgent().fetch }).sign(SHA256), code);
+    assert.equal(error.status, 0);
+  }
+});
+
+test("extension: an agent error relayed keeps its code and status", async () => {
+  const win = new FakeWindow();
+  installFakeExtension(win, () => ({ status: 403, body: { error: { code: "ORIGIN_NOT_ALLOWED", message: "no" } } }));
+  const error = await rejects(createClient({ window: win }).sign(SHA256), "ORIGIN_NOT_ALLOWED");
+  assert.equal(error.status, 403);
+});
+
+test("extension: answers from another window, or to another id, are ignored", async () => {
+  const win = new FakeWindow();
+  const other = new FakeWindow();
+  win.addEventListener("message", (event) => {
+    const data = event.data;
+    if (event.source !== win || data.dir !== "request" || data.type !== "hello") return;
+    // A frame (another window) tries to pass as the extension, then a wrong id.
+    win.deliver({ kyso: "kyso-agent", dir: "response", id: data.id, type: "hello", version: "6.6.6", api: 1 }, other, win.location.origin);
+    win.deliver({ kyso: "kyso-agent", dir: "response", id: "x", type: "hello", version: "6.6.6", api: 1 }, win, win.location.origin);
+  });
+  const agent = fakeAgent();
+  const state = await createClient({ window: win, fetch: agent.fetch, extensionTimeoutMs: 50 }).status();
+  assert.equal(state.transport, "direct");
+  assert.equal(state.extension, null);
+  assert.equal(state.available, true);
+  assert.equal(state.port, 8990);
+});
+
+test("status: without extension and agent, unavailable with the reason; never throws", async () => {
+  const win = new FakeWindow();
+  const state = await createClient({ window: win, fetch: fakeAgent({ port: 1 }).fetch, extensionTimeoutMs: 20 }).status();
+  assert.equal(state.available, false);
+  assert.equal(state.transport, "direct");
+  assert.equal(state.error.code, "AGENT_UNREACHABLE");
+});
+
+test("status: through the extension, with its version", async () => {
+  const win = new FakeWindow();
+  installFakeExtension(win, () => ({ status: 200, body: { product: "kyso-agent", version: "1.0", api: 1 } }));
+  const state = await createClient({ window: win }).status();
+  assert.deepEqual(state, { available: true, transport: "extension", version: "1.0", api: 1, port: null, extension: { version: "9.9.9", api: 1 } });
+});
+
+test("transport 'extension' without the extension is AGENT_UNREACHABLE", async () => {
+  const win = new FakeWindow();
+  await rejects(createClient({ window: win, transport: "extension", extensionTimeoutMs: 20 }).sign(SHA256), "AGENT_UNREACHABLE");
+});
+
+test("the language follows <html lang> unless set", async () => {
+  const win = new FakeWindow();
+  win.document.documentElement.lang = "en-GB";
+  installFakeExtension(win, () => ({ status: 403, body: { error: { code: "USER_CANCELLED", message: "" } } }));
+  const error = await rejects(createClient({ window: win }).sign(SHA256), "USER_CANCELLED");
+  assert.equal(error.message, "You chose not to sign.");
+});
