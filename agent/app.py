@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from agent.audit import AuditLog
+from agent.compat.vgca.server import VgcaSettings, start_vgca, vgca_url
+from agent.compat.vgca.transfer import TransferLimits
 from agent.config import DEFAULT_PORT_RANGE, AgentConfig
 from agent.consent.console import ConsolePrompter
 from agent.consent.external import ExternalPrompter, split_command
@@ -134,13 +136,16 @@ async def serve(
     *,
     prompter: Prompter | None = None,
     on_ready: Callable[[RunningServer], None] | None = None,
+    on_vgca: Callable[[str], None] | None = None,
     stop: asyncio.Event | None = None,
     companion: Callable[[StartedAgent], Coroutine[Any, Any, None]] | None = None,
 ) -> None:
     """Run the headless agent until ``stop`` is set or SIGINT/SIGTERM arrives.
 
     ``companion`` (the tray's token monitor) runs as a task once the server listens and
-    is cancelled before the server stops and the tokens are closed.
+    is cancelled before the server stops and the tokens are closed. Unless policy turns it
+    off, the VGCA Sign Service compatibility listens beside the API (``on_vgca`` gets its
+    ``wss://`` URL after ``on_ready``); a taken VGCA port is logged, never fatal.
     """
     files = tls.ensure(config.tls_dir)
     audit = AuditLog(config.audit_file)
@@ -148,7 +153,8 @@ async def serve(
     try:
         service = make_service(config, tokens, prompter, audit)
         status = StatusSource(config, tokens, PairingStore(config.pairing_file), audit)
-        app = create_app(service, server_settings(config), status=status)
+        settings = server_settings(config)
+        app = create_app(service, settings, status=status)
         ports = listen_ports(config)
         context = tls.server_context(files)
         try:
@@ -160,6 +166,7 @@ async def serve(
                 "(is another Kyso Agent running?)"
             ) from exc
         status.port = server.port
+        vgca = await _start_vgca(config, service, settings, context)
         watcher = (
             asyncio.create_task(watch_session_lock(service.session_locked))
             if config.pin_cache_minutes
@@ -174,6 +181,8 @@ async def serve(
         log.info("origins allowed: %s", ", ".join(map(str, config.allowed_origins)) or "none")
         if on_ready is not None:
             on_ready(server)
+        if vgca is not None and on_vgca is not None:
+            on_vgca(vgca_url(vgca))
         beside = (
             asyncio.create_task(companion(StartedAgent(server, service, tokens, status)))
             if companion is not None
@@ -189,10 +198,27 @@ async def serve(
             if watcher is not None:
                 watcher.cancel()
             renewer.cancel()
+            if vgca is not None:
+                await vgca.stop()
             await server.stop()
     finally:
         tokens.close()
         audit.close()
+
+
+async def _start_vgca(
+    config: AgentConfig,
+    service: SigningService,
+    settings: ServerSettings,
+    context: ssl.SSLContext,
+) -> RunningServer | None:
+    """The VGCA compatibility server, or ``None`` when policy turned it off or its port is
+    taken."""
+    if not config.vgca_enabled:
+        log.info("vgca compatibility turned off by policy")
+        return None
+    vgca = VgcaSettings(config.data_dir, TransferLimits(max_bytes=config.max_pdf_bytes))
+    return await start_vgca(service, settings, vgca, config.vgca_port, context)
 
 
 async def local_signing(config: AgentConfig, request: PdfSignRequest) -> bytes:

@@ -42,6 +42,34 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lang", choices=["vi", "en"], help="language of prompts and messages")
 
 
+def _agent_options(agent_command: argparse.ArgumentParser) -> None:
+    """The options of ``run`` and ``serve``."""
+    _common(agent_command)
+    agent_command.add_argument("--port", type=int, metavar="N", help="TCP port (default 8988)")
+    agent_command.add_argument(
+        "--vgca-port",
+        type=int,
+        metavar="N",
+        help="port of the VGCA Sign Service compatibility (default 8987; 0 = any)",
+    )
+    agent_command.add_argument(
+        "--allow-origin",
+        dest="allowed_origins",
+        action="append",
+        metavar="ORIGIN",
+        help="web origin allowed to call the agent, e.g. https://portal.gov.vn or "
+        "https://*.gov.vn (repeatable)",
+    )
+    agent_command.add_argument(
+        "--prompter",
+        metavar="CMD",
+        help="external program that asks the user (JSON on stdin/stdout)",
+    )
+    agent_command.add_argument(
+        "--prompt-timeout", type=float, metavar="SECONDS", help="time to answer (default 120)"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (also used to document the commands)."""
     parser = argparse.ArgumentParser(
@@ -56,24 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve = commands.add_parser("serve", help="run the headless agent (HTTPS API on 127.0.0.1)")
     for agent_command in (run, serve):
-        _common(agent_command)
-        agent_command.add_argument("--port", type=int, metavar="N", help="TCP port (default 8988)")
-        agent_command.add_argument(
-            "--allow-origin",
-            dest="allowed_origins",
-            action="append",
-            metavar="ORIGIN",
-            help="web origin allowed to call the agent, e.g. https://portal.gov.vn or "
-            "https://*.gov.vn (repeatable)",
-        )
-        agent_command.add_argument(
-            "--prompter",
-            metavar="CMD",
-            help="external program that asks the user (JSON on stdin/stdout)",
-        )
-        agent_command.add_argument(
-            "--prompt-timeout", type=float, metavar="SECONDS", help="time to answer (default 120)"
-        )
+        _agent_options(agent_command)
 
     tokens = commands.add_parser("tokens", help="list modules, tokens and certificates")
     _common(tokens)
@@ -274,13 +285,17 @@ def _print_listening(server: RunningServer) -> None:
     print(f"listening on {server.url}", flush=True)
 
 
+def _print_vgca(url: str) -> None:
+    print(f"vgca listening on {url}", flush=True)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     """``kyso-agent serve``."""
     from agent.app import serve
 
     config = config_from_args(args)
     configure_logging(config)
-    asyncio.run(serve(config, on_ready=_print_listening))
+    asyncio.run(serve(config, on_ready=_print_listening, on_vgca=_print_vgca))
     return 0
 
 
@@ -303,7 +318,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             reason = f"no tray backend ({type(exc).__name__}: {exc})"
     if reason:
         log.warning("%s: running without the tray icon, like `kyso-agent serve`", reason)
-        asyncio.run(serve(config, on_ready=_print_listening))
+        asyncio.run(serve(config, on_ready=_print_listening, on_vgca=_print_vgca))
         return 0
     from agent.ui.tray import run_tray
 

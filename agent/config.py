@@ -46,8 +46,16 @@ DEFAULT_PORT_RANGE: Final = range(DEFAULT_PORT, DEFAULT_PORT + 11)
 MAX_PIN_CACHE_MINUTES: Final = 480
 #: Settings that only IT may set (machine policy): each one loosens or tightens security.
 POLICY_ONLY: Final = frozenset(
-    {"allow_user_pairing", "allow_external_prompter", "pin_cache_minutes", "cancel_backoff_seconds"}
+    {
+        "allow_user_pairing",
+        "allow_external_prompter",
+        "pin_cache_minutes",
+        "cancel_backoff_seconds",
+        "vgca_enabled",
+    }
 )
+#: The port of Ban Cơ yếu's VGCA Sign Service, which portals' vgcaplugin.js connects to.
+DEFAULT_VGCA_PORT: Final = 8987
 DEFAULT_PROMPT_TIMEOUT: Final = 120.0
 DEFAULT_MAX_BODY: Final = 1024 * 1024
 DEFAULT_MAX_PDF: Final = 100 * 1024 * 1024
@@ -107,6 +115,10 @@ class AgentConfig:
     """Policy: keep a typed PIN per token for this long (0 = never)."""
     cancel_backoff_seconds: float = 2.0
     """Policy: first delay after repeated cancels from one origin (doubling; 0 = none)."""
+    vgca_port: int = DEFAULT_VGCA_PORT
+    """Port of the VGCA Sign Service compatibility (``wss://127.0.0.1:PORT``); 0 = any."""
+    vgca_enabled: bool = True
+    """Policy: answer portals that speak the VGCA Sign Service protocol."""
 
     @property
     def tls_dir(self) -> Path:
@@ -178,9 +190,9 @@ def _extension_ids(value: Any, source: str) -> tuple[str, ...]:
 
 
 def _convert(key: str, value: Any, source: str) -> Any:
-    if key == "port":
+    if key in ("port", "vgca_port"):
         if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 65536:
-            raise ConfigError(f"{source}: port must be a number from 0 to 65535")
+            raise ConfigError(f"{source}: {key} must be a number from 0 to 65535")
         return value
     if key == "data_dir":
         if not isinstance(value, str | Path) or not str(value):
@@ -214,7 +226,7 @@ def _convert(key: str, value: Any, source: str) -> Any:
             return Lang(value)
         except ValueError as exc:
             raise ConfigError(f"{source}: lang must be 'vi' or 'en'") from exc
-    if key in ("allow_user_pairing", "allow_external_prompter", "check_revocation"):
+    if key in ("allow_user_pairing", "allow_external_prompter", "check_revocation", "vgca_enabled"):
         if not isinstance(value, bool):
             raise ConfigError(f"{source}: {key} must be true or false")
         return value

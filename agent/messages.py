@@ -711,6 +711,55 @@ _CATALOGUE: Final[dict[str, dict[Lang, str]]] = {
         Lang.VI: "Gửi bộ phận hỗ trợ toàn bộ nội dung dưới đây (chọn, sao chép, dán).",
         Lang.EN: "Send the helpdesk everything below (select, copy, paste).",
     },
+    # The VGCA Sign Service compatibility (agent/compat/vgca, docs/vgca-compat.md).
+    "vgca_unsupported": {
+        Lang.VI: "Kyso Agent không hỗ trợ chức năng {endpoint} của VGCA Sign Service.",
+        Lang.EN: "Kyso Agent does not support the VGCA Sign Service function {endpoint}.",
+    },
+    "vgca_local_file": {
+        Lang.VI: "Kyso Agent chưa hỗ trợ chọn tệp trên máy: trang cần gửi địa chỉ tệp "
+        "cần ký (FileName).",
+        Lang.EN: "Kyso Agent cannot pick a local file yet: the page must give the URL of "
+        "the file to sign (FileName).",
+    },
+    "vgca_url_not_allowed": {
+        Lang.VI: "Địa chỉ {origin} không thuộc trang đang yêu cầu và không nằm trong danh "
+        "sách được phép; Kyso Agent không truy cập địa chỉ này.",
+        Lang.EN: "{origin} is neither the requesting page's origin nor allowed; Kyso Agent "
+        "does not contact it.",
+    },
+    "vgca_download_failed": {
+        Lang.VI: "Không tải được tệp cần ký ({detail}).",
+        Lang.EN: "The file to sign could not be downloaded ({detail}).",
+    },
+    "vgca_too_large": {
+        Lang.VI: "Tệp quá lớn (tối đa {limit} byte).",
+        Lang.EN: "The file is too large (at most {limit} bytes).",
+    },
+    "vgca_upload_failed": {
+        Lang.VI: "Đã ký nhưng không gửi được tệp lên máy chủ ({detail}). Tệp đã ký được giữ "
+        "lại trong thư mục dữ liệu của Kyso Agent: {kept}",
+        Lang.EN: "Signed, but the file could not be sent to the server ({detail}). The "
+        "signed file is kept in Kyso Agent's data directory: {kept}",
+    },
+    "vgca_not_attempted": {
+        Lang.VI: "Chưa ký tệp này vì một tệp trước đó không ký được.",
+        Lang.EN: "Not signed: an earlier file of the list failed.",
+    },
+    "vgca_signature_invalid": {
+        Lang.VI: "Tệp có chữ ký số không hợp lệ hoặc không có chữ ký số.",
+        Lang.EN: "Not every signature in the file is valid, or it has none.",
+    },
+    "vgca_msg_document": {
+        Lang.VI: "Dữ liệu do trang gửi ({size} byte)",
+        Lang.EN: "Data sent by the page ({size} bytes)",
+    },
+    "vgca_config": {
+        Lang.VI: "Kyso Agent {version} phục vụ giao thức VGCA Sign Service trên cổng {port}. "
+        "Cấu hình và trạng thái: lệnh kyso-agent status.",
+        Lang.EN: "Kyso Agent {version} serves the VGCA Sign Service protocol on port "
+        "{port}. Settings and status: kyso-agent status.",
+    },
     # The verification report (kyso-agent verify, POST /v1/pdf/verify).
     "verify_none": {
         Lang.VI: "Tài liệu không có chữ ký số nào.",

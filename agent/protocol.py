@@ -190,6 +190,18 @@ def _refuse_secrets(value: Any, path: str = "") -> None:
             _refuse_secrets(inner, f"{path}{index}.")
 
 
+def refuse_secrets(value: Any) -> None:
+    """Refuse (:class:`BadRequest`) any field, at any depth, that looks like a PIN or password:
+    for the other wire protocols (``agent.compat``), whose field names are not ours."""
+    _refuse_secrets(value)
+
+
+def document_name(value: Any, field: str) -> str | None:
+    """A name shown to the user: a string of at most 255 characters without control or
+    invisible formatting characters; ``None`` when absent or blank."""
+    return _document_name(value, field)
+
+
 def _check_fields(
     obj: Mapping[str, Any], required: frozenset[str], optional: frozenset[str], where: str
 ) -> None:

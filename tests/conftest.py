@@ -107,6 +107,8 @@ class AgentProcess:
     _stderr: IO[str]
     tls: ssl.SSLContext = field(init=False)
     """Client TLS context that trusts the agent's local CA."""
+    vgca_port: int | None = None
+    """Port of the VGCA compatibility (``start_agent(..., vgca=True)``)."""
 
     def __post_init__(self) -> None:
         self.tls = ssl.create_default_context(cafile=str(self.data_dir / "tls" / "ca.pem"))
@@ -205,13 +207,16 @@ def start_agent(
     port: str = "0",
     env: dict[str, str] | None = None,
     command: str = "serve",
+    vgca: bool = False,
 ) -> AgentProcess:
     """Start ``kyso-agent serve`` on a free port and wait for its ``listening on`` line.
 
     ``scripted`` adds the scripted external prompter; without it the agent picks its
     default prompter (the console when ``stdin`` is a terminal). ``policy`` is the
     machine policy the agent reads; ``env`` adds to its environment (``DISPLAY``);
-    ``command`` is ``run`` for the agent with its tray.
+    ``command`` is ``run`` for the agent with its tray. The VGCA compatibility listens on
+    a free port (not 8987) unless ``extra`` names one; ``vgca`` also waits for its
+    ``vgca listening on`` line and records the port.
     """
     root.mkdir(parents=True, exist_ok=True)
     prompter_dir = root / "prompter"
@@ -244,6 +249,7 @@ def start_agent(
         PORTAL,
         "--allow-origin",
         WILDCARD,
+        *([] if "--vgca-port" in extra else ["--vgca-port", "0"]),
         *extra,
     ]
     for module in modules or [hsm.module]:
@@ -267,7 +273,14 @@ def start_agent(
         stderr.close()
         raise RuntimeError(f"agent did not start: {line!r}\n{stderr_path.read_text()}")
     bound = int(line.rsplit(":", 1)[1])
-    return AgentProcess(process, bound, data_dir, prompter_dir, stderr_path, stderr)
+    started = AgentProcess(process, bound, data_dir, prompter_dir, stderr_path, stderr)
+    if vgca:
+        line = process.stdout.readline()
+        if not line.startswith("vgca listening on wss://127.0.0.1:"):
+            started.stop()
+            raise RuntimeError(f"no VGCA line: {line!r}\n{stderr_path.read_text()}")
+        started.vgca_port = int(line.rsplit(":", 1)[1])
+    return started
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives import serialization
 
 from agent.testing.samples import sample_pdf
 
-__all__ = ["NssDb", "pyhanko_bottom_line", "sample_pdf", "tamper"]
+__all__ = ["NssDb", "page_text", "pyhanko_bottom_line", "sample_pdf", "tamper"]
 
 
 @dataclass(frozen=True)
@@ -90,3 +90,14 @@ def tamper(pdf: bytes) -> bytes:
     """Change one byte of page text inside the first signed range."""
     marker = pdf.index(b"trang 1")
     return pdf[:marker] + b"T" + pdf[marker + 1 :]
+
+
+def page_text(pdf: bytes, page: int) -> str:
+    """poppler's ``pdftotext`` of one page (1-based), stamps included."""
+    done = subprocess.run(
+        ["pdftotext", "-enc", "UTF-8", "-f", str(page), "-l", str(page), "-", "-"],
+        input=pdf,
+        capture_output=True,
+        check=True,
+    )
+    return done.stdout.decode()

@@ -420,7 +420,8 @@ def stamp_style(
     ``personal``: the image if there is one (``text`` is then not shown), else
     "Ký bởi: NAME" and "Thời gian ký: …"; ``text``, if given, replaces the "Ký bởi" line
     (e.g. "KT. CHỦ TỊCH"). ``organization``: the seal, if given, over the left third, and
-    ``text`` or the organisation (else the holder's name) above the ISO 8601 time.
+    ``text`` or the organisation (else the holder's name), then ``details`` (number and
+    issue date), above the ISO 8601 time.
     ``attachment``: ``text`` above the ISO 8601 time; an image is ignored. Long names are
     broken at spaces; text that still does not fit is shrunk, never cut.
 
@@ -478,7 +479,7 @@ def stamp_style(
     when = moment.isoformat(timespec="seconds")
     seal_width = width // 3
     style = _text_stamp(
-        _who_and_when(who, when),
+        _who_and_when(who, when, appearance.details),
         font_dir,
         TEXT_FONT_SIZE,
         box=(width, height),
@@ -499,9 +500,11 @@ def stamp_style(
     )
 
 
-def _who_and_when(who: str, when: str) -> list[tuple[str, _Wrap]]:
-    """Name lines (may wrap) and the time line (never breaks: it shrinks with the rest)."""
-    return [(line, _Wrap.WORDS) for line in who.split("\n")] + [(when, _Wrap.NEVER)]
+def _who_and_when(who: str, when: str, details: tuple[str, ...] = ()) -> list[tuple[str, _Wrap]]:
+    """Name lines (may wrap), detail lines (may wrap) and the time line (never breaks: it
+    shrinks with the rest)."""
+    named = [(line, _Wrap.WORDS) for line in who.split("\n")]
+    return named + [(line, _Wrap.WORDS) for line in details] + [(when, _Wrap.NEVER)]
 
 
 def _padded(left: int, width: int, height: int) -> tuple[int, int, int, int]:

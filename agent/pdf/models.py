@@ -49,6 +49,10 @@ class Appearance:
     """PNG: the signature image (personal) or the seal (organization)."""
     text: str | None = None
     """Extra text: the "số và ký hiệu" for attachments, or a line replacing the default."""
+    details: tuple[str, ...] = ()
+    """Lines written between the organisation and the time of an ``organization`` stamp
+    (the number and issue date a clerk gives the document on issuing it); other profiles
+    ignore them."""
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from agent.errors import (
 )
 from agent.messages import pick_lang
 from agent.origin import Admitted
-from agent.server.keys import CALLER, CALLER_CHECK, SETTINGS
+from agent.server.keys import CALLER, CALLER_CHECK, SETTINGS, ServerSettings
 from agent.server.peer import TcpEndpoint
 
 log = logging.getLogger(__name__)
@@ -166,6 +166,17 @@ def _preflight(request: web.Request, origin: str) -> web.Response:
     return response
 
 
+def admit(settings: ServerSettings, origin: str) -> Admitted:
+    """The caller for a page ``origin``, or :class:`OriginNotAllowed` when the allow-list
+    (or policy against pairing) refuses it."""
+    decision = settings.origin_policy.check(origin)
+    if not decision.allowed or decision.origin is None:
+        raise OriginNotAllowed(f"origin {origin!r} is not allowed")
+    if decision.via_wildcard and not settings.allow_user_pairing:
+        raise OriginNotAllowed(f"origin {origin!r} needs pairing, which policy forbids")
+    return Admitted(decision.origin, decision.via_wildcard)
+
+
 @web.middleware
 async def origin_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Admit allowed origins only; answer CORS for them and nobody else."""
@@ -186,12 +197,7 @@ async def origin_middleware(request: web.Request, handler: Handler) -> web.Strea
                 return _with_cors(await handler(request), origin)
             raise OriginNotAllowed(f"{origin} relayed {request.path} without naming the page")
         asker = page
-    decision = settings.origin_policy.check(asker)
-    if not decision.allowed or decision.origin is None:
-        raise OriginNotAllowed(f"origin {asker!r} is not allowed")
-    if decision.via_wildcard and not settings.allow_user_pairing:
-        raise OriginNotAllowed(f"origin {origin!r} needs pairing, which policy forbids")
-    request[CALLER] = Admitted(decision.origin, decision.via_wildcard)
+    request[CALLER] = admit(settings, asker)
     try:
         response = _preflight(request, origin) if _is_preflight(request) else await handler(request)
     except Exception as exc:  # noqa: BLE001 - errors must carry CORS headers to be readable

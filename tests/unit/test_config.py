@@ -87,7 +87,7 @@ def test_bad_machine_policy_names_its_source() -> None:
 
 
 @pytest.mark.parametrize(
-    "key", ["allow_user_pairing", "allow_external_prompter", "pin_cache_minutes"]
+    "key", ["allow_user_pairing", "allow_external_prompter", "pin_cache_minutes", "vgca_enabled"]
 )
 def test_security_settings_are_policy_only(tmp_path: Path, key: str) -> None:
     value: object = {"pin_cache_minutes": 5, "cancel_backoff_seconds": 0.0}.get(key, False)
@@ -98,6 +98,14 @@ def test_security_settings_are_policy_only(tmp_path: Path, key: str) -> None:
     with pytest.raises(ConfigError, match="only be set by machine policy"):
         load_config({}, user, policy={})
     assert getattr(load_config({}, policy={key: value}, user_config_file=NOWHERE), key) == value
+
+
+def test_vgca_port_defaults_to_the_vgca_sign_service_port() -> None:
+    assert load_config({}, policy={}, user_config_file=NOWHERE).vgca_port == 8987
+    assert load_config({"vgca_port": 0}, policy={}, user_config_file=NOWHERE).vgca_port == 0
+    for bad in (-1, 65536, "8987", True):
+        with pytest.raises(ConfigError, match="vgca_port must be a number"):
+            load_config({"vgca_port": bad}, policy={}, user_config_file=NOWHERE)
 
 
 def test_policy_forbidding_external_prompter_stops_start_up() -> None:

@@ -55,7 +55,7 @@ from agent.pdf.fonts import FontError, FontStyle, find_font, font_for, prepare_f
 from agent.pdf.models import Appearance, PdfSignOptions, Profile, SignerIdentity
 from agent.pdf.signer import sign_pdf
 from agent.testing.softhsm import TestCa, vn_name
-from tests.pdftools import sample_pdf
+from tests.pdftools import page_text, sample_pdf
 
 pytestmark = pytest.mark.skipif(
     not all(shutil.which(t) for t in ("pdftoppm", "pdftotext", "pdfsig")),
@@ -160,16 +160,6 @@ def render(pdf: bytes, page: int, dpi: int = 72) -> Image.Image:
         check=True,
     )
     return Image.open(BytesIO(done.stdout)).convert("RGB")
-
-
-def page_text(pdf: bytes, page: int) -> str:
-    done = subprocess.run(
-        ["pdftotext", "-enc", "UTF-8", "-f", str(page), "-l", str(page), "-", "-"],
-        input=pdf,
-        capture_output=True,
-        check=True,
-    )
-    return done.stdout.decode()
 
 
 Pixels = tuple[int, int, int, int]

@@ -1,0 +1,9 @@
+"""Ban Cơ yếu's VGCA Sign Service protocol (``vgcaplugin.js``) on ``wss://127.0.0.1:8987``.
+
+* :mod:`.protocol` — the requests and replies, their parsing, the Status table;
+* :mod:`.transfer` — downloads and uploads for the portal, with the SSRF rules;
+* :mod:`.endpoints` — which signature each endpoint makes, and the flow;
+* :mod:`.server` — the WebSocket application (Host, caller and Origin checks).
+
+See ``docs/vgca-compat.md``.
+"""

@@ -1,0 +1,378 @@
+"""What each VGCA endpoint does, in terms of :class:`~agent.service.SigningService` calls.
+
+PDF endpoints: every URL of the request is checked (no network until all pass) →
+download → the service's consent, PIN, token and audit path with the endpoint's
+appearance profile → the signed file is kept in the data directory → upload to
+``FileUploadHandler`` → reply. Which profile each endpoint uses:
+
+============  ==============  ==================================================
+endpoint      profile         stamp text
+============  ==============  ==================================================
+SignApproved  personal        "Ký bởi" / "Thời gian ký" (the leader)
+SignIssued    organization    organisation, "Số: DocNumber", "Ngày ban hành: …"
+SignIncome    attachment      "VĂN BẢN ĐẾN" (+ "Số đến: DocNumber"), page 1 top right
+SignAppendix  attachment      DocNumber (the document it belongs to)
+SignCopy      attachment      "SAO Y" (+ "Số: DocNumber"), page 1 top right
+Comment       personal        "Ký bởi" / "Thời gian ký"
+SignPDF       invisible       —
+SignFile      invisible       — (each file; one question per file)
+============  ==============  ==================================================
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.x509.oid import NameOID
+
+from agent import __version__
+from agent.algorithms import HashAlgorithm
+from agent.compat.vgca.protocol import (
+    VIETNAM_TIME,
+    Endpoint,
+    FileRef,
+    LocalFileWanted,
+    PdfCall,
+    Reply,
+    Status,
+    decode_message,
+    name_from_url,
+    parse_files_call,
+    parse_msg_call,
+    parse_pdf_call,
+    parse_verify_call,
+    status_for,
+)
+from agent.compat.vgca.transfer import (
+    FileTooLarge,
+    TransferError,
+    Transfers,
+    UploadFailed,
+    UrlNotAllowed,
+)
+from agent.errors import AgentError, BadRequest
+from agent.messages import Lang, text
+from agent.origin import Admitted
+from agent.pdf.models import Appearance, PdfSignOptions, Profile
+from agent.protocol import (
+    CertificatesRequest,
+    CmsSignRequest,
+    DigestToSign,
+    PdfSignRequest,
+    PdfVerifyRequest,
+    b64encode,
+)
+from agent.service import SigningService
+
+log = logging.getLogger(__name__)
+
+# Stamp wording and reasons are part of the signed document, in the Vietnamese the decree
+# prescribes; they are not interface text and are never translated.
+NUMBER: Final = "Số"
+ISSUED_ON: Final = "Ngày ban hành"
+INCOMING: Final = "VĂN BẢN ĐẾN"
+INCOMING_NUMBER: Final = "Số đến"
+COPY: Final = "SAO Y"
+
+
+@dataclass(frozen=True)
+class SignStyle:
+    """How one endpoint signs a PDF."""
+
+    profile: Profile
+    """Appearance profile."""
+    reason: str | None
+    """The signature's /Reason."""
+    needs_number: bool = False
+    """``DocNumber`` is required."""
+
+
+STYLES: Final[Mapping[Endpoint, SignStyle]] = {
+    Endpoint.SIGN_APPROVED: SignStyle(Profile.PERSONAL, "Phê duyệt"),
+    Endpoint.SIGN_ISSUED: SignStyle(Profile.ORGANIZATION, "Ban hành", needs_number=True),
+    Endpoint.SIGN_INCOME: SignStyle(Profile.ATTACHMENT, "Tiếp nhận văn bản đến"),
+    Endpoint.SIGN_APPENDIX: SignStyle(Profile.ATTACHMENT, "Ký phụ lục", needs_number=True),
+    Endpoint.SIGN_COPY: SignStyle(Profile.ATTACHMENT, "Sao y bản chính"),
+    Endpoint.COMMENT: SignStyle(Profile.PERSONAL, "Cho ý kiến"),
+    Endpoint.SIGN_PDF: SignStyle(Profile.INVISIBLE, None),
+    Endpoint.SIGN_FILE: SignStyle(Profile.INVISIBLE, None),
+}
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """The appearance of one signature and what the reply reports about it."""
+
+    appearance: Appearance
+    """What is drawn, and where."""
+    custom_text: str = ""
+    """``CustomSignatureText``: what the stamp says besides signer and time."""
+    document_number: str = ""
+    """``DocumentNumber`` of the reply."""
+    document_date: str = ""
+    """``DocumentDate`` of the reply (ISO 8601), for issued documents."""
+
+
+def stamp_for(endpoint: Endpoint, call: PdfCall, now: datetime) -> Stamp:
+    """The appearance ``endpoint`` draws for ``call``."""
+    style = STYLES[endpoint]
+    number = call.doc_number
+    if style.needs_number and not number:
+        raise BadRequest(f"'DocNumber' is required by {endpoint.value}")
+    issued = (call.issued_date or now).astimezone(VIETNAM_TIME)
+    date = issued.isoformat(timespec="seconds") if endpoint is Endpoint.SIGN_ISSUED else ""
+    if endpoint is Endpoint.SIGN_ISSUED:
+        assert number is not None  # noqa: S101 - needs_number
+        details = (f"{NUMBER}: {number}", f"{ISSUED_ON}: {issued:%d/%m/%Y}")
+        appearance = Appearance(Profile.ORGANIZATION, details=details)
+        return Stamp(appearance, "\n".join(details), number, date)
+    if endpoint is Endpoint.SIGN_APPENDIX:
+        assert number is not None  # noqa: S101 - needs_number
+        return Stamp(Appearance(Profile.ATTACHMENT, text=number), number, number)
+    if endpoint in (Endpoint.SIGN_INCOME, Endpoint.SIGN_COPY):
+        head, label = (
+            (INCOMING, INCOMING_NUMBER) if endpoint is Endpoint.SIGN_INCOME else (COPY, NUMBER)
+        )
+        words = head if not number else f"{head}\n{label}: {number}"
+        return Stamp(Appearance(Profile.ATTACHMENT, text=words), words, number or "")
+    return Stamp(Appearance(style.profile), document_number=number or "")
+
+
+Handler = Callable[[Endpoint, dict[str, Any], Admitted], Awaitable[Reply]]
+
+UNSUPPORTED_KNOWN: Final = ("SignXML", "SignOffice", "GetLicenseRequest")
+"""Endpoints of the original plugin that Kyso Agent does not offer (named in the docs)."""
+
+
+class VgcaEndpoints:
+    """Answers one request of one page."""
+
+    def __init__(
+        self,
+        service: SigningService,
+        transfers: Transfers,
+        *,
+        lang: Lang,
+        max_pdf_bytes: int,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._service = service
+        self._transfers = transfers
+        self._lang = lang
+        self._max_pdf_bytes = max_pdf_bytes
+        self._clock = clock
+        self._handlers: dict[Endpoint, Handler] = {
+            **{endpoint: self._sign_pdf for endpoint in STYLES if endpoint in _PDF_CALLS},
+            Endpoint.SIGN_FILE: self._sign_files,
+            Endpoint.SIGN_MSG: self._sign_msg,
+            Endpoint.GET_CERT_INFO: self._cert_info,
+            Endpoint.VERIFY_PDF: self._verify,
+        }
+
+    async def handle(self, name: str, message: str, caller: Admitted, port: int) -> Reply:
+        """The reply to ``message`` sent to endpoint ``name`` by ``caller``; never raises."""
+        try:
+            endpoint = Endpoint(name)
+        except ValueError:
+            log.info("vgca: unsupported endpoint %r from %s", name[:64], caller)
+            return Reply(Status.UNSUPPORTED, self._text("vgca_unsupported", endpoint=name[:64]))
+        try:
+            obj = decode_message(message)
+            if endpoint is Endpoint.CONFIG:
+                return self._config(port)
+            return await self._handlers[endpoint](endpoint, obj, caller)
+        except LocalFileWanted:
+            return Reply(Status.UNSUPPORTED, self._text("vgca_local_file"))
+        except AgentError as exc:
+            log.info("vgca %s from %s: %s %s", endpoint.value, caller, exc.code.value, exc.detail)
+            return Reply(status_for(exc.code), exc.public_message(self._lang))
+        except TransferError as exc:
+            return self._transfer_failure(endpoint, caller, exc)
+        except Exception:
+            log.exception("vgca %s from %s failed", endpoint.value, caller)
+            return Reply(Status.INTERNAL, text("INTERNAL", self._lang))
+
+    def _text(self, key: str, **values: object) -> str:
+        return text(key, self._lang, **values)
+
+    def _transfer_failure(self, endpoint: Endpoint, caller: Admitted, exc: TransferError) -> Reply:
+        log.info("vgca %s from %s: %s %s", endpoint.value, caller, exc.status.name, exc.detail)
+        if isinstance(exc, UploadFailed):
+            message = self._text("vgca_upload_failed", detail=exc.detail, kept=exc.shown)
+            return Reply(exc.status, message, extra={"SavedFile": exc.shown})
+        if isinstance(exc, FileTooLarge):
+            return Reply(exc.status, self._text("vgca_too_large", limit=exc.limit))
+        if isinstance(exc, UrlNotAllowed):
+            return Reply(exc.status, self._text("vgca_url_not_allowed", origin=exc.origin))
+        return Reply(exc.status, self._text("vgca_download_failed", detail=exc.detail))
+
+    # --- PDF signing --------------------------------------------------------------------
+
+    async def _sign_pdf(self, endpoint: Endpoint, obj: dict[str, Any], caller: Admitted) -> Reply:
+        call = parse_pdf_call(obj)
+        stamp = stamp_for(endpoint, call, self._clock())
+        # Both URLs pass before anything is sent anywhere.
+        self._transfers.check(call.source, caller)
+        self._transfers.check(call.delivery.upload_url, caller)
+        name = name_from_url(call.source)
+        return await self._sign_one(endpoint, call, stamp, name, caller)
+
+    async def _sign_one(
+        self, endpoint: Endpoint, call: PdfCall, stamp: Stamp, name: str | None, caller: Admitted
+    ) -> Reply:
+        pdf = await self._transfers.download(call.source, caller, call.delivery.jwt_token)
+        request = PdfSignRequest(
+            pdf=pdf,
+            options=PdfSignOptions(reason=STYLES[endpoint].reason, appearance=stamp.appearance),
+            document_name=name,
+        )
+        signed = await self._service.sign_pdf(caller, request)
+        answer = await self._transfers.deliver(
+            signed.pdf, name or "signed.pdf", call.delivery, caller
+        )
+        return Reply(
+            Status.OK,
+            answer.message,
+            file_name=answer.file_name,
+            file_server=answer.file_server,
+            custom_signature_text=stamp.custom_text,
+            document_number=stamp.document_number,
+            document_date=stamp.document_date,
+        )
+
+    async def _sign_files(self, endpoint: Endpoint, obj: dict[str, Any], caller: Admitted) -> Reply:
+        call = parse_files_call(obj)
+        for ref in call.files:
+            self._transfers.check(ref.url, caller)
+        self._transfers.check(call.delivery.upload_url, caller)
+        results: list[dict[str, Any]] = []
+        failed: Reply | None = None
+        for ref in call.files:
+            if failed is not None:
+                results.append(
+                    _file_result(ref, Reply(Status.NOT_ATTEMPTED, self._text("vgca_not_attempted")))
+                )
+                continue
+            reply = await self._one_of_many(endpoint, ref, call, caller)
+            results.append(_file_result(ref, reply))
+            if reply.status is not Status.OK:
+                failed = reply
+        if failed is not None:
+            return Reply(failed.status, failed.message, extra={"Files": results})
+        return Reply(Status.OK, extra={"Files": results})
+
+    async def _one_of_many(
+        self, endpoint: Endpoint, ref: FileRef, call: Any, caller: Admitted
+    ) -> Reply:
+        single = PdfCall(ref.url, call.delivery)
+        try:
+            name = ref.name or name_from_url(ref.url)
+            return await self._sign_one(endpoint, single, Stamp(Appearance()), name, caller)
+        except AgentError as exc:
+            return Reply(status_for(exc.code), exc.public_message(self._lang))
+        except TransferError as exc:
+            return self._transfer_failure(endpoint, caller, exc)
+
+    # --- the rest -----------------------------------------------------------------------
+
+    async def _sign_msg(self, _endpoint: Endpoint, obj: dict[str, Any], caller: Admitted) -> Reply:
+        call = parse_msg_call(obj)
+        digest = hashlib.sha256(call.data).digest()
+        shown = self._text("vgca_msg_document", size=len(call.data))
+        result = await self._service.sign_cms(
+            caller, CmsSignRequest(DigestToSign(digest, HashAlgorithm.SHA256, shown))
+        )
+        return Reply(
+            Status.OK,
+            extra={
+                "Signature": b64encode(result.cms),
+                "Certificate": b64encode(result.certificate),
+            },
+        )
+
+    async def _cert_info(
+        self, _endpoint: Endpoint, _obj: dict[str, Any], caller: Admitted
+    ) -> Reply:
+        result = await self._service.select_certificate(caller, CertificatesRequest())
+        cert = x509.load_der_x509_certificate(result.certificate)
+        fields = {
+            "Certificate": b64encode(result.certificate),
+            "Chain": [b64encode(c) for c in result.chain],
+            "Subject": cert.subject.rfc4514_string(),
+            "SubjectCN": _part(cert.subject, NameOID.COMMON_NAME),
+            "Organization": _part(cert.subject, NameOID.ORGANIZATION_NAME),
+            "Issuer": cert.issuer.rfc4514_string(),
+            "IssuerCN": _part(cert.issuer, NameOID.COMMON_NAME),
+            "SerialNumber": format(cert.serial_number, "X"),
+            "NotBefore": cert.not_valid_before_utc.isoformat(),
+            "NotAfter": cert.not_valid_after_utc.isoformat(),
+            "Thumbprint": cert.fingerprint(hashes.SHA1()).hex().upper(),  # noqa: S303 - an identifier
+            "KeyType": result.key_type.value,
+            "TokenLabel": result.token.label,
+            "TokenSerial": result.token.serial,
+        }
+        return Reply(Status.OK, extra={"CertInfo": fields, **fields})
+
+    async def _verify(self, _endpoint: Endpoint, obj: dict[str, Any], caller: Admitted) -> Reply:
+        call = parse_verify_call(obj)
+        pdf = await self._transfers.download(call.source, caller, call.jwt_token)
+        report = await self._service.verify_pdf(PdfVerifyRequest(pdf), self._lang)
+        valid = bool(report.get("allValid"))
+        return Reply(
+            Status.OK if valid else Status.SIGNATURE_INVALID,
+            "" if valid else self._text("vgca_signature_invalid"),
+            extra={
+                "AllValid": valid,
+                "Signatures": report.get("signatures", []),
+                "Report": report.get("text", ""),
+            },
+        )
+
+    def _config(self, port: int) -> Reply:
+        return Reply(
+            Status.OK,
+            self._text("vgca_config", version=__version__, port=port),
+            extra={
+                "Product": "kyso-agent",
+                "Version": __version__,
+                "Port": port,
+                "Lang": self._lang.value,
+                "MaxFileBytes": self._max_pdf_bytes,
+                "Endpoints": [e.value for e in Endpoint],
+            },
+        )
+
+
+_PDF_CALLS: Final = frozenset(
+    {
+        Endpoint.SIGN_APPROVED,
+        Endpoint.SIGN_ISSUED,
+        Endpoint.SIGN_INCOME,
+        Endpoint.SIGN_APPENDIX,
+        Endpoint.SIGN_COPY,
+        Endpoint.COMMENT,
+        Endpoint.SIGN_PDF,
+    }
+)
+
+
+def _part(name: x509.Name, oid: x509.ObjectIdentifier) -> str:
+    values = name.get_attributes_for_oid(oid)
+    return str(values[0].value) if values else ""
+
+
+def _file_result(ref: FileRef, reply: Reply) -> dict[str, Any]:
+    return {
+        "FileID": ref.file_id,
+        "Status": int(reply.status),
+        "Message": reply.message,
+        "FileName": reply.file_name,
+        "FileServer": reply.file_server,
+    }

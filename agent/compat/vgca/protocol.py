@@ -1,0 +1,386 @@
+"""The VGCA Sign Service wire protocol: one JSON text message in, one JSON reply out.
+
+The page opens ``wss://127.0.0.1:8987/<Endpoint>``, sends one request object and gets
+one reply object. Field names are VGCA's (``FileUploadHandler``, ``DocNumber`` …);
+fields this agent does not use are ignored, as the original plugin does, except
+anything that looks like a PIN, which is refused as on the HTTPS API.
+
+Every reply carries a numeric ``Status`` (0 = success) from :class:`Status`, a stable
+table documented in ``docs/vgca-compat.md``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from enum import IntEnum, StrEnum
+from typing import Any, Final
+
+from agent.errors import BadRequest, ErrorCode
+from agent.protocol import decode_json_object, document_name, refuse_secrets
+
+VIETNAM_TIME: Final = timezone(timedelta(hours=7), "+07:00")
+MAX_URL: Final = 2000
+MAX_DOC_NUMBER: Final = 100
+MAX_SESSION: Final = 1000
+MAX_JWT: Final = 8192
+MAX_METADATA: Final = 50
+MAX_META_KEY: Final = 100
+MAX_META_VALUE: Final = 2000
+MAX_FILES: Final = 50
+
+
+class Endpoint(StrEnum):
+    """The endpoints Kyso Agent answers (the path of the WebSocket URL)."""
+
+    SIGN_APPROVED = "SignApproved"
+    """A leader's approval signature."""
+    SIGN_ISSUED = "SignIssued"
+    """The clerk issues the document with the organisation's seal, number and date."""
+    SIGN_INCOME = "SignIncome"
+    """An incoming document is received."""
+    SIGN_APPENDIX = "SignAppendix"
+    """An attachment of an issued document."""
+    SIGN_COPY = "SignCopy"
+    """A certified electronic copy."""
+    COMMENT = "Comment"
+    """An opinion on a document."""
+    SIGN_PDF = "SignPDF"
+    """A plain PDF signature."""
+    SIGN_FILE = "SignFile"
+    """A list of files."""
+    SIGN_MSG = "SignMsg"
+    """Base64 data → a CMS signature."""
+    GET_CERT_INFO = "GetCertInfo"
+    """The user picks a certificate; the page gets it."""
+    VERIFY_PDF = "VerifyPDF"
+    """Check the signatures of a PDF."""
+    CONFIG = "Config"
+    """The agent's version and settings (instead of the plugin's configuration window)."""
+
+
+class Status(IntEnum):
+    """``Status`` of a reply. The numbers never change meaning."""
+
+    OK = 0
+    BAD_REQUEST = 1
+    """The message is not a valid request for this endpoint (the Message says which field)."""
+    UNSUPPORTED = 2
+    """An endpoint or a mode Kyso Agent does not offer (SignXML, a local file pick …)."""
+    URL_NOT_ALLOWED = 3
+    """A download or upload URL outside the page's origin and the allow-list."""
+    USER_CANCELLED = 4
+    CONSENT_TIMEOUT = 5
+    TOKEN_NOT_PRESENT = 6
+    CERTIFICATE_NOT_FOUND = 7
+    CERTIFICATE_EXPIRED = 8
+    CERTIFICATE_REVOKED = 9
+    PIN_LOCKED = 10
+    SIGNING_FAILED = 11
+    """A service the signature needs (TSA, revocation data) failed."""
+    BUSY = 12
+    DOWNLOAD_FAILED = 13
+    UPLOAD_FAILED = 14
+    """Signed, but the upload failed (after one retry); the signed file is kept."""
+    FILE_TOO_LARGE = 15
+    NOT_ATTEMPTED = 16
+    """SignFile: not signed because an earlier file of the list failed."""
+    SIGNATURE_INVALID = 17
+    """VerifyPDF: the file was checked and not every signature is valid."""
+    INTERNAL = 99
+
+
+ERROR_STATUS: Final[Mapping[ErrorCode, Status]] = {
+    ErrorCode.BAD_REQUEST: Status.BAD_REQUEST,
+    ErrorCode.ORIGIN_NOT_ALLOWED: Status.URL_NOT_ALLOWED,
+    ErrorCode.PAYLOAD_TOO_LARGE: Status.FILE_TOO_LARGE,
+    ErrorCode.USER_CANCELLED: Status.USER_CANCELLED,
+    ErrorCode.CONSENT_TIMEOUT: Status.CONSENT_TIMEOUT,
+    ErrorCode.TOKEN_NOT_PRESENT: Status.TOKEN_NOT_PRESENT,
+    ErrorCode.CERTIFICATE_NOT_FOUND: Status.CERTIFICATE_NOT_FOUND,
+    ErrorCode.CERTIFICATE_EXPIRED: Status.CERTIFICATE_EXPIRED,
+    ErrorCode.CERTIFICATE_REVOKED: Status.CERTIFICATE_REVOKED,
+    ErrorCode.PIN_LOCKED: Status.PIN_LOCKED,
+    ErrorCode.SIGNING_FAILED: Status.SIGNING_FAILED,
+    ErrorCode.BUSY: Status.BUSY,
+}
+"""The agent's error codes as Status numbers; any other code is :attr:`Status.INTERNAL`."""
+
+
+def status_for(code: ErrorCode) -> Status:
+    """The Status number of one of the agent's error codes."""
+    return ERROR_STATUS.get(code, Status.INTERNAL)
+
+
+@dataclass(frozen=True)
+class MetaItem:
+    """One ``MetaData`` entry; sent on to the upload handler as a form field."""
+
+    key: str
+    """Form field name."""
+    value: str
+    """Form field value."""
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """Where the signed file goes and how the portal recognises it."""
+
+    upload_url: str
+    """``FileUploadHandler``: receives the signed PDF as multipart field ``uploadfile``."""
+    session_id: str | None = None
+    """``SessionId``: sent as form field ``SessionId``."""
+    jwt_token: str | None = None
+    """``JWTToken``: sent as ``Authorization: Bearer …`` (download and upload)."""
+    metadata: tuple[MetaItem, ...] = ()
+    """``MetaData``: sent as form fields."""
+
+
+@dataclass(frozen=True)
+class PdfCall:
+    """SignApproved, SignIssued, SignIncome, SignAppendix, SignCopy, Comment, SignPDF."""
+
+    source: str
+    """``FileName``: URL of the PDF to sign."""
+    delivery: Delivery
+    """Where the signed PDF goes."""
+    doc_number: str | None = None
+    """``DocNumber``: số và ký hiệu of the document."""
+    issued_date: datetime | None = None
+    """``IssuedDate``: when the document is issued (aware; a value without offset is
+    taken as Vietnam time)."""
+
+
+@dataclass(frozen=True)
+class FileRef:
+    """One entry of ``Files``."""
+
+    file_id: Any
+    """``FileID``, returned to the page untouched."""
+    url: str
+    """``URL``: where to download the file."""
+    name: str | None
+    """``FileName``: what the user is shown."""
+
+
+@dataclass(frozen=True)
+class FilesCall:
+    """SignFile: several PDFs, signed one after the other."""
+
+    files: tuple[FileRef, ...]
+    """1 to :data:`MAX_FILES` files."""
+    delivery: Delivery
+    """Where each signed PDF goes."""
+
+
+@dataclass(frozen=True)
+class MsgCall:
+    """SignMsg: a CMS signature over the SHA-256 of ``data``."""
+
+    data: bytes
+    """The decoded ``Data``."""
+
+
+@dataclass(frozen=True)
+class VerifyCall:
+    """VerifyPDF."""
+
+    source: str
+    """``FileName``: URL of the PDF to check."""
+    jwt_token: str | None = None
+    """``JWTToken`` for the download."""
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One reply. ``extra`` holds the fields particular to an endpoint."""
+
+    status: Status
+    """0 on success; :class:`Status` otherwise."""
+    message: str = ""
+    """For people, in the agent's language; empty on success unless the handler said more."""
+    file_name: Any = ""
+    """The upload handler's ``FileName``, passed back untouched."""
+    file_server: Any = ""
+    """The upload handler's ``FileServer``, passed back untouched."""
+    custom_signature_text: str = ""
+    """The text written in the stamp besides the signer and time, if any."""
+    document_number: str = ""
+    """The ``DocNumber`` used."""
+    document_date: str = ""
+    """The issue date used, ISO 8601 with offset."""
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    """Fields of one endpoint (``Signature``, ``CertInfo``, ``Files`` …)."""
+
+    def to_wire(self) -> dict[str, Any]:
+        """The JSON object sent to the page."""
+        return {
+            "Status": int(self.status),
+            "Message": self.message,
+            "FileName": self.file_name,
+            "FileServer": self.file_server,
+            "CustomSignatureText": self.custom_signature_text,
+            "DocumentNumber": self.document_number,
+            "DocumentDate": self.document_date,
+            **self.extra,
+        }
+
+
+# --- parsing -------------------------------------------------------------------------------
+
+
+def decode_message(text: str) -> dict[str, Any]:
+    """The request object of one text message (an empty message is ``{}``)."""
+    if not text.strip():
+        return {}
+    obj = decode_json_object(text.encode("utf-8"))
+    refuse_secrets(obj)
+    return obj
+
+
+def _text(obj: Mapping[str, Any], key: str, limit: int, *, numbers: bool = False) -> str | None:
+    value = obj.get(key)
+    if value is None or value == "":
+        return None
+    if numbers and isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or len(value) > limit:
+        raise BadRequest(f"'{key}' must be a string of at most {limit} characters")
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+        raise BadRequest(f"'{key}' contains control characters")
+    return value
+
+
+def _url(obj: Mapping[str, Any], key: str) -> str | None:
+    """A URL's text; whether the agent may fetch it (http(s), origin) is decided by
+    :func:`agent.compat.vgca.transfer.check_url`, which answers URL_NOT_ALLOWED."""
+    return _text(obj, key, MAX_URL)
+
+
+def _shown(value: str | None, key: str) -> str | None:
+    """Text that ends up in the stamp or the prompt: no invisible formatting characters."""
+    return document_name(value, key) if value is not None else None
+
+
+def parse_issued_date(value: Any) -> datetime | None:
+    """``IssuedDate``: ISO 8601; without an offset it is Vietnam time."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or len(value) > 64:
+        raise BadRequest("'IssuedDate' must be an ISO 8601 date, e.g. 2025-05-12T09:00:00+07:00")
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise BadRequest(
+            "'IssuedDate' must be an ISO 8601 date, e.g. 2025-05-12T09:00:00+07:00"
+        ) from exc
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=VIETNAM_TIME)
+
+
+def _metadata(value: Any) -> tuple[MetaItem, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or len(value) > MAX_METADATA:
+        raise BadRequest(f"'MetaData' must be a list of at most {MAX_METADATA} {{Key, Value}}")
+    items = []
+    for index, raw in enumerate(value):
+        if not isinstance(raw, dict):
+            raise BadRequest(f"'MetaData.{index}' must be an object {{Key, Value}}")
+        key = _text(raw, "Key", MAX_META_KEY)
+        if key is None:
+            raise BadRequest(f"'MetaData.{index}.Key' is missing")
+        if key in ("uploadfile", "SessionId"):
+            raise BadRequest(f"'MetaData.{index}.Key' may not be {key!r}")
+        raw_value = raw.get("Value")
+        if isinstance(raw_value, int | float) and not isinstance(raw_value, bool):
+            raw_value = str(raw_value)
+        item_value = _text({"Value": raw_value}, "Value", MAX_META_VALUE) or ""
+        items.append(MetaItem(key, item_value))
+    return tuple(items)
+
+
+def _delivery(obj: Mapping[str, Any]) -> Delivery:
+    upload = _url(obj, "FileUploadHandler")
+    if upload is None:
+        raise BadRequest("'FileUploadHandler' is missing: where should the signed file go?")
+    return Delivery(
+        upload_url=upload,
+        session_id=_text(obj, "SessionId", MAX_SESSION, numbers=True),
+        jwt_token=_text(obj, "JWTToken", MAX_JWT),
+        metadata=_metadata(obj.get("MetaData")),
+    )
+
+
+class LocalFileWanted(Exception):
+    """``FileName`` is empty: the page wants the user to pick a local file."""
+
+
+def parse_pdf_call(obj: Mapping[str, Any]) -> PdfCall:
+    """A single-PDF signing request.
+
+    :raises LocalFileWanted: ``FileName`` is empty.
+    """
+    source = _url(obj, "FileName")
+    if source is None:
+        raise LocalFileWanted
+    return PdfCall(
+        source=source,
+        delivery=_delivery(obj),
+        doc_number=_shown(_text(obj, "DocNumber", MAX_DOC_NUMBER, numbers=True), "DocNumber"),
+        issued_date=parse_issued_date(obj.get("IssuedDate")),
+    )
+
+
+def parse_files_call(obj: Mapping[str, Any]) -> FilesCall:
+    """SignFile: ``Files`` [{FileID, FileName, URL}] and the delivery fields."""
+    raw_files = obj.get("Files")
+    if not isinstance(raw_files, list) or not 1 <= len(raw_files) <= MAX_FILES:
+        raise BadRequest(f"'Files' must be a list of 1 to {MAX_FILES} {{FileID, FileName, URL}}")
+    files = []
+    for index, raw in enumerate(raw_files):
+        if not isinstance(raw, dict):
+            raise BadRequest(f"'Files.{index}' must be an object {{FileID, FileName, URL}}")
+        url = _url(raw, "URL")
+        if url is None:
+            raise BadRequest(f"'Files.{index}.URL' is missing")
+        file_id = raw.get("FileID")
+        if not (file_id is None or isinstance(file_id, str | int)) or isinstance(file_id, bool):
+            raise BadRequest(f"'Files.{index}.FileID' must be a string or a number")
+        if isinstance(file_id, str) and len(file_id) > MAX_DOC_NUMBER:
+            raise BadRequest(f"'Files.{index}.FileID' is too long")
+        name = document_name(raw.get("FileName"), f"Files.{index}.FileName")
+        files.append(FileRef(file_id, url, name))
+    return FilesCall(tuple(files), _delivery(obj))
+
+
+def parse_msg_call(obj: Mapping[str, Any]) -> MsgCall:
+    """SignMsg: ``Data``, standard base64."""
+    value = obj.get("Data")
+    if not isinstance(value, str) or not value:
+        raise BadRequest("'Data' must be a non-empty base64 string")
+    try:
+        return MsgCall(base64.b64decode(value, validate=True))
+    except (binascii.Error, ValueError) as exc:
+        raise BadRequest("'Data' is not valid base64") from exc
+
+
+def parse_verify_call(obj: Mapping[str, Any]) -> VerifyCall:
+    """VerifyPDF: ``FileName`` (URL)."""
+    source = _url(obj, "FileName")
+    if source is None:
+        raise BadRequest("'FileName' must give the URL of the PDF to check")
+    return VerifyCall(source, _text(obj, "JWTToken", MAX_JWT))
+
+
+def name_from_url(url: str) -> str | None:
+    """The last path segment of ``url``, decoded, as a document name for the prompt."""
+    from urllib.parse import unquote, urlsplit
+
+    segment = unquote(urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1])[:255]
+    try:
+        return document_name(segment, "FileName") if segment else None
+    except BadRequest:
+        return None

@@ -1,0 +1,174 @@
+"""The WebSocket side: ``wss://127.0.0.1:<vgca_port>/<Endpoint>``, one message each way.
+
+The upgrade request passes the same checks as the HTTPS API, in the same order: Host
+(DNS rebinding), the connection's OS user, then the page's ``Origin`` against the same
+allow-list and pairing policy. A refused upgrade is a 403 with the API's JSON error
+and never reaches the prompt, the token or the network. An admitted page sends one
+text message of at most ``max_body_bytes``, within :data:`MESSAGE_TIMEOUT` seconds,
+gets one text reply, and the agent closes the socket.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import ssl
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+import aiohttp
+from aiohttp import WSMsgType, web
+from aiohttp.typedefs import Handler
+
+from agent.compat.vgca.endpoints import VgcaEndpoints
+from agent.compat.vgca.protocol import Reply, Status
+from agent.compat.vgca.transfer import TransferLimits, Transfers
+from agent.errors import BadRequest, OriginNotAllowed
+from agent.messages import text
+from agent.server.app import RunningServer, start_server
+from agent.server.keys import CALLER, CALLER_CHECK, SERVICE, SETTINGS, ServerSettings
+from agent.server.middlewares import (
+    admit,
+    caller_middleware,
+    errors_middleware,
+    host_middleware,
+)
+from agent.server.peer import CallerCheck
+from agent.service import SigningService
+
+log = logging.getLogger(__name__)
+
+MESSAGE_TIMEOUT: Final = 30.0
+"""Seconds an open socket may stay silent before its one message."""
+
+
+@dataclass(frozen=True)
+class VgcaSettings:
+    """What the VGCA side needs besides the API's settings."""
+
+    data_dir: Path
+    """Where signed files wait for their upload (``vgca/pending``)."""
+    limits: TransferLimits
+    """Download and upload bounds."""
+
+
+VGCA_SETTINGS = web.AppKey("vgca_settings", VgcaSettings)
+ENDPOINTS = web.AppKey("vgca_endpoints", VgcaEndpoints)
+
+
+@web.middleware
+async def upgrade_origin_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Admit the upgrade only for an allowed page origin (the extension relays HTTPS only)."""
+    origin = request.headers.get("Origin")
+    settings = request.app[SETTINGS]
+    if origin is None:
+        raise OriginNotAllowed("WebSocket upgrade without Origin")
+    if settings.origin_policy.is_bridge(origin):
+        raise OriginNotAllowed(f"{origin} may not open VGCA sockets; pages connect themselves")
+    request[CALLER] = admit(settings, origin)
+    return await handler(request)
+
+
+async def _transfers(app: web.Application) -> AsyncIterator[None]:
+    """One HTTP client for the app's life: no cookie jar, no proxies from the environment."""
+    settings = app[SETTINGS]
+    vgca = app[VGCA_SETTINGS]
+    async with aiohttp.ClientSession(
+        cookie_jar=aiohttp.DummyCookieJar(), trust_env=False
+    ) as session:
+        transfers = Transfers(
+            session,
+            settings.origin_policy,
+            vgca.limits,
+            vgca.data_dir,
+            allow_pairing=settings.allow_user_pairing,
+        )
+        app[ENDPOINTS] = VgcaEndpoints(
+            app[SERVICE], transfers, lang=settings.lang, max_pdf_bytes=settings.max_pdf_bytes
+        )
+        yield
+
+
+async def websocket(request: web.Request) -> web.StreamResponse:
+    """One request, one reply, close."""
+    socket = web.WebSocketResponse(max_msg_size=request.app[SETTINGS].max_body_bytes)
+    if not socket.can_prepare(request).ok:
+        raise BadRequest("this port speaks the VGCA WebSocket protocol only")
+    await socket.prepare(request)
+    try:
+        message = await socket.receive(timeout=MESSAGE_TIMEOUT)
+    except TimeoutError:
+        await socket.close(code=aiohttp.WSCloseCode.POLICY_VIOLATION, message=b"no request")
+        return socket
+    lang = request.app[SETTINGS].lang
+    if message.type is WSMsgType.TEXT:
+        sockname = request.transport.get_extra_info("sockname") if request.transport else None
+        port = int(sockname[1]) if sockname else 0
+        reply = await request.app[ENDPOINTS].handle(
+            request.match_info["endpoint"], message.data, request[CALLER], port
+        )
+    elif message.type is WSMsgType.BINARY:
+        reply = Reply(Status.BAD_REQUEST, text("BAD_REQUEST", lang, detail="send JSON text"))
+    else:  # closed by the page, or a message over the size limit
+        return socket
+    if not socket.closed:
+        await socket.send_str(json.dumps(reply.to_wire(), ensure_ascii=False))
+        await socket.close()
+    return socket
+
+
+def create_vgca_app(
+    service: SigningService,
+    settings: ServerSettings,
+    vgca: VgcaSettings,
+    caller_check: CallerCheck | None = None,
+) -> web.Application:
+    """The VGCA WebSocket application."""
+    app = web.Application(
+        middlewares=[
+            errors_middleware,
+            host_middleware,
+            caller_middleware,
+            upgrade_origin_middleware,
+        ],
+        client_max_size=4096,
+    )
+    app[SERVICE] = service
+    app[SETTINGS] = settings
+    app[CALLER_CHECK] = caller_check or CallerCheck()
+    app[VGCA_SETTINGS] = vgca
+    app.cleanup_ctx.append(_transfers)
+    app.router.add_get("/{endpoint}", websocket)
+    return app
+
+
+async def start_vgca(
+    service: SigningService,
+    settings: ServerSettings,
+    vgca: VgcaSettings,
+    port: int,
+    tls: ssl.SSLContext,
+) -> RunningServer | None:
+    """Listen on ``127.0.0.1:port`` with the agent's local TLS; ``None`` (logged) when the
+    port is taken, so that the HTTPS API keeps running."""
+    app = create_vgca_app(service, settings, vgca)
+    try:
+        server = await start_server(app, [port], tls)
+    except OSError as exc:
+        # Another program (the VGCA Sign Service itself) may hold the port: not a crash.
+        log.error(  # noqa: TRY400
+            "vgca compatibility cannot listen on 127.0.0.1:%d: %s (is the VGCA Sign Service "
+            "running?); the HTTPS API keeps running",
+            port,
+            exc.strerror or exc,
+        )
+        return None
+    log.info("vgca compatibility listening on %s", vgca_url(server))
+    return server
+
+
+def vgca_url(server: RunningServer) -> str:
+    """``wss://127.0.0.1:PORT``."""
+    return server.url.replace("https://", "wss://", 1)

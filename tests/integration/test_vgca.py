@@ -1,0 +1,436 @@
+"""The VGCA Sign Service compatibility, end to end: the real agent on SoftHSM, a portal's
+download and upload handlers served here, a WebSocket client speaking vgcaplugin's
+protocol, and independent verifiers (pdfsig, pyHanko, pdftotext) on what was uploaded.
+
+The portal is ``http://127.0.0.1:PORT`` (allowed with ``--allow-origin``): a loopback
+origin is the only kind a test can serve. A second server plays a foreign origin and
+records every request that reaches it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from asn1crypto import cms
+
+from tests.conftest import PIN, AgentProcess, SessionToken, start_agent
+from tests.pdftools import NssDb, page_text, pyhanko_bottom_line, sample_pdf
+from tests.vgca_portal import Site
+
+pytestmark = pytest.mark.integration
+
+LEADER = "Nguyễn Văn An"
+CLERK = "Trần Thị Bình"
+
+
+@pytest.fixture(scope="module")
+def portal() -> Iterator[Site]:
+    site = Site().start()
+    yield site
+    site.stop()
+
+
+@pytest.fixture(scope="module")
+def foreign() -> Iterator[Site]:
+    site = Site().start()
+    yield site
+    site.stop()
+
+
+@pytest.fixture(scope="module")
+def vgca(
+    token: SessionToken, portal: Site, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[AgentProcess]:
+    running = start_agent(
+        tmp_path_factory.mktemp("vgca-agent"),
+        token.hsm,
+        "--allow-origin",
+        portal.origin,
+        "--prompt-timeout",
+        "5",
+        vgca=True,
+        policy={"cancel_backoff_seconds": 0},
+    )
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def agent_(vgca: AgentProcess, portal: Site, foreign: Site) -> AgentProcess:
+    vgca.script()
+    for site in (portal, foreign):
+        site.hits.clear()
+        site.uploads.clear()
+    return vgca
+
+
+@pytest.fixture(scope="module")
+def nss(token: SessionToken, tmp_path_factory: pytest.TempPathFactory) -> NssDb:
+    return NssDb.create(tmp_path_factory.mktemp("nss"), token.ca.cert)
+
+
+def call(
+    agent: AgentProcess, endpoint: str, payload: dict[str, Any] | str, origin: str
+) -> dict[str, Any]:
+    """What vgcaplugin does: open the socket, send one message, read one reply."""
+    return asyncio.run(_call(agent, endpoint, payload, origin))
+
+
+async def _call(
+    agent: AgentProcess, endpoint: str, payload: dict[str, Any] | str, origin: str
+) -> dict[str, Any]:
+    message = payload if isinstance(payload, str) else json.dumps(payload)
+    async with (
+        aiohttp.ClientSession() as session,
+        session.ws_connect(
+            f"wss://127.0.0.1:{agent.vgca_port}/{endpoint}", ssl=agent.tls, origin=origin
+        ) as socket,
+    ):
+        await socket.send_str(message)
+        reply = await socket.receive(timeout=60)
+        assert reply.type is aiohttp.WSMsgType.TEXT, reply
+        closing = await socket.receive(timeout=10)
+        assert closing.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+        answer: dict[str, Any] = json.loads(reply.data)
+    # Let the TLS transport finish closing before asyncio.run closes the loop.
+    await asyncio.sleep(0.05)
+    return answer
+
+
+def handshake(agent: AgentProcess, endpoint: str, headers: dict[str, str]) -> int:
+    """The HTTP status of a refused upgrade (fails if the upgrade succeeds)."""
+
+    async def attempt() -> int:
+        async with aiohttp.ClientSession() as session:
+            with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+                await session.ws_connect(
+                    f"wss://127.0.0.1:{agent.vgca_port}/{endpoint}", ssl=agent.tls, headers=headers
+                )
+        await asyncio.sleep(0.05)
+        return refused.value.status
+
+    return asyncio.run(attempt())
+
+
+def pending(agent: AgentProcess) -> list[Path]:
+    directory = agent.data_dir / "vgca" / "pending"
+    return sorted(directory.iterdir()) if directory.exists() else []
+
+
+def test_sign_approved_then_issued_on_the_same_document(
+    agent_: AgentProcess, portal: Site, token: SessionToken, nss: NssDb, tmp_path: Path
+) -> None:
+    original = sample_pdf()
+    portal.documents["qd-123.pdf"] = original
+    agent_.script(
+        {"approved": True, "pin": PIN, "certificate": LEADER},
+        {"approved": True, "pin": PIN, "certificate": CLERK},
+    )
+    approved = call(
+        agent_,
+        "SignApproved",
+        {
+            "FileUploadHandler": portal.url("/upload"),
+            "SessionId": "phien-42",
+            "JWTToken": "jwt-abc",
+            "FileName": portal.url("/docs/qd-123.pdf"),
+            "MetaData": [{"Key": "DocId", "Value": 42}],
+        },
+        portal.origin,
+    )
+    assert approved["Status"] == 0, approved
+    assert approved["FileName"] == "signed-1.pdf"
+    assert approved["FileServer"] == "fs-01"
+    upload = portal.uploads[0]
+    assert upload["SessionId"] == "phien-42"
+    assert upload["DocId"] == "42"
+    download_headers = portal.hits[0][2]
+    assert download_headers["Authorization"] == "Bearer jwt-abc"
+    assert portal.hits[1][2]["Authorization"] == "Bearer jwt-abc"
+
+    issued = call(
+        agent_,
+        "SignIssued",
+        {
+            "FileUploadHandler": portal.url("/upload"),
+            "SessionId": "phien-42",
+            "FileName": portal.url("/docs/signed-1.pdf"),
+            "DocNumber": "123/QĐ-UBND",
+            "IssuedDate": "2025-05-12T09:30:00+07:00",
+        },
+        portal.origin,
+    )
+    assert issued["Status"] == 0, issued
+    assert issued["DocumentNumber"] == "123/QĐ-UBND"
+    assert issued["DocumentDate"] == "2025-05-12T09:30:00+07:00"
+    assert "123/QĐ-UBND" in issued["CustomSignatureText"]
+    final = portal.documents[issued["FileName"]]
+    assert final.startswith(portal.documents["signed-1.pdf"]), "incremental update"
+
+    blocks = nss.pdfsig(final, tmp_path)
+    assert len(blocks) == 2
+    for block, who in zip(blocks, (LEADER, CLERK), strict=True):
+        assert "Signature is Valid" in block
+        assert "Certificate is Trusted" in block
+        assert who in block
+    assert pyhanko_bottom_line(final, token.ca.cert) == [True, True]
+    stamp = page_text(final, 2)
+    assert "Số: 123/QĐ-UBND" in stamp
+    assert "Ngày ban hành: 12/05/2025" in stamp
+    assert "Sở Nội vụ" in stamp, "the organisation stays in the issued stamp"
+
+    prompts = agent_.prompts()
+    assert [p["origin"] for p in prompts] == [portal.origin, portal.origin]
+    assert prompts[0]["documents"][0]["name"] == "qd-123.pdf"
+    assert pending(agent_) == [], "nothing is kept once the portal accepted the files"
+
+
+def test_a_refused_origin_fails_the_upgrade_without_a_prompt(
+    agent_: AgentProcess, portal: Site
+) -> None:
+    agent_.script({"approved": True, "pin": PIN})
+    for origin in ("https://evil.example.com", "null", None):
+        headers = {"Origin": origin} if origin else {}
+        assert handshake(agent_, "SignApproved", headers) == 403
+    assert agent_.prompts() == []
+    assert portal.hits == []
+
+
+def test_dns_rebinding_host_fails_the_upgrade(agent_: AgentProcess, portal: Site) -> None:
+    rebound = {"Origin": portal.origin, "Host": f"attacker.example:{agent_.vgca_port}"}
+    assert handshake(agent_, "Config", rebound) == 403
+
+
+def test_a_foreign_file_name_is_refused_without_contacting_it(
+    agent_: AgentProcess, portal: Site, foreign: Site
+) -> None:
+    agent_.script({"approved": True, "pin": PIN})
+    for source, handler in (
+        (foreign.url("/docs/qd.pdf"), portal.url("/upload")),
+        (portal.url("/docs/qd.pdf"), foreign.url("/upload")),
+        ("file:///etc/passwd", portal.url("/upload")),
+        (f"https://127.0.0.1:{agent_.port}/v1/info", portal.url("/upload")),
+    ):
+        reply = call(
+            agent_,
+            "SignApproved",
+            {"FileUploadHandler": handler, "FileName": source},
+            portal.origin,
+        )
+        assert reply["Status"] == 3, reply
+        assert reply["Message"]
+    assert foreign.hits == []
+    assert portal.hits == [], "refused before any download, even from the page's own origin"
+    assert agent_.prompts() == []
+
+
+def test_a_redirect_to_a_foreign_origin_is_not_followed(
+    agent_: AgentProcess, portal: Site, foreign: Site
+) -> None:
+    agent_.script({"approved": True, "pin": PIN})
+    reply = call(
+        agent_,
+        "SignPDF",
+        {
+            "FileUploadHandler": portal.url("/upload"),
+            "FileName": portal.url("/redirect?to=" + foreign.url("/docs/x.pdf")),
+        },
+        portal.origin,
+    )
+    assert reply["Status"] == 3, reply
+    assert foreign.hits == []
+    assert agent_.prompts() == []
+
+
+def test_cancel_returns_status_4(agent_: AgentProcess, portal: Site) -> None:
+    portal.documents["cancel.pdf"] = sample_pdf()
+    agent_.script({"approved": False})
+    reply = call(
+        agent_,
+        "SignApproved",
+        {"FileUploadHandler": portal.url("/upload"), "FileName": portal.url("/docs/cancel.pdf")},
+        portal.origin,
+    )
+    assert reply["Status"] == 4
+    assert reply["Message"] == "Người dùng đã hủy thao tác."
+    assert portal.uploads == []
+
+
+def test_unsupported_endpoints_answer_a_vietnamese_message(
+    agent_: AgentProcess, portal: Site
+) -> None:
+    for endpoint in ("SignXML", "SignOffice", "GetLicenseRequest", "Whatever"):
+        reply = call(agent_, endpoint, {"FileName": portal.url("/x.xml")}, portal.origin)
+        assert reply["Status"] == 2
+        assert f"không hỗ trợ chức năng {endpoint}" in reply["Message"]
+    empty = call(
+        agent_, "SignApproved", {"FileUploadHandler": portal.url("/upload")}, portal.origin
+    )
+    assert empty["Status"] == 2, "picking a local file is not offered"
+    assert portal.hits == []
+    assert agent_.prompts() == []
+
+
+def test_upload_failure_keeps_the_signed_file_and_says_where(
+    agent_: AgentProcess, portal: Site, token: SessionToken
+) -> None:
+    portal.documents["upload-fails.pdf"] = sample_pdf()
+    agent_.script({"approved": True, "pin": PIN})
+    reply = call(
+        agent_,
+        "SignApproved",
+        {
+            "FileUploadHandler": portal.url("/broken-upload"),
+            "FileName": portal.url("/docs/upload-fails.pdf"),
+        },
+        portal.origin,
+    )
+    assert reply["Status"] == 14, reply
+    posts = [hit for hit in portal.hits if hit[0] == "POST"]
+    assert len(posts) == 2, "retried once"
+    [kept] = pending(agent_)
+    assert reply["SavedFile"] == kept.relative_to(agent_.data_dir).as_posix()
+    assert reply["SavedFile"] in reply["Message"]
+    assert pyhanko_bottom_line(kept.read_bytes(), token.ca.cert) == [True]
+    assert kept.stat().st_mode & 0o777 == 0o600
+    kept.unlink()
+
+
+def test_handlers_answering_status_zero_are_accepted_and_appendix_is_stamped(
+    agent_: AgentProcess, portal: Site
+) -> None:
+    portal.documents["phu-luc.pdf"] = sample_pdf()
+    portal.upload_answer = {"Status": 0, "Message": "OK", "FileServer": {"id": 7}}
+    agent_.script({"approved": True, "pin": PIN})
+    try:
+        reply = call(
+            agent_,
+            "SignAppendix",
+            {
+                "FileUploadHandler": portal.url("/upload"),
+                "FileName": portal.url("/docs/phu-luc.pdf"),
+                "DocNumber": "Số: 45/QĐ-UBND",
+            },
+            portal.origin,
+        )
+    finally:
+        portal.upload_answer = {"Status": True, "Message": "", "FileServer": "fs-01"}
+    assert reply["Status"] == 0, reply
+    assert reply["FileServer"] == {"id": 7}, "passed back untouched"
+    signed = portal.documents[reply["FileName"]]
+    assert "Số: 45/QĐ-UBND" in page_text(signed, 1)
+
+
+def test_sign_msg_returns_a_cms_over_the_data(
+    agent_: AgentProcess, portal: Site, token: SessionToken
+) -> None:
+    import hashlib
+
+    data = "Tôi đồng ý".encode()
+    agent_.script({"approved": True, "pin": PIN, "certificate": LEADER})
+    reply = call(agent_, "SignMsg", {"Data": base64.b64encode(data).decode()}, portal.origin)
+    assert reply["Status"] == 0, reply
+    signed = cms.ContentInfo.load(base64.b64decode(reply["Signature"]))
+    [signer] = signed["content"]["signer_infos"]
+    attributes = {a["type"].native: a["values"][0].native for a in signer["signed_attrs"]}
+    assert attributes["message_digest"] == hashlib.sha256(data).digest()
+    [prompt] = agent_.prompts()
+    assert prompt["documents"][0]["digest"] == hashlib.sha256(data).hexdigest()
+
+
+def test_get_cert_info_and_config(agent_: AgentProcess, portal: Site) -> None:
+    agent_.script({"approved": True, "certificate": LEADER})
+    info = call(agent_, "GetCertInfo", {}, portal.origin)
+    assert info["Status"] == 0, info
+    assert info["SubjectCN"] == LEADER
+    assert info["CertInfo"]["Organization"] == "UBND tỉnh Thừa Thiên Huế"
+    config = call(agent_, "Config", "", portal.origin)
+    assert config["Status"] == 0
+    assert config["Port"] == agent_.vgca_port
+    assert "SignIssued" in config["Endpoints"]
+
+
+def test_verify_pdf_reports_signatures(agent_: AgentProcess, portal: Site) -> None:
+    portal.documents["unsigned.pdf"] = sample_pdf()
+    reply = call(agent_, "VerifyPDF", {"FileName": portal.url("/docs/unsigned.pdf")}, portal.origin)
+    assert reply["Status"] == 17
+    assert reply["Signatures"] == []
+    assert agent_.prompts() == []
+
+
+def test_sign_file_signs_each_file_in_order(agent_: AgentProcess, portal: Site) -> None:
+    portal.documents["a.pdf"] = sample_pdf(text="Tep A")
+    portal.documents["b.pdf"] = sample_pdf(text="Tep B")
+    agent_.script({"approved": True, "pin": PIN}, {"approved": False})
+    reply = call(
+        agent_,
+        "SignFile",
+        {
+            "FileUploadHandler": portal.url("/upload"),
+            "Files": [
+                {"FileID": 1, "FileName": "A.pdf", "URL": portal.url("/docs/a.pdf")},
+                {"FileID": "b", "FileName": "B.pdf", "URL": portal.url("/docs/b.pdf")},
+                {"FileID": 3, "FileName": "C.pdf", "URL": portal.url("/docs/a.pdf")},
+            ],
+        },
+        portal.origin,
+    )
+    assert reply["Status"] == 4
+    assert [(f["FileID"], f["Status"]) for f in reply["Files"]] == [(1, 0), ("b", 4), (3, 16)]
+    assert [p["documents"][0]["name"] for p in agent_.prompts()] == ["A.pdf", "B.pdf"]
+    assert len(portal.uploads) == 1
+
+
+def test_policy_can_turn_the_vgca_port_off(token: SessionToken, tmp_path: Path) -> None:
+    running = start_agent(tmp_path, token.hsm, policy={"vgca_enabled": False})
+    try:
+        assert "vgca compatibility turned off by policy" in running.log_text()
+    finally:
+        running.stop()
+
+
+def test_a_taken_vgca_port_does_not_stop_the_api(
+    token: SessionToken, vgca: AgentProcess, tmp_path: Path
+) -> None:
+    running = start_agent(tmp_path, token.hsm, "--vgca-port", str(vgca.vgca_port))
+    try:
+        assert running.request("GET", "/v1/info", origin=None).status == 200
+        assert "vgca compatibility cannot listen" in running.log_text()
+    finally:
+        running.stop()
+
+
+def test_vgca_enabled_is_policy_only(token: SessionToken, tmp_path: Path) -> None:
+    (tmp_path / "user.toml").write_text("vgca_enabled = false\n")
+    with pytest.raises(RuntimeError, match="can only be set by machine policy"):
+        start_agent(tmp_path, token.hsm, "--config", str(tmp_path / "user.toml"))
+
+
+def test_an_oversized_message_closes_the_socket_without_a_prompt(
+    agent_: AgentProcess, portal: Site
+) -> None:
+    async def oversized() -> tuple[aiohttp.WSMsgType, int | None]:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.ws_connect(
+                f"wss://127.0.0.1:{agent_.vgca_port}/SignMsg", ssl=agent_.tls, origin=portal.origin
+            ) as socket,
+        ):
+            await socket.send_str(json.dumps({"Data": "QUFB" * 300_000}))
+            message = await socket.receive(timeout=30)
+            code = socket.close_code
+        await asyncio.sleep(0.05)
+        return message.type, code
+
+    kind, code = asyncio.run(oversized())
+    assert kind in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+    # aiohttp drops the connection (1006) or says why (1009): either way, no reply.
+    assert code in (aiohttp.WSCloseCode.ABNORMAL_CLOSURE, aiohttp.WSCloseCode.MESSAGE_TOO_BIG)
+    assert agent_.prompts() == []
