@@ -8,8 +8,10 @@ import logging
 import signal
 import ssl
 import sys
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
 from typing import Any
 
 from agent.audit import AuditLog
@@ -23,7 +25,7 @@ from agent.consent.pin_cache import PinCache
 from agent.consent.prompter import Prompter
 from agent.consent.refusing import RefusingPrompter
 from agent.errors import ConfigError
-from agent.messages import text
+from agent.messages import Lang, text
 from agent.origin import LOCAL_CALLER, OriginPolicy
 from agent.pairing import PairingStore
 from agent.pdf.trust import TrustRootError, load_trust_roots, windows_store_roots
@@ -206,6 +208,16 @@ async def serve(
         audit.close()
 
 
+def _local_chooser(config: AgentConfig) -> Callable[[Lang], Awaitable[Path | None]] | None:
+    """The agent's own file chooser for portals that ask for a local file, on a desktop."""
+    from agent.ui.display import display_available
+    from agent.ui.local_file import pick_local_pdf
+
+    if not display_available():
+        return None
+    return partial(pick_local_pdf, timeout=config.prompt_timeout)
+
+
 async def _start_vgca(
     config: AgentConfig,
     service: SigningService,
@@ -217,7 +229,11 @@ async def _start_vgca(
     if not config.vgca_enabled:
         log.info("vgca compatibility turned off by policy")
         return None
-    vgca = VgcaSettings(config.data_dir, TransferLimits(max_bytes=config.max_pdf_bytes))
+    vgca = VgcaSettings(
+        config.data_dir,
+        TransferLimits(max_bytes=config.max_pdf_bytes),
+        pick_local=_local_chooser(config),
+    )
     return await start_vgca(service, settings, vgca, config.vgca_port, context)
 
 

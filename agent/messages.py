@@ -716,11 +716,15 @@ _CATALOGUE: Final[dict[str, dict[Lang, str]]] = {
         Lang.VI: "Kyso Agent không hỗ trợ chức năng {endpoint} của VGCA Sign Service.",
         Lang.EN: "Kyso Agent does not support the VGCA Sign Service function {endpoint}.",
     },
+    "ui_pick_pdf_title": {
+        Lang.VI: "chọn tệp PDF cần ký cho trang web",
+        Lang.EN: "choose the PDF to sign for the web page",
+    },
     "vgca_local_file": {
-        Lang.VI: "Kyso Agent chưa hỗ trợ chọn tệp trên máy: trang cần gửi địa chỉ tệp "
-        "cần ký (FileName).",
-        Lang.EN: "Kyso Agent cannot pick a local file yet: the page must give the URL of "
-        "the file to sign (FileName).",
+        Lang.VI: "Không chọn được tệp trên máy này (không có màn hình): trang cần gửi "
+        "địa chỉ tệp cần ký (FileName).",
+        Lang.EN: "No local file can be chosen here (no display): the page must give the "
+        "URL of the file to sign (FileName).",
     },
     "vgca_url_not_allowed": {
         Lang.VI: "Địa chỉ {origin} không thuộc trang đang yêu cầu và không nằm trong danh "

@@ -7,7 +7,8 @@ Hủy. It prints the choice as one JSON object on stdout
 (``{"path": "/…/a.pdf", "profile": "personal"}``) and exits 0, or exits 1 when
 cancelled. It signs nothing itself: the tray sends the file through the running
 agent's own signing service, so the question and the PIN come from the agent's
-dialog, as for a portal.
+dialog, as for a portal. ``--pick`` shows only the file chooser (a VGCA portal that asks
+for a local file): ``{"path": …}``.
 """
 
 from __future__ import annotations
@@ -109,14 +110,36 @@ def choose(verify: bool, lang: Lang, initial: Path | None = None) -> dict[str, s
     return result or None
 
 
+def pick_pdf(lang: Lang) -> Path | None:
+    """Only the file chooser (a portal asked for a local file): the PDF, or ``None``."""
+    import tkinter
+    from tkinter import filedialog
+
+    root = tkinter.Tk()
+    root.withdraw()
+    root.attributes("-topmost", True)
+    chosen = filedialog.askopenfilename(
+        parent=root,
+        title=f"Kyso Agent — {text('ui_pick_pdf_title', lang)}",
+        filetypes=[("PDF", "*.pdf"), ("*", "*")],
+    )
+    root.destroy()
+    return Path(chosen) if chosen else None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: prints the choice as JSON, exit 1 when cancelled."""
     parser = argparse.ArgumentParser(prog="python -m agent.ui.sign_file")
     parser.add_argument("--verify", action="store_true", help="choose a PDF to check")
     parser.add_argument("--lang", choices=["vi", "en"], default="vi")
     parser.add_argument("--initial", type=Path, help="preselected file")
+    parser.add_argument("--pick", action="store_true", help="only choose a PDF (no profile)")
     args = parser.parse_args(argv)
-    choice = choose(args.verify, Lang(args.lang), args.initial)
+    if args.pick:
+        picked = pick_pdf(Lang(args.lang))
+        choice = None if picked is None else {"path": str(picked)}
+    else:
+        choice = choose(args.verify, Lang(args.lang), args.initial)
     if choice is None:
         return 1
     json.dump(choice, sys.stdout, ensure_ascii=False)

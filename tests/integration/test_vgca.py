@@ -434,3 +434,18 @@ def test_an_oversized_message_closes_the_socket_without_a_prompt(
     # aiohttp drops the connection (1006) or says why (1009): either way, no reply.
     assert code in (aiohttp.WSCloseCode.ABNORMAL_CLOSURE, aiohttp.WSCloseCode.MESSAGE_TOO_BIG)
     assert agent_.prompts() == []
+
+
+def test_an_empty_file_name_without_a_display_says_the_page_must_give_one(
+    agent_: AgentProcess, portal: Site
+) -> None:
+    # start_agent gives the agent no DISPLAY: there is no chooser to show.
+    reply = call(
+        agent_,
+        "SignApproved",
+        {"FileUploadHandler": portal.url("/upload"), "FileName": ""},
+        portal.origin,
+    )
+    assert reply["Status"] == 2
+    assert "FileName" in reply["Message"]
+    assert agent_.prompts() == [] and portal.hits == []

@@ -21,11 +21,13 @@ SignFile      invisible       — (each file; one question per file)
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Final
 
 from cryptography import x509
@@ -162,7 +164,10 @@ class VgcaEndpoints:
         lang: Lang,
         max_pdf_bytes: int,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        pick_local: Callable[[Lang], Awaitable[Path | None]] | None = None,
     ) -> None:
+        self._pick_local = pick_local
+        """Asks the user for a local PDF (``FileName`` empty); ``None`` without a display."""
         self._service = service
         self._transfers = transfers
         self._lang = lang
@@ -188,8 +193,8 @@ class VgcaEndpoints:
             if endpoint is Endpoint.CONFIG:
                 return self._config(port)
             return await self._handlers[endpoint](endpoint, obj, caller)
-        except LocalFileWanted:
-            return Reply(Status.UNSUPPORTED, self._text("vgca_local_file"))
+        except LocalFileWanted as wanted:
+            return await self._local_file(endpoint, wanted.call, caller)
         except AgentError as exc:
             log.info("vgca %s from %s: %s %s", endpoint.value, caller, exc.code.value, exc.detail)
             return Reply(status_for(exc.code), exc.public_message(self._lang))
@@ -224,10 +229,38 @@ class VgcaEndpoints:
         name = name_from_url(call.source)
         return await self._sign_one(endpoint, call, stamp, name, caller)
 
+    async def _local_file(self, endpoint: Endpoint, call: PdfCall, caller: Admitted) -> Reply:
+        """``FileName`` empty: the user picks the PDF in the agent's own chooser."""
+        if self._pick_local is None or endpoint not in STYLES:
+            return Reply(Status.UNSUPPORTED, self._text("vgca_local_file"))
+        try:
+            self._transfers.check(call.delivery.upload_url, caller)
+            stamp = stamp_for(endpoint, call, self._clock())
+            path = await self._pick_local(self._lang)
+            if path is None:
+                return Reply(Status.USER_CANCELLED, text("USER_CANCELLED", self._lang))
+            pdf = await asyncio.to_thread(_read_local, path, self._max_pdf_bytes)
+            return await self._sign_one(endpoint, call, stamp, path.name, caller, pdf=pdf)
+        except AgentError as exc:
+            return Reply(status_for(exc.code), exc.public_message(self._lang))
+        except TransferError as exc:
+            return self._transfer_failure(endpoint, caller, exc)
+        except OSError as exc:
+            detail = exc.strerror or type(exc).__name__
+            return Reply(Status.DOWNLOAD_FAILED, self._text("vgca_download_failed", detail=detail))
+
     async def _sign_one(
-        self, endpoint: Endpoint, call: PdfCall, stamp: Stamp, name: str | None, caller: Admitted
+        self,
+        endpoint: Endpoint,
+        call: PdfCall,
+        stamp: Stamp,
+        name: str | None,
+        caller: Admitted,
+        *,
+        pdf: bytes | None = None,
     ) -> Reply:
-        pdf = await self._transfers.download(call.source, caller, call.delivery.jwt_token)
+        if pdf is None:
+            pdf = await self._transfers.download(call.source, caller, call.delivery.jwt_token)
         request = PdfSignRequest(
             pdf=pdf,
             options=PdfSignOptions(reason=STYLES[endpoint].reason, appearance=stamp.appearance),
@@ -376,3 +409,12 @@ def _file_result(ref: FileRef, reply: Reply) -> dict[str, Any]:
         "FileName": reply.file_name,
         "FileServer": reply.file_server,
     }
+
+
+def _read_local(path: Path, limit: int) -> bytes:
+    """The chosen file, refused when larger than ``limit``."""
+    with path.open("rb") as file:
+        data = file.read(limit + 1)
+    if len(data) > limit:
+        raise FileTooLarge(limit)
+    return data

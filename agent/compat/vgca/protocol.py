@@ -317,6 +317,11 @@ def _delivery(obj: Mapping[str, Any]) -> Delivery:
 class LocalFileWanted(Exception):
     """``FileName`` is empty: the page wants the user to pick a local file."""
 
+    def __init__(self, call: PdfCall) -> None:
+        super().__init__("FileName is empty")
+        self.call = call
+        """The rest of the request (``source`` is empty)."""
+
 
 def parse_pdf_call(obj: Mapping[str, Any]) -> PdfCall:
     """A single-PDF signing request.
@@ -324,14 +329,15 @@ def parse_pdf_call(obj: Mapping[str, Any]) -> PdfCall:
     :raises LocalFileWanted: ``FileName`` is empty.
     """
     source = _url(obj, "FileName")
-    if source is None:
-        raise LocalFileWanted
-    return PdfCall(
-        source=source,
+    call = PdfCall(
+        source=source or "",
         delivery=_delivery(obj),
         doc_number=_shown(_text(obj, "DocNumber", MAX_DOC_NUMBER, numbers=True), "DocNumber"),
         issued_date=parse_issued_date(obj.get("IssuedDate")),
     )
+    if source is None:
+        raise LocalFileWanted(call)
+    return call
 
 
 def parse_files_call(obj: Mapping[str, Any]) -> FilesCall:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -26,7 +26,7 @@ from agent.compat.vgca.endpoints import VgcaEndpoints
 from agent.compat.vgca.protocol import Reply, Status
 from agent.compat.vgca.transfer import TransferLimits, Transfers
 from agent.errors import BadRequest, OriginNotAllowed
-from agent.messages import text
+from agent.messages import Lang, text
 from agent.server.app import RunningServer, start_server
 from agent.server.keys import CALLER, CALLER_CHECK, SERVICE, SETTINGS, ServerSettings
 from agent.server.middlewares import (
@@ -52,6 +52,8 @@ class VgcaSettings:
     """Where signed files wait for their upload (``vgca/pending``)."""
     limits: TransferLimits
     """Download and upload bounds."""
+    pick_local: Callable[[Lang], Awaitable[Path | None]] | None = None
+    """The user's own file chooser, when there is a display (``FileName`` left empty)."""
 
 
 VGCA_SETTINGS = web.AppKey("vgca_settings", VgcaSettings)
@@ -86,7 +88,11 @@ async def _transfers(app: web.Application) -> AsyncIterator[None]:
             allow_pairing=settings.allow_user_pairing,
         )
         app[ENDPOINTS] = VgcaEndpoints(
-            app[SERVICE], transfers, lang=settings.lang, max_pdf_bytes=settings.max_pdf_bytes
+            app[SERVICE],
+            transfers,
+            lang=settings.lang,
+            max_pdf_bytes=settings.max_pdf_bytes,
+            pick_local=vgca.pick_local,
         )
         yield
 
