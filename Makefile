@@ -2,10 +2,10 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-APT_PACKAGES := softhsm2 opensc openssl python3 python3-venv ca-certificates poppler-utils libnss3-tools fonts-liberation2 fonts-dejavu-core xvfb xauth xdotool x11-utils trayer xclip chromium
+APT_PACKAGES := softhsm2 opensc openssl python3 python3-venv python3-pip python3-tk ca-certificates poppler-utils libnss3-tools fonts-liberation2 fonts-dejavu-core xvfb xauth xdotool x11-utils trayer xclip chromium msitools wixl osslsigncode
 PYTEST_ARGS ?=
 
-.PHONY: all deps venv node demo test lint bench clean
+.PHONY: all deps venv node demo test lint bench clean deb msi
 
 all: test
 
@@ -38,13 +38,24 @@ test: deps venv node
 	PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 $(PY) -m pytest $(PYTEST_ARGS)
 
 lint: deps venv
-	$(VENV)/bin/ruff check agent tests bench demo docs/examples
-	$(VENV)/bin/ruff format --check agent tests bench demo docs/examples
+	$(VENV)/bin/ruff check agent tests bench demo docs/examples packaging
+	$(VENV)/bin/ruff format --check agent tests bench demo docs/examples packaging
 	$(VENV)/bin/mypy
 
 bench: deps venv
 	$(PY) bench/bench_sign.py
 	$(PY) bench/bench_pdf.py
 
+# The Debian package (packaging/linux/README.md): dist/kyso-agent_VERSION_ARCH.deb, built with
+# dpkg-deb from wheels made by /usr/bin/python3 (its pip: python3-pip).
+deb:
+	@scripts/install-deps.sh python3 python3-pip python3-venv
+	packaging/linux/build-deb.sh dist
+
+# The Windows MSI (packaging/windows/build.py): dist/kyso-agent-VERSION-x64.msi, built with wixl
+# (msitools) from win_amd64 wheels resolved by uv and a Windows CPython runtime from PyPI.
+msi: deps venv
+	$(PY) packaging/windows/build.py
+
 clean:
-	rm -rf $(VENV) node_modules .demo .pytest_cache .mypy_cache .ruff_cache build *.egg-info
+	rm -rf $(VENV) node_modules .demo .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info

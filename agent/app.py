@@ -25,6 +25,7 @@ from agent.consent.pin_cache import PinCache
 from agent.consent.prompter import Prompter
 from agent.consent.refusing import RefusingPrompter
 from agent.errors import ConfigError
+from agent.instance import InstanceLock
 from agent.messages import Lang, text
 from agent.origin import LOCAL_CALLER, OriginPolicy
 from agent.pairing import PairingStore
@@ -149,6 +150,18 @@ async def serve(
     off, the VGCA Sign Service compatibility listens beside the API (``on_vgca`` gets its
     ``wss://`` URL after ``on_ready``); a taken VGCA port is logged, never fatal.
     """
+    with InstanceLock(config.data_dir):
+        await _serve(config, prompter, on_ready, on_vgca, stop, companion)
+
+
+async def _serve(  # noqa: PLR0917 - serve()'s arguments, passed on
+    config: AgentConfig,
+    prompter: Prompter | None,
+    on_ready: Callable[[RunningServer], None] | None,
+    on_vgca: Callable[[str], None] | None,
+    stop: asyncio.Event | None,
+    companion: Callable[[StartedAgent], Coroutine[Any, Any, None]] | None,
+) -> None:
     files = tls.ensure(config.tls_dir)
     audit = AuditLog(config.audit_file)
     tokens = TokenService(config.pkcs11_modules)

@@ -70,6 +70,28 @@ def _agent_options(agent_command: argparse.ArgumentParser) -> None:
     )
 
 
+def _trust_parser(commands: Any) -> None:
+    """``kyso-agent trust install|uninstall|status``."""
+    trust = commands.add_parser(
+        "trust", help="add the local CA to this user's certificate stores, or take it out"
+    )
+    trust_do = trust.add_subparsers(dest="trust_command", metavar="ACTION", required=True)
+    for action, helptext in (
+        ("install", "trust DATA_DIR/tls/ca.pem in the browsers' stores (replaces an older CA)"),
+        ("uninstall", "remove what install added, leaving other certificates alone"),
+        ("status", "which stores trust the CA (the same checks as kyso-agent status)"),
+    ):
+        command = trust_do.add_parser(action, help=helptext)
+        _common(command)
+        command.add_argument("--json", action="store_true", help="print JSON")
+        if action != "status":
+            command.add_argument(
+                "--system",
+                action="store_true",
+                help="Linux, as root: the system store instead of the user's databases",
+            )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (also used to document the commands)."""
     parser = argparse.ArgumentParser(
@@ -148,6 +170,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--port", type=int, metavar="N", help="the running agent's port (default: 8988-8998)"
     )
     status.add_argument("--json", action="store_true", help="print JSON")
+
+    _trust_parser(commands)
     return parser
 
 
@@ -155,6 +179,8 @@ _NOT_SETTINGS = frozenset(
     {
         "command",
         "config",
+        "trust_command",
+        "system",
         "json",
         "origins_command",
         "origin",
@@ -454,6 +480,76 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_trust(args: argparse.Namespace) -> int:
+    """``kyso-agent trust install|uninstall|status``.
+
+    install/uninstall: 0 when every store that exists ended in the wanted state.
+    status: 0 when at least one store trusts the CA.
+    """
+    from agent import tls_trust
+    from agent.messages import text
+    from agent.status import trust_checks
+
+    config = config_from_args(args)
+    lang = config.lang
+    ca_file = config.tls_dir / "ca.pem"
+    tools = tls_trust.TrustTools(home=Path.home())
+    try:
+        if args.trust_command == "status":
+            checks = trust_checks(tls_trust.load_ca(ca_file), tools.home, tools.platform)
+            return _print_trust_status(args.json, ca_file, checks, lang)
+        if args.trust_command == "install":
+            results = tls_trust.install(ca_file, tools, system=args.system)
+        else:
+            results = tls_trust.uninstall(ca_file, tools, system=args.system)
+    except (tls_trust.TrustError, OSError, ValueError) as exc:
+        print(f"kyso-agent: {exc}", file=sys.stderr)
+        return 1
+    ok = tls_trust.all_ok(results)
+    if args.json:
+        body = {"ca_file": str(ca_file), "ok": ok, "results": [r.to_json() for r in results]}
+        json.dump(body, sys.stdout, ensure_ascii=False, indent=2)
+        sys.stdout.write("\n")
+        return 0 if ok else 1
+    head = "trust_install_head" if args.trust_command == "install" else "trust_uninstall_head"
+    lines = [text(head, lang, path=ca_file)]
+    lines += [tls_trust.result_text(r, lang) for r in results]
+    if not ok:
+        lines.append(text("trust_some_failed", lang))
+    elif any(r.outcome.changed for r in results):
+        lines.append(text("trust_restart_browser", lang))
+    sys.stdout.write("\n".join(lines) + "\n")
+    return 0 if ok else 1
+
+
+def _print_trust_status(as_json: bool, ca_file: Path, checks: Sequence[Any], lang: Any) -> int:
+    from agent.messages import text
+    from agent.status import Trust
+    from agent.status import _trust_line as trust_line
+
+    trusted = any(c.trust is Trust.TRUSTED for c in checks)
+    if as_json:
+        rows = [
+            {
+                "store": c.store.value,
+                "location": c.location,
+                "trust": c.trust.value,
+                "reason": c.reason.value,
+            }
+            for c in checks
+        ]
+        body = {"ca_file": str(ca_file), "trusted": trusted, "trust": rows}
+        json.dump(body, sys.stdout, ensure_ascii=False, indent=2)
+        sys.stdout.write("\n")
+    else:
+        lines = [text("trust_status_head", lang, path=ca_file)]
+        lines += [trust_line(c, lang) for c in checks]
+        if not trusted:
+            lines.append(text("trust_no_store", lang))
+        sys.stdout.write("\n".join(lines) + "\n")
+    return 0 if trusted else 1
+
+
 def cmd_audit(args: argparse.Namespace) -> int:
     """``kyso-agent audit``."""
     config = config_from_args(args)
@@ -494,6 +590,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "sign-pdf": cmd_sign_pdf,
         "verify": cmd_verify,
         "status": cmd_status,
+        "trust": cmd_trust,
     }
     if args.command is None:
         parser.print_help()

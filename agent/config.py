@@ -5,7 +5,9 @@ Layers, later ones winning key by key::
     built-in defaults < machine policy < user config file < command-line flags
 
 * Machine policy (set by IT): ``/etc/kyso-agent/policy.toml`` on Linux and
-  macOS. (On Windows, the registry key written by the MSI.)
+  macOS; on Windows the values of ``HKLM\\SOFTWARE\\Policies\\Kyso\\Agent`` (written by
+  the MSI, GPO or Intune), named like the TOML keys (:func:`read_registry_policy`).
+  ``docs/it-policy.md`` is the reference for both.
 * User file: ``--config FILE``, else ``config.toml`` in the per-user config
   directory if it exists.
 
@@ -17,12 +19,15 @@ weakens a setting.
 
 from __future__ import annotations
 
+import importlib
 import logging
+import os
 import sys
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from types import ModuleType
 from typing import Any, Final
 
 import platformdirs
@@ -60,6 +65,8 @@ DEFAULT_PROMPT_TIMEOUT: Final = 120.0
 DEFAULT_MAX_BODY: Final = 1024 * 1024
 DEFAULT_MAX_PDF: Final = 100 * 1024 * 1024
 POSIX_POLICY_FILE: Final = Path("/etc/kyso-agent/policy.toml")
+#: The machine policy on Windows, under HKEY_LOCAL_MACHINE (64-bit view).
+WINDOWS_POLICY_KEY: Final = r"SOFTWARE\Policies\Kyso\Agent"
 _LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
@@ -165,12 +172,102 @@ def read_machine_policy(path: Path | None = None) -> dict[str, Any]:
     """The machine policy layer, or ``{}`` when IT set none."""
     if path is None:
         if sys.platform == "win32":
-            # The registry reader ships with the Windows installer support.
-            return {}
+            return read_registry_policy()
         path = POSIX_POLICY_FILE
     if not path.exists():
         return {}
     return _read_toml(path)
+
+
+# --- the Windows registry -----------------------------------------------------------------------
+
+_REG_SZ: Final = 1
+_REG_EXPAND_SZ: Final = 2
+_REG_DWORD: Final = 4
+_REG_MULTI_SZ: Final = 7
+_LIST_KEYS: Final = frozenset({"allowed_origins", "pkcs11_modules", "trust_roots", "extension_ids"})
+_INT_KEYS: Final = frozenset(
+    {"port", "vgca_port", "pin_cache_minutes", "max_body_bytes", "max_pdf_bytes"}
+)
+_FLOAT_KEYS: Final = frozenset({"prompt_timeout", "cancel_backoff_seconds"})
+_BOOL_KEYS: Final = frozenset(
+    {"allow_user_pairing", "allow_external_prompter", "check_revocation", "vgca_enabled"}
+)
+_TRUE_WORDS: Final = frozenset({"1", "true", "yes", "on"})
+_FALSE_WORDS: Final = frozenset({"0", "false", "no", "off"})
+
+
+def _registry_value(name: str, data: Any, kind: int) -> Any:
+    """A registry value as the TOML value of the same key (``_convert`` validates it after)."""
+    where = f"HKLM\\{WINDOWS_POLICY_KEY}\\{name}"
+    if kind == _REG_MULTI_SZ:
+        if name not in _LIST_KEYS:
+            raise ConfigError(f"{where}: a list (REG_MULTI_SZ) is only for list settings")
+        # An MSI writes a whole property as one item: "a;b" in one string is two entries.
+        return [part.strip() for item in data for part in item.split(";") if part.strip()]
+    if kind == _REG_DWORD:
+        if name in _BOOL_KEYS:
+            if data not in (0, 1):
+                raise ConfigError(f"{where} must be 0 or 1")
+            return bool(data)
+        if name in _INT_KEYS or name in _FLOAT_KEYS:
+            return int(data)
+        raise ConfigError(f"{where}: a number (REG_DWORD) does not fit this setting")
+    if kind not in (_REG_SZ, _REG_EXPAND_SZ) or not isinstance(data, str):
+        raise ConfigError(f"{where}: use REG_SZ, REG_EXPAND_SZ, REG_DWORD or REG_MULTI_SZ")
+    value = os.path.expandvars(data) if kind == _REG_EXPAND_SZ else data
+    value = value.strip()
+    if name in _LIST_KEYS:
+        return [item.strip() for item in value.split(";") if item.strip()]
+    if name in _BOOL_KEYS:
+        word = value.lower()
+        if word not in _TRUE_WORDS | _FALSE_WORDS:
+            raise ConfigError(f"{where} must be 1 or 0 (true or false)")
+        return word in _TRUE_WORDS
+    if name in _INT_KEYS:
+        if not value.isdigit():
+            raise ConfigError(f"{where} must be a whole number")
+        return int(value)
+    if name in _FLOAT_KEYS:
+        try:
+            return float(value)
+        except ValueError as exc:
+            raise ConfigError(f"{where} must be a number") from exc
+    return value
+
+
+def read_registry_policy(registry: ModuleType | None = None) -> dict[str, Any]:
+    """The machine policy from ``HKLM\\SOFTWARE\\Policies\\Kyso\\Agent``, or ``{}``.
+
+    Value names are the TOML keys (case does not matter); ``docs/it-policy.md`` lists
+    them with their types. An empty REG_SZ counts as not set (an MSI property left empty);
+    an empty REG_MULTI_SZ is an empty list. ``registry`` replaces :mod:`winreg` in tests.
+    """
+    reg = registry if registry is not None else importlib.import_module("winreg")
+    access = reg.KEY_READ | getattr(reg, "KEY_WOW64_64KEY", 0)
+    try:
+        key = reg.OpenKey(reg.HKEY_LOCAL_MACHINE, WINDOWS_POLICY_KEY, 0, access)
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise ConfigError(f"HKLM\\{WINDOWS_POLICY_KEY} cannot be read: {exc}") from exc
+    values: dict[str, Any] = {}
+    with key:
+        index = 0
+        while True:
+            try:
+                name, data, kind = reg.EnumValue(key, index)
+            except OSError:
+                break
+            index += 1
+            name = str(name).strip().lower()
+            if not name or (kind in (_REG_SZ, _REG_EXPAND_SZ) and not str(data).strip()):
+                continue  # the key's (Default) value, or an MSI property left empty
+            if name in _KEYS:
+                values[name] = _registry_value(name, data, kind)
+            else:
+                values[name] = data  # unknown: refused by name, with the other layers' rules
+    return values
 
 
 def _as_str_list(key: str, value: Any, source: str) -> list[str]:

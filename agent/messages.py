@@ -764,6 +764,45 @@ _CATALOGUE: Final[dict[str, dict[Lang, str]]] = {
         Lang.EN: "Kyso Agent {version} serves the VGCA Sign Service protocol on port "
         "{port}. Settings and status: kyso-agent status.",
     },
+    # kyso-agent trust install|uninstall|status (the local CA in the certificate stores).
+    "trust_result_line": {Lang.VI: "  {store}: {outcome}", Lang.EN: "  {store}: {outcome}"},
+    "trust_outcome_added": {Lang.VI: "đã thêm", Lang.EN: "added"},
+    "trust_outcome_already_present": {Lang.VI: "đã có sẵn", Lang.EN: "already present"},
+    "trust_outcome_replaced": {
+        Lang.VI: "đã thay CA cũ bằng CA mới",
+        Lang.EN: "replaced the old CA with the new one",
+    },
+    "trust_outcome_removed": {Lang.VI: "đã gỡ", Lang.EN: "removed"},
+    "trust_outcome_not_present": {Lang.VI: "không có gì để gỡ", Lang.EN: "nothing to remove"},
+    "trust_outcome_store_not_found": {
+        Lang.VI: "không có kho này (bỏ qua)",
+        Lang.EN: "store not found (skipped)",
+    },
+    "trust_outcome_failed": {Lang.VI: "THẤT BẠI", Lang.EN: "FAILED"},
+    "trust_install_head": {
+        Lang.VI: "Tin cậy CA cục bộ của Kyso Agent ({path}):",
+        Lang.EN: "Trusting Kyso Agent's local CA ({path}):",
+    },
+    "trust_uninstall_head": {
+        Lang.VI: "Gỡ CA cục bộ của Kyso Agent khỏi các kho chứng chỉ:",
+        Lang.EN: "Removing Kyso Agent's local CA from the certificate stores:",
+    },
+    "trust_status_head": {
+        Lang.VI: "Nơi tin cậy CA cục bộ của Kyso Agent ({path}):",
+        Lang.EN: "Who trusts Kyso Agent's local CA ({path}):",
+    },
+    "trust_restart_browser": {
+        Lang.VI: "Hãy khởi động lại trình duyệt để áp dụng.",
+        Lang.EN: "Restart the browser for this to take effect.",
+    },
+    "trust_some_failed": {
+        Lang.VI: "Một số kho không làm được; xem chi tiết ở trên.",
+        Lang.EN: "Some stores could not be changed; see above.",
+    },
+    "trust_no_store": {
+        Lang.VI: "Không kho nào tin cậy CA: chạy kyso-agent trust install.",
+        Lang.EN: "No store trusts the CA: run kyso-agent trust install.",
+    },
     # The verification report (kyso-agent verify, POST /v1/pdf/verify).
     "verify_none": {
         Lang.VI: "Tài liệu không có chữ ký số nào.",

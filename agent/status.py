@@ -22,6 +22,7 @@ Nothing here ever holds a PIN; log lines are filtered defensively anyway
 from __future__ import annotations
 
 import asyncio
+import base64
 import glob
 import hashlib
 import http.client
@@ -532,16 +533,21 @@ def _run(argv: Sequence[str]) -> subprocess.CompletedProcess[str]:
 
 
 def _der_certificates(pem_text: str) -> list[bytes]:
-    """DER of every PEM certificate in ``pem_text``; unparsable ones are skipped."""
+    """DER of every PEM certificate in ``pem_text``; undecodable ones are skipped.
+
+    Only the base64 is decoded, not the certificate: system bundles hold old roots that
+    cryptography warns about (e.g. a negative serial number), and only equality matters here.
+    """
     found = []
-    for block in re.findall(
-        r"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", pem_text, re.DOTALL
+    for body in re.findall(
+        r"-----BEGIN CERTIFICATE-----(.+?)-----END CERTIFICATE-----", pem_text, re.DOTALL
     ):
         try:
-            cert = x509.load_pem_x509_certificate(block.encode("ascii", "replace"))
+            der = base64.b64decode("".join(body.split()), validate=True)
         except ValueError:
             continue
-        found.append(cert.public_bytes(serialization.Encoding.DER))
+        if der:
+            found.append(der)
     return found
 
 

@@ -23,7 +23,9 @@ from typing import Final
 from agent.messages import Lang, text
 
 #: Appearance profiles offered, in order (Nghị định 30/2020/NĐ-CP).
-PROFILES: Final = ("invisible", "personal", "organization", "attachment")
+PROFILES: Final = ("invisible", "personal", "organization")
+"""The attachment stamp is not offered: it needs the main document's "số và ký hiệu", which
+portals give and this window does not ask for."""
 SUFFIX: Final = "-signed"
 
 

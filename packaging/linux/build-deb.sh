@@ -1,0 +1,60 @@
+#!/bin/sh
+# Build the Debian package of Kyso Agent: dist/kyso-agent_VERSION_ARCH.deb (see README.md here).
+# Usage: packaging/linux/build-deb.sh [OUT_DIR]      (default: dist/ at the repository root)
+#
+# Needs dpkg-deb (dpkg) and the target's Python with pip: the wheels of the binary
+# dependencies are built for the interpreter that runs this (/usr/bin/python3 by default,
+# override with PYTHON=...), which must be the python3 of the Debian release installing it.
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+out=${1:-$repo/dist}
+python=${PYTHON:-/usr/bin/python3}
+
+command -v dpkg-deb >/dev/null || { echo "dpkg-deb is needed (Debian package dpkg)" >&2; exit 1; }
+"$python" -m pip --version >/dev/null 2>&1 ||
+    { echo "$python has no pip (Debian package python3-pip)" >&2; exit 1; }
+
+version=$("$python" -c 'import sys, tomllib; print(tomllib.load(open(sys.argv[1], "rb"))["project"]["version"])' "$repo/pyproject.toml")
+arch=$(dpkg --print-architecture)
+pyver=$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+pynext=$("$python" -c 'import sys; print("%d.%d" % (sys.version_info[0], sys.version_info[1] + 1))')
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/kyso-deb.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+root="$work/root"
+mkdir -p "$root/DEBIAN" "$root/usr/bin" "$root/usr/lib/kyso-agent/wheels" \
+    "$root/etc/kyso-agent" "$root/etc/xdg/autostart" "$root/usr/share/applications" \
+    "$root/usr/share/doc/kyso-agent"
+
+# Built from a copy of the project's sources, so that setuptools leaves nothing in the work tree.
+mkdir -p "$work/src"
+cp "$repo/pyproject.toml" "$repo/README.md" "$work/src/"
+cp -r "$repo/agent" "$work/src/agent"
+find "$work/src" -name __pycache__ -prune -exec rm -rf {} +
+# The agent and every dependency as wheels, so that installing needs no network.
+# --isolated: ignore the build machine's pip configuration (extra indexes, constraints).
+"$python" -m pip wheel --isolated --quiet --disable-pip-version-check \
+    --wheel-dir "$root/usr/lib/kyso-agent/wheels" "$work/src"
+
+install -m 0755 "$here/files/kyso-agent" "$root/usr/bin/kyso-agent"
+install -m 0644 "$here/files/policy.toml" "$root/etc/kyso-agent/policy.toml"
+install -m 0644 "$here/files/kyso-agent-autostart.desktop" "$root/etc/xdg/autostart/kyso-agent.desktop"
+install -m 0644 "$here/files/kyso-agent.desktop" "$root/usr/share/applications/kyso-agent.desktop"
+install -m 0644 "$here/debian/copyright" "$root/usr/share/doc/kyso-agent/copyright"
+for script in postinst prerm postrm; do
+    install -m 0755 "$here/debian/$script" "$root/DEBIAN/$script"
+done
+install -m 0644 "$here/debian/conffiles" "$root/DEBIAN/conffiles"
+
+size=$(du -sk --exclude=DEBIAN "$root" | cut -f1)
+sed -e "s/@VERSION@/$version/" -e "s/@ARCH@/$arch/" -e "s/@SIZE@/$size/" \
+    -e "s/@PYVER@/$pyver/" -e "s/@PYNEXT@/$pynext/" \
+    "$here/debian/control.in" > "$root/DEBIAN/control"
+
+mkdir -p "$out"
+deb="$out/kyso-agent_${version}_${arch}.deb"
+# --root-owner-group: files owned by root in the package without fakeroot.
+# gzip: the payload is mostly wheels, already compressed; xz would only cost time.
+dpkg-deb --root-owner-group -Zgzip --build "$root" "$deb" >/dev/null
+echo "$deb"

