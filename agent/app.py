@@ -110,14 +110,45 @@ def listen_ports(config: AgentConfig) -> list[int]:
     return [config.port] if config.port is not None else list(DEFAULT_PORT_RANGE)
 
 
-async def _keep_tls_fresh(files: tls.TlsFiles, context: ssl.SSLContext) -> None:
+async def _keep_tls_fresh(
+    files: tls.TlsFiles, context: ssl.SSLContext, *, trust_ca: bool = False
+) -> None:
     """An agent that runs for months renews its certificate without a restart."""
     while True:
         await asyncio.sleep(TLS_CHECK_INTERVAL)
         try:
-            tls.renew_if_needed(files, context)
+            renewed = tls.renew_if_needed(files, context)
         except (OSError, ValueError, ssl.SSLError):
             log.exception("renewing the local TLS certificate failed; will try again")
+            continue
+        if renewed and trust_ca:
+            await asyncio.to_thread(trust_local_ca, files)
+
+
+def trust_local_ca(files: tls.TlsFiles) -> bool:
+    """Have this user's stores trust the local CA, once per CA; True when they all do.
+
+    A marker next to ``ca.pem`` remembers the CA already trusted, so every start costs one
+    file read; a failure is logged and tried again at the next start.
+    """
+    from agent import tls_trust
+
+    ca_file = files.ca_cert
+    marker = files.directory / "trusted"
+    try:
+        current = tls_trust.thumbprint(tls_trust.load_ca(ca_file))
+        if marker.exists() and marker.read_text().strip() == current:
+            return True
+        results = tls_trust.install(ca_file, tls_trust.TrustTools(home=Path.home()))
+    except (tls_trust.TrustError, OSError, ValueError) as exc:
+        log.warning("could not make this computer trust the local CA: %s", exc)
+        return False
+    for result in results:
+        log.info("trusting the local CA: %s", tls_trust.result_text(result, "en"))
+    if tls_trust.all_ok(results):
+        marker.write_text(current + "\n")
+        return True
+    return False
 
 
 @dataclass(frozen=True)
@@ -142,8 +173,12 @@ async def serve(
     on_vgca: Callable[[str], None] | None = None,
     stop: asyncio.Event | None = None,
     companion: Callable[[StartedAgent], Coroutine[Any, Any, None]] | None = None,
+    trust_ca: bool = False,
 ) -> None:
     """Run the headless agent until ``stop`` is set or SIGINT/SIGTERM arrives.
+
+    ``trust_ca`` (``kyso-agent run``): make this user's stores trust the local CA when
+    they do not yet, and again after the CA is renewed.
 
     ``companion`` (the tray's token monitor) runs as a task once the server listens and
     is cancelled before the server stops and the tokens are closed. Unless policy turns it
@@ -151,7 +186,7 @@ async def serve(
     ``wss://`` URL after ``on_ready``); a taken VGCA port is logged, never fatal.
     """
     with InstanceLock(config.data_dir):
-        await _serve(config, prompter, on_ready, on_vgca, stop, companion)
+        await _serve(config, prompter, on_ready, on_vgca, stop, companion, trust_ca=trust_ca)
 
 
 async def _serve(  # noqa: PLR0917 - serve()'s arguments, passed on
@@ -161,8 +196,12 @@ async def _serve(  # noqa: PLR0917 - serve()'s arguments, passed on
     on_vgca: Callable[[str], None] | None,
     stop: asyncio.Event | None,
     companion: Callable[[StartedAgent], Coroutine[Any, Any, None]] | None,
+    *,
+    trust_ca: bool,
 ) -> None:
     files = tls.ensure(config.tls_dir)
+    if trust_ca:
+        await asyncio.to_thread(trust_local_ca, files)
     audit = AuditLog(config.audit_file)
     tokens = TokenService(config.pkcs11_modules)
     try:
@@ -187,7 +226,7 @@ async def _serve(  # noqa: PLR0917 - serve()'s arguments, passed on
             if config.pin_cache_minutes
             else None
         )
-        renewer = asyncio.create_task(_keep_tls_fresh(files, context))
+        renewer = asyncio.create_task(_keep_tls_fresh(files, context, trust_ca=trust_ca))
         stop = stop or asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):

@@ -344,7 +344,14 @@ def cmd_run(args: argparse.Namespace) -> int:
             reason = f"no tray backend ({type(exc).__name__}: {exc})"
     if reason:
         log.warning("%s: running without the tray icon, like `kyso-agent serve`", reason)
-        asyncio.run(serve(config, on_ready=_print_listening, on_vgca=_print_vgca))
+        asyncio.run(
+            serve(
+                config,
+                on_ready=_print_listening,
+                on_vgca=_print_vgca,
+                trust_ca=config.trust_local_ca,
+            )
+        )
         return 0
     from agent.ui.tray import run_tray
 

@@ -114,6 +114,9 @@ class AgentConfig:
     store is added."""
     check_revocation: bool = True
     """Ask the certificate's OCSP responder or CRL before signing, when reachable."""
+    trust_local_ca: bool = True
+    """``kyso-agent run`` makes this user's browsers and OS trust the local CA at its first
+    start and after a renewal (``kyso-agent trust install``); ``serve`` never does."""
     allow_user_pairing: bool = True
     """Policy: origins admitted by a wildcard entry may be paired by the user on first use."""
     allow_external_prompter: bool = True
@@ -323,7 +326,13 @@ def _convert(key: str, value: Any, source: str) -> Any:
             return Lang(value)
         except ValueError as exc:
             raise ConfigError(f"{source}: lang must be 'vi' or 'en'") from exc
-    if key in ("allow_user_pairing", "allow_external_prompter", "check_revocation", "vgca_enabled"):
+    if key in (
+        "allow_user_pairing",
+        "allow_external_prompter",
+        "check_revocation",
+        "vgca_enabled",
+        "trust_local_ca",
+    ):
         if not isinstance(value, bool):
             raise ConfigError(f"{source}: {key} must be true or false")
         return value

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import faulthandler
 import json
 import logging
 import os
@@ -544,6 +545,7 @@ class Tray:
                     on_ready=ready,
                     stop=self._stop,
                     companion=self.controller.companion,
+                    trust_ca=self.config.trust_local_ca,
                 )
             )
         except Exception as exc:
@@ -580,6 +582,11 @@ class Tray:
         title = self.controller.tooltip()
         # The xorg backend writes the window name as Latin-1 (and shows no tooltip).
         icon.title = title if icon.HAS_MENU else latin1_title(title)
+        display = getattr(icon, "_display", None)
+        if display is not None:
+            # pystray's xorg loop sets the window name without flushing; the request would
+            # wait in Xlib's buffer until some other traffic, leaving the old state shown.
+            display.flush()
         if icon.HAS_MENU:
             icon.menu = pystray_menu(self.controller.menu(), self.controller.act)
             icon.update_menu()
@@ -619,6 +626,9 @@ class Tray:
         if threading.current_thread() is threading.main_thread():
             for signum in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(signum, lambda _s, _f: self.quit())
+            if hasattr(signal, "SIGUSR1"):
+                # A frozen icon is a bug report: `kill -USR1 PID` writes every thread's stack.
+                faulthandler.register(signal.SIGUSR1, all_threads=True)
         if not self._quitting.is_set():
             icon.run(setup=self._setup)
         self._icon_ended.set()

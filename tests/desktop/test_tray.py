@@ -142,6 +142,8 @@ def test_tray_shows_token_state_and_quits_cleanly(
         try:
             eventually(lambda: name().startswith("Kyso Agent - Ready to sign"), 10, "READY")
         except AssertionError as exc:
+            agent.process.send_signal(signal.SIGUSR1)  # the tray dumps its threads' stacks
+            time.sleep(1)
             shown = f"{exc}; icon reads {name()!r}; log:\n{agent.log_text()}"
             raise AssertionError(shown) from None
         assert "Token TRAY-T: 1 certificate(s)" in name()
