@@ -11,6 +11,10 @@ Payload, staged under build/msi/stage/ (installed to ``Program Files\\Kyso Agent
   in ``Lib\\site-packages`` (``._pth``-file for the embeddable zip);
 - ``kyso-agent.cmd`` (``python.exe -m agent``); the tray starts as ``pythonw.exe -m agent run``.
 
+``KYSO_VERSION_OVERRIDE=X.Y.Z`` gives the MSI another ProductVersion (file name, Add/Remove
+Programs, ``HKLM\\SOFTWARE\\Kyso\\Agent`` ``Version``) than pyproject.toml's; the agent inside
+keeps its own version. tests/packaging/test_msi_wine.py builds such a "newer" MSI to test upgrades.
+
 The MSI is signed with osslsigncode when KYSO_SIGN_CERT and KYSO_SIGN_KEY (PEM or DER files, and
 optionally KYSO_SIGN_PASS, KYSO_SIGN_TIMESTAMP_URL) are set.
 """
@@ -109,6 +113,12 @@ def tool(name: str) -> str:
 
 
 def project_version() -> str:
+    override = os.environ.get("KYSO_VERSION_OVERRIDE")
+    if override:
+        parts = override.split(".")
+        if not (1 <= len(parts) <= 4 and all(x.isdigit() for x in parts)):
+            sys.exit(f"KYSO_VERSION_OVERRIDE={override!r}: not an MSI version (X.Y.Z)")
+        return override
     with (ROOT / "pyproject.toml").open("rb") as f:
         return str(tomllib.load(f)["project"]["version"])
 
