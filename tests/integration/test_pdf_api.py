@@ -35,6 +35,20 @@ def nss(token: SessionToken, tmp_path_factory: pytest.TempPathFactory) -> NssDb:
     return NssDb.create(tmp_path_factory.mktemp("nss"), token.ca.cert)
 
 
+def openssl_cms_verify(cms: Path, content: Path, tmp: Path) -> subprocess.CompletedProcess[str]:
+    """``openssl cms -verify`` of a detached DER CMS over ``content``, trusting ``tmp/ca.pem``."""
+    return subprocess.run(
+        [
+            *("openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", str(cms)),
+            *("-content", str(content), "-CAfile", str(tmp / "ca.pem")),
+            *("-purpose", "any", "-out", "/dev/null"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
 def sign_pdf(agent: AgentProcess, pdf: bytes, **options: object) -> bytes:
     response = agent.post("/v1/pdf/sign", {"pdf": b64(pdf), **options})
     assert response.status == 200, response.body[:500]
@@ -287,57 +301,17 @@ def test_cms_signature_over_a_digest_verifies_with_openssl(
     (tmp_path / "cms.der").write_bytes(cms)
     (tmp_path / "content.bin").write_bytes(content)
     (tmp_path / "ca.pem").write_bytes(token.ca.cert.public_bytes(serialization.Encoding.PEM))
-    verified = subprocess.run(
-        [
-            "openssl",
-            "cms",
-            "-verify",
-            "-binary",
-            "-inform",
-            "DER",
-            "-in",
-            str(tmp_path / "cms.der"),
-            "-content",
-            str(tmp_path / "content.bin"),
-            "-CAfile",
-            str(tmp_path / "ca.pem"),
-            "-purpose",
-            "any",
-            "-out",
-            "/dev/null",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    verified = openssl_cms_verify(tmp_path / "cms.der", tmp_path / "content.bin", tmp_path)
     assert verified.returncode == 0, verified.stderr
     from asn1crypto import cms as asn1_cms
 
     signer_info = asn1_cms.ContentInfo.load(cms)["content"]["signer_infos"][0]
-    attributes = {a["type"].native for a in signer_info["signed_attrs"]}
-    assert {"content_type", "message_digest", "signing_certificate_v2"} <= attributes
+    # By OID: asn1crypto names signing-certificate-v2 only once pyHanko has registered it.
+    attributes = {a["type"].dotted for a in signer_info["signed_attrs"]}
+    content_type, message_digest = "1.2.840.113549.1.9.3", "1.2.840.113549.1.9.4"
+    signing_certificate_v2 = "1.2.840.113549.1.9.16.2.47"
+    assert {content_type, message_digest, signing_certificate_v2} <= attributes
     wrong = tmp_path / "other.bin"
     wrong.write_bytes(content + b"!")
-    refused = subprocess.run(
-        [
-            "openssl",
-            "cms",
-            "-verify",
-            "-binary",
-            "-inform",
-            "DER",
-            "-in",
-            str(tmp_path / "cms.der"),
-            "-content",
-            str(wrong),
-            "-CAfile",
-            str(tmp_path / "ca.pem"),
-            "-purpose",
-            "any",
-            "-out",
-            "/dev/null",
-        ],
-        capture_output=True,
-        check=False,
-    )
+    refused = openssl_cms_verify(tmp_path / "cms.der", wrong, tmp_path)
     assert refused.returncode != 0
