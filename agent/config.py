@@ -41,6 +41,7 @@ from agent.origin import (
     is_extension_id,
     parse_pattern,
 )
+from agent.token import Isolation, WorkerLimits
 
 APP_NAME: Final = "kyso-agent"
 #: Chosen next to the VGCA plugin's 8987 so that IT finds both in one firewall rule.
@@ -64,6 +65,7 @@ DEFAULT_VGCA_PORT: Final = 8987
 DEFAULT_PROMPT_TIMEOUT: Final = 120.0
 DEFAULT_MAX_BODY: Final = 1024 * 1024
 DEFAULT_MAX_PDF: Final = 100 * 1024 * 1024
+DEFAULT_MODULE_TIMEOUT: Final = 20.0
 POSIX_POLICY_FILE: Final = Path("/etc/kyso-agent/policy.toml")
 #: The machine policy on Windows, under HKEY_LOCAL_MACHINE (64-bit view).
 WINDOWS_POLICY_KEY: Final = r"SOFTWARE\Policies\Kyso\Agent"
@@ -129,6 +131,17 @@ class AgentConfig:
     """Port of the VGCA Sign Service compatibility (``wss://127.0.0.1:PORT``); 0 = any."""
     vgca_enabled: bool = True
     """Policy: answer portals that speak the VGCA Sign Service protocol."""
+    module_isolation: Isolation = Isolation.PROCESS
+    """``process``: each PKCS#11 module in its own worker process, so a crashing or hung
+    vendor module fails one request, not the agent. ``thread``: in the agent's process."""
+    module_timeout: float = DEFAULT_MODULE_TIMEOUT
+    """Seconds a module may take to answer a read; signing gets this plus 2 s per digest
+    (and 120 s more on a PIN pad). A module past its deadline is stopped and restarted."""
+
+    @property
+    def worker_limits(self) -> WorkerLimits:
+        """Deadlines of the module workers."""
+        return WorkerLimits(call_timeout=self.module_timeout, sign_timeout=self.module_timeout)
 
     @property
     def tls_dir(self) -> Path:
@@ -192,7 +205,7 @@ _LIST_KEYS: Final = frozenset({"allowed_origins", "pkcs11_modules", "trust_roots
 _INT_KEYS: Final = frozenset(
     {"port", "vgca_port", "pin_cache_minutes", "max_body_bytes", "max_pdf_bytes"}
 )
-_FLOAT_KEYS: Final = frozenset({"prompt_timeout", "cancel_backoff_seconds"})
+_FLOAT_KEYS: Final = frozenset({"prompt_timeout", "cancel_backoff_seconds", "module_timeout"})
 _BOOL_KEYS: Final = frozenset(
     {"allow_user_pairing", "allow_external_prompter", "check_revocation", "vgca_enabled"}
 )
@@ -362,7 +375,20 @@ def _convert(key: str, value: Any, source: str) -> Any:
         if not isinstance(value, int) or isinstance(value, bool) or value < 1024:
             raise ConfigError(f"{source}: max_body_bytes must be at least 1024")
         return value
+    if key.startswith("module_"):
+        return _convert_module_setting(key, value, source)
     raise ConfigError(f"{source}: unknown setting {key!r}")  # pragma: no cover
+
+
+def _convert_module_setting(key: str, value: Any, source: str) -> Any:
+    if key == "module_isolation":
+        try:
+            return Isolation(value)
+        except ValueError as exc:
+            raise ConfigError(f"{source}: module_isolation must be 'process' or 'thread'") from exc
+    if not isinstance(value, int | float) or isinstance(value, bool) or not 1 <= value <= 600:
+        raise ConfigError(f"{source}: module_timeout must be 1 to 600 seconds")
+    return float(value)
 
 
 def _layer(values: Mapping[str, Any], source: str, *, policy: bool = False) -> dict[str, Any]:

@@ -57,6 +57,7 @@ class ErrorCode(StrEnum):
     USER_CANCELLED = "USER_CANCELLED"
     CONSENT_TIMEOUT = "CONSENT_TIMEOUT"
     TOKEN_NOT_PRESENT = "TOKEN_NOT_PRESENT"  # noqa: S105 - a code, not a secret
+    TOKEN_MODULE_FAILED = "TOKEN_MODULE_FAILED"  # noqa: S105 - a code, not a secret
     CERTIFICATE_NOT_FOUND = "CERTIFICATE_NOT_FOUND"
     CERTIFICATE_EXPIRED = "CERTIFICATE_EXPIRED"
     CERTIFICATE_REVOKED = "CERTIFICATE_REVOKED"
@@ -191,6 +192,18 @@ class TokenNotPresent(TokenError):
 
     code = ErrorCode.TOKEN_NOT_PRESENT
     http_status = 409
+
+
+class TokenModuleFailed(TokenError):
+    """The token's PKCS#11 module crashed, hung past its deadline or exited.
+
+    The module runs in its own worker process, so the agent survives; the worker is
+    restarted (with back-off) for the next request. Nothing of the failed operation
+    is returned.
+    """
+
+    code = ErrorCode.TOKEN_MODULE_FAILED
+    http_status = 503
 
 
 class CertificateNotFound(TokenError):

@@ -63,6 +63,16 @@ _CATALOGUE: Final[dict[str, dict[Lang, str]]] = {
         Lang.VI: "Không tìm thấy thiết bị ký số (USB token). Hãy cắm token và thử lại.",
         Lang.EN: "No signing token found. Insert the USB token and try again.",
     },
+    "TOKEN_MODULE_FAILED": {
+        Lang.VI: (
+            "Trình điều khiển của USB token bị lỗi và đang được khởi động lại. "
+            "Tài liệu chưa được ký; hãy thử lại sau giây lát."
+        ),
+        Lang.EN: (
+            "The USB token's driver failed and is being restarted. "
+            "Nothing was signed; try again in a moment."
+        ),
+    },
     "CERTIFICATE_NOT_FOUND": {
         Lang.VI: "Không tìm thấy chứng thư số phù hợp trên token.",
         Lang.EN: "The requested certificate is not on any token.",

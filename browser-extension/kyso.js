@@ -57,6 +57,10 @@ export const MESSAGES = deepFreeze({
     "Không tìm thấy USB token. Hãy cắm token rồi thử lại.",
     "No USB token found. Plug in your token and try again.",
   ],
+  TOKEN_MODULE_FAILED: [
+    "Trình điều khiển USB token bị lỗi và đang được khởi động lại. Chưa ký gì; hãy thử lại.",
+    "The USB token's driver failed and is being restarted. Nothing was signed; try again.",
+  ],
   CERTIFICATE_NOT_FOUND: [
     "Không tìm thấy chứng thư số cần dùng trên token.",
     "The certificate to sign with is not on the token.",

@@ -11,14 +11,17 @@ from agent.token.models import (
     TokenId,
     TokenInfo,
 )
-from agent.token.service import TokenService
+from agent.token.process import WorkerLimits
+from agent.token.service import Isolation, TokenService
 
 __all__ = [
     "Inventory",
+    "Isolation",
     "ModuleReport",
     "PinState",
     "TokenCertificate",
     "TokenId",
     "TokenInfo",
     "TokenService",
+    "WorkerLimits",
 ]

@@ -71,6 +71,11 @@ class TokenCertificate:
     supports_pss: bool = field(default=True, compare=False)
     """Its token offers CKM_RSA_PKCS_PSS."""
 
+    def __getstate__(self) -> dict[str, object]:
+        # The parsed certificate is a cache and cannot be pickled; the DER is enough
+        # to cross to and from a module's worker process.
+        return {k: v for k, v in self.__dict__.items() if k != "x509"}
+
     @cached_property
     def x509(self) -> x509.Certificate:
         """Parsed certificate."""

@@ -1,8 +1,10 @@
 """The token layer's face to the rest of the agent.
 
 :class:`TokenService` knows every configured module, each behind its own
-worker, and answers in agent terms (:mod:`agent.token.models`, the error tree).
-It never asks the user anything: callers bring the PIN.
+worker — a child process by default (:mod:`agent.token.process`), a thread in
+this process when configured (:mod:`agent.token.worker`) — and answers in agent
+terms (:mod:`agent.token.models`, the error tree). It never asks the user
+anything: callers bring the PIN.
 """
 
 from __future__ import annotations
@@ -10,15 +12,26 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from enum import StrEnum
 from pathlib import Path
 
 from agent.algorithms import HashAlgorithm, RsaScheme
-from agent.errors import CertificateNotFound
+from agent.errors import AgentError, CertificateNotFound
 from agent.pin import Pin
+from agent.token.calls import (
+    Poll,
+    ReadPinState,
+    Report,
+    Request,
+    sign_request,
+    typed_pin_state,
+    typed_report,
+    typed_signatures,
+)
 from agent.token.discovery import discover_modules
 from agent.token.models import Inventory, ModuleReport, PinState, TokenCertificate, TokenId
-from agent.token.module import Pkcs11Module
-from agent.token.worker import ModuleWorker
+from agent.token.process import ProcessWorker, WorkerLimits
+from agent.token.worker import ThreadWorker, Worker
 
 log = logging.getLogger(__name__)
 
@@ -37,50 +50,80 @@ def _unique(paths: Sequence[Path]) -> tuple[Path, ...]:
     return tuple(unique)
 
 
-class TokenService:
-    """All modules of this agent, each with its worker thread."""
+class Isolation(StrEnum):
+    """Where a module's worker runs."""
 
-    def __init__(self, module_paths: Sequence[Path]) -> None:
+    PROCESS = "process"
+    """A child process per module: a crash or hang in the module fails one request."""
+    THREAD = "thread"
+    """A thread of the agent: no process start-up, but a crash in the module ends the agent."""
+
+
+class TokenService:
+    """All modules of this agent, each with its worker."""
+
+    def __init__(
+        self,
+        module_paths: Sequence[Path],
+        isolation: Isolation = Isolation.PROCESS,
+        limits: WorkerLimits | None = None,
+    ) -> None:
         paths = _unique(module_paths) if module_paths else discover_modules()
         if not paths:
             log.warning("no PKCS#11 module configured or found; no token can be used")
-        self._workers = {path: ModuleWorker(path) for path in paths}
+        self.isolation = isolation
+        self._workers: dict[Path, Worker] = {
+            path: ProcessWorker(path, limits)
+            if isolation is Isolation.PROCESS
+            else ThreadWorker(path)
+            for path in paths
+        }
 
     @property
     def module_paths(self) -> tuple[Path, ...]:
         """Modules in configuration order."""
         return tuple(self._workers)
 
-    def _worker(self, path: Path) -> ModuleWorker:
+    def _worker(self, path: Path) -> Worker:
         try:
             return self._workers[path]
         except KeyError:
             raise CertificateNotFound(f"module {path} is not configured") from None
 
+    async def _report(self, worker: Worker, request: Request) -> ModuleReport:
+        # One failing module (a crashed worker) must not hide the tokens of the others.
+        try:
+            return typed_report(await worker.call(request))
+        except AgentError as exc:
+            return ModuleReport(worker.path, loaded=False, error=exc.detail)
+
     async def inventory(self) -> Inventory:
         """Read every module (concurrently across modules, serially within each)."""
         reports = await asyncio.gather(
-            *(worker.run(Pkcs11Module.report) for worker in self._workers.values())
+            *(self._report(worker, Report()) for worker in self._workers.values())
         )
         return Inventory(tuple(reports))
 
     async def poll(self, rescan: bool = False) -> Inventory:
         """The cheap, repeated :meth:`inventory` of the token monitor (``Pkcs11Module.poll``)."""
         reports = await asyncio.gather(
-            *(worker.run(lambda m: m.poll(rescan)) for worker in self._workers.values())
+            *(self._report(worker, Poll(rescan)) for worker in self._workers.values())
         )
         return Inventory(tuple(reports))
 
     def inventory_sync(self) -> Inventory:
         """:meth:`inventory` for the command line."""
-        reports: list[ModuleReport] = [
-            worker.run_sync(Pkcs11Module.report) for worker in self._workers.values()
-        ]
+        reports: list[ModuleReport] = []
+        for worker in self._workers.values():
+            try:
+                reports.append(typed_report(worker.call_sync(Report())))
+            except AgentError as exc:
+                reports.append(ModuleReport(worker.path, loaded=False, error=exc.detail))
         return Inventory(tuple(reports))
 
     async def pin_state(self, token: TokenId) -> PinState:
         """Fresh PIN state of ``token``."""
-        return await self._worker(token.module).run(lambda m: m.pin_state(token))
+        return typed_pin_state(await self._worker(token.module).call(ReadPinState(token)))
 
     async def sign(
         self,
@@ -91,7 +134,8 @@ class TokenService:
     ) -> list[bytes]:
         """Sign digests with one login; ``pin`` is ``None`` on a PIN pad."""
         worker = self._worker(certificate.token.module)
-        return await worker.run(lambda m: m.sign(certificate, items, scheme, pin))
+        request = sign_request(certificate, items, scheme, pin)
+        return typed_signatures(await worker.call(request), len(request.items))
 
     def close(self) -> None:
         """Finalise every module."""

@@ -2,8 +2,9 @@
 
 PKCS#11 promises thread safety only when the application asks for OS locking,
 and vendor modules (and SoftHSM) break under concurrent calls anyway. Each
-module therefore gets a single-thread executor; asyncio code reaches it through
-``run_in_executor`` and the command line through :meth:`ModuleWorker.run_sync`.
+module therefore gets a single-thread executor. This is the in-process worker
+(``module_isolation = "thread"``); :mod:`agent.token.process` puts the same
+thread in a child process so that a crashing module cannot take the agent down.
 """
 
 from __future__ import annotations
@@ -13,34 +14,62 @@ import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
+from agent.token.calls import Finalize, Request, execute
 from agent.token.module import Pkcs11Module
 
 T = TypeVar("T")
 
 
-class ModuleWorker:
-    """Owns one :class:`Pkcs11Module` and the thread that drives it."""
+class Worker(Protocol):
+    """What :class:`~agent.token.service.TokenService` needs of a module's worker."""
+
+    path: Path
+
+    async def call(self, request: Request) -> object:
+        """Answer ``request`` on the module's one thread."""
+        ...
+
+    def call_sync(self, request: Request) -> object:
+        """:meth:`call` for the command line (blocks)."""
+        ...
+
+    def close(self) -> None:
+        """Finalise the module and stop the worker."""
+        ...
+
+
+def thread_name(path: Path) -> str:
+    """A readable thread name for ``path``'s worker."""
+    return "pkcs11-" + re.sub(r"[^A-Za-z0-9_.-]", "_", path.name)
+
+
+class ThreadWorker:
+    """Owns one :class:`Pkcs11Module` and the thread in this process that drives it."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        name = re.sub(r"[^A-Za-z0-9_.-]", "_", path.name)
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"pkcs11-{name}")
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=thread_name(path))
         self._module = Pkcs11Module(path)
 
-    async def run(self, job: Callable[[Pkcs11Module], T]) -> T:
-        """Run ``job(module)`` on the worker thread and await its result."""
+    async def call(self, request: Request) -> object:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, job, self._module)
+        return await loop.run_in_executor(self._executor, execute, self._module, request)
+
+    def call_sync(self, request: Request) -> object:
+        return self._executor.submit(execute, self._module, request).result()
 
     def run_sync(self, job: Callable[[Pkcs11Module], T]) -> T:
-        """Run ``job(module)`` on the worker thread and wait (for the command line)."""
+        """Run any ``job(module)`` on the worker thread (benchmarks' direct baselines)."""
         return self._executor.submit(job, self._module).result()
 
     def close(self) -> None:
-        """Finalise the module on its own thread, then stop the thread."""
         try:
-            self._executor.submit(Pkcs11Module.finalize, self._module).result()
+            self._executor.submit(execute, self._module, Finalize()).result()
         finally:
             self._executor.shutdown(wait=True)
+
+
+#: The in-process worker under its older name.
+ModuleWorker = ThreadWorker

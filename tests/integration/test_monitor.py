@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from agent.testing.softhsm import KeySpec, SoftHsm, TestCa, TokenSpec, provision
-from agent.token import Inventory, TokenService
+from agent.token import Inventory, Isolation, TokenService
 from agent.token.module import Pkcs11Module
 from agent.token.monitor import TokenEvent, TokenEventKind, TokenMonitor
 
@@ -128,7 +128,8 @@ async def test_polling_reads_certificates_only_when_tokens_change(
         return original(self, token, info)  # type: ignore[arg-type]
 
     monkeypatch.setattr(Pkcs11Module, "_certificates", counting)
-    tokens = TokenService([hsm.module])
+    # The counter patches this process's module class: the worker must run in-process.
+    tokens = TokenService([hsm.module], Isolation.THREAD)
     seen = Seen()
     monitor = TokenMonitor(tokens, seen, rescan_interval=2.0, interval=1.0)
     try:

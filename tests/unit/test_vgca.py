@@ -100,6 +100,7 @@ def test_status_numbers_never_change() -> None:
         "FILE_TOO_LARGE": 15,
         "NOT_ATTEMPTED": 16,
         "SIGNATURE_INVALID": 17,
+        "TOKEN_MODULE_FAILED": 18,
         "INTERNAL": 99,
     }
     assert status_for(ErrorCode.INTERNAL) is Status.INTERNAL

@@ -90,6 +90,8 @@ class Status(IntEnum):
     """SignFile: not signed because an earlier file of the list failed."""
     SIGNATURE_INVALID = 17
     """VerifyPDF: the file was checked and not every signature is valid."""
+    TOKEN_MODULE_FAILED = 18
+    """The token's driver crashed or hung; the agent restarts it and nothing was signed."""
     INTERNAL = 99
 
 
@@ -100,6 +102,7 @@ ERROR_STATUS: Final[Mapping[ErrorCode, Status]] = {
     ErrorCode.USER_CANCELLED: Status.USER_CANCELLED,
     ErrorCode.CONSENT_TIMEOUT: Status.CONSENT_TIMEOUT,
     ErrorCode.TOKEN_NOT_PRESENT: Status.TOKEN_NOT_PRESENT,
+    ErrorCode.TOKEN_MODULE_FAILED: Status.TOKEN_MODULE_FAILED,
     ErrorCode.CERTIFICATE_NOT_FOUND: Status.CERTIFICATE_NOT_FOUND,
     ErrorCode.CERTIFICATE_EXPIRED: Status.CERTIFICATE_EXPIRED,
     ErrorCode.CERTIFICATE_REVOKED: Status.CERTIFICATE_REVOKED,

@@ -1,0 +1,158 @@
+"""The calls a module worker answers: the one vocabulary of both worker kinds.
+
+A worker thread (in-process) and a worker process (isolated) run the same
+requests through :func:`execute`, so the two modes cannot drift apart. Requests
+and replies are frozen dataclasses of plain values and the token models, which is
+what crosses the process boundary (pickled over a private pipe between the agent
+and a child it started itself; nothing else can write to it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from agent import errors
+from agent.algorithms import HashAlgorithm, RsaScheme
+from agent.errors import AgentError, TokenFailure
+from agent.pin import Pin
+from agent.token.models import ModuleReport, PinState, TokenCertificate, TokenId
+from agent.token.module import Pkcs11Module
+
+
+@dataclass(frozen=True)
+class Report:
+    """Tokens and certificates, read without logging in."""
+
+
+@dataclass(frozen=True)
+class Poll:
+    """The token monitor's cheap, repeated report."""
+
+    rescan: bool = False
+
+
+@dataclass(frozen=True)
+class ReadPinState:
+    """Fresh PIN state of one token."""
+
+    token: TokenId
+
+
+@dataclass(frozen=True)
+class Sign:
+    """Log in once and sign digests.
+
+    ``pin`` is the PIN's bytes for this one operation (``None`` on a PIN pad); the
+    worker wipes its copy after the login. It is left out of ``repr`` so that no
+    log line or traceback can show it.
+    """
+
+    certificate: TokenCertificate
+    items: tuple[tuple[bytes, HashAlgorithm], ...]
+    scheme: RsaScheme
+    pin: bytearray | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class Finalize:
+    """Release the module before the worker stops."""
+
+
+Request = Report | Poll | ReadPinState | Sign | Finalize
+
+
+def sign_request(
+    certificate: TokenCertificate,
+    items: Sequence[tuple[bytes, HashAlgorithm]],
+    scheme: RsaScheme,
+    pin: Pin | None,
+) -> Sign:
+    """A :class:`Sign` carrying a copy of ``pin`` that :func:`execute` wipes."""
+    secret = None if pin is None else bytearray(pin.reveal())
+    return Sign(certificate, tuple(items), scheme, secret)
+
+
+def execute(module: Pkcs11Module, request: Request) -> object:
+    """Run one request on ``module`` (from the module's only thread)."""
+    match request:
+        case Poll(rescan):
+            return module.poll(rescan)
+        case Report():
+            return module.report()
+        case ReadPinState(token):
+            return module.pin_state(token)
+        case Sign(certificate, items, scheme, secret):
+            pin = None if secret is None else Pin(secret.decode("utf-8"))
+            wipe(secret)
+            try:
+                return module.sign(certificate, items, scheme, pin)
+            finally:
+                if pin is not None:
+                    pin.wipe()
+        case Finalize():
+            module.finalize()
+            return None
+    raise TypeError(f"not a worker request: {type(request).__name__}")
+
+
+def wipe(secret: bytearray | None) -> None:
+    """Overwrite a PIN copy in place."""
+    if secret is not None:
+        secret[:] = bytes(len(secret))
+        secret.clear()
+
+
+@dataclass(frozen=True)
+class Failure:
+    """An error raised by a request, as it crosses the process boundary."""
+
+    kind: str
+    """The :class:`~agent.errors.AgentError` subclass name."""
+    detail: str
+
+    @classmethod
+    def of(cls, error: AgentError) -> Failure:
+        return cls(type(error).__name__, error.detail)
+
+    def rebuild(self) -> AgentError:
+        """The error again, as the class it was (only classes of :mod:`agent.errors`)."""
+        kind = getattr(errors, self.kind, None)
+        if isinstance(kind, type) and issubclass(kind, AgentError):
+            return kind(self.detail)
+        return TokenFailure(f"{self.kind}: {self.detail}")
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A worker process's answer to one request."""
+
+    value: object = None
+    failure: Failure | None = None
+    logs: tuple[tuple[int, str, str], ...] = ()
+    """Log records made while answering: level, logger name, message."""
+
+
+def typed_report(value: object) -> ModuleReport:
+    """``value`` as the :class:`ModuleReport` it must be."""
+    if not isinstance(value, ModuleReport):
+        raise TokenFailure(f"worker answered {type(value).__name__}, not a module report")
+    return value
+
+
+def typed_pin_state(value: object) -> PinState:
+    """``value`` as the :class:`PinState` it must be."""
+    if not isinstance(value, PinState):
+        raise TokenFailure(f"worker answered {type(value).__name__}, not a PIN state")
+    return value
+
+
+def typed_signatures(value: object, count: int) -> list[bytes]:
+    """``value`` as ``count`` signatures."""
+    if not (
+        isinstance(value, list)
+        and len(value) == count
+        and all(isinstance(item, bytes) for item in value)
+    ):
+        raise TokenFailure("worker answered something other than the signatures asked for")
+    return value
