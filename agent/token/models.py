@@ -138,6 +138,8 @@ class ModuleReport:
     """Certificates on those tokens."""
     empty_slots: int = 0
     """Slots with no (initialised) token."""
+    worker_failed: bool = False
+    """Its worker process crashed, hung or is waiting to restart (``error`` says which)."""
 
 
 @dataclass(frozen=True)

@@ -105,9 +105,12 @@ class Pkcs11Module:
         # Certificates rarely change while a token stays inserted, and reading them is slow on
         # real USB tokens; keyed by where and which token, so a swap is never served stale data.
         self._certificate_cache: dict[tuple[int, str, str], tuple[TokenCertificate, ...]] = {}
-        # Set when a slot could not be read: the next poll re-initialises the module.
+        # Set when a slot could not be read: the next read re-initialises the module.
         self._stale = False
-        self._polled_tokens = 0
+        # Tokens seen by the last read (None: not read yet). Many modules (SoftHSM, some
+        # vendor modules) only see a token plugged in after C_Finalize/C_Initialize, so a
+        # read that follows one that found nothing re-initialises the module first.
+        self._seen_tokens: int | None = None
 
     def load(self) -> None:
         """Load and initialise the module; a failure is remembered, not raised."""
@@ -152,14 +155,36 @@ class Pkcs11Module:
                 yield slot, token
 
     def report(self) -> ModuleReport:
-        """Tokens and certificates of this module, read without logging in."""
+        """Tokens and certificates of this module, read without logging in.
+
+        After a read that found no token (or a slot that failed), the module is
+        re-initialised first, so a token plugged back in is seen by the next request
+        whether or not the token monitor runs.
+        """
         self.load()
         if self._lib is None:
             return ModuleReport(self.path, loaded=False, error=self._error)
+        if self._stale or self._seen_tokens == 0:
+            self._refresh()
+        report = self._read(self._lib)
+        self._seen_tokens = len(report.tokens)
+        return report
+
+    def _refresh(self) -> None:
+        """Re-initialise, keeping the certificate cache (it is keyed by token)."""
+        self._stale = False
+        if self._lib is None:
+            return
+        try:
+            self._lib.reinitialize()
+        except p11err.PKCS11Error as exc:
+            log.warning("re-initialising %s failed: %s", self.path, type(exc).__name__)
+
+    def _read(self, lib: Pkcs11Lib) -> ModuleReport:
         tokens: list[TokenInfo] = []
         certificates: list[TokenCertificate] = []
         try:
-            slots = self._lib.get_slots(token_present=False)
+            slots = lib.get_slots(token_present=False)
             for slot, token in self._present_tokens():
                 info = TokenInfo(
                     id=TokenId(self.path, slot.slot_id, _serial(token), token.label.strip()),
@@ -193,24 +218,15 @@ class Pkcs11Module:
         """:meth:`report` for the token monitor, called every second.
 
         Cheap while nothing changes: the slot list and token info, certificates from the
-        cache. Many modules (SoftHSM, some vendor modules) only see a newly plugged token
-        after C_Finalize/C_Initialize, so the module is re-initialised (keeping the
-        certificate cache) when it showed no token, when a slot failed, or on ``rescan``.
-        A module that failed to load is not retried (that would log every second).
+        cache. ``rescan`` re-initialises the module even though it shows a token (modules
+        that only see a second token after C_Initialize). A module that failed to load is
+        not retried (that would log every second).
         """
-        if self._lib is None:
-            if self._error:
-                return ModuleReport(self.path, loaded=False, error=self._error)
-            return self.report()
-        if rescan or self._stale or self._polled_tokens == 0:
-            self._stale = False
-            try:
-                self._lib.reinitialize()
-            except p11err.PKCS11Error as exc:
-                log.warning("re-initialising %s failed: %s", self.path, type(exc).__name__)
-        report = self.report()
-        self._polled_tokens = len(report.tokens)
-        return report
+        if self._lib is None and self._error:
+            return ModuleReport(self.path, loaded=False, error=self._error)
+        if rescan and self._lib is not None:
+            self._refresh()
+        return self.report()
 
     def _cached_certificates(
         self, token: pkcs11.Token, info: TokenInfo
@@ -253,9 +269,13 @@ class Pkcs11Module:
         return found
 
     def _find_token(self, token_id: TokenId) -> pkcs11.Token:
-        for _slot, token in self._present_tokens():
-            if _serial(token) == token_id.serial and token.label.strip() == token_id.label:
-                return token
+        for attempt in range(2):
+            for _slot, token in self._present_tokens():
+                if _serial(token) == token_id.serial and token.label.strip() == token_id.label:
+                    return token
+            if attempt == 0:
+                self._refresh()  # it may have been plugged back in since the module last looked
+        self._stale = True  # and it may come back before the next read
         raise TokenNotPresent(f"token {token_id.label!r} ({token_id.serial}) is not present")
 
     def pin_state(self, token_id: TokenId) -> PinState:

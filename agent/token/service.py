@@ -16,7 +16,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from agent.algorithms import HashAlgorithm, RsaScheme
-from agent.errors import AgentError, CertificateNotFound
+from agent.errors import AgentError, CertificateNotFound, TokenModuleFailed
 from agent.pin import Pin
 from agent.token.calls import (
     Poll,
@@ -94,6 +94,8 @@ class TokenService:
         # One failing module (a crashed worker) must not hide the tokens of the others.
         try:
             return typed_report(await worker.call(request))
+        except TokenModuleFailed as exc:
+            return ModuleReport(worker.path, loaded=False, error=exc.detail, worker_failed=True)
         except AgentError as exc:
             return ModuleReport(worker.path, loaded=False, error=exc.detail)
 
@@ -117,6 +119,10 @@ class TokenService:
         for worker in self._workers.values():
             try:
                 reports.append(typed_report(worker.call_sync(Report())))
+            except TokenModuleFailed as exc:
+                reports.append(
+                    ModuleReport(worker.path, loaded=False, error=exc.detail, worker_failed=True)
+                )
             except AgentError as exc:
                 reports.append(ModuleReport(worker.path, loaded=False, error=exc.detail))
         return Inventory(tuple(reports))

@@ -1,0 +1,355 @@
+"""A PKCS#11 module that crashes, hangs, exits or loses its token costs one request, not the agent.
+
+The agent runs each module in its own worker process. Faults SoftHSM cannot produce
+(a segfault, a hang, a token vanishing in the middle of a batch) come from the fault
+shim (``tests/faultshim.c``), a module that wraps SoftHSM and misbehaves on cue; a
+token pulled out and plugged back in is SoftHSM's own token directory moved away and
+back. Every signature that does come back is checked with ``cryptography``.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import shutil
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from agent.algorithms import HashAlgorithm, RsaScheme
+from agent.audit import AuditLog
+from agent.pin import Pin
+from agent.testing.samples import sample_pdf
+from agent.testing.softhsm import KeySpec, SoftHsm, TestCa, TokenSpec, provision
+from agent.token import Isolation, TokenService, WorkerLimits
+from agent.token.calls import Report, sign_request, typed_signatures
+from tests.conftest import PIN, AgentProcess, Response, start_agent
+from tests.faultshim import FaultControl, build_shim
+from tests.verify import b64, digest_of, verify_with_cryptography
+
+pytestmark = pytest.mark.integration
+
+#: python-pkcs11 calls C_Sign twice per signature (length, then data).
+SIGN_CALLS_PER_SIGNATURE = 2
+
+
+@dataclass(frozen=True)
+class Hsm:
+    """A token of this module's own: its directory is moved away and back."""
+
+    hsm: SoftHsm
+    rsa: x509.Certificate
+    shim: Path
+
+
+@pytest.fixture(scope="module")
+def res(tmp_path_factory: pytest.TempPathFactory) -> Hsm:
+    root = tmp_path_factory.mktemp("resilience")
+    hsm = SoftHsm(root / "hsm").create()
+    made = provision(
+        hsm,
+        TestCa.create("Kyso Resilience CA"),
+        root / "ca",
+        TokenSpec("KYSO-RES", PIN, keys=(KeySpec("01", "RSA", "Lê Văn Cường", "Sở Nội vụ"),)),
+    )
+    return Hsm(hsm, made[0].certificate, build_shim(root / "shim"))
+
+
+@pytest.fixture
+def control(tmp_path: Path) -> FaultControl:
+    return FaultControl(tmp_path / "faults.txt")
+
+
+@pytest.fixture
+def shimmed(res: Hsm, control: FaultControl, tmp_path: Path) -> Iterator[AgentProcess]:
+    """The agent on the fault shim, reads and signatures allowed 3 s."""
+    running = start_agent(
+        tmp_path / "agent",
+        res.hsm,
+        modules=[res.shim],
+        env=control.env(res.hsm.module),
+        policy={"cancel_backoff_seconds": 0, "module_timeout": 3},
+    )
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def direct(res: Hsm, tmp_path: Path) -> Iterator[AgentProcess]:
+    """The agent on SoftHSM itself."""
+    running = start_agent(tmp_path / "agent", res.hsm, policy={"cancel_backoff_seconds": 0})
+    yield running
+    running.stop()
+
+
+def der(cert: x509.Certificate) -> bytes:
+    return cert.public_bytes(serialization.Encoding.DER)
+
+
+def sign(
+    agent: AgentProcess, cert: x509.Certificate, text: str, *, slow_user: bool = False
+) -> tuple[Response, bytes]:
+    """One signature; ``slow_user`` takes two seconds to answer the prompt."""
+    digest = digest_of(text.encode())
+    agent.script({"approved": True, "pin": PIN, **({"sleep": 2} if slow_user else {})})
+    response = agent.post(
+        "/v1/sign",
+        {"hash": b64(digest), "hashAlgorithm": "SHA-256", "certificate": b64(der(cert))},
+    )
+    return response, digest
+
+
+def assert_signed(response: Response, digest: bytes, cert: x509.Certificate) -> None:
+    assert response.status == 200, response.body
+    signature = base64.b64decode(response.json["signature"])
+    verify_with_cryptography(der(cert), signature, digest, "SHA-256")
+
+
+def sign_until_served(agent: AgentProcess, cert: x509.Certificate, text: str) -> None:
+    """Sign once the worker is back: right after a failure it waits out its back-off."""
+    for _ in range(40):
+        response, digest = sign(agent, cert, text)
+        if response.error_code != "TOKEN_MODULE_FAILED":
+            assert_signed(response, digest, cert)
+            return
+        time.sleep(0.25)
+    pytest.fail(f"the module was not restarted: {response.body!r}")
+
+
+def worker_pids(agent: AgentProcess) -> set[int]:
+    """Processes whose parent is the agent (its module workers)."""
+    tasks = Path(f"/proc/{agent.process.pid}/task")
+    # Each thread lists the children it started; the workers are started by worker threads.
+    children = {int(p) for t in tasks.iterdir() for p in (t / "children").read_text().split()}
+    return {pid for pid in children if b"spawn_main" in _cmdline(pid)}
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except FileNotFoundError:
+        return b""
+
+
+def audit_outcomes(agent: AgentProcess) -> list[str]:
+    with AuditLog(agent.data_dir / "audit.sqlite3") as audit:
+        return [entry.outcome for entry in audit.entries()]
+
+
+def test_a_crashing_module_fails_one_request_and_is_restarted(
+    shimmed: AgentProcess, res: Hsm, control: FaultControl
+) -> None:
+    assert_signed(*sign(shimmed, res.rsa, "trước sự cố"), res.rsa)
+    [first_worker] = worker_pids(shimmed)
+    control.set("C_Sign crash")
+    response, _ = sign(shimmed, res.rsa, "sự cố")
+    assert response.status == 503
+    assert response.error_code == "TOKEN_MODULE_FAILED"
+    assert "signature" not in response.json
+    assert shimmed.process.poll() is None
+    assert shimmed.request("GET", "/v1/info").status == 200
+    assert "killed by SIGSEGV" in shimmed.log_text()
+    control.clear()
+    sign_until_served(shimmed, res.rsa, "sau sự cố")
+    assert first_worker not in worker_pids(shimmed)
+    assert audit_outcomes(shimmed) == ["signed", "TOKEN_MODULE_FAILED", "signed"]
+
+
+def test_a_hung_module_is_stopped_at_its_deadline(
+    shimmed: AgentProcess, res: Hsm, control: FaultControl
+) -> None:
+    assert_signed(*sign(shimmed, res.rsa, "khởi động"), res.rsa)
+    [hung_worker] = worker_pids(shimmed)
+    control.set("C_Sign hang 600")
+    response, _ = sign(shimmed, res.rsa, "treo")
+    assert response.error_code == "TOKEN_MODULE_FAILED"
+    assert "did not answer within" in shimmed.log_text()
+    assert not Path(f"/proc/{hung_worker}").exists() or hung_worker not in worker_pids(shimmed)
+    control.clear()
+    sign_until_served(shimmed, res.rsa, "sau khi treo")
+
+
+def test_a_module_that_exits_while_listing_tokens_is_reported_not_as_a_missing_token(
+    shimmed: AgentProcess, res: Hsm, control: FaultControl
+) -> None:
+    control.set("C_GetSlotList exit 3")
+    response, _ = sign(shimmed, res.rsa, "danh sách")
+    assert response.error_code == "TOKEN_MODULE_FAILED"
+    assert shimmed.prompts() == []  # nobody is asked to sign with a module that is down
+    assert "exited with status 3" in shimmed.log_text()
+    control.clear()
+    sign_until_served(shimmed, res.rsa, "sau khi thoát")
+
+
+def test_repeated_crashes_back_off_instead_of_spinning(
+    shimmed: AgentProcess, res: Hsm, control: FaultControl
+) -> None:
+    control.set("* crash")
+    answers = [sign(shimmed, res.rsa, f"lần {n}")[0] for n in range(6)]
+    assert {a.error_code for a in answers} == {"TOKEN_MODULE_FAILED"}
+    log = shimmed.log_text()
+    # Six requests in quick succession: the back-off answers most without starting a child.
+    started = log.count("started worker process")
+    assert 1 <= started < len(answers), log
+    assert "restarting the module in" in log
+    control.clear()
+    sign_until_served(shimmed, res.rsa, "hết lỗi")
+
+
+def test_token_removed_in_the_middle_of_a_batch_returns_nothing(
+    shimmed: AgentProcess, res: Hsm, control: FaultControl
+) -> None:
+    # Three signatures go through, then the token "goes away" (CKR_DEVICE_REMOVED).
+    control.set(f"C_Sign error 0x32 after {3 * SIGN_CALLS_PER_SIGNATURE}")
+    digests = [digest_of(f"công văn {n}".encode()) for n in range(8)]
+    shimmed.script({"approved": True, "pin": PIN})
+    response = shimmed.post(
+        "/v1/sign/batch",
+        {
+            "items": [{"hash": b64(d), "hashAlgorithm": "SHA-256"} for d in digests],
+            "certificate": b64(der(res.rsa)),
+        },
+    )
+    assert response.status == 409, response.body
+    assert response.error_code == "TOKEN_NOT_PRESENT"
+    assert "signatures" not in response.json
+    control.clear()
+    assert_signed(*sign(shimmed, res.rsa, "cắm lại"), res.rsa)
+
+
+def test_token_removed_during_a_pdf_signature_returns_no_pdf(
+    shimmed: AgentProcess, res: Hsm, control: FaultControl
+) -> None:
+    control.set("C_Sign error 0x32")
+    shimmed.script({"approved": True, "pin": PIN})
+    response = shimmed.post("/v1/pdf/sign", {"pdf": b64(sample_pdf())})
+    assert response.error_code == "TOKEN_NOT_PRESENT", response.body[:300]
+    assert "pdf" not in response.json
+    control.clear()
+    shimmed.script({"approved": True, "pin": PIN})
+    again = shimmed.post("/v1/pdf/sign", {"pdf": b64(sample_pdf())})
+    assert again.status == 200, again.body[:300]
+
+
+def move_token_away(hsm: SoftHsm, where: Path) -> Path:
+    [token_dir] = list(hsm.token_dir.iterdir())
+    shutil.move(token_dir, where)
+    return token_dir
+
+
+def test_token_pulled_out_before_consent_then_plugged_back(
+    direct: AgentProcess, res: Hsm, tmp_path: Path
+) -> None:
+    assert_signed(*sign(direct, res.rsa, "trước khi rút"), res.rsa)
+    home = move_token_away(res.hsm, tmp_path / "away")
+    try:
+        response, _ = sign(direct, res.rsa, "đã rút")
+        assert response.error_code == "TOKEN_NOT_PRESENT"
+        assert direct.prompts() == []
+    finally:
+        shutil.move(tmp_path / "away", home)
+    # No restart of the agent: the next request sees the token again.
+    assert_signed(*sign(direct, res.rsa, "cắm lại"), res.rsa)
+
+
+def test_token_pulled_out_while_the_user_is_asked(
+    direct: AgentProcess, res: Hsm, tmp_path: Path
+) -> None:
+    [home] = list(res.hsm.token_dir.iterdir())
+    away = tmp_path / "away"
+    # The user takes two seconds to answer; the token leaves meanwhile.
+    pull = threading.Timer(0.8, shutil.move, (home, away))
+    pull.start()
+    try:
+        response, _ = sign(direct, res.rsa, "rút giữa chừng", slow_user=True)
+    finally:
+        pull.join()
+    assert len(direct.prompts()) == 1
+    assert response.error_code == "TOKEN_NOT_PRESENT", response.body
+    shutil.move(away, home)
+    assert_signed(*sign(direct, res.rsa, "cắm lại"), res.rsa)
+
+
+def test_stopping_the_agent_leaves_no_worker_behind(res: Hsm, tmp_path: Path) -> None:
+    agent = start_agent(tmp_path / "agent", res.hsm)
+    try:
+        assert_signed(*sign(agent, res.rsa, "một"), res.rsa)
+        workers = worker_pids(agent)
+        assert len(workers) == 1
+    finally:
+        agent.stop()
+    for pid in workers:
+        assert not Path(f"/proc/{pid}").exists() or _is_zombie(pid)
+
+
+def test_kill_9_of_the_agent_takes_its_workers_along(res: Hsm, tmp_path: Path) -> None:
+    agent = start_agent(tmp_path / "agent", res.hsm)
+    try:
+        assert_signed(*sign(agent, res.rsa, "một"), res.rsa)
+        workers = worker_pids(agent)
+        os.kill(agent.process.pid, signal.SIGKILL)
+        agent.process.wait()
+    finally:
+        agent.stop()
+    for pid in workers:
+        for _ in range(50):
+            if not Path(f"/proc/{pid}").exists() or _is_zombie(pid):
+                break
+            time.sleep(0.1)
+        else:
+            pytest.fail(f"worker {pid} outlived the agent")
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] == "Z"
+
+
+@pytest.mark.parametrize("isolation", list(Isolation))
+def test_the_pin_copy_is_wiped_once_the_worker_has_it(
+    res: Hsm, isolation: Isolation, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SOFTHSM2_CONF", str(res.hsm.conf))
+    tokens = TokenService([res.hsm.module], isolation)
+    try:
+        inventory = tokens.inventory_sync()
+        [cert] = [c for c in inventory.signing_certificates if c.der == der(res.rsa)]
+        request = sign_request(
+            cert, [(digest_of(b"x"), HashAlgorithm.SHA256)], RsaScheme.PKCS1V15, Pin(PIN)
+        )
+        worker = tokens._worker(res.hsm.module)  # noqa: SLF001 - the request object is the point
+        assert request.pin == bytearray(PIN.encode())
+        [signature] = typed_signatures(worker.call_sync(request), 1)
+        assert request.pin == bytearray()
+        verify_with_cryptography(der(res.rsa), signature, digest_of(b"x"), "SHA-256")
+        assert PIN not in repr(request)
+    finally:
+        tokens.close()
+
+
+def test_the_in_process_mode_still_signs(res: Hsm, tmp_path: Path) -> None:
+    agent = start_agent(tmp_path / "agent", res.hsm, policy={"module_isolation": "thread"})
+    try:
+        assert_signed(*sign(agent, res.rsa, "trong tiến trình"), res.rsa)
+        assert worker_pids(agent) == set()
+    finally:
+        agent.stop()
+
+
+def test_deadlines_grow_with_the_batch_and_the_pin_pad() -> None:
+    limits = WorkerLimits(
+        call_timeout=5, sign_timeout=10, sign_timeout_per_item=1, pinpad_timeout=100
+    )
+    cert_less = Report()
+    assert limits.deadline(cert_less) == 5
+    assert [limits.backoff(n) for n in range(1, 10)] == [0.5, 1, 2, 4, 8, 16, 30, 30, 30]
