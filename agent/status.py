@@ -838,7 +838,7 @@ async def collect(source: StatusSource, audit_limit: int = AUDIT_ENTRIES) -> Sta
 
 def build_local(config: AgentConfig, audit_limit: int = AUDIT_ENTRIES) -> StatusReport:
     """The report without a running agent: reads the tokens itself, creates no file."""
-    tokens = TokenService(config.pkcs11_modules)
+    tokens = TokenService(config.pkcs11_modules, config.module_isolation, config.worker_limits)
     try:
         inventory = tokens.inventory_sync()
     finally:
