@@ -16,6 +16,7 @@
  *     C_Sign hang 60             sleep 60 s, then call the real module
  *     C_Sign error 0x30          return this CK_RV without calling the module
  *     C_Login exit 3             _exit(3)
+ *     C_GetSlotList chatter 50   print 50 lines of debug output on stdout, then pass
  *     * error 0xE0 after 2       FUNCTION '*' matches every wrapped function
  *
  * "after N" lets the first N calls of the function through. Calls are counted
@@ -46,7 +47,7 @@
 
 #define CONTROL_MAX 8192
 
-enum action { PASS, CRASH, HANG, ERROR, EXIT };
+enum action { PASS, CRASH, HANG, ERROR, EXIT, CHATTER };
 
 struct counter {
     unsigned long calls;
@@ -97,6 +98,8 @@ static enum action find_rule(char *control, const char *name, unsigned long call
             action = ERROR;
         else if (verb && strcmp(verb, "exit") == 0)
             action = EXIT;
+        else if (verb && strcmp(verb, "chatter") == 0)
+            action = CHATTER;
         else {
             fprintf(stderr, "faultshim: unknown action in rule for %s\n", function);
             continue;
@@ -187,6 +190,14 @@ static int inject(const char *name, struct counter *counter, CK_RV *rv)
         return 1;
     case EXIT:
         _exit((int)argument);
+    case CHATTER: {
+        /* Vendor modules print debug output on stdout; then the call goes through. */
+        static const char noise[] = "\x00\x00\x10\x00 vendor debug: C_xxx called\n";
+        for (unsigned long i = 0; i < argument; i++)
+            if (write(STDOUT_FILENO, noise, sizeof noise - 1) < 0)
+                break;
+        return 0;
+    }
     case PASS:
         break;
     }

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Final
 
 from agent import errors
 from agent.algorithms import HashAlgorithm, RsaScheme
@@ -60,6 +61,7 @@ class Finalize:
 
 
 Request = Report | Poll | ReadPinState | Sign | Finalize
+REQUEST_TYPES: Final = (Report, Poll, ReadPinState, Sign, Finalize)
 
 
 def sign_request(

@@ -1,11 +1,13 @@
 """The inside of a module's worker process: one module, one thread, one pipe.
 
-:class:`~agent.token.process.ProcessWorker` starts this in a child process. It
-loads the module, then answers requests from the pipe one at a time with
-:func:`~agent.token.calls.execute` — the same code the in-process worker runs.
-Errors travel back as :class:`~agent.token.calls.Failure`, log records with the
-reply, so the agent's log stays the one place to look. The child ends when the
-pipe closes (the agent stopped or dropped it) and, on Linux, when the agent dies.
+:class:`~agent.token.process.ProcessWorker` starts ``python -m agent.token.host
+MODULE LOG_LEVEL AGENT_PID``. The child loads the module, then answers requests
+read from its stdin, one at a time, with :func:`~agent.token.calls.execute` — the
+same code the in-process worker runs — and writes each reply to the pipe that was
+its stdout. Errors travel back as :class:`~agent.token.calls.Failure`, log records
+with the reply, so the agent's log stays the one place to look. The child ends
+when the pipe closes (the agent stopped or dropped it) and, on Linux, when the
+agent dies.
 """
 
 from __future__ import annotations
@@ -14,11 +16,12 @@ import logging
 import os
 import signal
 import sys
-from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import IO
 
 from agent.errors import AgentError
-from agent.token.calls import Failure, Finalize, Reply, execute
+from agent.token import channel
+from agent.token.calls import REQUEST_TYPES, Failure, Finalize, Reply, Request, execute
 from agent.token.module import Pkcs11Module
 
 log = logging.getLogger(__name__)
@@ -44,7 +47,7 @@ class _Collector(logging.Handler):
 
 
 def _die_with_agent() -> None:
-    """Ask Linux to kill this process when the agent does (a ``kill -9`` leaves no orphan)."""
+    """Ask Linux to kill this process when the agent dies (a ``kill -9`` leaves no orphan)."""
     if not sys.platform.startswith("linux"):
         return
     import ctypes
@@ -57,29 +60,49 @@ def _die_with_agent() -> None:
         return
 
 
-def serve(conn: Connection, module_path: str, log_level: int, parent_pid: int) -> None:
-    """Answer requests for ``module_path`` until the pipe closes."""
-    _die_with_agent()
-    if os.getppid() != parent_pid:  # the agent died before the line above took effect
-        return
-    # Ctrl+C in a terminal reaches the whole process group; the agent decides when we stop.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+def _private_channel() -> tuple[IO[bytes], IO[bytes]]:
+    """The request and reply streams, with fds 0 and 1 pointed away from them.
+
+    Vendor modules print debug output to stdout; that must not land in the middle
+    of a reply frame, so the reply pipe moves to a new descriptor and fd 1 goes to
+    stderr (or nowhere, under ``pythonw``).
+    """
+    requests = os.fdopen(os.dup(0), "rb")
+    replies = os.fdopen(os.dup(1), "wb")
+    nowhere = os.open(os.devnull, os.O_RDWR)
+    os.dup2(nowhere, 0)
+    try:
+        os.dup2(2, 1)
+    except OSError:
+        os.dup2(nowhere, 1)
+    os.close(nowhere)
+    return requests, replies
+
+
+def _checked(request: object) -> Request:
+    if not isinstance(request, REQUEST_TYPES):
+        raise TypeError(f"not a worker request: {type(request).__name__}")
+    return request
+
+
+def serve(requests: IO[bytes], replies: IO[bytes], module_path: Path, log_level: int) -> None:
+    """Answer requests for ``module_path`` until the request stream closes."""
     collector = _Collector()
     root = logging.getLogger()
     root.handlers[:] = [collector]
     root.setLevel(log_level)
-    module = Pkcs11Module(Path(module_path))
+    module = Pkcs11Module(module_path)
     while True:
         try:
-            request = conn.recv()
-        except (EOFError, OSError):
+            request = channel.receive(requests)
+        except channel.ChannelClosed:
             break
         if request is None:
             break
         value: object = None
         failure: Failure | None = None
         try:
-            value = execute(module, request)
+            value = execute(module, _checked(request))
         except AgentError as exc:
             failure = Failure.of(exc)
         except Exception as exc:  # reported to the agent, never lost
@@ -88,8 +111,25 @@ def serve(conn: Connection, module_path: str, log_level: int, parent_pid: int) -
         finally:
             del request  # a Sign request carried the PIN; execute() wiped it
         try:
-            conn.send(Reply(value, failure, collector.drain()))
-        except (EOFError, OSError):
+            channel.send(replies, Reply(value, failure, collector.drain()))
+        except OSError:
             break
     if module.loaded:
         execute(module, Finalize())
+
+
+def main(argv: list[str]) -> int:
+    """``python -m agent.token.host MODULE LOG_LEVEL AGENT_PID``."""
+    module_path, log_level, agent_pid = argv
+    _die_with_agent()
+    if sys.platform.startswith("linux") and os.getppid() != int(agent_pid):
+        return 0  # the agent died before the line above took effect
+    # Ctrl+C in a terminal reaches the whole process group; the agent decides when we stop.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    requests, replies = _private_channel()
+    serve(requests, replies, Path(module_path), int(log_level))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -2,8 +2,9 @@
 
 Vendor PKCS#11 modules segfault, hang in USB reads and leak; loaded into the agent,
 any of that takes the agent (and the document being signed) down. Here each module
-lives in a child process (:mod:`agent.token.host`) that the agent drives over a
-private pipe, one request at a time from one thread, as in-process.
+lives in a child process (``python -m agent.token.host``) that the agent drives
+over the child's stdin and stdout (:mod:`agent.token.channel`), one request at a
+time from one thread, as in-process.
 
 - A child that dies (a crash, an ``exit`` in the module) or misses a request's
   deadline (it is then killed) fails that request with
@@ -18,19 +19,22 @@ private pipe, one request at a time from one thread, as in-process.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-import multiprocessing
 import os
+import queue
 import signal
+import subprocess
+import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from multiprocessing.connection import Connection
-from multiprocessing.process import BaseProcess
 from pathlib import Path
+from typing import IO
 
 from agent.errors import TokenModuleFailed
-from agent.token import host
+from agent.token import channel
 from agent.token.calls import Finalize, Reply, Request, Sign, wipe
 from agent.token.worker import thread_name
 
@@ -68,8 +72,8 @@ class WorkerLimits:
         return min(self.backoff_max, self.backoff_initial * 2.0 ** max(0, failures - 1))
 
 
-def _how_it_ended(process: BaseProcess) -> str:
-    code = process.exitcode
+def _how_it_ended(process: subprocess.Popen[bytes]) -> str:
+    code = process.poll()
     if code is None:
         return "still running"
     if code < 0:
@@ -80,6 +84,24 @@ def _how_it_ended(process: BaseProcess) -> str:
     return f"exited with status {code}"
 
 
+def _read_replies(stream: IO[bytes], replies: queue.Queue[object]) -> None:
+    """Move replies from the pipe to the queue; ``EOFError`` marks the end."""
+    while True:
+        try:
+            replies.put(channel.receive(stream))
+        except (EOFError, OSError, ValueError) as exc:
+            replies.put(EOFError(str(exc)))
+            return
+
+
+@dataclass
+class _Child:
+    process: subprocess.Popen[bytes]
+    requests: IO[bytes]
+    replies: queue.Queue[object]
+    fresh: bool = True
+
+
 class ProcessWorker:
     """Owns the child process of one module and the one thread that talks to it."""
 
@@ -87,10 +109,7 @@ class ProcessWorker:
         self.path = path
         self.limits = limits or WorkerLimits()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=thread_name(path))
-        self._context = multiprocessing.get_context("spawn")
-        self._process: BaseProcess | None = None
-        self._conn: Connection | None = None
-        self._fresh = False
+        self._child: _Child | None = None
         self._failures = 0
         self._retry_at = 0.0
         self._last_failure = ""
@@ -100,8 +119,8 @@ class ProcessWorker:
     @property
     def pid(self) -> int | None:
         """The running child's process id."""
-        process = self._process
-        return process.pid if process is not None and process.is_alive() else None
+        child = self._child
+        return child.process.pid if child is not None and child.process.poll() is None else None
 
     async def call(self, request: Request) -> object:
         loop = asyncio.get_running_loop()
@@ -110,65 +129,82 @@ class ProcessWorker:
     def call_sync(self, request: Request) -> object:
         return self._executor.submit(self._call, request).result()
 
-    # Everything below runs on the worker thread only.
+    # Everything below runs on the worker thread only (which is also why a child started
+    # here is killed by Linux if this thread's process dies: see agent.token.host).
 
-    def _start(self) -> Connection:
-        if self._conn is not None and self._process is not None:
-            if self._process.is_alive():
-                return self._conn
+    def _start(self) -> _Child:
+        child = self._child
+        if child is not None:
+            if child.process.poll() is None:
+                return child
+            self._last_failure = _how_it_ended(child.process)
             log.warning(
                 "worker process of %s ended between requests (%s); starting another",
                 self.path,
-                _how_it_ended(self._process),
+                self._last_failure,
             )
-            self._last_failure = _how_it_ended(self._process)
-        self._discard()
+            self._discard()
         wait = self._retry_at - time.monotonic()
         if wait > 0:
             raise TokenModuleFailed(
                 f"{self.path}: {self._last_failure}; restarting the module in {wait:.1f} s"
             )
-        ours, theirs = self._context.Pipe(duplex=True)
-        process = self._context.Process(
-            target=host.serve,
-            args=(theirs, str(self.path), logging.getLogger().getEffectiveLevel(), os.getpid()),
-            name=f"kyso-{thread_name(self.path)}",
-            daemon=True,
+        level = logging.getLogger().getEffectiveLevel()
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "agent.token.host",
+                str(self.path),
+                str(level),
+                str(os.getpid()),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=None if sys.stderr is not None else subprocess.DEVNULL,
+            creationflags=getattr(subprocess, "CREATE_NO_WINDOW", 0),
         )
-        process.start()
-        theirs.close()
+        replies: queue.Queue[object] = queue.Queue()
+        if process.stdin is None or process.stdout is None:  # pragma: no cover - PIPE given
+            raise TokenModuleFailed(f"{self.path}: no pipe to the worker process")
+        threading.Thread(
+            target=_read_replies,
+            args=(process.stdout, replies),
+            name=f"{thread_name(self.path)}-replies",
+            daemon=True,
+        ).start()
         if self._last_failure:
             self.restarts += 1
         log.info("started worker process %s for %s", process.pid, self.path)
-        self._process, self._conn, self._fresh = process, ours, True
-        return ours
+        self._child = _Child(process, process.stdin, replies)
+        return self._child
 
     def _call(self, request: Request) -> object:
         try:
-            conn = self._start()
+            child = self._start()
         except BaseException:
             if isinstance(request, Sign):
                 wipe(request.pin)
             raise
         seconds = self.limits.deadline(request)
-        if self._fresh:
+        if child.fresh:
             seconds += self.limits.start_timeout
         try:
-            conn.send(request)
+            channel.send(child.requests, request)
         except (OSError, ValueError) as exc:
             raise self._failed(f"the worker process could not be reached ({exc})") from None
         finally:
             if isinstance(request, Sign):
                 wipe(request.pin)
         try:
-            if not conn.poll(seconds):
-                raise self._failed(f"the module did not answer within {seconds:.0f} s")
-            reply = conn.recv()
-        except (EOFError, OSError):
-            raise self._failed("the module's worker process ended") from None
+            reply = child.replies.get(timeout=seconds)
+        except queue.Empty:
+            raise self._failed(f"the module did not answer within {seconds:.0f} s") from None
+        if isinstance(reply, EOFError):
+            raise self._failed("the module's worker process ended")
         if not isinstance(reply, Reply):
             raise self._failed(f"the worker answered {type(reply).__name__}")
-        self._fresh = False
+        child.fresh = False
         self._failures = 0
         for level, name, message in reply.logs:
             logging.getLogger(name).log(level, "%s", message)
@@ -178,11 +214,16 @@ class ProcessWorker:
 
     def _failed(self, reason: str) -> TokenModuleFailed:
         """Stop the child, schedule the restart, and describe what happened."""
-        process = self._process
-        if process is not None and process.is_alive():
-            process.kill()
-            process.join(5)
-        ended = _how_it_ended(process) if process is not None else "not started"
+        child = self._child
+        ended = "not started"
+        if child is not None:
+            if child.process.poll() is None:
+                child.process.kill()
+            try:
+                child.process.wait(5)
+            except subprocess.TimeoutExpired:
+                log.warning("worker process %s of %s does not die", child.process.pid, self.path)
+            ended = _how_it_ended(child.process)
         self._discard()
         self._failures += 1
         backoff = self.limits.backoff(self._failures)
@@ -197,30 +238,34 @@ class ProcessWorker:
         return TokenModuleFailed(f"{self.path}: {self._last_failure}")
 
     def _discard(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-        if self._process is not None and not self._process.is_alive():
-            self._process.join(0)
-            self._process.close()
-        self._conn, self._process = None, None
+        child, self._child = self._child, None
+        if child is None:
+            return
+        for stream in (child.process.stdin, child.process.stdout):
+            if stream is not None:
+                with contextlib.suppress(OSError):
+                    stream.close()
+        if child.process.poll() is not None:
+            child.process.wait()
 
     def _stop(self) -> None:
-        process, conn = self._process, self._conn
-        if process is None or conn is None:
+        child = self._child
+        if child is None:
             return
-        if process.is_alive():
+        process = child.process
+        if process.poll() is None:
             try:
-                conn.send(Finalize())
-                if conn.poll(5):
-                    conn.recv()
-                conn.send(None)
-            except (EOFError, OSError, ValueError):
+                channel.send(child.requests, Finalize())
+                child.replies.get(timeout=5)
+                channel.send(child.requests, None)
+            except (OSError, ValueError, queue.Empty):
                 pass
-            process.join(5)
-            if process.is_alive():
+            try:
+                process.wait(5)
+            except subprocess.TimeoutExpired:
                 log.warning("worker process of %s did not stop; killing it", self.path)
                 process.kill()
-                process.join(5)
+                process.wait(5)
         self._discard()
 
     def close(self) -> None:

@@ -128,7 +128,7 @@ def worker_pids(agent: AgentProcess) -> set[int]:
     tasks = Path(f"/proc/{agent.process.pid}/task")
     # Each thread lists the children it started; the workers are started by worker threads.
     children = {int(p) for t in tasks.iterdir() for p in (t / "children").read_text().split()}
-    return {pid for pid in children if b"spawn_main" in _cmdline(pid)}
+    return {pid for pid in children if b"agent.token.host" in _cmdline(pid)}
 
 
 def _cmdline(pid: int) -> bytes:
@@ -186,6 +186,15 @@ def test_a_module_that_exits_while_listing_tokens_is_reported_not_as_a_missing_t
     assert "exited with status 3" in shimmed.log_text()
     control.clear()
     sign_until_served(shimmed, res.rsa, "sau khi thoát")
+
+
+def test_a_module_printing_on_stdout_does_not_disturb_the_agent(
+    shimmed: AgentProcess, res: Hsm, control: FaultControl
+) -> None:
+    # The worker's replies travel on what was its stdout; a chatty module must not corrupt them.
+    control.set("* chatter 20")
+    assert_signed(*sign(shimmed, res.rsa, "nhiều lời"), res.rsa)
+    assert "vendor debug: C_xxx called" in shimmed.log_text()
 
 
 def test_repeated_crashes_back_off_instead_of_spinning(
