@@ -179,11 +179,18 @@ def in_background(
 
 
 def dialog_processes(running: AgentProcess) -> list[str]:
-    """Processes the agent started that are still running (the dialog, if any)."""
+    """Processes the agent started that are still running, but its token module's worker."""
     found = subprocess.run(
         ["pgrep", "-P", str(running.process.pid)], capture_output=True, text=True, check=False
     )
-    return found.stdout.split()
+    return [pid for pid in found.stdout.split() if not _is_token_worker(pid)]
+
+
+def _is_token_worker(pid: str) -> bool:
+    try:
+        return b"agent.token.host" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
 
 
 def assert_signed(response: Response) -> None:
