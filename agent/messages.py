@@ -187,6 +187,14 @@ _CATALOGUE: Final[dict[str, dict[Lang, str]]] = {
         Lang.VI: "Một trang web muốn đọc chứng thư số của bạn",
         Lang.EN: "A web portal wants to read your certificate",
     },
+    "dialog_heading_sign_local": {
+        Lang.VI: "Bạn đang ký số một tệp trên máy tính này",
+        Lang.EN: "You are signing a file from this computer",
+    },
+    "dialog_heading_select_local": {
+        Lang.VI: "Kyso Agent trên máy tính này cần chứng thư số của bạn",
+        Lang.EN: "Kyso Agent on this computer needs your certificate",
+    },
     "dialog_origin": {Lang.VI: "Trang web yêu cầu:", Lang.EN: "Requested by:"},
     "dialog_first_use": {
         Lang.VI: "Đây là lần đầu tiên trang này yêu cầu. "

@@ -28,7 +28,7 @@ from agent.consent.prompter import (
     RetryReason,
 )
 from agent.messages import Lang, text
-from agent.origin import InvalidOrigin, parse_origin
+from agent.origin import LOCAL_CALLER, InvalidOrigin, parse_origin
 from agent.pin import TriesLeft
 
 #: Second-level domains under which Vietnam registers names (vnnic.vn), so that
@@ -314,6 +314,13 @@ def _pin_view(pin: PinRequest | None, lang: Lang) -> PinView:
 # --- the whole dialog ------------------------------------------------------------------------
 
 
+def _heading_key(origin: str, *, signing: bool) -> str:
+    # A file the user picked in the tray or on the command line is not a portal's request.
+    if origin == str(LOCAL_CALLER):
+        return "dialog_heading_sign_local" if signing else "dialog_heading_select_local"
+    return "dialog_heading_sign" if signing else "dialog_heading_select"
+
+
 def describe(request: PromptRequest) -> DialogView:
     """Everything the dialog shows for ``request``."""
     lang = request.lang
@@ -339,7 +346,7 @@ def describe(request: PromptRequest) -> DialogView:
         lang=lang,
         action=request.action,
         window_title=text("dialog_title_sign" if signing else "dialog_title_select", lang),
-        heading=text("dialog_heading_sign" if signing else "dialog_heading_select", lang),
+        heading=text(_heading_key(request.origin, signing=signing), lang),
         origin_label=text("dialog_origin", lang),
         origin=split_origin(request.origin),
         notices=tuple(notices),

@@ -436,3 +436,17 @@ def test_make_prompter_prefers_the_command_then_the_dialog(
 def test_dialog_command_runs_this_python() -> None:
     assert dialog_command(3) == [sys.executable, "-m", "agent.ui.dialog", "--timeout", "3"]
     assert dialog_command(2.5)[-1] == "2.5"
+
+
+@pytest.mark.parametrize(
+    ("lang", "portal", "local"),
+    [
+        (Lang.VI, "Một trang web yêu cầu bạn ký số", "Bạn đang ký số một tệp trên máy tính này"),
+        (Lang.EN, "A web portal asks you to sign", "You are signing a file from this computer"),
+    ],
+)
+def test_a_file_signed_from_this_computer_is_not_called_a_portal_request(
+    lang: Lang, portal: str, local: str
+) -> None:
+    assert describe(sign(lang)).heading == portal
+    assert describe(sign(lang, origin="local://kyso-agent")).heading == local
