@@ -32,6 +32,7 @@ from agent.pairing import PairingStore
 from agent.pdf.trust import TrustRootError, load_trust_roots, windows_store_roots
 from agent.protocol import PdfSignRequest
 from agent.server import RunningServer, ServerSettings, create_app, start_server, tls
+from agent.server.control import ControlChannel
 from agent.service import SigningService
 from agent.session_lock import watch_session_lock
 from agent.status import StatusSource
@@ -174,6 +175,7 @@ async def serve(
     stop: asyncio.Event | None = None,
     companion: Callable[[StartedAgent], Coroutine[Any, Any, None]] | None = None,
     trust_ca: bool = False,
+    on_show: Callable[[], bool] | None = None,
 ) -> None:
     """Run the headless agent until ``stop`` is set or SIGINT/SIGTERM arrives.
 
@@ -184,9 +186,22 @@ async def serve(
     is cancelled before the server stops and the tokens are closed. Unless policy turns it
     off, the VGCA Sign Service compatibility listens beside the API (``on_vgca`` gets its
     ``wss://`` URL after ``on_ready``); a taken VGCA port is logged, never fatal.
+
+    One agent per data directory: :class:`~agent.instance.AlreadyRunning` when another holds
+    it. ``on_show`` (the tray) shows the window when a second start asks for it.
     """
-    with InstanceLock(config.data_dir):
-        await _serve(config, prompter, on_ready, on_vgca, stop, companion, trust_ca=trust_ca)
+    with InstanceLock(config.data_dir) as instance:
+        await _serve(
+            config,
+            prompter,
+            on_ready,
+            on_vgca,
+            stop,
+            companion,
+            trust_ca=trust_ca,
+            instance=instance,
+            on_show=on_show,
+        )
 
 
 async def _serve(  # noqa: PLR0917 - serve()'s arguments, passed on
@@ -198,17 +213,21 @@ async def _serve(  # noqa: PLR0917 - serve()'s arguments, passed on
     companion: Callable[[StartedAgent], Coroutine[Any, Any, None]] | None,
     *,
     trust_ca: bool,
+    instance: InstanceLock,
+    on_show: Callable[[], bool] | None,
 ) -> None:
     files = tls.ensure(config.tls_dir)
     if trust_ca:
         await asyncio.to_thread(trust_local_ca, files)
     audit = AuditLog(config.audit_file)
-    tokens = TokenService(config.pkcs11_modules)
+    tokens = TokenService(config.pkcs11_modules, config.module_isolation, config.worker_limits)
     try:
         service = make_service(config, tokens, prompter, audit)
         status = StatusSource(config, tokens, PairingStore(config.pairing_file), audit)
         settings = server_settings(config)
-        app = create_app(service, settings, status=status)
+        app = create_app(
+            service, settings, status=status, control=ControlChannel(instance.secret, on_show)
+        )
         ports = listen_ports(config)
         context = tls.server_context(files)
         try:
@@ -220,6 +239,7 @@ async def _serve(  # noqa: PLR0917 - serve()'s arguments, passed on
                 "(is another Kyso Agent running?)"
             ) from exc
         status.port = server.port
+        instance.publish(server.port)
         vgca = await _start_vgca(config, service, settings, context)
         watcher = (
             asyncio.create_task(watch_session_lock(service.session_locked))
@@ -292,7 +312,7 @@ async def _start_vgca(
 async def local_signing(config: AgentConfig, request: PdfSignRequest) -> bytes:
     """Sign a PDF from the command line, through the same consent, PIN and audit path."""
     audit = AuditLog(config.audit_file)
-    tokens = TokenService(config.pkcs11_modules)
+    tokens = TokenService(config.pkcs11_modules, config.module_isolation, config.worker_limits)
     try:
         service = make_service(config, tokens, audit=audit)
         result = await service.sign_pdf(LOCAL_CALLER, request)

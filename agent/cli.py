@@ -14,7 +14,7 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from agent import __version__
 from agent.audit import AuditError, AuditLog, entry_to_json, format_entries
@@ -107,6 +107,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the headless agent (HTTPS API on 127.0.0.1)")
     for agent_command in (run, serve):
         _agent_options(agent_command)
+    run.add_argument(
+        "--at-login",
+        action="store_true",
+        help="started at login: if this user's agent already runs, exit quietly "
+        "(without opening its window)",
+    )
 
     tokens = commands.add_parser("tokens", help="list modules, tokens and certificates")
     _common(tokens)
@@ -178,6 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
 _NOT_SETTINGS = frozenset(
     {
         "command",
+        "at_login",
         "config",
         "trust_command",
         "system",
@@ -294,7 +301,7 @@ def cmd_tokens(args: argparse.Namespace) -> int:
     """``kyso-agent tokens``."""
     config = config_from_args(args)
     configure_logging(config, to_file=False)
-    service = TokenService(config.pkcs11_modules)
+    service = TokenService(config.pkcs11_modules, config.module_isolation, config.worker_limits)
     try:
         inventory = service.inventory_sync()
     finally:
@@ -315,25 +322,99 @@ def _print_vgca(url: str) -> None:
     print(f"vgca listening on {url}", flush=True)
 
 
-def cmd_serve(args: argparse.Namespace) -> int:
-    """``kyso-agent serve``."""
-    from agent.app import serve
+EXIT_ALREADY_RUNNING: Final = 3
+"""``serve`` found this user's agent already running (and asked it to show its window): this
+process started no server, which a script or service manager should hear about."""
+EXIT_NOT_ANSWERING: Final = 1
+"""An agent holds this user's data directory but does not answer: nothing was started."""
 
-    config = config_from_args(args)
-    configure_logging(config)
-    asyncio.run(serve(config, on_ready=_print_listening, on_vgca=_print_vgca))
+
+def _hand_over(config: AgentConfig, *, headless: bool) -> int | None:
+    """When this user's agent already runs, ask it to show its window and return the exit
+    status (``run``: 0; ``serve``: :data:`EXIT_ALREADY_RUNNING`); ``None`` when none runs."""
+    from agent.instance import Found, find_running
+
+    probe = find_running(config.data_dir, config.tls_dir / "ca.pem")
+    if probe.found is Found.NONE:
+        return None
+    out = sys.stderr if headless else sys.stdout
+    if probe.found is Found.SHOWN and probe.info is not None:
+        where = f"{probe.info.url}, pid {probe.info.pid}"
+        if probe.window:
+            print(f"Kyso Agent is already running; showing its window ({where})", file=out)
+        else:
+            print(
+                f"Kyso Agent is already running, without a window ({where}); "
+                "`kyso-agent status` prints its report",
+                file=out,
+            )
+        return EXIT_ALREADY_RUNNING if headless else 0
+    print(
+        "kyso-agent: Kyso Agent is already running for this user but does not answer: "
+        f"{probe.problem}. Nothing was started. Wait a moment and try again; if it still does "
+        "not answer, end that process and start Kyso Agent again.",
+        file=sys.stderr,
+    )
+    return EXIT_NOT_ANSWERING
+
+
+def _already_running(config: AgentConfig) -> bool:
+    from agent.instance import lock_held
+
+    return lock_held(config.data_dir)
+
+
+def _lost_race(config: AgentConfig, *, headless: bool) -> int:
+    """Another start took the lock between our look and our start: hand over to it."""
+    handed = _hand_over(config, headless=headless)
+    if handed is None:  # and it has stopped again already
+        print("kyso-agent: another Kyso Agent was starting; try again", file=sys.stderr)
+        return EXIT_NOT_ANSWERING
+    return handed
+
+
+def _serve_here(config: AgentConfig, *, headless: bool, trust_ca: bool = False) -> int:
+    """The headless agent (after :func:`_hand_over` found none running)."""
+    from agent.app import serve
+    from agent.instance import AlreadyRunning
+
+    try:
+        asyncio.run(
+            serve(config, on_ready=_print_listening, on_vgca=_print_vgca, trust_ca=trust_ca)
+        )
+    except AlreadyRunning:
+        return _lost_race(config, headless=headless)
     return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """``kyso-agent serve``; when this user's agent already runs, exit 3 (docs/helpdesk.md)."""
+    config = config_from_args(args)
+    configure_logging(config, to_file=False)
+    handed = _hand_over(config, headless=True)
+    if handed is not None:
+        return handed
+    configure_logging(config)
+    return _serve_here(config, headless=True)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     """``kyso-agent run`` (the default): the agent with its tray icon (docs/tray.md).
 
-    Without a display, or where no tray backend loads, it runs as ``serve`` does.
+    Without a display, or where no tray backend loads, it runs as ``serve`` does. When this
+    user's agent already runs, it asks that one to show its window and exits 0.
     """
-    from agent.app import serve
     from agent.ui.display import display_available
 
     config = config_from_args(args)
+    configure_logging(config, to_file=False)
+    if args.at_login and _already_running(config):
+        # The machine-wide login entry and the user's own both fired: one agent is enough,
+        # and a window popping up at every login would be noise.
+        return 0
+    handed = _hand_over(config, headless=False)
+    if handed is not None:
+        return handed
     configure_logging(config)
     log = logging.getLogger("agent.cli")
     reason = "" if display_available() else "no display (DISPLAY/WAYLAND_DISPLAY unset)"
@@ -344,18 +425,12 @@ def cmd_run(args: argparse.Namespace) -> int:
             reason = f"no tray backend ({type(exc).__name__}: {exc})"
     if reason:
         log.warning("%s: running without the tray icon, like `kyso-agent serve`", reason)
-        asyncio.run(
-            serve(
-                config,
-                on_ready=_print_listening,
-                on_vgca=_print_vgca,
-                trust_ca=config.trust_local_ca,
-            )
-        )
-        return 0
+        return _serve_here(config, headless=False, trust_ca=config.trust_local_ca)
     from agent.ui.tray import run_tray
 
-    return run_tray(config, args.lang, _print_listening)
+    return run_tray(
+        config, args.lang, _print_listening, on_taken=lambda: _lost_race(config, headless=False)
+    )
 
 
 def cmd_origins(args: argparse.Namespace) -> int:

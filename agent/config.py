@@ -33,6 +33,7 @@ from typing import Any, Final
 import platformdirs
 
 from agent.errors import ConfigError
+from agent.isolation import Isolation, WorkerLimits
 from agent.messages import DEFAULT_LANG, Lang
 from agent.origin import (
     DEV_EXTENSION_ID,
@@ -41,7 +42,6 @@ from agent.origin import (
     is_extension_id,
     parse_pattern,
 )
-from agent.token import Isolation, WorkerLimits
 
 APP_NAME: Final = "kyso-agent"
 #: Chosen next to the VGCA plugin's 8987 so that IT finds both in one firewall rule.

@@ -184,10 +184,13 @@ def _refuse_secrets(value: Any, path: str = "") -> None:
                     f"field '{path}{key}' is not accepted: the PIN is typed only into "
                     "Kyso Agent's own dialog, never sent by a web page"
                 )
-            _refuse_secrets(inner, f"{path}{key}.")
+            # Only containers hold field names; a batch has thousands of plain values.
+            if isinstance(inner, dict | list):
+                _refuse_secrets(inner, f"{path}{key}.")
     elif isinstance(value, list):
         for index, inner in enumerate(value):
-            _refuse_secrets(inner, f"{path}{index}.")
+            if isinstance(inner, dict | list):
+                _refuse_secrets(inner, f"{path}{index}.")
 
 
 def refuse_secrets(value: Any) -> None:

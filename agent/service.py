@@ -4,6 +4,10 @@
 admitted. It finds the certificates, asks the user (always: no request option
 can skip the question), logs in with the PIN the user typed for this very
 operation, signs, and logs out. A wrong PIN is asked again, never retried.
+
+The PDF stack (pyHanko, fontTools, Pillow) is imported by the first PDF request, on the
+thread that does the PDF work: an agent that only signs hashes never loads it, which keeps
+its start-up short and its memory small.
 """
 
 from __future__ import annotations
@@ -14,9 +18,8 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from agent import __version__
 from agent.algorithms import HashAlgorithm, KeyType, RsaScheme, signature_algorithm_name
@@ -42,24 +45,15 @@ from agent.errors import (
     PinIncorrect,
     PinLocked,
     SigningFailed,
+    TokenModuleFailed,
     TokenNotPresent,
     UserCancelled,
 )
 from agent.messages import Lang
 from agent.origin import Admitted
 from agent.pairing import PairingStore
-from agent.pdf.appearance import AppearanceError
 from agent.pdf.models import SignerIdentity
 from agent.pdf.revocation import RevocationStatus, check_revocation
-from agent.pdf.signer import (
-    BadPdf,
-    PdfSigningFailed,
-    SyncRawSigner,
-    prepare_pdf,
-    sign_cms_digest,
-    sign_pdf,
-)
-from agent.pdf.verify import NotAPdf, report_to_json, report_to_text, verify_pdf
 from agent.pin import Pin, TriesLeft
 from agent.protocol import (
     API_VERSION,
@@ -78,6 +72,10 @@ from agent.protocol import (
     TokenRef,
 )
 from agent.token import Inventory, PinState, TokenCertificate, TokenId, TokenService
+
+if TYPE_CHECKING:
+    from agent.pdf.signer import PreparedPdf, SyncRawSigner
+    from agent.pdf.verify import VerificationReport
 
 log = logging.getLogger(__name__)
 
@@ -126,12 +124,26 @@ def _identity(cert: TokenCertificate) -> SignerIdentity:
 
 async def _pdf_work(job: Callable[[], T]) -> T:
     """Run blocking PDF work on a thread, mapping its failures to the error tree."""
-    try:
-        return await asyncio.to_thread(job)
-    except (AppearanceError, BadPdf) as exc:
-        raise BadRequest(str(exc)) from exc
-    except PdfSigningFailed as exc:
-        raise SigningFailed(str(exc)) from exc
+
+    def run() -> T:
+        from agent.pdf.appearance import AppearanceError
+        from agent.pdf.signer import BadPdf, PdfSigningFailed
+
+        try:
+            return job()
+        except (AppearanceError, BadPdf) as exc:
+            raise BadRequest(str(exc)) from exc
+        except PdfSigningFailed as exc:
+            raise SigningFailed(str(exc)) from exc
+
+    return await asyncio.to_thread(run)
+
+
+def verify_pdf(pdf: bytes, trust_roots: Sequence[bytes]) -> VerificationReport:
+    """:func:`agent.pdf.verify.verify_pdf` (blocking; imports the PDF stack when first called)."""
+    from agent.pdf import verify
+
+    return verify.verify_pdf(pdf, trust_roots)
 
 
 def _token_key(token: TokenId) -> TokenKey:
@@ -239,6 +251,10 @@ class SigningService:
         self, inventory: Inventory, requested: bytes | None, scheme: RsaScheme | None
     ) -> list[TokenCertificate]:
         if not inventory.tokens:
+            failed = [m for m in inventory.modules if m.worker_failed]
+            if failed:
+                # "Insert your token" would send the user to the wrong fix.
+                raise TokenModuleFailed("; ".join(m.error for m in failed))
             raise TokenNotPresent("no token is present in any module")
         signing = inventory.signing_certificates
         if requested is not None:
@@ -407,10 +423,12 @@ class SigningService:
         cert, signatures = await self._signing(caller, items, requested, scheme, operation)
         key_type = cert.key_type
         assert key_type is not None  # noqa: S101 - guaranteed by signing_certificates
-        algorithms = tuple(
-            signature_algorithm_name(key_type, rsa_scheme, i.algorithm) for i in items
-        )
-        return Signed(cert, tuple(signatures), algorithms)
+        # A batch has a thousand items and one or two hash algorithms: name each once.
+        names = {
+            a: signature_algorithm_name(key_type, rsa_scheme, a)
+            for a in {i.algorithm for i in items}
+        }
+        return Signed(cert, tuple(signatures), tuple(names[i.algorithm] for i in items))
 
     def _bridge(self, cert: TokenCertificate, pin: Pin | None) -> SyncRawSigner:
         """A blocking raw signer for pyHanko's worker thread, driving the token via this loop."""
@@ -426,8 +444,14 @@ class SigningService:
 
     async def sign_pdf(self, caller: Admitted, request: PdfSignRequest) -> PdfSignResponse:
         """``POST /v1/pdf/sign``: one question showing the PDF's name and SHA-256."""
+
+        def prepare() -> PreparedPdf:
+            from agent.pdf.signer import prepare_pdf
+
+            return prepare_pdf(request.pdf, request.options.appearance)
+
         # Refusals that need no token come before the question, never after it.
-        prepared = await _pdf_work(partial(prepare_pdf, request.pdf, request.options.appearance))
+        prepared = await _pdf_work(prepare)
         digest = await asyncio.to_thread(lambda: hashlib.sha256(request.pdf).digest())
         item = DigestToSign(digest, HashAlgorithm.SHA256, request.document_name)
 
@@ -436,22 +460,25 @@ class SigningService:
         ) -> tuple[bytes, int]:
             key_type = cert.key_type
             assert key_type is not None  # noqa: S101 - guaranteed by signing_certificates
-            signed = await _pdf_work(
-                partial(
-                    sign_pdf,
+            raw = self._bridge(cert, pin)
+
+            def sign() -> bytes:
+                from agent.pdf.signer import sign_pdf
+
+                return sign_pdf(
                     request.pdf,
                     certificate=cert.der,
                     chain=chain,
                     key_type=key_type,
                     options=request.options,
                     identity=_identity(cert),
-                    raw=self._bridge(cert, pin),
+                    raw=raw,
                     trust_roots=self._trust_roots,
                     font_dir=self._font_dir,
                     prepared=prepared,
                 )
-            )
-            return signed, 1
+
+            return await _pdf_work(sign), 1
 
         cert, signed = await self._signing(caller, [item], request.certificate, None, operation)
         return PdfSignResponse(signed, cert.der)
@@ -464,19 +491,22 @@ class SigningService:
         ) -> tuple[bytes, int]:
             key_type = cert.key_type
             assert key_type is not None  # noqa: S101 - guaranteed by signing_certificates
-            cms = await _pdf_work(
-                partial(
-                    sign_cms_digest,
+            raw = self._bridge(cert, pin)
+
+            def sign() -> bytes:
+                from agent.pdf.signer import sign_cms_digest
+
+                return sign_cms_digest(
                     request.item.digest,
                     hash_algorithm=request.item.algorithm,
                     certificate=cert.der,
                     chain=chain,
                     key_type=key_type,
-                    raw=self._bridge(cert, pin),
+                    raw=raw,
                     tsa_url=request.tsa_url,
                 )
-            )
-            return cms, 1
+
+            return await _pdf_work(sign), 1
 
         cert, cms = await self._signing(
             caller, [request.item], request.certificate, None, operation
@@ -485,13 +515,19 @@ class SigningService:
 
     async def verify_pdf(self, request: PdfVerifyRequest, lang: Lang) -> dict[str, Any]:
         """``POST /v1/pdf/verify``: every signature, checked against the configured roots."""
-        try:
-            report = await asyncio.to_thread(verify_pdf, request.pdf, self._trust_roots)
-        except NotAPdf as exc:
-            raise BadRequest(str(exc)) from exc
-        wire = report_to_json(report)
-        wire["text"] = report_to_text(report, lang.value)
-        return wire
+
+        def run() -> dict[str, Any]:
+            from agent.pdf.verify import NotAPdf, report_to_json, report_to_text
+
+            try:
+                report = verify_pdf(request.pdf, self._trust_roots)
+            except NotAPdf as exc:
+                raise BadRequest(str(exc)) from exc
+            wire = report_to_json(report)
+            wire["text"] = report_to_text(report, lang.value)
+            return wire
+
+        return await asyncio.to_thread(run)
 
     async def _check_certificate(
         self, cert: TokenCertificate, chain: tuple[bytes, ...], audit: _Audit
@@ -513,6 +549,33 @@ class SigningService:
             audit.checks = checks + "; revocation unknown (issuer certificate not on the token)"
         else:
             audit.checks = checks + "; revocation not checked (policy)"
+
+    async def _checks_and_pin_state(
+        self,
+        cert: TokenCertificate,
+        chain: tuple[bytes, ...],
+        audit: _Audit,
+        checked: set[str],
+    ) -> PinState:
+        """The certificate's checks (once per request) and its token's fresh PIN state.
+
+        Both are asked at once: the revocation check waits on the network or a thread, the
+        PIN state on the token's worker. A failed check is reported before a failed read.
+        """
+
+        async def check() -> None:
+            if cert.fingerprint not in checked:
+                await self._check_certificate(cert, chain, audit)
+                checked.add(cert.fingerprint)
+
+        outcome, fresh = await asyncio.gather(
+            check(), self._tokens.pin_state(cert.token), return_exceptions=True
+        )
+        for failure in (outcome, fresh):
+            if isinstance(failure, BaseException):
+                raise failure
+        assert isinstance(fresh, PinState)  # noqa: S101 - not an exception, so the state
+        return fresh
 
     async def _consent_and_sign(
         self,
@@ -555,10 +618,7 @@ class SigningService:
             pin = answer.pin or cached
             chain = build_chain(cert, inventory.certificates)
             try:
-                if cert.fingerprint not in checked:
-                    await self._check_certificate(cert, chain, audit)
-                    checked.add(cert.fingerprint)
-                fresh = await self._tokens.pin_state(cert.token)
+                fresh = await self._checks_and_pin_state(cert, chain, audit, checked)
                 if fresh.tries_left is TriesLeft.LOCKED:
                     raise PinLocked("token flags say the PIN is locked")
                 if fresh.tries_left is TriesLeft.FINAL and not answer.final_try_confirmed:

@@ -24,9 +24,16 @@ log = logging.getLogger(__name__)
 MAX_ANSWER_BYTES = 64 * 1024
 
 
-def split_command(command: str) -> list[str]:
-    """Split a prompter command line the way the platform's shell would."""
-    return shlex.split(command, posix=os.name != "nt")
+def split_command(command: str, *, windows: bool = os.name == "nt") -> list[str]:
+    """Split a prompter command line the way the platform's shell would.
+
+    Windows quotes a path with spaces (``"C:\\Program Files\\…\\python.exe"``); shlex's
+    non-POSIX mode keeps those quotes in the word, and no program is named with them.
+    """
+    if not windows:
+        return shlex.split(command)
+    words = shlex.split(command, posix=False)
+    return [w[1:-1] if len(w) >= 2 and w[0] == w[-1] == '"' else w for w in words]
 
 
 class ExternalPrompter:

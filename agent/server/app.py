@@ -10,11 +10,13 @@ from typing import Final, cast
 
 from aiohttp import web
 
+from agent.server.control import ControlChannel, register_control
 from agent.server.keys import CALLER_CHECK, SERVICE, SETTINGS, STATUS, ServerSettings
 from agent.server.middlewares import (
     caller_middleware,
     errors_middleware,
     host_middleware,
+    memory_middleware,
     origin_middleware,
 )
 from agent.server.peer import CallerCheck
@@ -33,16 +35,19 @@ def create_app(
     caller_check: CallerCheck | None = None,
     *,
     status: StatusSource | None = None,
+    control: ControlChannel | None = None,
 ) -> web.Application:
     """Build the API application; with ``status``, also the helpdesk page.
 
     The page (``GET /``, ``GET /status.json``) is not part of API v1: see
-    :mod:`agent.server.status_page`.
+    :mod:`agent.server.status_page`. With ``control``, a second start of the agent may ask
+    this one to show its window (:mod:`agent.server.control`).
     """
     # Status requests from web pages are refused before the origin middleware adds CORS.
     checks = [navigation_middleware] if status is not None else []
     app = web.Application(
         middlewares=[
+            memory_middleware,
             errors_middleware,
             host_middleware,
             caller_middleware,
@@ -59,6 +64,8 @@ def create_app(
     if status is not None:
         app[STATUS] = status
         app.add_routes(status_routes)
+    if control is not None:
+        register_control(app, control)
     return app
 
 

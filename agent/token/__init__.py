@@ -3,6 +3,7 @@
 Only this package imports ``pkcs11``.
 """
 
+from agent.isolation import Isolation, WorkerLimits
 from agent.token.models import (
     Inventory,
     ModuleReport,
@@ -11,8 +12,7 @@ from agent.token.models import (
     TokenId,
     TokenInfo,
 )
-from agent.token.process import WorkerLimits
-from agent.token.service import Isolation, TokenService
+from agent.token.service import TokenService
 
 __all__ = [
     "Inventory",

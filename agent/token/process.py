@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import IO
 
 from agent.errors import TokenModuleFailed
+from agent.isolation import WorkerLimits
 from agent.token import channel
 from agent.token.calls import Finalize, Reply, Request, Sign, wipe
 from agent.token.worker import thread_name
@@ -41,35 +42,12 @@ from agent.token.worker import thread_name
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class WorkerLimits:
-    """Deadlines and back-off of module worker processes."""
-
-    call_timeout: float = 20.0
-    """Seconds for a read (token list, certificates, PIN state)."""
-    sign_timeout: float = 30.0
-    """Seconds for a signing request, before the allowance per item."""
-    sign_timeout_per_item: float = 2.0
-    """Extra seconds per digest: real USB tokens take up to a second per RSA signature."""
-    pinpad_timeout: float = 120.0
-    """Extra seconds when the PIN is typed on the reader's keypad."""
-    start_timeout: float = 20.0
-    """Extra seconds for the first request of a new child (it loads the module)."""
-    backoff_initial: float = 0.5
-    """Seconds before the first restart after a failure."""
-    backoff_max: float = 30.0
-    """Longest wait between restarts."""
-
-    def deadline(self, request: Request) -> float:
-        """Seconds ``request`` may take."""
-        if isinstance(request, Sign):
-            seconds = self.sign_timeout + self.sign_timeout_per_item * len(request.items)
-            return seconds + (self.pinpad_timeout if request.pin is None else 0.0)
-        return self.call_timeout
-
-    def backoff(self, failures: int) -> float:
-        """Seconds to wait after ``failures`` consecutive failures."""
-        return min(self.backoff_max, self.backoff_initial * 2.0 ** max(0, failures - 1))
+def deadline(limits: WorkerLimits, request: Request) -> float:
+    """Seconds ``request`` may take."""
+    if isinstance(request, Sign):
+        seconds = limits.sign_timeout + limits.sign_timeout_per_item * len(request.items)
+        return seconds + (limits.pinpad_timeout if request.pin is None else 0.0)
+    return limits.call_timeout
 
 
 def _how_it_ended(process: subprocess.Popen[bytes]) -> str:
@@ -186,7 +164,7 @@ class ProcessWorker:
             if isinstance(request, Sign):
                 wipe(request.pin)
             raise
-        seconds = self.limits.deadline(request)
+        seconds = deadline(self.limits, request)
         if child.fresh:
             seconds += self.limits.start_timeout
         try:

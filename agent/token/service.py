@@ -12,11 +12,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from enum import StrEnum
 from pathlib import Path
 
 from agent.algorithms import HashAlgorithm, RsaScheme
 from agent.errors import AgentError, CertificateNotFound, TokenModuleFailed
+from agent.isolation import Isolation, WorkerLimits
 from agent.pin import Pin
 from agent.token.calls import (
     Poll,
@@ -30,7 +30,7 @@ from agent.token.calls import (
 )
 from agent.token.discovery import discover_modules
 from agent.token.models import Inventory, ModuleReport, PinState, TokenCertificate, TokenId
-from agent.token.process import ProcessWorker, WorkerLimits
+from agent.token.process import ProcessWorker
 from agent.token.worker import ThreadWorker, Worker
 
 log = logging.getLogger(__name__)
@@ -48,15 +48,6 @@ def _unique(paths: Sequence[Path]) -> tuple[Path, ...]:
         seen.add(real)
         unique.append(path)
     return tuple(unique)
-
-
-class Isolation(StrEnum):
-    """Where a module's worker runs."""
-
-    PROCESS = "process"
-    """A child process per module: a crash or hang in the module fails one request."""
-    THREAD = "thread"
-    """A thread of the agent: no process start-up, but a crash in the module ends the agent."""
 
 
 class TokenService:

@@ -40,13 +40,17 @@ class Autostart(Protocol):
 
 
 def launch_command(executable: str | None = None) -> list[str]:
-    """``kyso-agent run`` as this installation starts it (no console window on Windows)."""
+    """``kyso-agent run --at-login`` as this installation starts it (no console on Windows).
+
+    ``--at-login``: when the machine-wide entry (MSI, Debian package) already started the
+    agent, this one leaves quietly instead of opening the running agent's window.
+    """
     python = Path(executable or sys.executable)
     if getattr(sys, "frozen", False):
-        return [str(python), "run"]
+        return [str(python), "run", "--at-login"]
     if python.name.lower() == "python.exe" and (python.parent / "pythonw.exe").exists():
         python = python.parent / "pythonw.exe"
-    return [str(python), "-m", "agent", "run"]
+    return [str(python), "-m", "agent", "run", "--at-login"]
 
 
 def _desktop_quote(arg: str) -> str:

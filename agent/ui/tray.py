@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 from agent import __version__
 from agent.config import AgentConfig
 from agent.errors import AgentError
+from agent.instance import AlreadyRunning
 from agent.messages import Lang, text
 from agent.origin import LOCAL_CALLER
 from agent.pairing import PairingStore
@@ -190,6 +191,7 @@ class TrayController(TrayActions):
         self.on_change: Callable[[], None] = lambda: None
         self.on_quit: Callable[[], None] = lambda: None
         self._state: TrayState | None = None
+        self._forward = threading.Lock()  # held while a window asked for by a second start is open
 
     # What the icon shows.
 
@@ -326,6 +328,24 @@ class TrayController(TrayActions):
     def show_status(self) -> None:
         """Show the status report."""
         self.show_text(text("tray_status_title", self.lang), self.status_text())
+
+    def bring_forward(self) -> bool:
+        """A second start of the agent asked for it: show the status report, one such window
+        at a time. Called on the agent's loop, so the window opens from its own thread."""
+        if not self._forward.acquire(blocking=False):
+            log.info("the status report asked for by an earlier start is still open")
+            return True
+
+        def work() -> None:
+            try:
+                self.show_status()
+            except Exception:
+                log.exception("showing the status report failed")
+            finally:
+                self._forward.release()
+
+        threading.Thread(target=work, name="tray-bring-forward", daemon=True).start()
+        return True
 
     def sign_pdf(self) -> None:
         """Choose, sign through the agent (its dialog asks consent and PIN), save."""
@@ -512,6 +532,8 @@ class Tray:
         self.config = config
         self.controller = controller
         self._on_ready = on_ready
+        self.taken = False
+        """Another agent took this user's lock while this one was starting."""
         self._stop = asyncio.Event()
         self._updates: queue.Queue[Callable[[], None] | None] = queue.Queue()
         self._quitting = threading.Event()
@@ -546,8 +568,13 @@ class Tray:
                     stop=self._stop,
                     companion=self.controller.companion,
                     trust_ca=self.config.trust_local_ca,
+                    on_show=self.controller.bring_forward,
                 )
             )
+        except AlreadyRunning:
+            self.taken = True
+            self.quit()
+            return
         except Exception as exc:
             reason = str(exc) or type(exc).__name__
             if not self._ready.is_set():
@@ -680,11 +707,22 @@ def with_lang(config: AgentConfig, lang: Lang) -> AgentConfig:
 
 
 def run_tray(
-    config: AgentConfig, cli_lang: str | None, on_ready: Callable[[RunningServer], None]
+    config: AgentConfig,
+    cli_lang: str | None,
+    on_ready: Callable[[RunningServer], None],
+    on_taken: Callable[[], int] | None = None,
 ) -> int:
-    """``kyso-agent run`` with a display: the tray and the agent."""
+    """``kyso-agent run`` with a display: the tray and the agent.
+
+    ``on_taken`` gives the exit status when another agent took this user's lock while this
+    one was starting (it hands over to that one).
+    """
     prefs = load_prefs(prefs_path(config.data_dir))
     lang = effective_lang(cli_lang, prefs, config)
     config = with_lang(config, lang)
     controller = TrayController(config, lang, cli_lang=cli_lang is not None)
-    return Tray(config, controller, on_ready).run()
+    tray = Tray(config, controller, on_ready)
+    status = tray.run()
+    if tray.taken:
+        return on_taken() if on_taken is not None else 2
+    return status

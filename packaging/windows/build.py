@@ -9,7 +9,9 @@ Payload, staged under build/msi/stage/ (installed to ``Program Files\\Kyso Agent
   agent's own dialog falls back to its other prompters);
 - the win_amd64 wheels of every dependency, resolved for Windows by uv, and the agent's own wheel,
   in ``Lib\\site-packages`` (``._pth``-file for the embeddable zip);
-- ``kyso-agent.cmd`` (``python.exe -m agent``); the tray starts as ``pythonw.exe -m agent run``.
+- ``kyso-agent.cmd`` (``python.exe -P -m agent``); the tray starts as ``pythonw.exe -m agent run``;
+- ``msi_policies.py``, which the MSI's custom actions run with that ``python.exe`` to write (and at
+  uninstallation remove) the browser list policies: one numbered value per allowed origin.
 
 ``KYSO_VERSION_OVERRIDE=X.Y.Z`` gives the MSI another ProductVersion (file name, Add/Remove
 Programs, ``HKLM\\SOFTWARE\\Kyso\\Agent`` ``Version``) than pyproject.toml's; the agent inside
@@ -64,10 +66,91 @@ RUNTIME_SKIP = (
 
 HKLM_POLICY = r"SOFTWARE\Policies\Kyso\Agent"
 HKLM_REMEMBER = r"SOFTWARE\Kyso\Agent\Install"
-BROWSERS = {
-    "Chrome": r"SOFTWARE\Policies\Google\Chrome",
-    "Edge": r"SOFTWARE\Policies\Microsoft\Edge",
-}
+
+# Files with a component of their own in kyso-agent.wxs (the rest comes from wixl-heat).
+OWN_COMPONENT_FILES = ("kyso-agent.cmd", "msi_policies.py")
+
+
+def _python(args: str) -> str:
+    """The command line of a custom action that runs the installed python.exe.
+
+    Through cmd.exe, so that python.exe has valid standard handles (NUL) however Windows
+    Installer starts it (without them Python stops before running anything). ``-I``: no PYTHON*
+    variables, no user site; ``-B``: no ``__pycache__`` left behind in Program Files.
+    """
+    python = f'"[INSTALLDIR]python.exe" -I -B {args}'
+    return f'"[System64Folder]cmd.exe" /d /s /c "{python} <NUL >NUL 2>NUL"'
+
+
+# msi_policies.py reads the properties from HKLM\SOFTWARE\Kyso\Agent\Install (written by the
+# Registry table just before), so no property is ever parsed by cmd.exe. Why it failed goes to
+# %TEMP%\kyso-agent-msi.log of the account that ran msiexec.
+_POLICIES = '"[INSTALLDIR]msi_policies.py" {} --log "[TempFolder]kyso-agent-msi.log"'
+POLICIES_APPLY = _python(_POLICIES.format("apply"))
+POLICIES_REMOVE = _python(_POLICIES.format("remove"))
+TRUST_UNINSTALL = _python("-m agent trust uninstall")
+
+# Custom action type bits (msidbCustomActionType*). wixl 0.101 can neither name a directory as
+# an action's source nor write the rollback bit: build.py adds these actions itself.
+EXE_IN_DIRECTORY = 34  # Source: working directory; Target: the command line
+CONTINUE = 0x40  # Return="ignore": the exit code does not fail the installation
+ROLLBACK = 0x100  # with IN_SCRIPT: runs only when the installation is rolled back
+IN_SCRIPT = 0x400  # deferred
+NO_IMPERSONATE = 0x800  # as LocalSystem, not as the user
+_EXE = EXE_IN_DIRECTORY | IN_SCRIPT
+
+
+@dataclass(frozen=True)
+class Action:
+    """A deferred custom action: a command line run in the install directory."""
+
+    name: str
+    type: int
+    command: str
+    sequence: int
+    condition: str
+
+
+FULL_REMOVAL = 'REMOVE~="ALL"'
+NOT_REMOVAL = 'NOT (REMOVE~="ALL")'
+# InstallInitialize 1500 < ... < RemoveRegistryValues 2600 < RemoveFiles 3500 < InstallFiles 4000
+# < WriteRegistryValues 5000 < ... < InstallFinalize 6600. Each rollback action comes right
+# before the action it undoes. Removal runs before RemoveRegistryValues, so that the keys under
+# HKLM\SOFTWARE\Kyso are empty when Windows Installer deletes its own values there.
+ACTIONS = (
+    # The uninstalling user's own certificate store (impersonated); may fail (no CA, or the
+    # user says no to Windows' question) without failing the uninstallation.
+    Action(
+        "KysoTrustUninstall",
+        _EXE | CONTINUE,
+        TRUST_UNINSTALL,
+        1610,
+        f"{FULL_REMOVAL} AND NOT UPGRADINGPRODUCTCODE",
+    ),
+    Action(
+        "KysoPoliciesRemoveRollback",
+        _EXE | CONTINUE | ROLLBACK | NO_IMPERSONATE,
+        POLICIES_APPLY,
+        1620,
+        FULL_REMOVAL,
+    ),
+    Action(
+        "KysoPoliciesRemove",
+        _EXE | CONTINUE | NO_IMPERSONATE,
+        POLICIES_REMOVE,
+        1630,
+        FULL_REMOVAL,
+    ),
+    Action(
+        "KysoPoliciesApplyRollback",
+        _EXE | CONTINUE | ROLLBACK | NO_IMPERSONATE,
+        POLICIES_REMOVE,
+        5010,
+        NOT_REMOVAL,
+    ),
+    # A property the agent would refuse fails the installation here.
+    Action("KysoPoliciesApply", _EXE | NO_IMPERSONATE, POLICIES_APPLY, 5020, NOT_REMOVAL),
+)
 
 
 @dataclass(frozen=True)
@@ -221,7 +304,9 @@ def stage_packages(stage: Path) -> None:
 
 
 def stage_launcher(stage: Path) -> None:
-    (stage / "kyso-agent.cmd").write_bytes(b'@echo off\r\n"%~dp0python.exe" -m agent %*\r\n')
+    # -P: "-m agent" must not import an "agent" folder from the user's current directory.
+    (stage / "kyso-agent.cmd").write_bytes(b'@echo off\r\n"%~dp0python.exe" -P -m agent %*\r\n')
+    shutil.copy(HERE / "msi_policies.py", stage / "msi_policies.py")
 
 
 def make_icon(path: Path) -> None:
@@ -266,23 +351,6 @@ def policy_components() -> tuple[str, str, dict[str, str]]:
             component(f"Policy_{p.name}", p.name, policy, remember)
         else:
             component(f"Remember_{p.name}", p.name, _registry(*_keypath(p.name), keypath=True))
-    # Browsers: force-install the extension ("EXTENSION_ID;UPDATE_URL", Chrome's list format) and
-    # let the allowed portals reach the agent on loopback (Local Network Access).
-    for browser, key in BROWSERS.items():
-        index = "[BROWSER_POLICY_INDEX]"
-        component(
-            f"{browser}ExtensionForcelist",
-            "INSTALL_EXTENSION",
-            _registry(
-                rf"{key}\ExtensionInstallForcelist", index, "sz", "[INSTALL_EXTENSION]", True
-            ),
-        )
-        for lna in ("LocalNetworkAccessAllowedForUrls", "LoopbackNetworkAllowedForUrls"):
-            component(
-                f"{browser}{lna}",
-                'BROWSER_POLICIES = "1" AND ALLOWED_ORIGINS',
-                _registry(rf"{key}\{lna}", index, "sz", "[ALLOWED_ORIGINS]", True),
-            )
     xml = '    <DirectoryRef Id="TARGETDIR">\n' + "\n".join(parts) + "\n    </DirectoryRef>"
     refs = "\n".join(f'      <ComponentRef Id="{cid}"/>' for cid in conditions)
     return xml, refs, conditions
@@ -333,8 +401,8 @@ def write_wxs(path: Path) -> dict[str, str]:
 
 def heat(stage: Path, out: Path) -> None:
     files = sorted(str(p.relative_to(BUILD)) for p in stage.rglob("*") if p.is_file())
-    # kyso-agent.cmd has its own component (the Launcher) in kyso-agent.wxs.
-    listing = "\n".join(f for f in files if f != "stage/kyso-agent.cmd") + "\n"
+    own = {f"stage/{name}" for name in OWN_COMPONENT_FILES}
+    listing = "\n".join(f for f in files if f not in own) + "\n"
     result = subprocess.run(
         [
             tool("wixl-heat"),
@@ -360,12 +428,18 @@ def heat(stage: Path, out: Path) -> None:
 
 
 def finish_msi(msi: Path, conditions: dict[str, str]) -> None:
-    """What wixl cannot express: component conditions and SecureCustomProperties."""
+    """What wixl cannot express: component conditions, SecureCustomProperties and the custom
+    actions of :data:`ACTIONS`."""
     # The SQL is built from this file's own constants, never from user input.
     queries = [
         f"UPDATE `Component` SET `Condition` = '{cond}' WHERE `Component` = '{cid}'"  # noqa: S608
         for cid, cond in conditions.items()
     ]
+    custom_action = "INSERT INTO `CustomAction` (`Action`, `Type`, `Source`, `Target`) VALUES"
+    execute = "INSERT INTO `InstallExecuteSequence` (`Action`, `Condition`, `Sequence`) VALUES"
+    for a in ACTIONS:
+        queries.append(f"{custom_action} ('{a.name}', {a.type}, 'INSTALLDIR', '{a.command}')")
+        queries.append(f"{execute} ('{a.name}', '{a.condition}', {a.sequence})")
     secure = ";".join(
         ["WIX_UPGRADE_DETECTED", "WIX_DOWNGRADE_DETECTED"] + [p.name for p in PROPERTIES]
     )

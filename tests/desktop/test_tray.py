@@ -15,6 +15,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -194,3 +195,60 @@ def test_run_without_a_display_serves_like_serve(tray_token: SoftHsm, tmp_path: 
         assert agent.process.wait(20) == 0
     finally:
         agent.stop()
+
+
+def report_windows(pid: int) -> list[int]:
+    """The agent's status report window processes."""
+    found = []
+    for child in children_of(pid):
+        try:
+            argv = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"agent.ui.report_window" in argv:
+            found.append(child)
+    return found
+
+
+def test_a_second_run_opens_the_first_ones_status_report(
+    tray_host: str, tray_token: SoftHsm, tmp_path: Path
+) -> None:
+    display = tray_host
+    first: AgentProcess = start_agent(
+        tmp_path / "agent", tray_token, "--lang", "en", env={"DISPLAY": display}, command="run"
+    )
+    try:
+        eventually(lambda: windows(display, "--class", "^kyso-agent$"), 15, "the tray icon window")
+        assert windows(display, "--name", "Kyso Agent status report") == []
+
+        def second() -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [sys.executable, "-m", "agent", "run", "--data-dir", str(first.data_dir)],
+                env={**os.environ, "DISPLAY": display, "HOME": str(tmp_path / "home2")},
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+                stdin=subprocess.DEVNULL,
+            )
+
+        done = second()
+        assert done.returncode == 0, done
+        assert "Kyso Agent is already running; showing its window" in done.stdout
+        eventually(
+            lambda: windows(display, "--name", "Kyso Agent status report"),
+            20,
+            "the first agent's status report window",
+        )
+        opened = report_windows(first.process.pid)
+        assert len(opened) == 1, "the window belongs to the first agent"
+        # Only one agent: the second start left no icon and no server of its own.
+        assert len(windows(display, "--class", "^kyso-agent$")) == 1
+
+        # Asked again while the window is open: no second window.
+        again = second()
+        assert again.returncode == 0, again
+        assert "still open" in first.log_text()
+        assert report_windows(first.process.pid) == opened
+    finally:
+        first.stop()

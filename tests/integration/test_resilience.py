@@ -30,6 +30,7 @@ from agent.testing.samples import sample_pdf
 from agent.testing.softhsm import KeySpec, SoftHsm, TestCa, TokenSpec, provision
 from agent.token import Isolation, TokenService, WorkerLimits
 from agent.token.calls import Report, sign_request, typed_signatures
+from agent.token.process import deadline
 from tests.conftest import PIN, AgentProcess, Response, start_agent
 from tests.faultshim import FaultControl, build_shim
 from tests.verify import b64, digest_of, verify_with_cryptography
@@ -359,6 +360,5 @@ def test_deadlines_grow_with_the_batch_and_the_pin_pad() -> None:
     limits = WorkerLimits(
         call_timeout=5, sign_timeout=10, sign_timeout_per_item=1, pinpad_timeout=100
     )
-    cert_less = Report()
-    assert limits.deadline(cert_less) == 5
+    assert deadline(limits, Report()) == 5
     assert [limits.backoff(n) for n in range(1, 10)] == [0.5, 1, 2, 4, 8, 16, 30, 30, 30]

@@ -130,9 +130,13 @@ def test_contents(deb: Path, unpacked: Path) -> None:
     wrapper = (unpacked / "usr/bin/kyso-agent").read_text()
     assert wrapper.startswith("#!/bin/sh\n")
     assert f'exec {VENV}/bin/kyso-agent "$@"' in wrapper
-    for desktop in (AUTOSTART, Path("/usr/share/applications/kyso-agent.desktop")):
+    # At login a second agent leaves quietly; from the menu it brings the running one forward.
+    for desktop, command in (
+        (AUTOSTART, "kyso-agent run --at-login"),
+        (Path("/usr/share/applications/kyso-agent.desktop"), "kyso-agent run"),
+    ):
         entry = (unpacked / str(desktop).lstrip("/")).read_text("utf-8")
-        assert "\nExec=kyso-agent run\n" in entry
+        assert f"\nExec={command}\n" in entry
         assert entry.startswith("[Desktop Entry]\nType=Application\n")
 
 
@@ -301,6 +305,9 @@ def test_install_sign_reinstall_remove_purge(
     finally:
         agent.stop()
 
+    # IT makes the whole machine trust that user's local CA; purge takes it back.
+    anchor = _trust_system_wide(agent.data_dir, tmp_path)
+
     # IT edits the policy; reinstalling (as an upgrade does) keeps it and rebuilds the venv.
     POLICY.write_text(POLICY.read_text("utf-8") + '\nlang = "en"\n', "utf-8")
     marker = VENV / "stale-file"
@@ -315,7 +322,55 @@ def test_install_sign_reinstall_remove_purge(
     for gone in (VENV, WRAPPER, AUTOSTART, WHEELS.parent):
         assert not gone.exists(), gone
     assert POLICY.exists()  # conffiles stay until purge
+    assert anchor.exists()  # so does the system trust IT added
 
+    # Another certificate under our file-name pattern is not ours to remove.
+    decoy = ANCHORS / "kyso-agent-decoy.crt"
+    decoy.write_bytes(token.ca.cert.public_bytes(Encoding.PEM))
     _ok("dpkg", "--purge", "kyso-agent")
     assert _dpkg_status() == ""
     assert not POLICY.parent.exists()
+    assert not anchor.exists()
+    assert decoy.exists()
+    assert not _in_bundle((tmp_path / "anchor.pem").read_text("ascii"))
+    assert _in_bundle(decoy.read_text("ascii"))
+
+
+ANCHORS = Path("/usr/local/share/ca-certificates")
+BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
+
+
+def _in_bundle(pem: str) -> bool:
+    """Whether the system bundle holds this PEM certificate (compared without line breaks)."""
+    body = "".join(pem.split("-----")[2].split())
+    return body in "".join(BUNDLE.read_text("ascii").split())
+
+
+def _trust_system_wide(data_dir: Path, tmp_path: Path) -> Path:
+    """``kyso-agent trust install --system`` of the installed package, for ``data_dir``'s CA."""
+    if not (ANCHORS.is_dir() and shutil.which("update-ca-certificates")):
+        pytest.fail("this test needs Debian's ca-certificates (update-ca-certificates)")
+    done = json.loads(
+        _ok(str(WRAPPER), "trust", "install", "--system", "--data-dir", str(data_dir), "--json")
+    )
+    [result] = done["results"]
+    assert (result["store"], result["outcome"]) == ("system", "added"), result
+    anchor = Path(result["location"])
+    assert anchor.parent == ANCHORS and anchor.name.startswith("kyso-agent-")
+    ca_pem = (data_dir / "tls" / "ca.pem").read_text("ascii")
+    (tmp_path / "anchor.pem").write_text(ca_pem, "ascii")
+    assert _in_bundle(ca_pem)
+    return anchor
+
+
+@pytest.fixture(autouse=True)
+def _system_store_restored() -> Iterator[None]:
+    """Whatever happens, the machine's CA store ends as it began (CI runs on a real machine)."""
+    before = BUNDLE.read_bytes() if BUNDLE.exists() else None
+    anchors_before = set(ANCHORS.glob("kyso-agent-*.crt"))
+    yield
+    for leftover in set(ANCHORS.glob("kyso-agent-*.crt")) - anchors_before:
+        leftover.unlink()
+    if before is not None and BUNDLE.read_bytes() != before:
+        _run("update-ca-certificates", "--fresh")
+        assert BUNDLE.read_bytes() == before, "the system CA bundle was not restored"

@@ -32,6 +32,11 @@ POLICY_VALUES = {
 }
 PUBLIC_PROPERTIES = (*POLICY_VALUES, "INSTALL_EXTENSION", "BROWSER_POLICIES")
 HKLM = "2"
+BROWSER_POLICY_KEYS = (
+    r"SOFTWARE\Policies\Google",
+    r"SOFTWARE\Policies\Microsoft",
+    r"SOFTWARE\Policies\Mozilla",
+)
 
 
 def _version() -> str:
@@ -141,16 +146,86 @@ def test_policy_registry_rows(msi: Path) -> None:
     assert remembered == set(PUBLIC_PROPERTIES)
 
 
-def test_browser_policies(msi: Path) -> None:
+def test_browser_policies_are_left_to_the_script(msi: Path) -> None:
+    """List policies need one numbered value per origin, which one Registry row cannot give:
+    the MSI writes no browser key itself (so it never overwrites an administrator's "1")."""
     rows = table(msi, "Registry")
+    browser_keys = [r["Key"] for r in rows if r["Key"].startswith(BROWSER_POLICY_KEYS)]
+    assert browser_keys == []
+    props = {r["Property"] for r in table(msi, "Property")}
+    assert "BROWSER_POLICY_INDEX" not in props
+    files = {r["File"]: r for r in table(msi, "File")}
+    assert files["MsiPoliciesScript"]["FileName"] == "msi_policies.py"
     components = {row["Component"]: row for row in table(msi, "Component")}
-    for key in (r"SOFTWARE\Policies\Google\Chrome", r"SOFTWARE\Policies\Microsoft\Edge"):
-        forcelist = [r for r in rows if r["Key"] == key + r"\ExtensionInstallForcelist"]
-        assert [r["Value"] for r in forcelist] == ["[INSTALL_EXTENSION]"]
-        assert components[forcelist[0]["Component_"]]["Condition"] == "INSTALL_EXTENSION"
-        lna = [r for r in rows if r["Key"] == key + r"\LocalNetworkAccessAllowedForUrls"]
-        assert [r["Value"] for r in lna] == ["[ALLOWED_ORIGINS]"]
-        assert "BROWSER_POLICIES" in components[lna[0]["Component_"]]["Condition"]
+    assert components[files["MsiPoliciesScript"]["Component_"]]["Directory_"] == "INSTALLDIR"
+
+
+#: msidbCustomActionType bits, from the Windows Installer documentation.
+EXE_IN_DIRECTORY, CONTINUE, ROLLBACK, IN_SCRIPT, NO_IMPERSONATE = 34, 0x40, 0x100, 0x400, 0x800
+
+
+def _python(args: str) -> str:
+    # cmd.exe gives python.exe valid standard handles (NUL) wherever it is started from.
+    return (
+        '"[System64Folder]cmd.exe" /d /s /c ""[INSTALLDIR]python.exe" -I -B '
+        f'{args} <NUL >NUL 2>NUL"'
+    )
+
+
+LOG = '--log "[TempFolder]kyso-agent-msi.log"'
+APPLY = _python(f'"[INSTALLDIR]msi_policies.py" apply {LOG}')
+REMOVE = _python(f'"[INSTALLDIR]msi_policies.py" remove {LOG}')
+
+
+def test_custom_actions(msi: Path) -> None:
+    actions = {r["Action"]: r for r in table(msi, "CustomAction")}
+    sequence = {r["Action"]: r for r in table(msi, "InstallExecuteSequence")}
+    number = {name: int(row["Sequence"]) for name, row in sequence.items()}
+    expected = {
+        # (type, command line, condition)
+        "KysoPoliciesApply": (
+            EXE_IN_DIRECTORY | IN_SCRIPT | NO_IMPERSONATE,
+            APPLY,
+            'NOT (REMOVE~="ALL")',
+        ),
+        "KysoPoliciesApplyRollback": (
+            EXE_IN_DIRECTORY | IN_SCRIPT | ROLLBACK | NO_IMPERSONATE | CONTINUE,
+            REMOVE,
+            'NOT (REMOVE~="ALL")',
+        ),
+        "KysoPoliciesRemove": (
+            EXE_IN_DIRECTORY | IN_SCRIPT | NO_IMPERSONATE | CONTINUE,
+            REMOVE,
+            'REMOVE~="ALL"',
+        ),
+        "KysoPoliciesRemoveRollback": (
+            EXE_IN_DIRECTORY | IN_SCRIPT | ROLLBACK | NO_IMPERSONATE | CONTINUE,
+            APPLY,
+            'REMOVE~="ALL"',
+        ),
+        # Impersonated: the uninstalling user's own store; full removal only, not an upgrade.
+        "KysoTrustUninstall": (
+            EXE_IN_DIRECTORY | IN_SCRIPT | CONTINUE,
+            _python("-m agent trust uninstall"),
+            'REMOVE~="ALL" AND NOT UPGRADINGPRODUCTCODE',
+        ),
+    }
+    for name, (kind, command, condition) in expected.items():
+        assert int(actions[name]["Type"]) == kind, name
+        assert actions[name]["Source"] == "INSTALLDIR", name  # the working directory
+        assert actions[name]["Target"] == command, name
+        assert sequence[name]["Condition"] == condition, name
+        # Deferred actions live between InstallInitialize and InstallFinalize.
+        assert number["InstallInitialize"] < number[name] < number["InstallFinalize"], name
+    # Apply runs once the files and the agent's own policy values are there; its rollback is
+    # scheduled before it (a rollback action runs only if scheduled before the failure).
+    assert number["WriteRegistryValues"] < number["KysoPoliciesApplyRollback"]
+    assert number["KysoPoliciesApplyRollback"] < number["KysoPoliciesApply"]
+    # Removal runs while python.exe is still there, and before Windows Installer deletes its
+    # own values under HKLM\SOFTWARE\Kyso (the script's record lives there).
+    for name in ("KysoTrustUninstall", "KysoPoliciesRemoveRollback", "KysoPoliciesRemove"):
+        assert number[name] < number["RemoveRegistryValues"] < number["RemoveFiles"], name
+    assert number["KysoPoliciesRemoveRollback"] < number["KysoPoliciesRemove"]
 
 
 def test_run_key_and_shortcut(msi: Path) -> None:
@@ -159,7 +234,7 @@ def test_run_key_and_shortcut(msi: Path) -> None:
         for r in table(msi, "Registry")
         if r["Key"] == r"SOFTWARE\Microsoft\Windows\CurrentVersion\Run" and r["Root"] == HKLM
     ]
-    assert [r["Value"] for r in run] == ['"[INSTALLDIR]pythonw.exe" -m agent run']
+    assert [r["Value"] for r in run] == ['"[INSTALLDIR]pythonw.exe" -m agent run --at-login']
     (shortcut,) = table(msi, "Shortcut")
     assert shortcut["Directory_"] == "ProgramMenuFolder"
     assert shortcut["Target"] == "[INSTALLDIR]pythonw.exe"

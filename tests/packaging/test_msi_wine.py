@@ -1,15 +1,19 @@
-"""The Windows MSI under Wine: properties, registry, the embedded Python, upgrade, uninstall.
+"""The Windows MSI under Wine: properties, registry, browser policies, upgrade, uninstall.
 
 A fresh 64-bit Wine prefix in a temporary directory (``wineboot``, no display needed) gets the MSI
-of test_msi.py installed silently with public properties. The tests then check the files, the
-machine policy, the remembered properties and the Run entry, run the embedded ``python.exe`` to
-read that policy back through ``winreg`` with the agent's own ``load_config``, upgrade to a newer
-build (``KYSO_VERSION_OVERRIDE``) without properties, see a downgrade refused, and uninstall.
+of test_msi.py installed silently with public properties, after an administrator's own browser
+policies. The tests then check the files, the machine policy, the remembered properties, the Run
+entry and the browser list policies that the MSI's custom actions write with the installed
+``python.exe`` (msi_policies.py: one numbered value per origin, the administrator's values left
+alone), see a bad origin fail the installation and roll it back, upgrade to a newer build
+(``KYSO_VERSION_OVERRIDE``) without properties, see a downgrade refused, and uninstall: the
+``kyso-agent trust uninstall`` action runs without failing it, and only what the MSI wrote goes.
 
 What Wine 8 cannot run: cryptography's Rust extension imports ``bcryptprimitives.dll``, which
-Wine 8 does not have, so everything that needs cryptography (``agent.cli``, the server, PDF
-signing) fails to import; ``test_cryptography_needs_bcryptprimitives`` pins that failure so that a
-Wine that fixes it shows up. The Windows runner (.github/workflows/windows.yml) covers the rest.
+Wine 8 does not have, so everything that needs cryptography (``agent.cli``, ``agent.config``,
+the server, PDF signing) fails to import; ``test_cryptography_needs_bcryptprimitives`` pins that
+failure so that a Wine that fixes it shows up. The Windows runner
+(.github/workflows/windows.yml) covers the rest.
 
 The tests depend on each other's order (install, inspect, upgrade, uninstall), like the steps of
 one deployment. Without Wine they are skipped, except in CI (CI=true): ``make deps`` installs it.
@@ -33,12 +37,55 @@ from tests.packaging.test_msi import BUILD_SCRIPT, ROOT, _version, msi
 
 __all__ = ["msi"]  # the fixture, shared with test_msi.py
 
+PORTAL = "https://portal.example.gov.vn"
+WILDCARD = "https://*.dichvucong.gov.vn"
+EXTENSION = "chipklpdnohojehnebdabndkaobocajj;https://it.example.gov.vn/kyso/updates.xml"
 PROPERTIES = {
-    "ALLOWED_ORIGINS": "https://portal.example.gov.vn",
+    # Two origins in one property (the script also takes spaces and semicolons).
+    "ALLOWED_ORIGINS": f"{PORTAL},{WILDCARD}",
     "PORT": "9443",
     "VGCA_COMPAT": "0",
     "PIN_CACHE_MINUTES": "7",
     "TSA_URL": "http://tsa.example.vn/tsr",
+    "BROWSER_POLICIES": "1",
+    "INSTALL_EXTENSION": EXTENSION,
+}
+#: Properties with no value of their own under POLICY_KEY (browser policies only).
+BROWSER_ONLY = ("BROWSER_POLICIES", "INSTALL_EXTENSION")
+CHROME = r"HKLM\SOFTWARE\Policies\Google\Chrome"
+EDGE = r"HKLM\SOFTWARE\Policies\Microsoft\Edge"
+FIREFOX = r"HKLM\SOFTWARE\Policies\Mozilla\Firefox"
+STATE_KEY = r"HKLM\SOFTWARE\Kyso\Agent\BrowserPolicies"
+#: What an administrator set before the MSI came: numbered entries the MSI must not overwrite
+#: nor remove, and a Firefox value it must not change.
+ADMIN_VALUES = (
+    (CHROME + r"\LocalNetworkAccessAllowedForUrls", "1", "REG_SZ", "https://intranet.example.vn"),
+    (EDGE + r"\ExtensionInstallForcelist", "1", "REG_SZ", "abcdefghijklmnopabcdefghijklmnop;x"),
+    (FIREFOX + r"\LocalNetworkAccess\SkipDomains", "1", "REG_SZ", "printer.example.internal"),
+)
+#: What the MSI adds to them (value name -> data), through msi_policies.py.
+BROWSER_VALUES = {
+    CHROME + r"\LocalNetworkAccessAllowedForUrls": {
+        "1": "https://intranet.example.vn",
+        "2": PORTAL,
+        "3": "https://[*.]dichvucong.gov.vn",
+    },
+    CHROME + r"\LoopbackNetworkAllowedForUrls": {"1": PORTAL, "2": "https://[*.]dichvucong.gov.vn"},
+    CHROME + r"\ExtensionInstallForcelist": {"1": EXTENSION},
+    EDGE + r"\LocalNetworkAccessAllowedForUrls": {
+        "1": PORTAL,
+        "2": "https://[*.]dichvucong.gov.vn",
+    },
+    EDGE + r"\LoopbackNetworkAllowedForUrls": {"1": PORTAL, "2": "https://[*.]dichvucong.gov.vn"},
+    EDGE + r"\ExtensionInstallForcelist": {
+        "1": "abcdefghijklmnopabcdefghijklmnop;x",
+        "2": EXTENSION,
+    },
+    FIREFOX + r"\LocalNetworkAccess\SkipDomains": {
+        "1": "printer.example.internal",
+        "2": "portal.example.gov.vn",
+        "3": "*.dichvucong.gov.vn",
+    },
 }
 POLICY_KEY = r"HKLM\SOFTWARE\Policies\Kyso\Agent"
 REMEMBER_KEY = r"HKLM\SOFTWARE\Kyso\Agent\Install"
@@ -50,6 +97,8 @@ PYTHON = INSTALL_DIR + r"\python.exe"
 #: msiexec's exit code is a Windows code (1603: ERROR_INSTALL_FAILURE); Wine's Unix exit status
 #: keeps its low byte.
 ERROR_INSTALL_FAILURE = 1603 & 0xFF
+#: What Wine 8's msiexec returns when a custom action fails (Windows: ERROR_INSTALL_FAILURE).
+ERROR_FUNCTION_FAILED = 1627 & 0xFF
 
 
 def _find_wine() -> tuple[str, str] | None:
@@ -129,7 +178,8 @@ class Wine:
         return self.run("msiexec", *args, "/qn").returncode
 
     def python(self, code: str, **kwargs: object) -> subprocess.CompletedProcess[str]:
-        return self.run(PYTHON, "-c", code, pipes=True, **kwargs)  # type: ignore[arg-type]
+        # -P: not the current directory (this repository) but the installed agent.
+        return self.run(PYTHON, "-B", "-P", "-c", code, pipes=True, **kwargs)  # type: ignore[arg-type]
 
     def reg(self, key: str) -> dict[str, tuple[str, str]] | None:
         """The values of one key (name -> (type, data)), or None when the key does not exist."""
@@ -187,9 +237,47 @@ def wine() -> Iterator[Wine]:
             w.stop_server()
 
 
+def _log_text(wine: Wine, name: str) -> str:
+    log = wine.drive_c / name
+    return log.read_bytes().replace(b"\0", b"").decode(errors="replace") if log.exists() else ""
+
+
+def _browser_values(wine: Wine) -> dict[str, dict[str, str] | None]:
+    return {
+        key: None if (found := wine.reg(key)) is None else {n: d for n, (_, d) in found.items()}
+        for key in BROWSER_VALUES
+    }
+
+
+def test_bad_origin_fails_the_installation_and_leaves_nothing(wine: Wine, msi: Path) -> None:
+    """msi_policies.py refuses an origin the agent would refuse (no scheme here): the
+    installation fails and is rolled back, instead of an agent that stops at every login."""
+    code = wine.msiexec(
+        "/i", f"Z:{msi}", "/l*v", r"C:\bad.log", "ALLOWED_ORIGINS=portal.example.gov.vn"
+    )
+    log = _log_text(wine, "bad.log")
+    assert code in (ERROR_INSTALL_FAILURE, ERROR_FUNCTION_FAILED), log[-3000:]
+    assert "Action start" in log and "KysoPoliciesApply" in log
+    # Windows Installer's log only says that the action failed; the reason is here.
+    [reason] = list(wine.drive_c.rglob("kyso-agent-msi.log"))
+    text = reason.read_text("utf-8")
+    reason.unlink()
+    assert "msi_policies: ALLOWED_ORIGINS:" in text and "portal.example.gov.vn" in text
+    # Rolled back: no file, no registry value, no product.
+    assert not wine.install_dir.exists()
+    for key in (POLICY_KEY, REMEMBER_KEY, AGENT_KEY, STATE_KEY):
+        assert wine.reg(key) is None, key
+    assert _kyso_products(wine) == []
+
+
 @pytest.fixture(scope="module")
 def installed(wine: Wine, msi: Path) -> Wine:
     if wine.installed is None:
+        for key, name, kind, data in ADMIN_VALUES:
+            assert (
+                wine.run("reg", "add", key, "/v", name, "/t", kind, "/d", data, "/f").returncode
+                == 0
+            )
         props = [f"{name}={value}" for name, value in PROPERTIES.items()]
         log = wine.drive_c / "install.log"
         code = wine.msiexec("/i", f"Z:{msi}", "/l*v", r"C:\install.log", *props)
@@ -211,6 +299,10 @@ def test_install_files(installed: Wine) -> None:
         "Lib/site-packages/cryptography/hazmat/bindings/_rust.pyd",
     ):
         assert (root / rel).is_file(), rel
+    # -P: "kyso-agent.cmd" started in a folder that holds an "agent" directory (a checkout)
+    # still runs the installed agent.
+    launcher = (root / "kyso-agent.cmd").read_bytes()
+    assert launcher == b'@echo off\r\n"%~dp0python.exe" -P -m agent %*\r\n'
     # Wine 8 puts it in the user's Start menu (Windows: the common one, ALLUSERS=1).
     assert list(installed.drive_c.rglob("Start Menu/Programs/Kyso Agent.lnk")), "no shortcut"
 
@@ -218,7 +310,8 @@ def test_install_files(installed: Wine) -> None:
 def test_install_registry(installed: Wine) -> None:
     policy = installed.reg(POLICY_KEY)
     assert policy == {
-        "allowed_origins": ("REG_MULTI_SZ", PROPERTIES["ALLOWED_ORIGINS"]),
+        # One item per origin (msi_policies.py), not the property as one string.
+        "allowed_origins": ("REG_MULTI_SZ", f"{PORTAL}\\0{WILDCARD}"),
         "port": ("REG_DWORD", hex(int(PROPERTIES["PORT"]))),
         "vgca_enabled": ("REG_DWORD", "0x0"),
         "pin_cache_minutes": ("REG_DWORD", "0x7"),
@@ -232,29 +325,50 @@ def test_install_registry(installed: Wine) -> None:
     assert agent["InstallDir"] == ("REG_SZ", INSTALL_DIR + "\\")
     run = installed.reg(RUN_KEY)
     assert run is not None
-    assert run["Kyso Agent"] == ("REG_SZ", f'"{INSTALL_DIR}\\pythonw.exe" -m agent run')
-    # Properties not given write nothing: no browser policies.
-    for browser in (r"Google\Chrome", r"Microsoft\Edge"):
-        assert installed.reg(rf"HKLM\SOFTWARE\Policies\{browser}") is None
+    assert run["Kyso Agent"] == ("REG_SZ", f'"{INSTALL_DIR}\\pythonw.exe" -m agent run --at-login')
 
 
-def test_embedded_python_reads_policy(installed: Wine) -> None:
-    """python.exe under Wine: the agent imports and load_config reads the MSI's registry policy."""
+def test_browser_policies_one_numbered_value_per_origin(installed: Wine) -> None:
+    """Two origins give two values in every list; the administrator's "1" stays where it was."""
+    assert _browser_values(installed) == BROWSER_VALUES
+    certificates = installed.reg(FIREFOX + r"\Certificates")
+    assert certificates == {"ImportEnterpriseRoots": ("REG_DWORD", "0x1")}
+    # What the script wrote is recorded, so that uninstall takes back exactly that.
+    state = installed.reg(STATE_KEY)
+    assert state is not None
+    assert set(state) == {"Owned", "CreatedKeys"}
+    script = INSTALL_DIR + r"\msi_policies.py"
+    show = installed.run(PYTHON, "-I", "-B", script, "show", pipes=True)
+    assert show.returncode == 0, show.stderr
+    assert "ImportEnterpriseRoots = 1" in show.stdout
+    assert "intranet.example.vn" not in show.stdout
+
+
+def test_embedded_python_runs_the_installed_agent(installed: Wine) -> None:
+    """python.exe under Wine imports the installed agent and the binary modules it needs."""
     code = (
-        "import sys, agent, agent.config as c\n"
-        "print(sys.platform, agent.__version__)\n"
-        "cfg = c.load_config()\n"
-        "print([o.host for o in cfg.allowed_origins], cfg.port, cfg.vgca_enabled,"
-        " cfg.pin_cache_minutes, cfg.tsa_url)\n"
-        "import pkcs11, ssl, ctypes, _tkinter, pyhanko\n"
-        "print('ok')\n"
+        "import sys, agent, agent.origin, pkcs11, ssl, ctypes, _tkinter, pyhanko\n"
+        "print(sys.platform, agent.__version__, agent.__file__)\n"
     )
     result = installed.python(code)
     assert result.returncode == 0, result.stderr
-    lines = result.stdout.splitlines()
-    assert lines[0] == f"win32 {_version()}"
-    assert lines[1] == "['portal.example.gov.vn'] 9443 False 7 http://tsa.example.vn/tsr"
-    assert lines[2] == "ok"
+    site = INSTALL_DIR + r"\Lib\site-packages"
+    assert result.stdout.splitlines() == [f"win32 {_version()} {site}\\agent\\__init__.py"]
+
+
+def test_agent_reads_the_msi_policy(installed: Wine) -> None:
+    """The agent's own load_config reads what the MSI wrote (two origins as two entries)."""
+    code = (
+        "import agent.config as c\n"
+        "cfg = c.load_config()\n"
+        "print([o.host for o in cfg.allowed_origins], cfg.port, cfg.vgca_enabled,"
+        " cfg.pin_cache_minutes, cfg.tsa_url)\n"
+    )
+    result = installed.python(code)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "['portal.example.gov.vn', 'dichvucong.gov.vn'] 9443 False 7 http://tsa.example.vn/tsr"
+    ]
 
 
 def test_cryptography_needs_bcryptprimitives(installed: Wine) -> None:
@@ -303,9 +417,15 @@ def test_upgrade_keeps_properties_and_refuses_downgrade(
     policy = installed.reg(POLICY_KEY)
     assert policy is not None
     assert policy["port"] == ("REG_DWORD", hex(int(PROPERTIES["PORT"])))
-    assert policy["allowed_origins"] == ("REG_MULTI_SZ", PROPERTIES["ALLOWED_ORIGINS"])
+    assert policy["allowed_origins"] == ("REG_MULTI_SZ", f"{PORTAL}\\0{WILDCARD}")
     assert policy["vgca_enabled"] == ("REG_DWORD", "0x0")
-    assert len(policy) == len(PROPERTIES)
+    assert len(policy) == len(PROPERTIES) - len(BROWSER_ONLY)
+    # The old product's uninstallation took its browser values back, the new one wrote them
+    # again from the remembered properties: the same values, the administrator's untouched.
+    assert _browser_values(installed) == BROWSER_VALUES
+    assert installed.reg(FIREFOX + r"\Certificates") == {
+        "ImportEnterpriseRoots": ("REG_DWORD", "0x1")
+    }
     # One product in Add/Remove Programs: the older one was removed, its files were not lost.
     products = _kyso_products(installed)
     assert [v["DisplayVersion"][1] for v in products] == [newer_version]
@@ -313,8 +433,6 @@ def test_upgrade_keeps_properties_and_refuses_downgrade(
         p.relative_to(installed.install_dir) for p in installed.install_dir.rglob("*")
     )
     assert files_after == files_before
-    result = installed.python("import agent.config as c; print(c.load_config().port)")
-    assert result.stdout.strip() == PROPERTIES["PORT"], result.stderr
 
     # The downgrade is refused (LaunchConditions: WIX_DOWNGRADE_DETECTED) and changes nothing.
     assert installed.msiexec("/i", f"Z:{msi}") == ERROR_INSTALL_FAILURE
@@ -336,7 +454,19 @@ def _kyso_products(wine: Wine) -> list[dict[str, tuple[str, str]]]:
 
 def test_uninstall_leaves_nothing(installed: Wine) -> None:
     assert installed.installed is not None
-    assert installed.msiexec("/x", f"Z:{installed.installed}") == 0
+    code = installed.msiexec("/x", f"Z:{installed.installed}", "/l*v", r"C:\uninstall.log")
+    log = _log_text(installed, "uninstall.log")
+    assert code == 0, log[-3000:]
+    # The local CA is taken out of the uninstalling user's store first. Under Wine that
+    # command cannot import cryptography (see above) and fails: the uninstallation goes on.
+    assert "KysoTrustUninstall" in log
+    # The browser values the MSI added are gone; the administrator's are as they were.
+    admin: dict[str, dict[str, str] | None] = {key: None for key in BROWSER_VALUES}
+    for key, name, _kind, data in ADMIN_VALUES:
+        admin[key] = {name: data}
+    assert _browser_values(installed) == admin
+    assert installed.reg(FIREFOX + r"\Certificates") is None
+    assert installed.reg(STATE_KEY) is None
     assert not installed.install_dir.exists(), sorted(installed.install_dir.rglob("*"))[:20]
     for key in (POLICY_KEY, REMEMBER_KEY, AGENT_KEY, r"HKLM\SOFTWARE\Policies\Kyso"):
         assert installed.reg(key) is None, key

@@ -139,7 +139,13 @@ def test_platform_choice(tmp_path: Path) -> None:
 
 
 def test_launch_command_runs_the_tray(tmp_path: Path) -> None:
-    assert launch_command("/usr/bin/python3") == ["/usr/bin/python3", "-m", "agent", "run"]
+    assert launch_command("/usr/bin/python3") == [
+        "/usr/bin/python3",
+        "-m",
+        "agent",
+        "run",
+        "--at-login",
+    ]
     (tmp_path / "python.exe").touch()
     (tmp_path / "pythonw.exe").touch()
     assert launch_command(str(tmp_path / "python.exe"))[0] == str(tmp_path / "pythonw.exe")

@@ -9,7 +9,10 @@ times are bounded; no cookies are kept; proxies from the environment are not use
 
 A signed file is written to ``DATA_DIR/vgca/pending`` before its upload and deleted
 only once the upload handler accepted it; a failed upload is retried once (network
-errors, timeouts and 5xx answers), and the kept file is reported.
+errors, timeouts and 5xx answers), and the kept file is reported. A file there is
+whole: it is written under a hidden ``.….part`` name, synced to disk, then renamed, so
+a crash (``kill -9``, power loss) leaves either a complete signed PDF or a ``.part``
+file, which the next start of the agent removes. There is no separate metadata file.
 """
 
 from __future__ import annotations
@@ -17,8 +20,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import re
+import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,6 +31,7 @@ import aiohttp
 from yarl import URL
 
 from agent.compat.vgca.protocol import Delivery, Status
+from agent.instance import PARTIAL_SUFFIX, write_private
 from agent.origin import Admitted, InvalidOrigin, OriginPolicy, parse_origin
 
 log = logging.getLogger(__name__)
@@ -160,8 +164,45 @@ def _safe_name(name: str) -> str:
     return stem if stem.lower().endswith(".pdf") else f"{stem}.pdf"
 
 
+def keep_signed(directory: Path, data: bytes, name: str) -> Path:
+    """Write a signed file to ``directory`` (private to the user), whole or not at all.
+
+    The name is unique (time and a random part) and ends with the page's file name.
+    """
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    path = directory / f"{stamp}-{secrets.token_hex(3)}-{_safe_name(name)}"
+    write_private(path, data)
+    return path
+
+
+def discard_partial(directory: Path) -> list[Path]:
+    """Remove the ``.part`` files a crash left in ``directory``; the complete files stay.
+
+    Only for a start of the agent: one agent per user (:mod:`agent.instance`), so no other
+    writer is at work there.
+    """
+    removed = []
+    try:
+        leftovers = sorted(directory.glob(f".*{PARTIAL_SUFFIX}"))
+    except OSError:
+        return []
+    for leftover in leftovers:
+        try:
+            leftover.unlink()
+        except OSError as exc:
+            log.warning("cannot remove the unfinished file %s: %s", leftover, exc)
+            continue
+        removed.append(leftover)
+        log.warning("removed %s, left unfinished by a crash; its upload had not started", leftover)
+    return removed
+
+
 class Transfers:
-    """Downloads and uploads for one page, under the rules above."""
+    """Downloads and uploads for one page, under the rules above.
+
+    Made once when the agent starts; it removes what a crash left half-written.
+    """
 
     def __init__(
         self,
@@ -177,6 +218,7 @@ class Transfers:
         self._limits = limits
         self._data_dir = data_dir
         self._allow_pairing = allow_pairing
+        discard_partial(self.pending_dir)
 
     @property
     def pending_dir(self) -> Path:
@@ -234,17 +276,8 @@ class Transfers:
         return b"".join(chunks)
 
     def keep(self, data: bytes, name: str) -> Path:
-        """Write a signed file to the pending directory (private to the user)."""
-        directory = self.pending_dir
-        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-        path = directory / f"{stamp}-{_safe_name(name)}"
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        return path
+        """Write a signed file to the pending directory (:func:`keep_signed`)."""
+        return keep_signed(self.pending_dir, data, name)
 
     async def deliver(
         self, data: bytes, name: str, delivery: Delivery, caller: Admitted

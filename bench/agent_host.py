@@ -1,0 +1,93 @@
+"""The agent as the benchmarks run it: ``kyso-agent serve``'s own start-up, with a prompter
+that approves at once, living in the agent's process.
+
+``python bench/agent_host.py --data-dir DIR --module LIB --origin ORIGIN --pin PIN`` builds
+the configuration from these flags alone (no machine policy, no user file), configures
+logging as ``kyso-agent serve`` does and runs :func:`agent.app.serve` (audit log, pairing,
+VGCA compatibility, status page: all of it) with :class:`Approving` answering every
+question at once: approved, the first certificate offered, the PIN. It prints ``listening on https://127.0.0.1:PORT``
+like the agent and runs until SIGTERM or SIGINT.
+
+The prompter exists only in this script: the agent has no flag, configuration key, policy
+or API call that could put an approving prompter in its place. ``--poll`` runs the token
+monitor beside the server, as ``kyso-agent run`` does behind its tray icon.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from agent.app import StartedAgent, serve
+from agent.config import configure_logging, load_config
+from agent.consent.prompter import PromptAnswer, PromptRequest
+from agent.pin import Pin
+from agent.server import RunningServer
+
+
+class Approving:
+    """The user who approves every question at once, picking the first certificate offered
+    (the benchmarks' requests name theirs, so there is one) and typing the PIN."""
+
+    def __init__(self, pin: str) -> None:
+        self._pin = pin
+
+    async def ask(self, request: PromptRequest) -> PromptAnswer:
+        """Approve."""
+        return PromptAnswer(True, request.certificates[0].id, Pin(self._pin))
+
+
+def _listening(server: RunningServer) -> None:
+    print(f"listening on {server.url}", flush=True)
+
+
+async def _monitor(agent: StartedAgent) -> None:
+    from agent.token.monitor import TokenMonitor
+
+    await TokenMonitor(agent.tokens, lambda _inventory, _events: None).run()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Serve until told to stop."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--data-dir", type=Path, required=True)
+    parser.add_argument("--module", type=Path, required=True, help="the PKCS#11 module")
+    parser.add_argument("--origin", required=True, help="the one allowed web origin")
+    parser.add_argument("--pin", required=True, help="what the prompter types")
+    parser.add_argument("--poll", action="store_true", help="run the token monitor")
+    parser.add_argument(
+        "--module-isolation",
+        choices=("process", "thread"),
+        default="process",
+        help="where the module's worker runs (the agent's default: process)",
+    )
+    args = parser.parse_args(argv)
+    config = load_config(
+        {
+            "port": 0,
+            "vgca_port": 0,
+            "data_dir": str(args.data_dir),
+            "pkcs11_modules": [str(args.module)],
+            "allowed_origins": [args.origin],
+            "module_isolation": args.module_isolation,
+        },
+        policy={},
+        user_config_file=args.data_dir / "no-such-config.toml",
+    )
+    configure_logging(config)
+    asyncio.run(
+        serve(
+            config,
+            prompter=Approving(args.pin),
+            on_ready=_listening,
+            companion=_monitor if args.poll else None,
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

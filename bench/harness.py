@@ -1,0 +1,268 @@
+"""What the benchmarks share: the agent in a child process, a keep-alive HTTPS client, the
+figures' statistics, and the budget lines.
+
+The agent runs as its own process (``bench/agent_host.py``: ``kyso-agent serve``'s start-up
+with a prompter that approves at once), as it does on a user's computer; the client is this
+process, as a browser would be another. Nothing here is timed itself.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import platform
+import signal
+import ssl
+import statistics
+import subprocess
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Final
+
+HOST_SCRIPT: Final = Path(__file__).resolve().with_name("agent_host.py")
+
+
+class BenchError(Exception):
+    """A request failed or a result did not verify: the figures would be meaningless."""
+
+
+# --- the machine ---------------------------------------------------------------------------
+
+
+def machine() -> str:
+    """Platform, CPU model (when the OS says) and CPU count."""
+    model = ""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text(errors="replace").splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip() + ", "
+                break
+    return (
+        f"{platform.platform()}, {model}{os.cpu_count()} CPU(s), Python {platform.python_version()}"
+    )
+
+
+def load_average() -> str:
+    """The 1-minute load average: how busy the machine was with other work (noise)."""
+    try:
+        return f"{os.getloadavg()[0]:.2f}"
+    except OSError:
+        return "n/a"
+
+
+# --- figures -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Latencies:
+    """Seconds of each of a series of operations."""
+
+    seconds: tuple[float, ...]
+
+    @property
+    def median(self) -> float:
+        """Median, in seconds."""
+        return statistics.median(self.seconds)
+
+    @property
+    def p95(self) -> float:
+        """95th percentile (nearest rank), in seconds."""
+        ordered = sorted(self.seconds)
+        return ordered[max(0, round(0.95 * len(ordered)) - 1)]
+
+    def __len__(self) -> int:
+        return len(self.seconds)
+
+
+def verdict(passed: bool) -> str:
+    """``PASS`` or ``MISS``."""
+    return "PASS" if passed else "MISS"
+
+
+def budget_line(name: str, figure: str, budget: str, passed: bool) -> str:
+    """One budget row: what, the figure, the budget, PASS or MISS."""
+    return f"{name:<50} {figure:>16}   budget {budget:<10} {verdict(passed)}"
+
+
+# --- the agent -----------------------------------------------------------------------------
+
+
+def error_of(raw: bytes) -> str:
+    """The agent's error code and message, or the start of whatever else came back."""
+    try:
+        error = json.loads(raw)["error"]
+        return f"{error['code']}: {error['message']}"
+    except (ValueError, KeyError, TypeError):
+        return raw[:300].decode("utf-8", "replace")
+
+
+@dataclass
+class Client:
+    """One keep-alive HTTPS connection to an agent, blocking, from this process."""
+
+    port: int
+    ca_file: Path
+    origin: str
+    timeout: float = 600.0
+    connections: int = 0
+    """TCP+TLS connections opened (1 when keep-alive held)."""
+    _conn: http.client.HTTPSConnection | None = field(default=None, repr=False)
+    _sock: object = field(default=None, repr=False)
+
+    def call(self, method: str, path: str, body: bytes | None = None) -> bytes:
+        """One round trip; the raw body of a 200 answer, else :class:`BenchError`."""
+        if self._conn is None:
+            context = ssl.create_default_context(cafile=str(self.ca_file))
+            self._conn = http.client.HTTPSConnection(
+                "127.0.0.1", self.port, context=context, timeout=self.timeout
+            )
+        headers = {"Origin": self.origin}
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        self._conn.request(method, path, body=body, headers=headers)
+        if self._conn.sock is not self._sock:
+            self._sock = self._conn.sock
+            self.connections += 1
+        response = self._conn.getresponse()
+        raw = response.read()
+        if response.status != 200:
+            raise BenchError(f"{method} {path} answered {response.status}: {error_of(raw)}")
+        return raw
+
+    def close(self) -> None:
+        """Close the connection."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+@dataclass
+class AgentProcess:
+    """A running agent started by :func:`start_agent`."""
+
+    process: subprocess.Popen[str]
+    port: int
+    data_dir: Path
+    stderr: IO[str]
+
+    @property
+    def pid(self) -> int:
+        """The agent's process id."""
+        return self.process.pid
+
+    def client(self, origin: str) -> Client:
+        """A keep-alive client trusting this agent's local CA."""
+        return Client(self.port, self.data_dir / "tls" / "ca.pem", origin)
+
+    def stop(self) -> None:
+        """SIGTERM (the agent stops cleanly), then SIGKILL if it lingers."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+        self.stderr.close()
+
+
+def start_agent(
+    argv: Sequence[str], data_dir: Path, env: dict[str, str], log_file: Path
+) -> AgentProcess:
+    """Start ``argv`` (an agent that prints ``listening on https://127.0.0.1:PORT``) and wait
+    for that line."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    stderr = log_file.open("w")
+    process = subprocess.Popen(
+        list(argv),
+        stdout=subprocess.PIPE,
+        stderr=stderr,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    if not line.startswith("listening on https://127.0.0.1:"):
+        process.kill()
+        process.wait()
+        stderr.close()
+        raise BenchError(f"the agent did not start: {line!r}\n{log_file.read_text()[-2000:]}")
+    return AgentProcess(process, int(line.rsplit(":", 1)[1]), data_dir, stderr)
+
+
+def host_argv(
+    data_dir: Path, module: Path, origin: str, pin: str, *, poll: bool = False
+) -> list[str]:
+    """The command line of ``bench/agent_host.py``."""
+    argv = [
+        sys.executable,
+        str(HOST_SCRIPT),
+        "--data-dir",
+        str(data_dir),
+        "--module",
+        str(module),
+        "--origin",
+        origin,
+        "--pin",
+        pin,
+    ]
+    return [*argv, "--poll"] if poll else argv
+
+
+# --- /proc ---------------------------------------------------------------------------------
+
+
+def proc_status(pid: int, key: str) -> int:
+    """A ``kB`` field of ``/proc/PID/status`` (``VmRSS``, ``VmHWM``), in bytes; 0 if gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        return 0
+    return 0
+
+
+def reset_peak(pid: int) -> bool:
+    """Reset ``VmHWM`` to the current RSS (Linux 4.0+); False where that is not allowed."""
+    try:
+        Path(f"/proc/{pid}/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+def children(pid: int) -> list[int]:
+    """Every descendant process of ``pid``."""
+    found: list[int] = []
+    todo = [pid]
+    while todo:
+        parent = todo.pop()
+        for task in Path(f"/proc/{parent}/task").glob("*"):
+            try:
+                kids = [int(k) for k in (task / "children").read_text().split()]
+            except OSError:
+                continue
+            found.extend(kids)
+            todo.extend(kids)
+    return found
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of ``pid`` so far."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    # Fields 14 and 15 (utime, stime) are the 12th and 13th after the command name.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+MIB: Final = 1024 * 1024
