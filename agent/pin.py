@@ -8,6 +8,7 @@ be wiped. Python strings cannot be erased from memory, so the value is kept as a
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 
 
@@ -57,3 +58,17 @@ class Pin:
 
     def __reduce__(self) -> tuple[object, ...]:
         raise TypeError("a PIN cannot be pickled")
+
+
+@dataclass(frozen=True)
+class Login:
+    """What the user gave for one login: the PIN typed, and the final-try confirmation.
+
+    ``pin`` is ``None`` when none was typed (right for a PIN pad token, a refusal
+    otherwise). Whether the token has a PIN pad, and how many tries it has left, is
+    read from the token itself at the moment of logging in, not from what it said
+    before the user was asked.
+    """
+
+    pin: Pin | None
+    final_try_confirmed: bool = False

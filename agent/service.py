@@ -53,8 +53,8 @@ from agent.messages import Lang
 from agent.origin import Admitted
 from agent.pairing import PairingStore
 from agent.pdf.models import SignerIdentity
-from agent.pdf.revocation import RevocationStatus, check_revocation
-from agent.pin import Pin, TriesLeft
+from agent.pdf.revocation import RevocationStatus, check_revocation, names_no_source
+from agent.pin import Login, Pin, TriesLeft
 from agent.protocol import (
     API_VERSION,
     BatchSignRequest,
@@ -81,7 +81,7 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-Operation = Callable[[TokenCertificate, Pin | None, tuple[bytes, ...]], Awaitable[tuple[T, int]]]
+Operation = Callable[[TokenCertificate, Login, tuple[bytes, ...]], Awaitable[tuple[T, int]]]
 """What to do with the key once the user approved: (certificate, PIN, issuer chain) →
 (result, number of signatures made)."""
 
@@ -415,9 +415,9 @@ class SigningService:
         rsa_scheme = scheme or RsaScheme.PKCS1V15
 
         async def operation(
-            cert: TokenCertificate, pin: Pin | None, _chain: tuple[bytes, ...]
+            cert: TokenCertificate, login: Login, _chain: tuple[bytes, ...]
         ) -> tuple[list[bytes], int]:
-            signatures = await self._tokens.sign(cert, work, rsa_scheme, pin)
+            signatures = await self._tokens.sign(cert, work, rsa_scheme, login)
             return signatures, len(signatures)
 
         cert, signatures = await self._signing(caller, items, requested, scheme, operation)
@@ -430,13 +430,13 @@ class SigningService:
         }
         return Signed(cert, tuple(signatures), tuple(names[i.algorithm] for i in items))
 
-    def _bridge(self, cert: TokenCertificate, pin: Pin | None) -> SyncRawSigner:
+    def _bridge(self, cert: TokenCertificate, login: Login) -> SyncRawSigner:
         """A blocking raw signer for pyHanko's worker thread, driving the token via this loop."""
         loop = asyncio.get_running_loop()
 
         def raw(digest: bytes, algorithm: HashAlgorithm) -> bytes:
             future = asyncio.run_coroutine_threadsafe(
-                self._tokens.sign(cert, [(digest, algorithm)], RsaScheme.PKCS1V15, pin), loop
+                self._tokens.sign(cert, [(digest, algorithm)], RsaScheme.PKCS1V15, login), loop
             )
             return future.result()[0]
 
@@ -456,11 +456,11 @@ class SigningService:
         item = DigestToSign(digest, HashAlgorithm.SHA256, request.document_name)
 
         async def operation(
-            cert: TokenCertificate, pin: Pin | None, chain: tuple[bytes, ...]
+            cert: TokenCertificate, login: Login, chain: tuple[bytes, ...]
         ) -> tuple[bytes, int]:
             key_type = cert.key_type
             assert key_type is not None  # noqa: S101 - guaranteed by signing_certificates
-            raw = self._bridge(cert, pin)
+            raw = self._bridge(cert, login)
 
             def sign() -> bytes:
                 from agent.pdf.signer import sign_pdf
@@ -487,11 +487,11 @@ class SigningService:
         """``POST /v1/cms/sign``: a CMS signature over a digest the portal computed."""
 
         async def operation(
-            cert: TokenCertificate, pin: Pin | None, chain: tuple[bytes, ...]
+            cert: TokenCertificate, login: Login, chain: tuple[bytes, ...]
         ) -> tuple[bytes, int]:
             key_type = cert.key_type
             assert key_type is not None  # noqa: S101 - guaranteed by signing_certificates
-            raw = self._bridge(cert, pin)
+            raw = self._bridge(cert, login)
 
             def sign() -> bytes:
                 from agent.pdf.signer import sign_cms_digest
@@ -538,7 +538,10 @@ class SigningService:
             raise CertificateExpired(f"certificate valid until {cert.not_after}")
         checks = f"valid until {cert.not_after.isoformat()}"
         if self._check_revocation and chain:
-            result = await asyncio.to_thread(check_revocation, cert.der, chain[:1])
+            # Most tokens' certificates name a responder; when one names none, no thread.
+            result = names_no_source(cert.x509)
+            if result is None:
+                result = await asyncio.to_thread(check_revocation, cert.der, chain[:1])
             checks += f"; revocation {result.status.value} via {result.method}"
             if result.source:
                 checks += f" {result.source}"
@@ -550,32 +553,17 @@ class SigningService:
         else:
             audit.checks = checks + "; revocation not checked (policy)"
 
-    async def _checks_and_pin_state(
+    async def _check_once(
         self,
         cert: TokenCertificate,
         chain: tuple[bytes, ...],
         audit: _Audit,
         checked: set[str],
-    ) -> PinState:
-        """The certificate's checks (once per request) and its token's fresh PIN state.
-
-        Both are asked at once: the revocation check waits on the network or a thread, the
-        PIN state on the token's worker. A failed check is reported before a failed read.
-        """
-
-        async def check() -> None:
-            if cert.fingerprint not in checked:
-                await self._check_certificate(cert, chain, audit)
-                checked.add(cert.fingerprint)
-
-        outcome, fresh = await asyncio.gather(
-            check(), self._tokens.pin_state(cert.token), return_exceptions=True
-        )
-        for failure in (outcome, fresh):
-            if isinstance(failure, BaseException):
-                raise failure
-        assert isinstance(fresh, PinState)  # noqa: S101 - not an exception, so the state
-        return fresh
+    ) -> None:
+        """The certificate's checks, once per request (a wrong PIN does not repeat them)."""
+        if cert.fingerprint not in checked:
+            await self._check_certificate(cert, chain, audit)
+            checked.add(cert.fingerprint)
 
     async def _consent_and_sign(
         self,
@@ -618,14 +606,11 @@ class SigningService:
             pin = answer.pin or cached
             chain = build_chain(cert, inventory.certificates)
             try:
-                fresh = await self._checks_and_pin_state(cert, chain, audit, checked)
-                if fresh.tries_left is TriesLeft.LOCKED:
-                    raise PinLocked("token flags say the PIN is locked")
-                if fresh.tries_left is TriesLeft.FINAL and not answer.final_try_confirmed:
-                    raise UserCancelled("final PIN attempt not confirmed by the user")
-                if not fresh.pinpad and not pin:
-                    raise UserCancelled("no PIN was typed")
-                result, count = await operation(cert, None if fresh.pinpad else pin, chain)
+                await self._check_once(cert, chain, audit, checked)
+                # The token's flags are read again right before the login, inside the module's
+                # worker (agent.token.login): locked, final try, PIN pad, no PIN typed.
+                login = Login(pin, final_try_confirmed=answer.final_try_confirmed)
+                result, count = await operation(cert, login, chain)
             except PinIncorrect:
                 # A wrong PIN, typed or cached, is never tried again: forget every cached PIN.
                 self._pins.clear()
@@ -633,7 +618,7 @@ class SigningService:
                 offered, retry = [cert], RetryReason.PIN_INCORRECT
                 continue
             else:
-                if answer.pin is not None and not fresh.pinpad:
+                if answer.pin is not None and not cert.pin.pinpad:
                     self._pins.put(_token_key(cert.token), answer.pin)
                 return cert, result, count
             finally:

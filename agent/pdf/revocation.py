@@ -96,6 +96,22 @@ class _Unanswered(Exception):
     """A source gave no answer that can be trusted; the message says why."""
 
 
+def names_no_source(certificate: x509.Certificate) -> RevocationCheck | None:
+    """The answer for a certificate that names no OCSP responder and no CRL, else ``None``.
+
+    Cheap (no network, no parsing beyond the extensions), so a caller can skip handing the
+    check to a thread when there is nothing to ask.
+    """
+    if _ocsp_urls(certificate) or _crl_urls(certificate):
+        return None
+    return RevocationCheck(
+        RevocationStatus.UNKNOWN,
+        RevocationMethod.NONE,
+        None,
+        "the certificate names no OCSP responder and no CRL",
+    )
+
+
 def check_revocation(
     certificate: bytes, issuers: Sequence[bytes], *, timeout: float = 10.0
 ) -> RevocationCheck:
@@ -111,15 +127,11 @@ def check_revocation(
         raise ValueError("timeout must be positive")
     cert = _load_certificate(certificate, "certificate")
     candidates = [_load_certificate(issuer, "issuer") for issuer in issuers]
+    nothing = names_no_source(cert)
+    if nothing is not None:
+        return nothing
     ocsp_urls = _ocsp_urls(cert)[:MAX_URLS]
     crl_urls = _crl_urls(cert)[:MAX_URLS]
-    if not ocsp_urls and not crl_urls:
-        return RevocationCheck(
-            RevocationStatus.UNKNOWN,
-            RevocationMethod.NONE,
-            None,
-            "the certificate names no OCSP responder and no CRL",
-        )
     issuer = _find_issuer(cert, candidates)
     if issuer is None:
         return RevocationCheck(

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
-from collections.abc import Callable
 from importlib import resources
 from typing import Any, Final
 
@@ -62,17 +60,6 @@ async def read_json(request: web.Request) -> dict[str, Any]:
     """The body as a JSON object, within the ordinary body limit."""
     limit = request.app[SETTINGS].max_body_bytes
     return decode_json_object(await _json_body(request, limit, limit))
-
-
-def _dumps(wire: Callable[[], dict[str, Any]]) -> bytes:
-    return json.dumps(wire(), ensure_ascii=False).encode("utf-8")
-
-
-async def _large_json_response(wire: Callable[[], dict[str, Any]]) -> web.Response:
-    """An answer carrying a whole PDF: base64 and JSON of tens of megabytes take a worker
-    thread, so the event loop keeps serving other requests meanwhile."""
-    body = await asyncio.to_thread(_dumps, wire)
-    return web.Response(body=body, content_type="application/json", charset="utf-8")
 
 
 def _pdf_json_limit(request: web.Request) -> tuple[int, int]:
@@ -164,7 +151,9 @@ async def pdf_sign(request: web.Request) -> web.Response:
     if len(parsed.pdf) > request.app[SETTINGS].max_pdf_bytes:
         raise PayloadTooLarge(request.app[SETTINGS].max_pdf_bytes)
     result = await request.app[SERVICE].sign_pdf(request[CALLER], parsed)
-    return await _large_json_response(result.to_wire)
+    # Tens of megabytes of base64: on a worker thread, so the event loop keeps serving.
+    body = await asyncio.to_thread(result.to_json_bytes)
+    return web.Response(body=body, content_type="application/json", charset="utf-8")
 
 
 @routes.post("/v1/cms/sign")

@@ -16,7 +16,7 @@ from typing import Final
 from agent import errors
 from agent.algorithms import HashAlgorithm, RsaScheme
 from agent.errors import AgentError, TokenFailure
-from agent.pin import Pin
+from agent.pin import Login, Pin
 from agent.token.models import ModuleReport, PinState, TokenCertificate, TokenId
 from agent.token.module import Pkcs11Module
 
@@ -53,6 +53,7 @@ class Sign:
     items: tuple[tuple[bytes, HashAlgorithm], ...]
     scheme: RsaScheme
     pin: bytearray | None = field(default=None, repr=False)
+    final_try_confirmed: bool = False
 
 
 @dataclass(frozen=True)
@@ -68,11 +69,11 @@ def sign_request(
     certificate: TokenCertificate,
     items: Sequence[tuple[bytes, HashAlgorithm]],
     scheme: RsaScheme,
-    pin: Pin | None,
+    login: Login,
 ) -> Sign:
-    """A :class:`Sign` carrying a copy of ``pin`` that :func:`execute` wipes."""
-    secret = None if pin is None else bytearray(pin.reveal())
-    return Sign(certificate, tuple(items), scheme, secret)
+    """A :class:`Sign` carrying a copy of the PIN that :func:`execute` wipes."""
+    secret = None if login.pin is None else bytearray(login.pin.reveal())
+    return Sign(certificate, tuple(items), scheme, secret, login.final_try_confirmed)
 
 
 def execute(module: Pkcs11Module, request: Request) -> object:
@@ -84,11 +85,11 @@ def execute(module: Pkcs11Module, request: Request) -> object:
             return module.report()
         case ReadPinState(token):
             return module.pin_state(token)
-        case Sign(certificate, items, scheme, secret):
+        case Sign(certificate, items, scheme, secret, confirmed):
             pin = None if secret is None else Pin(secret.decode("utf-8"))
             wipe(secret)
             try:
-                return module.sign(certificate, items, scheme, pin)
+                return module.sign(certificate, items, scheme, Login(pin, confirmed))
             finally:
                 if pin is not None:
                     pin.wipe()

@@ -23,7 +23,10 @@ class ChannelClosed(EOFError):
 def send(stream: IO[bytes], message: object) -> None:
     """Write one frame and flush it."""
     data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-    stream.write(_HEADER.pack(len(data)) + data)
+    view = memoryview(_HEADER.pack(len(data)) + data)
+    while view:  # an unbuffered pipe may take a large frame in several writes
+        written = stream.write(view)
+        view = view[written or 0 :]
     stream.flush()
 
 

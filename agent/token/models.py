@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 from cryptography import x509
@@ -54,6 +54,12 @@ class TokenInfo:
     slot_description: str
 
 
+@lru_cache(maxsize=128)
+def _parse(der: bytes) -> x509.Certificate:
+    """Certificates are read anew by every inventory; each distinct one is parsed once."""
+    return x509.load_der_x509_certificate(der)
+
+
 @dataclass(frozen=True)
 class TokenCertificate:
     """An X.509 certificate object found on a token."""
@@ -72,21 +78,21 @@ class TokenCertificate:
     """Its token offers CKM_RSA_PKCS_PSS."""
 
     def __getstate__(self) -> dict[str, object]:
-        # The parsed certificate is a cache and cannot be pickled; the DER is enough
-        # to cross to and from a module's worker process.
-        return {k: v for k, v in self.__dict__.items() if k != "x509"}
-
-    @cached_property
-    def x509(self) -> x509.Certificate:
-        """Parsed certificate."""
-        return x509.load_der_x509_certificate(self.der)
+        # Only the fields cross to and from a module's worker process: the parsed
+        # certificate cannot be pickled, and the other cached values follow from the DER.
+        return {f.name: self.__dict__[f.name] for f in fields(self)}
 
     @property
+    def x509(self) -> x509.Certificate:
+        """Parsed certificate."""
+        return _parse(self.der)
+
+    @cached_property
     def fingerprint(self) -> str:
         """Hex SHA-256 of the DER: the opaque id used in prompts."""
         return hashlib.sha256(self.der).hexdigest()
 
-    @property
+    @cached_property
     def key_type(self) -> KeyType | None:
         """RSA or EC; ``None`` for keys the agent cannot sign with."""
         key = self.x509.public_key()
@@ -96,7 +102,7 @@ class TokenCertificate:
             return KeyType.EC
         return None
 
-    @property
+    @cached_property
     def is_ca(self) -> bool:
         """A CA certificate (chain material, not a signing certificate)."""
         try:

@@ -28,7 +28,8 @@ from agent.errors import (
     TokenNotPresent,
     UserCancelled,
 )
-from agent.pin import Pin, TriesLeft
+from agent.pin import Login, Pin, TriesLeft
+from agent.token.login import pin_for_login
 from agent.token.mechanisms import plan_for
 from agent.token.models import (
     ModuleReport,
@@ -324,11 +325,12 @@ class Pkcs11Module:
         certificate: TokenCertificate,
         items: Sequence[tuple[bytes, HashAlgorithm]],
         scheme: RsaScheme,
-        pin: Pin | None,
+        login: Login,
     ) -> list[bytes]:
         """Log in once, sign each digest with the certificate's key, log out.
 
-        ``pin`` is ``None`` for PIN pad tokens (protected authentication path).
+        The token's flags are read right before the login (:func:`pin_for_login`): a PIN
+        pad token logs in on its keypad, whatever ``login`` carries.
         """
         key_type = certificate.key_type
         if key_type is None:
@@ -339,6 +341,7 @@ class Pkcs11Module:
                 pkcs11.Mechanism.RSA_PKCS_PSS not in token.slot.get_mechanisms()
             ):
                 raise BadRequest("this token cannot sign with RSA-PSS; use PKCS1v15")
+            pin = pin_for_login(pin_state_of(token.flags), login)
             with self._login(token, pin) as session:
                 key: Any
                 try:
@@ -355,8 +358,9 @@ class Pkcs11Module:
                         )
                     )
                 signatures = []
+                plans = {a: plan_for(key_type, scheme, a) for a in {a for _d, a in items}}
                 for digest, algorithm in items:
-                    plan = plan_for(key_type, scheme, algorithm)
+                    plan = plans[algorithm]
                     raw = key.sign(
                         plan.prepare(algorithm, digest),
                         mechanism=plan.mechanism,

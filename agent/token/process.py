@@ -23,6 +23,7 @@ import contextlib
 import logging
 import os
 import queue
+import select
 import signal
 import subprocess
 import sys
@@ -62,21 +63,53 @@ def _how_it_ended(process: subprocess.Popen[bytes]) -> str:
     return f"exited with status {code}"
 
 
-def _read_replies(stream: IO[bytes], replies: queue.Queue[object]) -> None:
-    """Move replies from the pipe to the queue; ``EOFError`` marks the end."""
-    while True:
+class _Replies:
+    """The child's replies, each waited for with a deadline.
+
+    On POSIX the worker thread waits on the pipe itself (``select``), which saves a thread
+    hand-off per call; Windows cannot select on a pipe, so there a reader thread hands the
+    replies over through a queue. A closed pipe is an :class:`EOFError` *returned*.
+    """
+
+    def __init__(self, stream: IO[bytes], name: str) -> None:
+        self._stream = stream
+        self._queue: queue.Queue[object] | None = None
+        if os.name == "nt":
+            self._queue = queue.Queue()
+            threading.Thread(target=self._pump, name=name, daemon=True).start()
+
+    def _read(self) -> object:
         try:
-            replies.put(channel.receive(stream))
+            return channel.receive(self._stream)
         except (EOFError, OSError, ValueError) as exc:
-            replies.put(EOFError(str(exc)))
-            return
+            return EOFError(str(exc))
+
+    def _pump(self) -> None:
+        assert self._queue is not None  # noqa: S101 - started only with a queue
+        while True:
+            reply = self._read()
+            self._queue.put(reply)
+            if isinstance(reply, EOFError):
+                return
+
+    def next(self, timeout: float) -> object:
+        """The next reply; :class:`TimeoutError` when none came within ``timeout`` seconds."""
+        if self._queue is not None:
+            try:
+                return self._queue.get(timeout=timeout)
+            except queue.Empty:
+                raise TimeoutError from None
+        ready, _, _ = select.select([self._stream], [], [], timeout)
+        if not ready:
+            raise TimeoutError
+        return self._read()
 
 
 @dataclass
 class _Child:
     process: subprocess.Popen[bytes]
     requests: IO[bytes]
-    replies: queue.Queue[object]
+    replies: _Replies
     fresh: bool = True
 
 
@@ -139,18 +172,14 @@ class ProcessWorker:
             ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
+            # Unbuffered: no read-ahead may hide a reply from select().
+            bufsize=0,
             stderr=None if sys.stderr is not None else subprocess.DEVNULL,
             creationflags=getattr(subprocess, "CREATE_NO_WINDOW", 0),
         )
-        replies: queue.Queue[object] = queue.Queue()
         if process.stdin is None or process.stdout is None:  # pragma: no cover - PIPE given
             raise TokenModuleFailed(f"{self.path}: no pipe to the worker process")
-        threading.Thread(
-            target=_read_replies,
-            args=(process.stdout, replies),
-            name=f"{thread_name(self.path)}-replies",
-            daemon=True,
-        ).start()
+        replies = _Replies(process.stdout, f"{thread_name(self.path)}-replies")
         if self._last_failure:
             self.restarts += 1
         log.info("started worker process %s for %s", process.pid, self.path)
@@ -175,8 +204,8 @@ class ProcessWorker:
             if isinstance(request, Sign):
                 wipe(request.pin)
         try:
-            reply = child.replies.get(timeout=seconds)
-        except queue.Empty:
+            reply = child.replies.next(seconds)
+        except TimeoutError:
             raise self._failed(f"the module did not answer within {seconds:.0f} s") from None
         if isinstance(reply, EOFError):
             raise self._failed("the module's worker process ended")
@@ -234,9 +263,9 @@ class ProcessWorker:
         if process.poll() is None:
             try:
                 channel.send(child.requests, Finalize())
-                child.replies.get(timeout=5)
+                child.replies.next(5)
                 channel.send(child.requests, None)
-            except (OSError, ValueError, queue.Empty):
+            except (OSError, ValueError, TimeoutError):
                 pass
             try:
                 process.wait(5)

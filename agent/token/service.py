@@ -17,7 +17,7 @@ from pathlib import Path
 from agent.algorithms import HashAlgorithm, RsaScheme
 from agent.errors import AgentError, CertificateNotFound, TokenModuleFailed
 from agent.isolation import Isolation, WorkerLimits
-from agent.pin import Pin
+from agent.pin import Login
 from agent.token.calls import (
     Poll,
     ReadPinState,
@@ -127,11 +127,11 @@ class TokenService:
         certificate: TokenCertificate,
         items: Sequence[tuple[bytes, HashAlgorithm]],
         scheme: RsaScheme,
-        pin: Pin | None,
+        login: Login,
     ) -> list[bytes]:
-        """Sign digests with one login; ``pin`` is ``None`` on a PIN pad."""
+        """Sign digests with one login (:mod:`agent.token.login` decides with what)."""
         worker = self._worker(certificate.token.module)
-        request = sign_request(certificate, items, scheme, pin)
+        request = sign_request(certificate, items, scheme, login)
         return typed_signatures(await worker.call(request), len(request.items))
 
     def close(self) -> None:

@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives import serialization
 
 from agent.algorithms import HashAlgorithm, RsaScheme
 from agent.audit import AuditLog
-from agent.pin import Pin
+from agent.pin import Login, Pin
 from agent.testing.samples import sample_pdf
 from agent.testing.softhsm import KeySpec, SoftHsm, TestCa, TokenSpec, provision
 from agent.token import Isolation, TokenService, WorkerLimits
@@ -335,7 +335,7 @@ def test_the_pin_copy_is_wiped_once_the_worker_has_it(
         inventory = tokens.inventory_sync()
         [cert] = [c for c in inventory.signing_certificates if c.der == der(res.rsa)]
         request = sign_request(
-            cert, [(digest_of(b"x"), HashAlgorithm.SHA256)], RsaScheme.PKCS1V15, Pin(PIN)
+            cert, [(digest_of(b"x"), HashAlgorithm.SHA256)], RsaScheme.PKCS1V15, Login(Pin(PIN))
         )
         worker = tokens._worker(res.hsm.module)  # noqa: SLF001 - the request object is the point
         assert request.pin == bytearray(PIN.encode())

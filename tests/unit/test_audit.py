@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import hashlib
+import json
 import os
 import sqlite3
 import subprocess
@@ -26,6 +27,7 @@ from agent.audit import (
     AuditEntry,
     AuditError,
     AuditLog,
+    documents_column,
     entry_to_json,
     format_entries,
     outcome_of,
@@ -352,3 +354,14 @@ def test_every_reported_entry_survives_kill_9(db: Path) -> None:
     assert set(printed) <= stored
     with sqlite3.connect(db) as raw:
         assert raw.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+def test_the_documents_column_is_the_json_of_the_documents() -> None:
+    documents = (
+        AuditDocument(None, bytes(range(32)), "SHA-256"),
+        AuditDocument('Tờ trình "số 5"\\n\u202e.pdf', b"\xff" * 48, "SHA-384"),
+    )
+    assert json.loads(documents_column(documents)) == [
+        {"name": d.name, "digest": d.digest.hex(), "algorithm": d.algorithm} for d in documents
+    ]
+    assert documents_column(()) == "[]"

@@ -929,3 +929,9 @@ async def test_each_operation_has_the_size_limit_it_documents(spec: Spec, path: 
         with pytest.raises(PayloadTooLarge) as refused:
             await call_handler(path, *multipart(form_parts(spec, largest + b"%", {})), **limits)
         assert refused.value.limit == limits["max_pdf"]
+
+
+@pytest.mark.parametrize("size", [0, 1, 2, 3, 1000, 3 * 1024 * 1024 + 1])
+def test_the_pdf_answer_assembled_as_bytes_is_the_json_of_its_wire_form(size: int) -> None:
+    answer = PdfSignResponse(bytes(range(256)) * (size // 256) + bytes(size % 256), _CERT)
+    assert json.loads(answer.to_json_bytes()) == answer.to_wire()

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import base64
 import json
+import re
+from importlib import resources
 
 import pytest
 
 from agent.algorithms import HashAlgorithm, KeyType, RsaScheme, signature_algorithm_name
 from agent.errors import BadRequest
 from agent.protocol import (
+    _looks_secret,
     decode_json_object,
     parse_appearance,
     parse_batch_sign_request,
@@ -146,3 +149,50 @@ def test_levels_above_b_b_need_a_time_stamping_authority() -> None:
 def test_integers_beyond_pythons_conversion_limit_are_bad_json() -> None:
     with pytest.raises(BadRequest, match="not valid JSON"):
         decode_json_object(b'{"hash": 1' + b"0" * 5000 + b"}")
+
+
+def test_no_field_of_the_api_looks_like_a_pin() -> None:
+    # _check_fields skips the PIN-name check for known fields: none of them may look like one.
+    spec = json.loads(resources.files("agent.server").joinpath("openapi.json").read_text("utf-8"))
+    names: set[str] = set()
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "properties" and isinstance(value, dict):
+                    names.update(value)
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(spec["components"]["schemas"])
+    assert {"hash", "items", "documentName", "pdf", "tsaUrl"} <= names
+    assert [n for n in names if _looks_secret(n)] == []
+
+
+@pytest.mark.parametrize(
+    ("item", "message"),
+    [
+        ({**ITEM, "hashAlgorithm": []}, "items.1.hashAlgorithm"),
+        ({**ITEM, "hashAlgorithm": "SHA-1"}, "items.1.hashAlgorithm"),
+        ({**ITEM, "hash": 5}, "items.1.hash"),
+        ({**ITEM, "hash": ""}, "items.1.hash"),
+        ({**ITEM, "hash": "AA=="}, "items.1.hash' is 1 bytes"),
+        ({**ITEM, "hash": ITEM["hash"] + "\n"}, "items.1.hash' is not valid base64"),
+        ({**ITEM, "documentName": "a\u202eb"}, "items.1.documentName"),
+        ({**ITEM, "userPin": "1234"}, "is not accepted: the PIN"),
+        ({"hash": ITEM["hash"]}, "missing field(s) items.1.hashAlgorithm"),
+        ([ITEM], "'items.1' must be an object"),
+    ],
+)
+def test_every_batch_item_gets_the_same_checks_and_messages(item: object, message: str) -> None:
+    with pytest.raises(BadRequest, match=re.escape(message)):
+        parse_batch_sign_request({"items": [ITEM, item, ITEM]})
+
+
+def test_a_batch_of_plain_and_named_items_keeps_order_and_names() -> None:
+    named = {**ITEM, "documentName": "  Tờ trình.pdf "}
+    parsed = parse_batch_sign_request({"items": [ITEM, named, ITEM]})
+    assert [i.document_name for i in parsed.items] == [None, "Tờ trình.pdf", None]
+    assert {i.digest for i in parsed.items} == {DIGEST}

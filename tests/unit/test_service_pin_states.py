@@ -28,7 +28,7 @@ from agent.errors import (
     UserCancelled,
 )
 from agent.origin import Admitted, parse_origin
-from agent.pin import Pin, TriesLeft
+from agent.pin import Login, Pin, TriesLeft
 from agent.protocol import DigestToSign, SignRequest
 from agent.service import SigningService
 from agent.testing.prompter import ScriptedPrompter
@@ -42,6 +42,7 @@ from agent.token import (
     TokenInfo,
     TokenService,
 )
+from agent.token.login import pin_for_login
 
 TOKEN = TokenId(Path("/fake/vendor.so"), 1, "SERIAL1", "VGCA token")
 
@@ -84,8 +85,10 @@ class FakeTokens:
         certificate: TokenCertificate,
         items: Sequence[tuple[bytes, HashAlgorithm]],
         scheme: RsaScheme,
-        pin: Pin | None,
+        login: Login,
     ) -> list[bytes]:
+        # What the module's worker does with the flags it reads right before C_Login.
+        pin = pin_for_login(self.state, login)
         self.logins.append(None if pin is None else pin.reveal())
         if pin is not None and pin.reveal() != self.right_pin:
             if self.after_wrong is not None:
@@ -262,3 +265,31 @@ async def test_pss_on_a_token_without_it_is_refused_before_asking() -> None:
         await service(tokens, prompter).sign(CALLER, replace(request, certificate=None))
     assert prompter.requests == []
     assert tokens.logins == []
+
+
+@pytest.mark.parametrize(
+    ("state", "login", "outcome"),
+    [
+        (PinState(TriesLeft.OK, pinpad=False), Login(Pin("1111")), "1111"),
+        (PinState(TriesLeft.LOW, pinpad=False), Login(Pin("1111")), "1111"),
+        (PinState(TriesLeft.OK, pinpad=False), Login(None), UserCancelled),
+        (PinState(TriesLeft.OK, pinpad=False), Login(Pin("")), UserCancelled),
+        (PinState(TriesLeft.OK, pinpad=True), Login(Pin("1111")), None),
+        (PinState(TriesLeft.OK, pinpad=True), Login(None), None),
+        (PinState(TriesLeft.FINAL, pinpad=False), Login(Pin("1111")), UserCancelled),
+        (PinState(TriesLeft.FINAL, pinpad=False), Login(Pin("1111"), True), "1111"),
+        (PinState(TriesLeft.FINAL, pinpad=True), Login(None), UserCancelled),
+        (PinState(TriesLeft.FINAL, pinpad=True), Login(None, True), None),
+        (PinState(TriesLeft.LOCKED, pinpad=False), Login(Pin("1111"), True), PinLocked),
+        (PinState(TriesLeft.LOCKED, pinpad=True), Login(None, True), PinLocked),
+    ],
+)
+def test_the_login_decision_on_the_flags_read_right_before_c_login(
+    state: PinState, login: Login, outcome: object
+) -> None:
+    if isinstance(outcome, type):
+        with pytest.raises(outcome):
+            pin_for_login(state, login)
+        return
+    pin = pin_for_login(state, login)
+    assert (None if pin is None else pin.reveal().decode()) == outcome
