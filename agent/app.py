@@ -8,7 +8,7 @@ import logging
 import signal
 import ssl
 import sys
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -265,19 +265,32 @@ async def _serve(  # noqa: PLR0917 - serve()'s arguments, passed on
         try:
             await stop.wait()
         finally:
-            if beside is not None:
-                beside.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await beside
-            if watcher is not None:
-                watcher.cancel()
-            renewer.cancel()
-            if vgca is not None:
-                await vgca.stop()
-            await server.stop()
+            await _wind_down(beside, [watcher, renewer], tokens, [vgca, server])
     finally:
         tokens.close()
         audit.close()
+
+
+async def _wind_down(
+    companion: asyncio.Task[None] | None,
+    tasks: Sequence[asyncio.Task[Any] | None],
+    tokens: TokenService,
+    servers: Sequence[RunningServer | None],
+) -> None:
+    """Stop the companion and background tasks, then the servers."""
+    if companion is not None:
+        companion.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await companion
+    for task in tasks:
+        if task is not None:
+            task.cancel()
+    # The servers wait for requests in progress; one stuck in a hung module must not keep
+    # the agent from stopping.
+    tokens.interrupt()
+    for server in servers:
+        if server is not None:
+            await server.stop()
 
 
 def _local_chooser(config: AgentConfig) -> Callable[[Lang], Awaitable[Path | None]] | None:

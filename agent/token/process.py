@@ -124,6 +124,7 @@ class ProcessWorker:
         self._failures = 0
         self._retry_at = 0.0
         self._last_failure = ""
+        self._in_flight = False
         self.restarts = 0
         """Children started after the first (for the status report)."""
 
@@ -187,6 +188,13 @@ class ProcessWorker:
         return self._child
 
     def _call(self, request: Request) -> object:
+        self._in_flight = True
+        try:
+            return self._exchange(request)
+        finally:
+            self._in_flight = False
+
+    def _exchange(self, request: Request) -> object:
         try:
             child = self._start()
         except BaseException:
@@ -275,7 +283,21 @@ class ProcessWorker:
                 process.wait(5)
         self._discard()
 
+    def interrupt(self) -> None:
+        """End the child under a request still in the module (the agent is stopping).
+
+        A hung vendor call or a PIN pad waiting for the user would hold the stop back until
+        its deadline; the request fails instead, as for any crash.
+        """
+        child = self._child
+        if self._in_flight and child is not None and child.process.poll() is None:
+            log.warning(
+                "stopping: ending the worker process of %s in the middle of a call", self.path
+            )
+            child.process.kill()
+
     def close(self) -> None:
+        self.interrupt()
         try:
             self._executor.submit(self._stop).result()
         finally:

@@ -134,6 +134,11 @@ class TokenService:
         request = sign_request(certificate, items, scheme, login)
         return typed_signatures(await worker.call(request), len(request.items))
 
+    def interrupt(self) -> None:
+        """Fail the calls still in a module (the agent is stopping and will not wait for them)."""
+        for worker in self._workers.values():
+            worker.interrupt()
+
     def close(self) -> None:
         """Finalise every module."""
         for worker in self._workers.values():

@@ -35,6 +35,10 @@ class Worker(Protocol):
         """:meth:`call` for the command line (blocks)."""
         ...
 
+    def interrupt(self) -> None:
+        """Abandon a call still in the module, if the worker can (the agent is stopping)."""
+        ...
+
     def close(self) -> None:
         """Finalise the module and stop the worker."""
         ...
@@ -59,6 +63,10 @@ class ThreadWorker:
 
     def call_sync(self, request: Request) -> object:
         return self._executor.submit(execute, self._module, request).result()
+
+    def interrupt(self) -> None:
+        # A call in this process cannot be abandoned; the stop waits for it.
+        return
 
     def run_sync(self, job: Callable[[Pkcs11Module], T]) -> T:
         """Run any ``job(module)`` on the worker thread (benchmarks' direct baselines)."""

@@ -362,3 +362,31 @@ def test_deadlines_grow_with_the_batch_and_the_pin_pad() -> None:
     )
     assert deadline(limits, Report()) == 5
     assert [limits.backoff(n) for n in range(1, 10)] == [0.5, 1, 2, 4, 8, 16, 30, 30, 30]
+
+
+def test_stopping_the_agent_does_not_wait_for_a_hung_module(
+    res: Hsm, control: FaultControl, tmp_path: Path
+) -> None:
+    agent = start_agent(
+        tmp_path / "agent",
+        res.hsm,
+        modules=[res.shim],
+        env=control.env(res.hsm.module),
+        policy={"module_timeout": 600},
+    )
+    try:
+        assert_signed(*sign(agent, res.rsa, "khởi động"), res.rsa)
+        control.set("C_Sign hang 600")
+        stuck = threading.Thread(target=sign, args=(agent, res.rsa, "treo"), daemon=True)
+        stuck.start()
+        for _ in range(100):  # until the user has answered and the module has the request
+            if agent.prompts():
+                break
+            time.sleep(0.05)
+        time.sleep(1)
+        agent.process.send_signal(signal.SIGTERM)
+        # The module's deadline is ten minutes; the agent must not sit it out.
+        assert agent.process.wait(30) == 0
+        assert "in the middle of a call" in agent.log_text()
+    finally:
+        agent.stop()
