@@ -11,6 +11,7 @@ import asyncio
 import base64
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -404,7 +405,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     Without a display, or where no tray backend loads, it runs as ``serve`` does. When this
     user's agent already runs, it asks that one to show its window and exits 0.
     """
-    from agent.ui.display import display_available
+    from agent.ui.display import display_available, tray_backend_hint
 
     config = config_from_args(args)
     configure_logging(config, to_file=False)
@@ -418,6 +419,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     configure_logging(config)
     log = logging.getLogger("agent.cli")
     reason = "" if display_available() else "no display (DISPLAY/WAYLAND_DISPLAY unset)"
+    backend = tray_backend_hint()
+    if backend is not None:
+        log.info("no session bus: using the %s tray backend", backend)
+        os.environ["PYSTRAY_BACKEND"] = backend
     if not reason:
         try:
             import pystray  # noqa: F401 - probing the backend: it connects to the display

@@ -20,3 +20,20 @@ def display_available(environ: Mapping[str, str] | None = None) -> bool:
         return True
     env = os.environ if environ is None else environ
     return bool(env.get("DISPLAY") or env.get("WAYLAND_DISPLAY"))
+
+
+def tray_backend_hint(environ: Mapping[str, str] | None = None) -> str | None:
+    """The pystray backend to force, or ``None`` to let pystray choose.
+
+    pystray's GTK and AppIndicator backends need the desktop's session bus for their
+    notifications, and without one the tray never comes up; its plain X11 backend needs none.
+    A choice made by ``PYSTRAY_BACKEND`` is left alone.
+    """
+    env = os.environ if environ is None else environ
+    if sys.platform in ("win32", "darwin") or env.get("PYSTRAY_BACKEND"):
+        return None
+    bus = env.get("DBUS_SESSION_BUS_ADDRESS")
+    runtime = env.get("XDG_RUNTIME_DIR")
+    if bus or (runtime and os.path.exists(os.path.join(runtime, "bus"))):
+        return None
+    return "xorg" if env.get("DISPLAY") else None

@@ -110,6 +110,7 @@ def test_control_fields(deb: Path) -> None:
     assert "opensc-pkcs11" in recommends
     assert "libnss3-tools" in recommends
     assert "fonts-liberation2 | fonts-dejavu-core" in recommends
+    assert "python3-gi" in recommends  # the tray's menu (GTK / AppIndicator)
 
 
 def test_contents(deb: Path, unpacked: Path) -> None:
@@ -281,6 +282,19 @@ def test_install_sign_reinstall_remove_purge(
     # The agent imports from the virtualenv, never from the current directory.
     where = _ok(f"{VENV}/bin/python", "-c", "import agent; print(agent.__file__)", cwd=tmp_path)
     assert where.startswith(f"{VENV}/lib/")
+    # Of the system's Python packages the venv sees PyGObject (the tray's menu), and only it:
+    # its own dependencies still come from the bundled wheels.
+    seen = _ok(
+        f"{VENV}/bin/python",
+        "-c",
+        "import gi, cryptography, sys; gi.require_version('Gtk', '3.0');"
+        " print(gi.__file__); print(cryptography.__file__);"
+        " print(any(p.endswith('dist-packages') for p in sys.path))",
+        cwd=tmp_path,
+    ).split()
+    assert seen[0].startswith(f"{VENV}/system-gi/gi/"), seen
+    assert seen[1].startswith(f"{VENV}/lib/"), seen
+    assert seen[2] == "False", seen
 
     home = tmp_path / "status-home"
     env = {**token.hsm.environ(), "HOME": str(home), "XDG_DATA_HOME": str(home / "share")}
