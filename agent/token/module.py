@@ -1,8 +1,9 @@
 """One PKCS#11 module, driven synchronously from its worker thread.
 
-Nothing here may be called from any other thread: :class:`~agent.token.worker.ModuleWorker`
-is the only caller. Every ``pkcs11`` exception is translated into the agent's
-error tree before it leaves this module.
+Nothing here may be called from any other thread: the module's worker (a thread,
+:mod:`agent.token.worker`, or a process, :mod:`agent.token.host`) is the only caller.
+Every ``pkcs11`` exception is translated into the agent's error tree before it leaves
+this module.
 """
 
 from __future__ import annotations
@@ -288,8 +289,7 @@ class Pkcs11Module:
 
     @contextmanager
     def _login(self, token: pkcs11.Token, pin: Pin | None) -> Iterator[pkcs11.Session]:
-        if token.flags & pkcs11.TokenFlag.USER_PIN_LOCKED:
-            raise PinLocked("token flags say the PIN is locked; not calling C_Login")
+        # pin_for_login() has decided on the flags already: None means the reader's keypad.
         user_pin: object = pkcs11.PROTECTED_AUTH if pin is None else pin.reveal().decode("utf-8")
         try:
             session = token.open(user_pin=user_pin)
@@ -312,13 +312,9 @@ class Pkcs11Module:
                 self._reinitialize()
 
     def _reinitialize(self) -> None:
+        """Re-initialise and forget the certificates (after a failed login or logout)."""
         self._certificate_cache.clear()
-        if self._lib is None:
-            return
-        try:
-            self._lib.reinitialize()
-        except p11err.PKCS11Error as exc:
-            log.warning("re-initialising %s failed: %s", self.path, type(exc).__name__)
+        self._refresh()
 
     def sign(
         self,

@@ -125,14 +125,6 @@ class ProcessWorker:
         self._retry_at = 0.0
         self._last_failure = ""
         self._in_flight = False
-        self.restarts = 0
-        """Children started after the first (for the status report)."""
-
-    @property
-    def pid(self) -> int | None:
-        """The running child's process id."""
-        child = self._child
-        return child.process.pid if child is not None and child.process.poll() is None else None
 
     async def call(self, request: Request) -> object:
         loop = asyncio.get_running_loop()
@@ -181,8 +173,6 @@ class ProcessWorker:
         if process.stdin is None or process.stdout is None:  # pragma: no cover - PIPE given
             raise TokenModuleFailed(f"{self.path}: no pipe to the worker process")
         replies = _Replies(process.stdout, f"{thread_name(self.path)}-replies")
-        if self._last_failure:
-            self.restarts += 1
         log.info("started worker process %s for %s", process.pid, self.path)
         self._child = _Child(process, process.stdin, replies)
         return self._child

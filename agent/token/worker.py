@@ -11,15 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import Protocol
 
 from agent.token.calls import Finalize, Request, execute
 from agent.token.module import Pkcs11Module
-
-T = TypeVar("T")
 
 
 class Worker(Protocol):
@@ -68,16 +65,8 @@ class ThreadWorker:
         # A call in this process cannot be abandoned; the stop waits for it.
         return
 
-    def run_sync(self, job: Callable[[Pkcs11Module], T]) -> T:
-        """Run any ``job(module)`` on the worker thread (benchmarks' direct baselines)."""
-        return self._executor.submit(job, self._module).result()
-
     def close(self) -> None:
         try:
             self._executor.submit(execute, self._module, Finalize()).result()
         finally:
             self._executor.shutdown(wait=True)
-
-
-#: The in-process worker under its older name.
-ModuleWorker = ThreadWorker
