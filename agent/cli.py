@@ -241,8 +241,8 @@ def inventory_json(inventory: Inventory) -> dict[str, Any]:
                         {
                             "label": c.label,
                             "id": c.key_id.hex(),
-                            "subject": c.x509.subject.rfc4514_string(),
-                            "issuer": c.x509.issuer.rfc4514_string(),
+                            "subject": c.subject,
+                            "issuer": c.issuer,
                             "notBefore": c.not_before.isoformat(),
                             "notAfter": c.not_after.isoformat(),
                             "keyType": c.key_type.value if c.key_type else None,

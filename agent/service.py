@@ -102,8 +102,8 @@ class Signed:
 def _choice(cert: TokenCertificate) -> CertificateChoice:
     return CertificateChoice(
         id=cert.fingerprint,
-        subject=cert.x509.subject.rfc4514_string(),
-        issuer=cert.x509.issuer.rfc4514_string(),
+        subject=cert.subject,
+        issuer=cert.issuer,
         not_after=cert.not_after,
         token=cert.token.label,
     )
@@ -117,7 +117,7 @@ def _identity(cert: TokenCertificate) -> SignerIdentity:
         return str(values[0].value) if values else None
 
     return SignerIdentity(
-        name=first(NameOID.COMMON_NAME) or cert.x509.subject.rfc4514_string(),
+        name=first(NameOID.COMMON_NAME) or cert.subject,
         organization=first(NameOID.ORGANIZATION_NAME),
     )
 
@@ -191,7 +191,7 @@ class _Audit:
             action=self.action.value,
             documents=self.documents,
             certificate_serial=format(cert.x509.serial_number, "x") if cert else None,
-            certificate_subject=cert.x509.subject.rfc4514_string() if cert else None,
+            certificate_subject=cert.subject if cert else None,
             certificate_sha256=cert.fingerprint if cert else None,
             outcome=outcome,
             signatures=self.signatures,

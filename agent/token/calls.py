@@ -134,6 +134,9 @@ class Reply:
     failure: Failure | None = None
     logs: tuple[tuple[int, str, str], ...] = ()
     """Log records made while answering: level, logger name, message."""
+    same: bool = False
+    """The answer is the very object of the previous reply (a module report that did not
+    change): the agent keeps its copy, and ``value`` is left empty."""
 
 
 def typed_report(value: object) -> ModuleReport:

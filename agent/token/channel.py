@@ -8,6 +8,7 @@ agent when it started the child, and nothing else can write to it.
 from __future__ import annotations
 
 import pickle
+import select
 import struct
 from typing import IO, Final
 
@@ -20,13 +21,21 @@ class ChannelClosed(EOFError):
     """The other end closed the pipe, or sent something that is not a frame."""
 
 
+def encode(message: object) -> bytes:
+    """One frame."""
+    data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    return _HEADER.pack(len(data)) + data
+
+
 def send(stream: IO[bytes], message: object) -> None:
     """Write one frame and flush it."""
-    data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-    view = memoryview(_HEADER.pack(len(data)) + data)
+    view = memoryview(encode(message))
     while view:  # an unbuffered pipe may take a large frame in several writes
         written = stream.write(view)
-        view = view[written or 0 :]
+        if written is None:  # a non-blocking pipe that is full
+            select.select([], [stream], [])
+            continue
+        view = view[written:]
     stream.flush()
 
 
@@ -49,3 +58,25 @@ def _read_exactly(stream: IO[bytes], size: int) -> bytes:
         chunks.append(chunk)
         left -= len(chunk)
     return b"".join(chunks)
+
+
+class Frames:
+    """Frames out of a stream that arrives in pieces (read by the event loop as it comes)."""
+
+    def __init__(self) -> None:
+        self._buffer = bytearray()
+
+    def feed(self, data: bytes) -> list[object]:
+        """The messages completed by ``data``; :class:`ChannelClosed` when out of step."""
+        self._buffer += data
+        messages: list[object] = []
+        while len(self._buffer) >= _HEADER.size:
+            (size,) = _HEADER.unpack_from(self._buffer)
+            if size > MAX_FRAME:
+                raise ChannelClosed(f"a frame of {size} bytes: the stream is out of step")
+            end = _HEADER.size + size
+            if len(self._buffer) < end:
+                break
+            messages.append(pickle.loads(self._buffer[_HEADER.size : end]))  # noqa: S301 - as receive()
+            del self._buffer[:end]
+        return messages

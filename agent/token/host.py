@@ -5,7 +5,8 @@ MODULE LOG_LEVEL AGENT_PID``. The child loads the module, then answers requests
 read from its stdin, one at a time, with :func:`~agent.token.calls.execute` — the
 same code the in-process worker runs — and writes each reply to the pipe that was
 its stdout. Errors travel back as :class:`~agent.token.calls.Failure`, log records
-with the reply, so the agent's log stays the one place to look. The child ends
+with the reply, so the agent's log stays the one place to look. A module report that
+did not change since the previous reply is not sent again (``Reply.same``). The child ends
 when the pipe closes (the agent stopped or dropped it) and, on Linux, when the
 agent dies.
 """
@@ -92,6 +93,7 @@ def serve(requests: IO[bytes], replies: IO[bytes], module_path: Path, log_level:
     root.handlers[:] = [collector]
     root.setLevel(log_level)
     module = Pkcs11Module(module_path)
+    previous: object = None
     while True:
         try:
             request = channel.receive(requests)
@@ -110,8 +112,10 @@ def serve(requests: IO[bytes], replies: IO[bytes], module_path: Path, log_level:
             failure = Failure("TokenFailure", f"{type(exc).__name__}: {exc}")
         finally:
             del request  # a Sign request carried the PIN; execute() wiped it
+        same = value is not None and value is previous
+        previous = value
         try:
-            channel.send(replies, Reply(value, failure, collector.drain()))
+            channel.send(replies, Reply(None if same else value, failure, collector.drain(), same))
         except OSError:
             break
     if module.loaded:

@@ -93,6 +93,16 @@ class TokenCertificate:
         return hashlib.sha256(self.der).hexdigest()
 
     @cached_property
+    def subject(self) -> str:
+        """The subject as an RFC 4514 string (what prompts, lists and the audit trail show)."""
+        return self.x509.subject.rfc4514_string()
+
+    @cached_property
+    def issuer(self) -> str:
+        """The issuer as an RFC 4514 string."""
+        return self.x509.issuer.rfc4514_string()
+
+    @cached_property
     def key_type(self) -> KeyType | None:
         """RSA or EC; ``None`` for keys the agent cannot sign with."""
         key = self.x509.public_key()

@@ -113,6 +113,9 @@ class Pkcs11Module:
         # vendor modules) only see a token plugged in after C_Finalize/C_Initialize, so a
         # read that follows one that found nothing re-initialises the module first.
         self._seen_tokens: int | None = None
+        # The last report, handed out again while nothing in it changed: the agent then keeps
+        # the certificate objects it already parsed, and a worker process sends no copy.
+        self._last_report: ModuleReport | None = None
 
     def load(self) -> None:
         """Load and initialise the module; a failure is remembered, not raised."""
@@ -170,6 +173,11 @@ class Pkcs11Module:
             self._refresh()
         report = self._read(self._lib)
         self._seen_tokens = len(report.tokens)
+        # Equal reports are equal in every token's PIN state too (TokenInfo compares it).
+        last = self._last_report
+        if last is not None and last == report:
+            return last
+        self._last_report = report
         return report
 
     def _refresh(self) -> None:

@@ -81,7 +81,7 @@ def expiring_certificates(
     """
     newest: dict[tuple[object, ...], TokenCertificate] = {}
     for cert in inventory.signing_certificates:
-        holder = (cert.token.module, cert.token.serial, cert.x509.subject.rfc4514_string())
+        holder = (cert.token.module, cert.token.serial, cert.subject)
         best = newest.get(holder)
         if best is None or cert.not_after > best.not_after:
             newest[holder] = cert

@@ -14,6 +14,13 @@ time from one thread, as in-process.
   load does not spin. A successful reply resets it.
 - The PIN crosses the pipe once, inside the one :class:`~agent.token.calls.Sign`
   request that needs it; the agent's copy is wiped as soon as it is sent.
+
+On POSIX the event loop writes the request and waits for the reply on the pipes
+itself (no thread hand-off per call, which is a good part of a request's cost on a
+fast token); starting and stopping the child, and everything on Windows, whose pipes
+cannot be waited on by the loop, run on the worker's one thread. A worker is driven
+either from one event loop (:meth:`ProcessWorker.call`) or synchronously
+(:meth:`ProcessWorker.call_sync`, the command line), not both at once.
 """
 
 from __future__ import annotations
@@ -32,7 +39,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Final
 
 from agent.errors import TokenModuleFailed
 from agent.isolation import WorkerLimits
@@ -41,6 +48,9 @@ from agent.token.calls import Finalize, Reply, Request, Sign, wipe
 from agent.token.worker import thread_name
 
 log = logging.getLogger(__name__)
+
+_LOOP_IO: Final = os.name != "nt"
+"""Whether the event loop waits on the child's pipes itself."""
 
 
 def deadline(limits: WorkerLimits, request: Request) -> float:
@@ -63,16 +73,65 @@ def _how_it_ended(process: subprocess.Popen[bytes]) -> str:
     return f"exited with status {code}"
 
 
-class _Replies:
-    """The child's replies, each waited for with a deadline.
+def _settle(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
-    On POSIX the worker thread waits on the pipe itself (``select``), which saves a thread
-    hand-off per call; Windows cannot select on a pipe, so there a reader thread hands the
-    replies over through a queue. A closed pipe is an :class:`EOFError` *returned*.
+
+async def _write(loop: asyncio.AbstractEventLoop, stream: IO[bytes], frame: bytes) -> None:
+    """Write ``frame`` to the child's (non-blocking) request pipe from the event loop."""
+    fd = stream.fileno()
+    view = memoryview(frame)
+    while view:
+        try:
+            view = view[os.write(fd, view) :]
+        except BlockingIOError:
+            writable: asyncio.Future[None] = loop.create_future()
+            loop.add_writer(fd, _settle, writable)
+            try:
+                await writable
+            finally:
+                loop.remove_writer(fd)
+
+
+async def _reply(loop: asyncio.AbstractEventLoop, stream: IO[bytes]) -> object:
+    """The child's next reply, read by the event loop as it arrives.
+
+    A closed or garbled pipe is an :class:`EOFError` *returned*, as :class:`_Replies` does.
+    """
+    fd = stream.fileno()
+    frames = channel.Frames()
+    done: asyncio.Future[object] = loop.create_future()
+
+    def readable() -> None:
+        if done.done():
+            return
+        try:
+            data = os.read(fd, 1 << 16)
+            messages = frames.feed(data) if data else [EOFError("the pipe closed")]
+        except Exception as exc:  # noqa: BLE001 - whatever broke the stream, the worker failed
+            messages = [EOFError(f"{type(exc).__name__}: {exc}")]
+        if messages:
+            done.set_result(messages[0])
+
+    loop.add_reader(fd, readable)
+    try:
+        return await done
+    finally:
+        loop.remove_reader(fd)
+
+
+class _Replies:
+    """The child's replies, each waited for with a deadline, for calls made on the worker
+    thread (the command line, stopping, Windows).
+
+    On POSIX the worker thread waits on the pipe itself (``select``); Windows cannot select
+    on a pipe, so there a reader thread hands the replies over through a queue. A closed
+    pipe is an :class:`EOFError` *returned*.
     """
 
     def __init__(self, stream: IO[bytes], name: str) -> None:
-        self._stream = stream
+        self.stream = stream
         self._queue: queue.Queue[object] | None = None
         if os.name == "nt":
             self._queue = queue.Queue()
@@ -80,7 +139,7 @@ class _Replies:
 
     def _read(self) -> object:
         try:
-            return channel.receive(self._stream)
+            return channel.receive(self.stream)
         except (EOFError, OSError, ValueError) as exc:
             return EOFError(str(exc))
 
@@ -99,10 +158,17 @@ class _Replies:
                 return self._queue.get(timeout=timeout)
             except queue.Empty:
                 raise TimeoutError from None
-        ready, _, _ = select.select([self._stream], [], [], timeout)
+        ready, _, _ = select.select([self.stream], [], [], timeout)
         if not ready:
             raise TimeoutError
         return self._read()
+
+
+def _unusable(reply: object) -> str:
+    """Why ``reply``, which is not a :class:`Reply`, means the child does not work."""
+    if isinstance(reply, EOFError):
+        return "the module's worker process ended"
+    return f"the worker answered {type(reply).__name__}"
 
 
 @dataclass
@@ -111,6 +177,10 @@ class _Child:
     requests: IO[bytes]
     replies: _Replies
     fresh: bool = True
+    previous: object = None
+    """The value of the last reply, which a reply marked ``same`` stands for."""
+    abandoned: bool = False
+    """A call gave up in the middle of an exchange: the pipe is out of step."""
 
 
 class ProcessWorker:
@@ -125,20 +195,76 @@ class ProcessWorker:
         self._retry_at = 0.0
         self._last_failure = ""
         self._in_flight = False
+        self._turn = asyncio.Lock()
 
     async def call(self, request: Request) -> object:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self._call, request)
+        if not _LOOP_IO:
+            return await loop.run_in_executor(self._executor, self._call, request)
+        async with self._turn:
+            self._in_flight = True
+            try:
+                return await self._exchange_on_loop(loop, request)
+            finally:
+                self._in_flight = False
 
     def call_sync(self, request: Request) -> object:
         return self._executor.submit(self._call, request).result()
 
-    # Everything below runs on the worker thread only (which is also why a child started
-    # here is killed by Linux if this thread's process dies: see agent.token.host).
+    async def _exchange_on_loop(self, loop: asyncio.AbstractEventLoop, request: Request) -> object:
+        child = self._child
+        try:
+            if child is None or child.abandoned or child.process.poll() is not None:
+                child = await loop.run_in_executor(self._executor, self._start)
+            seconds = self._seconds(child, request)
+            frame = channel.encode(request)
+        finally:
+            if isinstance(request, Sign):
+                wipe(request.pin)
+        try:
+            async with asyncio.timeout(seconds):
+                try:
+                    await _write(loop, child.requests, frame)
+                except OSError as exc:
+                    reason = f"the worker process could not be reached ({exc})"
+                else:
+                    reply = await _reply(loop, child.replies.stream)
+                    if isinstance(reply, Reply):
+                        return self._answer(child, reply)
+                    reason = _unusable(reply)
+        except TimeoutError:
+            reason = f"the module did not answer within {seconds:.0f} s"
+        except asyncio.CancelledError:
+            # The reply may still come and would answer the next request: end this child.
+            child.abandoned = True
+            if child.process.poll() is None:
+                child.process.kill()
+            raise
+        raise await loop.run_in_executor(self._executor, self._failed, reason)
+
+    def _seconds(self, child: _Child, request: Request) -> float:
+        seconds = deadline(self.limits, request)
+        return seconds + self.limits.start_timeout if child.fresh else seconds
+
+    def _answer(self, child: _Child, reply: Reply) -> object:
+        """The value of ``reply`` (from either way of waiting), or the error it carries."""
+        child.fresh = False
+        self._failures = 0
+        value = child.previous if reply.same else reply.value
+        child.previous = value
+        for level, name, message in reply.logs:
+            logging.getLogger(name).log(level, "%s", message)
+        if reply.failure is not None:
+            raise reply.failure.rebuild()
+        return value
+
+    # Everything below runs on the worker thread (the event loop's exchange above is the
+    # exception), which is also why a child started here is killed by Linux if this
+    # thread's process dies: see agent.token.host.
 
     def _start(self) -> _Child:
         child = self._child
-        if child is not None:
+        if child is not None and not child.abandoned:
             if child.process.poll() is None:
                 return child
             self._last_failure = _how_it_ended(child.process)
@@ -172,6 +298,9 @@ class ProcessWorker:
         )
         if process.stdin is None or process.stdout is None:  # pragma: no cover - PIPE given
             raise TokenModuleFailed(f"{self.path}: no pipe to the worker process")
+        if _LOOP_IO:
+            # A large request must not block the event loop on a child that reads slowly.
+            os.set_blocking(process.stdin.fileno(), False)
         replies = _Replies(process.stdout, f"{thread_name(self.path)}-replies")
         log.info("started worker process %s for %s", process.pid, self.path)
         self._child = _Child(process, process.stdin, replies)
@@ -191,9 +320,7 @@ class ProcessWorker:
             if isinstance(request, Sign):
                 wipe(request.pin)
             raise
-        seconds = deadline(self.limits, request)
-        if child.fresh:
-            seconds += self.limits.start_timeout
+        seconds = self._seconds(child, request)
         try:
             channel.send(child.requests, request)
         except (OSError, ValueError) as exc:
@@ -205,17 +332,9 @@ class ProcessWorker:
             reply = child.replies.next(seconds)
         except TimeoutError:
             raise self._failed(f"the module did not answer within {seconds:.0f} s") from None
-        if isinstance(reply, EOFError):
-            raise self._failed("the module's worker process ended")
-        if not isinstance(reply, Reply):
-            raise self._failed(f"the worker answered {type(reply).__name__}")
-        child.fresh = False
-        self._failures = 0
-        for level, name, message in reply.logs:
-            logging.getLogger(name).log(level, "%s", message)
-        if reply.failure is not None:
-            raise reply.failure.rebuild()
-        return reply.value
+        if isinstance(reply, Reply):
+            return self._answer(child, reply)
+        raise self._failed(_unusable(reply))
 
     def _failed(self, reason: str) -> TokenModuleFailed:
         """Stop the child, schedule the restart, and describe what happened."""

@@ -46,7 +46,7 @@ def holder(cert: TokenCertificate) -> str:
     from cryptography.x509.oid import NameOID
 
     names = cert.x509.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-    value = names[0].value if names else cert.x509.subject.rfc4514_string()
+    value = names[0].value if names else cert.subject
     return value if isinstance(value, str) else value.decode("utf-8", "replace")
 
 
