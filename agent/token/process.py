@@ -264,15 +264,20 @@ class ProcessWorker:
 
     def _start(self) -> _Child:
         child = self._child
-        if child is not None and not child.abandoned:
-            if child.process.poll() is None:
+        if child is not None:
+            if child.abandoned:
+                log.info("the worker process of %s was ended by a call that gave up", self.path)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    child.process.wait(5)  # killed already: reap it
+            elif child.process.poll() is None:
                 return child
-            self._last_failure = _how_it_ended(child.process)
-            log.warning(
-                "worker process of %s ended between requests (%s); starting another",
-                self.path,
-                self._last_failure,
-            )
+            else:
+                self._last_failure = _how_it_ended(child.process)
+                log.warning(
+                    "worker process of %s ended between requests (%s); starting another",
+                    self.path,
+                    self._last_failure,
+                )
             self._discard()
         wait = self._retry_at - time.monotonic()
         if wait > 0:

@@ -9,7 +9,9 @@ back. Every signature that does come back is checked with ``cryptography``.
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import hashlib
 import os
 import shutil
 import signal
@@ -28,8 +30,9 @@ from agent.audit import AuditLog
 from agent.pin import Login, Pin
 from agent.testing.samples import sample_pdf
 from agent.testing.softhsm import KeySpec, SoftHsm, TestCa, TokenSpec, provision
-from agent.token import Isolation, TokenService, WorkerLimits
+from agent.token import Isolation, TokenService, WorkerLimits, channel
 from agent.token.calls import Report, sign_request, typed_signatures
+from agent.token.models import Inventory
 from agent.token.process import deadline
 from tests.conftest import PIN, AgentProcess, Response, start_agent
 from tests.faultshim import FaultControl, build_shim
@@ -390,3 +393,93 @@ def test_stopping_the_agent_does_not_wait_for_a_hung_module(
         assert "in the middle of a call" in agent.log_text()
     finally:
         agent.stop()
+
+
+# --- the pipe to the worker process --------------------------------------------------------
+
+
+def test_an_unchanged_report_is_not_sent_again_but_a_change_is(
+    res: Hsm, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SOFTHSM2_CONF", str(res.hsm.conf))
+    tokens = TokenService([res.hsm.module], Isolation.PROCESS)
+
+    async def reads() -> list[Inventory]:
+        seen = [await tokens.inventory(), await tokens.inventory()]
+        home = move_token_away(res.hsm, tmp_path / "away")
+        try:
+            seen.append(await tokens.inventory())
+        finally:
+            shutil.move(tmp_path / "away", home)
+        seen.append(await tokens.inventory())
+        return seen
+
+    try:
+        first, again, away, back = asyncio.run(reads())
+    finally:
+        tokens.close()
+    # The agent keeps the report it already has (and the certificates it parsed)...
+    assert again.modules[0] is first.modules[0]
+    assert [c.der for c in first.signing_certificates] == [der(res.rsa)]
+    # ...and still sees every change: the token gone, then back.
+    assert away.tokens == ()
+    assert back.modules[0] is not first.modules[0]
+    assert [c.der for c in back.signing_certificates] == [der(res.rsa)]
+
+
+def test_a_batch_larger_than_the_pipe_buffer_is_written_in_pieces(
+    res: Hsm, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SOFTHSM2_CONF", str(res.hsm.conf))
+    tokens = TokenService([res.hsm.module], Isolation.PROCESS)
+    digests = [hashlib.sha512(f"trang {n}".encode()).digest() for n in range(1000)]
+
+    async def batch() -> tuple[list[bytes], int]:
+        inventory = await tokens.inventory()
+        [cert] = inventory.signing_certificates
+        items = [(d, HashAlgorithm.SHA512) for d in digests]
+        frame = len(channel.encode(sign_request(cert, items, RsaScheme.PKCS1V15, Login(None))))
+        return await tokens.sign(cert, items, RsaScheme.PKCS1V15, Login(Pin(PIN))), frame
+
+    try:
+        signatures, frame = asyncio.run(batch())
+    finally:
+        tokens.close()
+    assert frame > 65536  # more than a Linux pipe holds: the loop waits for room to write
+    assert len(signatures) == len(digests)
+    for signature, digest in zip(signatures, digests, strict=True):
+        verify_with_cryptography(der(res.rsa), signature, digest, "SHA-512")
+
+
+def test_a_call_given_up_mid_exchange_ends_its_worker_and_the_next_call_works(
+    res: Hsm, control: FaultControl, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SOFTHSM2_CONF", str(res.hsm.conf))
+    for name, value in control.env(res.hsm.module).items():
+        monkeypatch.setenv(name, value)
+    tokens = TokenService([res.shim], Isolation.PROCESS)
+    worker = tokens._worker(res.shim)  # noqa: SLF001 - the child process is the point
+
+    async def give_up_then_sign() -> tuple[int, list[bytes]]:
+        inventory = await tokens.inventory()
+        [cert] = inventory.signing_certificates
+        hung = worker._child.process  # type: ignore[attr-defined]  # noqa: SLF001
+        control.set("C_Sign hang 600")
+        item = [(digest_of(b"bo do"), HashAlgorithm.SHA256)]
+        stuck = asyncio.create_task(tokens.sign(cert, item, RsaScheme.PKCS1V15, Login(Pin(PIN))))
+        await asyncio.sleep(1)
+        stuck.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await stuck
+        # Its reply could still come and would answer the next request: the child is ended.
+        code = await asyncio.to_thread(hung.wait, 10)
+        control.clear()
+        again = [(digest_of(b"lam lai"), HashAlgorithm.SHA256)]
+        return code, await tokens.sign(cert, again, RsaScheme.PKCS1V15, Login(Pin(PIN)))
+
+    try:
+        code, [signature] = asyncio.run(give_up_then_sign())
+    finally:
+        tokens.close()
+    assert code == -signal.SIGKILL
+    verify_with_cryptography(der(res.rsa), signature, digest_of(b"lam lai"), "SHA-256")
