@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from cryptography import x509
 from cryptography.x509.oid import NameOID
@@ -104,6 +104,23 @@ class AuditError(Exception):
     """The audit log cannot be opened, read or written. The message names the file."""
 
 
+class AuditedDocument(Protocol):
+    """What the trail keeps of one document: the prompt's own view of it is recorded as is
+    (a batch has a thousand), and :class:`AuditDocument` is what reading gives back."""
+
+    @property
+    def name(self) -> str | None:
+        """Name given by the portal, or ``None``."""
+
+    @property
+    def digest(self) -> bytes:
+        """The digest that was (to be) signed."""
+
+    @property
+    def algorithm(self) -> str:
+        """Its hash algorithm's name (a :class:`~agent.algorithms.HashAlgorithm` is one)."""
+
+
 @dataclass(frozen=True)
 class AuditDocument:
     """One document of a sign request, as the user was shown it."""
@@ -127,7 +144,7 @@ class AuditEntry:
     action: str
     """``select-certificate`` or ``sign`` (the :class:`~agent.consent.prompter.PromptAction`
     values)."""
-    documents: tuple[AuditDocument, ...]
+    documents: tuple[AuditedDocument, ...]
     """What was to be signed, in request order; empty for ``select-certificate``."""
     certificate_serial: str | None
     """Serial number of the certificate used or given, lowercase hex without separators
@@ -167,7 +184,7 @@ def _iso(time: datetime) -> str:
     return time.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-def _documents_to_json(documents: Sequence[AuditDocument]) -> list[dict[str, Any]]:
+def _documents_to_json(documents: Sequence[AuditedDocument]) -> list[dict[str, Any]]:
     return [
         {"name": d.name, "digest": d.digest.hex(), "algorithm": str(d.algorithm)} for d in documents
     ]
@@ -178,7 +195,7 @@ def _json_text(value: str) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def documents_column(documents: Sequence[AuditDocument]) -> str:
+def documents_column(documents: Sequence[AuditedDocument]) -> str:
     """``json.dumps(_documents_to_json(documents))``, written directly: a batch's row holds a
     thousand of them, and the row is written before the signatures are returned."""
     parts = [
@@ -466,7 +483,7 @@ def _common_name(subject: str | None) -> str:
     return value if isinstance(value, str) else value.decode("utf-8", "replace")
 
 
-def _documents_cell(documents: Sequence[AuditDocument]) -> str:
+def _documents_cell(documents: Sequence[AuditedDocument]) -> str:
     if not documents:
         return "-"
     first = documents[0].name or documents[0].digest.hex()[:16]

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from agent import __version__
 from agent.algorithms import HashAlgorithm, KeyType, RsaScheme, signature_algorithm_name
-from agent.audit import AuditDocument, AuditEntry, AuditLog
+from agent.audit import AuditEntry, AuditLog
 from agent.consent.gate import PromptGate
 from agent.consent.pin_cache import PinCache, TokenKey
 from agent.consent.prompter import (
@@ -172,12 +172,10 @@ def build_chain(cert: TokenCertificate, pool: Sequence[TokenCertificate]) -> tup
 class _Audit:
     """Collects what one request showed the user and how it ended."""
 
-    def __init__(self, caller: Admitted, action: PromptAction, items: Sequence[DigestToSign]):
+    def __init__(self, caller: Admitted, action: PromptAction, documents: tuple[DocumentView, ...]):
         self.caller = caller
         self.action = action
-        self.documents = tuple(
-            AuditDocument(i.document_name, i.digest, i.algorithm.value) for i in items
-        )
+        self.documents = documents
         self.certificate: TokenCertificate | None = None
         self.first_use = False
         self.signatures = 0
@@ -382,7 +380,7 @@ class SigningService:
         if not offered:
             raise PinLocked("every candidate token has a locked PIN")
         documents = tuple(DocumentView(i.document_name, i.digest, i.algorithm) for i in items)
-        audit = _Audit(caller, PromptAction.SIGN, items)
+        audit = _Audit(caller, PromptAction.SIGN, documents)
         async with self._gate.turn(str(caller)):
             try:
                 cert, result, count = await self._consent_and_sign(
