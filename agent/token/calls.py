@@ -135,8 +135,8 @@ class Reply:
     logs: tuple[tuple[int, str, str], ...] = ()
     """Log records made while answering: level, logger name, message."""
     same: bool = False
-    """The answer is the very object of the previous reply (a module report that did not
-    change): the agent keeps its copy, and ``value`` is left empty."""
+    """The answer is the module report of the last reply that carried one (nothing in it
+    changed): the agent keeps its copy, and ``value`` is left empty."""
 
 
 def typed_report(value: object) -> ModuleReport:

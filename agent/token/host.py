@@ -6,7 +6,7 @@ read from its stdin, one at a time, with :func:`~agent.token.calls.execute` — 
 same code the in-process worker runs — and writes each reply to the pipe that was
 its stdout. Errors travel back as :class:`~agent.token.calls.Failure`, log records
 with the reply, so the agent's log stays the one place to look. A module report that
-did not change since the previous reply is not sent again (``Reply.same``). The child ends
+did not change since the last one sent is not sent again (``Reply.same``). The child ends
 when the pipe closes (the agent stopped or dropped it) and, on Linux, when the
 agent dies.
 """
@@ -23,6 +23,7 @@ from typing import IO
 from agent.errors import AgentError
 from agent.token import channel
 from agent.token.calls import REQUEST_TYPES, Failure, Finalize, Reply, Request, execute
+from agent.token.models import ModuleReport
 from agent.token.module import Pkcs11Module
 
 log = logging.getLogger(__name__)
@@ -93,7 +94,7 @@ def serve(requests: IO[bytes], replies: IO[bytes], module_path: Path, log_level:
     root.handlers[:] = [collector]
     root.setLevel(log_level)
     module = Pkcs11Module(module_path)
-    previous: object = None
+    last_report: ModuleReport | None = None
     while True:
         try:
             request = channel.receive(requests)
@@ -112,8 +113,9 @@ def serve(requests: IO[bytes], replies: IO[bytes], module_path: Path, log_level:
             failure = Failure("TokenFailure", f"{type(exc).__name__}: {exc}")
         finally:
             del request  # a Sign request carried the PIN; execute() wiped it
-        same = value is not None and value is previous
-        previous = value
+        same = isinstance(value, ModuleReport) and value is last_report
+        if isinstance(value, ModuleReport):
+            last_report = value
         try:
             channel.send(replies, Reply(None if same else value, failure, collector.drain(), same))
         except OSError:

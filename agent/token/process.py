@@ -45,6 +45,7 @@ from agent.errors import TokenModuleFailed
 from agent.isolation import WorkerLimits
 from agent.token import channel
 from agent.token.calls import Finalize, Reply, Request, Sign, wipe
+from agent.token.models import ModuleReport
 from agent.token.worker import thread_name
 
 log = logging.getLogger(__name__)
@@ -177,8 +178,8 @@ class _Child:
     requests: IO[bytes]
     replies: _Replies
     fresh: bool = True
-    previous: object = None
-    """The value of the last reply, which a reply marked ``same`` stands for."""
+    report: ModuleReport | None = None
+    """The last module report received, which a reply marked ``same`` stands for."""
     abandoned: bool = False
     """A call gave up in the middle of an exchange: the pipe is out of step."""
 
@@ -250,8 +251,9 @@ class ProcessWorker:
         """The value of ``reply`` (from either way of waiting), or the error it carries."""
         child.fresh = False
         self._failures = 0
-        value = child.previous if reply.same else reply.value
-        child.previous = value
+        value = child.report if reply.same else reply.value
+        if isinstance(value, ModuleReport):
+            child.report = value
         for level, name, message in reply.logs:
             logging.getLogger(name).log(level, "%s", message)
         if reply.failure is not None:

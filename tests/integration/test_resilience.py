@@ -405,7 +405,11 @@ def test_an_unchanged_report_is_not_sent_again_but_a_change_is(
     tokens = TokenService([res.hsm.module], Isolation.PROCESS)
 
     async def reads() -> list[Inventory]:
-        seen = [await tokens.inventory(), await tokens.inventory()]
+        seen = [await tokens.inventory()]
+        [cert] = seen[0].signing_certificates
+        item = [(digest_of(b"giua hai lan doc"), HashAlgorithm.SHA256)]
+        await tokens.sign(cert, item, RsaScheme.PKCS1V15, Login(Pin(PIN)))
+        seen.append(await tokens.inventory())
         home = move_token_away(res.hsm, tmp_path / "away")
         try:
             seen.append(await tokens.inventory())
@@ -418,7 +422,8 @@ def test_an_unchanged_report_is_not_sent_again_but_a_change_is(
         first, again, away, back = asyncio.run(reads())
     finally:
         tokens.close()
-    # The agent keeps the report it already has (and the certificates it parsed)...
+    # The agent keeps the report it already has (and the certificates it parsed), also
+    # across a signature...
     assert again.modules[0] is first.modules[0]
     assert [c.der for c in first.signing_certificates] == [der(res.rsa)]
     # ...and still sees every change: the token gone, then back.
