@@ -39,7 +39,7 @@ import os
 import sqlite3
 import threading
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -362,21 +362,22 @@ class AuditLog:
             raise AuditError(f"the audit log {self.path} returned no id")
         return entry_id
 
-    async def arecord(self, entry: AuditEntry) -> int:
-        """:meth:`record` on the audit thread, without blocking the event loop.
+    def submit(self, entry: AuditEntry) -> Coroutine[Any, Any, int]:
+        """Start :meth:`record` on the audit thread now; await the result to know the row is
+        committed (the caller may do other work in between).
 
-        Once called, the entry is written even if the awaiting task is cancelled,
-        and :meth:`close` waits for it.
+        Once submitted, the entry is written even if the awaiting task is cancelled, and
+        :meth:`close` waits for it.
         """
         if self._closing:
             raise AuditError(f"the audit log {self.path} is closed")
         loop = asyncio.get_running_loop()
-        inner = loop.run_in_executor(self._executor, self.record, entry)
-        try:
-            return await asyncio.shield(inner)
-        except asyncio.CancelledError:
-            inner.add_done_callback(_log_late_failure)
-            raise
+        return _committed(loop.run_in_executor(self._executor, self.record, entry))
+
+    async def arecord(self, entry: AuditEntry) -> int:
+        """:meth:`record` on the audit thread, without blocking the event loop (see
+        :meth:`submit`)."""
+        return await self.submit(entry)
 
     def entries(self, limit: int | None = None, since_id: int = 0) -> list[AuditEntry]:
         """Entries with an id above ``since_id``, oldest first, newest last.
@@ -411,6 +412,14 @@ class AuditLog:
         with self._lock:
             self._closed = True
             self._conn.close()
+
+
+async def _committed(inner: asyncio.Future[int]) -> int:
+    try:
+        return await asyncio.shield(inner)
+    except asyncio.CancelledError:
+        inner.add_done_callback(_log_late_failure)
+        raise
 
 
 def _log_late_failure(future: asyncio.Future[int]) -> None:

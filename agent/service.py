@@ -316,6 +316,12 @@ class SigningService:
         if self._audit is not None:
             await self._audit.arecord(audit.entry(outcome))
 
+    def _recording(self, audit: _Audit, outcome: str) -> Awaitable[object]:
+        """Start writing the audit row; awaiting the result waits for its commit."""
+        if self._audit is None:
+            return asyncio.sleep(0)
+        return self._audit.submit(audit.entry(outcome))
+
     async def select_certificate(
         self, caller: Admitted, _request: CertificatesRequest
     ) -> CertificateResponse:
@@ -396,10 +402,15 @@ class SigningService:
                 raise
             audit.signatures = count
             # Recorded before the signatures leave the agent: nothing returned goes unaudited.
-            await self._audited(audit, "signed")
-        log.info(
-            "signed %d item(s) for %s with certificate %s…", count, caller, cert.fingerprint[:16]
-        )
+            # The log line is written while the row is being committed.
+            committed = self._recording(audit, "signed")
+            log.info(
+                "signed %d item(s) for %s with certificate %s…",
+                count,
+                caller,
+                cert.fingerprint[:16],
+            )
+            await committed
         return cert, result
 
     async def _sign_digests(
