@@ -235,14 +235,14 @@ class AuditLog:
     """The append-only audit trail in one SQLite file.
 
     The connection is shared between threads (``check_same_thread=False``) and
-    every use of it holds one lock. :meth:`arecord` writes on a dedicated
+    every use of it holds one lock. :meth:`submit` writes on a dedicated
     single-thread executor so that the event loop never waits for the disk.
     """
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
-        self._closing = False  # no new arecord; queued ones are still written
+        self._closing = False  # no new submit; queued ones are still written
         self._closed = False
         try:
             path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -374,11 +374,6 @@ class AuditLog:
         loop = asyncio.get_running_loop()
         return _committed(loop.run_in_executor(self._executor, self.record, entry))
 
-    async def arecord(self, entry: AuditEntry) -> int:
-        """:meth:`record` on the audit thread, without blocking the event loop (see
-        :meth:`submit`)."""
-        return await self.submit(entry)
-
     def entries(self, limit: int | None = None, since_id: int = 0) -> list[AuditEntry]:
         """Entries with an id above ``since_id``, oldest first, newest last.
 
@@ -400,7 +395,7 @@ class AuditLog:
             raise AuditError(f"the audit log {self.path} holds a malformed entry: {exc}") from exc
 
     def close(self) -> None:
-        """Write the entries still queued by :meth:`arecord`, then close the file.
+        """Write the entries still queued by :meth:`submit`, then close the file.
 
         Safe to call twice.
         """

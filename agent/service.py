@@ -313,8 +313,7 @@ class SigningService:
         raise UserCancelled("the prompter picked a certificate that was not offered")
 
     async def _audited(self, audit: _Audit, outcome: str) -> None:
-        if self._audit is not None:
-            await self._audit.arecord(audit.entry(outcome))
+        await self._recording(audit, outcome)
 
     def _recording(self, audit: _Audit, outcome: str) -> Awaitable[object]:
         """Start writing the audit row; awaiting the result waits for its commit."""

@@ -174,16 +174,16 @@ def test_file_and_new_directory_are_private(audit: AuditLog, db: Path) -> None:
     assert Path(f"{db}-wal").stat().st_mode & 0o777 == 0o600
 
 
-async def test_arecord_writes_from_the_event_loop(audit: AuditLog) -> None:
-    ids = await asyncio.gather(*(audit.arecord(_entry(n)) for n in range(20)))
+async def test_submit_writes_from_the_event_loop(audit: AuditLog) -> None:
+    ids = await asyncio.gather(*(audit.submit(_entry(n)) for n in range(20)))
     assert sorted(ids) == [e.id for e in audit.entries()]
     assert len(set(ids)) == 20
 
 
-async def test_arecord_still_writes_when_the_caller_is_cancelled(db: Path) -> None:
+async def test_submit_still_writes_when_the_caller_is_cancelled(db: Path) -> None:
     log = AuditLog(db)
     # One writer thread: most of these wait in its queue when they are cancelled.
-    tasks = [asyncio.create_task(log.arecord(_entry(n))) for n in range(50)]
+    tasks = [asyncio.create_task(log.submit(_entry(n))) for n in range(50)]
     await asyncio.sleep(0)
     for task in tasks:
         task.cancel()
@@ -204,11 +204,11 @@ def test_closed_log_refuses_use(db: Path) -> None:
         log.entries()
 
 
-async def test_arecord_after_close_is_refused(db: Path) -> None:
+async def test_submit_after_close_is_refused(db: Path) -> None:
     log = AuditLog(db)
     log.close()
     with pytest.raises(AuditError, match="closed"):
-        await log.arecord(_entry())
+        log.submit(_entry())
 
 
 def test_corrupt_file_raises_audit_error_naming_the_path(db: Path) -> None:
