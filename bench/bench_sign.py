@@ -237,6 +237,16 @@ def verify(
 # --- direct baseline -----------------------------------------------------------------------
 
 
+def _check_later(
+    kind: KeyKind, raws: Sequence[bytes], work: Sequence[bytes], verifier: Verifier
+) -> None:
+    """Hand direct signatures (``r || s`` for ECDSA, as PKCS#11 gives them) to ``verifier``."""
+    signatures = [
+        encode_ecdsa_signature(r) if kind.mechanism == pkcs11.Mechanism.ECDSA else r for r in raws
+    ]
+    verifier.add(kind, kind.der, signatures, work)
+
+
 class Direct:
     """python-pkcs11 on the bench token, logged in once, in this process."""
 
@@ -269,11 +279,7 @@ class Direct:
             raw = key.sign(data, mechanism=kind.mechanism)
             seconds.append(time.perf_counter() - start)
             raws.append(bytes(raw))
-        signatures = [
-            encode_ecdsa_signature(r) if kind.mechanism == pkcs11.Mechanism.ECDSA else r
-            for r in raws
-        ]
-        verifier.add(kind, kind.der, signatures, work)
+        _check_later(kind, raws, work, verifier)
         return seconds
 
     def sign_loop(self, kind: KeyKind, work: Sequence[bytes], verifier: Verifier) -> float:
@@ -284,10 +290,7 @@ class Direct:
         start = time.perf_counter()
         raws = [bytes(key.sign(data, mechanism=mechanism)) for data in inputs]
         seconds = time.perf_counter() - start
-        signatures = [
-            encode_ecdsa_signature(r) if mechanism == pkcs11.Mechanism.ECDSA else r for r in raws
-        ]
-        verifier.add(kind, kind.der, signatures, work)
+        _check_later(kind, raws, work, verifier)
         return seconds
 
     def sign_with_login(
@@ -314,11 +317,7 @@ class Direct:
                 raws.append(bytes(raw))
         finally:
             self._session = token.open(user_pin=PIN)
-        signatures = [
-            encode_ecdsa_signature(r) if kind.mechanism == pkcs11.Mechanism.ECDSA else r
-            for r in raws
-        ]
-        verifier.add(kind, kind.der, signatures, work)
+        _check_later(kind, raws, work, verifier)
         return seconds
 
     def close(self) -> None:
