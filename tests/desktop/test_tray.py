@@ -17,28 +17,15 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TypeVar
 
 import pytest
 
 from agent.testing.softhsm import KeySpec, SoftHsm, TestCa, TokenSpec, provision
-from tests.conftest import PIN, AgentProcess, start_agent
+from tests.conftest import PIN, AgentProcess, eventually, start_agent
 
 pytestmark = pytest.mark.desktop
-
-T = TypeVar("T")
-
-
-def eventually(probe: Callable[[], T | None], timeout: float, what: str) -> T:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = probe()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"not within {timeout} s: {what}")
 
 
 def x(display: str, *argv: str) -> str:

@@ -37,11 +37,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final, TypeVar
+from typing import Any, Final
 
 from PIL import Image, ImageGrab
 from Xlib import X
@@ -52,10 +52,8 @@ from agent.testing.samples import sample_pdf
 from agent.testing.softhsm import KeySpec, SoftHsm, TestCa, TokenSpec, provision
 from agent.ui.icons import icon_image
 from agent.ui.tray_state import TrayState
-from tests.conftest import PIN, AgentProcess, start_agent
+from tests.conftest import PIN, AgentProcess, eventually, start_agent
 from tests.desktop.xvfb import virtual_display
-
-T = TypeVar("T")
 
 #: The desktop behind the windows (Xvfb's is black).
 DESKTOP: Final = 0x3B6E8F
@@ -76,17 +74,6 @@ MENU_SIGN: Final = 2
 MENU_VERIFY: Final = 3
 #: Seconds to wait for anything on screen (a window, a state).
 WAIT: Final = 30.0
-
-
-def until(probe: Callable[[], T | None], what: str, timeout: float = WAIT) -> T:
-    """Poll ``probe`` until it returns something true; fail naming ``what``."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = probe()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise RuntimeError(f"not within {timeout:.0f} s: {what}")
 
 
 @dataclass(frozen=True)
@@ -194,11 +181,11 @@ class Screen:
 
     def wait(self, title: str, what: str, prefix: bool = False) -> Window:
         """The window titled ``title``, once it is there."""
-        return until(lambda: self.find(title, prefix), what)
+        return eventually(lambda: self.find(title, prefix), WAIT, what)
 
     def wait_gone(self, title: str, what: str) -> None:
         """Until no window is titled ``title``."""
-        until(lambda: self.find(title) is None, what)
+        eventually(lambda: self.find(title) is None, WAIT, what)
 
     def popups(self) -> set[Box]:
         """Top-level windows larger than a speck: menus, windows, the tray's panel."""
@@ -409,7 +396,7 @@ class TrayDesktop:
         """Right click on the icon; the menu's place."""
         before = self.screen.popups()
         self.screen.click(icon, button=3)
-        return until(lambda: next(iter(self.screen.popups() - before), None), "the menu")
+        return eventually(lambda: next(iter(self.screen.popups() - before), None), WAIT, "the menu")
 
     def choose(self, icon: Box, downs: int, title: str) -> Window:
         """Open the menu, take the entry ``downs`` down; the window it opens, focused."""
@@ -471,18 +458,21 @@ def shoot_ready(desk: TrayDesktop, folder: Path, lang: Lang, tray: bool = True) 
         screen.park_pointer()
         written.append(screen.shoot(dialog.box, folder / f"sign-pdf-dialog-{lang.value}.png"))
         screen.keys("Return")
-        until(lambda: signed.exists() and signed.stat().st_size > 0, f"{signed.name} written")
+        eventually(
+            lambda: signed.exists() and signed.stat().st_size > 0, WAIT, f"{signed.name} written"
+        )
 
         verify_title = text("tray_verify_title", lang)
         desk.choose(icon, MENU_VERIFY, verify_title)
         desk.pick_file(signed, lang)
         screen.keys("Return")
         # The chooser closes; the report opens under the same title.
-        report = until(
+        report = eventually(
             lambda: next(
                 (w for w in screen.windows() if w.title == verify_title and w.box.height > 300),
                 None,
             ),
+            WAIT,
             "the verification report",
         )
         screen.park_pointer()
