@@ -5,18 +5,20 @@ PY := $(VENV)/bin/python
 APT_PACKAGES := softhsm2 opensc openssl python3 python3-venv python3-pip python3-tk ca-certificates poppler-utils libnss3-tools fonts-liberation2 fonts-dejavu-core xvfb xauth xdotool x11-utils trayer xclip chromium msitools wixl osslsigncode wine wine64 gcc libc6-dev libp11-kit-dev python3-gi gir1.2-gtk-3.0 dbus
 PYTEST_ARGS ?=
 
-.PHONY: all deps venv node demo test lint bench clean deb msi
+.PHONY: all deps venv node demo test lint bench clean deb msi lock newest audit
 
 all: test
 
 deps:
 	@scripts/install-deps.sh $(APT_PACKAGES)
 
-$(VENV)/.installed: pyproject.toml
+# The venv holds exactly the lock (requirements/dev.txt, docs/dependencies.md): every wheel
+# hash-checked by pip, no resolution on the day, made anew whenever the lock changes.
+$(VENV)/.installed: requirements/dev.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed")'
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PYTHON) -m venv --clear $(VENV)
+	$(PY) -m pip install -qq --disable-pip-version-check --require-hashes --no-deps -r requirements/dev.txt
+	$(PY) -m pip install -qq --disable-pip-version-check --no-deps --no-build-isolation -e .
 	@touch $@
 
 venv: $(VENV)/.installed
@@ -38,8 +40,8 @@ test: deps venv node
 	PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 $(PY) -m pytest $(PYTEST_ARGS)
 
 lint: deps venv
-	$(VENV)/bin/ruff check agent tests bench demo docs/examples packaging
-	$(VENV)/bin/ruff format --check agent tests bench demo docs/examples packaging
+	$(VENV)/bin/ruff check agent tests bench demo docs/examples packaging scripts
+	$(VENV)/bin/ruff format --check agent tests bench demo docs/examples packaging scripts
 	$(VENV)/bin/mypy
 
 # The performance budget (docs/performance.md): each bench prints its figures with a
@@ -51,16 +53,36 @@ bench: deps venv
 	$(PY) bench/bench_pdf.py $(BENCH_ARGS)
 	$(PY) bench/bench_start.py $(BENCH_ARGS)
 
-# The Debian package (packaging/linux/README.md): dist/kyso-agent_VERSION_ARCH.deb, built with
-# dpkg-deb from wheels made by /usr/bin/python3 (its pip: python3-pip).
-deb:
+# The Debian package (packaging/linux/README.md): dist/kyso-agent_VERSION_ARCH.deb and its SBOM
+# (.cdx.json), built with dpkg-deb from the locked wheels (requirements/main.txt) fetched for
+# /usr/bin/python3 (its pip: python3-pip) and the agent's wheel built in the venv.
+deb: venv
 	@scripts/install-deps.sh python3 python3-pip python3-venv
 	packaging/linux/build-deb.sh dist
 
-# The Windows MSI (packaging/windows/build.py): dist/kyso-agent-VERSION-x64.msi, built with wixl
-# (msitools) from win_amd64 wheels resolved by uv and a Windows CPython runtime from PyPI.
+# The Windows MSI (packaging/windows/build.py): dist/kyso-agent-VERSION-x64.msi and its SBOM
+# (.cdx.json), built with wixl (msitools) from the locked win_amd64 wheels
+# (requirements/windows.txt) and a Windows CPython 3.13 runtime from PyPI.
 msi: deps venv
 	$(PY) packaging/windows/build.py
+
+# Refresh the lock to the newest releases pyproject.toml's ranges allow (LOCK_ARGS= keeps the
+# pinned versions and only adds what pyproject gained). Review the diff, then make test.
+LOCK_ARGS ?= --upgrade
+lock: venv
+	scripts/lock.sh $(VENV)/bin/uv requirements $(LOCK_ARGS)
+
+# Can the lock be refreshed? Resolves the newest allowed releases into a throwaway lock and venv
+# and runs the unit tests there; main and the lock are left as they are.
+newest: venv
+	scripts/newest.sh $(VENV)/bin/uv
+
+# The locked releases against known vulnerabilities (pip-audit): exit 1 on a finding, 2 when the
+# database could not be asked; never a silent pass (docs/dependencies.md: what to do with a
+# finding; AUDIT_ARGS="--ignore-vuln ID" records a decision).
+AUDIT_ARGS ?=
+audit: venv
+	$(PY) scripts/audit.py $(AUDIT_ARGS)
 
 clean:
 	rm -rf $(VENV) node_modules .demo .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info

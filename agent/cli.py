@@ -17,12 +17,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Final
 
-from agent import __version__
+from agent import PYTHON, __version__
 from agent.audit import AuditError, AuditLog, entry_to_json, format_entries
 from agent.config import AgentConfig, configure_logging, load_config
 from agent.errors import AgentError, ConfigError
 from agent.pairing import PairingStore
 from agent.protocol import parse_pdf_sign_request
+from agent.pywarnings import route_to_log
 from agent.server import RunningServer
 from agent.token import Inventory, TokenService
 
@@ -99,7 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="kyso-agent",
         description="Sign documents from web portals with your USB token.",
     )
-    parser.add_argument("--version", action="version", version=f"kyso-agent {__version__}")
+    parser.add_argument(
+        "--version", action="version", version=f"kyso-agent {__version__} ({PYTHON})"
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     run = commands.add_parser(
@@ -663,6 +666,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``kyso-agent``."""
+    route_to_log()
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version")):

@@ -509,7 +509,10 @@ _CATALOGUE: Final[dict[str, dict[Lang, str]]] = {
         Lang.EN: "KYSO AGENT STATUS REPORT",
     },
     "status_generated": {Lang.VI: "Lập lúc: {time}", Lang.EN: "Generated: {time}"},
-    "status_version": {Lang.VI: "Phiên bản: {version}", Lang.EN: "Version: {version}"},
+    "status_version": {
+        Lang.VI: "Phiên bản: {version} ({python})",
+        Lang.EN: "Version: {version} ({python})",
+    },
     "status_running": {
         Lang.VI: "Trạng thái: đang chạy trên cổng {port}, từ {since} (đã chạy {uptime})",
         Lang.EN: "State: running on port {port} since {since} (up {uptime})",

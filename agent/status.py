@@ -46,7 +46,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import NameOID
 
-from agent import __version__
+from agent import PYTHON, __version__
 from agent.audit import AuditEntry, AuditError, AuditLog
 from agent.config import DEFAULT_PORT_RANGE, AgentConfig
 from agent.messages import DEFAULT_LANG, Lang, text
@@ -132,6 +132,8 @@ class AgentStatus:
 
     version: str
     """Version of the code that made the report (the running agent's when it runs)."""
+    python: str
+    """The Python that runs that code, e.g. ``CPython 3.13.1`` (the MSI ships its own)."""
     running: bool
     """The report comes from a running agent; ``False`` = read directly, no agent answered."""
     started_at: datetime | None
@@ -799,6 +801,7 @@ def _assemble(
             problems.append(f"audit trail: {exc}")
     agent = AgentStatus(
         version=__version__,
+        python=PYTHON,
         running=running is not None,
         started_at=running.started_at if running else None,
         uptime_seconds=int((now - running.started_at).total_seconds()) if running else None,
@@ -964,7 +967,7 @@ def _head_lines(report: StatusReport, lang: Lang) -> list[str]:
     lines = [
         text("status_title", lang),
         text("status_generated", lang, time=generated),
-        text("status_version", lang, version=agent.version),
+        text("status_version", lang, version=agent.version, python=agent.python),
     ]
     if agent.running and agent.started_at is not None:
         lines.append(

@@ -15,7 +15,7 @@ import ssl
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, TypeVar
@@ -322,10 +322,12 @@ def fresh(agent: AgentProcess) -> AgentProcess:
     return agent
 
 
-def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """Run ``kyso-agent`` (as ``python -m agent``)."""
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, python: Sequence[str] = ()
+) -> subprocess.CompletedProcess[str]:
+    """Run ``kyso-agent`` (as ``python [PYTHON] -m agent``)."""
     return subprocess.run(
-        [sys.executable, "-m", "agent", *args],
+        [sys.executable, *python, "-m", "agent", *args],
         capture_output=True,
         text=True,
         env=env or dict(os.environ),

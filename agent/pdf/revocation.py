@@ -21,6 +21,7 @@ is assumed). The call blocks; the caller runs it on a worker thread.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import logging
 import os
@@ -361,10 +362,10 @@ def _ocsp_signer(
             candidate.verify_directly_issued_by(issuer)
         except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm) as exc:
             raise _Unanswered("responder certificate not issued by the issuer") from exc
-        try:
-            usages = candidate.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
-        except x509.ExtensionNotFound:
-            usages = x509.ExtendedKeyUsage([])
+        # A set, not an empty ExtendedKeyUsage: cryptography 51 refuses to build one.
+        usages: set[x509.ObjectIdentifier] = set()
+        with contextlib.suppress(x509.ExtensionNotFound):
+            usages.update(candidate.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value)
         if ExtendedKeyUsageOID.OCSP_SIGNING not in usages:
             raise _Unanswered("responder certificate lacks id-kp-OCSPSigning")
         if not candidate.not_valid_before_utc <= now <= candidate.not_valid_after_utc:

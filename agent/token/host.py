@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import IO
 
 from agent.errors import AgentError
+from agent.pywarnings import route_to_log
 from agent.token import channel
 from agent.token.calls import REQUEST_TYPES, Failure, Finalize, Reply, Request, execute
 from agent.token.models import ModuleReport
@@ -126,6 +127,7 @@ def serve(requests: IO[bytes], replies: IO[bytes], module_path: Path, log_level:
 
 def main(argv: list[str]) -> int:
     """``python -m agent.token.host MODULE LOG_LEVEL AGENT_PID``."""
+    route_to_log()
     module_path, log_level, agent_pid = argv
     _die_with_agent()
     if sys.platform.startswith("linux") and os.getppid() != int(agent_pid):

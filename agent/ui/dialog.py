@@ -32,6 +32,7 @@ from pathlib import Path
 from tkinter import font as tkfont
 from typing import Any, Final
 
+from agent.pywarnings import route_to_log
 from agent.ui.dialog_model import (
     AnswerRefused,
     DialogView,
@@ -338,6 +339,7 @@ def read_question(stream: Any) -> DialogView:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Read the question, show the dialog, write the answer."""
+    route_to_log()
     parser = argparse.ArgumentParser(
         prog="python -m agent.ui.dialog", description="Kyso Agent consent and PIN dialog"
     )

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from agent.messages import Lang, text
+from agent.pywarnings import route_to_log
 
 
 def show(title: str, body: str, lang: Lang) -> None:
@@ -50,6 +51,7 @@ def show(title: str, body: str, lang: Lang) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point."""
+    route_to_log()
     parser = argparse.ArgumentParser(prog="python -m agent.ui.report_window")
     parser.add_argument("--title", default="Kyso Agent")
     parser.add_argument("--lang", choices=["vi", "en"], default="vi")

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Final
 
 from agent.messages import Lang, text
+from agent.pywarnings import route_to_log
 
 #: Appearance profiles offered, in order (Nghị định 30/2020/NĐ-CP).
 PROFILES: Final = ("invisible", "personal", "organization")
@@ -131,6 +132,7 @@ def pick_pdf(lang: Lang) -> Path | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: prints the choice as JSON, exit 1 when cancelled."""
+    route_to_log()
     parser = argparse.ArgumentParser(prog="python -m agent.ui.sign_file")
     parser.add_argument("--verify", action="store_true", help="choose a PDF to check")
     parser.add_argument("--lang", choices=["vi", "en"], default="vi")

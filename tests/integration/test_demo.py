@@ -32,6 +32,9 @@ def test_demo_creates_a_token_signs_and_verifies_then_reuses_it(tmp_path: Path) 
     assert "Signature verified ✓" in first.stdout
     assert (tmp_path / "agent-data" / "tls" / "ca.pem").exists()
     assert "PDF signature verified ✓" in first.stdout
+    # No library's warning reaches the newcomer's terminal (agent/pywarnings.py): the agent's
+    # stderr and the demo's own go to the same terminal.
+    assert "Warning" not in first.stdout + first.stderr, first.stderr
     assert "Chữ ký số 1: Nguyễn Văn An" in first.stdout  # kyso-agent verify's own report
     checked = subprocess.run(
         ["pdfsig", str(tmp_path / "signed-sample.pdf")], capture_output=True, text=True, check=False

@@ -23,9 +23,11 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, utils
 from cryptography.hazmat.primitives.serialization import Encoding
+from packaging.utils import canonicalize_name
 
 from agent.config import AgentConfig, load_config
 from tests.conftest import PIN, PORTAL, AgentProcess, SessionToken
+from tests.packaging.test_lock import read_lock
 
 pytestmark = pytest.mark.integration
 
@@ -55,6 +57,12 @@ def _ok(*argv: str, **kwargs: object) -> str:
     done = _run(*argv, **kwargs)
     assert done.returncode == 0, f"{' '.join(argv)} failed ({done.returncode}):\n{done.stderr}"
     return done.stdout
+
+
+def _version_line() -> str:
+    """What the installed ``kyso-agent --version`` prints: it runs on Debian's python3."""
+    python = _ok("/usr/bin/python3", "-c", "import platform; print(platform.python_version())")
+    return f"kyso-agent {VERSION} (CPython {python.strip()})"
 
 
 def _dpkg_status() -> str:
@@ -111,6 +119,55 @@ def test_control_fields(deb: Path) -> None:
     assert "libnss3-tools" in recommends
     assert "fonts-liberation2 | fonts-dejavu-core" in recommends
     assert "python3-gi" in recommends  # the tray's menu (GTK / AppIndicator)
+
+
+def test_the_wheels_inside_are_the_locked_files(unpacked: Path) -> None:
+    """Every dependency is the lock's release, and its very file is one the lock hashed; the
+    list postinst installs from pins each wheel to its SHA-256."""
+    locked = read_lock(REPO / "requirements" / "main.txt")
+    wheels = unpacked / str(WHEELS).lstrip("/")
+    shipped = {}
+    for wheel in wheels.glob("*.whl"):
+        name, version = wheel.name.split("-")[:2]
+        shipped[canonicalize_name(name)] = (version, hashlib.sha256(wheel.read_bytes()).hexdigest())
+    assert shipped.pop("kyso-agent")[0] == VERSION
+    expected = {n: str(p.version) for n, p in locked.items() if p.applies_here()}
+    assert {n: v for n, (v, _) in shipped.items()} == expected
+    for name, (_, digest) in shipped.items():
+        assert digest in locked[name].hashes, name
+    pinned = (wheels / "requirements.txt").read_text().splitlines()
+    assert len(pinned) == len(shipped) + 1
+    for line in pinned:
+        assert re.fullmatch(r"[A-Za-z0-9_.]+==\S+ --hash=sha256:[0-9a-f]{64}", line), line
+
+
+def test_an_sbom_beside_the_package_lists_its_wheels(deb: Path, unpacked: Path) -> None:
+    from cyclonedx.schema import SchemaVersion
+    from cyclonedx.validation.json import JsonStrictValidator
+
+    text = deb.with_suffix(".cdx.json").read_text("utf-8")
+    assert JsonStrictValidator(SchemaVersion.V1_6).validate_str(text) is None
+    sbom = json.loads(text)
+    root = sbom["metadata"]["component"]
+    assert (root["name"], root["version"], root["purl"]) == (
+        "kyso-agent",
+        VERSION,
+        f"pkg:pypi/kyso-agent@{VERSION}",
+    )
+    wheels = unpacked / str(WHEELS).lstrip("/")
+    files = {
+        hashlib.sha256(w.read_bytes()).hexdigest(): w.name
+        for w in wheels.glob("*.whl")
+        if not w.name.startswith("kyso_agent-")
+    }
+    listed = {c["hashes"][0]["content"]: c for c in sbom["components"]}
+    assert set(listed) == set(files)
+    for digest, component in listed.items():
+        name, version = files[digest].split("-")[:2]
+        assert canonicalize_name(component["name"]) == canonicalize_name(name)
+        assert component["version"] == version
+        assert component["purl"] == f"pkg:pypi/{canonicalize_name(name)}@{version}"
+    assert all(c.get("licenses") for c in sbom["components"]), "every licence named"
 
 
 def test_contents(deb: Path, unpacked: Path) -> None:
@@ -275,7 +332,7 @@ def test_install_sign_reinstall_remove_purge(
 ) -> None:
     _dpkg_install(installed)
     assert (VENV / "bin" / "python").exists()
-    assert _ok(str(WRAPPER), "--version", cwd=tmp_path).strip() == f"kyso-agent {VERSION}"
+    assert _ok(str(WRAPPER), "--version", cwd=tmp_path).strip() == _version_line()
     # The venv is Debian's python3 (the bundled binary wheels were built for it).
     base = _ok(f"{VENV}/bin/python", "-c", "import sys; print(sys.base_prefix)").strip()
     assert base == "/usr"
@@ -329,7 +386,7 @@ def test_install_sign_reinstall_remove_purge(
     _dpkg_install(installed)
     assert 'lang = "en"' in POLICY.read_text("utf-8")
     assert not marker.exists()
-    assert _ok(str(WRAPPER), "--version", cwd=tmp_path).strip() == f"kyso-agent {VERSION}"
+    assert _ok(str(WRAPPER), "--version", cwd=tmp_path).strip() == _version_line()
 
     _ok("dpkg", "--remove", "kyso-agent")
     assert _dpkg_status() == "deinstall ok config-files"

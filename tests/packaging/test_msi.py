@@ -8,7 +8,9 @@ that is a failure: ``make deps`` installs them.
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -17,6 +19,9 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from packaging.utils import canonicalize_name
+
+from tests.packaging.test_lock import read_lock
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILD_SCRIPT = ROOT / "packaging" / "windows" / "build.py"
@@ -46,6 +51,7 @@ def _version() -> str:
 
 def _newest_source() -> float:
     sources = [ROOT / "pyproject.toml", *(ROOT / "packaging" / "windows").iterdir()]
+    sources += [ROOT / "packaging" / "sbom.py", ROOT / "requirements" / "windows.txt"]
     sources += (ROOT / "agent").rglob("*.py")
     return max(p.stat().st_mtime for p in sources if p.is_file())
 
@@ -97,10 +103,10 @@ def test_payload_files(msi: Path) -> None:
     for expected in (
         "python.exe",
         "pythonw.exe",
-        "python311.dll",
+        "python313.dll",
         "vcruntime140.dll",
         "_rust.pyd",  # cryptography
-        "_pkcs11.cp311-win_amd64.pyd",  # python-pkcs11
+        "_pkcs11.cp313-win_amd64.pyd",  # python-pkcs11
         "__main__.py",
         "cli.py",
         "openapi.json",
@@ -127,7 +133,7 @@ def test_payload_files(msi: Path) -> None:
     paths = {path_of(components[r["Component_"]]["Directory_"]) for r in cli}
     assert "Lib\\site-packages\\agent" in paths
     sizes = {r["FileName"]: int(r["FileSize"]) for r in files}
-    assert sizes["python311.dll"] > 1_000_000
+    assert sizes["python313.dll"] > 1_000_000
 
 
 def test_policy_registry_rows(msi: Path) -> None:
@@ -248,6 +254,12 @@ def test_properties_and_arp(msi: Path) -> None:
     assert props["ProductName"] == "Kyso Agent"
     assert props["ALLUSERS"] == "1"
     assert props["ARPPRODUCTICON"] == "KysoAgent.ico"
+    # Add/Remove Programs names the Python inside, as the registry and the agent do.
+    assert re.fullmatch(
+        rf"Kyso Agent {re.escape(_version())}, CPython 3\.13\.\d+", props["ARPCOMMENTS"]
+    )
+    python_version = {r["Name"]: r["Value"] for r in table(msi, "Registry")}["PythonVersion"]
+    assert props["ARPCOMMENTS"].endswith(f"CPython {python_version}")
     assert {r["Name"] for r in table(msi, "Icon")} == {"KysoAgent.ico"}
     secure = set(props["SecureCustomProperties"].split(";"))
     assert set(PUBLIC_PROPERTIES) <= secure
@@ -336,3 +348,52 @@ def test_signing_with_osslsigncode(
     )
     assert "Kyso test code signing" in result.stdout
     assert "Signature verification: ok" in result.stdout, result.stdout + result.stderr
+
+
+# --- what it ships: the lock, and the SBOM beside it -----------------------------------------
+
+
+def _dist_infos(msi: Path) -> dict[str, str]:
+    """``{canonical name: version}`` of every ``NAME-VERSION.dist-info`` folder in the payload."""
+    shipped: dict[str, str] = {}
+    for row in table(msi, "Directory"):
+        name = row["DefaultDir"].split("|")[-1]
+        if name.endswith(".dist-info"):
+            project, version = name.removesuffix(".dist-info").rsplit("-", 1)
+            shipped[canonicalize_name(project)] = version
+    return shipped
+
+
+def test_the_wheels_inside_are_the_locked_releases(msi: Path) -> None:
+    locked = read_lock(ROOT / "requirements" / "windows.txt")
+    shipped = _dist_infos(msi)
+    assert shipped.pop("kyso-agent") == _version()
+    assert shipped == {name: str(pin.version) for name, pin in locked.items()}
+
+
+def test_an_sbom_beside_the_msi_lists_exactly_what_it_ships(msi: Path) -> None:
+    from cyclonedx.schema import SchemaVersion
+    from cyclonedx.validation.json import JsonStrictValidator
+
+    sbom_file = msi.with_name(msi.name.removesuffix(".msi") + ".cdx.json")
+    text = sbom_file.read_text("utf-8")
+    assert JsonStrictValidator(SchemaVersion.V1_6).validate_str(text) is None
+    sbom = json.loads(text)
+    assert sbom["metadata"]["component"]["name"] == "kyso-agent"
+    assert sbom["metadata"]["component"]["version"] == _version()
+    locked = read_lock(ROOT / "requirements" / "windows.txt")
+    libraries = {
+        canonicalize_name(c["name"]): c for c in sbom["components"] if c["type"] == "library"
+    }
+    shipped = _dist_infos(msi)
+    shipped.pop("kyso-agent")
+    assert {n: c["version"] for n, c in libraries.items()} == shipped
+    for name, component in libraries.items():
+        assert component["purl"] == f"pkg:pypi/{name}@{component['version']}"
+        [digest] = component["hashes"]
+        # The very file shipped is one the lock allows.
+        assert digest["content"] in locked[name].hashes, name
+    [runtime] = [c for c in sbom["components"] if c["type"] == "platform"]
+    assert runtime["name"] == "CPython" and runtime["version"].startswith("3.13.")
+    python_version = {r["Name"]: r["Value"] for r in table(msi, "Registry")}["PythonVersion"]
+    assert runtime["version"] == python_version

@@ -292,7 +292,7 @@ def test_install_files(installed: Wine) -> None:
     for rel in (
         "python.exe",
         "pythonw.exe",
-        "python311.dll",
+        "python313.dll",
         "kyso-agent.cmd",
         "Lib/site-packages/agent/__init__.py",
         "Lib/site-packages/agent/server/openapi.json",
@@ -322,6 +322,7 @@ def test_install_registry(installed: Wine) -> None:
     agent = installed.reg(AGENT_KEY)
     assert agent is not None
     assert agent["Version"] == ("REG_SZ", _version())
+    assert re.fullmatch(r"3\.13\.\d+", agent["PythonVersion"][1])
     assert agent["InstallDir"] == ("REG_SZ", INSTALL_DIR + "\\")
     run = installed.reg(RUN_KEY)
     assert run is not None

@@ -310,7 +310,9 @@ def test_windows_verifystore_output(
 def sample(**changes: object) -> StatusReport:
     report = StatusReport(
         generated_at=NOW,
-        agent=AgentStatus("1.2.3", True, NOW - timedelta(hours=26, minutes=5), 93900, 8988, "/d"),
+        agent=AgentStatus(
+            "1.2.3", "CPython 3.13.1", True, NOW - timedelta(hours=26, minutes=5), 93900, 8988, "/d"
+        ),
         tls=TlsStatus(
             "/d/tls/ca.pem",
             Validity.VALID,
@@ -422,7 +424,9 @@ def test_text_report_in_both_languages() -> None:
     en = sample().to_text("en")
     assert "State: running on port 8988" in en and "10 days left — EXPIRING" in en
     assert "NEEDS ATTENTION:" in en and "Token VNPT-CA has one PIN try left." in en
-    stopped = sample(agent=AgentStatus("1.2.3", False, None, None, None, "/d")).to_text("en")
+    stopped = sample(
+        agent=AgentStatus("1.2.3", "CPython 3.13.1", False, None, None, None, "/d")
+    ).to_text("en")
     assert "Kyso Agent is NOT running" in stopped
 
 
