@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from agent.audit import AuditLog
 from agent.compat.vgca.server import VgcaSettings, start_vgca, vgca_url
@@ -32,6 +32,7 @@ from agent.pairing import PairingStore
 from agent.pdf.trust import TrustRootError, load_trust_roots, windows_store_roots
 from agent.protocol import PdfSignRequest
 from agent.server import RunningServer, ServerSettings, create_app, start_server, tls
+from agent.server.budget import BudgetLimits, MemoryBudget
 from agent.server.control import ControlChannel
 from agent.service import SigningService
 from agent.session_lock import watch_session_lock
@@ -225,8 +226,14 @@ async def _serve(  # noqa: PLR0917 - serve()'s arguments, passed on
         service = make_service(config, tokens, prompter, audit)
         status = StatusSource(config, tokens, PairingStore(config.pairing_file), audit)
         settings = server_settings(config)
+        # One budget for the documents both ports hold in memory (agent/server/budget.py).
+        budget = MemoryBudget(BudgetLimits.for_largest(settings.largest_request))
         app = create_app(
-            service, settings, status=status, control=ControlChannel(instance.secret, on_show)
+            service,
+            settings,
+            status=status,
+            control=ControlChannel(instance.secret, on_show),
+            budget=budget,
         )
         ports = listen_ports(config)
         context = tls.server_context(files)
@@ -240,7 +247,17 @@ async def _serve(  # noqa: PLR0917 - serve()'s arguments, passed on
             ) from exc
         status.port = server.port
         instance.publish(server.port)
-        vgca = await _start_vgca(config, service, settings, context)
+        vgca = await _start_vgca(config, service, settings, context, budget)
+        vgca_servers: list[RunningServer] = [vgca] if vgca is not None else []
+        vgca_retry = (
+            asyncio.create_task(
+                _retry_vgca(
+                    config, service, settings, context, budget, status, vgca_servers, on_vgca
+                )
+            )
+            if vgca is None and config.vgca_enabled
+            else None
+        )
         watcher = (
             asyncio.create_task(watch_session_lock(service.session_locked))
             if config.pin_cache_minutes
@@ -265,10 +282,42 @@ async def _serve(  # noqa: PLR0917 - serve()'s arguments, passed on
         try:
             await stop.wait()
         finally:
-            await _wind_down(beside, [watcher, renewer], tokens, [vgca, server])
+            await _wind_down(
+                beside, [watcher, renewer, vgca_retry], tokens, [*vgca_servers, server]
+            )
     finally:
         tokens.close()
         audit.close()
+
+
+VGCA_RETRY_SECONDS: Final = 30.0
+"""How often the agent tries again for a VGCA port it could not have at start."""
+
+
+async def _retry_vgca(  # noqa: PLR0917 - _serve's parts, passed on
+    config: AgentConfig,
+    service: SigningService,
+    settings: ServerSettings,
+    context: ssl.SSLContext,
+    budget: MemoryBudget,
+    status: StatusSource,
+    started: list[RunningServer],
+    on_vgca: Callable[[str], None] | None,
+) -> None:
+    """Try for the VGCA port until it is free (another program, or a previous run's socket,
+    may hold it for a while), telling the status report meanwhile."""
+    status.notices["vgca"] = text(
+        "status_vgca_port_taken", config.lang, port=config.vgca_port, seconds=VGCA_RETRY_SECONDS
+    )
+    while True:
+        await asyncio.sleep(VGCA_RETRY_SECONDS)
+        vgca = await _start_vgca(config, service, settings, context, budget)
+        if vgca is not None:
+            started.append(vgca)
+            status.notices.pop("vgca", None)
+            if on_vgca is not None:
+                on_vgca(vgca_url(vgca))
+            return
 
 
 async def _wind_down(
@@ -308,6 +357,7 @@ async def _start_vgca(
     service: SigningService,
     settings: ServerSettings,
     context: ssl.SSLContext,
+    budget: MemoryBudget,
 ) -> RunningServer | None:
     """The VGCA compatibility server, or ``None`` when policy turned it off or its port is
     taken."""
@@ -319,7 +369,7 @@ async def _start_vgca(
         TransferLimits(max_bytes=config.max_pdf_bytes),
         pick_local=_local_chooser(config),
     )
-    return await start_vgca(service, settings, vgca, config.vgca_port, context)
+    return await start_vgca(service, settings, vgca, config.vgca_port, context, budget=budget)
 
 
 async def local_signing(config: AgentConfig, request: PdfSignRequest) -> bytes:

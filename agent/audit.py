@@ -120,6 +120,14 @@ class AuditedDocument(Protocol):
     def algorithm(self) -> str:
         """Its hash algorithm's name (a :class:`~agent.algorithms.HashAlgorithm` is one)."""
 
+    @property
+    def source(self) -> str | None:
+        """Origin the document was fetched from, when not the asking page's."""
+
+    @property
+    def destination(self) -> str | None:
+        """Origin the signed document was sent to, when not the asking page's."""
+
 
 @dataclass(frozen=True)
 class AuditDocument:
@@ -131,6 +139,10 @@ class AuditDocument:
     """The digest that was (to be) signed."""
     algorithm: str
     """Its hash algorithm (an :class:`~agent.algorithms.HashAlgorithm` value, e.g. ``SHA-256``)."""
+    source: str | None = None
+    """Origin the document was fetched from, when not the asking page's."""
+    destination: str | None = None
+    """Origin the signed document was sent to, when not the asking page's."""
 
 
 @dataclass(frozen=True)
@@ -185,9 +197,7 @@ def _iso(time: datetime) -> str:
 
 
 def _documents_to_json(documents: Sequence[AuditedDocument]) -> list[dict[str, Any]]:
-    return [
-        {"name": d.name, "digest": d.digest.hex(), "algorithm": str(d.algorithm)} for d in documents
-    ]
+    return [json.loads(_document_json(d)) for d in documents]
 
 
 @functools.lru_cache(maxsize=16)
@@ -198,16 +208,21 @@ def _json_text(value: str) -> str:
 def documents_column(documents: Sequence[AuditedDocument]) -> str:
     """``json.dumps(_documents_to_json(documents))``, written directly: a batch's row holds a
     thousand of them, and the row is written before the signatures are returned."""
-    parts = [
-        '{"name": %s, "digest": "%s", "algorithm": %s}'  # noqa: UP031 - the fastest here
-        % (
-            "null" if d.name is None else json.dumps(d.name, ensure_ascii=False),
-            d.digest.hex(),
-            _json_text(str(d.algorithm)),
-        )
-        for d in documents
-    ]
-    return "[" + ", ".join(parts) + "]"
+    return "[" + ", ".join(map(_document_json, documents)) + "]"
+
+
+def _document_json(d: AuditedDocument) -> str:
+    text = '{"name": %s, "digest": "%s", "algorithm": %s' % (  # noqa: UP031 - the fastest here
+        "null" if d.name is None else json.dumps(d.name, ensure_ascii=False),
+        d.digest.hex(),
+        _json_text(str(d.algorithm)),
+    )
+    # Where the agent fetched the document and sent it, when not the asking page.
+    if d.source is not None:
+        text += ', "from": ' + json.dumps(d.source)
+    if d.destination is not None:
+        text += ', "to": ' + json.dumps(d.destination)
+    return text + "}"
 
 
 def entry_to_json(entry: AuditEntry) -> dict[str, Any]:
@@ -442,7 +457,9 @@ def _entry_from_row(row: tuple[Any, ...]) -> AuditEntry:
         origin=origin,
         action=action,
         documents=tuple(
-            AuditDocument(d["name"], bytes.fromhex(d["digest"]), d["algorithm"])
+            AuditDocument(
+                d["name"], bytes.fromhex(d["digest"]), d["algorithm"], d.get("from"), d.get("to")
+            )
             for d in json.loads(documents)
         ),
         certificate_serial=serial,

@@ -42,6 +42,7 @@ from agent.origin import (
     is_extension_id,
     parse_pattern,
 )
+from agent.private import PrivateLogFile, private_dir, private_files
 
 APP_NAME: Final = "kyso-agent"
 #: Chosen next to the VGCA plugin's 8987 so that IT finds both in one firewall rule.
@@ -60,6 +61,11 @@ POLICY_ONLY: Final = frozenset(
         "vgca_enabled",
     }
 )
+#: Settings that machine policy pins when it sets them: a user file or flag may set them only
+#: where policy is silent. The trusted extension IDs: an unpacked copy of the extension has the
+#: bundled ID (it derives from the manifest's public key), so IT that deploys its own build
+#: pins its ID here, and no user-level file can add another (docs/security.md).
+POLICY_PINNED: Final = frozenset({"extension_ids"})
 #: The port of Ban Cơ yếu's VGCA Sign Service, which portals' vgcaplugin.js connects to.
 DEFAULT_VGCA_PORT: Final = 8987
 DEFAULT_PROMPT_TIMEOUT: Final = 120.0
@@ -417,6 +423,7 @@ def load_config(
     merged: dict[str, Any] = {}
     machine = read_machine_policy() if policy is None else dict(policy)
     merged.update(_layer(machine, "machine policy", policy=True))
+    pinned = {key: merged[key] for key in POLICY_PINNED if key in machine}
     if config_file is not None:
         merged.update(_layer(_read_toml(config_file), str(config_file)))
     else:
@@ -425,6 +432,9 @@ def load_config(
             merged.update(_layer(_read_toml(user_file), str(user_file)))
     if cli:
         merged.update(_layer({k: v for k, v in cli.items() if v is not None}, "command line"))
+    for key, value in pinned.items():
+        if merged[key] != value:
+            raise ConfigError(f"{key} is set by machine policy and cannot be changed")
     if merged.get("prompter") and not merged.get("allow_external_prompter", True):
         raise ConfigError("machine policy forbids an external prompter (--prompter)")
     return AgentConfig(**merged)
@@ -432,13 +442,14 @@ def load_config(
 
 def configure_logging(config: AgentConfig, *, to_file: bool = True) -> None:
     """Log to stderr and, for the long-running agent, to a rotating file."""
-    from logging.handlers import RotatingFileHandler
-
     handlers: list[logging.Handler] = [logging.StreamHandler()]
     if to_file:
-        config.log_dir.mkdir(parents=True, exist_ok=True)
+        # The long-running agent: its data (audit trail, log, TLS key) is its user's alone.
+        private_dir(config.data_dir)
+        private_dir(config.log_dir)
+        private_files(config.log_dir, "agent.log*")
         handlers.append(
-            RotatingFileHandler(
+            PrivateLogFile(
                 config.log_dir / "agent.log", maxBytes=2_000_000, backupCount=3, encoding="utf-8"
             )
         )

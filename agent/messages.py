@@ -216,6 +216,14 @@ _CATALOGUE: Final[dict[str, dict[Lang, str]]] = {
         Lang.EN: "… and {count} more",
     },
     "dialog_unnamed": {Lang.VI: "(không tên)", Lang.EN: "(unnamed)"},
+    "dialog_document_from": {
+        Lang.VI: "Lấy từ: {origin} (không phải trang yêu cầu)",
+        Lang.EN: "Taken from: {origin} (not the requesting page)",
+    },
+    "dialog_document_to": {
+        Lang.VI: "Bản đã ký gửi tới: {origin} (không phải trang yêu cầu)",
+        Lang.EN: "Signed copy sent to: {origin} (not the requesting page)",
+    },
     "dialog_fingerprint": {
         Lang.VI: "Mã băm {algorithm}: {fingerprint}",
         Lang.EN: "{algorithm} fingerprint: {fingerprint}",
@@ -509,6 +517,16 @@ _CATALOGUE: Final[dict[str, dict[Lang, str]]] = {
         Lang.EN: "KYSO AGENT STATUS REPORT",
     },
     "status_generated": {Lang.VI: "Lập lúc: {time}", Lang.EN: "Generated: {time}"},
+    "status_vgca_port_taken": {
+        Lang.VI: (
+            "Cổng VGCA {port} đang bị chương trình khác chiếm: các cổng thông tin dùng giao thức"
+            " VGCA chưa ký được. Kyso Agent thử lại sau mỗi {seconds:.0f} giây."
+        ),
+        Lang.EN: (
+            "The VGCA port {port} is held by another program: portals that use the VGCA"
+            " protocol cannot sign yet. Kyso Agent tries again every {seconds:.0f} seconds."
+        ),
+    },
     "status_version": {
         Lang.VI: "Phiên bản: {version} ({python})",
         Lang.EN: "Version: {version} ({python})",

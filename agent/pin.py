@@ -35,12 +35,18 @@ class Pin:
 
     __slots__ = ("_value",)
 
-    def __init__(self, value: str) -> None:
-        self._value = bytearray(value.encode("utf-8"))
+    def __init__(self, value: str | bytearray) -> None:
+        """``value``: the typed text, or a buffer of its UTF-8 bytes, which the PIN takes
+        over (no copy is made; :meth:`wipe` clears that buffer)."""
+        self._value = value if isinstance(value, bytearray) else bytearray(value.encode("utf-8"))
 
     def reveal(self) -> bytes:
         """The PIN bytes, for the login call only."""
         return bytes(self._value)
+
+    def copy(self) -> bytearray:
+        """A wipeable copy (no immutable ``bytes`` on the way), for a request that carries it."""
+        return bytearray(self._value)
 
     def wipe(self) -> None:
         """Overwrite the stored value."""

@@ -27,7 +27,21 @@ API_VERSION: Final = 1
 MAX_BATCH_ITEMS: Final = 1000
 MAX_DOCUMENT_NAME: Final = 255
 
-_INVISIBLE: Final = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+_INVISIBLE: Final = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp", "Zs"})
+"""Control, format (bidi overrides and isolates, zero-width marks), unassigned and separator
+characters (the ordinary space U+0020 alone is allowed)."""
+BLANK_CODEPOINTS: Final = frozenset(
+    {0x034F, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x2800, 0x3164, 0xFFA0, 0x1D159}
+    | set(range(0x180B, 0x1810))
+    | set(range(0xFE00, 0xFE10))
+    | set(range(0xE0100, 0xE01F0))
+)
+"""Letters, symbols and marks that render as nothing: the combining grapheme joiner, the Hangul
+and Braille fillers, Khmer inherent vowels, variation selectors. A name made of them looks
+empty, and with them a name can pad itself to fake another line of the dialog."""
+MAX_MARKS: Final = 3
+"""Combining marks on one letter: Vietnamese needs two (ệ = e + U+0323 + U+0302 when
+decomposed); more only stack into marks drawn over the lines around them."""
 _SECRET_WORDS: Final = frozenset({"password", "passcode", "passphrase", "secret"})
 
 
@@ -240,11 +254,24 @@ def _document_name(value: Any, field: str) -> str | None:
         raise BadRequest(f"'{field}' must be a string")
     if len(value) > MAX_DOCUMENT_NAME:
         raise BadRequest(f"'{field}' is longer than {MAX_DOCUMENT_NAME} characters")
-    if any(unicodedata.category(c) in _INVISIBLE for c in value):
-        # Control, format (bidi overrides and isolates, zero-width marks) and separator
-        # characters could make the prompt show a name other than the real one.
-        raise BadRequest(f"'{field}' contains control or invisible formatting characters")
+    _refuse_hidden(value, field)
     return value.strip() or None
+
+
+def _refuse_hidden(value: str, field: str) -> None:
+    """Refuse text that could make the dialog show something other than what it is: every
+    character but the plain space must be visible (:data:`_INVISIBLE`,
+    :data:`BLANK_CODEPOINTS`), and no letter may carry more than :data:`MAX_MARKS` marks."""
+    marks = 0
+    for char in value:
+        category = unicodedata.category(char)
+        if (category in _INVISIBLE and char != " ") or ord(char) in BLANK_CODEPOINTS:
+            raise BadRequest(
+                f"'{field}' contains a control, invisible or blank character (U+{ord(char):04X})"
+            )
+        marks = marks + 1 if category.startswith("M") else 0
+        if marks > MAX_MARKS:
+            raise BadRequest(f"'{field}' stacks more than {MAX_MARKS} marks on one letter")
 
 
 _HASH_ALGORITHMS: Final = {a.value: a for a in HashAlgorithm}
@@ -447,8 +474,8 @@ def _short_text(obj: Mapping[str, Any], key: str, limit: int = MAX_TEXT) -> str 
         return None
     if not isinstance(value, str) or len(value) > limit:
         raise BadRequest(f"'{key}' must be a string of at most {limit} characters")
-    if any(unicodedata.category(c) in _INVISIBLE for c in value.replace("\n", "")):
-        raise BadRequest(f"'{key}' contains control or invisible formatting characters")
+    for line in value.split("\n"):
+        _refuse_hidden(line, key)
     return value
 
 

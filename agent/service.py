@@ -276,6 +276,10 @@ class SigningService:
             raise CertificateExpired("every signing certificate is expired or not yet valid")
         return valid
 
+    def is_paired(self, origin: str) -> bool:
+        """Whether the user paired ``origin`` (answered its first question)."""
+        return self._pairing is not None and self._pairing.is_paired(origin)
+
     def _is_first_use(self, caller: Admitted) -> bool:
         if not caller.via_wildcard:
             return False
@@ -328,7 +332,7 @@ class SigningService:
         inventory = await self._inventory()
         offered = self._candidates(inventory, None, None)
         audit = _Audit(caller, PromptAction.SELECT_CERTIFICATE, ())
-        async with self._gate.turn(str(caller)):
+        async with self._gate.turn(str(caller), wildcard=caller.via_wildcard):
             try:
                 _answer, cert = await self._ask(
                     PromptRequest(
@@ -377,16 +381,24 @@ class SigningService:
         requested: bytes | None,
         scheme: RsaScheme | None,
         operation: Operation[T],
+        *,
+        source: str | None = None,
+        destination: str | None = None,
     ) -> tuple[TokenCertificate, T]:
-        """Offer certificates, ask, check the chosen one, run ``operation``, audit."""
+        """Offer certificates, ask, check the chosen one, run ``operation``, audit.
+
+        ``source``, ``destination``: other origins the documents come from or go to.
+        """
         inventory = await self._inventory()
         candidates = self._candidates(inventory, requested, scheme)
         offered = [c for c in candidates if c.pin.tries_left is not TriesLeft.LOCKED]
         if not offered:
             raise PinLocked("every candidate token has a locked PIN")
-        documents = tuple(DocumentView(i.document_name, i.digest, i.algorithm) for i in items)
+        documents = tuple(
+            DocumentView(i.document_name, i.digest, i.algorithm, source, destination) for i in items
+        )
         audit = _Audit(caller, PromptAction.SIGN, documents)
-        async with self._gate.turn(str(caller)):
+        async with self._gate.turn(str(caller), wildcard=caller.via_wildcard):
             try:
                 cert, result, count = await self._consent_and_sign(
                     caller=caller,
@@ -450,8 +462,20 @@ class SigningService:
 
         return raw
 
-    async def sign_pdf(self, caller: Admitted, request: PdfSignRequest) -> PdfSignResponse:
-        """``POST /v1/pdf/sign``: one question showing the PDF's name and SHA-256."""
+    async def sign_pdf(
+        self,
+        caller: Admitted,
+        request: PdfSignRequest,
+        *,
+        source: str | None = None,
+        destination: str | None = None,
+    ) -> PdfSignResponse:
+        """``POST /v1/pdf/sign``: one question showing the PDF's name and SHA-256.
+
+        ``source``, ``destination``: the origins the agent fetched the PDF from and will send
+        it to for the page, when not the page's own (the VGCA protocol); the question shows
+        them and the audit trail keeps them.
+        """
 
         def prepare() -> PreparedPdf:
             from agent.pdf.signer import prepare_pdf
@@ -488,7 +512,15 @@ class SigningService:
 
             return await _pdf_work(sign), 1
 
-        cert, signed = await self._signing(caller, [item], request.certificate, None, operation)
+        cert, signed = await self._signing(
+            caller,
+            [item],
+            request.certificate,
+            None,
+            operation,
+            source=source,
+            destination=destination,
+        )
         return PdfSignResponse(signed, cert.der)
 
     async def sign_cms(self, caller: Admitted, request: CmsSignRequest) -> CmsSignResponse:

@@ -767,12 +767,16 @@ class StatusSource:
     """When it started."""
     port: int | None = None
     """The port it listens on, once bound."""
+    notices: dict[str, str] = field(default_factory=dict)
+    """What the running agent itself reports as wrong, by subject (a port it could not
+    have); shown among the report's problems while it lasts."""
 
 
 @dataclass(frozen=True)
 class _Running:
     started_at: datetime
     port: int | None
+    notices: tuple[str, ...] = ()
 
 
 def _assemble(
@@ -786,7 +790,7 @@ def _assemble(
     audit_limit: int,
 ) -> StatusReport:
     """Everything but the tokens, which the caller read; blocking file and tool I/O."""
-    problems: list[str] = []
+    problems: list[str] = list(running.notices) if running else []
     modules, tokens, certificates = inventory_status(inventory, now)
     try:
         paired = tuple(PairedStatus(p.origin, p.paired_at) for p in pairing.list())
@@ -826,7 +830,7 @@ def _assemble(
 async def collect(source: StatusSource, audit_limit: int = AUDIT_ENTRIES) -> StatusReport:
     """The running agent's report (tokens read on their workers, files on a thread)."""
     inventory = await source.tokens.inventory()
-    running = _Running(source.started_at, source.port)
+    running = _Running(source.started_at, source.port, tuple(source.notices.values()))
     return await asyncio.to_thread(
         _assemble,
         source.config,

@@ -152,6 +152,7 @@ export interface PdfSignOptions {
   level?: "B-B" | "B-T" | "B-LT";
   reason?: string;
   location?: string;
+  /** Only the TSA the agent is configured with (its `tsa_url`); any other is BAD_REQUEST. */
   tsaUrl?: string;
   appearance?: Appearance;
 }
@@ -166,6 +167,7 @@ export interface CmsSignOptions {
   digestAlgorithm?: HashAlgorithm;
   documentName?: string;
   certificate?: Bytes;
+  /** Only the TSA the agent is configured with (its `tsa_url`); any other is BAD_REQUEST. */
   tsaUrl?: string;
 }
 

@@ -8,6 +8,7 @@ prompter ``python -m agent.testing.prompter DIR``.
 
 from __future__ import annotations
 
+import concurrent.futures
 import http.client
 import json
 import os
@@ -289,7 +290,14 @@ def start_agent(
     bound = int(line.rsplit(":", 1)[1])
     started = AgentProcess(process, bound, data_dir, prompter_dir, stderr_path, stderr)
     if vgca:
-        line = process.stdout.readline()
+        # An agent without its VGCA port says so only in its log: do not wait for ever.
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            pending = pool.submit(process.stdout.readline)
+            try:
+                line = pending.result(timeout=20)
+            except concurrent.futures.TimeoutError:
+                process.kill()  # ends the readline too
+                line = ""
         if not line.startswith("vgca listening on wss://127.0.0.1:"):
             started.stop()
             raise RuntimeError(f"no VGCA line: {line!r}\n{stderr_path.read_text()}")

@@ -110,6 +110,10 @@ class ConsolePrompter:
             for doc in request.documents[:20]:
                 name = doc.name or text("console_unnamed", lang)
                 self._say(f"  - {name}  [{doc.algorithm.value} {doc.digest.hex()[:16]}…]")
+                if doc.source is not None:
+                    self._say("    " + text("dialog_document_from", lang, origin=doc.source))
+                if doc.destination is not None:
+                    self._say("    " + text("dialog_document_to", lang, origin=doc.destination))
             if len(request.documents) > 20:
                 self._say(f"  … (+{len(request.documents) - 20})")
         self._say(text("console_certificates", lang))

@@ -8,10 +8,11 @@ external prompter protocol (``--prompter CMD``), documented in
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 from agent.algorithms import HashAlgorithm
 from agent.messages import Lang
@@ -41,6 +42,10 @@ class DocumentView:
     """The digest that will be signed (shown as a fingerprint)."""
     algorithm: HashAlgorithm
     """Its hash algorithm."""
+    source: str | None = None
+    """Origin the agent fetched the document from, when it is not the asking page's."""
+    destination: str | None = None
+    """Origin the agent sends the signed document to, when it is not the asking page's."""
 
 
 @dataclass(frozen=True)
@@ -114,10 +119,7 @@ class PromptRequest:
             "firstUse": self.first_use,
         }
         if self.action is PromptAction.SIGN:
-            wire["documents"] = [
-                {"name": d.name, "digest": d.digest.hex(), "algorithm": d.algorithm.value}
-                for d in self.documents
-            ]
+            wire["documents"] = [_document_wire(d) for d in self.documents]
         if self.pin is not None:
             wire["pin"] = {
                 "required": self.pin.required,
@@ -128,6 +130,19 @@ class PromptRequest:
         if self.retry is not None:
             wire["retry"] = {"reason": self.retry.value}
         return wire
+
+
+def _document_wire(document: DocumentView) -> dict[str, Any]:
+    wire: dict[str, Any] = {
+        "name": document.name,
+        "digest": document.digest.hex(),
+        "algorithm": document.algorithm.value,
+    }
+    if document.source is not None:
+        wire["from"] = document.source
+    if document.destination is not None:
+        wire["to"] = document.destination
+    return wire
 
 
 @dataclass(frozen=True)
@@ -153,8 +168,52 @@ class InvalidAnswer(ValueError):
     """A prompter answer that does not follow the protocol."""
 
 
-def parse_answer(value: Any) -> PromptAnswer:
-    """Validate an external prompter's JSON answer."""
+def take_pin(raw: bytearray) -> Pin | None:
+    """Move the ``"pin"`` string of a JSON answer out of ``raw`` into a :class:`Pin`.
+
+    The value's bytes are decoded into a fresh buffer the PIN owns, and overwritten in
+    ``raw`` with ``*``: what is then parsed as JSON (and so copied into Python strings that
+    cannot be wiped) no longer holds the PIN. The escapes a PIN may need (``\\"``,
+    ``\\\\``, ``\\/``, ``\\uXXXX`` below U+0080) are decoded; a PIN written with any other
+    leaves ``raw`` as it was, for the JSON parser to read as before.
+    """
+    match = _PIN_FIELD.search(raw)
+    if match is None:
+        return None
+    start, end = match.span(1)
+    secret = bytearray()
+    index = start
+    while index < end:
+        byte = raw[index]
+        if byte == 0x5C:  # backslash
+            following = raw[index + 1]
+            if following in b'"\\/':
+                secret.append(following)
+                index += 2
+                continue
+            if following == 0x75 and index + 6 <= end:  # \uXXXX
+                code = int(raw[index + 2 : index + 6], 16)
+                if code >= 0x80:
+                    secret[:] = bytes(len(secret))
+                    return None
+                secret.append(code)
+                index += 6
+                continue
+            secret[:] = bytes(len(secret))
+            return None
+        secret.append(byte)
+        index += 1
+    raw[start:end] = b"*" * (end - start)
+    return Pin(secret) if secret else None
+
+
+_PIN_FIELD: Final = re.compile(rb'"pin"\s*:\s*"((?:[^"\\]|\\.)*)"')
+"""The ``"pin"`` member and its string (escaped quotes included)."""
+
+
+def parse_answer(value: Any, pin: Pin | None = None) -> PromptAnswer:
+    """Validate an external prompter's JSON answer; ``pin``: taken out of the raw answer
+    beforehand (:func:`take_pin`), in place of the redacted ``"pin"`` member."""
     if not isinstance(value, dict) or not isinstance(value.get("approved"), bool):
         raise InvalidAnswer("answer must be an object with a boolean 'approved'")
     if not value["approved"]:
@@ -162,13 +221,15 @@ def parse_answer(value: Any) -> PromptAnswer:
     certificate_id = value.get("certificateId")
     if certificate_id is not None and not isinstance(certificate_id, str):
         raise InvalidAnswer("'certificateId' must be a string")
-    pin = value.get("pin")
-    if pin is not None and not isinstance(pin, str):
+    typed = value.get("pin")
+    if typed is not None and not isinstance(typed, str):
         raise InvalidAnswer("'pin' must be a string")
     confirmed = value.get("confirmFinalTry", False)
     if not isinstance(confirmed, bool):
         raise InvalidAnswer("'confirmFinalTry' must be a boolean")
-    return PromptAnswer(True, certificate_id, Pin(pin) if pin else None, confirmed)
+    if pin is None and typed:
+        pin = Pin(typed)
+    return PromptAnswer(True, certificate_id, pin, confirmed)
 
 
 class Prompter(Protocol):

@@ -273,8 +273,11 @@ def _run(work: Coroutine[Any, Any, T], tsa_url: str | None = None) -> T:
             raise exc.__cause__ from None
         raise PdfSigningFailed(str(exc)) from exc
     except TimestampRequestError as exc:
+        # What the server answered stays in the log: told to a page, a status code or an
+        # error text would make the agent a probe of whatever that address is.
+        log.warning("time-stamping authority %s: %s (%r)", tsa_url, exc, exc.__cause__)
         raise PdfSigningFailed(
-            f"the time-stamping authority {tsa_url} did not give a timestamp: {exc}"
+            f"the time-stamping authority {tsa_url} did not give a timestamp"
         ) from exc
     except OSError as exc:
         raise PdfSigningFailed(f"network error: {exc}") from exc

@@ -3,16 +3,30 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import ssl
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Final, cast
+from typing import Final
 
 from aiohttp import web
 
+from agent.server.budget import BudgetLimits, MemoryBudget
+from agent.server.connections import ConnectionGate, ConnectionLimits, raise_open_file_limit
 from agent.server.control import ControlChannel, register_control
-from agent.server.keys import CALLER_CHECK, SERVICE, SETTINGS, STATUS, ServerSettings
+from agent.server.keys import (
+    BODY_SECONDS,
+    BUDGET,
+    CALLER_CHECK,
+    GATE,
+    SERVICE,
+    SETTINGS,
+    STATUS,
+    ServerSettings,
+)
 from agent.server.middlewares import (
+    budget_middleware,
     caller_middleware,
     errors_middleware,
     host_middleware,
@@ -36,6 +50,7 @@ def create_app(
     *,
     status: StatusSource | None = None,
     control: ControlChannel | None = None,
+    budget: MemoryBudget | None = None,
 ) -> web.Application:
     """Build the API application; with ``status``, also the helpdesk page.
 
@@ -53,6 +68,7 @@ def create_app(
             caller_middleware,
             *checks,
             origin_middleware,
+            budget_middleware,
         ],
         # Handlers read bodies themselves, each with its own limit (JSON 1 MiB, PDF 100 MiB).
         client_max_size=settings.max_body_bytes,
@@ -60,6 +76,7 @@ def create_app(
     app[SERVICE] = service
     app[SETTINGS] = settings
     app[CALLER_CHECK] = caller_check or CallerCheck()
+    app[BUDGET] = budget or MemoryBudget(BudgetLimits.for_largest(settings.largest_request))
     app.add_routes(routes)
     if status is not None:
         app[STATUS] = status
@@ -75,6 +92,8 @@ class RunningServer:
 
     runner: web.AppRunner
     port: int
+    listener: asyncio.Server
+    """The listening socket (behind the gate)."""
 
     @property
     def url(self) -> str:
@@ -83,23 +102,64 @@ class RunningServer:
 
     async def stop(self) -> None:
         """Close the listening socket and open connections."""
+        self.listener.close()
         await self.runner.cleanup()
 
 
-async def start_server(
-    app: web.Application, ports: Sequence[int], tls: ssl.SSLContext
-) -> RunningServer:
-    """Listen with TLS on ``127.0.0.1`` at the first of ``ports`` that is free (0 = any).
+def listening_socket(port: int) -> socket.socket:
+    """A socket bound to ``127.0.0.1:port`` that a restarted agent can bind again at once.
 
-    Raises the last ``OSError`` when none is.
+    POSIX: ``SO_REUSEADDR``, so that connections of the previous run still in TIME_WAIT do not
+    keep the port for a minute (two listeners on one port remain impossible). Windows: there
+    ``SO_REUSEADDR`` would let another program bind the same port and take connections, so
+    ``SO_EXCLUSIVEADDRUSE`` instead, which Windows lets rebind over TIME_WAIT.
+
+    Raises ``OSError`` when the port is taken.
     """
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        if sys.platform == "win32":
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_EXCLUSIVEADDRUSE, 1)
+        else:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((BIND_ADDRESS, port))
+        sock.setblocking(False)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+async def start_server(
+    app: web.Application,
+    ports: Sequence[int],
+    tls: ssl.SSLContext,
+    limits: ConnectionLimits = ConnectionLimits(),  # noqa: B008 - frozen, shared safely
+) -> RunningServer:
+    """Listen on ``127.0.0.1`` at the first of ``ports`` that is free (0 = any), behind a
+    :class:`~agent.server.connections.ConnectionGate` that judges each connection at accept
+    and then speaks TLS.
+
+    Raises the last ``OSError`` when no port is free.
+    """
+    check = app[CALLER_CHECK] if app[SETTINGS].check_caller else None
+    raise_open_file_limit()
+    runner = web.AppRunner(
+        app, access_log=None, handle_signals=False, keepalive_timeout=limits.idle_seconds
+    )
+    # The gate must be in the app before setup() freezes it; the server it feeds comes after.
+    gate_box: list[ConnectionGate] = []
+    app[GATE] = lambda: gate_box[0] if gate_box else None
+    app[BODY_SECONDS] = limits.body_seconds
     await runner.setup()
+    assert runner.server is not None  # noqa: S101 - setup() made it
+    gate = ConnectionGate(runner.server, tls, check, limits)
+    gate_box.append(gate)
+    loop = asyncio.get_running_loop()
     failure: OSError | None = None
     for port in ports:
-        site = web.TCPSite(runner, BIND_ADDRESS, port, ssl_context=tls, reuse_address=False)
         try:
-            await site.start()
+            server = await loop.create_server(gate, sock=listening_socket(port), backlog=128)
         except OSError as exc:
             failure = exc
             continue
@@ -107,7 +167,5 @@ async def start_server(
     else:
         await runner.cleanup()
         raise failure or OSError("no port to listen on")
-    server = cast(asyncio.Server | None, site._server)  # noqa: SLF001 - the only place with the port
-    assert server is not None and server.sockets  # noqa: S101
     bound = server.sockets[0].getsockname()[1]
-    return RunningServer(runner, int(bound))
+    return RunningServer(runner, int(bound), server)

@@ -13,7 +13,6 @@ import gc
 import json
 import logging
 import sys
-import weakref
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -33,8 +32,7 @@ from agent.errors import (
 )
 from agent.messages import pick_lang
 from agent.origin import Admitted
-from agent.server.keys import CALLER, CALLER_CHECK, SETTINGS, ServerSettings
-from agent.server.peer import TcpEndpoint
+from agent.server.keys import BUDGET, CALLER, GATE, SETTINGS, ServerSettings
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +85,11 @@ class MemoryRelease:
 _memory = MemoryRelease()
 
 
+def release_memory_soon() -> None:
+    """After a request that held a document some other way (a VGCA download)."""
+    _memory.schedule()
+
+
 @web.middleware
 async def memory_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """After a large request, schedule :meth:`MemoryRelease.release`."""
@@ -95,6 +98,20 @@ async def memory_middleware(request: web.Request, handler: Handler) -> web.Strea
     finally:
         if (request.content_length or 0) >= RELEASE_AFTER_BYTES:
             _memory.schedule()
+
+
+@web.middleware
+async def budget_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Reserve room for the body before it is read, for as long as the request runs
+    (:mod:`agent.server.budget`); after the origin is known, before anything is read."""
+    caller = request.get(CALLER)
+    if caller is None or not request.body_exists:
+        return await handler(request)
+    size = request.content_length
+    if size is None:  # chunked: it may grow to the largest any route accepts
+        size = request.app[SETTINGS].largest_request
+    async with request.app[BUDGET].hold(str(caller), size):
+        return await handler(request)
 
 
 def json_response(data: dict[str, Any], status: int = 200) -> web.Response:
@@ -175,36 +192,18 @@ async def host_middleware(request: web.Request, handler: Handler) -> web.StreamR
     return await handler(request)
 
 
-_checked_connections: weakref.WeakKeyDictionary[asyncio.BaseTransport, bool] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def _endpoint(info: object) -> TcpEndpoint | None:
-    if isinstance(info, tuple) and len(info) >= 2:
-        return TcpEndpoint(str(info[0]), int(info[1]))
-    return None
-
-
 @web.middleware
 async def caller_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Refuse connections whose client socket belongs to another OS user."""
-    transport = request.transport
+    """Serve only connections the port's gate let in.
+
+    The gate judged the connection's OS user when it was accepted, before TLS
+    (:mod:`agent.server.connections`); connections of other users never get this far. This is the
+    second lock: an app served some other way, without the gate, answers nobody.
+    """
     if request.app[SETTINGS].check_caller:
-        known = _checked_connections.get(transport) if transport is not None else None
-        if known is None:
-            peer = _endpoint(transport.get_extra_info("peername")) if transport else None
-            local = _endpoint(transport.get_extra_info("sockname")) if transport else None
-            known = (
-                peer is not None
-                and local is not None
-                and request.app[CALLER_CHECK].is_same_user(peer, local)
-            )
-            if transport is not None:
-                # A connection keeps its owner: check it once, not on every keep-alive request.
-                _checked_connections[transport] = known
-        if not known:
-            raise CallerNotAllowed("the connection belongs to another user of this computer")
+        gate = request.app[GATE]()
+        if gate is None or not gate.admitted(request.transport):
+            raise CallerNotAllowed("the connection was not admitted by the agent's gate")
     return await handler(request)
 
 

@@ -84,29 +84,29 @@ def _endpoint_key(endpoint: TcpEndpoint) -> tuple[_IpAddress, int]:
 
 
 def find_client_row(rows: Iterable[_Row], peer: TcpEndpoint, local: TcpEndpoint) -> _Row | None:
-    """The row of the client socket of the connection ``peer`` → ``local``, if any.
+    """The ESTABLISHED row of the client socket of the connection ``peer`` → ``local``.
 
     That is the row whose local end is ``peer`` and whose remote end is ``local``
-    (the server's own socket is the mirror row and is never returned). An
-    established row wins; otherwise the first row in any state whose owner the
-    table records (a socket being closed still belongs to someone).
+    (the server's own socket is the mirror row and is never returned). Only an
+    established row counts: a socket that is closing may already be gone from its
+    owner, and Linux reports some closing states with uid 0, which an agent
+    running as root would take for its own user. The lookup is made when the
+    connection is accepted (:mod:`agent.server.connections`), when a client that is still
+    connecting is certainly established; one that has already closed is refused.
 
     Raises:
         ValueError: ``peer`` or ``local`` is not an IP address.
     """
     peer_key = _endpoint_key(peer)
     local_key = _endpoint_key(local)
-    fallback: _Row | None = None
     for row in rows:
-        if row.local.port != peer.port or row.remote.port != local.port or not row.owner_known:
+        if row.local.port != peer.port or row.remote.port != local.port or not row.established:
             continue  # cheap test first: the tables can hold thousands of rows
-        if _endpoint_key(row.local) != peer_key or _endpoint_key(row.remote) != local_key:
+        if not row.owner_known:
             continue
-        if row.established:
+        if _endpoint_key(row.local) == peer_key and _endpoint_key(row.remote) == local_key:
             return row
-        if fallback is None:
-            fallback = row
-    return fallback
+    return None
 
 
 # --- Linux: /proc/net/tcp{,6} ------------------------------------------------------------------

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from importlib import resources
 from typing import Any, Final
 
@@ -20,7 +22,8 @@ from agent.protocol import (
     parse_pdf_verify_request,
     parse_sign_request,
 )
-from agent.server.keys import CALLER, SERVICE, SETTINGS
+from agent.server.connections import ConnectionLimits
+from agent.server.keys import BODY_SECONDS, CALLER, SERVICE, SETTINGS
 from agent.server.middlewares import json_response
 
 routes = web.RouteTableDef()
@@ -53,7 +56,20 @@ async def _json_body(request: web.Request, limit: int, shown: int) -> bytes:
         raise UnsupportedMediaType(f"Content-Type {request.content_type!r}")
     if request.content_length is not None and request.content_length > limit:
         raise PayloadTooLarge(shown)
-    return await _read_limited(request, limit, shown)
+    async with _body_deadline(request):
+        return await _read_limited(request, limit, shown)
+
+
+@contextlib.asynccontextmanager
+async def _body_deadline(request: web.Request) -> AsyncIterator[None]:
+    """A body that trickles in holds a connection and its buffers: it gets a deadline
+    (:attr:`~agent.server.connections.ConnectionLimits.body_seconds`), then it is refused."""
+    seconds = request.app.get(BODY_SECONDS, ConnectionLimits.body_seconds)
+    try:
+        async with asyncio.timeout(seconds):
+            yield
+    except TimeoutError:
+        raise BadRequest(f"the request body did not arrive within {seconds:g} s") from None
 
 
 async def read_json(request: web.Request) -> dict[str, Any]:
@@ -63,9 +79,9 @@ async def read_json(request: web.Request) -> dict[str, Any]:
 
 
 def _pdf_json_limit(request: web.Request) -> tuple[int, int]:
-    """Base64 makes a PDF a third larger; options and a stamp image get room of their own."""
-    pdf_limit = request.app[SETTINGS].max_pdf_bytes
-    return pdf_limit * 4 // 3 + 4 * 1024 * 1024, pdf_limit
+    """The body limit of the PDF routes, and the PDF limit the caller is told."""
+    settings = request.app[SETTINGS]
+    return settings.largest_request, settings.max_pdf_bytes
 
 
 _MAX_OPTIONS: Final = 4 * 1024 * 1024
@@ -75,7 +91,8 @@ _MAX_OPTIONS: Final = 4 * 1024 * 1024
 async def _read_pdf_form(request: web.Request) -> tuple[dict[str, Any], bytes]:
     """``multipart/form-data`` with a ``file`` part (the PDF) and an ``options`` JSON part."""
     try:
-        return await _read_form_parts(request, request.app[SETTINGS].max_pdf_bytes)
+        async with _body_deadline(request):
+            return await _read_form_parts(request, request.app[SETTINGS].max_pdf_bytes)
     except (ValueError, BadHttpMessage) as exc:  # aiohttp's multipart parser on a broken body
         raise BadRequest(f"malformed multipart/form-data body: {exc}") from exc
 
@@ -96,6 +113,20 @@ async def _read_form_parts(request: web.Request, pdf_limit: int) -> tuple[dict[s
     if pdf is None:
         raise BadRequest("the form has no 'file' part")
     return options or {}, pdf
+
+
+def _configured_tsa_only(chosen: str | None, configured: str | None) -> None:
+    """A page may name only the time-stamping authority this computer is configured with.
+
+    The agent fetches whatever URL it is given, after the user approved the signature: a
+    page choosing it freely would send the agent to an address of its choice (an internal
+    service, another program on 127.0.0.1) and learn from the answer.
+    """
+    if chosen is not None and chosen != configured:
+        raise BadRequest(
+            "'tsaUrl' is not the time-stamping authority configured on this computer"
+            + (f" ({configured}); leave it out" if configured else "; ask IT to set tsa_url")
+        )
 
 
 @routes.get("/v1/info")
@@ -148,6 +179,7 @@ async def pdf_sign(request: web.Request) -> web.Response:
         parsed = await asyncio.to_thread(
             lambda: parse_pdf_sign_request(decode_json_object(body), None, default_tsa)
         )
+    _configured_tsa_only(parsed.options.tsa_url, default_tsa)
     if len(parsed.pdf) > request.app[SETTINGS].max_pdf_bytes:
         raise PayloadTooLarge(request.app[SETTINGS].max_pdf_bytes)
     result = await request.app[SERVICE].sign_pdf(request[CALLER], parsed)
@@ -160,6 +192,7 @@ async def pdf_sign(request: web.Request) -> web.Response:
 async def cms_sign(request: web.Request) -> web.Response:
     """A CMS signature over a digest the portal computed (server-side PDF preparation)."""
     parsed = parse_cms_sign_request(await read_json(request))
+    _configured_tsa_only(parsed.tsa_url, request.app[SETTINGS].tsa_url)
     result = await request.app[SERVICE].sign_cms(request[CALLER], parsed)
     return json_response(result.to_wire())
 

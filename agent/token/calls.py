@@ -72,7 +72,7 @@ def sign_request(
     login: Login,
 ) -> Sign:
     """A :class:`Sign` carrying a copy of the PIN that :func:`execute` wipes."""
-    secret = None if login.pin is None else bytearray(login.pin.reveal())
+    secret = None if login.pin is None else login.pin.copy()
     return Sign(certificate, tuple(items), scheme, secret, login.final_try_confirmed)
 
 

@@ -170,6 +170,8 @@ class ConsentDialog:
             for document in view.documents:
                 self._label(docs, document.name, wraplength=_WRAP)
                 self._label(docs, "   " + document.fingerprint, font=self.font_mono, fg=_MUTED)
+                for route in document.route:  # another origin than the page's: in plain sight
+                    self._label(docs, "   " + route, wraplength=_WRAP)
             if view.documents_more:
                 self._label(docs, view.documents_more, fg=_MUTED)
 

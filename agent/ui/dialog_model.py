@@ -100,6 +100,8 @@ class DocumentLine:
     """Its name, or "(unnamed)"."""
     fingerprint: str
     """The digest, shortened and labelled, e.g. ``Mã băm SHA-256: 2CF2 4DBA … 9824``."""
+    route: tuple[str, ...] = ()
+    """``Lấy từ: …`` and ``Gửi tới: …``, for another origin than the asking page's."""
 
 
 @dataclass(frozen=True)
@@ -243,6 +245,11 @@ def fingerprint(digest: bytes) -> str:
 
 
 def _document_line(document: DocumentView, lang: Lang) -> DocumentLine:
+    route = []
+    if document.source is not None:
+        route.append(text("dialog_document_from", lang, origin=document.source))
+    if document.destination is not None:
+        route.append(text("dialog_document_to", lang, origin=document.destination))
     return DocumentLine(
         name=document.name or text("dialog_unnamed", lang),
         fingerprint=text(
@@ -251,6 +258,7 @@ def _document_line(document: DocumentView, lang: Lang) -> DocumentLine:
             algorithm=document.algorithm.value,
             fingerprint=fingerprint(document.digest),
         ),
+        route=tuple(route),
     )
 
 
@@ -436,6 +444,8 @@ def parse_question(wire: Any) -> PromptRequest:
                 name=d.get("name") if isinstance(d.get("name"), str) else None,
                 digest=bytes.fromhex(_field(d, "digest", str)),
                 algorithm=HashAlgorithm(_field(d, "algorithm", str)),
+                source=d.get("from") if isinstance(d.get("from"), str) else None,
+                destination=d.get("to") if isinstance(d.get("to"), str) else None,
             )
             for d in wire.get("documents") or ()
         )

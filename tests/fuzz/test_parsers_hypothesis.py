@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import string
+import unicodedata
 from typing import Any
 
 from hypothesis import HealthCheck, example, given, settings
@@ -27,6 +28,8 @@ from agent.origin import (
     parse_pattern,
 )
 from agent.protocol import (
+    BLANK_CODEPOINTS,
+    MAX_MARKS,
     BatchSignRequest,
     CertificatesRequest,
     SignRequest,
@@ -276,11 +279,25 @@ json_values = st.recursive(
 json_objects = st.dictionaries(_field_names, json_values, max_size=6)
 
 _ALGORITHMS = {a.value: a.digest_size for a in HashAlgorithm}
-#: Names the prompt may show: no control, format (bidi, zero-width) or separator characters.
+#: Names the prompt may show: no control, format (bidi, zero-width) or separator character but
+#: the plain space, nothing that renders blank, at most MAX_MARKS combining marks on a letter.
 _document_names = st.text(
-    st.characters(codec="utf-8", exclude_categories=["Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"]),
+    st.characters(
+        codec="utf-8",
+        exclude_categories=["Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp", "Zs"],
+        include_characters=" ",
+        exclude_characters="".join(map(chr, BLANK_CODEPOINTS)),
+    ),
     max_size=40,
-)
+).filter(lambda name: _longest_mark_run(name) <= MAX_MARKS)
+
+
+def _longest_mark_run(name: str) -> int:
+    longest = run = 0
+    for char in name:
+        run = run + 1 if unicodedata.category(char).startswith("M") else 0
+        longest = max(longest, run)
+    return longest
 
 
 @st.composite

@@ -204,22 +204,62 @@ def test_revoked_certificate_is_refused_and_nothing_is_signed(
     assert sign(pki_agent, pki_token.good).startswith(original)
 
 
-def test_unreachable_tsa_is_a_signing_failure_naming_it(
-    pki_agent: AgentProcess, pki_token: PkiToken
-) -> None:
+def _closed_url() -> str:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        closed = f"http://127.0.0.1:{probe.getsockname()[1]}/tsa"
+        return f"http://127.0.0.1:{probe.getsockname()[1]}/tsa"
+
+
+def test_a_page_cannot_choose_the_tsa_the_agent_fetches(
+    pki_agent: AgentProcess, pki_token: PkiToken
+) -> None:
+    """A page-chosen tsaUrl made the agent POST to any address after one approval and tell
+    the page what answered (a port scanner): only the configured TSA may be named."""
+    probe = "http://169.254.169.254/latest/meta-data"  # a cloud metadata address
+    asked_before = len(pki_agent.prompts())
+    for chosen in (_closed_url(), "http://127.0.0.1:28990/internal-admin/tsa?x=1", probe):
+        for path, body in (
+            ("/v1/pdf/sign", {"pdf": b64(sample_pdf()), "level": "B-T", "tsaUrl": chosen}),
+            ("/v1/cms/sign", {"digest": b64(bytes(32)), "digestAlgorithm": "SHA-256",
+                              "tsaUrl": chosen}),
+        ):  # fmt: skip
+            response = pki_agent.post(path, body)
+            assert (response.status, response.error_code) == (400, "BAD_REQUEST"), path
+            assert "tsaUrl" in response.json["error"]["message"], response.json
+    # Refused before the question: the user was never asked.
+    assert len(pki_agent.prompts()) == asked_before
+    # Naming the configured one is allowed (and the same as leaving it out).
     pki_agent.script({"approved": True, "pin": PIN})
-    response = pki_agent.post(
+    named = pki_agent.post(
         "/v1/pdf/sign",
         {
             "pdf": b64(sample_pdf()),
             "certificate": b64(der(pki_token.good)),
             "level": "B-T",
-            "tsaUrl": closed,
+            "tsaUrl": pki_token.pki.tsa_url,
         },
     )
-    assert (response.status, response.error_code) == (502, "SIGNING_FAILED")
-    assert closed in response.json["error"]["message"]
-    assert pki_agent.request("GET", "/v1/info").status == 200
+    assert named.status == 200, named.body[:300]
+
+
+def test_an_unreachable_tsa_is_a_signing_failure_that_tells_nothing_of_its_answer(
+    pki_token: PkiToken, tmp_path: Path
+) -> None:
+    closed = _closed_url()
+    config = tmp_path / "agent.toml"
+    config.write_text(f'tsa_url = "{closed}"\ntrust_roots = ["{pki_token.ca_pem}"]\n')
+    running = start_agent(tmp_path, pki_token.hsm, "--config", str(config))
+    try:
+        running.script({"approved": True, "pin": PIN})
+        response = running.post(
+            "/v1/pdf/sign",
+            {"pdf": b64(sample_pdf()), "certificate": b64(der(pki_token.good)), "level": "B-T"},
+        )
+        assert (response.status, response.error_code) == (502, "SIGNING_FAILED")
+        message = response.json["error"]["message"]
+        assert closed in message
+        # What the address answered (or that nothing listens) stays in the log.
+        assert "refused" not in message.lower() and "errno" not in message.lower()
+        assert running.request("GET", "/v1/info").status == 200
+    finally:
+        running.stop()

@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import socket
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +22,7 @@ import aiohttp
 import pytest
 from asn1crypto import cms
 
-from tests.conftest import PIN, AgentProcess, SessionToken, start_agent
+from tests.conftest import PIN, AgentProcess, SessionToken, run_cli, start_agent
 from tests.pdftools import NssDb, page_text, pyhanko_bottom_line, sample_pdf
 from tests.vgca_portal import Site
 
@@ -76,14 +78,25 @@ def nss(token: SessionToken, tmp_path_factory: pytest.TempPathFactory) -> NssDb:
     return NssDb.create(tmp_path_factory.mktemp("nss"), token.ca.cert)
 
 
+def both_allowed(token: SessionToken, portal: Site, foreign: Site, root: Path) -> AgentProcess:
+    """An agent of its own that allows the portal and the other site, both exactly."""
+    return start_agent(
+        root,
+        token.hsm,
+        *("--allow-origin", portal.origin, "--allow-origin", foreign.origin),
+        vgca=True,
+        policy={"cancel_backoff_seconds": 0},
+    )
+
+
 def call(
     agent: AgentProcess, endpoint: str, payload: dict[str, Any] | str, origin: str
 ) -> dict[str, Any]:
     """What vgcaplugin does: open the socket, send one message, read one reply."""
-    return asyncio.run(_call(agent, endpoint, payload, origin))
+    return asyncio.run(vgca_call(agent, endpoint, payload, origin))
 
 
-async def _call(
+async def vgca_call(
     agent: AgentProcess, endpoint: str, payload: dict[str, Any] | str, origin: str
 ) -> dict[str, Any]:
     message = payload if isinstance(payload, str) else json.dumps(payload)
@@ -247,6 +260,153 @@ def test_a_redirect_to_a_foreign_origin_is_not_followed(
     assert reply["Status"] == 3, reply
     assert foreign.hits == []
     assert agent_.prompts() == []
+
+
+def test_the_pages_credential_never_follows_a_redirect_to_another_origin(
+    token: SessionToken, portal: Site, foreign: Site, tmp_path: Path
+) -> None:
+    """Both origins are allowed, so the redirect is followed; the JWT is the page's own
+    origin's, and goes there only."""
+    running = both_allowed(token, portal, foreign, tmp_path)
+    try:
+        for site in (portal, foreign):
+            site.hits.clear()
+        foreign.documents["moved.pdf"] = sample_pdf()
+        running.script({"approved": False})
+        call(
+            running,
+            "SignPDF",
+            {
+                "FileUploadHandler": portal.url("/upload"),
+                "FileName": portal.url("/redirect?to=" + foreign.url("/docs/moved.pdf")),
+                "JWTToken": "jwt-of-the-portal",
+            },
+            portal.origin,
+        )
+        [(_, _, first)] = portal.hits
+        assert first["Authorization"] == "Bearer jwt-of-the-portal"
+        [(_, path, moved)] = foreign.hits
+        assert path == "/docs/moved.pdf"
+        assert "Authorization" not in moved
+    finally:
+        running.stop()
+
+
+def test_a_file_from_or_to_another_origin_is_shown_in_the_question_and_audited(
+    token: SessionToken, portal: Site, foreign: Site, tmp_path: Path
+) -> None:
+    """The page is the portal; the document comes from, and goes to, another allowed origin:
+    the user sees both before saying yes, and the audit trail keeps them."""
+    running = both_allowed(token, portal, foreign, tmp_path)
+    try:
+        foreign.documents["elsewhere.pdf"] = sample_pdf()
+        running.script({"approved": True, "pin": PIN})
+        reply = call(
+            running,
+            "SignPDF",
+            {
+                "FileUploadHandler": foreign.url("/upload"),
+                "FileName": foreign.url("/docs/elsewhere.pdf"),
+            },
+            portal.origin,
+        )
+        assert reply["Status"] == 0, reply
+        [prompt] = [p for p in running.prompts() if p["action"] == "sign"]
+        assert prompt["origin"] == portal.origin
+        [document] = prompt["documents"]
+        assert (document["from"], document["to"]) == (foreign.origin, foreign.origin)
+        audit = run_cli("audit", "--json", "--data-dir", str(running.data_dir))
+        [entry] = json.loads(audit.stdout)["entries"]
+        [audited] = entry["documents"]
+        assert (audited["from"], audited["to"]) == (foreign.origin, foreign.origin)
+        # A file of the page's own origin names no route.
+        portal.documents["own.pdf"] = sample_pdf()
+        running.script({"approved": True, "pin": PIN})
+        own = call(
+            running,
+            "SignPDF",
+            {"FileUploadHandler": portal.url("/upload"), "FileName": portal.url("/docs/own.pdf")},
+            portal.origin,
+        )
+        assert own["Status"] == 0, own
+        last = [p for p in running.prompts() if p["action"] == "sign"][-1]
+        assert "from" not in last["documents"][0] and "to" not in last["documents"][0]
+    finally:
+        running.stop()
+
+
+def test_verify_reads_only_the_pages_own_origin(
+    token: SessionToken, portal: Site, foreign: Site, tmp_path: Path
+) -> None:
+    """VerifyPDF asks nobody and the page reads the report: fetched from another (even
+    admitted) origin, it would hand the page that origin's document."""
+    running = both_allowed(token, portal, foreign, tmp_path)
+    try:
+        for site in (portal, foreign):
+            site.hits.clear()
+            site.documents["theirs.pdf"] = sample_pdf()
+        reply = call(
+            running, "VerifyPDF", {"FileName": foreign.url("/docs/theirs.pdf")}, portal.origin
+        )
+        assert reply["Status"] == 3, reply  # URL not allowed
+        assert foreign.hits == []
+        # Through a redirect of the page's own origin, just the same.
+        reply = call(
+            running,
+            "VerifyPDF",
+            {"FileName": portal.url("/redirect?to=" + foreign.url("/docs/theirs.pdf"))},
+            portal.origin,
+        )
+        assert reply["Status"] == 3, reply
+        assert foreign.hits == []
+        mine = call(
+            running, "VerifyPDF", {"FileName": portal.url("/docs/theirs.pdf")}, portal.origin
+        )
+        assert mine["Status"] != 3, mine
+        assert running.prompts() == []
+    finally:
+        running.stop()
+
+
+def test_a_quick_restart_gets_the_vgca_port_back(
+    token: SessionToken, portal: Site, tmp_path: Path
+) -> None:
+    """A connection the agent closes (at its stop, after a reply, at a timeout) stays in
+    TIME_WAIT on the agent's port for a minute; a restart within that minute used to lose the
+    VGCA port for the agent's whole life."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    fixed = ("--allow-origin", portal.origin, "--vgca-port", str(port))
+    first = start_agent(tmp_path / "first", token.hsm, *fixed, vgca=True)
+    held = socket.create_connection(("127.0.0.1", port))
+    try:
+        first.script({"approved": False})
+        portal.documents["restart.pdf"] = sample_pdf()
+        call(
+            first,
+            "SignPDF",
+            {
+                "FileUploadHandler": portal.url("/upload"),
+                "FileName": portal.url("/docs/restart.pdf"),
+            },
+            portal.origin,
+        )
+    finally:
+        first.stop()  # closes the held connection from the agent's side
+        held.close()
+    lingering = subprocess.run(
+        ["ss", "-tanH", "state", "time-wait", f"( sport = :{port} )"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
+    assert lingering.strip(), "no TIME_WAIT on the agent's side: the test shows nothing"
+    second = start_agent(tmp_path / "second", token.hsm, *fixed, vgca=True)
+    try:
+        assert second.vgca_port == port
+    finally:
+        second.stop()
 
 
 def test_cancel_returns_status_4(agent_: AgentProcess, portal: Site) -> None:

@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
@@ -78,7 +79,8 @@ def deb(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if shutil.which("dpkg-deb") is None:
         pytest.fail("dpkg-deb is missing: this test needs Debian or Ubuntu")
     out = tmp_path_factory.mktemp("deb")
-    printed = _ok(str(BUILD), str(out)).strip()
+    # The agent's own wheel is built by this venv's Python, whose setuptools is the locked one.
+    printed = _ok(str(BUILD), str(out), env={**os.environ, "BUILD_PYTHON": sys.executable}).strip()
     arch = _ok("dpkg", "--print-architecture").strip()
     path = out / f"kyso-agent_{VERSION}_{arch}.deb"
     assert printed == str(path)

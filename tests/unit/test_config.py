@@ -131,3 +131,23 @@ def test_extension_ids_default_to_the_bundled_extension_and_are_checked(tmp_path
     bad.write_text('extension_ids = ["chrome-extension://abc"]\n')
     with pytest.raises(ConfigError, match="is not an extension ID"):
         load_config({}, bad, policy={})
+
+
+def test_extension_ids_set_by_machine_policy_cannot_be_changed_by_the_user(tmp_path: Path) -> None:
+    """An unpacked copy of the extension carries the bundled ID: IT that deploys its own build
+    pins that build's ID, and a user file cannot add the bundled one back."""
+    deployed = "a" * 32
+    policy = {"extension_ids": [deployed]}
+    assert load_config({}, policy=policy, user_config_file=NOWHERE).extension_ids == (deployed,)
+    widened = tmp_path / "user.toml"
+    widened.write_text(f'extension_ids = ["{deployed}", "{DEV_EXTENSION_ID}"]\n')
+    with pytest.raises(ConfigError, match="extension_ids is set by machine policy"):
+        load_config({}, policy=policy, user_config_file=widened)
+    # Saying the same as the policy is no change; where policy is silent the user decides.
+    same = tmp_path / "same.toml"
+    same.write_text(f'extension_ids = ["{deployed}"]\n')
+    assert load_config({}, policy=policy, user_config_file=same).extension_ids == (deployed,)
+    assert load_config({}, policy={}, user_config_file=widened).extension_ids == (
+        deployed,
+        DEV_EXTENSION_ID,
+    )

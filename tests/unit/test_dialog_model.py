@@ -450,3 +450,18 @@ def test_a_file_signed_from_this_computer_is_not_called_a_portal_request(
 ) -> None:
     assert describe(sign(lang)).heading == portal
     assert describe(sign(lang, origin="local://kyso-agent")).heading == local
+
+
+def test_a_document_from_or_to_another_origin_says_so_under_its_name() -> None:
+    other = "https://files.example.gov.vn"
+    routed = DocumentView("QĐ-123.pdf", DIGEST, HashAlgorithm.SHA256, other, other)
+    request = sign(documents=(routed,))
+    # The question reaches the dialog process as JSON and comes back the same.
+    assert parse_question(request.to_wire()) == request
+    [line] = describe(request).documents
+    assert line.route == (
+        f"Lấy từ: {other} (không phải trang yêu cầu)",
+        f"Bản đã ký gửi tới: {other} (không phải trang yêu cầu)",
+    )
+    [plain] = describe(sign()).documents
+    assert plain.route == ()

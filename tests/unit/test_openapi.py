@@ -83,6 +83,9 @@ Parser = Callable[[dict[str, Any]], object]
 
 HTTP_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
 
+EXAMPLE_TSA = "http://tsa.example.gov.vn/tsa"
+"""The TSA of the specification's examples."""
+
 PARSERS: dict[str, Parser] = {
     "/v1/certificates": parse_certificates_request,
     "/v1/sign": parse_sign_request,
@@ -828,7 +831,10 @@ async def call_handler(
 ) -> list[object]:
     """Run the route's handler on ``body`` as the server would; what reached the service."""
     app = web.Application()
-    app[SETTINGS] = ServerSettings(OriginPolicy(), max_body, Lang.EN, max_pdf_bytes=max_pdf)
+    # As an agent configured with the examples' TSA, the only one a page may name.
+    app[SETTINGS] = ServerSettings(
+        OriginPolicy(), max_body, Lang.EN, max_pdf_bytes=max_pdf, tsa_url=EXAMPLE_TSA
+    )
     recorder = Recorder()
     app[SERVICE] = cast(SigningService, recorder)
     payload = StreamReader(mock.Mock(_reading_paused=False), 2**16, loop=asyncio.get_running_loop())

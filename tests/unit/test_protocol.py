@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import unicodedata
 from importlib import resources
 
 import pytest
@@ -14,6 +15,7 @@ from agent.errors import BadRequest
 from agent.protocol import (
     _looks_secret,
     decode_json_object,
+    document_name,
     parse_appearance,
     parse_batch_sign_request,
     parse_certificates_request,
@@ -196,3 +198,66 @@ def test_a_batch_of_plain_and_named_items_keeps_order_and_names() -> None:
     parsed = parse_batch_sign_request({"items": [ITEM, named, ITEM]})
     assert [i.document_name for i in parsed.items] == [None, "Tờ trình.pdf", None]
     assert {i.digest for i in parsed.items} == {DIGEST}
+
+
+# --- what a document name may contain (the dialog shows it) ------------------------------------
+
+# Characters that render as nothing or as plain space in the dialog's fonts, with which a name
+# looked empty or padded itself to fake a "Trang yêu cầu:" line of its own.
+HIDDEN = {
+    "\u00a0": "no-break space",
+    "\u1680": "Ogham space mark",
+    "\u2002": "en space",
+    "\u2007": "figure space",
+    "\u200a": "hair space",
+    "\u202f": "narrow no-break space",
+    "\u205f": "medium mathematical space",
+    "\u3000": "ideographic space",
+    "\u200b": "zero-width space",
+    "\u200d": "zero-width joiner",
+    "\u2060": "word joiner",
+    "\ufeff": "zero-width no-break space",
+    "\u202e": "right-to-left override",
+    "\u2066": "left-to-right isolate",
+    "\u2028": "line separator",
+    "\u2029": "paragraph separator",
+    "\u00ad": "soft hyphen",
+    "\u034f": "combining grapheme joiner",
+    "\u115f": "Hangul choseong filler",
+    "\u1160": "Hangul jungseong filler",
+    "\u3164": "Hangul filler",
+    "\uffa0": "halfwidth Hangul filler",
+    "\u2800": "Braille pattern blank",
+    "\u17b4": "Khmer vowel inherent AQ",
+    "\u180e": "Mongolian vowel separator",
+    "\ufe0f": "variation selector-16",
+    "\U000e0101": "variation selector-18",
+    "\t": "tab",
+    "\n": "line feed",
+}
+
+
+@pytest.mark.parametrize("char", list(HIDDEN), ids=list(HIDDEN.values()))
+def test_a_name_with_a_hidden_character_is_refused_naming_it(char: str) -> None:
+    faked = f"Quyết định 123.pdf{char * 40}Trang yêu cầu: https://dichvucong.gov.vn"
+    with pytest.raises(BadRequest, match=f"U\\+{ord(char):04X}|invisible"):
+        document_name(faked, "documentName")
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Quyết định số 123/QĐ-UBND.pdf",
+        "Nguyễn Thị Ánh - Tờ trình.pdf",
+        # The same, decomposed (NFD): two combining marks on one letter are Vietnamese.
+        unicodedata.normalize("NFD", "Nguyễn Thị Ánh - Tờ trình, Kế hoạch Ệ.pdf"),
+        "契約書 (bản dịch).pdf",
+    ],
+)
+def test_ordinary_vietnamese_names_pass(name: str) -> None:
+    assert document_name(name, "documentName") == name
+
+
+def test_marks_stacked_over_other_lines_are_refused() -> None:
+    with pytest.raises(BadRequest, match="marks on one letter"):
+        document_name("Tờ trình" + "\u0301" * 12 + ".pdf", "documentName")

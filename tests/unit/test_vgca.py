@@ -37,11 +37,23 @@ POLICY = OriginPolicy.from_strings(
         "https://vpdt.hue.gov.vn/docs/a.pdf",
         "https://VPDT.hue.gov.vn:443/docs/a.pdf?x=1",
         "https://files.hue.gov.vn/upload",
-        "https://so.tinh.gov.vn/upload",
     ],
 )
 def test_urls_of_the_page_or_the_allow_list_are_fetched(url: str) -> None:
     assert check_url(url, PAGE, POLICY).scheme == "https"
+
+
+def test_another_origin_admitted_by_a_wildcard_must_have_been_paired() -> None:
+    """Nobody is asked about the origin a file goes to: one that only a wildcard entry admits
+    (any subdomain a site can make up) gets the signed file only once the user paired it."""
+    url = "https://so.tinh.gov.vn/upload"
+    with pytest.raises(UrlNotAllowed, match="allowed and paired"):
+        check_url(url, PAGE, POLICY)
+    paired = {"https://so.tinh.gov.vn"}.__contains__
+    assert check_url(url, PAGE, POLICY, is_paired=paired).host == "so.tinh.gov.vn"
+    # Machine policy forbidding pairing forbids it here too, paired or not.
+    with pytest.raises(UrlNotAllowed):
+        check_url(url, PAGE, POLICY, allow_pairing=False, is_paired=paired)
 
 
 @pytest.mark.parametrize(

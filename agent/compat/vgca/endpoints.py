@@ -71,6 +71,8 @@ from agent.protocol import (
     PdfVerifyRequest,
     b64encode,
 )
+from agent.server.budget import BudgetLimits, MemoryBudget
+from agent.server.middlewares import release_memory_soon
 from agent.service import SigningService
 
 log = logging.getLogger(__name__)
@@ -163,6 +165,7 @@ class VgcaEndpoints:
         *,
         lang: Lang,
         max_pdf_bytes: int,
+        budget: MemoryBudget | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         pick_local: Callable[[Lang], Awaitable[Path | None]] | None = None,
     ) -> None:
@@ -172,6 +175,7 @@ class VgcaEndpoints:
         self._transfers = transfers
         self._lang = lang
         self._max_pdf_bytes = max_pdf_bytes
+        self._budget = budget or MemoryBudget(BudgetLimits.for_largest(max_pdf_bytes))
         self._clock = clock
         self._handlers: dict[Endpoint, Handler] = {
             **{endpoint: self._sign_pdf for endpoint in STYLES if endpoint in _PDF_CALLS},
@@ -192,7 +196,16 @@ class VgcaEndpoints:
             obj = decode_message(message)
             if endpoint is Endpoint.CONFIG:
                 return self._config(port)
-            return await self._handlers[endpoint](endpoint, obj, caller)
+            # A call that fetches a file holds it until the reply: room for the largest first,
+            # shared with the HTTPS API's bodies (agent/server/budget.py).
+            held = self._max_pdf_bytes if endpoint in _HOLDS_A_FILE else 0
+            try:
+                async with self._budget.hold(str(caller), held):
+                    return await self._handlers[endpoint](endpoint, obj, caller)
+            finally:
+                if held:
+                    # The downloaded and signed copies: handed back as after an HTTPS body.
+                    release_memory_soon()
         except LocalFileWanted as wanted:
             return await self._local_file(endpoint, wanted.call, caller)
         except AgentError as exc:
@@ -259,14 +272,22 @@ class VgcaEndpoints:
         *,
         pdf: bytes | None = None,
     ) -> Reply:
+        source = None
         if pdf is None:
+            source = self._transfers.other_origin(call.source, caller)
             pdf = await self._transfers.download(call.source, caller, call.delivery.jwt_token)
         request = PdfSignRequest(
             pdf=pdf,
             options=PdfSignOptions(reason=STYLES[endpoint].reason, appearance=stamp.appearance),
             document_name=name,
         )
-        signed = await self._service.sign_pdf(caller, request)
+        # Shown in the question and audited when not the page's own origin.
+        signed = await self._service.sign_pdf(
+            caller,
+            request,
+            source=source,
+            destination=self._transfers.other_origin(call.delivery.upload_url, caller),
+        )
         answer = await self._transfers.deliver(
             signed.pdf, name or "signed.pdf", call.delivery, caller
         )
@@ -355,7 +376,11 @@ class VgcaEndpoints:
 
     async def _verify(self, _endpoint: Endpoint, obj: dict[str, Any], caller: Admitted) -> Reply:
         call = parse_verify_call(obj)
-        pdf = await self._transfers.download(call.source, caller, call.jwt_token)
+        # No question follows a verification and the page reads the report: a document of
+        # another origin would be read across origins. Only the page's own.
+        pdf = await self._transfers.download(
+            call.source, caller, call.jwt_token, own_origin_only=True
+        )
         report = await self._service.verify_pdf(PdfVerifyRequest(pdf), self._lang)
         valid = bool(report.get("allValid"))
         return Reply(
@@ -394,6 +419,8 @@ _PDF_CALLS: Final = frozenset(
         Endpoint.SIGN_PDF,
     }
 )
+_HOLDS_A_FILE: Final = _PDF_CALLS | {Endpoint.SIGN_FILE, Endpoint.VERIFY_PDF}
+"""Endpoints whose call downloads a document (or several, one after the other)."""
 
 
 def _part(name: x509.Name, oid: x509.ObjectIdentifier) -> str:

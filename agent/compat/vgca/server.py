@@ -28,7 +28,8 @@ from agent.compat.vgca.transfer import TransferLimits, Transfers
 from agent.errors import BadRequest, OriginNotAllowed
 from agent.messages import Lang, text
 from agent.server.app import RunningServer, start_server
-from agent.server.keys import CALLER, CALLER_CHECK, SERVICE, SETTINGS, ServerSettings
+from agent.server.budget import BudgetLimits, MemoryBudget
+from agent.server.keys import BUDGET, CALLER, CALLER_CHECK, SERVICE, SETTINGS, ServerSettings
 from agent.server.middlewares import (
     admit,
     caller_middleware,
@@ -86,12 +87,14 @@ async def _transfers(app: web.Application) -> AsyncIterator[None]:
             vgca.limits,
             vgca.data_dir,
             allow_pairing=settings.allow_user_pairing,
+            is_paired=app[SERVICE].is_paired,
         )
         app[ENDPOINTS] = VgcaEndpoints(
             app[SERVICE],
             transfers,
             lang=settings.lang,
             max_pdf_bytes=settings.max_pdf_bytes,
+            budget=app[BUDGET],
             pick_local=vgca.pick_local,
         )
         yield
@@ -130,8 +133,9 @@ def create_vgca_app(
     settings: ServerSettings,
     vgca: VgcaSettings,
     caller_check: CallerCheck | None = None,
+    budget: MemoryBudget | None = None,
 ) -> web.Application:
-    """The VGCA WebSocket application."""
+    """The VGCA WebSocket application; ``budget``: the one the HTTPS API holds its bodies in."""
     app = web.Application(
         middlewares=[
             errors_middleware,
@@ -145,6 +149,7 @@ def create_vgca_app(
     app[SETTINGS] = settings
     app[CALLER_CHECK] = caller_check or CallerCheck()
     app[VGCA_SETTINGS] = vgca
+    app[BUDGET] = budget or MemoryBudget(BudgetLimits.for_largest(settings.largest_request))
     app.cleanup_ctx.append(_transfers)
     app.router.add_get("/{endpoint}", websocket)
     return app
@@ -156,10 +161,12 @@ async def start_vgca(
     vgca: VgcaSettings,
     port: int,
     tls: ssl.SSLContext,
+    *,
+    budget: MemoryBudget | None = None,
 ) -> RunningServer | None:
     """Listen on ``127.0.0.1:port`` with the agent's local TLS; ``None`` (logged) when the
     port is taken, so that the HTTPS API keeps running."""
-    app = create_vgca_app(service, settings, vgca)
+    app = create_vgca_app(service, settings, vgca, budget=budget)
     try:
         server = await start_server(app, [port], tls)
     except OSError as exc:

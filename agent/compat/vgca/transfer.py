@@ -22,6 +22,7 @@ import json
 import logging
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -123,8 +124,19 @@ class TransferLimits:
     """Wait before the one retry of an upload."""
 
 
-def check_url(text: str, caller: Admitted, policy: OriginPolicy, allow_pairing: bool = True) -> URL:
+def check_url(
+    text: str,
+    caller: Admitted,
+    policy: OriginPolicy,
+    allow_pairing: bool = True,
+    *,
+    own_origin_only: bool = False,
+    is_paired: Callable[[str], bool] = lambda _origin: False,
+) -> URL:
     """The parsed URL if the agent may fetch it for ``caller``; else :class:`UrlNotAllowed`.
+
+    ``own_origin_only``: only the page's own origin (a fetch no question will follow, whose
+    result the page sees: another origin's document would be read across origins).
 
     The URL object returned is the one to request, so that the origin checked is the
     origin reached (no second parser to disagree with this one).
@@ -147,11 +159,17 @@ def check_url(text: str, caller: Admitted, policy: OriginPolicy, allow_pairing: 
         raise UrlNotAllowed(f"{shown} is not a usable origin", shown) from exc
     if origin == caller.origin:
         return url
+    if own_origin_only:
+        raise UrlNotAllowed(f"{origin} is not the page's origin ({caller})", str(origin))
     decision = policy.check(str(origin))
-    if decision.allowed and (allow_pairing or not decision.via_wildcard):
+    # Another origin is asked nothing: admitted through a wildcard entry, it must be one the
+    # user paired already (a made-up subdomain could otherwise receive the signed file).
+    if decision.allowed and (
+        not decision.via_wildcard or (allow_pairing and is_paired(str(origin)))
+    ):
         return url
     raise UrlNotAllowed(
-        f"{origin} is neither the page's origin ({caller}) nor allowed", str(origin)
+        f"{origin} is neither the page's origin ({caller}) nor allowed and paired", str(origin)
     )
 
 
@@ -212,12 +230,16 @@ class Transfers:
         data_dir: Path,
         *,
         allow_pairing: bool = True,
+        is_paired: Callable[[str], bool] = lambda _origin: False,
     ) -> None:
+        """``is_paired``: whether the user has paired an origin (another origin a file comes
+        from or goes to, admitted only by a wildcard entry, must have been)."""
         self._session = session
         self._policy = policy
         self._limits = limits
         self._data_dir = data_dir
         self._allow_pairing = allow_pairing
+        self._is_paired = is_paired
         discard_partial(self.pending_dir)
 
     @property
@@ -225,9 +247,21 @@ class Transfers:
         """Where signed files wait for their upload."""
         return self._data_dir / "vgca" / "pending"
 
-    def check(self, url: str, caller: Admitted) -> URL:
+    def check(self, url: str, caller: Admitted, *, own_origin_only: bool = False) -> URL:
         """:func:`check_url` with this agent's allow-list."""
-        return check_url(url, caller, self._policy, self._allow_pairing)
+        return check_url(
+            url,
+            caller,
+            self._policy,
+            self._allow_pairing,
+            own_origin_only=own_origin_only,
+            is_paired=self._is_paired,
+        )
+
+    def other_origin(self, url: str, caller: Admitted) -> str | None:
+        """The origin of ``url`` when it is not the page's own (``url`` checked as above)."""
+        target = str(self.check(url, caller).origin())
+        return None if target == str(caller.origin) else target
 
     def _timeout(self) -> aiohttp.ClientTimeout:
         limits = self._limits
@@ -237,12 +271,25 @@ class Transfers:
             sock_read=limits.read_timeout,
         )
 
-    async def download(self, url: str, caller: Admitted, jwt_token: str | None = None) -> bytes:
-        """The file at ``url``, at most ``max_bytes``; each redirect hop is checked."""
-        target = self.check(url, caller)
+    async def download(
+        self,
+        url: str,
+        caller: Admitted,
+        jwt_token: str | None = None,
+        *,
+        own_origin_only: bool = False,
+    ) -> bytes:
+        """The file at ``url``, at most ``max_bytes``; each redirect hop is checked
+        (``own_origin_only``: see :func:`check_url`)."""
+        target = self.check(url, caller, own_origin_only=own_origin_only)
         limit = self._limits.max_bytes
+        # The page's credential is for the origin it named: a redirect elsewhere (even to
+        # another admitted origin) gets no Authorization header, on that hop or any later one.
+        credential_origin = target.origin()
         try:
             for _hop in range(MAX_REDIRECTS + 1):
+                if target.origin() != credential_origin:
+                    jwt_token = None
                 async with self._session.get(
                     target,
                     headers=_bearer(jwt_token),
@@ -253,7 +300,11 @@ class Transfers:
                         location = response.headers.get("Location")
                         if not location:
                             raise DownloadFailed(f"HTTP {response.status} without Location")
-                        target = self.check(str(target.join(URL(location))), caller)
+                        target = self.check(
+                            str(target.join(URL(location))),
+                            caller,
+                            own_origin_only=own_origin_only,
+                        )
                         continue
                     if response.status != 200:
                         raise DownloadFailed(f"HTTP {response.status} from {target.origin()}")
