@@ -174,7 +174,7 @@ class AuditEntry:
     """The origin was not paired yet: this question was also the pairing question."""
     checks: str | None = None
     """What was checked about the certificate before signing (validity, revocation: method,
-    source and answer)."""
+    source and answer), and the time-stamping authority the signature's digest went to."""
     id: int | None = None
     """Row id, increasing with time; ``None`` until the entry is recorded."""
 

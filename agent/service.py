@@ -52,7 +52,7 @@ from agent.errors import (
 from agent.messages import Lang
 from agent.origin import Admitted
 from agent.pairing import PairingStore
-from agent.pdf.models import SignerIdentity
+from agent.pdf.models import PdfSignOptions, SignatureLevel, SignerIdentity
 from agent.pdf.revocation import RevocationStatus, check_revocation, names_no_source
 from agent.pin import Login, Pin, TriesLeft
 from agent.protocol import (
@@ -180,9 +180,19 @@ class _Audit:
         self.first_use = False
         self.signatures = 0
         self.checks: str | None = None
+        self.time_stamp: str | None = None
 
     def entry(self, outcome: str) -> AuditEntry:
         cert = self.certificate
+        checks = self.checks
+        if self.time_stamp:
+            # The time-stamping authority is configured, not chosen by the page; recording it
+            # still says which server learned the signature's digest and when.
+            checks = (
+                f"{checks}; time stamp from {self.time_stamp}"
+                if checks
+                else (f"time stamp from {self.time_stamp}")
+            )
         return AuditEntry(
             time=datetime.now(UTC),
             origin=str(self.caller),
@@ -194,7 +204,7 @@ class _Audit:
             outcome=outcome,
             signatures=self.signatures,
             first_use=self.first_use,
-            checks=self.checks,
+            checks=checks,
         )
 
 
@@ -384,10 +394,12 @@ class SigningService:
         *,
         source: str | None = None,
         destination: str | None = None,
+        time_stamp: str | None = None,
     ) -> tuple[TokenCertificate, T]:
         """Offer certificates, ask, check the chosen one, run ``operation``, audit.
 
         ``source``, ``destination``: other origins the documents come from or go to.
+        ``time_stamp``: the time-stamping authority the signature's digest is sent to.
         """
         inventory = await self._inventory()
         candidates = self._candidates(inventory, requested, scheme)
@@ -398,6 +410,7 @@ class SigningService:
             DocumentView(i.document_name, i.digest, i.algorithm, source, destination) for i in items
         )
         audit = _Audit(caller, PromptAction.SIGN, documents)
+        audit.time_stamp = time_stamp
         async with self._gate.turn(str(caller), wildcard=caller.via_wildcard):
             try:
                 cert, result, count = await self._consent_and_sign(
@@ -520,6 +533,7 @@ class SigningService:
             operation,
             source=source,
             destination=destination,
+            time_stamp=_time_stamp_url(request.options),
         )
         return PdfSignResponse(signed, cert.der)
 
@@ -549,7 +563,7 @@ class SigningService:
             return await _pdf_work(sign), 1
 
         cert, cms = await self._signing(
-            caller, [request.item], request.certificate, None, operation
+            caller, [request.item], request.certificate, None, operation, time_stamp=request.tsa_url
         )
         return CmsSignResponse(cms, cert.der)
 
@@ -679,3 +693,8 @@ class SigningService:
             caller, request.items, request.certificate, request.scheme
         )
         return BatchSignResponse(signed.signatures, signed.algorithms, signed.certificate.der)
+
+
+def _time_stamp_url(options: PdfSignOptions) -> str | None:
+    """The TSA a PDF signature's digest goes to: only B-T and B-LT ask one."""
+    return None if options.level is SignatureLevel.B_B else options.tsa_url

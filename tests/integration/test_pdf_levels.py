@@ -131,6 +131,9 @@ def test_b_t_carries_a_timestamp_from_the_configured_tsa(
     before = pki_token.pki.served["tsa"]
     sign(pki_agent, pki_token.good, level="B-T")
     assert pki_token.pki.served["tsa"] == before + 1
+    # The audit trail names the server that received the signature's digest.
+    checks = str(last_audit(pki_agent, pki_token)["checks"])
+    assert checks.endswith(f"; time stamp from {pki_token.pki.tsa_url}"), checks
     [embedded] = PdfFileReader(BytesIO(signed)).embedded_signatures
     status = validate_pdf_signature(embedded, online(pki_token))
     assert status.bottom_line, status.pretty_print_details()
@@ -167,6 +170,7 @@ def test_b_b_signature_has_neither_timestamp_nor_dss(
     pki_agent: AgentProcess, pki_token: PkiToken
 ) -> None:
     signed = sign(pki_agent, pki_token.good)
+    assert "time stamp" not in str(last_audit(pki_agent, pki_token)["checks"])
     reader = PdfFileReader(BytesIO(signed))
     assert "/DSS" not in reader.root
     [embedded] = reader.embedded_signatures

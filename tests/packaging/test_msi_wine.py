@@ -373,6 +373,50 @@ def test_agent_reads_the_msi_policy(installed: Wine) -> None:
     ]
 
 
+def test_data_directory_admits_the_user_and_system_alone(installed: Wine) -> None:
+    """Modes mean nothing on Windows: the data directory, what it already holds and the log
+    files made later get a DACL for the user and SYSTEM alone; a second start changes nothing.
+
+    Wine keeps a DACL as Unix modes (no protection flag, no inheritance to files made later),
+    so this checks whom each DACL lets in, not its exact text.
+    """
+    code = (
+        "import logging, os, pathlib, sys, agent.private as p\n"
+        "logging.basicConfig(stream=sys.stdout, level=logging.INFO, format='log %(message)s')\n"
+        "d = pathlib.Path(os.environ['LOCALAPPDATA']) / 'Kyso Agent ACL'\n"
+        "(d / 'logs').mkdir(parents=True)\n"
+        "(d / 'logs' / 'old.log').write_text('from an older version')\n"
+        "print('sid', p.current_user_sid())\n"
+        "print('before', p.dacl_sddl(d / 'logs' / 'old.log'))\n"
+        "p.private_dir(d)\n"
+        "print('again')\n"
+        "p.private_dir(d)\n"
+        "h = p.PrivateLogFile(d / 'logs' / 'agent.log', maxBytes=100, backupCount=1)\n"
+        "h.close()\n"
+        "for path in (d, d / 'logs', d / 'logs' / 'old.log', d / 'logs' / 'agent.log'):\n"
+        "    print('after', p.dacl_sddl(path))\n"
+    )
+    result = installed.python(code)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    [sid] = [line.split()[1] for line in lines if line.startswith("sid ")]
+    assert re.fullmatch(r"S-1-5-21(-\d+){4}", sid), sid
+    [before] = [line.split()[1] for line in lines if line.startswith("before ")]
+    assert "WD" in p_trustees(before), before  # Wine's default lets Everyone read
+    after = [line.split()[1] for line in lines if line.startswith("after ")]
+    assert len(after) == 4
+    for sddl in after:
+        assert p_trustees(sddl) == {sid, "SY"}, sddl
+    repaired = [line for line in lines if line.startswith("log ")]
+    assert len(repaired) == 4, lines  # the directory, logs, old.log, then the new agent.log
+    assert lines.index("again") > lines.index(repaired[2]), "a second start repaired again"
+
+
+def p_trustees(sddl: str) -> set[str]:
+    """Whom an SDDL DACL's access-allowed entries name (read here independently of the agent)."""
+    return {ace.split(";")[-1] for ace in re.findall(r"\(([^)]*)\)", sddl) if ace.startswith("A;")}
+
+
 def test_cryptography_needs_bcryptprimitives(installed: Wine) -> None:
     """What Wine 8 cannot run: cryptography's _rust.pyd imports bcryptprimitives.dll.
 
