@@ -41,7 +41,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import ClassVar
 
-from agent.messages import Lang, text
+from agent.messages import Lang, Phrase, text
 
 
 class ErrorCode(StrEnum):
@@ -79,13 +79,18 @@ class AgentError(Exception):
     #: Whether ``detail`` may be shown to the caller.
     detail_is_public: ClassVar[bool] = False
 
-    def __init__(self, detail: str = "") -> None:
-        super().__init__(detail or self.code.value)
-        self.detail = detail
+    def __init__(self, detail: str | Phrase = "") -> None:
+        super().__init__(str(detail) or self.code.value)
+        self.detail = str(detail)
+        #: The detail as a catalogue sentence, when it is one: shown in the caller's language.
+        self.phrase = detail if isinstance(detail, Phrase) else None
 
     def public_message(self, lang: Lang | str) -> str:
         """The message for the caller, in ``lang``."""
-        return text(self.code.value, lang, detail=self.detail if self.detail_is_public else "")
+        if not self.detail_is_public:
+            return text(self.code.value, lang, detail="")
+        detail = self.phrase.render(lang) if self.phrase else self.detail
+        return text(self.code.value, lang, detail=detail)
 
     def to_wire(self, lang: Lang | str) -> dict[str, dict[str, str]]:
         """The JSON body of the error response."""

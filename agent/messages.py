@@ -6,6 +6,7 @@ so that translations and the browser client can follow them.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
@@ -1064,6 +1065,19 @@ _CATALOGUE: Final[dict[str, dict[Lang, str]]] = {
         Lang.VI: "tệp PDF có lỗi cú pháp",
         Lang.EN: "the PDF file has syntax errors",
     },
+    # Why a request is malformed: the detail of BAD_REQUEST, say what is wrong and what to do.
+    "bad_json": {
+        Lang.VI: "nội dung gửi lên không phải JSON hợp lệ; hãy gửi một đối tượng JSON",
+        Lang.EN: "the body is not valid JSON; send one JSON object",
+    },
+    "bad_json_depth": {
+        Lang.VI: "JSON lồng nhau quá sâu; hãy gửi một đối tượng JSON phẳng hơn",
+        Lang.EN: "the JSON is nested too deeply; send a flatter JSON object",
+    },
+    "bad_json_not_object": {
+        Lang.VI: "nội dung phải là một đối tượng JSON ({{...}}), không phải mảng hay giá trị đơn",
+        Lang.EN: "the body must be a JSON object ({{...}}), not an array or a single value",
+    },
 }
 
 
@@ -1076,6 +1090,36 @@ def text(key: str, lang: Lang | str = DEFAULT_LANG, **values: object) -> str:
         chosen = DEFAULT_LANG
     template = entry.get(chosen) or entry[DEFAULT_LANG]
     return template.format(**values) if values else template
+
+
+@dataclass(frozen=True)
+class Phrase:
+    """A catalogue sentence with its values, put into words once the reader's language is known.
+
+    Errors carry one as their detail (``BadRequest(Phrase.of("bad_json"))``) so that the
+    message a portal shows is Vietnamese throughout, or English throughout when asked, never a
+    Vietnamese frame around an English reason.
+    """
+
+    key: str
+    """The catalogue key."""
+    values: tuple[tuple[str, object], ...] = ()
+    """The template's values (field names, limits), in no language."""
+
+    @classmethod
+    def of(cls, key: str, **values: object) -> Phrase:
+        """``key`` with ``values``; a key missing from the catalogue fails here, not later."""
+        if key not in _CATALOGUE:
+            raise KeyError(key)
+        return cls(key, tuple(values.items()))
+
+    def render(self, lang: Lang | str = DEFAULT_LANG) -> str:
+        """The sentence in ``lang``."""
+        return text(self.key, lang, **dict(self.values))
+
+    def __str__(self) -> str:
+        # Logs are read by developers and the helpdesk in any language: English.
+        return self.render(Lang.EN)
 
 
 def keys() -> frozenset[str]:

@@ -21,6 +21,7 @@ from typing import Any, Final
 
 from agent.algorithms import HashAlgorithm, KeyType, RsaScheme
 from agent.errors import BadRequest
+from agent.messages import Phrase
 from agent.pdf.models import Appearance, PdfSignOptions, Profile, SignatureLevel
 
 API_VERSION: Final = 1
@@ -174,11 +175,11 @@ def decode_json_object(body: bytes) -> dict[str, Any]:
         value = json.loads(body)
     except (UnicodeDecodeError, ValueError) as exc:
         # ValueError also covers integers longer than Python converts (4300 digits).
-        raise BadRequest("the body is not valid JSON") from exc
+        raise BadRequest(Phrase.of("bad_json")) from exc
     except RecursionError as exc:
-        raise BadRequest("the body is nested too deeply") from exc
+        raise BadRequest(Phrase.of("bad_json_depth")) from exc
     if not isinstance(value, dict):
-        raise BadRequest("the body must be a JSON object")
+        raise BadRequest(Phrase.of("bad_json_not_object"))
     return value
 
 

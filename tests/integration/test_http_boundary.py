@@ -270,6 +270,20 @@ def test_error_messages_follow_accept_language(agent: AgentProcess) -> None:
     assert "not allowed" in en.json["error"]["message"]
 
 
+def test_a_bad_body_is_explained_in_one_language(agent: AgentProcess) -> None:
+    """Not a Vietnamese frame around an English reason: the whole message in the asked language."""
+    headers = {"Content-Type": "application/json"}
+    vi = agent.request("POST", "/v1/sign", b"{", headers=headers)
+    en = agent.request("POST", "/v1/sign", b"{", headers={**headers, "Accept-Language": "en"})
+    assert (vi.status, vi.error_code) == (en.status, en.error_code) == (400, "BAD_REQUEST")
+    assert vi.json["error"]["message"] == (
+        "Yêu cầu không hợp lệ: nội dung gửi lên không phải JSON hợp lệ; hãy gửi một đối tượng JSON"
+    )
+    assert en.json["error"]["message"] == (
+        "Invalid request: the body is not valid JSON; send one JSON object"
+    )
+
+
 def test_agent_keeps_serving_after_bad_input(fresh: AgentProcess) -> None:
     for raw in (b"{", b"\x00" * 100, b'{"hash": 1}'):
         fresh.request("POST", "/v1/sign", raw, headers={"Content-Type": "application/json"})

@@ -6,7 +6,7 @@ import pytest
 
 from agent import errors
 from agent.errors import AgentError, BadRequest, ErrorCode, InternalError, PayloadTooLarge
-from agent.messages import Lang, keys, languages_of, pick_lang, text
+from agent.messages import Lang, Phrase, keys, languages_of, pick_lang, text
 
 
 def test_every_error_code_has_vietnamese_and_english_text() -> None:
@@ -39,6 +39,20 @@ def test_internal_detail_never_reaches_the_caller() -> None:
 def test_bad_request_detail_is_shown() -> None:
     wire = BadRequest("'hash' is 31 bytes").to_wire(Lang.EN)
     assert "'hash' is 31 bytes" in wire["error"]["message"]
+
+
+def test_a_phrase_detail_is_shown_in_the_callers_language_and_logged_in_english() -> None:
+    error = BadRequest(Phrase.of("bad_json"))
+    assert error.public_message(Lang.VI) == text("BAD_REQUEST", Lang.VI, detail=text("bad_json"))
+    assert error.public_message(Lang.EN) == text(
+        "BAD_REQUEST", Lang.EN, detail=text("bad_json", Lang.EN)
+    )
+    assert error.detail == str(error) == text("bad_json", Lang.EN)
+
+
+def test_a_phrase_names_a_catalogue_key() -> None:
+    with pytest.raises(KeyError):
+        Phrase.of("no_such_key")
 
 
 def test_payload_too_large_names_the_limit() -> None:
