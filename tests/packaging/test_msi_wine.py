@@ -383,7 +383,7 @@ def test_data_directory_admits_the_user_and_system_alone(installed: Wine) -> Non
     code = (
         "import logging, os, pathlib, sys, agent.private as p\n"
         "logging.basicConfig(stream=sys.stdout, level=logging.INFO, format='log %(message)s')\n"
-        "d = pathlib.Path(os.environ['LOCALAPPDATA']) / 'Kyso Agent ACL'\n"
+        "d = pathlib.Path(os.environ['LOCALAPPDATA']) / 'private-acl-check'\n"
         "(d / 'logs').mkdir(parents=True)\n"
         "(d / 'logs' / 'old.log').write_text('from an older version')\n"
         "print('sid', p.current_user_sid())\n"
@@ -395,6 +395,8 @@ def test_data_directory_admits_the_user_and_system_alone(installed: Wine) -> Non
         "h.close()\n"
         "for path in (d, d / 'logs', d / 'logs' / 'old.log', d / 'logs' / 'agent.log'):\n"
         "    print('after', p.dacl_sddl(path))\n"
+        # Gone again: the uninstall test looks for anything left behind in the prefix.
+        "import shutil; shutil.rmtree(d)\n"
     )
     result = installed.python(code)
     assert result.returncode == 0, result.stderr
