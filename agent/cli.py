@@ -539,7 +539,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         print(f"kyso-agent: cannot read {args.input}: {exc.strerror}", file=sys.stderr)
         return 2
     except NotAPdf as exc:
-        print(f"kyso-agent: {args.input}: {exc}", file=sys.stderr)
+        print(f"kyso-agent: {args.input}: {exc.phrase.render(config.lang)}", file=sys.stderr)
         return 2
     if args.json:
         json.dump(report_to_json(report), sys.stdout, ensure_ascii=False, indent=2)

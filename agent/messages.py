@@ -804,6 +804,174 @@ _CATALOGUE: Final[dict[str, dict[Lang, str]]] = {
         Lang.EN: "Kyso Agent {version} serves the VGCA Sign Service protocol on port "
         "{port}. Settings and status: kyso-agent status.",
     },
+    # VGCA: what a request got wrong (BadRequest details), the new endpoints, and what to use
+    # instead of the endpoints Kyso Agent does not offer. Every sentence is whole in one
+    # language: the "Yêu cầu không hợp lệ: …" frame around it is translated too.
+    "vgca_field_text": {
+        Lang.VI: "'{field}' phải là một chuỗi ký tự, dài tối đa {limit} ký tự",
+        Lang.EN: "'{field}' must be a string of at most {limit} characters",
+    },
+    "vgca_field_control": {
+        Lang.VI: "'{field}' chứa ký tự điều khiển (xuống dòng, tab …); hãy bỏ các ký tự đó",
+        Lang.EN: "'{field}' contains control characters (line breaks, tabs …); remove them",
+    },
+    "vgca_issued_date": {
+        Lang.VI: "'IssuedDate' phải là ngày giờ theo ISO 8601, ví dụ {example}",
+        Lang.EN: "'IssuedDate' must be an ISO 8601 date, e.g. {example}",
+    },
+    "vgca_metadata_list": {
+        Lang.VI: "'MetaData' phải là một danh sách tối đa {limit} mục dạng (Key, Value)",
+        Lang.EN: "'MetaData' must be a list of at most {limit} (Key, Value) objects",
+    },
+    "vgca_metadata_item": {
+        Lang.VI: "'MetaData.{index}' phải là một đối tượng có 'Key' và 'Value'",
+        Lang.EN: "'MetaData.{index}' must be an object with 'Key' and 'Value'",
+    },
+    "vgca_metadata_key_missing": {
+        Lang.VI: "'MetaData.{index}.Key' bị thiếu; hãy đặt tên cho trường này",
+        Lang.EN: "'MetaData.{index}.Key' is missing; give this field a name",
+    },
+    "vgca_metadata_key_reserved": {
+        Lang.VI: "'MetaData.{index}.Key' không được là '{name}': tên này đã dành cho tệp đã ký "
+        "hoặc SessionId",
+        Lang.EN: "'MetaData.{index}.Key' may not be '{name}': that name carries the signed file "
+        "or the SessionId",
+    },
+    "vgca_upload_handler_missing": {
+        Lang.VI: "thiếu 'FileUploadHandler': trang cần cho biết địa chỉ nhận tệp đã ký",
+        Lang.EN: "'FileUploadHandler' is missing: the page must say where the signed file goes",
+    },
+    "vgca_files_list": {
+        Lang.VI: "'Files' phải là danh sách từ 1 đến {limit} mục (FileID, FileName, URL); hoặc "
+        "bỏ 'Files' và gửi 'FileName' là địa chỉ của một tệp",
+        Lang.EN: "'Files' must be a list of 1 to {limit} (FileID, FileName, URL) objects; or "
+        "leave 'Files' out and send 'FileName', the URL of one file",
+    },
+    "vgca_files_item": {
+        Lang.VI: "'Files.{index}' phải là một đối tượng có FileID, FileName và URL",
+        Lang.EN: "'Files.{index}' must be an object with FileID, FileName and URL",
+    },
+    "vgca_files_url_missing": {
+        Lang.VI: "'Files.{index}.URL' bị thiếu: cần địa chỉ để tải tệp này",
+        Lang.EN: "'Files.{index}.URL' is missing: the file's URL is needed to fetch it",
+    },
+    "vgca_files_id": {
+        Lang.VI: "'Files.{index}.FileID' phải là một số, hoặc một chuỗi dài tối đa {limit} ký tự",
+        Lang.EN: "'Files.{index}.FileID' must be a number or a string of at most {limit} "
+        "characters",
+    },
+    "vgca_base64": {
+        Lang.VI: "'{field}' phải là một chuỗi base64 chuẩn, không rỗng",
+        Lang.EN: "'{field}' must be a non-empty standard base64 string",
+    },
+    "vgca_msg_shape": {
+        Lang.VI: "SignMsg nhận một trong ba dạng: chuỗi base64 của dữ liệu; đối tượng JSON có "
+        "'Data' (base64 của dữ liệu); hoặc đối tượng JSON có 'HashAlg' (SHA256) và 'HashValue' "
+        "(base64 của mã băm)",
+        Lang.EN: "SignMsg takes one of three forms: the data's base64 string; a JSON object "
+        "with 'Data' (the data's base64); or a JSON object with 'HashAlg' (SHA256) and "
+        "'HashValue' (the digest's base64)",
+    },
+    "vgca_hash_alg": {
+        Lang.VI: "'HashAlg' phải là một trong {allowed}",
+        Lang.EN: "'HashAlg' must be one of {allowed}",
+    },
+    "vgca_hash_length": {
+        Lang.VI: "'HashValue' phải dài {size} byte với {algorithm}, nhưng dài {got} byte",
+        Lang.EN: "'HashValue' must be {size} bytes long for {algorithm}, not {got}",
+    },
+    "vgca_encode": {
+        Lang.VI: "'Encode' chỉ nhận giá trị {allowed} (chữ ký thô trên mã băm)",
+        Lang.EN: "'Encode' accepts only {allowed} (a raw signature over the digest)",
+    },
+    "vgca_plain_text": {
+        Lang.VI: "{endpoint} nhận một đối tượng JSON, hoặc chuỗi '{word}' như vgcaplugin.js gửi",
+        Lang.EN: "{endpoint} takes a JSON object, or the text '{word}' as vgcaplugin.js sends it",
+    },
+    "vgca_verify_file_missing": {
+        Lang.VI: "'FileName' phải là địa chỉ (URL) của tệp PDF cần kiểm tra",
+        Lang.EN: "'FileName' must give the URL of the PDF to check",
+    },
+    "vgca_verify_msg_fields": {
+        Lang.VI: "VerifyMsg cần 'Base64Content' (base64 của dữ liệu đã ký) và 'Signature' "
+        "(base64 của chữ ký)",
+        Lang.EN: "VerifyMsg needs 'Base64Content' (the signed data's base64) and 'Signature' "
+        "(the signature's base64)",
+    },
+    "vgca_auth_code": {
+        Lang.VI: "Auth cần mã xác thực do trang cấp: một chuỗi từ 1 đến {limit} ký tự",
+        Lang.EN: "Auth needs the authentication code the site issued: 1 to {limit} characters",
+    },
+    "vgca_binary_message": {
+        Lang.VI: "hãy gửi yêu cầu dạng văn bản (JSON), không phải dữ liệu nhị phân",
+        Lang.EN: "send the request as text (JSON), not as binary data",
+    },
+    "vgca_websocket_only": {
+        Lang.VI: "cổng này chỉ nhận kết nối WebSocket theo giao thức VGCA Sign Service",
+        Lang.EN: "this port speaks the VGCA Sign Service WebSocket protocol only",
+    },
+    "vgca_hash_document": {
+        Lang.VI: "Mã băm {algorithm} do trang gửi",
+        Lang.EN: "{algorithm} digest sent by the page",
+    },
+    "vgca_auth_document": {
+        Lang.VI: "Đăng nhập bằng chữ ký số: mã xác thực do trang gửi ({size} ký tự)",
+        Lang.EN: "Sign-in with your digital signature: the page's authentication code "
+        "({size} characters)",
+    },
+    "vgca_msg_valid": {
+        Lang.VI: "Chữ ký hợp lệ, do {signer} ký; chứng thư số được CA tin cậy cấp.",
+        Lang.EN: "The signature is valid, made by {signer}; the certificate comes from a "
+        "trusted CA.",
+    },
+    "vgca_msg_broken": {
+        Lang.VI: "Chữ ký không khớp với dữ liệu: dữ liệu đã bị thay đổi, hoặc chữ ký không "
+        "phải của dữ liệu này.",
+        Lang.EN: "The signature does not match the data: the data was changed, or the "
+        "signature is not for this data.",
+    },
+    "vgca_msg_untrusted": {
+        Lang.VI: "Chữ ký khớp với dữ liệu, nhưng chứng thư số của {signer} không do CA mà Kyso "
+        "Agent tin cậy cấp, hoặc đã hết hạn.",
+        Lang.EN: "The signature matches the data, but {signer}'s certificate was not issued "
+        "by a CA Kyso Agent trusts, or has expired.",
+    },
+    "vgca_msg_no_certificate": {
+        Lang.VI: "'Signature' không phải chữ ký CMS/PKCS#7 và không kèm chứng thư số; với chữ "
+        "ký thô, hãy gửi thêm 'CertBase64' (chứng thư số của người ký, base64)",
+        Lang.EN: "'Signature' is not a CMS/PKCS#7 signature and carries no certificate; for "
+        "a raw signature, also send 'CertBase64' (the signer's certificate, base64)",
+    },
+    "vgca_licensed": {
+        Lang.VI: "Kyso Agent không cần giấy phép: trang web được phép dùng hay không là do danh "
+        "sách trang được phép của Kyso Agent quyết định.",
+        Lang.EN: "Kyso Agent needs no licence: whether a site may use it is decided by Kyso "
+        "Agent's list of allowed sites.",
+    },
+    "vgca_instead_pdfwp": {
+        Lang.VI: "Kyso Agent không hỗ trợ SignPDFWP (chọn vị trí chữ ký trên trang). Hãy dùng "
+        "SignPDF hoặc SignApproved: chữ ký được đặt ở vị trí mặc định của mẫu.",
+        Lang.EN: "Kyso Agent does not support SignPDFWP (placing the signature on the page). "
+        "Use SignPDF or SignApproved: the signature goes to the profile's default place.",
+    },
+    "vgca_instead_office": {
+        Lang.VI: "Kyso Agent không ký tài liệu Office (Word, Excel). Hãy chuyển tài liệu sang "
+        "PDF rồi ký bằng SignPDF hoặc SignApproved.",
+        Lang.EN: "Kyso Agent does not sign Office documents (Word, Excel). Convert the "
+        "document to PDF and sign it with SignPDF or SignApproved.",
+    },
+    "vgca_instead_verify_office": {
+        Lang.VI: "Kyso Agent không kiểm tra chữ ký trên tài liệu Office. Hãy kiểm tra bản PDF "
+        "bằng VerifyPDF.",
+        Lang.EN: "Kyso Agent does not check signatures in Office documents. Check the PDF "
+        "with VerifyPDF.",
+    },
+    "vgca_instead_p12": {
+        Lang.VI: "Kyso Agent không ký bằng tệp khóa .p12: khóa bí mật chỉ nằm trong thiết bị "
+        "ký số (USB token). Hãy dùng SignMsg hoặc các chức năng ký PDF với USB token.",
+        Lang.EN: "Kyso Agent does not sign with .p12 key files: the private key stays on the "
+        "USB token. Use SignMsg or the PDF signing functions with the token.",
+    },
     # kyso-agent trust install|uninstall|status (the local CA in the certificate stores).
     "trust_result_line": {Lang.VI: "  {store}: {outcome}", Lang.EN: "  {store}: {outcome}"},
     "trust_outcome_added": {Lang.VI: "đã thêm", Lang.EN: "added"},
@@ -1021,6 +1189,26 @@ _CATALOGUE: Final[dict[str, dict[Lang, str]]] = {
         Lang.VI: "chứng thư không dùng để ký hoặc chuỗi chứng thư không hợp lệ",
         Lang.EN: "the certificate is not for signing or its chain is invalid",
     },
+    "verify_not_a_pdf": {
+        Lang.VI: "tệp không phải là PDF; hãy chọn đúng tệp PDF đã ký",
+        Lang.EN: "the file is not a PDF; choose the signed PDF file",
+    },
+    "verify_damaged": {
+        Lang.VI: "tệp PDF bị hỏng, không đọc được; hãy lấy lại bản gốc từ nơi gửi",
+        Lang.EN: "the PDF is damaged and cannot be read; get the original again from its sender",
+    },
+    "verify_password": {
+        Lang.VI: "tệp PDF được bảo vệ bằng mật khẩu nên không kiểm tra được chữ ký; hãy dùng "
+        "bản không đặt mật khẩu mở tệp",
+        Lang.EN: "the PDF is protected by a password, so its signatures cannot be checked; use "
+        "a copy that opens without a password",
+    },
+    "verify_problem_sha1_format": {
+        Lang.VI: "chữ ký theo định dạng cũ dùng SHA-1, thuật toán băm đã yếu (có thể bị làm giả): "
+        "chỉ tin tài liệu khi nó đến từ nơi lưu trữ đáng tin cậy",
+        Lang.EN: "an older format based on SHA-1, a hash that is no longer safe (it can be "
+        "forged): trust the document only if it comes from a trustworthy archive",
+    },
     "verify_problem_weak_algorithm": {
         Lang.VI: "thuật toán không còn an toàn",
         Lang.EN: "an algorithm that is no longer accepted",
@@ -1077,6 +1265,385 @@ _CATALOGUE: Final[dict[str, dict[Lang, str]]] = {
     "bad_json_not_object": {
         Lang.VI: "nội dung phải là một đối tượng JSON ({{...}}), không phải mảng hay giá trị đơn",
         Lang.EN: "the body must be a JSON object ({{...}}), not an array or a single value",
+    },
+    # Where a visible signature goes (agent/pdf/placement.py): what is wrong, what to do.
+    "place_pdf_unreadable": {
+        Lang.VI: "không đọc được tệp PDF để đặt dấu chữ ký; hãy kiểm tra tệp là PDF đầy đủ, "
+        "không bị hỏng",
+        Lang.EN: "the PDF cannot be read to place the stamp; check that the file is a complete, "
+        "undamaged PDF",
+    },
+    "place_page_outside": {
+        Lang.VI: "trang {page} nằm ngoài tài liệu (tài liệu có {count} trang); hãy cho 'page' "
+        "từ 1 đến {count}, hoặc số âm tính từ cuối (-1 là trang cuối)",
+        Lang.EN: "page {page} is outside the document (the document has {count} page(s)); give "
+        "a 'page' from 1 to {count}, or a negative one counting from the end (-1 = last page)",
+    },
+    "place_page_unreadable": {
+        Lang.VI: "không đọc được kích thước trang {page} của tệp PDF; hãy kiểm tra tệp, hoặc ký "
+        "không hiển thị (profile 'invisible')",
+        Lang.EN: "the size of page {page} of the PDF cannot be read; check the file, or sign "
+        "without a stamp (profile 'invisible')",
+    },
+    "place_page_too_small": {
+        Lang.VI: "trang {page} ({width} x {height} pt) quá nhỏ để đặt dấu chữ ký; hãy cho "
+        "'rect' vừa trang, hoặc ký không hiển thị (profile 'invisible')",
+        Lang.EN: "page {page} ({width} x {height} pt) is too small for a signature stamp; give "
+        "a 'rect' that fits it, or sign without a stamp (profile 'invisible')",
+    },
+    "place_no_room": {
+        Lang.VI: "trang {page} không còn chỗ trống nào ngoài các ô chữ ký đã có; hãy chọn "
+        "trang khác ('page') hoặc ký vào ô chữ ký trống ('field')",
+        Lang.EN: "page {page} has no room left outside its signature fields; choose another "
+        "'page', or sign an empty signature field ('field')",
+    },
+    "place_rect_not_finite": {
+        Lang.VI: "'rect' phải là bốn số hữu hạn [x1, y1, x2, y2]",
+        Lang.EN: "'rect' must be four finite numbers [x1, y1, x2, y2]",
+    },
+    "place_rect_too_small": {
+        Lang.VI: "'rect' {rect} quá nhỏ: mỗi cạnh phải ít nhất {minimum} pt (x1 < x2, y1 < y2); "
+        "hãy cho 'rect' lớn hơn",
+        Lang.EN: "'rect' {rect} is too small: each side must be at least {minimum} pt "
+        "(x1 < x2, y1 < y2); give a larger 'rect'",
+    },
+    "place_rect_outside": {
+        Lang.VI: "'rect' {rect} nằm ngoài trang {page}, vùng hiển thị của trang là {area} "
+        "(điểm PDF, gốc ở góc dưới bên trái); hãy cho 'rect' nằm trong vùng đó, hoặc bỏ "
+        "'rect' để Kyso Agent tự chọn chỗ",
+        Lang.EN: "'rect' {rect} is outside page {page}, whose visible area is {area} (PDF "
+        "points, origin bottom-left); give a 'rect' inside it, or leave 'rect' out and the "
+        "agent chooses a place",
+    },
+    "place_rect_covers_signature": {
+        Lang.VI: "'rect' {rect} che ô chữ ký '{field}' trên trang {page}; hãy cho 'rect' không "
+        "đè lên ô đó, ký vào ô trống bằng 'field', hoặc bỏ 'rect' để Kyso Agent tự chọn chỗ",
+        Lang.EN: "'rect' {rect} covers the signature field '{field}' on page {page}; give a "
+        "'rect' clear of it, sign an empty field with 'field', or leave 'rect' out and the "
+        "agent chooses a place",
+    },
+    "place_anchor_covers_signature": {
+        Lang.VI: "dấu chữ ký đặt tại chữ neo {anchor!r} sẽ che ô chữ ký '{field}' trên trang "
+        "{page}; hãy dùng chữ neo ở chỗ khác hoặc cho 'rect'",
+        Lang.EN: "a stamp on the anchor text {anchor!r} would cover the signature field "
+        "'{field}' on page {page}; use an anchor elsewhere or give 'rect'",
+    },
+    "place_anchor_empty": {
+        Lang.VI: "'anchor' phải có chữ; hãy cho đoạn chữ có trên trang, ví dụ [[KY_SO]]",
+        Lang.EN: "'anchor' must contain some text; give text that is on the page, e.g. [[KY_SO]]",
+    },
+    "place_anchor_not_found": {
+        Lang.VI: "không thấy chữ neo {anchor!r} trên trang {page}; hãy kiểm tra chữ neo và "
+        "'page', hoặc cho 'rect'",
+        Lang.EN: "the anchor text {anchor!r} is not on page {page}; check the text and 'page', "
+        "or give 'rect' instead",
+    },
+    "place_anchor_unreadable": {
+        Lang.VI: "không đọc được chữ trên trang {page} để tìm chữ neo; hãy cho 'rect'",
+        Lang.EN: "the text of page {page} cannot be read to find the anchor; give 'rect' instead",
+    },
+    "place_anchor_stamp_too_big": {
+        Lang.VI: "dấu chữ ký {width} x {height} pt không vừa trang {page} ({size} pt); hãy cho "
+        "'rect' nhỏ hơn",
+        Lang.EN: "a {width} x {height} pt stamp does not fit on page {page} ({size} pt); give "
+        "a smaller 'rect'",
+    },
+    "place_field_missing": {
+        Lang.VI: "tài liệu không có ô chữ ký nào tên {field!r} (và không có ô chữ ký trống "
+        "nào); hãy bỏ 'field' để thêm chữ ký mới",
+        Lang.EN: "the document has no signature field named {field!r} (and no empty signature "
+        "field at all); leave 'field' out to add a new signature",
+    },
+    "place_field_missing_among": {
+        Lang.VI: "tài liệu không có ô chữ ký nào tên {field!r}; các ô chữ ký trống là: "
+        "{fields}; hãy cho một trong các tên đó",
+        Lang.EN: "the document has no signature field named {field!r}; its empty signature "
+        "fields are: {fields}; give one of these names",
+    },
+    "place_field_many_widgets": {
+        Lang.VI: "ô chữ ký '{field}' xuất hiện ở nhiều chỗ trong tài liệu, Kyso Agent không ký "
+        "được vào ô như vậy; hãy ký vào một ô khác hoặc không chỉ định 'field'",
+        Lang.EN: "the signature field '{field}' appears in several places in the document, "
+        "which Kyso Agent cannot sign into; sign into another field or leave out 'field'",
+    },
+    "place_field_signed": {
+        Lang.VI: "ô chữ ký {field!r} đã được ký; hãy cho tên một ô chữ ký trống, hoặc bỏ "
+        "'field' để thêm chữ ký mới",
+        Lang.EN: "the signature field {field!r} is already signed; give the name of an empty "
+        "field, or leave 'field' out to add a new signature",
+    },
+    "place_field_blank": {
+        Lang.VI: "'appearance.field' phải là tên một ô chữ ký trên một dòng, không để trống",
+        Lang.EN: "'appearance.field' must be the name of a signature field, on one line, not blank",
+    },
+    "place_text_unwritable": {
+        Lang.VI: "không viết được chữ của dấu chữ ký: không phông chữ nào đã cài có ký tự "
+        "{chars}; hãy bỏ các ký tự đó khỏi 'text' hoặc cài phông Liberation Serif / DejaVu Serif",
+        Lang.EN: "the stamp text cannot be written: no installed serif font has glyphs for "
+        "{chars}; remove them from 'text' or install Liberation Serif or DejaVu Serif",
+    },
+    "place_attachment_needs_text": {
+        Lang.VI: "dấu của văn bản kèm theo (profile 'attachment') cần 'text': số và ký hiệu của "
+        "văn bản chính, ví dụ 'Số: 123/QĐ-UBND'",
+        Lang.EN: "the attachment profile needs 'text': the number and symbol of the document "
+        "it belongs to (số và ký hiệu, e.g. 'Số: 123/QĐ-UBND')",
+    },
+    "place_image_too_large": {
+        Lang.VI: "'image' lớn hơn {limit} byte; hãy gửi ảnh PNG nhỏ hơn",
+        Lang.EN: "'image' is larger than {limit} bytes; send a smaller PNG",
+    },
+    "place_image_not_png": {
+        Lang.VI: "'image' phải là ảnh PNG (nền trong suốt)",
+        Lang.EN: "'image' must be a PNG (transparent background)",
+    },
+    "place_image_unreadable": {
+        Lang.VI: "'image' không phải ảnh PNG đọc được; hãy lưu lại ảnh dưới dạng PNG rồi gửi lại",
+        Lang.EN: "'image' is not a readable PNG; save the image as PNG again and send it",
+    },
+    "place_image_too_many_pixels": {
+        Lang.VI: "'image' có {width} x {height} điểm ảnh; mỗi cạnh tối đa {limit} điểm ảnh: hãy "
+        "thu nhỏ ảnh",
+        Lang.EN: "'image' is {width} x {height} pixels; at most {limit} pixels a side are "
+        "accepted: scale it down",
+    },
+    # Malformed requests (agent/protocol.py, agent/server/): name the field as sent, say what to do.
+    "bad_pin_field": {
+        Lang.VI: "không nhận trường '{field}': mã PIN chỉ được gõ vào hộp thoại của Kyso Agent, "
+        "không bao giờ do trang web gửi; hãy bỏ trường này",
+        Lang.EN: "field '{field}' is not accepted: the PIN is typed only into Kyso Agent's own "
+        "dialog, never sent by a web page; leave it out",
+    },
+    "bad_unknown_fields": {
+        Lang.VI: "không có (các) trường {fields}; hãy bỏ đi hoặc kiểm tra lại tên trường",
+        Lang.EN: "unknown field(s) {fields}; leave them out or check their names",
+    },
+    "bad_missing_fields": {
+        Lang.VI: "thiếu (các) trường {fields}; hãy gửi kèm",
+        Lang.EN: "missing field(s) {fields}; add them",
+    },
+    "bad_base64_missing": {
+        Lang.VI: "'{field}' phải là một chuỗi base64 không rỗng",
+        Lang.EN: "'{field}' must be a non-empty base64 string",
+    },
+    "bad_base64": {
+        Lang.VI: "'{field}' không phải base64 hợp lệ; hãy mã hóa bằng base64 chuẩn (RFC 4648, "
+        "có dấu = ở cuối, không xuống dòng)",
+        Lang.EN: "'{field}' is not valid base64; encode it as standard base64 (RFC 4648, "
+        "padded with =, no line breaks)",
+    },
+    "bad_certificate": {
+        Lang.VI: "'{field}' không phải chứng thư số X.509 (DER, mã hóa base64); hãy gửi đúng "
+        "chứng thư mà /v1/certificates trả về, hoặc bỏ trường này để người dùng tự chọn",
+        Lang.EN: "'{field}' is not an X.509 certificate (DER, base64-encoded); send the "
+        "certificate /v1/certificates returned, or leave it out to let the user choose",
+    },
+    "bad_not_number": {
+        Lang.VI: "'{field}' phải là một số",
+        Lang.EN: "'{field}' must be a number",
+    },
+    "bad_not_finite": {
+        Lang.VI: "'{field}' phải là một số hữu hạn",
+        Lang.EN: "'{field}' must be a finite number",
+    },
+    "bad_profile": {
+        Lang.VI: "'appearance.profile' phải là một trong: {allowed}",
+        Lang.EN: "'appearance.profile' must be one of {allowed}",
+    },
+    "bad_page": {
+        Lang.VI: "'appearance.page' phải là số nguyên khác 0 (1 = trang đầu, -1 = trang cuối)",
+        Lang.EN: "'appearance.page' must be a non-zero integer (1 = first, -1 = last)",
+    },
+    "bad_rect_shape": {
+        Lang.VI: "'appearance.rect' phải là [x1, y1, x2, y2] tính bằng điểm PDF",
+        Lang.EN: "'appearance.rect' must be [x1, y1, x2, y2] in PDF points",
+    },
+    "bad_rect_order": {
+        Lang.VI: "'appearance.rect' phải có x1 < x2 và y1 < y2",
+        Lang.EN: "'appearance.rect' must have x1 < x2 and y1 < y2",
+    },
+    "bad_image_size": {
+        Lang.VI: "'appearance.image' lớn hơn {limit} byte; hãy gửi ảnh PNG nhỏ hơn",
+        Lang.EN: "'appearance.image' is larger than {limit} bytes; send a smaller PNG",
+    },
+    "bad_image_png": {
+        Lang.VI: "'appearance.image' phải là ảnh PNG",
+        Lang.EN: "'appearance.image' must be a PNG image",
+    },
+    "bad_rsa_pss_token": {
+        Lang.VI: "token này không ký được theo RSA-PSS; hãy dùng PKCS1v15",
+        Lang.EN: "this token cannot sign with RSA-PSS; use PKCS1v15",
+    },
+    "vgca_doc_number": {
+        Lang.VI: "{endpoint} cần 'DocNumber' (số và ký hiệu văn bản); hãy gửi kèm trường này",
+        Lang.EN: "{endpoint} needs 'DocNumber' (the document's number); send it",
+    },
+    "bad_not_object": {
+        Lang.VI: "'{field}' phải là một đối tượng JSON ({{...}})",
+        Lang.EN: "'{field}' must be an object ({{...}})",
+    },
+    "bad_not_string": {
+        Lang.VI: "'{field}' phải là một chuỗi ký tự",
+        Lang.EN: "'{field}' must be a string",
+    },
+    "bad_too_long": {
+        Lang.VI: "'{field}' dài hơn {limit} ký tự; hãy rút ngắn",
+        Lang.EN: "'{field}' is longer than {limit} characters; shorten it",
+    },
+    "bad_short_text": {
+        Lang.VI: "'{field}' phải là một chuỗi ký tự dài tối đa {limit} ký tự",
+        Lang.EN: "'{field}' must be a string of at most {limit} characters",
+    },
+    "bad_hidden_character": {
+        Lang.VI: "'{field}' chứa ký tự điều khiển, vô hình hoặc trống (U+{code}); hãy bỏ ký tự đó",
+        Lang.EN: "'{field}' contains a control, invisible or blank character (U+{code}); remove it",
+    },
+    "bad_stacked_marks": {
+        Lang.VI: "'{field}' chồng quá {limit} dấu lên một chữ cái; hãy viết lại bằng chữ "
+        "tiếng Việt thông thường",
+        Lang.EN: "'{field}' stacks more than {limit} marks on one letter; write it in "
+        "ordinary text",
+    },
+    "bad_hash_algorithm": {
+        Lang.VI: "'{field}' phải là một trong {allowed}",
+        Lang.EN: "'{field}' must be one of {allowed}",
+    },
+    "bad_digest_length": {
+        Lang.VI: "'{field}' dài {size} byte nhưng giá trị băm {algorithm} dài {expected} byte; "
+        "hãy kiểm tra thuật toán băm",
+        Lang.EN: "'{field}' is {size} bytes but {algorithm} digests are {expected} bytes; "
+        "check the hash algorithm",
+    },
+    "bad_scheme": {
+        Lang.VI: "'scheme' phải là 'PKCS1v15' hoặc 'PSS'",
+        Lang.EN: "'scheme' must be 'PKCS1v15' or 'PSS'",
+    },
+    "bad_scheme_ec": {
+        Lang.VI: "'scheme' chỉ dùng cho khóa RSA, còn chứng thư này dùng khóa EC; hãy bỏ 'scheme'",
+        Lang.EN: "'scheme' applies to RSA keys only; this certificate is EC; leave 'scheme' out",
+    },
+    "bad_pss_unsupported": {
+        Lang.VI: "token này không ký được theo RSA-PSS; hãy dùng 'scheme': 'PKCS1v15'",
+        Lang.EN: "this token cannot sign with RSA-PSS; use 'scheme': 'PKCS1v15'",
+    },
+    "bad_items": {
+        Lang.VI: "'items' phải là một danh sách từ 1 đến {limit} đối tượng",
+        Lang.EN: "'items' must be a list of 1 to {limit} objects",
+    },
+    "bad_level": {
+        Lang.VI: "'level' phải là một trong B-B, B-T, B-LT",
+        Lang.EN: "'level' must be one of B-B, B-T, B-LT",
+    },
+    "bad_level_needs_tsa": {
+        Lang.VI: "mức {level} cần máy chủ cấp dấu thời gian: hãy gửi 'tsaUrl' hoặc nhờ bộ phận "
+        "CNTT cấu hình tsa_url",
+        Lang.EN: "level {level} needs a time-stamping authority: give 'tsaUrl' "
+        "or have IT configure tsa_url",
+    },
+    "bad_tsa_url": {
+        Lang.VI: "'tsaUrl' phải là một địa chỉ http:// hoặc https://",
+        Lang.EN: "'tsaUrl' must be an http:// or https:// URL",
+    },
+    "bad_tsa_not_configured": {
+        Lang.VI: "'tsaUrl' không phải máy chủ cấp dấu thời gian đã cấu hình trên máy tính này "
+        "({configured}); hãy bỏ trường này",
+        Lang.EN: "'tsaUrl' is not the time-stamping authority configured on this computer "
+        "({configured}); leave it out",
+    },
+    "bad_tsa_none_configured": {
+        Lang.VI: "'tsaUrl' không phải máy chủ cấp dấu thời gian đã cấu hình trên máy tính này "
+        "(chưa cấu hình máy chủ nào); hãy nhờ bộ phận CNTT đặt tsa_url",
+        Lang.EN: "'tsaUrl' is not the time-stamping authority configured on this computer "
+        "(none is); ask IT to set tsa_url",
+    },
+    "bad_body_timeout": {
+        Lang.VI: "nội dung yêu cầu không đến đủ trong {seconds} giây; hãy gửi lại",
+        Lang.EN: "the request body did not arrive within {seconds} s; send it again",
+    },
+    "bad_multipart": {
+        Lang.VI: "nội dung multipart/form-data bị lỗi; hãy gửi lại biểu mẫu",
+        Lang.EN: "malformed multipart/form-data body; send the form again",
+    },
+    "bad_multipart_nested": {
+        Lang.VI: "không nhận multipart lồng nhau; hãy gửi phần 'file' và 'options' trực tiếp",
+        Lang.EN: "nested multipart bodies are not accepted; send 'file' and 'options' directly",
+    },
+    "bad_form_part": {
+        Lang.VI: "biểu mẫu có phần không mong đợi {part}; chỉ dùng 'file' và 'options', "
+        "mỗi phần một lần",
+        Lang.EN: "unexpected form part {part} (use 'file' and 'options', once each)",
+    },
+    "bad_form_no_file": {
+        Lang.VI: "biểu mẫu thiếu phần 'file' (tệp PDF cần ký)",
+        Lang.EN: "the form has no 'file' part (the PDF to sign)",
+    },
+    "bad_http": {
+        Lang.VI: "yêu cầu HTTP không hợp lệ ({status}); hãy kiểm tra cách gửi yêu cầu",
+        Lang.EN: "invalid HTTP request ({status}); check how the request is sent",
+    },
+    "bad_cors_headers": {
+        Lang.VI: "không cho phép các header {headers}; hãy chỉ gửi Content-Type và Accept-Language",
+        Lang.EN: "headers not allowed: {headers}; send only Content-Type and Accept-Language",
+    },
+    # A PDF that cannot be signed (agent/pdf/signer.py): what is wrong, and what the user can do.
+    "bad_pdf_empty": {
+        Lang.VI: "tệp PDF rỗng; hãy gửi nội dung tệp",
+        Lang.EN: "the PDF is empty; send the file's content",
+    },
+    "bad_pdf_not_pdf": {
+        Lang.VI: "tệp gửi lên không phải PDF (không bắt đầu bằng %PDF-); hãy gửi đúng tệp PDF "
+        "cần ký",
+        Lang.EN: "the file is not a PDF (it does not start with %PDF-); send the PDF to be signed",
+    },
+    "bad_pdf_damaged": {
+        Lang.VI: "tệp PDF bị hỏng, Kyso Agent không đọc được; hãy mở tệp bằng trình đọc PDF, "
+        "lưu thành một bản mới (hoặc in ra PDF) rồi ký bản đó, hoặc xin bên gửi một bản không hỏng",
+        Lang.EN: "the PDF is damaged and Kyso Agent cannot read it; open it in a PDF reader, "
+        "save it as a new copy (or print it to PDF) and sign that copy, or ask the sender for "
+        "an undamaged copy",
+    },
+    "bad_pdf_damaged_page": {
+        Lang.VI: "trang {page} của tệp PDF bị hỏng (không giải nén được nội dung); hãy mở tệp "
+        "bằng trình đọc PDF, lưu thành một bản mới (hoặc in ra PDF) rồi ký bản đó, hoặc xin "
+        "bên gửi một bản không hỏng",
+        Lang.EN: "page {page} of the PDF is damaged (its content cannot be decompressed); open "
+        "the file in a PDF reader, save it as a new copy (or print it to PDF) and sign that "
+        "copy, or ask the sender for an undamaged copy",
+    },
+    "bad_pdf_password": {
+        Lang.VI: "tệp PDF được bảo vệ bằng mật khẩu mở tệp; Kyso Agent không mở được tài liệu có "
+        "mật khẩu. Hãy mở tệp bằng mật khẩu, lưu một bản không đặt mật khẩu rồi ký bản đó, "
+        "hoặc xin bên gửi một bản không có mật khẩu",
+        Lang.EN: "the PDF is protected by a password needed to open it; Kyso Agent cannot open "
+        "password-protected documents. Open it with its password, save a copy without a "
+        "password and sign that copy, or ask the sender for a copy without a password",
+    },
+    "bad_pdf_encryption": {
+        Lang.VI: "tệp PDF được mã hóa theo cách Kyso Agent không hỗ trợ (mã hóa cho người nhận "
+        "bằng chứng thư số, hoặc bộ mã hóa riêng); hãy xin bên gửi một bản không mã hóa",
+        Lang.EN: "the PDF is encrypted in a way Kyso Agent does not support (for recipients' "
+        "certificates, or a custom handler); ask the sender for an unencrypted copy",
+    },
+    "bad_pdf_no_signing": {
+        Lang.VI: "tác giả tệp PDF đã đặt quyền hạn chế không cho thêm chữ ký hay sửa biểu mẫu "
+        "(trong phần bảo mật của tài liệu); hãy xin bên gửi một bản cho phép ký",
+        Lang.EN: "the PDF's author restricted it so that no signature or form field may be "
+        "added (in its security settings); ask the sender for a copy that allows signing",
+    },
+    "bad_pdf_locked": {
+        Lang.VI: "tác giả đã khóa tài liệu này bằng chữ ký chứng thực không cho phép bất kỳ thay "
+        "đổi nào, kể cả ký thêm; hãy xin bên gửi một bản chưa khóa hoặc cho phép ký",
+        Lang.EN: "its author locked this document with a certification that allows no changes, "
+        "not even another signature; ask the sender for a copy that is not locked or that "
+        "allows signing",
+    },
+    "bad_pdf_certified_visible": {
+        Lang.VI: "tác giả đã chứng thực tài liệu này, chỉ cho phép ký vào ô chữ ký có sẵn hoặc "
+        "ký không hiển thị: thêm một ô chữ ký mới trên trang sẽ làm mất hiệu lực chứng thực. "
+        "Hãy ký không hiển thị (profile 'invisible') hoặc ký vào ô chữ ký có sẵn ('field')",
+        Lang.EN: "its author certified this document, which allows signing only into a "
+        "signature field already there or invisibly: a new signature field on a page would "
+        "break the certification. Sign invisibly (profile 'invisible') or into an existing "
+        "field ('field')",
     },
 }
 

@@ -19,6 +19,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
+from cryptography import x509
+
 from agent.algorithms import HashAlgorithm, KeyType, RsaScheme
 from agent.errors import BadRequest
 from agent.messages import Phrase
@@ -162,11 +164,11 @@ def b64encode(data: bytes) -> str:
 def b64decode(value: Any, field: str) -> bytes:
     """Decode a required, non-empty standard base64 string."""
     if not isinstance(value, str) or not value:
-        raise BadRequest(f"'{field}' must be a non-empty base64 string")
+        raise BadRequest(Phrase.of("bad_base64_missing", field=field))
     try:
         return base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError) as exc:
-        raise BadRequest(f"'{field}' is not valid base64") from exc
+        raise BadRequest(Phrase.of("bad_base64", field=field)) from exc
 
 
 def decode_json_object(body: bytes) -> dict[str, Any]:
@@ -195,10 +197,7 @@ def _refuse_secrets(value: Any, path: str = "") -> None:
     if isinstance(value, dict):
         for key, inner in value.items():
             if isinstance(key, str) and _looks_secret(key):
-                raise BadRequest(
-                    f"field '{path}{key}' is not accepted: the PIN is typed only into "
-                    "Kyso Agent's own dialog, never sent by a web page"
-                )
+                raise BadRequest(Phrase.of("bad_pin_field", field=f"{path}{key}"))
             # Only containers hold field names; a batch has thousands of plain values.
             if isinstance(inner, dict | list):
                 _refuse_secrets(inner, f"{path}{key}.")
@@ -237,10 +236,12 @@ def _check_fields(
     unknown = keys - required - optional
     if unknown:
         _refuse_secrets(obj, where)  # a PIN-like name gets the PIN message, not "unknown"
-        raise BadRequest(f"unknown field(s) {', '.join(f'{where}{k}' for k in sorted(unknown))}")
+        names = ", ".join(f"{where}{k}" for k in sorted(unknown))
+        raise BadRequest(Phrase.of("bad_unknown_fields", fields=names))
     missing = required - keys
     if missing:
-        raise BadRequest(f"missing field(s) {', '.join(f'{where}{k}' for k in sorted(missing))}")
+        names = ", ".join(f"{where}{k}" for k in sorted(missing))
+        raise BadRequest(Phrase.of("bad_missing_fields", fields=names))
     # The names are all ours (none looks like a PIN: tests/unit/test_protocol.py); what they
     # hold may nest other names.
     for key, inner in obj.items():
@@ -252,9 +253,9 @@ def _document_name(value: Any, field: str) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise BadRequest(f"'{field}' must be a string")
+        raise BadRequest(Phrase.of("bad_not_string", field=field))
     if len(value) > MAX_DOCUMENT_NAME:
-        raise BadRequest(f"'{field}' is longer than {MAX_DOCUMENT_NAME} characters")
+        raise BadRequest(Phrase.of("bad_too_long", field=field, limit=MAX_DOCUMENT_NAME))
     _refuse_hidden(value, field)
     return value.strip() or None
 
@@ -268,11 +269,11 @@ def _refuse_hidden(value: str, field: str) -> None:
         category = unicodedata.category(char)
         if (category in _INVISIBLE and char != " ") or ord(char) in BLANK_CODEPOINTS:
             raise BadRequest(
-                f"'{field}' contains a control, invisible or blank character (U+{ord(char):04X})"
+                Phrase.of("bad_hidden_character", field=field, code=f"{ord(char):04X}")
             )
         marks = marks + 1 if category.startswith("M") else 0
         if marks > MAX_MARKS:
-            raise BadRequest(f"'{field}' stacks more than {MAX_MARKS} marks on one letter")
+            raise BadRequest(Phrase.of("bad_stacked_marks", field=field, limit=MAX_MARKS))
 
 
 _HASH_ALGORITHMS: Final = {a.value: a for a in HashAlgorithm}
@@ -293,12 +294,19 @@ def _digest_item(
     hash_algorithm = _HASH_ALGORITHMS.get(name) if isinstance(name, str) else None
     if hash_algorithm is None:
         allowed = ", ".join(a.value for a in HashAlgorithm)
-        raise BadRequest(f"'{where}{algorithm}' must be one of {allowed}")
+        raise BadRequest(
+            Phrase.of("bad_hash_algorithm", field=f"{where}{algorithm}", allowed=allowed)
+        )
     value = b64decode(obj[digest], f"{where}{digest}")
     if len(value) != _DIGEST_SIZES[hash_algorithm]:
         raise BadRequest(
-            f"'{where}{digest}' is {len(value)} bytes but {hash_algorithm.value} digests are "
-            f"{hash_algorithm.digest_size} bytes"
+            Phrase.of(
+                "bad_digest_length",
+                field=f"{where}{digest}",
+                size=len(value),
+                algorithm=hash_algorithm.value,
+                expected=hash_algorithm.digest_size,
+            )
         )
     return DigestToSign(
         value, hash_algorithm, _document_name(obj.get("documentName"), f"{where}documentName")
@@ -306,9 +314,16 @@ def _digest_item(
 
 
 def _certificate(obj: Mapping[str, Any]) -> bytes | None:
+    """The DER certificate a request names, checked to be one: bytes that are no certificate
+    are the caller's mistake (400), not a certificate missing from the token (404)."""
     if obj.get("certificate") is None:
         return None
-    return b64decode(obj["certificate"], "certificate")
+    der = b64decode(obj["certificate"], "certificate")
+    try:
+        x509.load_der_x509_certificate(der)
+    except ValueError as exc:
+        raise BadRequest(Phrase.of("bad_certificate", field="certificate")) from exc
+    return der
 
 
 def _scheme(obj: Mapping[str, Any]) -> RsaScheme | None:
@@ -317,7 +332,7 @@ def _scheme(obj: Mapping[str, Any]) -> RsaScheme | None:
     try:
         return RsaScheme(obj["scheme"])
     except (ValueError, TypeError) as exc:
-        raise BadRequest("'scheme' must be 'PKCS1v15' or 'PSS'") from exc
+        raise BadRequest(Phrase.of("bad_scheme")) from exc
 
 
 _ITEM_FIELDS: Final = frozenset({"hash", "hashAlgorithm"}), frozenset({"documentName"})
@@ -347,14 +362,14 @@ def parse_batch_sign_request(obj: dict[str, Any]) -> BatchSignRequest:
     )
     raw_items = obj["items"]
     if not isinstance(raw_items, list) or not 1 <= len(raw_items) <= MAX_BATCH_ITEMS:
-        raise BadRequest(f"'items' must be a list of 1 to {MAX_BATCH_ITEMS} objects")
+        raise BadRequest(Phrase.of("bad_items", limit=MAX_BATCH_ITEMS))
     items = []
     for index, raw in enumerate(raw_items):
         item = _plain_digest_item(raw)
         if item is None:  # anything unusual takes the careful path, with its exact message
             where = f"items.{index}."
             if not isinstance(raw, dict):
-                raise BadRequest(f"'{where[:-1]}' must be an object")
+                raise BadRequest(Phrase.of("bad_not_object", field=where[:-1]))
             _check_fields(raw, *_ITEM_FIELDS, where)
             item = _digest_item(raw, where)
         items.append(item)
@@ -390,7 +405,7 @@ def _plain_digest_item(raw: Any) -> DigestToSign | None:
 
 # --- PDF and CMS -----------------------------------------------------------------------------
 
-_PROFILE_FIELDS: Final = frozenset({"profile", "page", "rect", "anchor", "image", "text"})
+_PROFILE_FIELDS: Final = frozenset({"profile", "page", "rect", "anchor", "image", "text", "field"})
 MAX_IMAGE_BYTES: Final = 2 * 1024 * 1024
 MAX_TEXT: Final = 200
 
@@ -474,7 +489,7 @@ def _short_text(obj: Mapping[str, Any], key: str, limit: int = MAX_TEXT) -> str 
     if value is None:
         return None
     if not isinstance(value, str) or len(value) > limit:
-        raise BadRequest(f"'{key}' must be a string of at most {limit} characters")
+        raise BadRequest(Phrase.of("bad_short_text", field=key, limit=limit))
     for line in value.split("\n"):
         _refuse_hidden(line, key)
     return value
@@ -483,19 +498,19 @@ def _short_text(obj: Mapping[str, Any], key: str, limit: int = MAX_TEXT) -> str 
 def _tsa_url(obj: Mapping[str, Any]) -> str | None:
     url = _short_text(obj, "tsaUrl", 2000)
     if url is not None and not url.lower().startswith(("http://", "https://")):
-        raise BadRequest("'tsaUrl' must be an http:// or https:// URL")
+        raise BadRequest(Phrase.of("bad_tsa_url"))
     return url
 
 
 def _number(value: Any, field: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise BadRequest(f"'{field}' must be a number")
+        raise BadRequest(Phrase.of("bad_not_number", field=field))
     try:
         number = float(value)
     except OverflowError:
         number = math.inf
     if not math.isfinite(number):
-        raise BadRequest(f"'{field}' must be a finite number")
+        raise BadRequest(Phrase.of("bad_not_finite", field=field))
     return number
 
 
@@ -504,38 +519,43 @@ def parse_appearance(value: Any) -> Appearance:
     if value is None:
         return Appearance()
     if not isinstance(value, dict):
-        raise BadRequest("'appearance' must be an object")
+        raise BadRequest(Phrase.of("bad_not_object", field="appearance"))
     _check_fields(value, frozenset({"profile"}), _PROFILE_FIELDS - {"profile"}, "appearance.")
     try:
         profile = Profile(value["profile"])
     except (ValueError, TypeError) as exc:
         allowed = ", ".join(p.value for p in Profile)
-        raise BadRequest(f"'appearance.profile' must be one of {allowed}") from exc
+        raise BadRequest(Phrase.of("bad_profile", allowed=allowed)) from exc
     page = value.get("page")
     if page is not None and (isinstance(page, bool) or not isinstance(page, int) or page == 0):
-        raise BadRequest("'appearance.page' must be a non-zero integer (1 = first, -1 = last)")
+        raise BadRequest(Phrase.of("bad_page"))
     rect = value.get("rect")
     if rect is not None:
         if not isinstance(rect, list) or len(rect) != 4:
-            raise BadRequest("'appearance.rect' must be [x1, y1, x2, y2] in PDF points")
+            raise BadRequest(Phrase.of("bad_rect_shape"))
         x1, y1, x2, y2 = (_number(v, "appearance.rect") for v in rect)
         if not (x1 < x2 and y1 < y2):
-            raise BadRequest("'appearance.rect' must have x1 < x2 and y1 < y2")
+            raise BadRequest(Phrase.of("bad_rect_order"))
         rect = (x1, y1, x2, y2)
     image = None
     if value.get("image") is not None:
         image = b64decode(value["image"], "appearance.image")
         if len(image) > MAX_IMAGE_BYTES:
-            raise BadRequest(f"'appearance.image' is larger than {MAX_IMAGE_BYTES} bytes")
+            raise BadRequest(Phrase.of("bad_image_size", limit=MAX_IMAGE_BYTES))
         if not image.startswith(b"\x89PNG\r\n\x1a\n"):
-            raise BadRequest("'appearance.image' must be a PNG")
+            raise BadRequest(Phrase.of("bad_image_png"))
+    anchor = _short_text(value, "anchor")
+    field = _short_text(value, "field")
+    if field is not None and (not field.strip() or "\n" in field):
+        raise BadRequest(Phrase.of("place_field_blank"))
     return Appearance(
         profile=profile,
         page=page,
         rect=rect,
-        anchor=_short_text(value, "anchor"),
+        anchor=anchor,
         image=image,
         text=_short_text(value, "text"),
+        field=field,
     )
 
 
@@ -545,13 +565,10 @@ def parse_pdf_options(obj: Mapping[str, Any], default_tsa: str | None = None) ->
     try:
         level = SignatureLevel.B_B if level_text is None else SignatureLevel(level_text)
     except (ValueError, TypeError) as exc:
-        raise BadRequest("'level' must be one of B-B, B-T, B-LT") from exc
+        raise BadRequest(Phrase.of("bad_level")) from exc
     tsa_url = _tsa_url(obj) or default_tsa
     if level is not SignatureLevel.B_B and tsa_url is None:
-        raise BadRequest(
-            f"level {level.value} needs a time-stamping authority: give 'tsaUrl' "
-            "or configure tsa_url"
-        )
+        raise BadRequest(Phrase.of("bad_level_needs_tsa", level=level.value))
     return PdfSignOptions(
         level=level,
         reason=_short_text(obj, "reason"),
@@ -576,7 +593,7 @@ def parse_pdf_sign_request(
     else:
         _check_fields(obj, frozenset(), _PDF_OPTION_FIELDS, "options.")
     if not pdf:
-        raise BadRequest("the PDF is empty")
+        raise BadRequest(Phrase.of("bad_pdf_empty"))
     return PdfSignRequest(
         pdf=pdf,
         options=parse_pdf_options(obj, default_tsa),

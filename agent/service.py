@@ -49,7 +49,7 @@ from agent.errors import (
     TokenNotPresent,
     UserCancelled,
 )
-from agent.messages import Lang
+from agent.messages import Lang, Phrase
 from agent.origin import Admitted
 from agent.pairing import PairingStore
 from agent.pdf.models import PdfSignOptions, SignatureLevel, SignerIdentity
@@ -126,13 +126,15 @@ async def _pdf_work(job: Callable[[], T]) -> T:
     """Run blocking PDF work on a thread, mapping its failures to the error tree."""
 
     def run() -> T:
-        from agent.pdf.appearance import AppearanceError
+        from agent.pdf.models import AppearanceError
         from agent.pdf.signer import BadPdf, PdfSigningFailed
 
         try:
             return job()
         except (AppearanceError, BadPdf) as exc:
-            raise BadRequest(str(exc)) from exc
+            # The reader's own words (offsets, object numbers) help a developer, not a user.
+            log.info("PDF refused: %s", exc)
+            raise BadRequest(exc.phrase) from exc
         except PdfSigningFailed as exc:
             raise SigningFailed(str(exc)) from exc
 
@@ -270,9 +272,9 @@ class SigningService:
             if not matches:
                 raise CertificateNotFound("the requested certificate is on no present token")
             if scheme is RsaScheme.PSS and matches[0].key_type is not KeyType.RSA:
-                raise BadRequest("'scheme' applies to RSA keys only; this certificate is EC")
+                raise BadRequest(Phrase.of("bad_scheme_ec"))
             if scheme is RsaScheme.PSS and not matches[0].supports_pss:
-                raise BadRequest("this token cannot sign with RSA-PSS; use PKCS1v15")
+                raise BadRequest(Phrase.of("bad_pss_unsupported"))
             if not matches[0].valid_at(self._clock()):
                 raise CertificateExpired(f"certificate valid until {matches[0].not_after}")
             return matches[:1]
@@ -576,7 +578,8 @@ class SigningService:
             try:
                 report = verify_pdf(request.pdf, self._trust_roots)
             except NotAPdf as exc:
-                raise BadRequest(str(exc)) from exc
+                log.info("PDF not verified: %s", exc)
+                raise BadRequest(exc.phrase) from exc
             wire = report_to_json(report)
             wire["text"] = report_to_text(report, lang.value)
             return wire
@@ -693,6 +696,12 @@ class SigningService:
             caller, request.items, request.certificate, request.scheme
         )
         return BatchSignResponse(signed.signatures, signed.algorithms, signed.certificate.der)
+
+    @property
+    def trust_roots(self) -> tuple[bytes, ...]:
+        """The configured trust roots (DER): for checks that ask nobody and touch no token
+        (the VGCA protocol's VerifyMsg), judged by the same roots as ``verify_pdf``."""
+        return self._trust_roots
 
 
 def _time_stamp_url(options: PdfSignOptions) -> str | None:

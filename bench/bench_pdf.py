@@ -85,8 +85,8 @@ from pyhanko.sign.pkcs11 import PKCS11Signer, open_pkcs11_session
 from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 
-from agent.pdf.appearance import resolve_placement
 from agent.pdf.models import Appearance, Profile
+from agent.pdf.placement import resolve_placement
 from agent.server.middlewares import RELEASE_DELAY
 from agent.testing.samples import sample_pdf
 from agent.testing.softhsm import KeySpec, SoftHsm, TestCa, TokenSpec, provision

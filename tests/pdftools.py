@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
@@ -101,3 +102,37 @@ def page_text(pdf: bytes, page: int) -> str:
         check=True,
     )
     return done.stdout.decode()
+
+
+def classic_pdf(objects: Sequence[bytes]) -> bytes:
+    """A PDF of ``objects`` (numbered from 1, the catalog first) with a classic xref table,
+    written byte by byte, for shapes no writer library produces."""
+    out = BytesIO()
+    out.write(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
+    offsets = []
+    for number, body in enumerate(objects, 1):
+        offsets.append(out.tell())
+        out.write(b"%d 0 obj\n" % number + body + b"\nendobj\n")
+    xref = out.tell()
+    out.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1))
+    for offset in offsets:
+        out.write(b"%010d 00000 n \n" % offset)
+    out.write(
+        b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    )
+    return out.getvalue()
+
+
+def qpdf_check(pdf: bytes, tmp: Path) -> subprocess.CompletedProcess[str]:
+    """``qpdf --check`` of ``pdf`` (exit status 0: no errors, 3: warnings only)."""
+    path = tmp / "checked-by-qpdf.pdf"
+    path.write_bytes(pdf)
+    return subprocess.run(
+        ["qpdf", "--check", str(path)], capture_output=True, text=True, check=False, timeout=60
+    )
+
+
+def qpdf_clean(pdf: bytes, tmp: Path) -> None:
+    """qpdf finds neither errors nor warnings in ``pdf``."""
+    done = qpdf_check(pdf, tmp)
+    assert done.returncode == 0, done.stdout + done.stderr

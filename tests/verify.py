@@ -75,3 +75,21 @@ def verify_with_openssl(
         if done.returncode != 0 or "Verified OK" not in done.stdout:
             raise AssertionError(f"openssl refused the signature: {done.stdout}{done.stderr}")
         return done.stdout
+
+
+def openssl_cms_verify(
+    signature: bytes, content: bytes, ca_pem: Path, tmp: Path
+) -> subprocess.CompletedProcess[str]:
+    """``openssl cms -verify`` of a detached DER CMS over ``content``, trusting ``ca_pem``."""
+    (tmp / "cms.der").write_bytes(signature)
+    (tmp / "content.bin").write_bytes(content)
+    return subprocess.run(
+        [
+            *("openssl", "cms", "-verify", "-binary", "-inform", "DER"),
+            *("-in", str(tmp / "cms.der"), "-content", str(tmp / "content.bin")),
+            *("-CAfile", str(ca_pem), "-purpose", "any", "-out", "/dev/null"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )

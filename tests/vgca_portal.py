@@ -5,12 +5,12 @@ own, recording every request that reaches it."""
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 from aiohttp import web
 
 from tests.pdftools import sample_pdf
@@ -49,15 +49,7 @@ class Site:
 
     async def _upload(self, request: web.Request) -> web.Response:
         self._hit(request)
-        form: dict[str, Any] = {}
-        reader = await request.multipart()
-        while (part := await reader.next()) is not None:
-            assert isinstance(part, aiohttp.BodyPartReader)
-            if part.name == "uploadfile":
-                form["uploadfile"] = await part.read()
-                form["filename"] = part.filename
-            else:
-                form[str(part.name)] = await part.text()
+        form = parse_multipart(await request.read(), request.headers["Content-Type"])
         self.uploads.append(form)
         name = f"signed-{len(self.uploads)}.pdf"
         self.documents[name] = form["uploadfile"]
@@ -114,3 +106,116 @@ class Site:
         assert self._thread is not None
         self._thread.join(10)
         self._loop.close()
+
+
+# --- what an upload handler reads ------------------------------------------------------------
+#
+# Portals' FileUploadHandler is an ASP.NET handler (HttpPostedFile) or a PHP script ($_FILES);
+# the test reads the raw multipart body both ways, from these facts of their public sources:
+#
+# ASP.NET (System.Web HttpMultipartContentTemplateParser): each part header line is decoded
+#   with the request's encoding (Request.ContentEncoding: UTF-8 unless configured otherwise),
+#   and HttpPostedFile.FileName is the text between `filename="` and the next `"`, as is: no
+#   percent-decoding, no backslash escapes, no `filename*=`.
+# PHP (main/rfc1867.c): Content-Disposition is split at `;` (outside quotes), each `key=value`
+#   compared case-insensitively with "filename", so `filename*=` (RFC 5987) is ignored; a quoted
+#   value drops the backslash before `\` or `"` (substring_conf), the bytes are kept as they
+#   are (no percent-decoding), and $_FILES[…]['name'] is what follows the last `/` or `\`
+#   (php_ap_basename). An empty filename means "no file" (UPLOAD_ERR_NO_FILE).
+
+
+def parse_multipart(body: bytes, content_type: str) -> dict[str, Any]:
+    """The form as the test asserts on it: text fields, ``uploadfile`` (bytes), and for the file
+    part ``disposition`` (the raw header bytes), ``aspnet_filename`` and ``php_filename``."""
+    match = re.search(r"boundary=\"?([^\";]+)\"?", content_type)
+    assert match, content_type
+    delimiter = b"--" + match.group(1).encode("ascii")
+    form: dict[str, Any] = {}
+    for chunk in body.split(delimiter)[1:]:
+        if chunk.startswith(b"--"):
+            break
+        head, _, data = chunk.removeprefix(b"\r\n").partition(b"\r\n\r\n")
+        data = data.removesuffix(b"\r\n")
+        [disposition] = [
+            line for line in head.split(b"\r\n") if line.lower().startswith(b"content-disposition:")
+        ]
+        line = disposition.decode("utf-8")
+        name = aspnet_value(line, "name")
+        assert name is not None and name.encode() == php_value(disposition, "name"), disposition
+        if name == "uploadfile":
+            form["uploadfile"] = data
+            form["disposition"] = disposition
+            form["aspnet_filename"] = aspnet_value(line, "filename")
+            php = php_value(disposition, "filename")
+            form["php_filename"] = None if php is None else php_basename(php).decode("utf-8")
+        else:
+            form[name] = data.decode("utf-8")
+    return form
+
+
+def aspnet_value(line: str, key: str) -> str | None:
+    """``HttpPostedFile``'s reading of ``key`` in a Content-Disposition line (after the colon)."""
+    start = line.index(":") + 1
+    found = -1
+    for pattern in (f" {key}=", f";{key}=", f"{key}="):
+        found = line.lower().find(pattern.lower(), start)
+        if found >= 0:
+            found += len(pattern)
+            break
+    if found < 0 or found >= len(line):
+        return None
+    if line[found] != '"':
+        end = line.find(";", found)
+        return line[found : end if end >= 0 else len(line)].strip()
+    end = line.find('"', found + 1)
+    return None if end < 0 else line[found + 1 : end]
+
+
+def php_value(disposition: bytes, key: str) -> bytes | None:
+    """PHP's reading of ``key`` (bytes, before the basename), from rfc1867.c's getword rules."""
+    text = disposition.split(b":", 1)[1].lstrip()
+    pairs: list[bytes] = []
+    current, quote, index = b"", 0, 0
+    while index < len(text):
+        byte = text[index]
+        if quote:
+            if byte == ord("\\") and index + 1 < len(text) and text[index + 1] == quote:
+                current += text[index : index + 2]
+                index += 2
+                continue
+            if byte == quote:
+                quote = 0
+        elif byte in b"\"'":
+            quote = byte
+        elif byte == ord(";"):
+            pairs.append(current)
+            current = b""
+            index += 1
+            continue
+        current += bytes([byte])
+        index += 1
+    pairs.append(current)
+    value = None
+    for pair in pairs:
+        name, equals, raw = pair.strip().partition(b"=")
+        if equals and name.lower() == key.encode():
+            value = _php_word(raw.strip())
+    return value
+
+
+def _php_word(raw: bytes) -> bytes:
+    quote = raw[:1] if raw[:1] in (b'"', b"'") else b""
+    body = raw[1:] if quote else raw
+    out, index = b"", 0
+    while index < len(body) and body[index : index + 1] != quote:
+        if body[index : index + 1] == b"\\" and body[index + 1 : index + 2] in (b"\\", quote):
+            index += 1
+        out += body[index : index + 1]
+        index += 1
+    return out
+
+
+def php_basename(value: bytes) -> bytes:
+    """``php_ap_basename``: what follows the last ``/`` or ``\\``."""
+    cut = max(value.rfind(b"/"), value.rfind(b"\\"))
+    return value[cut + 1 :]

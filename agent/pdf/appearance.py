@@ -15,21 +15,17 @@ Four profiles (:class:`~agent.pdf.models.Profile`):
     document it belongs to and the signing time (ISO 8601), Times New Roman
     metrics (Liberation Serif), 10 pt, black.
 
-Where: :func:`resolve_placement` turns ``page``/``rect``/``anchor`` into a page index and a
-box in PDF points, or refuses with :class:`AppearanceError`; :func:`field_spec` makes the
-signature field and :func:`stamp_style` what is drawn in it. The signing time is shown in
+Where the stamp goes is :mod:`agent.pdf.placement`'s; this module draws it (:func:`stamp_style`),
+upright as the page is viewed whatever its ``/Rotate``, and knows its size
+(:func:`stamp_size`) and what it may hold (:func:`check_content`). The signing time is shown in
 Vietnam time (UTC+07:00, no daylight saving) whatever the machine's time zone.
-
-Anchors are found with poppler's ``pdftotext -bbox-layout`` (pyHanko does not extract
-text): the box, of the profile's size or the size of ``rect`` if one is given, is centred
-on the first occurrence of the anchor text on the requested page.
 """
 
 from __future__ import annotations
 
+import logging
 import math
-import shutil
-import subprocess
+import re
 import unicodedata
 import warnings
 from dataclasses import dataclass, replace
@@ -38,20 +34,27 @@ from enum import Enum
 from io import BytesIO
 from pathlib import Path
 from typing import Final
-from xml.etree import ElementTree
 
 from PIL import Image, UnidentifiedImageError
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.images import PdfImage
-from pyhanko.pdf_utils.layout import AxisAlignment, InnerScaling, Margins, SimpleBoxLayoutRule
-from pyhanko.pdf_utils.misc import PdfError
-from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.pdf_utils.layout import (
+    AxisAlignment,
+    BoxConstraints,
+    InnerScaling,
+    Margins,
+    SimpleBoxLayoutRule,
+)
 from pyhanko.pdf_utils.text import TextBoxStyle
-from pyhanko.sign.fields import SigFieldSpec
-from pyhanko.stamp import BaseStampStyle, StaticStampStyle, TextStampStyle
+from pyhanko.pdf_utils.writer import BasePdfFileWriter
+from pyhanko.stamp import BaseStamp, BaseStampStyle, StaticStampStyle, TextStampStyle
+from pyhanko.stamp.noop import NoOpStampStyle
 
+from agent.messages import Phrase
 from agent.pdf.fonts import FontStyle, MissingGlyphs, PreparedFont, font_for
-from agent.pdf.models import Appearance, Profile, SignerIdentity
+from agent.pdf.models import Appearance, AppearanceError, Placement, Profile, SignerIdentity
+
+log = logging.getLogger(__name__)
 
 VIETNAM_TIME: Final = timezone(timedelta(hours=7), "+07:00")
 """Giờ Việt Nam: UTC+07:00 all year."""
@@ -77,37 +80,8 @@ ATTACHMENT_FONT_SIZE: Final = 10
 """Phụ lục I: cỡ chữ 10."""
 TEXT_FONT_SIZE: Final = 10
 """Text of ``personal`` and ``organization`` stamps before any shrinking to fit."""
-MIN_STAMP_SIDE: Final = 16
-"""Smallest box side accepted, in points."""
-DEFAULT_MARGIN: Final = (56, 72)
-"""Right and bottom distance of the default ``personal``/``organization`` box from the page
-edge (about 2 cm and 2.5 cm, the decree's page margins)."""
-ATTACHMENT_MARGIN: Final = 20
-"""Distance of the default ``attachment`` box from the top and right edges."""
 INNER_PADDING: Final = 4
 """Space between the stamp's edge and its text."""
-PDFTOTEXT_TIMEOUT: Final = 30.0
-"""Seconds allowed to poppler's ``pdftotext`` to find an anchor on one page."""
-_TOLERANCE: Final = 0.5
-"""Points a rect may stick out of the page by (rounding in callers' arithmetic)."""
-
-
-class AppearanceError(ValueError):
-    """The requested appearance cannot be drawn: page or box outside the document, anchor
-    not found, unusable image or text. The message says which, in English."""
-
-
-@dataclass(frozen=True)
-class Placement:
-    """Where a visible signature goes, resolved against the document."""
-
-    page_index: int
-    """0-based index of the page."""
-    box: tuple[float, float, float, float]
-    """``(x1, y1, x2, y2)`` in PDF points (default user space, origin bottom-left)."""
-
-
-Box = tuple[float, float, float, float]
 
 
 class _Wrap(Enum):
@@ -117,303 +91,12 @@ class _Wrap(Enum):
     NEVER = "never"
 
 
-# --------------------------------------------------------------------------- placement
-
-
-def resolve_placement(pdf: bytes, appearance: Appearance) -> Placement | None:
-    """The page and box of the signature, or ``None`` for an invisible one.
-
-    Also checks the image and text of the appearance, so that a bad request fails
-    here, before anyone is asked to sign.
-
-    :raises AppearanceError: page outside the document, box outside the page or too
-        small, anchor not found, image not an acceptable PNG, attachment without text.
-    """
-    if appearance.profile is Profile.INVISIBLE:
-        return None
-    _check_content(appearance)
-    page = appearance.page
-    if page is None:
-        page = 1 if appearance.profile is Profile.ATTACHMENT else -1
-    page_index, page_box, rotation = _page_geometry(pdf, page)
-    width, height = _stamp_size(appearance)
-    if appearance.anchor is not None:
-        if rotation % 360:
-            raise AppearanceError(
-                f"anchors are not supported on rotated pages (page {page_index + 1} is "
-                f"rotated by {rotation}°); give 'rect' instead"
-            )
-        found = _find_anchor(pdf, page_index, page_box, appearance.anchor)
-        box = _centred(found, width, height, page_box, page_index)
-    elif appearance.rect is not None:
-        box = appearance.rect
-    else:
-        box = _default_box(appearance.profile, width, height, page_box, page_index)
-    _check_box(box, page_box, page_index)
-    return Placement(page_index, box)
-
-
-def field_spec(field_name: str, placement: Placement | None) -> SigFieldSpec:
-    """A new signature field named ``field_name``: invisible (no widget rectangle) for
-    ``None``, else a widget on the placement's page and box."""
-    if placement is None:
-        return SigFieldSpec(sig_field_name=field_name)
-    x1, y1, x2, y2 = placement.box
-    return SigFieldSpec(
-        sig_field_name=field_name,
-        on_page=placement.page_index,
-        box=(round(x1), round(y1), round(x2), round(y2)),
-    )
-
-
-def _page_geometry(pdf: bytes, page: int) -> tuple[int, Box, int]:
-    """0-based index, visible box (CropBox within MediaBox) and rotation of ``page``."""
-    try:
-        reader = PdfFileReader(BytesIO(pdf), strict=False)
-        count = int(reader.root["/Pages"]["/Count"])
-    except (PdfError, KeyError, TypeError, ValueError, IndexError, RecursionError) as exc:
-        raise AppearanceError(f"the PDF cannot be read: {exc}") from exc
-    index = page - 1 if page > 0 else count + page
-    if page == 0 or not 0 <= index < count:
-        raise AppearanceError(
-            f"page {page} is outside the document, which has {count} page"
-            f"{'' if count == 1 else 's'} (1 = first page, -1 = last page)"
-        )
-    try:
-        page_ref, _ = reader.find_page_for_modification(index)  # type: ignore[no-untyped-call]
-        page_obj = page_ref.get_object()
-        media = _rectangle(_inherited(page_obj, "/MediaBox"))
-        crop = _rectangle(_inherited(page_obj, "/CropBox")) or media
-        rotation_value = _inherited(page_obj, "/Rotate")
-        rotation = int(rotation_value) if isinstance(rotation_value, generic.NumberObject) else 0
-    except (PdfError, KeyError, TypeError, ValueError, IndexError, RecursionError) as exc:
-        raise AppearanceError(f"page {page} of the PDF cannot be read: {exc}") from exc
-    if media is None:
-        raise AppearanceError(f"page {page} of the PDF has no MediaBox")
-    assert crop is not None  # noqa: S101 - media is not None
-    visible = (
-        max(media[0], crop[0]),
-        max(media[1], crop[1]),
-        min(media[2], crop[2]),
-        min(media[3], crop[3]),
-    )
-    if visible[0] >= visible[2] or visible[1] >= visible[3]:
-        visible = media
-    return index, visible, rotation
-
-
-def _inherited(page: generic.DictionaryObject, key: str) -> generic.PdfObject | None:
-    """A page attribute, looked up through the page tree as PDF inheritance wants."""
-    node: generic.DictionaryObject | None = page
-    for _ in range(64):  # page trees are shallow; a cycle must not hang the agent
-        if node is None:
-            return None
-        if key in node:
-            value: generic.PdfObject = node[key]
-            return value
-        parent = node.get("/Parent")
-        node = parent.get_object() if parent is not None else None
-    return None
-
-
-def _rectangle(value: object) -> Box | None:
-    """A PDF rectangle, normalised so that x1 < x2 and y1 < y2."""
-    if value is None:
-        return None
-    if not isinstance(value, generic.ArrayObject) or len(value) != 4:
-        raise ValueError(f"not a rectangle: {value!r}")
-    a, b, c, d = (float(v) for v in value)
-    return min(a, c), min(b, d), max(a, c), max(b, d)
-
-
-def _stamp_size(appearance: Appearance) -> tuple[int, int]:
-    """Width and height of the box in whole points: those of ``rect`` if given (also with
-    an anchor), else the profile's default. pyHanko draws in a box of whole points."""
-    if appearance.rect is not None:
-        x1, y1, x2, y2 = appearance.rect
-        return round(x2) - round(x1), round(y2) - round(y1)
-    if appearance.profile is Profile.ATTACHMENT:
-        lines = len(_attachment_number(appearance).split("\n")) + 1
-        return ATTACHMENT_WIDTH, lines * _leading(ATTACHMENT_FONT_SIZE) + _descent(
-            ATTACHMENT_FONT_SIZE
-        )
-    return STAMP_SIZE
-
-
-def _default_box(profile: Profile, width: int, height: int, page: Box, index: int) -> Box:
-    left, bottom, right, top = page
-    if profile is Profile.ATTACHMENT:
-        x2, y2 = right - ATTACHMENT_MARGIN, top - ATTACHMENT_MARGIN
-        box = (x2 - width, y2 - height, x2, y2)
-    else:
-        x2, y1 = right - DEFAULT_MARGIN[0], bottom + DEFAULT_MARGIN[1]
-        box = (x2 - width, y1, x2, y1 + height)
-    if box[0] < left or box[1] < bottom:
-        raise AppearanceError(
-            f"page {index + 1} ({right - left:g} x {top - bottom:g} pt) is too small for the "
-            f"default {width} x {height} pt stamp; give a smaller 'rect'"
-        )
-    return box
-
-
-def _centred(anchor: Box, width: int, height: int, page: Box, index: int) -> Box:
-    """A ``width`` x ``height`` box centred on ``anchor``, moved inside the page if needed."""
-    left, bottom, right, top = page
-    if width > right - left or height > top - bottom:
-        raise AppearanceError(
-            f"a {width} x {height} pt stamp does not fit on page {index + 1} "
-            f"({right - left:g} x {top - bottom:g} pt)"
-        )
-    cx, cy = (anchor[0] + anchor[2]) / 2, (anchor[1] + anchor[3]) / 2
-    x1 = min(max(cx - width / 2, left), right - width)
-    y1 = min(max(cy - height / 2, bottom), top - height)
-    return x1, y1, x1 + width, y1 + height
-
-
-def _check_box(box: Box, page: Box, index: int) -> None:
-    x1, y1, x2, y2 = box
-    if not all(math.isfinite(v) for v in box):
-        raise AppearanceError("'rect' must be four finite numbers")
-    if x2 - x1 < MIN_STAMP_SIDE or y2 - y1 < MIN_STAMP_SIDE:
-        raise AppearanceError(
-            f"'rect' {_fmt(box)} is too small: each side must be at least {MIN_STAMP_SIDE} pt "
-            "(x1 < x2, y1 < y2)"
-        )
-    left, bottom, right, top = page
-    if (
-        x1 < left - _TOLERANCE
-        or y1 < bottom - _TOLERANCE
-        or x2 > right + _TOLERANCE
-        or y2 > top + _TOLERANCE
-    ):
-        raise AppearanceError(
-            f"'rect' {_fmt(box)} is outside page {index + 1}, whose visible area is "
-            f"{_fmt(page)} (PDF points, origin bottom-left)"
-        )
-
-
-def _fmt(box: Box) -> str:
-    return "[" + ", ".join(f"{v:g}" for v in box) + "]"
-
-
-# --------------------------------------------------------------------------- anchors
-
-
-def _find_anchor(pdf: bytes, index: int, page: Box, anchor: str) -> Box:
-    """Box (PDF points) of the first occurrence of ``anchor`` on the page."""
-    needle = " ".join(unicodedata.normalize("NFC", anchor).split())
-    if not needle:
-        raise AppearanceError("'anchor' must contain some text")
-    executable = shutil.which("pdftotext")
-    if executable is None:
-        raise AppearanceError(
-            "placing the stamp on an anchor text needs poppler's pdftotext, which is not "
-            "installed; give 'rect' instead"
-        )
-    try:
-        # The PDF goes in on stdin: the document is never written to disk.
-        done = subprocess.run(
-            [
-                executable,
-                "-q",
-                "-f",
-                str(index + 1),
-                "-l",
-                str(index + 1),
-                "-cropbox",
-                "-bbox-layout",
-                "-enc",
-                "UTF-8",
-                "-",
-                "-",
-            ],
-            input=pdf,
-            capture_output=True,
-            timeout=PDFTOTEXT_TIMEOUT,
-            check=False,
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise AppearanceError(f"searching page {index + 1} for the anchor took too long") from exc
-    except OSError as exc:
-        raise AppearanceError(f"pdftotext could not be run to find the anchor: {exc}") from exc
-    if done.returncode != 0:
-        raise AppearanceError(f"the text of page {index + 1} cannot be read to find the anchor")
-    for words in _lines(done.stdout):
-        found = _match(words, needle)
-        if found is not None:
-            # pdftotext measures from the top-left corner of the crop box.
-            x_min, y_min, x_max, y_max = found
-            return page[0] + x_min, page[3] - y_max, page[0] + x_max, page[3] - y_min
-    raise AppearanceError(f"the anchor text {anchor!r} is not on page {index + 1}")
-
-
-_Word = tuple[str, Box]
-
-
-def _lines(xhtml: bytes) -> list[list[_Word]]:
-    """Words of each text line in pdftotext's ``-bbox-layout`` output."""
-    try:
-        # Generated by poppler from the page's text (escaped, no DTD subset), not by
-        # the document's author.
-        root = ElementTree.fromstring(xhtml)  # noqa: S314
-    except ElementTree.ParseError as exc:
-        raise AppearanceError("the text of the page cannot be read to find the anchor") from exc
-    lines: list[list[_Word]] = []
-    try:
-        for line in root.iter():
-            if not line.tag.endswith("}line"):
-                continue
-            words: list[_Word] = []
-            for word in line:
-                if word.tag.endswith("}word") and word.text:
-                    at = word.attrib
-                    box = (
-                        float(at["xMin"]),
-                        float(at["yMin"]),
-                        float(at["xMax"]),
-                        float(at["yMax"]),
-                    )
-                    words.append((unicodedata.normalize("NFC", word.text), box))
-            lines.append(words)
-    except (KeyError, ValueError) as exc:
-        raise AppearanceError("the text of the page cannot be read to find the anchor") from exc
-    return lines
-
-
-def _match(words: list[_Word], needle: str) -> Box | None:
-    """Union of the boxes of the words covering ``needle`` in a line, if it occurs."""
-    starts: list[int] = []
-    text = ""
-    for word, _ in words:
-        if text:
-            text += " "
-        starts.append(len(text))
-        text += word
-    at = text.find(needle)
-    if at < 0:
-        return None
-    end = at + len(needle)
-    boxes = [
-        box
-        for (word, box), start in zip(words, starts, strict=True)
-        if start < end and start + len(word) > at
-    ]
-    return (
-        min(b[0] for b in boxes),
-        min(b[1] for b in boxes),
-        max(b[2] for b in boxes),
-        max(b[3] for b in boxes),
-    )
-
-
-# --------------------------------------------------------------------------- drawing
-
-
 def stamp_style(
     appearance: Appearance,
     signer: SignerIdentity,
     signing_time: datetime,
     font_dir: Path | None = None,
+    placement: Placement | None = None,
 ) -> BaseStampStyle | None:
     """What pyHanko draws in the signature box; ``None`` for an invisible signature.
 
@@ -427,7 +110,9 @@ def stamp_style(
 
     ``signing_time`` is shown in Vietnam time (a naive value is taken as local time).
     ``font_dir`` caches the rescaled fonts (see :mod:`agent.pdf.fonts`); ``None`` uses a
-    temporary directory for this process.
+    temporary directory for this process. ``placement`` (from :func:`resolve_placement`)
+    gives the box the stamp is laid out for and the page's rotation, which the stamp is
+    turned by so that it reads upright; without it, the profile's default box.
 
     :raises AppearanceError: image not an acceptable PNG, attachment without text, a
         character that no installed font has.
@@ -435,10 +120,71 @@ def stamp_style(
     """
     profile = appearance.profile
     if profile is Profile.INVISIBLE:
-        return None
-    _check_content(appearance)
+        # Signing an existing field invisibly: keep whatever the field shows (usually nothing)
+        # rather than let pyHanko draw its own default stamp into the widget.
+        return NoOpStampStyle() if placement is not None else None
+    check_content(appearance)
     moment = signing_time.astimezone(VIETNAM_TIME)
-    width, height = _stamp_size(appearance)
+    width, height = stamp_size(appearance)
+    rotation = 0
+    if placement is not None:
+        x1, y1, x2, y2 = placement.box
+        if x2 - x1 > 0 and y2 - y1 > 0:
+            width, height = round(x2) - round(x1), round(y2) - round(y1)
+        rotation = placement.rotation
+        if rotation in (90, 270):
+            width, height = height, width
+    style = _style(appearance, signer, moment, font_dir, (width, height))
+    return _Upright(inner=style, rotation=rotation) if rotation else style
+
+
+@dataclass(frozen=True)
+class _Upright(BaseStampStyle):
+    """A stamp turned by the page's ``/Rotate``, so that it reads upright as the page is viewed.
+
+    The appearance stream is drawn for the box as viewed (width and height swapped at 90° and
+    270°) and given a ``/Matrix`` turning it counter-clockwise by the rotation: the viewer,
+    which turns the whole page clockwise by ``/Rotate``, turns it back (ISO 32000-1, 12.5.5:
+    the transformed ``/BBox`` is fitted to the widget's ``/Rect``).
+    """
+
+    inner: BaseStampStyle | None = None
+    """The stamp as drawn on an unrotated page."""
+    rotation: int = 0
+    """The page's ``/Rotate``: 90, 180 or 270."""
+
+    def create_stamp(
+        self, writer: BasePdfFileWriter, box: BoxConstraints, text_params: dict[str, object]
+    ) -> BaseStamp | None:
+        assert self.inner is not None  # noqa: S101 - always built with one
+        if self.rotation in (90, 270):
+            box = BoxConstraints(width=box.height, height=box.width)
+        stamp = self.inner.create_stamp(writer, box, text_params)
+        if stamp is None:
+            return None
+        cos, sin = _TURNS[self.rotation]
+        form = stamp.register().get_object()  # type: ignore[no-untyped-call]
+        form[generic.NameObject("/Matrix")] = generic.ArrayObject(
+            generic.NumberObject(v)  # type: ignore[no-untyped-call]
+            for v in (cos, sin, -sin, cos, 0, 0)
+        )
+        return stamp
+
+
+_TURNS: Final = {0: (1, 0), 90: (0, 1), 180: (-1, 0), 270: (0, -1)}
+"""Cosine and sine of each page rotation."""
+
+
+def _style(
+    appearance: Appearance,
+    signer: SignerIdentity,
+    moment: datetime,
+    font_dir: Path | None,
+    size: tuple[int, int],
+) -> BaseStampStyle:
+    """The stamp of the profile for a box of ``size`` (as viewed)."""
+    profile = appearance.profile
+    width, height = size
     if profile is Profile.ATTACHMENT:
         number = _attachment_number(appearance).split("\n")
         lines = [(line, _Wrap.NEVER) for line in [*number, moment.isoformat(timespec="seconds")]]
@@ -527,7 +273,8 @@ def _text_stamp(
     try:
         font = font_for(text, FontStyle.SERIF, font_dir)
     except MissingGlyphs as exc:
-        raise AppearanceError(f"the stamp text cannot be written: {exc}") from exc
+        log.info("stamp text: %s", exc)
+        raise AppearanceError(Phrase.of("place_text_unwritable", chars=_missing(exc))) from exc
     x1, y1, x2, y2 = area
     wrapped = [
         part
@@ -564,6 +311,12 @@ def _text_stamp(
     )
 
 
+def _missing(exc: MissingGlyphs) -> str:
+    """The characters no font has, as :mod:`agent.pdf.fonts` quotes them in its message."""
+    found = re.search(r"glyphs for ('(?:[^'\\]|\\.)*'|\"[^\"]*\")", str(exc))
+    return found.group(1) if found else "?"
+
+
 def _leading(size: int) -> int:
     return math.ceil(size * 1.2)
 
@@ -590,14 +343,11 @@ def _wrap(line: str, font: PreparedFont, size: int, width: float) -> list[str]:
 def _attachment_number(appearance: Appearance) -> str:
     """The "số và ký hiệu" an attachment stamp must show."""
     if not appearance.text or not appearance.text.strip():
-        raise AppearanceError(
-            "the attachment profile needs 'text': the number and symbol of the document "
-            "it belongs to (số và ký hiệu, e.g. 'Số: 123/QĐ-UBND')"
-        )
+        raise AppearanceError(Phrase.of("place_attachment_needs_text"))
     return appearance.text.strip()
 
 
-def _check_content(appearance: Appearance) -> None:
+def check_content(appearance: Appearance) -> None:
     if appearance.profile is Profile.ATTACHMENT:
         _attachment_number(appearance)
     if appearance.image is not None and appearance.profile in (
@@ -621,24 +371,45 @@ _IMAGE_ERRORS: Final = (
 def _png(data: bytes) -> Image.Image:
     """The image as RGBA, at most :data:`EMBEDDED_IMAGE_PIXELS` on its longest side."""
     if len(data) > MAX_IMAGE_BYTES:
-        raise AppearanceError(f"'image' is larger than {MAX_IMAGE_BYTES} bytes")
+        raise AppearanceError(Phrase.of("place_image_too_large", limit=MAX_IMAGE_BYTES))
     if not data.startswith(PNG_MAGIC):
-        raise AppearanceError("'image' must be a PNG (transparent background)")
+        raise AppearanceError(Phrase.of("place_image_not_png"))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(BytesIO(data), formats=["PNG"])
     except _IMAGE_ERRORS as exc:
-        raise AppearanceError(f"'image' is not a readable PNG: {exc}") from exc
+        log.info("stamp image: %s", exc)
+        raise AppearanceError(Phrase.of("place_image_unreadable")) from exc
     if max(image.size) > MAX_IMAGE_PIXELS:
         raise AppearanceError(
-            f"'image' is {image.width} x {image.height} pixels; at most "
-            f"{MAX_IMAGE_PIXELS} pixels a side are accepted"
+            Phrase.of(
+                "place_image_too_many_pixels",
+                width=image.width,
+                height=image.height,
+                limit=MAX_IMAGE_PIXELS,
+            )
         )
     try:
         image.load()
         converted = image.convert("RGBA")
     except _IMAGE_ERRORS as exc:
-        raise AppearanceError(f"'image' is not a readable PNG: {exc}") from exc
+        log.info("stamp image: %s", exc)
+        raise AppearanceError(Phrase.of("place_image_unreadable")) from exc
     converted.thumbnail((EMBEDDED_IMAGE_PIXELS, EMBEDDED_IMAGE_PIXELS), Image.Resampling.LANCZOS)
     return converted
+
+
+def stamp_size(appearance: Appearance) -> tuple[int, int]:
+    """Width and height of the stamp as viewed, in whole points: those of ``rect`` if given
+    (also with an anchor), else the profile's default. pyHanko draws in a box of whole
+    points."""
+    if appearance.rect is not None:
+        x1, y1, x2, y2 = appearance.rect
+        return round(x2) - round(x1), round(y2) - round(y1)
+    if appearance.profile is Profile.ATTACHMENT:
+        lines = len(_attachment_number(appearance).split("\n")) + 1
+        return ATTACHMENT_WIDTH, lines * _leading(ATTACHMENT_FONT_SIZE) + _descent(
+            ATTACHMENT_FONT_SIZE
+        )
+    return STAMP_SIZE

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from agent.algorithms import HashAlgorithm
+from agent.messages import Phrase
 
 
 class SignatureLevel(StrEnum):
@@ -42,7 +43,8 @@ class Appearance:
     """1-based page; negative counts from the end (-1 = last page). ``None``: the first page
     for an attachment stamp, the last page (where the signature block is) otherwise."""
     rect: tuple[float, float, float, float] | None = None
-    """[x1, y1, x2, y2] in PDF points (origin bottom-left); ``None`` = the profile's default."""
+    """[x1, y1, x2, y2] in PDF points (the page's user space, origin bottom-left, before any
+    ``/Rotate``); ``None`` = the profile's place, clear of content and signatures."""
     anchor: str | None = None
     """Text on the page to place the stamp on (e.g. a placeholder); overrides ``rect``."""
     image: bytes | None = None
@@ -53,6 +55,12 @@ class Appearance:
     """Lines written between the organisation and the time of an ``organization`` stamp
     (the number and issue date a clerk gives the document on issuing it); other profiles
     ignore them."""
+    field: str | None = None
+    """Name of an existing empty signature field to sign (e.g. ``SigLanhDao``, fully qualified
+    for nested fields); the stamp is drawn in its widget, and ``page``/``rect``/``anchor`` are
+    not used (as ``anchor`` overrides the position of ``rect``, ``field`` overrides both).
+    ``None``: the document's only empty field when it has exactly one and no position is
+    given (not for ``attachment``), else a new field."""
 
 
 @dataclass(frozen=True)
@@ -81,3 +89,32 @@ class SignerIdentity:
 RawSigner = Callable[[bytes, HashAlgorithm], Awaitable[bytes]]
 """Signs a *digest* with the token key: returns a PKCS#1 v1.5 signature (RSA) or a DER
 ECDSA signature (EC). The PDF layer never sees the PIN or the token."""
+
+
+class AppearanceError(ValueError):
+    """The requested appearance cannot be drawn: page or box outside the document, anchor
+    not found, a box over a signature, unusable image or text. ``phrase`` says which, and what
+    to do, in the reader's language; ``str()`` is the English sentence (for the log)."""
+
+    def __init__(self, phrase: Phrase) -> None:
+        super().__init__(str(phrase))
+        self.phrase = phrase
+
+
+Box = tuple[float, float, float, float]
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a visible signature goes, resolved against the document."""
+
+    page_index: int
+    """0-based index of the page."""
+    box: Box
+    """``(x1, y1, x2, y2)`` in PDF points (default user space, origin bottom-left)."""
+    field: str | None = None
+    """An existing empty signature field to sign into (``box`` is its widget); ``None``: a new
+    field is made."""
+    rotation: int = 0
+    """The page's ``/Rotate`` (0, 90, 180, 270): the stamp is drawn turned by it, so that it is
+    upright as the page is viewed."""

@@ -11,32 +11,43 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import io
 import logging
+import struct
 import threading
 import time
+import zlib
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from io import BytesIO
 from pathlib import Path
 from typing import Any, Final, TypeVar
+from xml.etree.ElementTree import ParseError
 
 from asn1crypto import algos
 from asn1crypto import x509 as asn1_x509
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.crypt import AuthStatus, StandardSecurityHandler
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import fields, signers
+from pyhanko.sign.fields import MDPPerm
 from pyhanko.sign.general import SigningError
 from pyhanko.sign.timestamps.common_utils import TimestampRequestError
 from pyhanko.sign.timestamps.requests_client import HTTPTimeStamper
+from pyhanko.sign.validation import read_certification_data
+from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from agent.algorithms import HashAlgorithm, KeyType
 from agent.errors import AgentError
-from agent.pdf.appearance import Placement, field_spec, resolve_placement, stamp_style
-from agent.pdf.models import Appearance, PdfSignOptions, SignatureLevel, SignerIdentity
+from agent.messages import Phrase
+from agent.pdf.appearance import stamp_style
+from agent.pdf.models import Appearance, PdfSignOptions, Placement, SignatureLevel, SignerIdentity
+from agent.pdf.placement import field_spec, resolve_placement
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +64,15 @@ _PYHANKO_HASH: Final = {
 
 
 class BadPdf(ValueError):
-    """The input is not a PDF the agent can sign (damaged, encrypted, not a PDF)."""
+    """The input is not a PDF the agent can sign (damaged, locked, encrypted, not a PDF).
+
+    ``phrase`` tells the user what is wrong and what to do; the exception's own text (the
+    reader's words: offsets, object numbers) is for the log.
+    """
+
+    def __init__(self, phrase: Phrase, detail: str = "") -> None:
+        super().__init__(detail or str(phrase))
+        self.phrase = phrase
 
 
 class PdfSigningFailed(RuntimeError):
@@ -68,22 +87,185 @@ class PdfFacts:
     """Number of pages."""
     signatures: int
     """Signatures already in the document."""
+    field_names: frozenset[str] = frozenset()
+    """Every form field's name, partial (``/T``) and fully qualified (``a.b``), of any type."""
+    encrypted: bool = False
+    """Encrypted with an empty user password (an owner password only): it opens for anyone,
+    and the signature is added encrypted the same way, as Acrobat does."""
+    certified: bool = False
+    """Certified by its author (DocMDP) in a way that allows signing (levels 2 and 3)."""
+
+
+_READER_ERRORS: Final = (
+    PdfError,
+    zlib.error,
+    struct.error,
+    ParseError,
+    LookupError,
+    TypeError,
+    ValueError,
+    AttributeError,
+    ArithmeticError,
+    AssertionError,
+    RecursionError,
+    NotImplementedError,
+)
+"""What pyHanko's reader and writer raise on a damaged file: their own errors, and whatever
+the Python underneath (zlib, struct, the XML parser of the metadata, dictionary and list
+look-ups, pyHanko's own assertions) raises on bytes that are not what the file's structure
+announced."""
+
+_MAX_FIELD_DEPTH: Final = 32
+"""Form field trees are a few levels deep; a cycle must not hang the agent."""
+
+_NEW_FIELD_PERMISSIONS: Final = 8 | 32
+"""Bits 4 and 6 of an encrypted file's ``/P`` (ISO 32000-1, table 22): together they allow
+creating form fields, signature fields included. Bit 9 alone allows signing fields that
+already exist; the agent adds its own field, so it needs both."""
 
 
 def inspect_pdf(pdf: bytes) -> PdfFacts:
-    """Open the PDF as pyHanko will; raise :class:`BadPdf` with a reason if it cannot be signed."""
+    """Read the PDF as signing will; raise :class:`BadPdf` with a reason if it cannot be signed.
+
+    Reads the page tree and every page's content, the form fields, the document's
+    certification and the metadata the incremental update rewrites, so that a damaged part
+    is found here, before the user is asked, and not after the PIN.
+    """
     if not pdf.lstrip()[:5] == b"%PDF-":
-        raise BadPdf("the file does not start with %PDF-")
+        raise BadPdf(Phrase.of("bad_pdf_not_pdf"), "the file does not start with %PDF-")
     try:
         reader = PdfFileReader(BytesIO(pdf), strict=False)
         encrypted = reader.encrypted
-        pages = int(reader.root["/Pages"]["/Count"])
-        signatures = len(reader.embedded_signatures)
-    except (PdfError, KeyError, TypeError, ValueError, IndexError, RecursionError) as exc:
-        raise BadPdf(f"the PDF cannot be read: {exc}") from exc
+        handler = reader.security_handler if encrypted else None
+    except _READER_ERRORS as exc:
+        raise _damaged(exc) from exc
     if encrypted:
-        raise BadPdf("the PDF is encrypted")
-    return PdfFacts(pages=pages, signatures=signatures)
+        _open_without_password(reader, handler)
+    try:
+        pages = _read_pages(reader)
+        signatures = reader.embedded_signatures
+        names = _field_names(reader)
+        levels = _modification_levels(reader, signatures)
+    except BadPdf:
+        raise
+    except _READER_ERRORS as exc:
+        raise _damaged(exc) from exc
+    if MDPPerm.NO_CHANGES in levels:
+        raise BadPdf(Phrase.of("bad_pdf_locked"), "DocMDP /P 1: the author allows no changes")
+    return PdfFacts(
+        pages=pages,
+        signatures=len(signatures),
+        field_names=names,
+        encrypted=encrypted,
+        certified=bool(levels),
+    )
+
+
+def _damaged(exc: BaseException) -> BadPdf:
+    return BadPdf(Phrase.of("bad_pdf_damaged"), f"the PDF cannot be read: {exc!r}")
+
+
+def _open_without_password(reader: PdfFileReader, handler: object) -> None:
+    """Open a file encrypted with an owner password only (the empty user password), or refuse.
+
+    Such a file opens in any reader without a question; its owner password only sets
+    permissions, which are honoured here (pyHanko itself does not enforce them).
+    """
+    if not isinstance(handler, StandardSecurityHandler):
+        raise BadPdf(Phrase.of("bad_pdf_encryption"), f"security handler {type(handler).__name__}")
+    try:
+        result = reader.decrypt("")
+    except _READER_ERRORS as exc:
+        raise _damaged(exc) from exc
+    if result.status is AuthStatus.FAILED:
+        raise BadPdf(Phrase.of("bad_pdf_password"), "the PDF needs a user password")
+    flags = result.permission_flags
+    allowed = flags.as_uint32() if flags is not None else 0
+    if allowed & _NEW_FIELD_PERMISSIONS != _NEW_FIELD_PERMISSIONS:
+        raise BadPdf(
+            Phrase.of("bad_pdf_no_signing"), f"permissions {allowed:#x} forbid new form fields"
+        )
+
+
+def _read_pages(reader: PdfFileReader) -> int:
+    """Walk the page tree and decode every page's content; return the number of pages.
+
+    A page whose content cannot be decompressed is a page nobody can see: the user would
+    sign what no reader shows.
+    """
+    count = int(reader.root["/Pages"]["/Count"])
+    for index in range(count):
+        page_ref, _ = reader.find_page_for_modification(index)  # type: ignore[no-untyped-call]
+        page = page_ref.get_object()
+        contents = page.get("/Contents")
+        streams = contents.get_object() if contents is not None else generic.ArrayObject()
+        if isinstance(streams, generic.StreamObject):
+            streams = generic.ArrayObject([streams])
+        try:
+            for stream in streams:
+                _ = stream.get_object().data
+        except _READER_ERRORS as exc:
+            raise BadPdf(
+                Phrase.of("bad_pdf_damaged_page", page=index + 1),
+                f"page {index + 1}: {exc!r}",
+            ) from exc
+    return count
+
+
+def _field_names(reader: PdfFileReader) -> frozenset[str]:
+    """Every field's partial and fully qualified name, through nested ``/Kids``."""
+    try:
+        form = reader.root["/AcroForm"]
+    except KeyError:
+        return frozenset()
+    names: set[str] = set()
+    seen: set[int] = set()
+
+    def walk(items: generic.PdfObject, prefix: str, depth: int) -> None:
+        if depth > _MAX_FIELD_DEPTH:
+            return
+        for item in items.get_object():  # type: ignore[no-untyped-call]
+            field = item.get_object()
+            if id(field) in seen or not isinstance(field, generic.DictionaryObject):
+                continue
+            seen.add(id(field))
+            partial = field.get("/T")
+            name = prefix
+            if partial is not None:
+                names.add(str(partial))
+                name = f"{prefix}.{partial}" if prefix else str(partial)
+                names.add(name)
+            kids = field.get("/Kids")
+            if kids is not None:
+                walk(kids, name, depth + 1)
+
+    walk(form.get("/Fields", generic.ArrayObject()), "", 0)
+    return frozenset(names)
+
+
+def _modification_levels(
+    reader: PdfFileReader, signatures: Sequence[EmbeddedPdfSignature]
+) -> set[MDPPerm]:
+    """The DocMDP levels in force: the author's certification and any signature's lock.
+
+    Level 1 allows no change at all; levels 2 (form filling and signing) and 3 (also
+    annotations) allow another signature.
+    """
+    levels = {level for s in signatures if (level := s.docmdp_level) is not None}
+    certification = read_certification_data(reader)
+    if certification is not None:
+        levels.add(certification.permission)
+    return levels
+
+
+def free_field_name(taken: frozenset[str], signatures: int) -> str:
+    """``Signature{n}`` for the smallest ``n`` after the existing signatures that names no
+    existing field (of any type, at any depth): another field's name would make pyHanko fill
+    or refuse that field instead of adding one."""
+    number = signatures + 1
+    while f"Signature{number}" in taken:
+        number += 1
+    return f"Signature{number}"
 
 
 def _mechanism(key_type: KeyType, hash_algorithm: HashAlgorithm) -> algos.SignedDigestAlgorithm:
@@ -147,16 +329,76 @@ class PreparedPdf:
     facts: PdfFacts
     placement: Placement | None
     """Where the visible signature goes; ``None`` for an invisible one."""
+    field_name: str
+    """The field signed: a new one's name, free in this document, or the existing empty field
+    the placement names."""
 
 
 def prepare_pdf(pdf: bytes, appearance: Appearance) -> PreparedPdf:
     """Everything that can be refused without the token, so refusals never follow a prompt.
 
+    Besides reading the document (:func:`inspect_pdf`) and placing the stamp, this rehearses
+    the incremental update that signing writes (the new field on its page, the form, the
+    document's metadata, its encryption) without a signature in it: what would fail after
+    the PIN fails here.
+
     :raises BadPdf: the PDF cannot be signed.
     :raises AppearanceError: the appearance cannot be drawn on this document.
     """
     facts = inspect_pdf(pdf)
-    return PreparedPdf(facts, resolve_placement(pdf, appearance))
+    placement = resolve_placement(pdf, appearance)
+    if placement is not None and placement.field is not None:
+        name = placement.field  # an existing empty field, signed as it is
+    else:
+        name = free_field_name(facts.field_names, facts.signatures)
+        if facts.certified and placement is not None:
+            # DocMDP level 2 allows signing, not new annotations: a new visible field breaks
+            # the author's certification for pyHanko and the letter of ISO 32000 (Acrobat
+            # is laxer). An invisible signature, or the author's own empty field, keeps it.
+            raise BadPdf(
+                Phrase.of("bad_pdf_certified_visible"),
+                "a new visible signature field would break the author's certification",
+            )
+    try:
+        writer = _writer(pdf, facts)
+        spec = field_spec(name, placement)
+        if spec is not None:
+            fields.append_signature_field(writer, spec)
+        # Marked changed, so that the metadata is rewritten even without a new field.
+        writer.update_root()  # type: ignore[no-untyped-call]
+        writer.write(_Discard())  # type: ignore[no-untyped-call]
+    except _READER_ERRORS as exc:
+        raise _damaged(exc) from exc
+    return PreparedPdf(facts, placement, name)
+
+
+class _Discard(io.RawIOBase):
+    """Where the rehearsal writes: it counts (pyHanko asks ``tell()`` for offsets) and keeps
+    nothing, so rehearsing a 100 MB document does not hold another copy of it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._position = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        size = memoryview(data).nbytes
+        self._position += size
+        return size
+
+    def tell(self) -> int:
+        return self._position
+
+
+def _writer(pdf: bytes, facts: PdfFacts) -> IncrementalPdfFileWriter:
+    """pyHanko's incremental writer on ``pdf``; an owner-password file keeps its encryption
+    (an incremental update cannot remove it), opened with the empty user password."""
+    writer = IncrementalPdfFileWriter(BytesIO(pdf), strict=False)
+    if facts.encrypted:
+        writer.encrypt("")  # type: ignore[no-untyped-call]
+    return writer
 
 
 class _AtTime(signers.PdfSigner):
@@ -196,7 +438,7 @@ def sign_pdf(
     """
     cert, issuers = _load_certs(certificate, chain)
     prepared = prepared or prepare_pdf(pdf, options.appearance)
-    name = f"Signature{prepared.facts.signatures + 1}"
+    name = prepared.field_name
     placement = prepared.placement
     signer = _TokenSigner(cert, issuers, key_type, options.hash_algorithm, raw)
     timestamper = None
@@ -228,12 +470,18 @@ def sign_pdf(
         meta,
         signer,
         timestamper=timestamper,
-        stamp_style=stamp_style(options.appearance, identity, moment, font_dir),
+        stamp_style=stamp_style(options.appearance, identity, moment, font_dir, placement),
         new_field_spec=field_spec(name, placement),
     )
-    writer = IncrementalPdfFileWriter(BytesIO(pdf), strict=False)
     output = BytesIO()
-    _run(pdf_signer.async_sign_pdf(writer, output=output), options.tsa_url)
+    try:
+        writer = _writer(pdf, prepared.facts)
+        _run(pdf_signer.async_sign_pdf(writer, output=output), options.tsa_url)
+    except (AgentError, BadPdf, PdfSigningFailed):
+        raise
+    except _READER_ERRORS as exc:
+        # prepare_pdf read and rehearsed all of this; a part it missed must still not be a 500.
+        raise _damaged(exc) from exc
     return output.getvalue()
 
 

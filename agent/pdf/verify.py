@@ -58,6 +58,7 @@ from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.crypt import AuthStatus
 from pyhanko.pdf_utils.misc import PdfStrictReadError
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.ades.report import AdESFailure, AdESIndeterminate, AdESSubIndic
@@ -94,7 +95,8 @@ from pyhanko_certvalidator.registry import CertificateRegistry
 from pyhanko_certvalidator.validate import async_validate_path
 
 from agent import messages
-from agent.messages import DEFAULT_LANG, Lang
+from agent.messages import DEFAULT_LANG, Lang, Phrase
+from agent.pdf import legacy
 from agent.pdf.models import SignatureLevel
 
 log = logging.getLogger(__name__)
@@ -113,14 +115,21 @@ _SIGNING_KEY_USAGE: Final = KeyUsageConstraints(
     key_usage=frozenset({"digital_signature", "non_repudiation"}),
     match_all_key_usages=False,
 )
+_OBSOLETE_HASHES: Final = frozenset({"md2", "md5"})
+"""Refused even in the SHA-1 formats (pyHanko's default list also refuses SHA-1)."""
 _SIGNATURE_SUBFILTERS: Final = frozenset(
-    {"/adbe.pkcs7.detached", "/ETSI.CAdES.detached", "/adbe.pkcs7.sha1"}
+    {"/adbe.pkcs7.detached", "/ETSI.CAdES.detached", *legacy.SUBFILTERS}
 )
 _TIMESTAMP_SUBFILTERS: Final = frozenset({"/ETSI.RFC3161"})
 
 
 class NotAPdf(ValueError):
-    """The file is not a PDF that can be read: garbage, damaged beyond reading, encrypted."""
+    """The file is not a PDF that can be read: garbage, damaged beyond reading, locked by a
+    password. ``phrase`` says which to a person, in their language; ``str()`` is for logs."""
+
+    def __init__(self, phrase: Phrase, detail: str = "") -> None:
+        super().__init__(f"{phrase}" + (f" ({detail})" if detail else ""))
+        self.phrase = phrase
 
 
 class SignatureKind(StrEnum):
@@ -196,6 +205,9 @@ class Problem(StrEnum):
     """The certificate is not for signing (key usage) or breaks a chain constraint."""
     WEAK_ALGORITHM = "weak-algorithm"
     """A hash or signature algorithm that is no longer accepted."""
+    SHA1_FORMAT = "sha1-format"
+    """An older format (``adbe.pkcs7.sha1``, ``adbe.x509.rsa_sha1``) whose digest is SHA-1:
+    intact and valid it may be, trusted it cannot be (SHA-1 collisions can be made)."""
     REVOKED = "revoked"
     """The signer's certificate, or a CA above it, is revoked."""
     REVOCATION_UNKNOWN = "revocation-unknown"
@@ -312,9 +324,17 @@ def verify_pdf(
     _refuse_running_loop()
     roots = _load_roots(trust_roots)
     if b"%PDF-" not in pdf[:HEADER_WINDOW]:
-        raise NotAPdf("the file is not a PDF (no %PDF- header)")
+        raise NotAPdf(Phrase.of("verify_not_a_pdf"))
     try:
         return _verify(pdf, roots, strict=True, fetch=fetch_revocation, timeout=timeout)
+    except _HybridReferences:
+        # Legitimate PDF 1.5 ("compatible" saves of Word and many converters), which pyHanko
+        # checks only with its non-strict reader; its difference analysis then also watches
+        # the hybrid streams. Not a syntax error: the report does not say so.
+        log.info("the PDF has hybrid cross-references; reading it with the non-strict reader")
+        return _verify(
+            pdf, roots, strict=False, fetch=fetch_revocation, timeout=timeout, lenient=False
+        )
     except _StrictSyntaxError:
         # Real-world files often break a rule (a dangling reference, a repeated key);
         # pyHanko then reads them leniently, and so do we, saying so in every report.
@@ -326,6 +346,10 @@ class _StrictSyntaxError(Exception):
     """The strict reading failed somewhere: start again with a lenient reader."""
 
 
+class _HybridReferences(Exception):
+    """The file has hybrid cross-references, which pyHanko's strict reader refuses."""
+
+
 def _verify(
     pdf: bytes,
     roots: list[asn1_x509.Certificate],
@@ -333,12 +357,15 @@ def _verify(
     strict: bool,
     fetch: bool,
     timeout: float,
+    lenient: bool | None = None,
 ) -> VerificationReport:
+    """``lenient``: whether to say the file was read leniently (default: when not strict)."""
     reader = _open(pdf, strict=strict)
     found = _find_signatures(reader)
     if not found:
         return VerificationReport(())
-    document = _Document.read(reader, found, lenient=not strict)
+    lenient = not strict if lenient is None else lenient
+    document = _Document.read(reader, found, lenient=lenient)
     checker = _Checker(roots, document, fetch=fetch, timeout=timeout)
     return VerificationReport(asyncio.run(checker.check_all(found)))
 
@@ -529,15 +556,20 @@ def _open(pdf: bytes, *, strict: bool) -> PdfFileReader:
     """A reader over ``pdf``, its catalogue read."""
     try:
         reader = PdfFileReader(BytesIO(pdf), strict=strict)
-        reader.root  # noqa: B018 — resolve the catalogue now
-        encrypted = reader.encrypted
+        # Encrypted with an owner password only (printing or copying restricted), a file
+        # opens without a password, in any reader and here.
+        opened = not reader.encrypted or reader.decrypt("").status is not AuthStatus.FAILED
+        if opened:
+            reader.root  # noqa: B018 — resolve the catalogue now
     except Exception as exc:  # hostile input: any parser failure means unreadable
         if strict and _strictness_failure(exc):
             raise _StrictSyntaxError from exc
         log.debug("unreadable PDF", exc_info=True)
-        raise NotAPdf(f"the PDF cannot be read: {_describe(exc)}") from exc
-    if encrypted:
-        raise NotAPdf("the PDF is encrypted; signatures in encrypted PDFs are not checked")
+        raise NotAPdf(Phrase.of("verify_damaged"), _describe(exc)) from exc
+    if not opened:
+        raise NotAPdf(Phrase.of("verify_password"))
+    if strict and reader.xrefs.hybrid_xrefs_present:
+        raise _HybridReferences
     return reader
 
 
@@ -565,7 +597,7 @@ def _find_signatures(reader: PdfFileReader) -> list[_Found]:
         if reader.strict and _strictness_failure(exc):
             raise _StrictSyntaxError from exc
         log.debug("unreadable form fields", exc_info=True)
-        raise NotAPdf(f"the PDF's form fields cannot be read: {_describe(exc)}") from exc
+        raise NotAPdf(Phrase.of("verify_damaged"), f"form fields: {_describe(exc)}") from exc
     found = []
     for field_name, value, field in fields:
         kind = SignatureKind.SIGNATURE
@@ -585,7 +617,10 @@ def _find_signatures(reader: PdfFileReader) -> list[_Found]:
             if subfilter not in allowed:
                 found.append(_Found(str(field_name), kind, revision, None, Problem.UNSUPPORTED))
                 continue
-            embedded = EmbeddedPdfSignature(reader, field, str(field_name))
+            if subfilter in legacy.SUBFILTERS:
+                embedded = legacy.embedded_signature(reader, field, str(field_name), subfilter)
+            else:
+                embedded = EmbeddedPdfSignature(reader, field, str(field_name))
         except Exception as exc:  # hostile input: report this signature as unreadable
             if reader.strict and _strictness_failure(exc):
                 raise _StrictSyntaxError from exc
@@ -744,11 +779,19 @@ class _Checker:
         attempt: _Attempt,
         extra: list[Problem],
     ) -> SignatureReport:
-        context = self._context(embedded, fetch=attempt.fetch)
+        sha1_format = str(embedded.sig_object.get("/SubFilter", "")) in legacy.SUBFILTERS
+        context = self._context(embedded, fetch=attempt.fetch, sha1_format=sha1_format)
         validation: Coroutine[Any, Any, PdfSignatureStatus | DocumentTimestampStatus]
         if found.kind is SignatureKind.DOCUMENT_TIMESTAMP:
             validation = async_validate_pdf_timestamp(
                 embedded, validation_context=context, skip_diff=attempt.skip_diff
+            )
+        elif sha1_format:
+            validation = legacy.validate(
+                embedded,
+                validation_context=context,
+                key_usage_settings=_SIGNING_KEY_USAGE,
+                skip_diff=attempt.skip_diff,
             )
         else:
             validation = async_validate_pdf_signature(
@@ -767,10 +810,17 @@ class _Checker:
         problems = list(extra)
         if attempt.skip_diff:
             problems.append(Problem.MODIFICATIONS_UNCHECKED)
-        return self._report(found, embedded, status, revocation, problems)
+        return self._report(found, embedded, status, revocation, problems, weak=sha1_format)
 
-    def _context(self, embedded: EmbeddedPdfSignature, *, fetch: bool) -> ValidationContext:
-        """A fresh context for one signature: roots, DSS and embedded data, fetching or not."""
+    def _context(
+        self, embedded: EmbeddedPdfSignature, *, fetch: bool, sha1_format: bool = False
+    ) -> ValidationContext:
+        """A fresh context for one signature: roots, DSS and embedded data, fetching or not.
+
+        ``sha1_format``: a format that is SHA-1 by definition. SHA-1 is then let through the
+        checks, so that the report tells what else holds (chain, validity, revocation), and
+        the weakness is reported on its own (:meth:`_report`).
+        """
         ocsps = list(self.document.dss_ocsps)
         crls = list(self.document.dss_crls)
         archived_ocsps, archived_crls = _adobe_revinfo(embedded.signer_info)
@@ -787,6 +837,7 @@ class _Checker:
             ocsps=ocsps,
             crls=crls,
             revocation_mode="soft-fail",
+            weak_hash_algos=_OBSOLETE_HASHES if sha1_format else None,
         )
 
     async def _revocation(
@@ -830,11 +881,17 @@ class _Checker:
         status: PdfSignatureStatus | DocumentTimestampStatus,
         revocation: Revocation,
         problems: list[Problem],
+        *,
+        weak: bool = False,
     ) -> SignatureReport:
+        """``weak``: the signature's format is SHA-1, which no chain can make trustworthy."""
         cert: asn1_x509.Certificate = status.signing_cert
         indication = status.trust_problem_indic
         path = status.validation_path
-        trusted = bool(status.valid and indication is None and path is not None)
+        chain_ok = bool(status.valid and indication is None and path is not None)
+        trusted = chain_ok and not weak
+        if weak:
+            problems.append(Problem.SHA1_FORMAT)
         chain = _chain(path, cert) if path is not None else (_subject(cert),)
 
         if isinstance(status, DocumentTimestampStatus):
@@ -849,7 +906,10 @@ class _Checker:
             timestamp_valid = _timestamp_ok(tst) if tst is not None else None
             signing_time = status.signer_reported_dt
             docmdp_ok = status.docmdp_ok
-            level = self._level(found, embedded, cert, has_timestamp=tst is not None)
+            # PAdES levels name CMS detached signatures; the SHA-1 formats are none of them.
+            level = (
+                None if weak else self._level(found, embedded, cert, has_timestamp=tst is not None)
+            )
             if not status.seed_value_ok:
                 problems.append(Problem.SEED_VALUE)
 
@@ -869,7 +929,7 @@ class _Checker:
             problems.append(Problem.DIGEST_MISMATCH)
         if not status.valid:
             problems.append(Problem.BAD_SIGNATURE)
-        problems += _trust_problems(indication, cert, revocation, trusted=trusted)
+        problems += _trust_problems(indication, cert, revocation, trusted=chain_ok)
         if revocation is Revocation.UNKNOWN:
             problems.append(Problem.REVOCATION_UNKNOWN)
         best_time = timestamp if timestamp_valid else signing_time
@@ -1011,7 +1071,9 @@ def _trust_problems(
         problems.append(Problem.KEY_USAGE)
     elif indication in _STALE:
         problems.append(Problem.REVOCATION_UNKNOWN)
-    if not trusted and revocation is not Revocation.REVOKED:
+    if not trusted and revocation is not Revocation.REVOKED and not problems:
+        # Only when nothing above explains it: an expired certificate of a trusted CA is
+        # expired, not "from an untrusted CA".
         problems.append(Problem.UNTRUSTED)
     return problems
 

@@ -30,7 +30,7 @@ from agent.errors import (
     OriginNotAllowed,
     PayloadTooLarge,
 )
-from agent.messages import pick_lang
+from agent.messages import Phrase, pick_lang
 from agent.origin import Admitted
 from agent.server.keys import BUDGET, CALLER, GATE, SETTINGS, ServerSettings
 
@@ -164,7 +164,9 @@ def _from_http_exception(exc: web.HTTPException, request: web.Request) -> AgentE
         return MethodNotAllowed(f"method {request.method} is not allowed on {request.path}")
     if isinstance(exc, web.HTTPNotFound):
         return NotFound(f"no route for {request.path}")
-    return BadRequest(exc.reason)
+    # aiohttp's reason is English and about its own parsing: the log keeps it.
+    log.info("HTTP %s on %s %s: %s", exc.status, request.method, request.path, exc.reason)
+    return BadRequest(Phrase.of("bad_http", status=exc.status))
 
 
 @web.middleware
@@ -217,7 +219,8 @@ def _preflight(request: web.Request, origin: str) -> web.Response:
     requested = request.headers.get("Access-Control-Request-Headers", "")
     asked = {h.strip().lower() for h in requested.split(",") if h.strip()}
     if not asked <= _ALLOWED_HEADERS:
-        raise BadRequest(f"headers not allowed: {', '.join(sorted(asked - _ALLOWED_HEADERS))}")
+        refused = ", ".join(sorted(asked - _ALLOWED_HEADERS))
+        raise BadRequest(Phrase.of("bad_cors_headers", headers=refused))
     response = web.Response(status=204)
     response.headers["Access-Control-Allow-Methods"] = _ALLOWED_METHODS
     if asked:

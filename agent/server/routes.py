@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from importlib import resources
 from typing import Any, Final
@@ -12,7 +13,7 @@ from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import BadHttpMessage
 
 from agent.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
-from agent.messages import pick_lang
+from agent.messages import Phrase, pick_lang
 from agent.protocol import (
     decode_json_object,
     parse_batch_sign_request,
@@ -26,6 +27,7 @@ from agent.server.connections import ConnectionLimits
 from agent.server.keys import BODY_SECONDS, CALLER, SERVICE, SETTINGS
 from agent.server.middlewares import json_response
 
+log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 _CHUNK = 256 * 1024
 
@@ -69,7 +71,7 @@ async def _body_deadline(request: web.Request) -> AsyncIterator[None]:
         async with asyncio.timeout(seconds):
             yield
     except TimeoutError:
-        raise BadRequest(f"the request body did not arrive within {seconds:g} s") from None
+        raise BadRequest(Phrase.of("bad_body_timeout", seconds=f"{seconds:g}")) from None
 
 
 async def read_json(request: web.Request) -> dict[str, Any]:
@@ -94,7 +96,9 @@ async def _read_pdf_form(request: web.Request) -> tuple[dict[str, Any], bytes]:
         async with _body_deadline(request):
             return await _read_form_parts(request, request.app[SETTINGS].max_pdf_bytes)
     except (ValueError, BadHttpMessage) as exc:  # aiohttp's multipart parser on a broken body
-        raise BadRequest(f"malformed multipart/form-data body: {exc}") from exc
+        # What the parser said is for the developer reading the log, in English.
+        log.info("malformed multipart/form-data body on %s: %s", request.path, exc)
+        raise BadRequest(Phrase.of("bad_multipart")) from exc
 
 
 async def _read_form_parts(request: web.Request, pdf_limit: int) -> tuple[dict[str, Any], bytes]:
@@ -103,15 +107,15 @@ async def _read_form_parts(request: web.Request, pdf_limit: int) -> tuple[dict[s
     pdf: bytes | None = None
     while (part := await reader.next()) is not None:
         if not isinstance(part, BodyPartReader):
-            raise BadRequest("nested multipart bodies are not accepted")
+            raise BadRequest(Phrase.of("bad_multipart_nested"))
         if part.name == "file" and pdf is None:
             pdf = await _read_limited(part, pdf_limit, pdf_limit)
         elif part.name == "options" and options is None:
             options = decode_json_object(await _read_limited(part, _MAX_OPTIONS, _MAX_OPTIONS))
         else:
-            raise BadRequest(f"unexpected form part {part.name!r} (use 'file' and 'options')")
+            raise BadRequest(Phrase.of("bad_form_part", part=repr(part.name)))
     if pdf is None:
-        raise BadRequest("the form has no 'file' part")
+        raise BadRequest(Phrase.of("bad_form_no_file"))
     return options or {}, pdf
 
 
@@ -124,8 +128,9 @@ def _configured_tsa_only(chosen: str | None, configured: str | None) -> None:
     """
     if chosen is not None and chosen != configured:
         raise BadRequest(
-            "'tsaUrl' is not the time-stamping authority configured on this computer"
-            + (f" ({configured}); leave it out" if configured else "; ask IT to set tsa_url")
+            Phrase.of("bad_tsa_not_configured", configured=configured)
+            if configured
+            else Phrase.of("bad_tsa_none_configured")
         )
 
 

@@ -29,6 +29,7 @@ from agent.errors import (
     TokenNotPresent,
     UserCancelled,
 )
+from agent.messages import Phrase
 from agent.pin import Login, Pin, TriesLeft
 from agent.token.login import pin_for_login
 from agent.token.mechanisms import plan_for
@@ -344,7 +345,7 @@ class Pkcs11Module:
             if scheme is RsaScheme.PSS and (
                 pkcs11.Mechanism.RSA_PKCS_PSS not in token.slot.get_mechanisms()
             ):
-                raise BadRequest("this token cannot sign with RSA-PSS; use PKCS1v15")
+                raise BadRequest(Phrase.of("bad_rsa_pss_token"))
             pin = pin_for_login(pin_state_of(token.flags), login)
             with self._login(token, pin) as session:
                 key: Any

@@ -315,18 +315,34 @@ def digest_item(draw: st.DrawFn, algorithm: str | None = None) -> dict[str, Any]
     return item
 
 
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def _certificates() -> list[str]:
+    """A few real certificates (the parser checks that ``certificate`` is one)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from agent.testing.softhsm import TestCa, vn_name
+
+    ca = TestCa.create("Kyso Fuzz CA")
+    issued = [
+        ca.issue(ec.generate_private_key(ec.SECP256R1()).public_key(), vn_name(name))
+        for name in ("Nguyễn Văn An", "Trần Thị Bình")
+    ]
+    return [_b64(c.public_bytes(serialization.Encoding.DER)) for c in (ca.cert, *issued)]
+
+
+_CERTIFICATES = _certificates()
+
+
 def _optional_fields(draw: st.DrawFn, request: dict[str, Any]) -> dict[str, Any]:
     if draw(st.booleans()):
-        request["certificate"] = draw(
-            st.one_of(st.none(), st.binary(min_size=1, max_size=40).map(_b64))
-        )
+        request["certificate"] = draw(st.one_of(st.none(), st.sampled_from(_CERTIFICATES)))
     if draw(st.booleans()):
         request["scheme"] = draw(st.sampled_from([None, "PKCS1v15", "PSS"]))
     return request
-
-
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode()
 
 
 @st.composite

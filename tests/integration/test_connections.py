@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import socket
@@ -129,7 +130,9 @@ async def test_a_body_that_trickles_in_is_refused_with_a_clear_error(tmp_path: P
         answer = await asyncio.wait_for(reader.read(65536), timeout=LIMITS.body_seconds + 10)
         head, _, body = answer.partition(b"\r\n\r\n")
         assert head.startswith(b"HTTP/1.1 400"), head
-        assert b'"BAD_REQUEST"' in body and b"1.5 s" in body, body
+        message = json.loads(body)["error"]["message"]
+        assert json.loads(body)["error"]["code"] == "BAD_REQUEST", body
+        assert "1.5 giây" in message, message  # what is wrong, in the default language
         writer.close()
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import subprocess
 import sys
 import uuid
 from pathlib import Path
@@ -21,7 +20,7 @@ from cryptography.hazmat.primitives import serialization
 
 from tests.conftest import PIN, AgentProcess, SessionToken, run_cli, start_agent
 from tests.pdftools import NssDb, pyhanko_bottom_line, sample_pdf, tamper
-from tests.verify import b64
+from tests.verify import b64, openssl_cms_verify
 
 pytestmark = pytest.mark.integration
 
@@ -33,20 +32,6 @@ def der(cert: object) -> bytes:
 @pytest.fixture(scope="module")
 def nss(token: SessionToken, tmp_path_factory: pytest.TempPathFactory) -> NssDb:
     return NssDb.create(tmp_path_factory.mktemp("nss"), token.ca.cert)
-
-
-def openssl_cms_verify(cms: Path, content: Path, tmp: Path) -> subprocess.CompletedProcess[str]:
-    """``openssl cms -verify`` of a detached DER CMS over ``content``, trusting ``tmp/ca.pem``."""
-    return subprocess.run(
-        [
-            *("openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", str(cms)),
-            *("-content", str(content), "-CAfile", str(tmp / "ca.pem")),
-            *("-purpose", "any", "-out", "/dev/null"),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
 
 
 def sign_pdf(agent: AgentProcess, pdf: bytes, **options: object) -> bytes:
@@ -188,6 +173,7 @@ def test_appearance_outside_the_document_is_refused_before_asking(
             "certificate": b64(der(token.rsa)),
             "appearance": {"profile": "personal", "page": 7},
         },
+        headers={"Accept-Language": "en"},
     )
     assert response.error_code == "BAD_REQUEST"
     assert "page 7 is outside the document" in response.json["error"]["message"]
@@ -309,10 +295,9 @@ def test_cms_signature_over_a_digest_verifies_with_openssl(
     )
     assert response.status == 200, response.body[:300]
     cms = base64.b64decode(response.json["cms"])
-    (tmp_path / "cms.der").write_bytes(cms)
-    (tmp_path / "content.bin").write_bytes(content)
-    (tmp_path / "ca.pem").write_bytes(token.ca.cert.public_bytes(serialization.Encoding.PEM))
-    verified = openssl_cms_verify(tmp_path / "cms.der", tmp_path / "content.bin", tmp_path)
+    ca_pem = tmp_path / "ca.pem"
+    ca_pem.write_bytes(token.ca.cert.public_bytes(serialization.Encoding.PEM))
+    verified = openssl_cms_verify(cms, content, ca_pem, tmp_path)
     assert verified.returncode == 0, verified.stderr
     from asn1crypto import cms as asn1_cms
 
@@ -322,7 +307,5 @@ def test_cms_signature_over_a_digest_verifies_with_openssl(
     content_type, message_digest = "1.2.840.113549.1.9.3", "1.2.840.113549.1.9.4"
     signing_certificate_v2 = "1.2.840.113549.1.9.16.2.47"
     assert {content_type, message_digest, signing_certificate_v2} <= attributes
-    wrong = tmp_path / "other.bin"
-    wrong.write_bytes(content + b"!")
-    refused = openssl_cms_verify(tmp_path / "cms.der", wrong, tmp_path)
+    refused = openssl_cms_verify(cms, content + b"!", ca_pem, tmp_path)
     assert refused.returncode != 0

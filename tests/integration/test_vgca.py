@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import json
 import socket
 import subprocess
@@ -21,9 +22,12 @@ from typing import Any
 import aiohttp
 import pytest
 from asn1crypto import cms
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from tests.conftest import PIN, AgentProcess, SessionToken, run_cli, start_agent
 from tests.pdftools import NssDb, page_text, pyhanko_bottom_line, sample_pdf
+from tests.verify import openssl_cms_verify, verify_with_cryptography
 from tests.vgca_portal import Site
 
 pytestmark = pytest.mark.integration
@@ -47,8 +51,16 @@ def foreign() -> Iterator[Site]:
 
 
 @pytest.fixture(scope="module")
+def ca_pem(token: SessionToken, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The test CA as a PEM file: the agent's trust root (VerifyMsg) and openssl's CAfile."""
+    path = tmp_path_factory.mktemp("ca") / "ca.pem"
+    path.write_bytes(token.ca.cert.public_bytes(serialization.Encoding.PEM))
+    return path
+
+
+@pytest.fixture(scope="module")
 def vgca(
-    token: SessionToken, portal: Site, tmp_path_factory: pytest.TempPathFactory
+    token: SessionToken, portal: Site, ca_pem: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[AgentProcess]:
     running = start_agent(
         tmp_path_factory.mktemp("vgca-agent"),
@@ -58,7 +70,7 @@ def vgca(
         "--prompt-timeout",
         "5",
         vgca=True,
-        policy={"cancel_backoff_seconds": 0},
+        policy={"cancel_backoff_seconds": 0, "trust_roots": [str(ca_pem)]},
     )
     yield running
     running.stop()
@@ -426,10 +438,22 @@ def test_cancel_returns_status_4(agent_: AgentProcess, portal: Site) -> None:
 def test_unsupported_endpoints_answer_a_vietnamese_message(
     agent_: AgentProcess, portal: Site
 ) -> None:
-    for endpoint in ("SignXML", "SignOffice", "GetLicenseRequest", "Whatever"):
+    for endpoint in ("SignXML", "VerifyXML", "Whatever"):
         reply = call(agent_, endpoint, {"FileName": portal.url("/x.xml")}, portal.origin)
         assert reply["Status"] == 2
         assert f"không hỗ trợ chức năng {endpoint}" in reply["Message"]
+        assert reply["Error"] == reply["Message"]
+    instead = {
+        "SignPDFWP": "Hãy dùng SignPDF hoặc SignApproved",
+        "SignOffice": "Hãy chuyển tài liệu sang PDF",
+        "VerifyOffice": "Hãy kiểm tra bản PDF bằng VerifyPDF",
+        "SignXMLP12": "Hãy dùng SignMsg",
+    }
+    for endpoint, advice in instead.items():
+        reply = call(agent_, endpoint, {"FileName": portal.url("/x.docx")}, portal.origin)
+        assert reply["Status"] == 2, reply
+        assert reply["Message"].startswith("Kyso Agent không "), reply
+        assert advice in reply["Message"], reply
     empty = call(
         agent_, "SignApproved", {"FileUploadHandler": portal.url("/upload")}, portal.origin
     )
@@ -491,8 +515,6 @@ def test_handlers_answering_status_zero_are_accepted_and_appendix_is_stamped(
 def test_sign_msg_returns_a_cms_over_the_data(
     agent_: AgentProcess, portal: Site, token: SessionToken
 ) -> None:
-    import hashlib
-
     data = "Tôi đồng ý".encode()
     agent_.script({"approved": True, "pin": PIN, "certificate": LEADER})
     reply = call(agent_, "SignMsg", {"Data": base64.b64encode(data).decode()}, portal.origin)
@@ -609,3 +631,247 @@ def test_an_empty_file_name_without_a_display_says_the_page_must_give_one(
     assert reply["Status"] == 2
     assert "FileName" in reply["Message"]
     assert agent_.prompts() == [] and portal.hits == []
+
+
+# --- what the real vgcaplugin.js and the portals that call it send -----------------------------
+#
+# The shapes below are those of public portal code calling the library (facts, not code):
+# vgca_get_certinfo sends the text "get_cert_info", vgca_show_config "config",
+# vgca_license_request "request"; vgca_sign_msg sends the page's string as is, either
+# JSON.stringify({HashAlg: "SHA256", HashValue, Encode: "RSA"}) (reading Signature and
+# CertBase64) or Base64.encode(text); vgca_sign_file gets {FileUploadHandler, SessionId: "",
+# FileName: url}; vgca_auth sends the session's AuthCode as plain text and reads Signature;
+# vgca_verify_msg gets {Base64Content, Signature}.
+
+
+def cms_verified(signature: bytes, content: bytes, ca_pem: Path, tmp: Path) -> None:
+    done = openssl_cms_verify(signature, content, ca_pem, tmp)
+    assert done.returncode == 0, done.stderr
+
+
+def signer_of(cert_b64: str) -> str:
+    cert = x509.load_der_x509_certificate(base64.b64decode(cert_b64))
+    return str(cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value)
+
+
+def test_get_cert_info_and_config_accept_the_librarys_plain_text(
+    agent_: AgentProcess, portal: Site
+) -> None:
+    agent_.script({"approved": True, "certificate": LEADER})
+    info = call(agent_, "GetCertInfo", "get_cert_info", portal.origin)
+    assert info["Status"] == 0, info
+    assert info["CertInfo"]["SubjectCN"] == LEADER
+    assert signer_of(info["CertInfo"]["CertBase64"]) == LEADER
+    [prompt] = agent_.prompts()
+    assert prompt["origin"] == portal.origin
+    config = call(agent_, "Config", "config", portal.origin)
+    assert config["Status"] == 0, config
+    assert {"VerifyMsg", "Auth"} <= set(config["Endpoints"])
+
+
+def test_sign_msg_signs_a_portals_digest_raw_and_replies_cert_base64(
+    agent_: AgentProcess, portal: Site
+) -> None:
+    """The digest a portal prepared (of an XML's SignedInfo, say) comes back as a raw
+    signature beside the certificate, the way portals assemble their own signature."""
+    digest = hashlib.sha256(b"<SignedInfo>hoc ba</SignedInfo>").digest()
+    agent_.script(
+        {"approved": True, "pin": PIN, "certificate": LEADER},
+        {"approved": True, "pin": PIN, "certificate": LEADER},
+    )
+    forms = (
+        {"HashAlg": "SHA256", "HashValue": base64.b64encode(digest).decode(), "Encode": "RSA"},
+        {"HashValue": base64.b64encode(digest).decode(), "HashAlg": "SHA256"},
+    )
+    for form in forms:
+        reply = call(agent_, "SignMsg", json.dumps(form), portal.origin)
+        assert reply["Status"] == 0, reply
+        assert signer_of(reply["CertBase64"]) == LEADER
+        verify_with_cryptography(
+            base64.b64decode(reply["CertBase64"]),
+            base64.b64decode(reply["Signature"]),
+            digest,
+            "SHA-256",
+        )
+        assert reply["HashValue"] == form["HashValue"]
+    prompts = agent_.prompts()
+    assert [p["documents"][0]["digest"] for p in prompts] == [digest.hex()] * 2
+    assert all(p["origin"] == portal.origin for p in prompts)
+
+
+def test_sign_msg_signs_a_bare_base64_string_and_verify_msg_checks_it(
+    agent_: AgentProcess, portal: Site, ca_pem: Path, tmp_path: Path
+) -> None:
+    data = "Tôi đồng ý với nội dung văn bản".encode()
+    agent_.script({"approved": True, "pin": PIN, "certificate": LEADER})
+    reply = call(agent_, "SignMsg", base64.b64encode(data).decode(), portal.origin)
+    assert reply["Status"] == 0, reply
+    signature = base64.b64decode(reply["Signature"])
+    cms_verified(signature, data, ca_pem, tmp_path)
+    assert signer_of(reply["CertBase64"]) == LEADER
+    [prompt] = agent_.prompts()
+    assert prompt["documents"][0]["digest"] == hashlib.sha256(data).hexdigest()
+
+    checked = call(
+        agent_,
+        "VerifyMsg",
+        {"Base64Content": base64.b64encode(data).decode(), "Signature": reply["Signature"]},
+        portal.origin,
+    )
+    assert checked["Status"] == 0, checked
+    assert (checked["Valid"], checked["Intact"], checked["Trusted"]) == (True, True, True)
+    assert checked["Signer"] == LEADER and LEADER in checked["Message"]
+    tampered = call(
+        agent_,
+        "VerifyMsg",
+        {"Base64Content": base64.b64encode(data + b"!").decode(), "Signature": reply["Signature"]},
+        portal.origin,
+    )
+    assert tampered["Status"] == 17, tampered
+    assert tampered["Valid"] is False and tampered["Intact"] is False
+    assert len(agent_.prompts()) == 1, "verifying asks nobody"
+
+
+def test_verify_msg_checks_a_raw_signature_with_its_certificate(
+    agent_: AgentProcess, portal: Site, tmp_path: Path
+) -> None:
+    data = b"bien ban hop"
+    digest = hashlib.sha256(data).digest()
+    agent_.script({"approved": True, "pin": PIN, "certificate": CLERK})
+    signed = call(
+        agent_, "SignMsg", {"HashValue": base64.b64encode(digest).decode()}, portal.origin
+    )
+    assert signed["Status"] == 0, signed
+    checked = call(
+        agent_,
+        "VerifyMsg",
+        {
+            "Base64Content": base64.b64encode(data).decode(),
+            "Signature": signed["Signature"],
+            "CertBase64": signed["CertBase64"],
+        },
+        portal.origin,
+    )
+    assert checked["Status"] == 0, checked
+    assert checked["Signer"] == CLERK
+    without = call(
+        agent_,
+        "VerifyMsg",
+        {"Base64Content": base64.b64encode(data).decode(), "Signature": signed["Signature"]},
+        portal.origin,
+    )
+    assert without["Status"] == 1 and "CertBase64" in without["Message"], without
+
+
+def test_auth_signs_the_sites_challenge_after_the_same_question(
+    agent_: AgentProcess, portal: Site, ca_pem: Path, tmp_path: Path
+) -> None:
+    challenge = "3f9c2a7e-5b1d-4c0e-9a8f-1d2e3c4b5a69"
+    agent_.script({"approved": True, "pin": PIN, "certificate": LEADER}, {"approved": False})
+    reply = call(agent_, "Auth", challenge, portal.origin)
+    assert reply["Status"] == 0, reply
+    cms_verified(base64.b64decode(reply["Signature"]), challenge.encode(), ca_pem, tmp_path)
+    assert signer_of(reply["CertBase64"]) == LEADER
+    [prompt] = agent_.prompts()
+    assert prompt["action"] == "sign" and prompt["origin"] == portal.origin
+    assert prompt["documents"][0]["name"].startswith("Đăng nhập bằng chữ ký số")
+    assert prompt["documents"][0]["digest"] == hashlib.sha256(challenge.encode()).hexdigest()
+
+    refused = call(agent_, "Auth", challenge, portal.origin)
+    assert refused["Status"] == 4 and refused["Error"] == "Người dùng đã hủy thao tác."
+    assert "Signature" not in refused
+    audit = run_cli("audit", "--json", "--data-dir", str(agent_.data_dir))
+    outcomes = [e["outcome"] for e in json.loads(audit.stdout)["entries"]][-2:]
+    assert outcomes == ["signed", "USER_CANCELLED"]
+
+
+def test_a_pin_sent_to_auth_or_sign_msg_is_refused_before_any_question(
+    agent_: AgentProcess, portal: Site
+) -> None:
+    agent_.script({"approved": True, "pin": PIN})
+    for endpoint, payload in (
+        ("Auth", {"AuthCode": "abc", "Pin": "123456"}),
+        ("SignMsg", {"HashValue": base64.b64encode(bytes(32)).decode(), "UserPin": "1"}),
+    ):
+        reply = call(agent_, endpoint, payload, portal.origin)
+        assert reply["Status"] == 1, reply
+        assert "PIN" in reply["Message"]
+    assert agent_.prompts() == []
+
+
+def test_get_license_request_is_answered_as_licensed(agent_: AgentProcess, portal: Site) -> None:
+    reply = call(agent_, "GetLicenseRequest", "request", portal.origin)
+    assert reply["Status"] == 0, reply
+    assert reply["Licensed"] is True and reply["LicenseRequest"] == ""
+    assert "danh sách trang được phép" in reply["Message"]
+    assert agent_.prompts() == []
+
+
+def test_sign_file_with_one_file_name_as_portals_send_it(
+    agent_: AgentProcess, portal: Site, token: SessionToken
+) -> None:
+    portal.documents["cong-van.pdf"] = sample_pdf()
+    agent_.script({"approved": True, "pin": PIN})
+    reply = call(
+        agent_,
+        "SignFile",
+        {
+            "FileUploadHandler": portal.url("/upload"),
+            "SessionId": "phien-9",
+            "FileName": portal.url("/docs/cong-van.pdf"),
+            "MetaData": [{"Key": "abc", "Value": "abc"}],
+        },
+        portal.origin,
+    )
+    assert reply["Status"] == 0, reply
+    assert reply["FileName"] == "signed-1.pdf" and reply["FileServer"] == "fs-01"
+    assert [(f["FileID"], f["Status"]) for f in reply["Files"]] == [(None, 0)]
+    [upload] = portal.uploads
+    assert (upload["SessionId"], upload["abc"]) == ("phien-9", "abc")
+    assert pyhanko_bottom_line(portal.documents["signed-1.pdf"], token.ca.cert) == [True]
+    [prompt] = agent_.prompts()
+    assert prompt["documents"][0]["name"] == "cong-van.pdf"
+
+
+def test_an_empty_session_id_reaches_the_upload_handler(agent_: AgentProcess, portal: Site) -> None:
+    portal.documents["phien-rong.pdf"] = sample_pdf()
+    agent_.script({"approved": True, "pin": PIN})
+    reply = call(
+        agent_,
+        "SignApproved",
+        {
+            "FileUploadHandler": portal.url("/upload"),
+            "SessionId": "",
+            "FileName": portal.url("/docs/phien-rong.pdf"),
+        },
+        portal.origin,
+    )
+    assert reply["Status"] == 0, reply
+    [upload] = portal.uploads
+    assert upload["SessionId"] == ""
+
+
+def test_a_vietnamese_file_name_reaches_aspnet_and_php_handlers_unchanged(
+    agent_: AgentProcess, portal: Site
+) -> None:
+    name = "Quyết định 123.pdf"
+    portal.documents[name] = sample_pdf()
+    agent_.script({"approved": True, "pin": PIN})
+    reply = call(
+        agent_,
+        "SignApproved",
+        {
+            "FileUploadHandler": portal.url("/upload"),
+            "FileName": portal.url("/docs/Quy%E1%BA%BFt%20%C4%91%E1%BB%8Bnh%20123.pdf"),
+        },
+        portal.origin,
+    )
+    assert reply["Status"] == 0, reply
+    [upload] = portal.uploads
+    # What a browser sends: the name's UTF-8 bytes inside filename="…", nothing escaped.
+    assert f'filename="{name}"'.encode() in upload["disposition"], upload["disposition"]
+    assert b"%" not in upload["disposition"] and b"filename*" not in upload["disposition"]
+    assert upload["aspnet_filename"] == name
+    assert upload["php_filename"] == name
+    [prompt] = agent_.prompts()
+    assert prompt["documents"][0]["name"] == name

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-PDF_STACK = ("pyhanko", "pyhanko_certvalidator", "fontTools", "PIL")
+PDF_STACK = ("pyhanko", "pyhanko_certvalidator", "fontTools", "PIL", "pypdfium2")
 
 # A fresh interpreter builds what `kyso-agent serve` builds before it listens.
 _BUILD = """

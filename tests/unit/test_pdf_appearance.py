@@ -43,19 +43,35 @@ from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from agent.algorithms import HashAlgorithm, KeyType
+from agent.errors import BadRequest
 from agent.pdf import fonts
-from agent.pdf.appearance import (
-    AppearanceError,
-    Placement,
-    field_spec,
-    resolve_placement,
-    stamp_style,
-)
+from agent.pdf.appearance import stamp_style
 from agent.pdf.fonts import FontError, FontStyle, find_font, font_for, prepare_font
-from agent.pdf.models import Appearance, PdfSignOptions, Profile, SignerIdentity
+from agent.pdf.models import (
+    Appearance,
+    AppearanceError,
+    PdfSignOptions,
+    Placement,
+    Profile,
+    SignerIdentity,
+)
+from agent.pdf.placement import field_spec, resolve_placement
 from agent.pdf.signer import sign_pdf
+from agent.protocol import parse_appearance
 from agent.testing.softhsm import TestCa, vn_name
-from tests.pdftools import page_text, sample_pdf
+from tests.pdftools import classic_pdf, page_text, qpdf_clean, sample_pdf
+from tests.placement_pdfs import (
+    LETTERHEAD_LEFT,
+    LETTERHEAD_MOTTO,
+    LETTERHEAD_RIGHT,
+    Box,
+    Page,
+    barcode_page,
+    body_text,
+    build,
+    fields_page,
+    letterhead_page,
+)
 
 pytestmark = pytest.mark.skipif(
     not all(shutil.which(t) for t in ("pdftoppm", "pdftotext", "pdfsig")),
@@ -138,10 +154,12 @@ async def sign(
 ) -> bytes:
     """Sign as ``agent.pdf.signer`` does: our field spec and stamp style, pyHanko's signer."""
     placement = resolve_placement(pdf, appearance)
+    if placement is not None and placement.field is not None:
+        field = placement.field
     pdf_signer = signers.PdfSigner(
         signers.PdfSignatureMetadata(field_name=field, subfilter=fields.SigSeedSubFilter.PADES),
         signer,
-        stamp_style=stamp_style(appearance, who, SIGNED_AT, font_dir),
+        stamp_style=stamp_style(appearance, who, SIGNED_AT, font_dir, placement),
         new_field_spec=field_spec(field, placement),
     )
     out = BytesIO()
@@ -472,16 +490,22 @@ def with_page_entries(pdf: bytes, page_index: int, entries: dict[str, generic.Pd
     return out.getvalue()
 
 
-def test_rotated_page_takes_a_rect_but_refuses_an_anchor() -> None:
+def test_rotated_page_takes_a_rect_as_is_and_an_anchor() -> None:
     document = with_page_entries(
         sample_pdf(pages=1, text="[[KY_SO]]"), 0, {"/Rotate": generic.NumberObject(90)}
     )
     rect = (100.0, 100.0, 300.0, 180.0)
     assert resolve_placement(document, Appearance(Profile.PERSONAL, rect=rect)) == Placement(
-        0, rect
+        0, rect, rotation=90
     )
-    with pytest.raises(AppearanceError, match="rotated"):
-        resolve_placement(document, Appearance(Profile.PERSONAL, anchor="[[KY_SO]]"))
+    placement = resolve_placement(document, Appearance(Profile.PERSONAL, anchor="[[KY_SO]]"))
+    assert placement is not None and placement.rotation == 90
+    x1, y1, x2, y2 = placement.box
+    # 200 x 80 as viewed is 80 x 200 in the page's own space; centred on the placeholder
+    # (about 72…135 x 767…784), pushed down inside the page.
+    assert (x2 - x1, y2 - y1) == (80, 200)
+    assert 95 < (x1 + x2) / 2 < 115
+    assert y2 == A4[1]
 
 
 def test_crop_box_bounds_the_stamp(document: bytes) -> None:
@@ -543,7 +567,10 @@ def test_the_agent_signs_at_the_moment_its_stamp_shows(
 @pytest.mark.parametrize(
     ("appearance", "message"),
     [
-        (Appearance(Profile.PERSONAL, page=5), "page 5 is outside the document, which has 2 pages"),
+        (
+            Appearance(Profile.PERSONAL, page=5),
+            "page 5 is outside the document (the document has 2",
+        ),
         (Appearance(Profile.PERSONAL, page=-3), "page -3 is outside"),
         (Appearance(Profile.PERSONAL, rect=(500, 700, 700, 780)), "is outside page 2"),
         (Appearance(Profile.ATTACHMENT, text="Số: 1", rect=(-10, 0, 100, 50)), "is outside page 1"),
@@ -634,7 +661,6 @@ async def test_three_signatures_in_incremental_updates_all_validate(  # noqa: PL
     font_dir: Path,
 ) -> None:
     personal_rect = (330.0, 120.0, 530.0, 200.0)
-    seal_rect = (330.0, 110.0, 530.0, 210.0)  # seal over the signature's left third
     pdf = await sign(
         document,
         Appearance(Profile.PERSONAL, page=-1, rect=personal_rect, image=scribble_png()),
@@ -645,7 +671,7 @@ async def test_three_signatures_in_incremental_updates_all_validate(  # noqa: PL
     )
     pdf = await sign(
         pdf,
-        Appearance(Profile.ORGANIZATION, page=-1, rect=seal_rect, image=seal_png()),
+        Appearance(Profile.ORGANIZATION, page=-1, image=seal_png()),
         office_signer,
         OFFICE,
         font_dir=font_dir,
@@ -677,9 +703,396 @@ async def test_three_signatures_in_incremental_updates_all_validate(  # noqa: PL
 
     last = render(pdf, 2)
     assert within(colour_bbox(last, "blue"), pixels(personal_rect))
+    # The seal goes beside the leader's signature, on its left, never over it.
+    seal_rect = widget_rects(pdf)["Signature2"][1]
+    assert seal_rect[2] <= personal_rect[0]
     red = colour_bbox(last, "red")
     seal_left_third = pixels((seal_rect[0], seal_rect[1], seal_rect[0] + 66, seal_rect[3]))
     assert within(red, seal_left_third)
+
+
+# --------------------------------------------------------------------------- placement, real pages
+
+
+def widget_rects(pdf: bytes) -> dict[str, tuple[int, Box]]:
+    """Each signature field's page (0-based) and widget rectangle, read back from the file."""
+    reader = PdfFileReader(BytesIO(pdf))
+    pages = {
+        reader.find_page_for_modification(i)[0].idnum: i
+        for i in range(int(reader.root["/Pages"]["/Count"]))
+    }
+    found = {}
+    for name, _, ref in fields.enumerate_sig_fields(reader):
+        widget = ref.get_object()
+        x1, y1, x2, y2 = (float(v) for v in widget["/Rect"])
+        page = widget.get_value_as_reference("/P").idnum if "/P" in widget else None
+        found[name] = (pages.get(page, -1), (min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2)))
+    return found
+
+
+def overlap(a: Box, b: Box) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def pdfsig_valid(pdf: bytes, tmp: Path) -> int:
+    """How many signatures poppler's pdfsig finds valid (the certificates aside)."""
+    path = tmp / "signed.pdf"
+    path.write_bytes(pdf)
+    done = subprocess.run(["pdfsig", "-nocert", str(path)], capture_output=True, check=False)
+    return done.stdout.decode().count("Signature is Valid.")
+
+
+async def pyhanko_intact(pdf: bytes, ca: TestCa) -> list[bool]:
+    root = asn1_x509.Certificate.load(ca.cert.public_bytes(serialization.Encoding.DER))
+    context = ValidationContext(trust_roots=[root], allow_fetching=False)
+    verdicts = []
+    for signature in PdfFileReader(BytesIO(pdf)).embedded_signatures:
+        status = await async_validate_pdf_signature(signature, context)
+        verdicts.append(bool(status.intact and status.valid and status.bottom_line))
+    return verdicts
+
+
+def page_height(pdf: bytes, page: int) -> int:
+    return render(pdf, page).height
+
+
+needs_qpdf = pytest.mark.skipif(shutil.which("qpdf") is None, reason="needs qpdf")
+
+
+@needs_qpdf
+async def test_the_seal_after_the_leaders_signature_sits_beside_it_never_over_it(  # noqa: PLR0917
+    tmp_path: Path,
+    document: bytes,
+    ca: TestCa,
+    an_signer: signers.SimpleSigner,
+    office_signer: signers.SimpleSigner,
+    font_dir: Path,
+) -> None:
+    # SignApproved, then SignIssued: neither gives a position.
+    approved = await sign(document, Appearance(Profile.PERSONAL), an_signer, AN, font_dir=font_dir)
+    issued = await sign(
+        approved,
+        Appearance(Profile.ORGANIZATION, image=seal_png(), details=("Số: 123/QĐ-UBND",)),
+        office_signer,
+        OFFICE,
+        font_dir=font_dir,
+        field="Signature2",
+    )
+
+    rects = widget_rects(issued)
+    (leader_page, leader), (seal_page, seal) = rects["Signature1"], rects["Signature2"]
+    assert leader_page == seal_page == 1, "the seal goes on the page of the leader's signature"
+    assert not overlap(leader, seal), (leader, seal)
+    # Beside it, on its left (Điều 33: the seal on the left of the signature), same height.
+    assert seal[2] <= leader[0] <= seal[2] + 4
+    assert abs((seal[1] + seal[3]) / 2 - (leader[1] + leader[3]) / 2) <= 1
+    before, after = render(approved, 2), render(issued, 2)
+    ink = changed(before, after)
+    assert ink is not None and within(ink, pixels(seal)), (ink, seal)
+    assert within(colour_bbox(after, "red"), pixels(seal))
+    assert "Ký bởi: Nguyễn Văn An" in page_text(issued, 2), "the leader's stamp still reads"
+    assert pdfsig_valid(issued, tmp_path) == 2
+    assert await pyhanko_intact(issued, ca) == [True, True]
+    qpdf_clean(issued, tmp_path)
+
+
+@needs_qpdf
+async def test_the_attachment_stamp_keeps_clear_of_a_barcode_in_the_top_right_corner(
+    tmp_path: Path, ca: TestCa, an_signer: signers.SimpleSigner, font_dir: Path
+) -> None:
+    pdf, code = barcode_page()
+    blank = render(pdf, 1)
+
+    signed = await sign(
+        pdf, Appearance(Profile.ATTACHMENT, text=NUMBER), an_signer, AN, font_dir=font_dir
+    )
+
+    _, stamp = widget_rects(signed)["Signature1"]
+    assert not overlap(stamp, code), (stamp, code)
+    after = render(signed, 1)
+    ink = changed(blank, after)
+    assert ink is not None and within(ink, pixels(stamp))
+    code_pixels = pixels(code)
+    assert changed(blank.crop(code_pixels), after.crop(code_pixels)) is None, "barcode intact"
+    assert stamp[1] > A4[1] * 0.75, "still at the top of the page"
+    assert f"{NUMBER}\n2026-11-29T14:05:09+07:00" in page_text(signed, 1)
+    assert pdfsig_valid(signed, tmp_path) == 1
+    assert await pyhanko_intact(signed, ca) == [True]
+    qpdf_clean(signed, tmp_path)
+
+
+def test_a_rect_from_the_portal_wins_over_page_content() -> None:
+    pdf, code = barcode_page()
+    appearance = Appearance(Profile.ATTACHMENT, text=NUMBER, rect=code)
+    assert resolve_placement(pdf, appearance) == Placement(0, code)
+
+
+@needs_qpdf
+async def test_the_copy_stamp_leaves_the_letterhead_readable(
+    tmp_path: Path, an_signer: signers.SimpleSigner, font_dir: Path
+) -> None:
+    pdf, rules = letterhead_page()
+    blank = render(pdf, 1)
+    head = {
+        line: box
+        for line, box in text_lines(pdf, 1).items()
+        if line in (LETTERHEAD_LEFT, LETTERHEAD_RIGHT, LETTERHEAD_MOTTO)
+    }
+    assert len(head) == 3, head
+
+    signed = await sign(
+        pdf,
+        Appearance(Profile.ATTACHMENT, text="Sao y bản chính\nSố: 5/SY"),
+        an_signer,
+        AN,
+        font_dir=font_dir,
+    )
+
+    _, stamp = widget_rects(signed)["Signature1"]
+    stamp_pixels = pixels(stamp)
+    after = render(signed, 1)
+    for line, box in head.items():
+        area = pixels_of(box)
+        assert not overlap(stamp_pixels, area), (line, box, stamp)
+        assert changed(blank.crop(area), after.crop(area)) is None, line
+    for rule in rules:
+        assert not overlap(stamp, rule)
+    after_lines = text_lines(signed, 1)
+    assert all(line in after_lines for line in head)
+    assert within(changed(blank, after), stamp_pixels)
+    assert pdfsig_valid(signed, tmp_path) == 1
+    qpdf_clean(signed, tmp_path)
+
+
+def ink_crop(before: Image.Image, after: Image.Image) -> Image.Image:
+    ink = changed(before, after)
+    assert ink is not None, "the stamp left no ink"
+    return after.crop(ink)
+
+
+def difference(a: Image.Image, b: Image.Image) -> float:
+    """Mean absolute difference of two greyscale crops, ``b`` scaled to ``a``'s size."""
+    grey_a, grey_b = a.convert("L"), b.convert("L").resize(a.size)
+    histogram = ImageChops.difference(grey_a, grey_b).histogram()
+    return sum(i * n for i, n in enumerate(histogram)) / (a.width * a.height)
+
+
+@needs_qpdf
+@pytest.mark.parametrize("rotation", [90, 180, 270])
+async def test_a_stamp_on_a_rotated_page_reads_upright_where_the_profile_puts_it(
+    tmp_path: Path, rotation: int, an_signer: signers.SimpleSigner, font_dir: Path
+) -> None:
+    upright = build([body_text(Page())])
+    turned = build([body_text(Page(rotate=rotation))])
+    reference = ink_crop(
+        render(upright, 1),
+        render(
+            await sign(upright, Appearance(Profile.PERSONAL), an_signer, AN, font_dir=font_dir), 1
+        ),
+    )
+    blank = render(turned, 1)  # pdftoppm shows the page as a reader does, turned
+
+    signed = await sign(turned, Appearance(Profile.PERSONAL), an_signer, AN, font_dir=font_dir)
+
+    after = render(signed, 1)
+    ink = changed(blank, after)
+    assert ink is not None
+    stamp = after.crop(ink)
+    # Text runs across the page as viewed: the stamp's ink is wider than tall, as upright.
+    assert abs(stamp.width - reference.width) <= 2 and abs(stamp.height - reference.height) <= 2
+    assert stamp.width > 2 * stamp.height, (stamp.size, ink)
+    # And it is not upside down: it looks like the upright stamp, not like it turned over.
+    assert difference(reference, stamp) < difference(reference.rotate(180), stamp) / 2
+    # Bottom right of the page as viewed, where the signature block is.
+    assert ink[0] > after.width / 2 and ink[1] > after.height * 2 / 3, (ink, after.size)
+    assert "Ký bởi: Nguyễn Văn An" in page_text(signed, 1)
+    assert pdfsig_valid(signed, tmp_path) == 1
+    qpdf_clean(signed, tmp_path)
+
+
+async def test_an_attachment_stamp_on_a_turned_page_sits_top_right_as_viewed(
+    an_signer: signers.SimpleSigner, font_dir: Path
+) -> None:
+    turned = build([Page(rotate=90)])
+    blank = render(turned, 1)
+
+    signed = await sign(
+        turned, Appearance(Profile.ATTACHMENT, text=NUMBER), an_signer, AN, font_dir=font_dir
+    )
+
+    after = render(signed, 1)
+    ink = changed(blank, after)
+    assert ink is not None
+    assert ink[2] - ink[0] > 3 * (ink[3] - ink[1]), ink
+    assert ink[2] > after.width * 0.9 and ink[1] < after.height * 0.2, (ink, after.size)
+
+
+@pytest.mark.parametrize(
+    "size", [(300, 140), (298, 420), (227, 160)], ids=["slip", "a6", "receipt"]
+)
+async def test_a_small_page_gets_a_stamp_that_fits_when_no_rect_was_given(
+    tmp_path: Path, size: tuple[int, int], an_signer: signers.SimpleSigner, font_dir: Path
+) -> None:
+    pdf = build([Page(size=size, lines=[(10, size[1] - 20, 10, "Bien lai thu tien")])])
+    blank = render(pdf, 1)
+    appearance = Appearance(Profile.PERSONAL)
+    placement = resolve_placement(pdf, appearance)
+    assert placement is not None
+    x1, y1, x2, y2 = placement.box
+    assert 0 <= x1 < x2 <= size[0] and 0 <= y1 < y2 <= size[1]
+
+    signed = await sign(pdf, appearance, an_signer, AN, font_dir=font_dir)
+
+    after = render(signed, 1)
+    assert within(changed(blank, after), pixels(placement.box, height=size[1]))
+    assert "Nguyễn Văn An" in page_text(signed, 1)
+    assert pdfsig_valid(signed, tmp_path) == 1
+
+
+def test_a_page_too_small_for_any_stamp_is_refused_saying_what_to_do() -> None:
+    pdf = build([Page(size=(100, 60))])
+    with pytest.raises(AppearanceError) as refused:
+        resolve_placement(pdf, Appearance(Profile.PERSONAL))
+    assert "too small for a signature stamp" in str(refused.value)
+    assert "'rect' [" not in str(refused.value), "no rect was sent: none is blamed"
+    assert refused.value.phrase.key == "place_page_too_small"
+    assert "profile 'invisible'" in refused.value.phrase.render("vi")
+
+
+def test_a_rect_the_caller_gave_off_a_small_page_is_named() -> None:
+    pdf = build([Page(size=(300, 140))])
+    appearance = Appearance(Profile.PERSONAL, rect=(44, 72, 244, 152))
+    with pytest.raises(
+        AppearanceError, match=re.escape("'rect' [44, 72, 244, 152] is outside page 1")
+    ):
+        resolve_placement(pdf, appearance)
+
+
+LEADER_FIELD = (330.0, 150.0, 530.0, 230.0)
+CLERK_FIELD = (80.0, 150.0, 280.0, 230.0)
+
+
+@needs_qpdf
+async def test_the_only_empty_signature_field_is_signed_in_place(
+    tmp_path: Path, ca: TestCa, an_signer: signers.SimpleSigner, font_dir: Path
+) -> None:
+    pdf = fields_page(["SigLanhDao"], [LEADER_FIELD])
+    blank = render(pdf, 2)
+
+    signed = await sign(pdf, Appearance(Profile.PERSONAL), an_signer, AN, font_dir=font_dir)
+
+    assert widget_rects(signed) == {"SigLanhDao": (1, LEADER_FIELD)}
+    assert [s.field_name for s in PdfFileReader(BytesIO(signed)).embedded_signatures] == [
+        "SigLanhDao"
+    ]
+    assert within(changed(blank, render(signed, 2)), pixels(LEADER_FIELD))
+    assert "Ký bởi: Nguyễn Văn An" in page_text(signed, 2)
+    assert pdfsig_valid(signed, tmp_path) == 1
+    assert await pyhanko_intact(signed, ca) == [True]
+    qpdf_clean(signed, tmp_path)
+
+
+@needs_qpdf
+async def test_the_named_field_is_signed_and_the_other_stays_empty(
+    tmp_path: Path, ca: TestCa, an_signer: signers.SimpleSigner, font_dir: Path
+) -> None:
+    pdf = fields_page(["SigLanhDao", "SigVanThu"], [LEADER_FIELD, CLERK_FIELD])
+    blank = render(pdf, 2)
+
+    signed = await sign(
+        pdf, Appearance(Profile.PERSONAL, field="SigVanThu"), an_signer, AN, font_dir=font_dir
+    )
+
+    embedded = PdfFileReader(BytesIO(signed)).embedded_signatures
+    assert [s.field_name for s in embedded] == ["SigVanThu"]
+    empty = [n for n, _, _ in fields.enumerate_sig_fields(PdfFileReader(BytesIO(signed)), False)]
+    assert empty == ["SigLanhDao"]
+    assert within(changed(blank, render(signed, 2)), pixels(CLERK_FIELD))
+    assert pdfsig_valid(signed, tmp_path) == 1
+    assert await pyhanko_intact(signed, ca) == [True]
+    qpdf_clean(signed, tmp_path)
+
+
+def test_with_two_empty_fields_and_no_name_a_new_field_avoids_both() -> None:
+    pdf = fields_page(["SigLanhDao", "SigVanThu"], [LEADER_FIELD, CLERK_FIELD])
+    placement = resolve_placement(pdf, Appearance(Profile.PERSONAL))
+    assert placement is not None and placement.field is None
+    assert not overlap(placement.box, LEADER_FIELD) and not overlap(placement.box, CLERK_FIELD)
+
+
+async def test_a_named_field_that_is_missing_or_signed_is_refused_before_signing(
+    an_signer: signers.SimpleSigner, font_dir: Path
+) -> None:
+    pdf = fields_page(["SigLanhDao", "SigVanThu"], [LEADER_FIELD, CLERK_FIELD])
+    with pytest.raises(AppearanceError) as missing:
+        resolve_placement(pdf, Appearance(Profile.PERSONAL, field="SigGiamDoc"))
+    assert missing.value.phrase.key == "place_field_missing_among"
+    assert "SigLanhDao, SigVanThu" in str(missing.value)
+    signed = await sign(
+        pdf, Appearance(Profile.PERSONAL, field="SigVanThu"), an_signer, AN, font_dir=font_dir
+    )
+    with pytest.raises(AppearanceError, match="'SigVanThu' is already signed") as again:
+        resolve_placement(signed, Appearance(Profile.ORGANIZATION, field="SigVanThu"))
+    assert again.value.phrase.render("vi").startswith("ô chữ ký 'SigVanThu' đã được ký")
+    with pytest.raises(AppearanceError, match="no empty signature field at all"):
+        resolve_placement(sample_pdf(pages=1), Appearance(Profile.PERSONAL, field="SigLanhDao"))
+
+
+def test_a_named_field_shown_in_several_places_is_refused_before_signing() -> None:
+    """One field with two widgets (the same signature shown on two pages, say): pyHanko signs
+    single-widget fields only, and would fail after the PIN."""
+    content = b"BT /F1 12 Tf 72 760 Td (Bien ban) Tj ET"
+    widget = (
+        b"<< /Type /Annot /Subtype /Widget /Parent 5 0 R /F 4 /P 3 0 R /Rect [%d 100 %d 160] >>"
+    )
+    pdf = classic_pdf(
+        [
+            b"<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields [5 0 R] >> >>",
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R "
+            b"/Annots [6 0 R 7 0 R] >>",
+            b"<< /Length %d >>\nstream\n%s\nendstream" % (len(content), content),
+            b"<< /FT /Sig /T (SigChung) /Kids [6 0 R 7 0 R] >>",
+            widget % (60, 260),
+            widget % (330, 530),
+        ]
+    )
+    with pytest.raises(AppearanceError) as refused:
+        resolve_placement(pdf, Appearance(Profile.PERSONAL, field="SigChung"))
+    assert refused.value.phrase.key == "place_field_many_widgets"
+    # Nor is it taken as "the only empty field" when no position is given.
+    placed = resolve_placement(pdf, Appearance(Profile.PERSONAL))
+    assert placed is not None and placed.field is None
+
+
+async def test_a_rect_or_anchor_over_an_existing_signature_is_refused(
+    an_signer: signers.SimpleSigner, font_dir: Path
+) -> None:
+    document = sample_pdf(pages=1, text="[[KY_SO]]")
+    signed = await sign(
+        document,
+        Appearance(Profile.PERSONAL, rect=(40, 740, 240, 820)),
+        an_signer,
+        AN,
+        font_dir=font_dir,
+    )
+    over = Appearance(Profile.ORGANIZATION, rect=(100, 700, 300, 780))
+    with pytest.raises(AppearanceError, match="covers the signature field 'Signature1' on page 1"):
+        resolve_placement(signed, over)
+    on_anchor = Appearance(Profile.ORGANIZATION, anchor="[[KY_SO]]")
+    with pytest.raises(AppearanceError) as refused:
+        resolve_placement(signed, on_anchor)
+    assert refused.value.phrase.key == "place_anchor_covers_signature"
+    beside = Appearance(Profile.ORGANIZATION, rect=(240, 740, 440, 820))
+    assert resolve_placement(signed, beside) == Placement(0, (240, 740, 440, 820))
+
+
+def test_the_portal_names_a_field_in_the_appearance() -> None:
+    parsed = parse_appearance({"profile": "personal", "field": "SigLanhDao"})
+    assert parsed == Appearance(Profile.PERSONAL, field="SigLanhDao")
+    with pytest.raises(BadRequest) as blank:
+        parse_appearance({"profile": "personal", "field": "  "})
+    assert blank.value.phrase is not None and blank.value.phrase.key == "place_field_blank"
 
 
 # --------------------------------------------------------------------------- fonts

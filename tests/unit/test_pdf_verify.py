@@ -147,16 +147,23 @@ def sign(
     ca: TestCa,
     field: str,
     timestamper: DummyTimeStamper | None = None,
+    *,
+    strict: bool = True,
+    password: str | None = None,
 ) -> bytes:
-    """Add a signature in a new field, as an incremental update."""
+    """Add a signature in a new field, as an incremental update (to an encrypted document
+    after opening it with ``password``)."""
     signer = signers.SimpleSigner(
         signing_cert=asn1_cert(party.cert),
         signing_key=asn1_key(party.key),
         cert_registry=SimpleCertificateStore.from_certs([asn1_cert(ca.cert)]),
     )
+    writer = IncrementalPdfFileWriter(BytesIO(pdf), strict=strict)
+    if password is not None:
+        writer.encrypt(password)
     out = BytesIO()
     signers.sign_pdf(
-        IncrementalPdfFileWriter(BytesIO(pdf)),
+        writer,
         signers.PdfSignatureMetadata(field_name=field),
         signer=signer,
         timestamper=timestamper,
@@ -350,17 +357,8 @@ def test_expired_certificate_is_named(pki: Pki) -> None:
 
 def test_file_breaking_syntax_rules_is_read_leniently_and_says_so(pki: Pki) -> None:
     sloppy = with_unknown_xref_marker(sample_pdf())
-    writer = IncrementalPdfFileWriter(BytesIO(sloppy), strict=False)
-    signer = signers.SimpleSigner(
-        signing_cert=asn1_cert(pki.an.cert),
-        signing_key=asn1_key(pki.an.key),
-        cert_registry=SimpleCertificateStore.from_certs([asn1_cert(pki.ca.cert)]),
-    )
-    out = BytesIO()
-    signers.sign_pdf(
-        writer, signers.PdfSignatureMetadata(field_name="Signature1"), signer=signer, output=out
-    )
-    [signature] = verify_pdf(out.getvalue(), pki.roots, fetch_revocation=False).signatures
+    signed = sign(sloppy, pki.an, pki.ca, "Signature1", strict=False)
+    [signature] = verify_pdf(signed, pki.roots, fetch_revocation=False).signatures
     assert Problem.LENIENT_SYNTAX in signature.problems
     assert signature.intact and signature.valid and signature.trusted and signature.ok
 
@@ -384,13 +382,25 @@ def test_garbage_is_not_a_pdf(garbage: bytes) -> None:
         verify_pdf(garbage, [])
 
 
-def test_encrypted_pdf_is_refused_clearly() -> None:
+def _encrypted(owner: str, user: str) -> bytes:
     writer = copy_into_new_writer(PdfFileReader(BytesIO(sample_pdf())))
-    writer.encrypt("owner", "user")
+    writer.encrypt(owner, user)
     out = BytesIO()
     writer.write(out)
-    with pytest.raises(NotAPdf, match="encrypted"):
-        verify_pdf(out.getvalue(), [])
+    return out.getvalue()
+
+
+def test_a_pdf_that_needs_a_password_to_open_is_refused_clearly() -> None:
+    with pytest.raises(NotAPdf, match="protected by a password"):
+        verify_pdf(_encrypted("owner", "user"), [])
+
+
+def test_a_signature_in_a_pdf_locked_by_an_owner_password_only_is_checked(pki: Pki) -> None:
+    """Such files open without a password in every reader; the signature in them counts."""
+    # The empty user password: what any viewer opens such a file with.
+    signed = sign(_encrypted("owner", ""), pki.an, pki.ca, "Signature1", password="")
+    [signature] = verify_pdf(signed, pki.roots, fetch_revocation=False).signatures
+    assert signature.ok, signature.problems
 
 
 def test_unreadable_signature_is_reported_not_raised(pki: Pki, signed: bytes) -> None:

@@ -6,12 +6,16 @@ import base64
 import json
 import re
 import unicodedata
+from collections.abc import Callable
 from importlib import resources
+from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 
 from agent.algorithms import HashAlgorithm, KeyType, RsaScheme, signature_algorithm_name
 from agent.errors import BadRequest
+from agent.messages import Lang, languages_of
 from agent.protocol import (
     _looks_secret,
     decode_json_object,
@@ -21,8 +25,10 @@ from agent.protocol import (
     parse_certificates_request,
     parse_cms_sign_request,
     parse_pdf_options,
+    parse_pdf_sign_request,
     parse_sign_request,
 )
+from agent.testing.softhsm import TestCa
 
 DIGEST = bytes(range(32))
 ITEM = {"hash": base64.b64encode(DIGEST).decode(), "hashAlgorithm": "SHA-256"}
@@ -32,8 +38,13 @@ def b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
 
-def test_sign_request_parses_all_fields() -> None:
-    cert = b"\x30\x03\x02\x01\x01"
+@pytest.fixture(scope="module")
+def cert() -> bytes:
+    """A real DER certificate (the test CA's)."""
+    return TestCa.create().cert.public_bytes(serialization.Encoding.DER)
+
+
+def test_sign_request_parses_all_fields(cert: bytes) -> None:
     request = parse_sign_request(
         {
             **ITEM,
@@ -47,6 +58,49 @@ def test_sign_request_parses_all_fields() -> None:
     assert request.item.document_name == "QĐ.pdf"
     assert request.certificate == cert
     assert request.scheme is RsaScheme.PSS
+
+
+@pytest.mark.parametrize(
+    "not_a_certificate",
+    [b"\x30\x03\x02\x01\x01", b"-----BEGIN CERTIFICATE-----", b"\x00" * 40],
+)
+def test_a_certificate_that_is_not_der_is_a_bad_request_naming_it(
+    not_a_certificate: bytes, cert: bytes
+) -> None:
+    """Before: accepted here, then 404 CERTIFICATE_NOT_FOUND as if the token lacked it."""
+    bodies: list[tuple[Callable[[dict[str, Any]], Any], dict[str, Any]]] = [
+        (parse_sign_request, ITEM),
+        (parse_batch_sign_request, {"items": [ITEM]}),
+        (parse_cms_sign_request, {"digest": ITEM["hash"], "digestAlgorithm": "SHA-256"}),
+        (lambda obj: parse_pdf_sign_request(obj, b"%PDF-1.7"), {}),
+    ]
+    for parse, body in bodies:
+        with pytest.raises(BadRequest, match=r"'certificate' is not an X\.509 certificate"):
+            parse({**body, "certificate": b64(not_a_certificate)})
+        assert parse({**body, "certificate": b64(cert)}).certificate == cert
+
+
+def test_every_bad_request_here_is_a_catalogue_sentence_in_both_languages() -> None:
+    """What a portal shows is Vietnamese throughout, or English throughout when asked."""
+    cases: list[Callable[[], object]] = [
+        lambda: parse_sign_request({**ITEM, "certificate": b64(b"x")}),
+        lambda: parse_sign_request({**ITEM, "hash": "not base64!"}),
+        lambda: parse_sign_request({**ITEM, "pin": "1234"}),
+        lambda: parse_sign_request({**ITEM, "extra": 1}),
+        lambda: parse_sign_request({"hash": ITEM["hash"]}),
+        lambda: parse_sign_request({**ITEM, "documentName": "a\u202eb"}),
+        lambda: parse_batch_sign_request({"items": []}),
+        lambda: parse_pdf_options({"level": "B-T"}),
+        lambda: parse_pdf_options({"tsaUrl": "file:///etc/passwd"}),
+        lambda: parse_pdf_sign_request({}, b""),
+    ]
+    for case in cases:
+        with pytest.raises(BadRequest) as caught:
+            case()
+        phrase = caught.value.phrase
+        assert phrase is not None, caught.value
+        assert phrase.render(Lang.VI) != phrase.render(Lang.EN)
+        assert Lang.VI in languages_of(phrase.key) and Lang.EN in languages_of(phrase.key)
 
 
 def test_optional_fields_may_be_null() -> None:

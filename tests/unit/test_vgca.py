@@ -2,26 +2,48 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import base64
+import hashlib
+import json
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.x509.oid import NameOID
 
-from agent.compat.vgca.endpoints import stamp_for
+from agent.algorithms import HashAlgorithm
+from agent.compat.vgca.endpoints import INSTEAD, stamp_for
 from agent.compat.vgca.protocol import (
     ERROR_STATUS,
+    DataMsg,
     Endpoint,
+    FilesShape,
+    HashMsg,
     LocalFileWanted,
+    Reply,
     Status,
     decode_message,
     name_from_url,
+    parse_auth_call,
     parse_files_call,
     parse_issued_date,
     parse_msg_call,
     parse_pdf_call,
+    parse_verify_msg_call,
     status_for,
 )
-from agent.compat.vgca.transfer import TransferError, UrlNotAllowed, _answer, check_url
+from agent.compat.vgca.transfer import (
+    TransferError,
+    UrlNotAllowed,
+    _answer,
+    check_url,
+    upload_name,
+)
+from agent.compat.vgca.verify import NotASignature, check_message
 from agent.errors import BadRequest, ErrorCode
+from agent.messages import Lang, keys
 from agent.origin import Admitted, OriginPolicy, parse_origin
 from agent.pdf.models import Profile
 
@@ -168,9 +190,9 @@ def test_files_and_msg_calls() -> None:
     for bad in ({"Files": []}, {"Files": [{"FileID": 1}]}, {"Files": "x"}):
         with pytest.raises(BadRequest):
             parse_files_call({"FileUploadHandler": "https://a.gov.vn/up", **bad})
-    assert parse_msg_call({"Data": "QUJD"}).data == b"ABC"
+    assert parse_msg_call('{"Data": "QUJD"}') == DataMsg(b"ABC")
     with pytest.raises(BadRequest):
-        parse_msg_call({"Data": "not base64!"})
+        parse_msg_call('{"Data": "not base64!"}')
 
 
 def test_issued_stamp_has_number_and_date_in_vietnam_time() -> None:
@@ -217,3 +239,228 @@ def test_names_from_urls() -> None:
     assert name_from_url("https://a.gov.vn/files/Q%C4%90-12.pdf?token=x") == "QĐ-12.pdf"
     assert name_from_url("https://a.gov.vn/") is None
     assert name_from_url("https://a.gov.vn/evil%E2%80%AEfdp.exe") is None
+
+
+# --- the shapes vgcaplugin.js and the portals that call it send ------------------------------
+
+DIGEST = hashlib.sha256(b"hoc ba 2024").digest()
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "word"),
+    [
+        (Endpoint.GET_CERT_INFO, "get_cert_info"),
+        (Endpoint.CONFIG, "config"),
+        (Endpoint.GET_LICENSE_REQUEST, "request"),
+    ],
+)
+def test_the_librarys_plain_text_messages_mean_no_fields(endpoint: Endpoint, word: str) -> None:
+    """vgca_get_certinfo sends "get_cert_info", vgca_show_config "config",
+    vgca_license_request "request": not JSON."""
+    assert decode_message(word, endpoint) == {}
+    assert decode_message(f" {word.upper()}\n", endpoint) == {}
+    assert decode_message("{}", endpoint) == {}
+    with pytest.raises(BadRequest) as other:
+        decode_message("hello", endpoint)
+    assert other.value.phrase is not None and other.value.phrase.key == "vgca_plain_text"
+    with pytest.raises(BadRequest):
+        decode_message('{"UserPin": "123456"}', endpoint)
+
+
+def test_a_plain_word_is_not_json_for_the_other_endpoints() -> None:
+    with pytest.raises(BadRequest):
+        decode_message("get_cert_info", Endpoint.SIGN_PDF)
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        # vgca_sign_msg(sender, JSON.stringify({HashAlg, HashValue, Encode}), …)
+        json.dumps(
+            {"HashAlg": "SHA256", "HashValue": base64.b64encode(DIGEST).decode(), "Encode": "RSA"}
+        ),
+        # the same without Encode, HashAlg written as the page likes it
+        json.dumps({"HashValue": base64.b64encode(DIGEST).decode(), "HashAlg": "Sha256"}),
+        json.dumps({"HashValue": base64.b64encode(DIGEST).decode(), "HashAlg": "SHA-256"}),
+        json.dumps({"HashValue": base64.b64encode(DIGEST).decode()}),
+    ],
+)
+def test_sign_msg_over_a_portals_digest(message: str) -> None:
+    assert parse_msg_call(message) == HashMsg(DIGEST, HashAlgorithm.SHA256)
+
+
+def test_sign_msg_over_data_as_a_bare_base64_string() -> None:
+    """vgca_sign_msg(sender, Base64.encode(text), callback)."""
+    encoded = base64.b64encode("Tôi đồng ý".encode()).decode()
+    assert parse_msg_call(encoded) == DataMsg("Tôi đồng ý".encode())
+    assert parse_msg_call(f"{encoded}\n") == DataMsg("Tôi đồng ý".encode())
+
+
+@pytest.mark.parametrize(
+    ("message", "key"),
+    [
+        ("", "vgca_msg_shape"),
+        ("not base64 at all!", "vgca_base64"),
+        ("{}", "vgca_msg_shape"),
+        ('{"Data": "QUJD", "HashValue": "QUJD"}', "vgca_msg_shape"),
+        ('{"HashValue": "QUJD"}', "vgca_hash_length"),
+        ('{"HashValue": "QUJD", "HashAlg": "MD5"}', "vgca_hash_alg"),
+        (
+            json.dumps({"HashValue": base64.b64encode(DIGEST).decode(), "Encode": "CMS"}),
+            "vgca_encode",
+        ),
+    ],
+)
+def test_bad_sign_msg_calls_say_what_to_send(message: str, key: str) -> None:
+    with pytest.raises(BadRequest) as refused:
+        parse_msg_call(message)
+    assert refused.value.phrase is not None and refused.value.phrase.key == key
+
+
+def test_a_pin_sent_with_sign_msg_or_auth_is_refused() -> None:
+    for parse in (parse_msg_call, parse_auth_call):
+        with pytest.raises(BadRequest, match="PIN"):
+            parse(json.dumps({"HashValue": base64.b64encode(DIGEST).decode(), "Pin": "1234"}))
+
+
+def test_auth_signs_the_message_itself() -> None:
+    assert parse_auth_call("8f3a1c-AuthCode").challenge == "8f3a1c-AuthCode"
+    for bad in ("", "   ", "x" * 5000):
+        with pytest.raises(BadRequest):
+            parse_auth_call(bad)
+
+
+def test_verify_msg_fields() -> None:
+    call = parse_verify_msg_call('{"Base64Content": "QUJD", "Signature": "REVG"}')
+    assert (call.content, call.signature, call.certificate) == (b"ABC", b"DEF", None)
+    for bad in ('{"Base64Content": "QUJD"}', "QUJD", '{"Signature": "QUJD"}'):
+        with pytest.raises(BadRequest):
+            parse_verify_msg_call(bad)
+
+
+def test_sign_file_with_one_file_name_as_portals_send_it() -> None:
+    """vgca_sign_file callers send FileName (a URL), not Files, and SessionId ""."""
+    call = parse_files_call(
+        {
+            "FileUploadHandler": "https://a.gov.vn/up",
+            "SessionId": "",
+            "FileName": "https://a.gov.vn/files/Quy%E1%BA%BFt%20%C4%91%E1%BB%8Bnh%20123.pdf",
+        }
+    )
+    assert call.shape is FilesShape.SINGLE
+    [ref] = call.files
+    assert ref.url.endswith("123.pdf") and ref.name == "Quyết định 123.pdf"
+    assert call.delivery.session_id == ""
+    with pytest.raises(LocalFileWanted):
+        parse_files_call({"FileUploadHandler": "https://a.gov.vn/up", "FileName": ""})
+
+
+def test_an_empty_session_id_is_kept_as_given() -> None:
+    base = {"FileUploadHandler": "https://a/up", "FileName": "https://a/b.pdf"}
+    assert parse_pdf_call({**base, "SessionId": ""}).delivery.session_id == ""
+    assert parse_pdf_call(base).delivery.session_id is None
+    assert parse_pdf_call({**base, "SessionId": 7}).delivery.session_id == "7"
+
+
+@pytest.mark.parametrize(
+    ("name", "sent"),
+    [
+        ("Quyết định 123.pdf", "Quyết định 123.pdf"),
+        ("Tờ trình số 5", "Tờ trình số 5.pdf"),
+        ('Báo cáo "quý" 1.PDF', "Báo cáo _quý_ 1.pdf"),
+        ("..\\..\\windows/evil.pdf", "_.._windows_evil.pdf"),
+        ("a:b*c?d|e<f>.pdf", "a_b_c_d_e_f_.pdf"),
+        ("dòng\r\nmới.pdf", "dòng__mới.pdf"),
+        ("", "signed.pdf"),
+        ("   .pdf", "signed.pdf"),
+        ("x" * 300 + ".pdf", "x" * 146 + ".pdf"),
+    ],
+)
+def test_the_upload_keeps_the_documents_name(name: str, sent: str) -> None:
+    assert upload_name(name) == sent
+
+
+def test_a_failed_reply_also_says_why_in_error() -> None:
+    """Portals alert "Ký số không thành công:" + Status + ":" + Error."""
+    assert Reply(Status.USER_CANCELLED, "Người dùng đã hủy").to_wire()["Error"] == (
+        "Người dùng đã hủy"
+    )
+    assert "Error" not in Reply(Status.OK).to_wire()
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        '{"FileName": "https://a.gov.vn/a.pdf"}',
+        '{"FileName": "https://a.gov.vn/a.pdf", "FileUploadHandler": 5}',
+        '{"FileName": "https://a/a.pdf", "FileUploadHandler": "https://a", "IssuedDate": "x"}',
+        '{"FileName": "https://a/a.pdf", "FileUploadHandler": "https://a", "DocNumber": "1\\n2"}',
+        '{"FileName": "https://a/a.pdf", "FileUploadHandler": "https://a", '
+        '"MetaData": [{"Key": "SessionId", "Value": "x"}]}',
+        '{"FileName": "https://a/a.pdf", "FileUploadHandler": "https://a", "MetaData": [1]}',
+    ],
+)
+def test_a_bad_request_is_explained_wholly_in_one_language(message: str) -> None:
+    with pytest.raises(BadRequest) as refused:
+        parse_pdf_call(decode_message(message))
+    assert refused.value.phrase is not None
+    vietnamese = refused.value.public_message(Lang.VI)
+    english = refused.value.public_message(Lang.EN)
+    assert vietnamese.startswith("Yêu cầu không hợp lệ: ") and english.startswith("Invalid")
+    assert " must " not in vietnamese and " is missing" not in vietnamese
+    assert vietnamese != english
+
+
+def test_endpoints_not_offered_say_what_to_use_instead() -> None:
+    assert set(INSTEAD) == {"SignPDFWP", "SignOffice", "VerifyOffice", "SignXMLP12"}
+    assert set(INSTEAD.values()) <= keys()
+    assert not set(INSTEAD) & {e.value for e in Endpoint}
+
+
+# --- VerifyMsg's check, on a raw signature (the CMS form is checked end to end) -----------------
+
+
+def _ca_and_signer() -> tuple[bytes, bytes, rsa.RSAPrivateKey]:
+    now = datetime.now(UTC)
+    ca_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "CA thử")])
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(1)
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Nguyễn Văn An")]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(2)
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=30))
+        .sign(ca_key, hashes.SHA256())
+    )
+    der = serialization.Encoding.DER
+    return ca.public_bytes(der), cert.public_bytes(der), key
+
+
+def test_a_raw_signature_is_intact_and_trusted_only_as_it_should_be() -> None:
+    ca, cert, key = _ca_and_signer()
+    content = b"du lieu"
+    signature = key.sign(content, padding.PKCS1v15(), hashes.SHA256())
+    now = datetime.now(UTC)
+    good = check_message(content, signature, cert, [ca], now)
+    assert (good.intact, good.trusted, good.certificate) == (True, True, cert)
+    assert check_message(content, signature, cert, [], now).trusted is False
+    assert check_message(content + b"!", signature, cert, [ca], now).intact is False
+    assert check_message(content, signature, cert, [ca], now + timedelta(days=60)).trusted is False
+    with pytest.raises(NotASignature):
+        check_message(content, signature, None, [ca], now)
+    with pytest.raises(NotASignature):  # DER, but no CMS
+        check_message(content, b"\x30\x03\x02\x01\x01", None, [ca], now)

@@ -38,18 +38,24 @@ from agent import __version__
 from agent.algorithms import HashAlgorithm
 from agent.compat.vgca.protocol import (
     VIETNAM_TIME,
+    DataMsg,
     Endpoint,
     FileRef,
+    FilesCall,
+    FilesShape,
     LocalFileWanted,
     PdfCall,
     Reply,
     Status,
     decode_message,
+    json_or_text,
     name_from_url,
+    parse_auth_call,
     parse_files_call,
     parse_msg_call,
     parse_pdf_call,
     parse_verify_call,
+    parse_verify_msg_call,
     status_for,
 )
 from agent.compat.vgca.transfer import (
@@ -59,8 +65,9 @@ from agent.compat.vgca.transfer import (
     UploadFailed,
     UrlNotAllowed,
 )
+from agent.compat.vgca.verify import NotASignature, check_message
 from agent.errors import AgentError, BadRequest
-from agent.messages import Lang, text
+from agent.messages import Lang, Phrase, text
 from agent.origin import Admitted
 from agent.pdf.models import Appearance, PdfSignOptions, Profile
 from agent.protocol import (
@@ -69,6 +76,7 @@ from agent.protocol import (
     DigestToSign,
     PdfSignRequest,
     PdfVerifyRequest,
+    SignRequest,
     b64encode,
 )
 from agent.server.budget import BudgetLimits, MemoryBudget
@@ -129,7 +137,7 @@ def stamp_for(endpoint: Endpoint, call: PdfCall, now: datetime) -> Stamp:
     style = STYLES[endpoint]
     number = call.doc_number
     if style.needs_number and not number:
-        raise BadRequest(f"'DocNumber' is required by {endpoint.value}")
+        raise BadRequest(Phrase.of("vgca_doc_number", endpoint=endpoint.value))
     issued = (call.issued_date or now).astimezone(VIETNAM_TIME)
     date = issued.isoformat(timespec="seconds") if endpoint is Endpoint.SIGN_ISSUED else ""
     if endpoint is Endpoint.SIGN_ISSUED:
@@ -149,10 +157,17 @@ def stamp_for(endpoint: Endpoint, call: PdfCall, now: datetime) -> Stamp:
     return Stamp(Appearance(style.profile), document_number=number or "")
 
 
-Handler = Callable[[Endpoint, dict[str, Any], Admitted], Awaitable[Reply]]
+Handler = Callable[[Endpoint, str, Admitted], Awaitable[Reply]]
+"""One endpoint: its message's text (each handler parses its own) → the reply."""
 
-UNSUPPORTED_KNOWN: Final = ("SignXML", "SignOffice", "GetLicenseRequest")
-"""Endpoints of the original plugin that Kyso Agent does not offer (named in the docs)."""
+INSTEAD: Final[Mapping[str, str]] = {
+    "SignPDFWP": "vgca_instead_pdfwp",
+    "SignOffice": "vgca_instead_office",
+    "VerifyOffice": "vgca_instead_verify_office",
+    "SignXMLP12": "vgca_instead_p12",
+}
+"""Endpoints of ``vgcaplugin.js`` that Kyso Agent does not offer, with the catalogue sentence
+saying what to use instead (``Status: 2``). Any other unknown name gets ``vgca_unsupported``."""
 
 
 class VgcaEndpoints:
@@ -183,6 +198,9 @@ class VgcaEndpoints:
             Endpoint.SIGN_MSG: self._sign_msg,
             Endpoint.GET_CERT_INFO: self._cert_info,
             Endpoint.VERIFY_PDF: self._verify,
+            Endpoint.VERIFY_MSG: self._verify_msg,
+            Endpoint.AUTH: self._auth,
+            Endpoint.GET_LICENSE_REQUEST: self._license,
         }
 
     async def handle(self, name: str, message: str, caller: Admitted, port: int) -> Reply:
@@ -191,17 +209,19 @@ class VgcaEndpoints:
             endpoint = Endpoint(name)
         except ValueError:
             log.info("vgca: unsupported endpoint %r from %s", name[:64], caller)
+            if name in INSTEAD:
+                return Reply(Status.UNSUPPORTED, self._text(INSTEAD[name]))
             return Reply(Status.UNSUPPORTED, self._text("vgca_unsupported", endpoint=name[:64]))
         try:
-            obj = decode_message(message)
             if endpoint is Endpoint.CONFIG:
+                decode_message(message, endpoint)
                 return self._config(port)
             # A call that fetches a file holds it until the reply: room for the largest first,
             # shared with the HTTPS API's bodies (agent/server/budget.py).
             held = self._max_pdf_bytes if endpoint in _HOLDS_A_FILE else 0
             try:
                 async with self._budget.hold(str(caller), held):
-                    return await self._handlers[endpoint](endpoint, obj, caller)
+                    return await self._handlers[endpoint](endpoint, message, caller)
             finally:
                 if held:
                     # The downloaded and signed copies: handed back as after an HTTPS body.
@@ -233,8 +253,8 @@ class VgcaEndpoints:
 
     # --- PDF signing --------------------------------------------------------------------
 
-    async def _sign_pdf(self, endpoint: Endpoint, obj: dict[str, Any], caller: Admitted) -> Reply:
-        call = parse_pdf_call(obj)
+    async def _sign_pdf(self, endpoint: Endpoint, message: str, caller: Admitted) -> Reply:
+        call = parse_pdf_call(decode_message(message, endpoint))
         stamp = stamp_for(endpoint, call, self._clock())
         # Both URLs pass before anything is sent anywhere.
         self._transfers.check(call.source, caller)
@@ -301,12 +321,13 @@ class VgcaEndpoints:
             document_date=stamp.document_date,
         )
 
-    async def _sign_files(self, endpoint: Endpoint, obj: dict[str, Any], caller: Admitted) -> Reply:
-        call = parse_files_call(obj)
+    async def _sign_files(self, endpoint: Endpoint, message: str, caller: Admitted) -> Reply:
+        call = parse_files_call(decode_message(message, endpoint))
         for ref in call.files:
             self._transfers.check(ref.url, caller)
         self._transfers.check(call.delivery.upload_url, caller)
         results: list[dict[str, Any]] = []
+        replies: list[Reply] = []
         failed: Reply | None = None
         for ref in call.files:
             if failed is not None:
@@ -315,15 +336,27 @@ class VgcaEndpoints:
                 )
                 continue
             reply = await self._one_of_many(endpoint, ref, call, caller)
+            replies.append(reply)
             results.append(_file_result(ref, reply))
             if reply.status is not Status.OK:
                 failed = reply
+        if call.shape is FilesShape.SINGLE:
+            # One file named by FileName: answered like a PDF call, FileName and FileServer on
+            # top, as SignFile callbacks read them (and the list, for either kind of reader).
+            [single] = replies
+            return Reply(
+                single.status,
+                single.message,
+                file_name=single.file_name,
+                file_server=single.file_server,
+                extra={"Files": results},
+            )
         if failed is not None:
             return Reply(failed.status, failed.message, extra={"Files": results})
         return Reply(Status.OK, extra={"Files": results})
 
     async def _one_of_many(
-        self, endpoint: Endpoint, ref: FileRef, call: Any, caller: Admitted
+        self, endpoint: Endpoint, ref: FileRef, call: FilesCall, caller: Admitted
     ) -> Reply:
         single = PdfCall(ref.url, call.delivery)
         try:
@@ -336,46 +369,104 @@ class VgcaEndpoints:
 
     # --- the rest -----------------------------------------------------------------------
 
-    async def _sign_msg(self, _endpoint: Endpoint, obj: dict[str, Any], caller: Admitted) -> Reply:
-        call = parse_msg_call(obj)
-        digest = hashlib.sha256(call.data).digest()
-        shown = self._text("vgca_msg_document", size=len(call.data))
-        result = await self._service.sign_cms(
-            caller, CmsSignRequest(DigestToSign(digest, HashAlgorithm.SHA256, shown))
+    async def _sign_msg(self, _endpoint: Endpoint, message: str, caller: Admitted) -> Reply:
+        call = parse_msg_call(message)
+        if isinstance(call, DataMsg):
+            digest = hashlib.sha256(call.data).digest()
+            shown = self._text("vgca_msg_document", size=len(call.data))
+            result = await self._service.sign_cms(
+                caller, CmsSignRequest(DigestToSign(digest, HashAlgorithm.SHA256, shown))
+            )
+            return Reply(Status.OK, extra=_signature_fields(result.cms, result.certificate))
+        # The portal's own digest: a raw signature it wraps itself (an XML signature …), asked
+        # for, checked and audited like POST /v1/sign.
+        shown = self._text("vgca_hash_document", algorithm=call.algorithm.value)
+        signed = await self._service.sign(
+            caller, SignRequest(DigestToSign(call.digest, call.algorithm, shown))
         )
         return Reply(
             Status.OK,
             extra={
-                "Signature": b64encode(result.cms),
-                "Certificate": b64encode(result.certificate),
+                **_signature_fields(signed.signature, signed.certificate),
+                "HashAlg": call.algorithm.value.replace("-", ""),
+                "HashValue": b64encode(call.digest),
             },
         )
 
-    async def _cert_info(
-        self, _endpoint: Endpoint, _obj: dict[str, Any], caller: Admitted
-    ) -> Reply:
+    async def _auth(self, _endpoint: Endpoint, message: str, caller: Admitted) -> Reply:
+        """A sign-in: the site's challenge, signed after the same question as any signature
+        (origin, first-use pairing, PIN in the agent's dialog, audit trail)."""
+        call = parse_auth_call(message)
+        challenge = call.challenge.encode("utf-8")
+        shown = self._text("vgca_auth_document", size=len(call.challenge))
+        result = await self._service.sign_cms(
+            caller,
+            CmsSignRequest(
+                DigestToSign(hashlib.sha256(challenge).digest(), HashAlgorithm.SHA256, shown)
+            ),
+        )
+        return Reply(Status.OK, extra=_signature_fields(result.cms, result.certificate))
+
+    async def _verify_msg(self, _endpoint: Endpoint, message: str, _caller: Admitted) -> Reply:
+        call = parse_verify_msg_call(message)
+        try:
+            check = await asyncio.to_thread(
+                check_message,
+                call.content,
+                call.signature,
+                call.certificate,
+                self._service.trust_roots,
+                self._clock(),
+            )
+        except NotASignature as exc:
+            log.info("vgca VerifyMsg: %s", exc)
+            raise BadRequest(Phrase.of("vgca_msg_no_certificate")) from exc
+        fields: dict[str, Any] = {
+            "Valid": check.intact and check.trusted,
+            "Intact": check.intact,
+            "Trusted": check.trusted,
+        }
+        signer = ""
+        if check.certificate is not None:
+            info = cert_fields(check.certificate)
+            signer = info["SubjectCN"] or info["Subject"]
+            fields |= {"CertBase64": info["Certificate"], "CertInfo": info, "Signer": signer}
+        if not check.intact:
+            log.info("vgca VerifyMsg: %s", check.detail)
+            return Reply(Status.SIGNATURE_INVALID, self._text("vgca_msg_broken"), extra=fields)
+        if not check.trusted:
+            return Reply(
+                Status.SIGNATURE_INVALID,
+                self._text("vgca_msg_untrusted", signer=signer),
+                extra=fields,
+            )
+        return Reply(Status.OK, self._text("vgca_msg_valid", signer=signer), extra=fields)
+
+    async def _license(self, _endpoint: Endpoint, message: str, _caller: Admitted) -> Reply:
+        """Licensed: which sites may use the agent is the allow-list's decision, not a
+        licence file's. ``vgca_license_request`` sends "request"; whatever it sends, a
+        PIN-like field is still refused."""
+        json_or_text(message)
+        return Reply(
+            Status.OK,
+            self._text("vgca_licensed"),
+            extra={"Licensed": True, "LicenseRequest": ""},
+        )
+
+    async def _cert_info(self, endpoint: Endpoint, message: str, caller: Admitted) -> Reply:
+        decode_message(message, endpoint)  # "get_cert_info", {} or nothing
         result = await self._service.select_certificate(caller, CertificatesRequest())
-        cert = x509.load_der_x509_certificate(result.certificate)
         fields = {
-            "Certificate": b64encode(result.certificate),
+            **cert_fields(result.certificate),
             "Chain": [b64encode(c) for c in result.chain],
-            "Subject": cert.subject.rfc4514_string(),
-            "SubjectCN": _part(cert.subject, NameOID.COMMON_NAME),
-            "Organization": _part(cert.subject, NameOID.ORGANIZATION_NAME),
-            "Issuer": cert.issuer.rfc4514_string(),
-            "IssuerCN": _part(cert.issuer, NameOID.COMMON_NAME),
-            "SerialNumber": format(cert.serial_number, "X"),
-            "NotBefore": cert.not_valid_before_utc.isoformat(),
-            "NotAfter": cert.not_valid_after_utc.isoformat(),
-            "Thumbprint": cert.fingerprint(hashes.SHA1()).hex().upper(),  # noqa: S303 - an identifier
             "KeyType": result.key_type.value,
             "TokenLabel": result.token.label,
             "TokenSerial": result.token.serial,
         }
         return Reply(Status.OK, extra={"CertInfo": fields, **fields})
 
-    async def _verify(self, _endpoint: Endpoint, obj: dict[str, Any], caller: Admitted) -> Reply:
-        call = parse_verify_call(obj)
+    async def _verify(self, endpoint: Endpoint, message: str, caller: Admitted) -> Reply:
+        call = parse_verify_call(decode_message(message, endpoint))
         # No question follows a verification and the page reads the report: a document of
         # another origin would be read across origins. Only the page's own.
         pdf = await self._transfers.download(
@@ -421,6 +512,34 @@ _PDF_CALLS: Final = frozenset(
 )
 _HOLDS_A_FILE: Final = _PDF_CALLS | {Endpoint.SIGN_FILE, Endpoint.VERIFY_PDF}
 """Endpoints whose call downloads a document (or several, one after the other)."""
+
+
+def cert_fields(der: bytes) -> dict[str, Any]:
+    """What portals read about a certificate (GetCertInfo's ``CertInfo``, VerifyMsg's)."""
+    cert = x509.load_der_x509_certificate(der)
+    return {
+        "Certificate": b64encode(der),
+        "CertBase64": b64encode(der),
+        "Subject": cert.subject.rfc4514_string(),
+        "SubjectCN": _part(cert.subject, NameOID.COMMON_NAME),
+        "Organization": _part(cert.subject, NameOID.ORGANIZATION_NAME),
+        "Issuer": cert.issuer.rfc4514_string(),
+        "IssuerCN": _part(cert.issuer, NameOID.COMMON_NAME),
+        "SerialNumber": format(cert.serial_number, "X"),
+        "NotBefore": cert.not_valid_before_utc.isoformat(),
+        "NotAfter": cert.not_valid_after_utc.isoformat(),
+        "Thumbprint": cert.fingerprint(hashes.SHA1()).hex().upper(),  # noqa: S303 - an identifier
+    }
+
+
+def _signature_fields(signature: bytes, certificate: bytes) -> dict[str, str]:
+    """A signature and its certificate under every name portals read: ``Signature``;
+    ``CertBase64`` (``vgca_sign_msg`` callers), ``Certificate`` (this agent's first name)."""
+    return {
+        "Signature": b64encode(signature),
+        "CertBase64": b64encode(certificate),
+        "Certificate": b64encode(certificate),
+    }
 
 
 def _part(name: x509.Name, oid: x509.ObjectIdentifier) -> str:

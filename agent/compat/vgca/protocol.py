@@ -19,7 +19,9 @@ from datetime import datetime, timedelta, timezone
 from enum import IntEnum, StrEnum
 from typing import Any, Final
 
+from agent.algorithms import HashAlgorithm
 from agent.errors import BadRequest, ErrorCode
+from agent.messages import Phrase
 from agent.protocol import decode_json_object, document_name, refuse_secrets
 
 VIETNAM_TIME: Final = timezone(timedelta(hours=7), "+07:00")
@@ -31,6 +33,9 @@ MAX_METADATA: Final = 50
 MAX_META_KEY: Final = 100
 MAX_META_VALUE: Final = 2000
 MAX_FILES: Final = 50
+MAX_AUTH_CODE: Final = 4096
+"""Longest Auth challenge (a session code or a nonce is tens of characters)."""
+DATE_EXAMPLE: Final = "2025-05-12T09:00:00+07:00"
 
 
 class Endpoint(StrEnum):
@@ -58,8 +63,22 @@ class Endpoint(StrEnum):
     """The user picks a certificate; the page gets it."""
     VERIFY_PDF = "VerifyPDF"
     """Check the signatures of a PDF."""
+    VERIFY_MSG = "VerifyMsg"
+    """Check a signature over base64 data (what SignMsg made)."""
+    AUTH = "Auth"
+    """Sign-in: a signature over the site's challenge, asked for like any signature."""
+    GET_LICENSE_REQUEST = "GetLicenseRequest"
+    """The plugin's licence request: answered as licensed (the allow-list is the control)."""
     CONFIG = "Config"
     """The agent's version and settings (instead of the plugin's configuration window)."""
+
+
+PLAIN_WORDS: Final[Mapping[Endpoint, str]] = {
+    Endpoint.GET_CERT_INFO: "get_cert_info",
+    Endpoint.CONFIG: "config",
+    Endpoint.GET_LICENSE_REQUEST: "request",
+}
+"""The plain-text messages ``vgcaplugin.js`` sends where other endpoints send JSON."""
 
 
 class Status(IntEnum):
@@ -135,7 +154,8 @@ class Delivery:
     upload_url: str
     """``FileUploadHandler``: receives the signed PDF as multipart field ``uploadfile``."""
     session_id: str | None = None
-    """``SessionId``: sent as form field ``SessionId``."""
+    """``SessionId``: sent as form field ``SessionId`` exactly as given, an empty string
+    included (portals send ``""`` and their handlers read the field); ``None`` when absent."""
     jwt_token: str | None = None
     """``JWTToken``: sent as ``Authorization: Bearer …`` (download and upload)."""
     metadata: tuple[MetaItem, ...] = ()
@@ -169,22 +189,73 @@ class FileRef:
     """``FileName``: what the user is shown."""
 
 
+class FilesShape(StrEnum):
+    """How a SignFile request named its files (the reply follows the same shape)."""
+
+    LIST = "Files"
+    """``Files: [{FileID, FileName, URL}]``, this agent's documented form."""
+    SINGLE = "FileName"
+    """``FileName``: the URL of one file, as ``vgca_sign_file`` callers send it."""
+
+
 @dataclass(frozen=True)
 class FilesCall:
-    """SignFile: several PDFs, signed one after the other."""
+    """SignFile: one or several PDFs, signed one after the other."""
 
     files: tuple[FileRef, ...]
     """1 to :data:`MAX_FILES` files."""
     delivery: Delivery
     """Where each signed PDF goes."""
+    shape: FilesShape = FilesShape.LIST
+    """Which form the request used."""
 
 
 @dataclass(frozen=True)
-class MsgCall:
-    """SignMsg: a CMS signature over the SHA-256 of ``data``."""
+class DataMsg:
+    """SignMsg over data: a CMS signature over the SHA-256 of ``data``.
+
+    Sent as ``{"Data": base64}`` or, as ``vgca_sign_msg(sender, Base64.encode(text))`` does,
+    as the bare base64 string."""
 
     data: bytes
-    """The decoded ``Data``."""
+    """The decoded data."""
+
+
+@dataclass(frozen=True)
+class HashMsg:
+    """SignMsg over a digest the portal computed: ``{"HashAlg", "HashValue", "Encode"}``.
+
+    The portal builds its own signature structure (an XML signature, a CMS of its own) around
+    the raw signature value, so the reply carries the raw signature and the certificate."""
+
+    digest: bytes
+    """The decoded ``HashValue``; its length matches ``algorithm``."""
+    algorithm: HashAlgorithm
+    """``HashAlg`` (SHA-256 when absent)."""
+
+
+MsgCall = DataMsg | HashMsg
+"""A SignMsg request, in one of its forms."""
+
+
+@dataclass(frozen=True)
+class VerifyMsgCall:
+    """VerifyMsg: ``{"Base64Content", "Signature"}`` (and ``CertBase64`` for a raw signature)."""
+
+    content: bytes
+    """The decoded ``Base64Content``: the data that was signed."""
+    signature: bytes
+    """The decoded ``Signature``: a CMS SignedData, or a raw signature."""
+    certificate: bytes | None = None
+    """``CertBase64`` (or ``Certificate``): the signer's certificate, for a raw signature."""
+
+
+@dataclass(frozen=True)
+class AuthCall:
+    """Auth: the site's challenge (the message text itself), signed for a sign-in."""
+
+    challenge: str
+    """What the page sent, signed byte for byte (UTF-8)."""
 
 
 @dataclass(frozen=True)
@@ -219,8 +290,11 @@ class Reply:
     """Fields of one endpoint (``Signature``, ``CertInfo``, ``Files`` …)."""
 
     def to_wire(self) -> dict[str, Any]:
-        """The JSON object sent to the page."""
-        return {
+        """The JSON object sent to the page.
+
+        A failure also carries its message as ``Error``: that is the field portals show
+        (``"Ký số không thành công:" + Status + ":" + Error``)."""
+        wire = {
             "Status": int(self.status),
             "Message": self.message,
             "FileName": self.file_name,
@@ -230,16 +304,48 @@ class Reply:
             "DocumentDate": self.document_date,
             **self.extra,
         }
+        if self.status is not Status.OK:
+            wire.setdefault("Error", self.message)
+        return wire
 
 
 # --- parsing -------------------------------------------------------------------------------
 
 
-def decode_message(text: str) -> dict[str, Any]:
-    """The request object of one text message (an empty message is ``{}``)."""
-    if not text.strip():
+def decode_message(text: str, endpoint: Endpoint | None = None) -> dict[str, Any]:
+    """The request object of one text message (an empty message is ``{}``).
+
+    ``endpoint``: the plain-text word ``vgcaplugin.js`` sends to it (:data:`PLAIN_WORDS`)
+    stands for "no fields"; any other text must be a JSON object.
+    """
+    stripped = text.strip()
+    if not stripped:
         return {}
-    obj = decode_json_object(text.encode("utf-8"))
+    word = PLAIN_WORDS.get(endpoint) if endpoint is not None else None
+    if endpoint is not None and word is not None and stripped.lower() == word:
+        return {}
+    try:
+        obj = decode_json_object(stripped.encode("utf-8"))
+    except BadRequest:
+        if endpoint is not None and word is not None and not stripped.startswith(("{", "[")):
+            raise BadRequest(
+                Phrase.of("vgca_plain_text", endpoint=endpoint.value, word=word)
+            ) from None
+        raise
+    refuse_secrets(obj)
+    return obj
+
+
+def json_or_text(text: str) -> dict[str, Any] | None:
+    """The message as a JSON object (PIN-like fields refused), or ``None`` when it is plain
+    text (a bare base64 string, a challenge)."""
+    stripped = text.strip()
+    if not stripped.startswith("{"):
+        return None
+    try:
+        obj = decode_json_object(stripped.encode("utf-8"))
+    except BadRequest:
+        return None
     refuse_secrets(obj)
     return obj
 
@@ -251,9 +357,9 @@ def _text(obj: Mapping[str, Any], key: str, limit: int, *, numbers: bool = False
     if numbers and isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
     if not isinstance(value, str) or len(value) > limit:
-        raise BadRequest(f"'{key}' must be a string of at most {limit} characters")
+        raise BadRequest(Phrase.of("vgca_field_text", field=key, limit=limit))
     if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
-        raise BadRequest(f"'{key}' contains control characters")
+        raise BadRequest(Phrase.of("vgca_field_control", field=key))
     return value
 
 
@@ -268,18 +374,31 @@ def _shown(value: str | None, key: str) -> str | None:
     return document_name(value, key) if value is not None else None
 
 
+def _base64(value: Any, field: str) -> bytes:
+    """A required, non-empty standard base64 string (whitespace around it ignored)."""
+    if not isinstance(value, str) or not value.strip():
+        raise BadRequest(Phrase.of("vgca_base64", field=field))
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise BadRequest(Phrase.of("vgca_base64", field=field)) from exc
+    if not decoded:
+        raise BadRequest(Phrase.of("vgca_base64", field=field))
+    return decoded
+
+
 def parse_issued_date(value: Any) -> datetime | None:
     """``IssuedDate``: ISO 8601; without an offset it is Vietnam time."""
     if value is None or value == "":
         return None
+    bad = Phrase.of("vgca_issued_date", example=DATE_EXAMPLE)
     if not isinstance(value, str) or len(value) > 64:
-        raise BadRequest("'IssuedDate' must be an ISO 8601 date, e.g. 2025-05-12T09:00:00+07:00")
+        raise BadRequest(bad)
     try:
+        # JavaScript's JSON.stringify(new Date()) ends in "Z", which Python 3.11 reads.
         moment = datetime.fromisoformat(value)
     except ValueError as exc:
-        raise BadRequest(
-            "'IssuedDate' must be an ISO 8601 date, e.g. 2025-05-12T09:00:00+07:00"
-        ) from exc
+        raise BadRequest(bad) from exc
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=VIETNAM_TIME)
 
 
@@ -287,16 +406,16 @@ def _metadata(value: Any) -> tuple[MetaItem, ...]:
     if value is None:
         return ()
     if not isinstance(value, list) or len(value) > MAX_METADATA:
-        raise BadRequest(f"'MetaData' must be a list of at most {MAX_METADATA} {{Key, Value}}")
+        raise BadRequest(Phrase.of("vgca_metadata_list", limit=MAX_METADATA))
     items = []
     for index, raw in enumerate(value):
         if not isinstance(raw, dict):
-            raise BadRequest(f"'MetaData.{index}' must be an object {{Key, Value}}")
+            raise BadRequest(Phrase.of("vgca_metadata_item", index=index))
         key = _text(raw, "Key", MAX_META_KEY)
         if key is None:
-            raise BadRequest(f"'MetaData.{index}.Key' is missing")
+            raise BadRequest(Phrase.of("vgca_metadata_key_missing", index=index))
         if key in ("uploadfile", "SessionId"):
-            raise BadRequest(f"'MetaData.{index}.Key' may not be {key!r}")
+            raise BadRequest(Phrase.of("vgca_metadata_key_reserved", index=index, name=key))
         raw_value = raw.get("Value")
         if isinstance(raw_value, int | float) and not isinstance(raw_value, bool):
             raw_value = str(raw_value)
@@ -305,13 +424,20 @@ def _metadata(value: Any) -> tuple[MetaItem, ...]:
     return tuple(items)
 
 
+def _session_id(obj: Mapping[str, Any]) -> str | None:
+    """``SessionId`` as the portal gave it: ``""`` stays ``""``; ``None`` when absent."""
+    if obj.get("SessionId") == "":
+        return ""
+    return _text(obj, "SessionId", MAX_SESSION, numbers=True)
+
+
 def _delivery(obj: Mapping[str, Any]) -> Delivery:
     upload = _url(obj, "FileUploadHandler")
     if upload is None:
-        raise BadRequest("'FileUploadHandler' is missing: where should the signed file go?")
+        raise BadRequest(Phrase.of("vgca_upload_handler_missing"))
     return Delivery(
         upload_url=upload,
-        session_id=_text(obj, "SessionId", MAX_SESSION, numbers=True),
+        session_id=_session_id(obj),
         jwt_token=_text(obj, "JWTToken", MAX_JWT),
         metadata=_metadata(obj.get("MetaData")),
     )
@@ -344,43 +470,114 @@ def parse_pdf_call(obj: Mapping[str, Any]) -> PdfCall:
 
 
 def parse_files_call(obj: Mapping[str, Any]) -> FilesCall:
-    """SignFile: ``Files`` [{FileID, FileName, URL}] and the delivery fields."""
+    """SignFile: ``Files`` [{FileID, FileName, URL}], or one file's URL in ``FileName`` (what
+    ``vgca_sign_file`` callers send), and the delivery fields.
+
+    :raises LocalFileWanted: no ``Files`` and ``FileName`` empty (the user picks the file).
+    """
     raw_files = obj.get("Files")
+    if raw_files is None and "FileName" in obj:
+        call = parse_pdf_call(obj)  # LocalFileWanted when FileName is ""
+        ref = FileRef(None, call.source, name_from_url(call.source))
+        return FilesCall((ref,), call.delivery, FilesShape.SINGLE)
     if not isinstance(raw_files, list) or not 1 <= len(raw_files) <= MAX_FILES:
-        raise BadRequest(f"'Files' must be a list of 1 to {MAX_FILES} {{FileID, FileName, URL}}")
+        raise BadRequest(Phrase.of("vgca_files_list", limit=MAX_FILES))
     files = []
     for index, raw in enumerate(raw_files):
         if not isinstance(raw, dict):
-            raise BadRequest(f"'Files.{index}' must be an object {{FileID, FileName, URL}}")
+            raise BadRequest(Phrase.of("vgca_files_item", index=index))
         url = _url(raw, "URL")
         if url is None:
-            raise BadRequest(f"'Files.{index}.URL' is missing")
+            raise BadRequest(Phrase.of("vgca_files_url_missing", index=index))
         file_id = raw.get("FileID")
-        if not (file_id is None or isinstance(file_id, str | int)) or isinstance(file_id, bool):
-            raise BadRequest(f"'Files.{index}.FileID' must be a string or a number")
-        if isinstance(file_id, str) and len(file_id) > MAX_DOC_NUMBER:
-            raise BadRequest(f"'Files.{index}.FileID' is too long")
+        if (
+            not (file_id is None or isinstance(file_id, str | int))
+            or isinstance(file_id, bool)
+            or (isinstance(file_id, str) and len(file_id) > MAX_DOC_NUMBER)
+        ):
+            raise BadRequest(Phrase.of("vgca_files_id", index=index, limit=MAX_DOC_NUMBER))
         name = document_name(raw.get("FileName"), f"Files.{index}.FileName")
         files.append(FileRef(file_id, url, name))
     return FilesCall(tuple(files), _delivery(obj))
 
 
-def parse_msg_call(obj: Mapping[str, Any]) -> MsgCall:
-    """SignMsg: ``Data``, standard base64."""
-    value = obj.get("Data")
-    if not isinstance(value, str) or not value:
-        raise BadRequest("'Data' must be a non-empty base64 string")
-    try:
-        return MsgCall(base64.b64decode(value, validate=True))
-    except (binascii.Error, ValueError) as exc:
-        raise BadRequest("'Data' is not valid base64") from exc
+_HASH_NAMES: Final[Mapping[str, HashAlgorithm]] = {
+    "SHA256": HashAlgorithm.SHA256,
+    "SHA384": HashAlgorithm.SHA384,
+    "SHA512": HashAlgorithm.SHA512,
+}
+_RAW_ENCODINGS: Final = ("RSA",)
+
+
+def _hash_algorithm(value: Any) -> HashAlgorithm:
+    """``HashAlg`` as portals write it (``SHA256``, ``Sha256``, ``SHA-256``); SHA-256 when
+    absent."""
+    if value is None or value == "":
+        return HashAlgorithm.SHA256
+    name = value.upper().replace("-", "").replace("_", "") if isinstance(value, str) else ""
+    if name not in _HASH_NAMES:
+        raise BadRequest(Phrase.of("vgca_hash_alg", allowed=", ".join(_HASH_NAMES)))
+    return _HASH_NAMES[name]
+
+
+def parse_msg_call(text: str) -> MsgCall:
+    """SignMsg, in each form portals send (:class:`DataMsg`, :class:`HashMsg`)."""
+    obj = json_or_text(text)
+    if obj is None:
+        # vgca_sign_msg(sender, Base64.encode(text), callback): the bare base64 string.
+        if not text.strip():
+            raise BadRequest(Phrase.of("vgca_msg_shape"))
+        return DataMsg(_base64(text, "SignMsg"))
+    has_data, has_hash = "Data" in obj, "HashValue" in obj
+    if has_data == has_hash:
+        raise BadRequest(Phrase.of("vgca_msg_shape"))
+    if has_data:
+        return DataMsg(_base64(obj["Data"], "Data"))
+    encode = obj.get("Encode")
+    if not (encode is None or (isinstance(encode, str) and encode.upper() in _RAW_ENCODINGS)):
+        raise BadRequest(Phrase.of("vgca_encode", allowed=", ".join(_RAW_ENCODINGS)))
+    algorithm = _hash_algorithm(obj.get("HashAlg"))
+    digest = _base64(obj["HashValue"], "HashValue")
+    if len(digest) != algorithm.digest_size:
+        raise BadRequest(
+            Phrase.of(
+                "vgca_hash_length",
+                size=algorithm.digest_size,
+                algorithm=algorithm.value,
+                got=len(digest),
+            )
+        )
+    return HashMsg(digest, algorithm)
+
+
+def parse_verify_msg_call(text: str) -> VerifyMsgCall:
+    """VerifyMsg: ``{"Base64Content", "Signature"}``, optionally ``CertBase64``."""
+    obj = json_or_text(text)
+    if obj is None or "Base64Content" not in obj or "Signature" not in obj:
+        raise BadRequest(Phrase.of("vgca_verify_msg_fields"))
+    certificate = obj.get("CertBase64", obj.get("Certificate"))
+    return VerifyMsgCall(
+        content=_base64(obj["Base64Content"], "Base64Content"),
+        signature=_base64(obj["Signature"], "Signature"),
+        certificate=None if certificate in (None, "") else _base64(certificate, "CertBase64"),
+    )
+
+
+def parse_auth_call(text: str) -> AuthCall:
+    """Auth: the message is the challenge (``vgca_auth(sender, "<%=Session["AuthCode"]%>")``).
+
+    A JSON message is the challenge too, after the PIN rule: a page never sends a PIN."""
+    json_or_text(text)  # refuses PIN-like fields when the challenge is a JSON object
+    if not text.strip() or len(text) > MAX_AUTH_CODE:
+        raise BadRequest(Phrase.of("vgca_auth_code", limit=MAX_AUTH_CODE))
+    return AuthCall(text)
 
 
 def parse_verify_call(obj: Mapping[str, Any]) -> VerifyCall:
     """VerifyPDF: ``FileName`` (URL)."""
     source = _url(obj, "FileName")
     if source is None:
-        raise BadRequest("'FileName' must give the URL of the PDF to check")
+        raise BadRequest(Phrase.of("vgca_verify_file_missing"))
     return VerifyCall(source, _text(obj, "JWTToken", MAX_JWT))
 
 

@@ -26,7 +26,7 @@ from agent.compat.vgca.endpoints import VgcaEndpoints
 from agent.compat.vgca.protocol import Reply, Status
 from agent.compat.vgca.transfer import TransferLimits, Transfers
 from agent.errors import BadRequest, OriginNotAllowed
-from agent.messages import Lang, text
+from agent.messages import Lang, Phrase, text
 from agent.server.app import RunningServer, start_server
 from agent.server.budget import BudgetLimits, MemoryBudget
 from agent.server.keys import BUDGET, CALLER, CALLER_CHECK, SERVICE, SETTINGS, ServerSettings
@@ -104,7 +104,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     """One request, one reply, close."""
     socket = web.WebSocketResponse(max_msg_size=request.app[SETTINGS].max_body_bytes)
     if not socket.can_prepare(request).ok:
-        raise BadRequest("this port speaks the VGCA WebSocket protocol only")
+        raise BadRequest(Phrase.of("vgca_websocket_only"))
     await socket.prepare(request)
     try:
         message = await socket.receive(timeout=MESSAGE_TIMEOUT)
@@ -119,7 +119,8 @@ async def websocket(request: web.Request) -> web.StreamResponse:
             request.match_info["endpoint"], message.data, request[CALLER], port
         )
     elif message.type is WSMsgType.BINARY:
-        reply = Reply(Status.BAD_REQUEST, text("BAD_REQUEST", lang, detail="send JSON text"))
+        detail = Phrase.of("vgca_binary_message").render(lang)
+        reply = Reply(Status.BAD_REQUEST, text("BAD_REQUEST", lang, detail=detail))
     else:  # closed by the page, or a message over the size limit
         return socket
     if not socket.closed:

@@ -182,6 +182,29 @@ def _safe_name(name: str) -> str:
     return stem if stem.lower().endswith(".pdf") else f"{stem}.pdf"
 
 
+MAX_UPLOAD_NAME: Final = 150
+_NOT_IN_UPLOAD_NAME: Final = re.compile(r'[\x00-\x1f\x7f"\\/<>:|?*]')
+"""Characters the upload's filename does without: ``"`` ends ASP.NET's value and ``\\``
+escapes in PHP's; PHP keeps what follows the last ``/`` or ``\\``; control characters break
+the header line; ``<>:|?*`` cannot be in a Windows file name, where the portal saves it."""
+
+
+def upload_name(name: str) -> str:
+    """The filename sent to the upload handler: the document's own name, Vietnamese letters and
+    spaces as they are (``Quyết định 123.pdf``), ending in ``.pdf``.
+
+    Sent as raw UTF-8 in ``filename="…"``, as browsers send it: ASP.NET's
+    ``HttpPostedFile.FileName`` and PHP's ``$_FILES[…]['name']`` both read it back unchanged
+    (``docs/vgca-compat.md``, *The upload*), so only what either would misread is replaced.
+    """
+    cleaned = _NOT_IN_UPLOAD_NAME.sub("_", name)
+    stem, dot, suffix = cleaned.rpartition(".")
+    if not (dot and suffix.strip().lower() == "pdf"):
+        stem = cleaned
+    stem = stem.strip(" .")[: MAX_UPLOAD_NAME - 4].rstrip(" .") or "signed"
+    return f"{stem}.pdf"
+
+
 def keep_signed(directory: Path, data: bytes, name: str) -> Path:
     """Write a signed file to ``directory`` (private to the user), whole or not at all.
 
@@ -343,7 +366,7 @@ class Transfers:
         failure = ""
         for attempt in (1, 2):
             try:
-                answer = await self._upload(target, data, _safe_name(name), delivery)
+                answer = await self._upload(target, data, upload_name(name), delivery)
             except _Retryable as exc:
                 failure = exc.detail
                 log.warning(
@@ -364,9 +387,11 @@ class Transfers:
     async def _upload(
         self, target: URL, data: bytes, filename: str, delivery: Delivery
     ) -> UploadAnswer:
-        form = aiohttp.FormData()
+        # Raw UTF-8 names, as browsers send them: aiohttp's default would percent-encode the
+        # filename, and no upload handler decodes that (upload_name removed what needs quoting).
+        form = aiohttp.FormData(quote_fields=False)
         form.add_field("uploadfile", data, filename=filename, content_type="application/pdf")
-        if delivery.session_id is not None:
+        if delivery.session_id is not None:  # "" included: the handler reads the field
             form.add_field("SessionId", delivery.session_id)
         for item in delivery.metadata:
             form.add_field(item.key, item.value)

@@ -1,12 +1,19 @@
 // A vgcaplugin-style client for the test portal, written from the protocol
 // (docs/vgca-compat.md), not copied: each call opens wss://127.0.0.1:PORT/<Endpoint>,
-// sends one JSON text message, and resolves with the one JSON reply.
+// sends one text message, and resolves with the one JSON reply.
+//
+// The vgca_* functions send exactly what the real vgcaplugin.js sends for each call (facts
+// read from public portals that embed it): the page's string as it is for the JSON calls;
+// the plain words "get_cert_info" (GetCertInfo), "config" (Config) and "request"
+// (GetLicenseRequest); the Auth challenge as plain text. Their callbacks get the reply's
+// text, with the sender first where the library passes one.
 (function (global) {
   "use strict";
 
   const DEFAULT_PORT = 8987;
 
-  /** One call: resolves with the reply object, rejects when the socket fails or closes first. */
+  /** One call: resolves with the reply object, rejects when the socket fails or closes first.
+   * A string is sent as it is (the library never re-encodes the page's string). */
   function call(endpoint, params, options) {
     const port = (options && options.port) || DEFAULT_PORT;
     return new Promise((resolve, reject) => {
@@ -29,21 +36,44 @@
     });
   }
 
-  /** The callback style portals use: callback(sender, replyText). */
-  function callbackStyle(endpoint) {
-    return (sender, json, callback, options) =>
-      call(endpoint, json, options).then(
-        (reply) => callback(sender, JSON.stringify(reply)),
-        (error) => callback(sender, JSON.stringify({ Status: -1, Message: String(error.message) })),
-      );
+  /** The reply as text, the way the library hands it to callbacks. */
+  function text(endpoint, message, options) {
+    return call(endpoint, message, options).then(
+      (reply) => JSON.stringify(reply),
+      (error) => JSON.stringify({ Status: -1, Message: String(error.message) }),
+    );
+  }
+
+  /** callback(sender, replyText): SignMsg, SignXML, Auth. */
+  function withSender(endpoint) {
+    return (sender, message, callback, options) =>
+      text(endpoint, message, options).then((reply) => callback && callback(sender, reply));
+  }
+
+  /** callback(replyText): the PDF calls, SignFile, VerifyMsg, VerifyPDF. */
+  function withoutSender(endpoint) {
+    return (message, callback, options) =>
+      text(endpoint, message, options).then((reply) => callback && callback(reply));
+  }
+
+  /** callback(replyText), the message fixed by the library whatever the page passes. */
+  function fixedWord(endpoint, word) {
+    return (callback, options) =>
+      text(endpoint, word, options).then((reply) => callback && callback(reply));
   }
 
   global.vgca = {
     call,
-    vgca_sign_approved: callbackStyle("SignApproved"),
-    vgca_sign_issued: callbackStyle("SignIssued"),
-    vgca_sign_appendix: callbackStyle("SignAppendix"),
-    vgca_sign_msg: callbackStyle("SignMsg"),
-    vgca_get_cert_info: callbackStyle("GetCertInfo"),
+    vgca_sign_approved: withoutSender("SignApproved"),
+    vgca_sign_issued: withoutSender("SignIssued"),
+    vgca_sign_appendix: withoutSender("SignAppendix"),
+    vgca_sign_file: withoutSender("SignFile"),
+    vgca_verify_msg: withoutSender("VerifyMsg"),
+    vgca_sign_msg: withSender("SignMsg"),
+    vgca_auth: withSender("Auth"),
+    vgca_get_certinfo: fixedWord("GetCertInfo", "get_cert_info"),
+    vgca_license_request: fixedWord("GetLicenseRequest", "request"),
+    // vgca_show_config ignores the reply; the test reads it here.
+    vgca_show_config: fixedWord("Config", "config"),
   };
 })(window);
