@@ -1,4 +1,8 @@
-"""Composition root: configuration → token service → prompter → server."""
+"""The composition root: configuration → token service → prompter → servers (+ tray).
+
+The only module that assembles the agent: ``agent/cli.py`` calls it, and the tray
+(:mod:`agent.ui.tray`) receives from it what it needs, never importing it.
+"""
 
 from __future__ import annotations
 
@@ -26,12 +30,13 @@ from agent.consent.prompter import Prompter
 from agent.consent.refusing import RefusingPrompter
 from agent.errors import ConfigError
 from agent.instance import InstanceLock
+from agent.localtls import ca, stores
 from agent.messages import Lang, text
 from agent.origin import LOCAL_CALLER, OriginPolicy
 from agent.pairing import PairingStore
 from agent.pdf.trust import TrustRootError, load_trust_roots, windows_store_roots
 from agent.protocol import PdfSignRequest
-from agent.server import RunningServer, ServerSettings, create_app, start_server, tls
+from agent.server import RunningServer, ServerSettings, create_app, start_server
 from agent.server.budget import BudgetLimits, MemoryBudget
 from agent.server.control import ControlChannel
 from agent.service import SigningService
@@ -113,44 +118,18 @@ def listen_ports(config: AgentConfig) -> list[int]:
 
 
 async def _keep_tls_fresh(
-    files: tls.TlsFiles, context: ssl.SSLContext, *, trust_ca: bool = False
+    files: ca.TlsFiles, context: ssl.SSLContext, *, trust_ca: bool = False
 ) -> None:
     """An agent that runs for months renews its certificate without a restart."""
     while True:
         await asyncio.sleep(TLS_CHECK_INTERVAL)
         try:
-            renewed = tls.renew_if_needed(files, context)
+            renewed = ca.renew_if_needed(files, context)
         except (OSError, ValueError, ssl.SSLError):
             log.exception("renewing the local TLS certificate failed; will try again")
             continue
         if renewed and trust_ca:
-            await asyncio.to_thread(trust_local_ca, files)
-
-
-def trust_local_ca(files: tls.TlsFiles) -> bool:
-    """Have this user's stores trust the local CA, once per CA; True when they all do.
-
-    A marker next to ``ca.pem`` remembers the CA already trusted, so every start costs one
-    file read; a failure is logged and tried again at the next start.
-    """
-    from agent import tls_trust
-
-    ca_file = files.ca_cert
-    marker = files.directory / "trusted"
-    try:
-        current = tls_trust.thumbprint(tls_trust.load_ca(ca_file))
-        if marker.exists() and marker.read_text().strip() == current:
-            return True
-        results = tls_trust.install(ca_file, tls_trust.TrustTools(home=Path.home()))
-    except (tls_trust.TrustError, OSError, ValueError) as exc:
-        log.warning("could not make this computer trust the local CA: %s", exc)
-        return False
-    for result in results:
-        log.info("trusting the local CA: %s", tls_trust.result_text(result, "en"))
-    if tls_trust.all_ok(results):
-        marker.write_text(current + "\n")
-        return True
-    return False
+            await asyncio.to_thread(stores.trust_once, files)
 
 
 @dataclass(frozen=True)
@@ -217,9 +196,9 @@ async def _serve(  # noqa: PLR0917 - serve()'s arguments, passed on
     instance: InstanceLock,
     on_show: Callable[[], bool] | None,
 ) -> None:
-    files = tls.ensure(config.tls_dir)
+    files = ca.ensure(config.tls_dir)
     if trust_ca:
-        await asyncio.to_thread(trust_local_ca, files)
+        await asyncio.to_thread(stores.trust_once, files)
     audit = AuditLog(config.audit_file)
     tokens = TokenService(config.pkcs11_modules, config.module_isolation, config.worker_limits)
     try:
@@ -236,7 +215,7 @@ async def _serve(  # noqa: PLR0917 - serve()'s arguments, passed on
             budget=budget,
         )
         ports = listen_ports(config)
-        context = tls.server_context(files)
+        context = ca.server_context(files)
         try:
             server = await start_server(app, ports, context)
         except OSError as exc:
@@ -370,6 +349,43 @@ async def _start_vgca(
         pick_local=_local_chooser(config),
     )
     return await start_vgca(service, settings, vgca, config.vgca_port, context, budget=budget)
+
+
+def run_with_tray(
+    config: AgentConfig,
+    cli_lang: str | None,
+    on_ready: Callable[[RunningServer], None],
+    on_taken: Callable[[], int],
+) -> int | None:
+    """``kyso-agent run`` on a desktop: the agent, with the tray icon as its companion.
+
+    ``None`` (logged) when no tray icon can show here: the caller runs the agent headless.
+    ``on_taken`` gives the exit status when another agent took this user's lock while this
+    one was starting (it hands over to that one).
+    """
+    from agent.ui.tray import Tray, desktop_controller, tray_unavailable
+
+    reason = tray_unavailable()
+    if reason:
+        log.warning("%s: running without the tray icon, like `kyso-agent serve`", reason)
+        return None
+    config, controller = desktop_controller(config, cli_lang)
+
+    def agent(
+        *, on_ready: Callable[[RunningServer], None], stop: asyncio.Event
+    ) -> Coroutine[Any, Any, None]:
+        return serve(
+            config,
+            on_ready=on_ready,
+            stop=stop,
+            companion=controller.companion,
+            trust_ca=config.trust_local_ca,
+            on_show=controller.bring_forward,
+        )
+
+    tray = Tray(controller, agent, on_ready)
+    status = tray.run()
+    return on_taken() if tray.taken else status
 
 
 async def local_signing(config: AgentConfig, request: PdfSignRequest) -> bytes:

@@ -10,8 +10,6 @@ import argparse
 import asyncio
 import base64
 import json
-import logging
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,57 +17,36 @@ from typing import Any, Final
 
 from agent import PYTHON, __version__
 from agent.audit import AuditError, AuditLog, entry_to_json, format_entries
-from agent.config import AgentConfig, configure_logging, load_config
+from agent.config import SETTINGS, AgentConfig, configure_logging, load_config
 from agent.errors import AgentError, ConfigError
+from agent.files import write_atomically
 from agent.pairing import PairingStore
 from agent.protocol import parse_pdf_sign_request
 from agent.pywarnings import route_to_log
 from agent.server import RunningServer
-from agent.token import Inventory, TokenService
+from agent.settings import Shape
+from agent.token import TokenService
 
 
-def _common(parser: argparse.ArgumentParser) -> None:
+def _common(parser: argparse.ArgumentParser, command: str | None = None) -> None:
+    """``--config`` and the flags of the settings ``command`` takes (every command's without)."""
     parser.add_argument("--config", type=Path, metavar="FILE", help="TOML configuration file")
-    parser.add_argument(
-        "--pkcs11-module",
-        dest="pkcs11_modules",
-        action="append",
-        metavar="PATH",
-        help="PKCS#11 module to load (repeatable; default: auto-discovery)",
-    )
-    parser.add_argument("--data-dir", type=Path, metavar="DIR", help="per-user data directory")
-    parser.add_argument(
-        "--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="log verbosity"
-    )
-    parser.add_argument("--lang", choices=["vi", "en"], help="language of prompts and messages")
-
-
-def _agent_options(agent_command: argparse.ArgumentParser) -> None:
-    """The options of ``run`` and ``serve``."""
-    _common(agent_command)
-    agent_command.add_argument("--port", type=int, metavar="N", help="TCP port (default 8988)")
-    agent_command.add_argument(
-        "--vgca-port",
-        type=int,
-        metavar="N",
-        help="port of the VGCA Sign Service compatibility (default 8987; 0 = any)",
-    )
-    agent_command.add_argument(
-        "--allow-origin",
-        dest="allowed_origins",
-        action="append",
-        metavar="ORIGIN",
-        help="web origin allowed to call the agent, e.g. https://portal.gov.vn or "
-        "https://*.gov.vn (repeatable)",
-    )
-    agent_command.add_argument(
-        "--prompter",
-        metavar="CMD",
-        help="external program that asks the user (JSON on stdin/stdout)",
-    )
-    agent_command.add_argument(
-        "--prompt-timeout", type=float, metavar="SECONDS", help="time to answer (default 120)"
-    )
+    for setting in SETTINGS:
+        flag = setting.flag
+        if flag is None or not flag.applies_to(command):
+            continue
+        options: dict[str, Any] = {
+            "dest": setting.name,
+            "metavar": flag.metavar,
+            "help": f"{setting.doc} (default: {setting.default_doc})".replace("`", ""),
+        }
+        if setting.shape is Shape.LIST:
+            options["action"] = "append"
+        elif setting.shape in (Shape.INT, Shape.FLOAT):
+            options["type"] = int if setting.shape is Shape.INT else float
+        if setting.choices:
+            options["choices"] = setting.choices
+        parser.add_argument(flag.name, **options)
 
 
 def _trust_parser(commands: Any) -> None:
@@ -109,8 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
         "run", help="the agent with its tray icon (the default command; serve without a display)"
     )
     serve = commands.add_parser("serve", help="run the headless agent (HTTPS API on 127.0.0.1)")
-    for agent_command in (run, serve):
-        _agent_options(agent_command)
+    for name, agent_command in (("run", run), ("serve", serve)):
+        _common(agent_command, name)
     run.add_argument(
         "--at-login",
         action="store_true",
@@ -131,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     revoke.add_argument("origin", metavar="ORIGIN", help="e.g. https://vpdt.hue.gov.vn")
 
     sign_pdf = commands.add_parser("sign-pdf", help="sign a PDF file with your token (PAdES)")
-    _common(sign_pdf)
+    _common(sign_pdf, "sign-pdf")
     sign_pdf.add_argument("input", type=Path, metavar="IN.pdf", help="the PDF to sign")
     sign_pdf.add_argument("-o", "--output", type=Path, required=True, metavar="OUT.pdf")
     sign_pdf.add_argument(
@@ -148,8 +125,6 @@ def build_parser() -> argparse.ArgumentParser:
     sign_pdf.add_argument("--level", choices=["B-B", "B-T", "B-LT"], default="B-B")
     sign_pdf.add_argument("--reason")
     sign_pdf.add_argument("--location")
-    sign_pdf.add_argument("--tsa-url", dest="tsa_url", metavar="URL")
-    sign_pdf.add_argument("--prompter", metavar="CMD", help="external program that asks the user")
 
     verify = commands.add_parser("verify", help="check the signatures of a PDF file")
     _common(verify)
@@ -175,134 +150,29 @@ def build_parser() -> argparse.ArgumentParser:
     status = commands.add_parser(
         "status", help="the helpdesk report (asks the running agent, else reads the tokens)"
     )
-    _common(status)
-    status.add_argument(
-        "--port", type=int, metavar="N", help="the running agent's port (default: 8988-8998)"
-    )
+    _common(status, "status")  # --port: the running agent's
     status.add_argument("--json", action="store_true", help="print JSON")
 
     _trust_parser(commands)
     return parser
 
 
-_NOT_SETTINGS = frozenset(
-    {
-        "command",
-        "at_login",
-        "config",
-        "trust_command",
-        "system",
-        "json",
-        "origins_command",
-        "origin",
-        "limit",
-        "input",
-        "output",
-        "profile",
-        "page",
-        "rect",
-        "anchor",
-        "image",
-        "text",
-        "level",
-        "reason",
-        "location",
-        "offline",
-        "trust_roots",
-    }
-)
-
-
 def config_from_args(args: argparse.Namespace) -> AgentConfig:
     """Merge the configuration files with the flags the user gave."""
-    cli = {k: v for k, v in vars(args).items() if k not in _NOT_SETTINGS and v is not None}
+    given = vars(args)
+    cli = {
+        s.name: given[s.name]
+        for s in SETTINGS
+        if s.flag is not None and s.flag.applies_to(args.command) and given.get(s.name) is not None
+    }
     return load_config(cli, args.config)
-
-
-def inventory_json(inventory: Inventory) -> dict[str, Any]:
-    """The ``tokens --json`` document."""
-    modules = []
-    for report in inventory.modules:
-        tokens = []
-        for token in report.tokens:
-            certs = [c for c in report.certificates if c.token == token.id]
-            tokens.append(
-                {
-                    "slot": token.id.slot_id,
-                    "slotDescription": token.slot_description,
-                    "label": token.id.label,
-                    "serial": token.id.serial,
-                    "manufacturer": token.manufacturer,
-                    "model": token.model,
-                    "pin": {
-                        "triesLeft": token.pin.tries_left.value,
-                        "pinpad": token.pin.pinpad,
-                        "initialized": token.pin.initialized,
-                        "toBeChanged": token.pin.to_be_changed,
-                    },
-                    "certificates": [
-                        {
-                            "label": c.label,
-                            "id": c.key_id.hex(),
-                            "subject": c.subject,
-                            "issuer": c.issuer,
-                            "notBefore": c.not_before.isoformat(),
-                            "notAfter": c.not_after.isoformat(),
-                            "keyType": c.key_type.value if c.key_type else None,
-                            "ca": c.is_ca,
-                            "sha256": c.fingerprint,
-                        }
-                        for c in certs
-                    ],
-                }
-            )
-        modules.append(
-            {
-                "path": str(report.path),
-                "loaded": report.loaded,
-                "error": report.error or None,
-                "description": report.description or None,
-                "emptySlots": report.empty_slots,
-                "tokens": tokens,
-            }
-        )
-    return {"modules": modules}
-
-
-def inventory_text(inventory: Inventory) -> str:
-    """The human-readable ``tokens`` listing."""
-    if not inventory.modules:
-        return "No PKCS#11 module configured or found.\n"
-    lines: list[str] = []
-    for module in inventory_json(inventory)["modules"]:
-        state = "loaded" if module["loaded"] else "FAILED"
-        lines.append(f"Module {module['path']} [{state}]")
-        if module["description"]:
-            lines.append(f"  {module['description']}")
-        if module["error"]:
-            lines.append(f"  error: {module['error']}")
-        if module["loaded"] and not module["tokens"]:
-            lines.append("  no token present")
-        for token in module["tokens"]:
-            pin = token["pin"]
-            flags = [f"tries:{pin['triesLeft']}"] + (["pinpad"] if pin["pinpad"] else [])
-            lines.append(
-                f"  Token {token['label']!r} serial {token['serial']} "
-                f"({token['manufacturer']} {token['model']}, slot {token['slot']}) "
-                f"PIN {' '.join(flags)}"
-            )
-            if not token["certificates"]:
-                lines.append("    no certificate")
-            for cert in token["certificates"]:
-                kind = "CA" if cert["ca"] else cert["keyType"] or "?"
-                lines.append(f"    Certificate [{kind}] {cert['subject']}")
-                lines.append(f"      issuer  {cert['issuer']}")
-                lines.append(f"      valid   {cert['notBefore']} .. {cert['notAfter']}")
-    return "\n".join(lines) + "\n"
 
 
 def cmd_tokens(args: argparse.Namespace) -> int:
     """``kyso-agent tokens``."""
+    from agent.status.inventory import token_listing
+    from agent.status.render import listing_lines
+
     config = config_from_args(args)
     configure_logging(config, to_file=False)
     service = TokenService(config.pkcs11_modules, config.module_isolation, config.worker_limits)
@@ -310,11 +180,12 @@ def cmd_tokens(args: argparse.Namespace) -> int:
         inventory = service.inventory_sync()
     finally:
         service.close()
+    listing = token_listing(inventory)
     if args.json:
-        json.dump(inventory_json(inventory), sys.stdout, ensure_ascii=False, indent=2)
+        json.dump(listing.to_json(), sys.stdout, ensure_ascii=False, indent=2)
         sys.stdout.write("\n")
     else:
-        sys.stdout.write(inventory_text(inventory))
+        sys.stdout.write("\n".join(listing_lines(listing, config.lang)) + "\n")
     return 0
 
 
@@ -408,7 +279,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     Without a display, or where no tray backend loads, it runs as ``serve`` does. When this
     user's agent already runs, it asks that one to show its window and exits 0.
     """
-    from agent.ui.display import display_available, tray_backend_hint
+    from agent.app import run_with_tray
 
     config = config_from_args(args)
     configure_logging(config, to_file=False)
@@ -420,25 +291,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     if handed is not None:
         return handed
     configure_logging(config)
-    log = logging.getLogger("agent.cli")
-    reason = "" if display_available() else "no display (DISPLAY/WAYLAND_DISPLAY unset)"
-    backend = tray_backend_hint()
-    if backend is not None:
-        log.info("no session bus: using the %s tray backend", backend)
-        os.environ["PYSTRAY_BACKEND"] = backend
-    if not reason:
-        try:
-            import pystray  # noqa: F401 - probing the backend: it connects to the display
-        except Exception as exc:  # noqa: BLE001 - any backend failure means: no tray
-            reason = f"no tray backend ({type(exc).__name__}: {exc})"
-    if reason:
-        log.warning("%s: running without the tray icon, like `kyso-agent serve`", reason)
-        return _serve_here(config, headless=False, trust_ca=config.trust_local_ca)
-    from agent.ui.tray import run_tray
-
-    return run_tray(
+    done = run_with_tray(
         config, args.lang, _print_listening, on_taken=lambda: _lost_race(config, headless=False)
     )
+    if done is None:  # no tray here
+        return _serve_here(config, headless=False, trust_ca=config.trust_local_ca)
+    return done
 
 
 def cmd_origins(args: argparse.Namespace) -> int:
@@ -511,9 +369,9 @@ def cmd_sign_pdf(args: argparse.Namespace) -> int:
     except AgentError as exc:
         print(f"kyso-agent: {exc.code.value}: {exc.public_message(config.lang)}", file=sys.stderr)
         return 1
-    tmp = args.output.with_name(args.output.name + ".part")
-    tmp.write_bytes(signed)
-    tmp.replace(args.output)
+    # The user's own document: readable as any file they make (the umask decides), and never
+    # left half-written.
+    write_atomically(args.output, signed, mode=0o666)
     print(f"signed: {args.output}")
     return 0
 
@@ -521,7 +379,9 @@ def cmd_sign_pdf(args: argparse.Namespace) -> int:
 def cmd_verify(args: argparse.Namespace) -> int:
     """``kyso-agent verify``: exit 0 only if every signature is valid."""
     from agent.app import trust_roots
-    from agent.pdf.verify import NotAPdf, report_to_json, report_to_text, verify_pdf
+    from agent.pdf.verify.check import verify_pdf
+    from agent.pdf.verify.model import NotAPdf
+    from agent.pdf.verify.render import report_to_json, report_to_text
 
     config = config_from_args(args)
     configure_logging(config, to_file=False)
@@ -576,26 +436,27 @@ def cmd_trust(args: argparse.Namespace) -> int:
     install/uninstall: 0 when every store that exists ended in the wanted state.
     status: 0 when at least one store trusts the CA.
     """
-    from agent import tls_trust
+    from agent.localtls.ca import load_ca
+    from agent.localtls.model import all_ok, result_text
+    from agent.localtls.stores import TrustError, TrustTools, install, trust_checks, uninstall
     from agent.messages import text
-    from agent.status import trust_checks
 
     config = config_from_args(args)
     lang = config.lang
     ca_file = config.tls_dir / "ca.pem"
-    tools = tls_trust.TrustTools(home=Path.home())
+    tools = TrustTools(home=Path.home())
     try:
         if args.trust_command == "status":
-            checks = trust_checks(tls_trust.load_ca(ca_file), tools.home, tools.platform)
+            checks = trust_checks(load_ca(ca_file), tools.home, tools.platform)
             return _print_trust_status(args.json, ca_file, checks, lang)
         if args.trust_command == "install":
-            results = tls_trust.install(ca_file, tools, system=args.system)
+            results = install(ca_file, tools, system=args.system)
         else:
-            results = tls_trust.uninstall(ca_file, tools, system=args.system)
-    except (tls_trust.TrustError, OSError, ValueError) as exc:
+            results = uninstall(ca_file, tools, system=args.system)
+    except (TrustError, OSError, ValueError) as exc:
         print(f"kyso-agent: {exc}", file=sys.stderr)
         return 1
-    ok = tls_trust.all_ok(results)
+    ok = all_ok(results)
     if args.json:
         body = {"ca_file": str(ca_file), "ok": ok, "results": [r.to_json() for r in results]}
         json.dump(body, sys.stdout, ensure_ascii=False, indent=2)
@@ -603,7 +464,7 @@ def cmd_trust(args: argparse.Namespace) -> int:
         return 0 if ok else 1
     head = "trust_install_head" if args.trust_command == "install" else "trust_uninstall_head"
     lines = [text(head, lang, path=ca_file)]
-    lines += [tls_trust.result_text(r, lang) for r in results]
+    lines += [result_text(r, lang) for r in results]
     if not ok:
         lines.append(text("trust_some_failed", lang))
     elif any(r.outcome.changed for r in results):
@@ -613,9 +474,8 @@ def cmd_trust(args: argparse.Namespace) -> int:
 
 
 def _print_trust_status(as_json: bool, ca_file: Path, checks: Sequence[Any], lang: Any) -> int:
+    from agent.localtls.model import Trust, check_text
     from agent.messages import text
-    from agent.status import Trust
-    from agent.status import _trust_line as trust_line
 
     trusted = any(c.trust is Trust.TRUSTED for c in checks)
     if as_json:
@@ -633,7 +493,7 @@ def _print_trust_status(as_json: bool, ca_file: Path, checks: Sequence[Any], lan
         sys.stdout.write("\n")
     else:
         lines = [text("trust_status_head", lang, path=ca_file)]
-        lines += [trust_line(c, lang) for c in checks]
+        lines += [check_text(c, lang) for c in checks]
         if not trusted:
             lines.append(text("trust_no_store", lang))
         sys.stdout.write("\n".join(lines) + "\n")

@@ -38,13 +38,12 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Final
 
+from agent import files
 from agent.errors import ConfigError
 
 LOCK_NAME: Final = "agent.lock"
 INSTANCE_NAME: Final = "agent.instance.json"
 """Next to the lock: how a second start reaches the running agent."""
-PARTIAL_SUFFIX: Final = ".part"
-"""A file being written by :func:`write_private` is hidden (``.NAME.part``) until complete."""
 SHOW_PATH: Final = "/control/show"
 """The running agent's control request: show its window (the status report)."""
 SECRET_HEADER: Final = "Kyso-Control-Secret"  # noqa: S105 - a header name, not a secret
@@ -130,7 +129,7 @@ class InstanceLock:
         if self._file is None:
             raise RuntimeError("publish() needs the lock held")
         info = {"pid": os.getpid(), "port": port, "secret": self.secret}
-        write_private(self._instance, json.dumps(info).encode())
+        files.write_atomically(self._instance, json.dumps(info).encode())
         self._published = True
 
     def __exit__(
@@ -145,38 +144,6 @@ class InstanceLock:
                 self._published = False
             self._file.close()  # closing releases the lock
             self._file = None
-
-
-def write_private(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` as a whole, readable by this user only.
-
-    A reader sees the old file or the new one, never a part: the data goes to
-    ``.NAME.part`` (``0o600`` from its creation), reaches the disk, and is renamed over
-    ``path``; a crash leaves at most that hidden file. One writer per ``path`` at a time.
-    """
-    tmp = path.with_name(f".{path.name}{PARTIAL_SUFFIX}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    sync_directory(path.parent)
-
-
-def sync_directory(directory: Path) -> None:
-    """Make a rename in ``directory`` durable (POSIX; NTFS journals its metadata itself)."""
-    if os.name == "nt":
-        return
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def read_instance(data_dir: Path) -> InstanceInfo | None:

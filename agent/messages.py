@@ -661,6 +661,34 @@ _CATALOGUE: Final[dict[str, dict[Lang, str]]] = {
         Lang.VI: "  {path}: đã nạp nhưng đọc LỖI — {error}",
         Lang.EN: "  {path}: loaded but reading FAILED — {error}",
     },
+    "tokens_no_module": {
+        Lang.VI: "Không có mô-đun PKCS#11 nào được cấu hình hoặc tìm thấy.",
+        Lang.EN: "No PKCS#11 module configured or found.",
+    },
+    "tokens_module": {Lang.VI: "Mô-đun {path} [{state}]", Lang.EN: "Module {path} [{state}]"},
+    "tokens_module_loaded": {Lang.VI: "đã nạp", Lang.EN: "loaded"},
+    "tokens_module_failed": {Lang.VI: "LỖI", Lang.EN: "FAILED"},
+    "tokens_module_error": {Lang.VI: "  lỗi: {error}", Lang.EN: "  error: {error}"},
+    "tokens_no_token": {Lang.VI: "  không có token nào", Lang.EN: "  no token present"},
+    "tokens_token": {
+        Lang.VI: "  Token {label!r} số sê-ri {serial} ({maker}, khe {slot}) PIN {pin}",
+        Lang.EN: "  Token {label!r} serial {serial} ({maker}, slot {slot}) PIN {pin}",
+    },
+    "tokens_pin_tries": {Lang.VI: "lần-thử:{state}", Lang.EN: "tries:{state}"},
+    "tokens_pin_pinpad": {Lang.VI: "pinpad", Lang.EN: "pinpad"},
+    "tokens_no_certificate": {Lang.VI: "    không có chứng thư số", Lang.EN: "    no certificate"},
+    "tokens_certificate": {
+        Lang.VI: "    Chứng thư số [{kind}] {subject}",
+        Lang.EN: "    Certificate [{kind}] {subject}",
+    },
+    "tokens_certificate_issuer": {
+        Lang.VI: "      bên cấp  {issuer}",
+        Lang.EN: "      issuer  {issuer}",
+    },
+    "tokens_certificate_valid": {
+        Lang.VI: "      hiệu lực {not_before} .. {not_after}",
+        Lang.EN: "      valid   {not_before} .. {not_after}",
+    },
     "status_tokens_heading": {Lang.VI: "Token:", Lang.EN: "Tokens:"},
     "status_tokens_none": {
         Lang.VI: "  (không thấy token nào)",

@@ -7,12 +7,12 @@ Kept as a small JSON file in the data directory and re-read on every check, so t
 from __future__ import annotations
 
 import json
-import os
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from agent.files import write_atomically
 from agent.origin import InvalidOrigin, parse_origin
 
 
@@ -47,11 +47,7 @@ class PairingStore:
 
     def _write(self, data: dict[str, str]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, ensure_ascii=False, indent=2)
-        os.replace(tmp, self.path)
+        write_atomically(self.path, json.dumps(data, ensure_ascii=False, indent=2).encode())
 
     def is_paired(self, origin: str) -> bool:
         """Whether ``origin`` (normalised) was paired."""

@@ -28,21 +28,23 @@ import sys
 from collections.abc import Callable
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 log = logging.getLogger(__name__)
 
-_DIR_MODE = 0o700
-_FILE_MODE = 0o600
+DIR_MODE: Final = 0o700
+"""A private directory: its user alone may enter it."""
+FILE_MODE: Final = 0o600
+"""A private file: its user alone may read and write it."""
 
 
 def private_dir(directory: Path) -> Path:
     """Create ``directory`` (and missing parents) for this user alone, or repair its mode."""
-    directory.mkdir(mode=_DIR_MODE, parents=True, exist_ok=True)
+    directory.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
     if sys.platform == "win32":
         _restrict_acl(directory)
     else:
-        _repair(directory, _DIR_MODE)
+        _repair(directory, DIR_MODE)
     return directory
 
 
@@ -52,7 +54,7 @@ def private_files(directory: Path, pattern: str) -> None:
         return
     for path in directory.glob(pattern):
         if path.is_file() and not path.is_symlink():
-            _repair(path, _FILE_MODE)
+            _repair(path, FILE_MODE)
 
 
 class PrivateLogFile(RotatingFileHandler):
@@ -60,13 +62,13 @@ class PrivateLogFile(RotatingFileHandler):
 
     def _open(self) -> io.TextIOWrapper:
         # Created private before the handler writes its first line into it.
-        fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, _FILE_MODE)
+        fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, FILE_MODE)
         os.close(fd)
         if sys.platform == "win32":
             # Windows gives it the directory's inheritable entries already; Wine does not.
             _restrict_acl(Path(self.baseFilename))
         else:
-            _repair(Path(self.baseFilename), _FILE_MODE)
+            _repair(Path(self.baseFilename), FILE_MODE)
         return super()._open()
 
 

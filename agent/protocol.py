@@ -25,6 +25,8 @@ from agent.algorithms import HashAlgorithm, KeyType, RsaScheme
 from agent.errors import BadRequest
 from agent.messages import Phrase
 from agent.pdf.models import Appearance, PdfSignOptions, Profile, SignatureLevel
+from agent.pdf.verify.model import VerificationReport
+from agent.pdf.verify.render import report_to_json
 
 API_VERSION: Final = 1
 MAX_BATCH_ITEMS: Final = 1000
@@ -482,6 +484,20 @@ class CmsSignResponse:
     def to_wire(self) -> dict[str, Any]:
         """JSON body."""
         return {"cms": b64encode(self.cms), "certificate": b64encode(self.certificate)}
+
+
+@dataclass(frozen=True)
+class PdfVerifyResponse:
+    """Answer to ``POST /v1/pdf/verify``: every signature, and the report for people."""
+
+    report: VerificationReport
+    """What was found about each signature."""
+    text: str
+    """The report in the request's language (:func:`~agent.pdf.verify.report_to_text`)."""
+
+    def to_wire(self) -> dict[str, Any]:
+        """JSON body: the report's wire form (``allValid``, ``signatures``) and ``text``."""
+        return {**report_to_json(self.report), "text": self.text}
 
 
 def _short_text(obj: Mapping[str, Any], key: str, limit: int = MAX_TEXT) -> str | None:

@@ -5,9 +5,8 @@ admitted. It finds the certificates, asks the user (always: no request option
 can skip the question), logs in with the PIN the user typed for this very
 operation, signs, and logs out. A wrong PIN is asked again, never retried.
 
-The PDF stack (pyHanko, fontTools, Pillow) is imported by the first PDF request, on the
-thread that does the PDF work: an agent that only signs hashes never loads it, which keeps
-its start-up short and its memory small.
+The PDF work after the question is :mod:`agent.pdf.commands`'s, one coroutine per step;
+the PDF stack (pyHanko, fontTools, Pillow) is imported there by the first PDF request.
 """
 
 from __future__ import annotations
@@ -19,7 +18,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TypeVar
 
 from agent import __version__
 from agent.algorithms import HashAlgorithm, KeyType, RsaScheme, signature_algorithm_name
@@ -44,7 +43,6 @@ from agent.errors import (
     CertificateRevoked,
     PinIncorrect,
     PinLocked,
-    SigningFailed,
     TokenModuleFailed,
     TokenNotPresent,
     UserCancelled,
@@ -52,8 +50,10 @@ from agent.errors import (
 from agent.messages import Lang, Phrase
 from agent.origin import Admitted
 from agent.pairing import PairingStore
-from agent.pdf.models import PdfSignOptions, SignatureLevel, SignerIdentity
+from agent.pdf import commands as pdf
+from agent.pdf.models import PdfSignOptions, SignatureLevel
 from agent.pdf.revocation import RevocationStatus, check_revocation, names_no_source
+from agent.pdf.verify.render import report_to_text
 from agent.pin import Login, Pin, TriesLeft
 from agent.protocol import (
     API_VERSION,
@@ -67,15 +67,13 @@ from agent.protocol import (
     PdfSignRequest,
     PdfSignResponse,
     PdfVerifyRequest,
+    PdfVerifyResponse,
     SignRequest,
     SignResponse,
     TokenRef,
 )
-from agent.token import Inventory, PinState, TokenCertificate, TokenId, TokenService
-
-if TYPE_CHECKING:
-    from agent.pdf.signer import PreparedPdf, SyncRawSigner
-    from agent.pdf.verify import VerificationReport
+from agent.token import Inventory, PinState, TokenCertificate, TokenId
+from agent.token.service import Tokens
 
 log = logging.getLogger(__name__)
 
@@ -107,45 +105,6 @@ def _choice(cert: TokenCertificate) -> CertificateChoice:
         not_after=cert.not_after,
         token=cert.token.label,
     )
-
-
-def _identity(cert: TokenCertificate) -> SignerIdentity:
-    from cryptography.x509.oid import NameOID
-
-    def first(oid: Any) -> str | None:
-        values = cert.x509.subject.get_attributes_for_oid(oid)
-        return str(values[0].value) if values else None
-
-    return SignerIdentity(
-        name=first(NameOID.COMMON_NAME) or cert.subject,
-        organization=first(NameOID.ORGANIZATION_NAME),
-    )
-
-
-async def _pdf_work(job: Callable[[], T]) -> T:
-    """Run blocking PDF work on a thread, mapping its failures to the error tree."""
-
-    def run() -> T:
-        from agent.pdf.models import AppearanceError
-        from agent.pdf.signer import BadPdf, PdfSigningFailed
-
-        try:
-            return job()
-        except (AppearanceError, BadPdf) as exc:
-            # The reader's own words (offsets, object numbers) help a developer, not a user.
-            log.info("PDF refused: %s", exc)
-            raise BadRequest(exc.phrase) from exc
-        except PdfSigningFailed as exc:
-            raise SigningFailed(str(exc)) from exc
-
-    return await asyncio.to_thread(run)
-
-
-def verify_pdf(pdf: bytes, trust_roots: Sequence[bytes]) -> VerificationReport:
-    """:func:`agent.pdf.verify.verify_pdf` (blocking; imports the PDF stack when first called)."""
-    from agent.pdf import verify
-
-    return verify.verify_pdf(pdf, trust_roots)
 
 
 def _token_key(token: TokenId) -> TokenKey:
@@ -215,7 +174,7 @@ class SigningService:
 
     def __init__(
         self,
-        tokens: TokenService,
+        tokens: Tokens,
         prompter: Prompter,
         *,
         lang: Lang = Lang.VI,
@@ -465,17 +424,20 @@ class SigningService:
         }
         return Signed(cert, tuple(signatures), tuple(names[i.algorithm] for i in items))
 
-    def _bridge(self, cert: TokenCertificate, login: Login) -> SyncRawSigner:
-        """A blocking raw signer for pyHanko's worker thread, driving the token via this loop."""
-        loop = asyncio.get_running_loop()
+    def _signing_key(
+        self, cert: TokenCertificate, login: Login, chain: tuple[bytes, ...]
+    ) -> pdf.SigningKey:
+        """The token key of ``cert``, as the PDF layer signs with it."""
+        key_type = cert.key_type
+        assert key_type is not None  # noqa: S101 - guaranteed by signing_certificates
 
-        def raw(digest: bytes, algorithm: HashAlgorithm) -> bytes:
-            future = asyncio.run_coroutine_threadsafe(
-                self._tokens.sign(cert, [(digest, algorithm)], RsaScheme.PKCS1V15, login), loop
+        async def raw(digest: bytes, algorithm: HashAlgorithm) -> bytes:
+            signatures = await self._tokens.sign(
+                cert, [(digest, algorithm)], RsaScheme.PKCS1V15, login
             )
-            return future.result()[0]
+            return signatures[0]
 
-        return raw
+        return pdf.SigningKey(cert.der, chain, key_type, raw)
 
     async def sign_pdf(
         self,
@@ -491,41 +453,23 @@ class SigningService:
         it to for the page, when not the page's own (the VGCA protocol); the question shows
         them and the audit trail keeps them.
         """
-
-        def prepare() -> PreparedPdf:
-            from agent.pdf.signer import prepare_pdf
-
-            return prepare_pdf(request.pdf, request.options.appearance)
-
         # Refusals that need no token come before the question, never after it.
-        prepared = await _pdf_work(prepare)
+        prepared = await pdf.prepare(request.pdf, request.options.appearance)
         digest = await asyncio.to_thread(lambda: hashlib.sha256(request.pdf).digest())
         item = DigestToSign(digest, HashAlgorithm.SHA256, request.document_name)
 
         async def operation(
             cert: TokenCertificate, login: Login, chain: tuple[bytes, ...]
         ) -> tuple[bytes, int]:
-            key_type = cert.key_type
-            assert key_type is not None  # noqa: S101 - guaranteed by signing_certificates
-            raw = self._bridge(cert, login)
-
-            def sign() -> bytes:
-                from agent.pdf.signer import sign_pdf
-
-                return sign_pdf(
-                    request.pdf,
-                    certificate=cert.der,
-                    chain=chain,
-                    key_type=key_type,
-                    options=request.options,
-                    identity=_identity(cert),
-                    raw=raw,
-                    trust_roots=self._trust_roots,
-                    font_dir=self._font_dir,
-                    prepared=prepared,
-                )
-
-            return await _pdf_work(sign), 1
+            signed = await pdf.sign(
+                request.pdf,
+                prepared,
+                self._signing_key(cert, login, chain),
+                options=request.options,
+                trust_roots=self._trust_roots,
+                font_dir=self._font_dir,
+            )
+            return signed, 1
 
         cert, signed = await self._signing(
             caller,
@@ -545,46 +489,21 @@ class SigningService:
         async def operation(
             cert: TokenCertificate, login: Login, chain: tuple[bytes, ...]
         ) -> tuple[bytes, int]:
-            key_type = cert.key_type
-            assert key_type is not None  # noqa: S101 - guaranteed by signing_certificates
-            raw = self._bridge(cert, login)
-
-            def sign() -> bytes:
-                from agent.pdf.signer import sign_cms_digest
-
-                return sign_cms_digest(
-                    request.item.digest,
-                    hash_algorithm=request.item.algorithm,
-                    certificate=cert.der,
-                    chain=chain,
-                    key_type=key_type,
-                    raw=raw,
-                    tsa_url=request.tsa_url,
-                )
-
-            return await _pdf_work(sign), 1
+            key = self._signing_key(cert, login, chain)
+            cms = await pdf.sign_cms(
+                request.item.digest, request.item.algorithm, key, tsa_url=request.tsa_url
+            )
+            return cms, 1
 
         cert, cms = await self._signing(
             caller, [request.item], request.certificate, None, operation, time_stamp=request.tsa_url
         )
         return CmsSignResponse(cms, cert.der)
 
-    async def verify_pdf(self, request: PdfVerifyRequest, lang: Lang) -> dict[str, Any]:
+    async def verify_pdf(self, request: PdfVerifyRequest, lang: Lang) -> PdfVerifyResponse:
         """``POST /v1/pdf/verify``: every signature, checked against the configured roots."""
-
-        def run() -> dict[str, Any]:
-            from agent.pdf.verify import NotAPdf, report_to_json, report_to_text
-
-            try:
-                report = verify_pdf(request.pdf, self._trust_roots)
-            except NotAPdf as exc:
-                log.info("PDF not verified: %s", exc)
-                raise BadRequest(exc.phrase) from exc
-            wire = report_to_json(report)
-            wire["text"] = report_to_text(report, lang.value)
-            return wire
-
-        return await asyncio.to_thread(run)
+        report = await pdf.verify(request.pdf, self._trust_roots)
+        return PdfVerifyResponse(report, report_to_text(report, lang.value))
 
     async def _check_certificate(
         self, cert: TokenCertificate, chain: tuple[bytes, ...], audit: _Audit

@@ -305,6 +305,27 @@ def start_agent(
     return started
 
 
+def start_vgca_agent(
+    root: Path,
+    hsm: SoftHsm,
+    *origins: str,
+    prompt_timeout: str = "5",
+    **policy: Any,
+) -> AgentProcess:
+    """An agent with the VGCA port, allowing ``origins`` exactly, with no back-off after a
+    cancel (``policy`` adds machine-policy keys)."""
+    allowed = [arg for origin in origins for arg in ("--allow-origin", origin)]
+    return start_agent(
+        root,
+        hsm,
+        *allowed,
+        "--prompt-timeout",
+        prompt_timeout,
+        vgca=True,
+        policy={"cancel_backoff_seconds": 0, **policy},
+    )
+
+
 @pytest.fixture(scope="session")
 def agent(token: SessionToken, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AgentProcess]:
     """The agent on the test token, allowing PORTAL exactly and WILDCARD, 3 s to answer,

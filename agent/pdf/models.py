@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from agent.algorithms import HashAlgorithm
 from agent.messages import Phrase
@@ -86,7 +87,7 @@ class SignerIdentity:
     """Organisation of the holder."""
 
 
-RawSigner = Callable[[bytes, HashAlgorithm], Awaitable[bytes]]
+RawSigner = Callable[[bytes, HashAlgorithm], Coroutine[Any, Any, bytes]]
 """Signs a *digest* with the token key: returns a PKCS#1 v1.5 signature (RSA) or a DER
 ECDSA signature (EC). The PDF layer never sees the PIN or the token."""
 

@@ -31,6 +31,7 @@ from agent.server.middlewares import (
     errors_middleware,
     host_middleware,
     memory_middleware,
+    memory_release,
     origin_middleware,
 )
 from agent.server.peer import CallerCheck
@@ -77,6 +78,7 @@ def create_app(
     app[SETTINGS] = settings
     app[CALLER_CHECK] = caller_check or CallerCheck()
     app[BUDGET] = budget or MemoryBudget(BudgetLimits.for_largest(settings.largest_request))
+    app.cleanup_ctx.append(memory_release)
     app.add_routes(routes)
     if status is not None:
         app[STATUS] = status

@@ -17,6 +17,7 @@ from agent.status import StatusSource
 
 if TYPE_CHECKING:
     from agent.server.connections import ConnectionGate
+    from agent.server.middlewares import MemoryRelease
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,8 @@ GATE: web.AppKey[Callable[[], ConnectionGate | None]] = web.AppKey("gate")
 """The gate of the port this app listens on, once it listens (:func:`agent.server.start_server`)."""
 BUDGET = web.AppKey("budget", MemoryBudget)
 """Bytes of documents held at once, shared by the HTTPS API and the VGCA port."""
+MEMORY: web.AppKey[MemoryRelease] = web.AppKey("memory")
+"""Hands the memory of large requests back to the OS (set up by the app's cleanup context)."""
 BODY_SECONDS = web.AppKey("body_seconds", float)
 """Time allowed to read one request body."""
 CALLER = web.RequestKey("caller", Admitted)

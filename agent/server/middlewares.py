@@ -2,7 +2,8 @@
 
 A request from a disallowed origin is answered here and never reaches a
 handler, the prompter or the token. Outermost of all, :func:`memory_middleware` hands
-the memory of large requests back to the OS once they are answered.
+the memory of large requests back to the OS once they are answered (through the app's
+:data:`~agent.server.keys.MEMORY`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import gc
 import json
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any, Final
 
 from aiohttp import web
@@ -32,7 +33,7 @@ from agent.errors import (
 )
 from agent.messages import Phrase, pick_lang
 from agent.origin import Admitted
-from agent.server.keys import BUDGET, CALLER, GATE, SETTINGS, ServerSettings
+from agent.server.keys import BUDGET, CALLER, GATE, MEMORY, SETTINGS, ServerSettings
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,8 @@ def _malloc_trim() -> Callable[[int], int] | None:
 
 
 class MemoryRelease:
-    """Hands memory back to the OS a moment after a large request, once per quiet spell.
+    """Hands memory back to the OS a moment after a large request, once per quiet spell
+    (one per app: :data:`~agent.server.keys.MEMORY`, set up by :func:`memory_release`).
 
     A signed PDF passes through several buffers of its own size (the body, its base64, the
     document, the signed document, the answer's base64 and JSON), allocated on worker
@@ -81,13 +83,18 @@ class MemoryRelease:
         if self._trim is not None:
             self._trim(0)
 
+    def cancel(self) -> None:
+        """Drop a release still due (the app is stopping)."""
+        if self._pending is not None:
+            self._pending.cancel()
+            self._pending = None
 
-_memory = MemoryRelease()
 
-
-def release_memory_soon() -> None:
-    """After a request that held a document some other way (a VGCA download)."""
-    _memory.schedule()
+async def memory_release(app: web.Application) -> AsyncIterator[None]:
+    """The app's :class:`MemoryRelease`, for its life (a cleanup context)."""
+    memory = app[MEMORY] = MemoryRelease()
+    yield
+    memory.cancel()
 
 
 @web.middleware
@@ -97,7 +104,7 @@ async def memory_middleware(request: web.Request, handler: Handler) -> web.Strea
         return await handler(request)
     finally:
         if (request.content_length or 0) >= RELEASE_AFTER_BYTES:
-            _memory.schedule()
+            request.app[MEMORY].schedule()
 
 
 @web.middleware

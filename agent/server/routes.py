@@ -210,4 +210,5 @@ async def pdf_verify(request: web.Request) -> web.Response:
     if len(parsed.pdf) > request.app[SETTINGS].max_pdf_bytes:
         raise PayloadTooLarge(request.app[SETTINGS].max_pdf_bytes)
     lang = pick_lang(request.headers.get("Accept-Language"), request.app[SETTINGS].lang)
-    return json_response(await request.app[SERVICE].verify_pdf(parsed, lang))
+    result = await request.app[SERVICE].verify_pdf(parsed, lang)
+    return json_response(result.to_wire())

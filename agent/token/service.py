@@ -13,6 +13,7 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Protocol
 
 from agent.algorithms import HashAlgorithm, RsaScheme
 from agent.errors import AgentError, CertificateNotFound, TokenModuleFailed
@@ -50,8 +51,31 @@ def _unique(paths: Sequence[Path]) -> tuple[Path, ...]:
     return tuple(unique)
 
 
+class Tokens(Protocol):
+    """What the signing service asks of the token layer. :class:`TokenService` is the real
+    one; tests bring fakes with the same three coroutines."""
+
+    async def inventory(self) -> Inventory:
+        """Every module's tokens and certificates."""
+        ...
+
+    async def pin_state(self, token: TokenId) -> PinState:
+        """Fresh PIN state of ``token``."""
+        ...
+
+    async def sign(
+        self,
+        certificate: TokenCertificate,
+        items: Sequence[tuple[bytes, HashAlgorithm]],
+        scheme: RsaScheme,
+        login: Login,
+    ) -> list[bytes]:
+        """Sign digests with the key of ``certificate``, with one login."""
+        ...
+
+
 class TokenService:
-    """All modules of this agent, each with its worker."""
+    """All modules of this agent, each with its worker (the real :class:`Tokens`)."""
 
     def __init__(
         self,

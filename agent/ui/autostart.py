@@ -20,6 +20,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Final, Protocol
 
+from agent.files import write_atomically
+
 APP_ID: Final = "kyso-agent"
 WINDOWS_RUN_KEY: Final = r"Software\Microsoft\Windows\CurrentVersion\Run"
 WINDOWS_VALUE: Final = "Kyso Agent"
@@ -96,9 +98,8 @@ class XdgAutostart:
     def enable(self, command: Sequence[str]) -> None:
         """Write the desktop entry (atomically)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(desktop_entry(command), "utf-8")
-        tmp.replace(self.path)
+        # Readable by others as the desktop expects; nothing secret in it.
+        write_atomically(self.path, desktop_entry(command).encode("utf-8"), mode=0o644)
 
     def disable(self) -> None:
         """Remove the desktop entry."""

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from agent.files import write_atomically
 from agent.messages import Lang
 
 log = logging.getLogger(__name__)
@@ -53,6 +53,5 @@ def load_prefs(path: Path) -> TrayPrefs:
 def save_prefs(path: Path, prefs: TrayPrefs) -> None:
     """Write the file atomically."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"lang": prefs.lang.value if prefs.lang else None}), "utf-8")
-    os.replace(tmp, path)
+    data = json.dumps({"lang": prefs.lang.value if prefs.lang else None})
+    write_atomically(path, data.encode("utf-8"))

@@ -9,26 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import sys
-import weakref
 from collections.abc import Sequence
 
 from agent.consent.external import ExternalPrompter
 from agent.consent.prompter import PromptAnswer, PromptRequest
-
-# One lock per event loop: the agent runs a single loop, so this is one dialog on the
-# screen per process, whatever the number of SigningService instances. (An asyncio.Lock
-# cannot be shared between loops; tests run one loop per test.)
-_SCREEN: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def _screen_lock() -> asyncio.Lock:
-    loop = asyncio.get_running_loop()
-    lock = _SCREEN.get(loop)
-    if lock is None:
-        lock = _SCREEN[loop] = asyncio.Lock()
-    return lock
 
 
 def dialog_command(timeout: float) -> list[str]:
@@ -37,10 +21,16 @@ def dialog_command(timeout: float) -> list[str]:
 
 
 class DialogPrompter:
-    """Asks through the Tk dialog; only one dialog is open at a time."""
+    """Asks through the Tk dialog; only one of its dialogs is open at a time.
+
+    The composition root makes one per agent (:func:`agent.app.make_prompter`), which the
+    signing service and the VGCA compatibility share: one dialog on the screen.
+    """
 
     def __init__(self, timeout: float, command: Sequence[str] | None = None) -> None:
         self._external = ExternalPrompter(command or dialog_command(timeout), timeout)
+        # Bound to the running loop at its first wait, not here (asyncio.Lock since 3.10).
+        self._screen = asyncio.Lock()
 
     async def ask(self, request: PromptRequest) -> PromptAnswer:
         """Wait for the screen, then show the dialog and return its answer.
@@ -48,5 +38,5 @@ class DialogPrompter:
         The timeout counts from the moment the dialog starts, not while waiting for
         another one to close.
         """
-        async with _screen_lock():
+        async with self._screen:
             return await self._external.ask(request)

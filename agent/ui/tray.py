@@ -3,9 +3,9 @@
 Threads of a running tray:
 
 * the **main thread** runs the pystray icon (required on macOS and Windows);
-* ``kyso-agent`` runs the asyncio agent (:func:`agent.app.serve`) with its HTTPS
-  server, its signing service and the token monitor (a companion task polling the
-  tokens every second);
+* ``kyso-agent`` runs the asyncio agent that :mod:`agent.app` (the composition root)
+  hands over (:class:`AgentRunner`), with its HTTPS server, its signing service and the
+  token monitor (a companion task polling the tokens every second);
 * ``tray-ui`` is the only thread that touches the icon after start-up: it redraws
   icon, tooltip and menu and shows notifications, from a queue;
 * each menu action runs in a short-lived thread, so the icon never waits; the
@@ -28,12 +28,12 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from concurrent.futures import Future
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar
 
 from agent import __version__
 from agent.config import AgentConfig
@@ -42,11 +42,12 @@ from agent.instance import AlreadyRunning
 from agent.messages import Lang, text
 from agent.origin import LOCAL_CALLER
 from agent.pairing import PairingStore
-from agent.protocol import PdfVerifyRequest, parse_pdf_sign_request
+from agent.protocol import PdfVerifyRequest, PdfVerifyResponse, parse_pdf_sign_request
 from agent.token import Inventory
 from agent.token.monitor import TokenEvent, TokenEventKind, TokenMonitor
 from agent.ui import autostart
 from agent.ui.clipboard import copy_text
+from agent.ui.display import display_available, tray_backend_hint
 from agent.ui.menu import (
     Action,
     MenuInputs,
@@ -69,8 +70,10 @@ from agent.ui.tray_state import (
 )
 
 if TYPE_CHECKING:
-    from agent.app import StartedAgent
     from agent.server import RunningServer
+    from agent.service import SigningService
+    from agent.status import StatusSource
+    from agent.token import TokenService
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +87,36 @@ AGENT_STOP_TIMEOUT: Final = 30.0
 ICON_STOP_TIMEOUT: Final = 3.0
 #: Seconds a window process gets to exit after SIGTERM before SIGKILL.
 CHILD_GRACE: Final = 3.0
+
+
+class StartedAgent(Protocol):
+    """What the tray uses of a running agent (:class:`agent.app.StartedAgent` has it)."""
+
+    @property
+    def server(self) -> RunningServer:
+        """The listening server."""
+
+    @property
+    def service(self) -> SigningService:
+        """The signing service the API uses (the tray's own signing goes through it)."""
+
+    @property
+    def tokens(self) -> TokenService:
+        """The token layer, which the token monitor polls."""
+
+    @property
+    def status(self) -> StatusSource:
+        """What the status report is built from."""
+
+
+class AgentRunner(Protocol):
+    """Runs the agent until ``stop`` is set, calling ``on_ready`` once it listens: the
+    composition root's :func:`agent.app.serve`, with the tray's controller as companion."""
+
+    def __call__(
+        self, *, on_ready: Callable[[RunningServer], None], stop: asyncio.Event
+    ) -> Coroutine[Any, Any, None]:
+        """The coroutine of the agent's whole life."""
 
 
 def effective_lang(cli_lang: str | None, prefs: TrayPrefs, config: AgentConfig) -> Lang:
@@ -385,12 +418,14 @@ class TrayController(TrayActions):
         """The verification report of ``source`` (or why there is none)."""
         try:
             request = PdfVerifyRequest(source.read_bytes())
-            wire = self._on_agent(lambda agent: agent.service.verify_pdf(request, self.lang))
+            answer: PdfVerifyResponse = self._on_agent(
+                lambda agent: agent.service.verify_pdf(request, self.lang)
+            )
         except AgentError as exc:
             return exc.public_message(self.lang)
         except OSError as exc:
             return f"{source}: {exc.strerror or exc}"
-        return str(wire["text"])
+        return answer.text
 
     def copy_status(self) -> None:
         """Copy the report; show it when there is no clipboard tool."""
@@ -525,12 +560,12 @@ class Tray:
 
     def __init__(
         self,
-        config: AgentConfig,
         controller: TrayController,
+        agent: AgentRunner,
         on_ready: Callable[[RunningServer], None],
     ) -> None:
-        self.config = config
         self.controller = controller
+        self._agent = agent
         self._on_ready = on_ready
         self.taken = False
         """Another agent took this user's lock while this one was starting."""
@@ -551,8 +586,6 @@ class Tray:
     # The agent thread.
 
     def _agent_main(self) -> None:
-        from agent.app import serve
-
         def ready(server: RunningServer) -> None:
             self._loop = asyncio.get_running_loop()
             self._ready.set()
@@ -561,16 +594,7 @@ class Tray:
                 self._stop.set()
 
         try:
-            asyncio.run(
-                serve(
-                    self.config,
-                    on_ready=ready,
-                    stop=self._stop,
-                    companion=self.controller.companion,
-                    trust_ca=self.config.trust_local_ca,
-                    on_show=self.controller.bring_forward,
-                )
-            )
+            asyncio.run(self._agent(on_ready=ready, stop=self._stop))
         except AlreadyRunning:
             self.taken = True
             self.quit()
@@ -706,23 +730,31 @@ def with_lang(config: AgentConfig, lang: Lang) -> AgentConfig:
     return replace(config, lang=lang)
 
 
-def run_tray(
-    config: AgentConfig,
-    cli_lang: str | None,
-    on_ready: Callable[[RunningServer], None],
-    on_taken: Callable[[], int] | None = None,
-) -> int:
-    """``kyso-agent run`` with a display: the tray and the agent.
+def tray_unavailable() -> str:
+    """Why no tray icon can show here (no display, no pystray backend); empty when one can.
 
-    ``on_taken`` gives the exit status when another agent took this user's lock while this
-    one was starting (it hands over to that one).
+    Picks pystray's backend first where the desktop's choice would fail
+    (:func:`~agent.ui.display.tray_backend_hint`), then loads pystray: loading it connects
+    to the display.
     """
-    prefs = load_prefs(prefs_path(config.data_dir))
-    lang = effective_lang(cli_lang, prefs, config)
+    if not display_available():
+        return "no display (DISPLAY/WAYLAND_DISPLAY unset)"
+    backend = tray_backend_hint()
+    if backend is not None:
+        log.info("no session bus: using the %s tray backend", backend)
+        os.environ["PYSTRAY_BACKEND"] = backend
+    try:
+        import pystray  # noqa: F401 - probing the backend: it connects to the display
+    except Exception as exc:  # noqa: BLE001 - any backend failure means: no tray
+        return f"no tray backend ({type(exc).__name__}: {exc})"
+    return ""
+
+
+def desktop_controller(
+    config: AgentConfig, cli_lang: str | None
+) -> tuple[AgentConfig, TrayController]:
+    """The tray's controller, and the configuration in the language it speaks
+    (:func:`effective_lang`: the one picked in the tray is remembered)."""
+    lang = effective_lang(cli_lang, load_prefs(prefs_path(config.data_dir)), config)
     config = with_lang(config, lang)
-    controller = TrayController(config, lang, cli_lang=cli_lang is not None)
-    tray = Tray(config, controller, on_ready)
-    status = tray.run()
-    if tray.taken:
-        return on_taken() if on_taken is not None else 2
-    return status
+    return config, TrayController(config, lang, cli_lang=cli_lang is not None)

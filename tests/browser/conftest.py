@@ -184,9 +184,13 @@ def browser(
     browser_tools: str, bridge_agent: AgentProcess, tmp_path_factory: pytest.TempPathFactory
 ) -> Browser:
     """Headless Chromium trusting the agent's local CA."""
-    root = tmp_path_factory.mktemp("browser")
-    home = trusting_home(root / "home", bridge_agent.data_dir / "tls" / "ca.pem")
-    return Browser(browser_tools, home, root, bridge_agent)
+    return browser_trusting(browser_tools, bridge_agent, tmp_path_factory.mktemp("browser"))
+
+
+def browser_trusting(tools: str, agent: AgentProcess, root: Path) -> Browser:
+    """Headless Chromium, its home in ``root``, trusting ``agent``'s local CA."""
+    home = trusting_home(root / "home", agent.data_dir / "tls" / "ca.pem")
+    return Browser(tools, home, root, agent)
 
 
 def other_agents_below(port: int) -> list[int]:

@@ -55,19 +55,18 @@ def test_tokens_human_output_and_a_broken_module_is_reported_not_fatal(
 ) -> None:
     broken = tmp_path / "vnptca_p11_v8.so"
     broken.write_bytes(b"\x7fELF broken")
-    done = run_cli(
-        "tokens",
-        "--pkcs11-module",
-        str(broken),
-        "--pkcs11-module",
-        str(token.hsm.module),
-        env=isolated_env(token, tmp_path),
-    )
+    modules = ["--pkcs11-module", str(broken), "--pkcs11-module", str(token.hsm.module)]
+    done = run_cli("tokens", *modules, "--lang", "en", env=isolated_env(token, tmp_path))
     assert done.returncode == 0, done.stderr
     assert f"Module {broken} [FAILED]" in done.stdout
     assert f"Token '{token.label}'" in done.stdout
     assert "Nguyễn Văn An" in done.stdout
     assert "tries:ok" in done.stdout
+    # In the user's language, Vietnamese unless told otherwise (the message catalogue's).
+    vietnamese = run_cli("tokens", *modules, env=isolated_env(token, tmp_path))
+    assert vietnamese.returncode == 0, vietnamese.stderr
+    assert f"Mô-đun {broken} [LỖI]" in vietnamese.stdout
+    assert f"Token '{token.label}' số sê-ri" in vietnamese.stdout
 
 
 def test_tokens_reads_modules_from_the_config_file(token: SessionToken, tmp_path: Path) -> None:

@@ -23,7 +23,8 @@ import pytest
 
 from agent.app import make_service, server_settings
 from agent.config import load_config
-from agent.server import RunningServer, create_app, start_server, tls
+from agent.localtls import ca as tls
+from agent.server import RunningServer, create_app, start_server
 from agent.server.budget import MemoryBudget
 from agent.server.connections import ConnectionLimits, RepeatLimiter
 from agent.testing.prompter import ScriptedPrompter

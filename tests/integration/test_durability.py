@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives import serialization
 
 from agent.audit import OUTCOME_SIGNED, AuditEntry, AuditLog
 from agent.compat.vgca.transfer import discard_partial, keep_signed
-from agent.instance import PARTIAL_SUFFIX
+from agent.files import PARTIAL_SUFFIX
 from agent.testing.softhsm import KeySpec, SoftHsm, TestCa, TokenSpec, provision
 from tests.conftest import PIN, PORTAL, AgentProcess, start_agent
 from tests.verify import b64, verify_with_cryptography

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
+from agent.files import PARTIAL_SUFFIX
 from agent.instance import (
     INSTANCE_NAME,
-    PARTIAL_SUFFIX,
     SECRET_HEADER,
     SHOW_PATH,
     Found,

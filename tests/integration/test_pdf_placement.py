@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from tests.conftest import PIN, AgentProcess, SessionToken, start_agent
+from tests.conftest import PIN, AgentProcess, SessionToken, start_vgca_agent
 from tests.integration.test_vgca import CLERK, LEADER, call
 from tests.pdftools import NssDb, page_text, pyhanko_bottom_line, qpdf_clean, sample_pdf
 from tests.placement_pdfs import fields_page
@@ -36,27 +36,11 @@ Box = tuple[float, float, float, float]
 
 
 @pytest.fixture(scope="module")
-def portal() -> Iterator[Site]:
-    site = Site().start()
-    yield site
-    site.stop()
-
-
-@pytest.fixture(scope="module")
 def vgca(
     token: SessionToken, portal: Site, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[AgentProcess]:
     """An agent with the VGCA port, allowing the portal."""
-    running = start_agent(
-        tmp_path_factory.mktemp("placement-agent"),
-        token.hsm,
-        "--allow-origin",
-        portal.origin,
-        "--prompt-timeout",
-        "5",
-        vgca=True,
-        policy={"cancel_backoff_seconds": 0},
-    )
+    running = start_vgca_agent(tmp_path_factory.mktemp("placement-agent"), token.hsm, portal.origin)
     yield running
     running.stop()
 

@@ -1,7 +1,7 @@
 """``kyso-agent trust`` against real NSS databases (``certutil`` from libnss3-tools).
 
 Each test has its own HOME with a Firefox profile, and its own data directory with a
-real local CA made by :mod:`agent.server.tls`. The system store is never touched here.
+real local CA made by :mod:`agent.localtls.ca`. The system store is never touched here.
 """
 
 from __future__ import annotations
@@ -19,17 +19,12 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from agent.server import tls
-from agent.status import Trust, TrustStore, trust_checks
-from agent.tls_trust import (
-    NICKNAME,
-    Outcome,
-    TrustTools,
-    der_certificates,
-    install,
-    load_ca,
-    uninstall,
-)
+from agent.localtls import ca as tls
+from agent.localtls.ca import load_ca
+from agent.localtls.model import Outcome, Trust, TrustStore
+from agent.localtls.nss import NICKNAME
+from agent.localtls.stores import TrustTools, install, trust_checks, uninstall
+from agent.localtls.tools import der_certificates
 from tests.conftest import run_cli
 
 CERTUTIL = shutil.which("certutil")

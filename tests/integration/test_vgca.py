@@ -25,7 +25,7 @@ from asn1crypto import cms
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from tests.conftest import PIN, AgentProcess, SessionToken, run_cli, start_agent
+from tests.conftest import PIN, AgentProcess, SessionToken, run_cli, start_agent, start_vgca_agent
 from tests.pdftools import NssDb, page_text, pyhanko_bottom_line, sample_pdf
 from tests.verify import openssl_cms_verify, verify_with_cryptography
 from tests.vgca_portal import Site
@@ -34,13 +34,6 @@ pytestmark = pytest.mark.integration
 
 LEADER = "Nguyễn Văn An"
 CLERK = "Trần Thị Bình"
-
-
-@pytest.fixture(scope="module")
-def portal() -> Iterator[Site]:
-    site = Site().start()
-    yield site
-    site.stop()
 
 
 @pytest.fixture(scope="module")
@@ -62,15 +55,11 @@ def ca_pem(token: SessionToken, tmp_path_factory: pytest.TempPathFactory) -> Pat
 def vgca(
     token: SessionToken, portal: Site, ca_pem: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[AgentProcess]:
-    running = start_agent(
+    running = start_vgca_agent(
         tmp_path_factory.mktemp("vgca-agent"),
         token.hsm,
-        "--allow-origin",
         portal.origin,
-        "--prompt-timeout",
-        "5",
-        vgca=True,
-        policy={"cancel_backoff_seconds": 0, "trust_roots": [str(ca_pem)]},
+        trust_roots=[str(ca_pem)],
     )
     yield running
     running.stop()
@@ -92,13 +81,7 @@ def nss(token: SessionToken, tmp_path_factory: pytest.TempPathFactory) -> NssDb:
 
 def both_allowed(token: SessionToken, portal: Site, foreign: Site, root: Path) -> AgentProcess:
     """An agent of its own that allows the portal and the other site, both exactly."""
-    return start_agent(
-        root,
-        token.hsm,
-        *("--allow-origin", portal.origin, "--allow-origin", foreign.origin),
-        vgca=True,
-        policy={"cancel_backoff_seconds": 0},
-    )
+    return start_vgca_agent(root, token.hsm, portal.origin, foreign.origin, prompt_timeout="120")
 
 
 def call(

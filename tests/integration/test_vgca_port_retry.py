@@ -12,8 +12,9 @@ import pytest
 import agent.app as agent_app
 from agent.app import make_service, server_settings
 from agent.config import load_config
+from agent.localtls import ca as tls
 from agent.pairing import PairingStore
-from agent.server import RunningServer, tls
+from agent.server import RunningServer
 from agent.server.budget import BudgetLimits, MemoryBudget
 from agent.status import StatusSource, collect
 from agent.testing.prompter import ScriptedPrompter

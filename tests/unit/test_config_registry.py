@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import re
 import types
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from agent.config import WINDOWS_POLICY_KEY, load_config, read_machine_policy, read_registry_policy
+from agent.config import (
+    SETTINGS,
+    WINDOWS_POLICY_KEY,
+    load_config,
+    read_machine_policy,
+    read_registry_policy,
+)
 from agent.errors import ConfigError
 from agent.origin import parse_pattern
+from agent.settings import RegType, Setting, Shape
+from tests.unit.test_config_docs import documented_policy
 
 REG_SZ, REG_EXPAND_SZ, REG_DWORD, REG_MULTI_SZ, REG_BINARY = 1, 2, 4, 7, 3
 NOWHERE = Path("/nonexistent/kyso-agent/config.toml")
@@ -169,3 +178,77 @@ def test_windows_reads_the_registry_not_the_toml(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr("agent.config.sys.platform", "win32")
     monkeypatch.setattr("agent.config.importlib.import_module", lambda name: registry)
     assert read_machine_policy() == {"port": 9100}
+
+
+def test_trust_local_ca_as_the_documented_reg_dword() -> None:
+    """docs/it-policy.md documents ``trust_local_ca`` as REG_DWORD 0/1: IT turning it off
+    must not stop the agent with "a number (REG_DWORD) does not fit this setting"."""
+    policy = read_registry_policy(fake_winreg([("trust_local_ca", 0, REG_DWORD)]))
+    assert policy == {"trust_local_ca": False}
+    assert load_config({}, policy=policy, user_config_file=NOWHERE).trust_local_ca is False
+
+
+# A valid value of each text and list setting, for writing it into the fake registry.
+TEXT_SAMPLES: dict[str, str] = {
+    "allowed_origins": "https://dvc.gov.vn",
+    "pkcs11_modules": "/opt/tokens/vendor.so",
+    "extension_ids": "a" * 32,
+    "trust_roots": "/etc/kyso-agent/root.pem",
+    "data_dir": "/srv/kyso-agent",
+    "prompter": "my-dialog --json",
+    "log_level": "DEBUG",
+    "lang": "en",
+    "tsa_url": "http://ca.gov.vn/tsa",
+    "module_isolation": "thread",
+}
+
+
+def toml_sample(setting: Setting) -> Any:
+    """A valid value of ``setting`` other than its default, as policy.toml writes it."""
+    if setting.shape is Shape.BOOL:
+        return not setting.default
+    if setting.shape in (Shape.INT, Shape.FLOAT):
+        return int(setting.high if setting.high is not None else (setting.low or 0) + 1)
+    if setting.shape is Shape.LIST:
+        return [TEXT_SAMPLES[setting.name]]
+    return TEXT_SAMPLES[setting.name]
+
+
+def registry_sample(value: Any, kind: RegType) -> Any:
+    """``value`` as a registry value of type ``kind``."""
+    if kind is RegType.REG_MULTI_SZ:
+        return list(value)
+    if kind is RegType.REG_DWORD:
+        return int(value)
+    if isinstance(value, list):
+        return ";".join(value)
+    return str(int(value)) if isinstance(value, bool) else str(value)
+
+
+DOCUMENTED = [
+    (setting, kind)
+    for setting in SETTINGS
+    for kind in sorted(
+        {RegType[name] for name in re.findall(r"REG_[A-Z_]+", documented_policy()[setting.name][1])}
+    )
+]
+
+
+@pytest.mark.parametrize(
+    ("setting", "kind"), DOCUMENTED, ids=[f"{s.name}-{k.name}" for s, k in DOCUMENTED]
+)
+def test_every_documented_registry_type_reads_as_the_toml_value(
+    setting: Setting, kind: RegType
+) -> None:
+    """docs/it-policy.md's registry types, each written into the registry, read as policy.toml
+    would: IT following the table never meets "does not fit this setting"."""
+    value = toml_sample(setting)
+    policy = read_registry_policy(fake_winreg([(setting.name, registry_sample(value, kind), kind)]))
+    from_registry = load_config({}, policy=policy, user_config_file=NOWHERE)
+    from_toml = load_config({}, policy={setting.name: value}, user_config_file=NOWHERE)
+    assert getattr(from_registry, setting.name) == getattr(from_toml, setting.name)
+    assert getattr(from_toml, setting.name) != setting.default
+
+
+def test_every_setting_has_a_documented_registry_type() -> None:
+    assert {s.name for s, _kind in DOCUMENTED} == {s.name for s in SETTINGS}

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import weakref
 
 from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
 
-from agent.server import middlewares
-from agent.server.middlewares import RELEASE_AFTER_BYTES, MemoryRelease, memory_middleware
+from agent.server.keys import MEMORY
+from agent.server.middlewares import (
+    RELEASE_AFTER_BYTES,
+    MemoryRelease,
+    memory_middleware,
+    memory_release,
+)
 
 
 async def _answer(_request: web.Request) -> web.StreamResponse:
@@ -21,12 +27,14 @@ def _released_after(size: int) -> bool:
     """Whether a request of ``size`` body bytes left a release scheduled."""
 
     async def run() -> bool:
-        middlewares._memory = MemoryRelease()  # noqa: SLF001 - a fresh scheduler per case
-        request = make_mocked_request("POST", "/v1/pdf/sign", headers={"Content-Length": str(size)})
+        app = web.Application()
+        app[MEMORY] = memory = MemoryRelease()  # a fresh scheduler per case
+        request = make_mocked_request(
+            "POST", "/v1/pdf/sign", headers={"Content-Length": str(size)}, app=app
+        )
         await memory_middleware(request, _answer)
-        pending = middlewares._memory._pending  # noqa: SLF001
-        if pending is not None:
-            pending.cancel()
+        pending = memory._pending  # noqa: SLF001
+        memory.cancel()
         return pending is not None
 
     return asyncio.run(run())
@@ -55,3 +63,19 @@ def test_release_frees_buffers_held_only_by_reference_cycles() -> None:
         assert alive() is None
     finally:
         gc.enable()
+
+
+def test_each_app_has_its_own_release_and_cancels_it_when_it_stops() -> None:
+    async def run() -> None:
+        app = web.Application()
+        context = memory_release(app)
+        await anext(context)
+        app[MEMORY].schedule()
+        pending = app[MEMORY]._pending  # noqa: SLF001
+        assert pending is not None
+        assert web.Application().get(MEMORY) is None  # no module-wide scheduler
+        with contextlib.suppress(StopAsyncIteration):
+            await anext(context)
+        assert pending.cancelled()
+
+    asyncio.run(run())

@@ -40,7 +40,7 @@ from agent.errors import BadRequest, ErrorCode, PayloadTooLarge
 from agent.messages import Lang
 from agent.origin import Admitted, OriginPolicy, parse_origin
 from agent.pdf.models import Profile, SignatureLevel
-from agent.pdf.verify import (
+from agent.pdf.verify.model import (
     B_LTA,
     Coverage,
     Modifications,
@@ -62,6 +62,7 @@ from agent.protocol import (
     PdfSignRequest,
     PdfSignResponse,
     PdfVerifyRequest,
+    PdfVerifyResponse,
     SignResponse,
     TokenRef,
     b64decode,
@@ -76,7 +77,7 @@ from agent.protocol import (
 from agent.server.keys import CALLER, SERVICE, SETTINGS, ServerSettings
 from agent.server.routes import routes
 from agent.service import SigningService
-from agent.token import TokenService
+from agent.token import Inventory, PinState
 
 Spec = dict[str, Any]
 Parser = Callable[[dict[str, Any]], object]
@@ -578,16 +579,26 @@ def test_cms_digest_is_checked_against_its_algorithm(spec: Spec) -> None:
         parse_cms_sign_request({**example, "digest": short})
 
 
+class Asked(Exception):
+    """The service got past the document checks and looked for tokens."""
+
+
+class NoTokens:
+    """A token layer that no request here may reach."""
+
+    async def inventory(self) -> Inventory:
+        raise Asked
+
+    async def pin_state(self, *_args: Any) -> PinState:
+        raise Asked
+
+    async def sign(self, *_args: Any) -> list[bytes]:
+        raise Asked
+
+
 @pytest.mark.skipif(shutil.which("pdftotext") is None, reason="anchors need poppler's pdftotext")
 async def test_pdf_sign_example_passes_every_check_made_before_the_prompt(spec: Spec) -> None:
-    class Asked(Exception):
-        """The service got past the document checks and looked for tokens."""
-
-    class NoTokens:
-        async def inventory(self) -> None:
-            raise Asked
-
-    service = SigningService(cast(TokenService, NoTokens()), cast(Prompter, None))
+    service = SigningService(NoTokens(), cast(Prompter, None))
     request = parse_pdf_sign_request(request_example(spec, "/v1/pdf/sign"))
     assert request.options.appearance.profile is not Profile.INVISIBLE
     with pytest.raises(Asked):
@@ -684,9 +695,9 @@ _UNREADABLE = SignatureReport(
 
 def verify_wire(report: VerificationReport) -> dict[str, Any]:
     """What ``POST /v1/pdf/verify`` answers for ``report``: the service's own wire form."""
-    service = SigningService(cast(TokenService, None), cast(Prompter, None))
-    with mock.patch("agent.service.verify_pdf", return_value=report):
-        return asyncio.run(service.verify_pdf(PdfVerifyRequest(b"%PDF-"), Lang.EN))
+    service = SigningService(NoTokens(), cast(Prompter, None))
+    with mock.patch("agent.pdf.commands.verify", return_value=report):
+        return asyncio.run(service.verify_pdf(PdfVerifyRequest(b"%PDF-"), Lang.EN)).to_wire()
 
 
 WIRE: dict[tuple[str, str], dict[str, Any]] = {
@@ -816,9 +827,9 @@ class Recorder:
         self.parsed.append(request)
         return PdfSignResponse(b"%PDF-", _CERT)
 
-    async def verify_pdf(self, request: PdfVerifyRequest, _lang: Lang) -> dict[str, Any]:
+    async def verify_pdf(self, request: PdfVerifyRequest, _lang: Lang) -> PdfVerifyResponse:
         self.parsed.append(request)
-        return {}
+        return PdfVerifyResponse(VerificationReport(()), "")
 
 
 async def call_handler(

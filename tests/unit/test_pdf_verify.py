@@ -40,7 +40,8 @@ from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from agent.messages import Lang, languages_of
 from agent.pdf.trust import TrustRootError, load_trust_roots, store_roots, windows_store_roots
-from agent.pdf.verify import (
+from agent.pdf.verify.check import verify_pdf
+from agent.pdf.verify.model import (
     Coverage,
     Modifications,
     NotAPdf,
@@ -48,10 +49,8 @@ from agent.pdf.verify import (
     Revocation,
     SignatureKind,
     VerificationReport,
-    report_to_json,
-    report_to_text,
-    verify_pdf,
 )
+from agent.pdf.verify.render import report_to_json, report_to_text
 from agent.testing.pki import LocalPki
 from agent.testing.softhsm import TestCa, vn_name
 from tests.pdftools import NssDb, sample_pdf, tamper

@@ -21,7 +21,9 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 from pyhanko.pdf_utils.reader import PdfFileReader
 
-from agent.pdf.verify import Problem, SignatureReport, report_to_text, verify_pdf
+from agent.pdf.verify.check import verify_pdf
+from agent.pdf.verify.model import Problem, SignatureReport
+from agent.pdf.verify.render import report_to_text
 from agent.testing.softhsm import TestCa, vn_name
 from tests.legacy_pdf import PKCS7_SHA1, X509_RSA_SHA1, hybrid_pdf, legacy_sign, utc
 from tests.pdftools import NssDb, sample_pdf, tamper
@@ -93,7 +95,7 @@ def assert_intact_but_weak(signature: SignatureReport) -> None:
 
 
 def signature_report(signature: SignatureReport) -> object:
-    from agent.pdf.verify import VerificationReport
+    from agent.pdf.verify.model import VerificationReport
 
     return VerificationReport((signature,))
 

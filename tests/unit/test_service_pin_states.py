@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -40,7 +40,6 @@ from agent.token import (
     TokenCertificate,
     TokenId,
     TokenInfo,
-    TokenService,
 )
 from agent.token.login import pin_for_login
 
@@ -102,7 +101,7 @@ REQUEST = SignRequest(DigestToSign(bytes(32), HashAlgorithm.SHA256, "doc.pdf"))
 
 
 def service(tokens: FakeTokens, prompter: ScriptedPrompter) -> SigningService:
-    return SigningService(cast(TokenService, tokens), prompter)
+    return SigningService(tokens, prompter)
 
 
 async def test_locked_pin_is_reported_without_asking_or_logging_in() -> None:
@@ -195,7 +194,7 @@ async def test_final_try_without_explicit_confirmation_never_logs_in(pinpad: boo
 
 
 def cached_service(tokens: FakeTokens, prompter: ScriptedPrompter) -> SigningService:
-    return SigningService(cast(TokenService, tokens), prompter, pin_cache=PinCache(5))
+    return SigningService(tokens, prompter, pin_cache=PinCache(5))
 
 
 async def test_cached_pin_is_forgotten_when_the_session_locks() -> None:

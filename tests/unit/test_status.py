@@ -13,10 +13,15 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from agent.localtls.model import Trust, TrustCheck, TrustReason, TrustStore
+from agent.localtls.nss import nss_trust, parse_certutil_list
+from agent.localtls.system import system_store_trust
+from agent.localtls.windows import parse_windows_verifystore
 from agent.messages import Lang, keys
 from agent.pin import TriesLeft
 from agent.server.status_page import PAGE_PATH, refusal, render_html
-from agent.status import (
+from agent.status.logs import recent_log_errors, scrub_log_line
+from agent.status.model import (
     AgentStatus,
     AuditStatus,
     CertificateStatus,
@@ -25,18 +30,8 @@ from agent.status import (
     StatusReport,
     TlsStatus,
     TokenStatus,
-    Trust,
-    TrustCheck,
-    TrustReason,
-    TrustStore,
     Validity,
     days_left,
-    nss_trust,
-    parse_certutil_list,
-    parse_windows_verifystore,
-    recent_log_errors,
-    scrub_log_line,
-    system_store_trust,
     validity_of,
 )
 
@@ -265,7 +260,7 @@ def test_nss_unknown_without_tool_database_or_when_certutil_fails(
     empty.mkdir()
     no_db = nss_trust(CA_DER, empty, run=failing, certutil="certutil")
     assert (no_db.trust, no_db.reason) == (Trust.UNKNOWN, TrustReason.NO_DATABASE)
-    monkeypatch.setattr("agent.status.shutil.which", lambda _name: None)
+    monkeypatch.setattr("agent.localtls.nss.shutil.which", lambda _name: None)
     no_tool = nss_trust(CA_DER, nssdb, run=failing)
     assert (no_tool.trust, no_tool.reason) == (Trust.UNKNOWN, TrustReason.NO_TOOL)
 

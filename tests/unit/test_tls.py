@@ -11,7 +11,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from agent.server import tls
+from agent.localtls import ca as tls
 
 
 def test_ca_is_name_constrained_to_loopback(tmp_path: Path) -> None:

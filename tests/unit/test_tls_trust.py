@@ -11,24 +11,12 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from agent.server import tls
-from agent.status import TrustStore
-from agent.tls_trust import (
-    Outcome,
-    StoreResult,
-    SystemAnchors,
-    TrustError,
-    TrustTools,
-    WindowsRoot,
-    all_ok,
-    install,
-    is_kyso_ca,
-    load_ca,
-    old_kyso_thumbprints,
-    result_text,
-    thumbprint,
-    uninstall,
-)
+from agent.localtls import ca as tls
+from agent.localtls.ca import is_kyso_ca, load_ca, thumbprint
+from agent.localtls.model import Outcome, StoreResult, TrustStore, all_ok, result_text
+from agent.localtls.stores import TrustError, TrustTools, install, uninstall
+from agent.localtls.system import SystemAnchors
+from agent.localtls.windows import WindowsRoot, old_kyso_thumbprints
 
 Answer = tuple[int, str]
 

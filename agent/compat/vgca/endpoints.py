@@ -80,7 +80,7 @@ from agent.protocol import (
     b64encode,
 )
 from agent.server.budget import BudgetLimits, MemoryBudget
-from agent.server.middlewares import release_memory_soon
+from agent.server.middlewares import MemoryRelease
 from agent.service import SigningService
 
 log = logging.getLogger(__name__)
@@ -183,8 +183,11 @@ class VgcaEndpoints:
         budget: MemoryBudget | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         pick_local: Callable[[Lang], Awaitable[Path | None]] | None = None,
+        memory: MemoryRelease | None = None,
     ) -> None:
         self._pick_local = pick_local
+        self._memory = memory or MemoryRelease()
+        """Gives the memory of downloaded and signed documents back (one per app)."""
         """Asks the user for a local PDF (``FileName`` empty); ``None`` without a display."""
         self._service = service
         self._transfers = transfers
@@ -225,7 +228,7 @@ class VgcaEndpoints:
             finally:
                 if held:
                     # The downloaded and signed copies: handed back as after an HTTPS body.
-                    release_memory_soon()
+                    self._memory.schedule()
         except LocalFileWanted as wanted:
             return await self._local_file(endpoint, wanted.call, caller)
         except AgentError as exc:
@@ -472,15 +475,15 @@ class VgcaEndpoints:
         pdf = await self._transfers.download(
             call.source, caller, call.jwt_token, own_origin_only=True
         )
-        report = await self._service.verify_pdf(PdfVerifyRequest(pdf), self._lang)
-        valid = bool(report.get("allValid"))
+        answer = await self._service.verify_pdf(PdfVerifyRequest(pdf), self._lang)
+        valid = answer.report.all_valid
         return Reply(
             Status.OK if valid else Status.SIGNATURE_INVALID,
             "" if valid else self._text("vgca_signature_invalid"),
             extra={
                 "AllValid": valid,
-                "Signatures": report.get("signatures", []),
-                "Report": report.get("text", ""),
+                "Signatures": answer.to_wire()["signatures"],
+                "Report": answer.text,
             },
         )
 

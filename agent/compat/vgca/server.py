@@ -31,6 +31,7 @@ from agent.server.app import RunningServer, start_server
 from agent.server.budget import BudgetLimits, MemoryBudget
 from agent.server.keys import BUDGET, CALLER, CALLER_CHECK, SERVICE, SETTINGS, ServerSettings
 from agent.server.middlewares import (
+    MemoryRelease,
     admit,
     caller_middleware,
     errors_middleware,
@@ -89,6 +90,7 @@ async def _transfers(app: web.Application) -> AsyncIterator[None]:
             allow_pairing=settings.allow_user_pairing,
             is_paired=app[SERVICE].is_paired,
         )
+        memory = MemoryRelease()
         app[ENDPOINTS] = VgcaEndpoints(
             app[SERVICE],
             transfers,
@@ -96,8 +98,10 @@ async def _transfers(app: web.Application) -> AsyncIterator[None]:
             max_pdf_bytes=settings.max_pdf_bytes,
             budget=app[BUDGET],
             pick_local=vgca.pick_local,
+            memory=memory,
         )
         yield
+        memory.cancel()
 
 
 async def websocket(request: web.Request) -> web.StreamResponse:

@@ -32,7 +32,7 @@ import aiohttp
 from yarl import URL
 
 from agent.compat.vgca.protocol import Delivery, Status
-from agent.instance import PARTIAL_SUFFIX, write_private
+from agent.files import PARTIAL_SUFFIX, write_atomically
 from agent.origin import Admitted, InvalidOrigin, OriginPolicy, parse_origin
 
 log = logging.getLogger(__name__)
@@ -213,7 +213,7 @@ def keep_signed(directory: Path, data: bytes, name: str) -> Path:
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     path = directory / f"{stamp}-{secrets.token_hex(3)}-{_safe_name(name)}"
-    write_private(path, data)
+    write_atomically(path, data)
     return path
 
 

@@ -14,8 +14,8 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from tests.browser.conftest import Browser, trusting_home
-from tests.conftest import PIN, AgentProcess, SessionToken, start_agent
+from tests.browser.conftest import Browser, browser_trusting
+from tests.conftest import PIN, AgentProcess, SessionToken, start_vgca_agent
 from tests.pdftools import NssDb, page_text, pyhanko_bottom_line, sample_pdf
 from tests.verify import openssl_cms_verify, verify_with_cryptography
 from tests.vgca_portal import Site
@@ -41,12 +41,8 @@ def foreign() -> Iterator[Site]:
 def vgca_agent(
     browser_tools: str, token: SessionToken, portal: Site, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[AgentProcess]:
-    running = start_agent(
-        tmp_path_factory.mktemp("vgca-browser-agent"),
-        token.hsm,
-        *("--allow-origin", portal.origin, "--prompt-timeout", "20"),
-        vgca=True,
-        policy={"cancel_backoff_seconds": 0},
+    running = start_vgca_agent(
+        tmp_path_factory.mktemp("vgca-browser-agent"), token.hsm, portal.origin, prompt_timeout="20"
     )
     yield running
     running.stop()
@@ -56,9 +52,7 @@ def vgca_agent(
 def chromium(
     browser_tools: str, vgca_agent: AgentProcess, tmp_path_factory: pytest.TempPathFactory
 ) -> Browser:
-    root = tmp_path_factory.mktemp("vgca-browser")
-    home = trusting_home(root / "home", vgca_agent.data_dir / "tls" / "ca.pem")
-    return Browser(browser_tools, home, root, vgca_agent)
+    return browser_trusting(browser_tools, vgca_agent, tmp_path_factory.mktemp("vgca-browser"))
 
 
 SCRIPT = """

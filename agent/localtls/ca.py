@@ -6,10 +6,14 @@ destroys the CA key without writing it anywhere. Trusting ``ca.pem`` therefore
 lets nobody impersonate any other site, even if ``ca.pem`` leaks. When the
 server certificate nears its end, a fresh CA and certificate replace both
 (the new ``ca.pem`` must then be trusted again).
+
+What counts as ours (:func:`is_kyso_ca`): the current CA, and any older Kyso Agent local CA
+(subject ``O=Kyso Agent``, ``CN=Kyso Agent local CA …``, name-constrained to loopback).
 """
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import logging
 import os
@@ -24,12 +28,20 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from agent.files import write_atomically
+from agent.private import DIR_MODE
+
 log = logging.getLogger(__name__)
 
 VALIDITY: Final = timedelta(days=825)
 RENEW_BEFORE: Final = timedelta(days=30)
+_PUBLIC_MODE: Final = 0o644
 _LOOPBACK_V4: Final = ipaddress.IPv4Network("127.0.0.0/8")
 _LOOPBACK_V6: Final = ipaddress.IPv6Network("::1/128")
+ORGANIZATION: Final = "Kyso Agent"
+"""The organisation in the subject of every certificate the agent makes."""
+CA_NAME_PREFIX: Final = "Kyso Agent local CA"
+"""How the common name of every local CA starts (the issue time follows)."""
 
 
 @dataclass(frozen=True)
@@ -58,7 +70,7 @@ class TlsFiles:
 def _name(common_name: str) -> x509.Name:
     return x509.Name(
         [
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Kyso Agent"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, ORGANIZATION),
             x509.NameAttribute(NameOID.COMMON_NAME, common_name),
         ]
     )
@@ -75,27 +87,13 @@ def _loopback_constraints() -> x509.NameConstraints:
     )
 
 
-def _write_private(path: Path, data: bytes) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-    os.replace(tmp, path)
-
-
-def _write_public(path: Path, data: bytes) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
 def issue(files: TlsFiles, now: datetime | None = None) -> None:
     """Make a new CA and server certificate; the CA key never touches the disk."""
     now = now or datetime.now(UTC)
     start = now - timedelta(minutes=5)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     stamp = now.strftime("%Y-%m-%d %H:%M")
-    ca_name = _name(f"Kyso Agent local CA ({stamp})")
+    ca_name = _name(f"{CA_NAME_PREFIX} ({stamp})")
     ca_cert = (
         x509.CertificateBuilder()
         .subject_name(ca_name)
@@ -152,16 +150,18 @@ def issue(files: TlsFiles, now: datetime | None = None) -> None:
     # The CA key goes out of scope here and is never serialised.
     del ca_key
     files.directory.mkdir(parents=True, exist_ok=True)
-    os.chmod(files.directory, 0o700)
+    os.chmod(files.directory, DIR_MODE)
     pem = serialization.Encoding.PEM
-    _write_private(
+    write_atomically(
         files.server_key,
         server_key.private_bytes(
             pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         ),
     )
-    _write_public(files.server_cert, server_cert.public_bytes(pem) + ca_cert.public_bytes(pem))
-    _write_public(files.ca_cert, ca_cert.public_bytes(pem))
+    # The certificates are public: readable by whoever may enter the (private) directory.
+    chain = server_cert.public_bytes(pem) + ca_cert.public_bytes(pem)
+    write_atomically(files.server_cert, chain, mode=_PUBLIC_MODE)
+    write_atomically(files.ca_cert, ca_cert.public_bytes(pem), mode=_PUBLIC_MODE)
     log.info("issued a new local TLS certificate, valid until %s", server_cert.not_valid_after_utc)
 
 
@@ -208,3 +208,45 @@ def renew_if_needed(files: TlsFiles, context: ssl.SSLContext, now: datetime | No
         files.ca_cert,
     )
     return True
+
+
+# --- which certificates are ours ----------------------------------------------------------------
+
+
+def load_ca(ca_file: Path) -> bytes:
+    """DER of the CA certificate in ``ca_file`` (``OSError``/``ValueError`` when unusable)."""
+    return x509.load_pem_x509_certificate(ca_file.read_bytes()).public_bytes(
+        serialization.Encoding.DER
+    )
+
+
+def thumbprint(der: bytes) -> str:
+    """Windows' name for a certificate: SHA-1 of its DER, lower-case hex."""
+    return hashlib.sha1(der).hexdigest()  # noqa: S324 - Windows names certificates by SHA-1
+
+
+def is_kyso_ca(der: bytes) -> bool:
+    """Whether ``der`` is a Kyso Agent local CA (this one or an older one)."""
+    try:
+        cert = x509.load_der_x509_certificate(der)
+        constraints = cert.extensions.get_extension_for_class(x509.NameConstraints).value
+    except (ValueError, x509.ExtensionNotFound):
+        return False
+    organization = [a.value for a in cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)]
+    names = [a.value for a in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
+    permitted = constraints.permitted_subtrees or []
+    loopback_only = bool(permitted) and all(
+        (isinstance(n, x509.DNSName) and n.value == "localhost")
+        or (
+            isinstance(n, x509.IPAddress)
+            and isinstance(n.value, ipaddress.IPv4Network | ipaddress.IPv6Network)
+            and n.value.is_loopback
+        )
+        for n in permitted
+    )
+    return (
+        organization == [ORGANIZATION]
+        and len(names) == 1
+        and str(names[0]).startswith(CA_NAME_PREFIX)
+        and loopback_only
+    )
