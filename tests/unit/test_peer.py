@@ -22,6 +22,7 @@ from agent.server.peer import (
     parse_proc_net_tcp,
     parse_tcp_owner_pid_table,
     peer_uid_linux,
+    peer_uid_sock_diag,
 )
 
 AGENT = TcpEndpoint("127.0.0.1", 8988)
@@ -444,3 +445,43 @@ def test_a_real_connection_from_another_uid_is_detected() -> None:
             os.close(hold_write)
             _, wait_status = os.waitpid(pid, 0)
         assert os.waitstatus_to_exitcode(wait_status) == 0
+
+
+# -- sock_diag: the kernel asked for one socket -------------------------------------------------
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="netlink sock_diag is Linux's")
+def test_sock_diag_names_the_client_sockets_owner_and_nothing_once_it_closed() -> None:
+    """The accept-time lookup: the same answer as /proc/net/tcp, for the client's socket only."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        client = socket.create_connection(server.getsockname())
+        accepted, _ = server.accept()
+        peer = TcpEndpoint(*client.getsockname())
+        local = TcpEndpoint(*server.getsockname())
+        assert peer_uid_sock_diag(peer, local) == os.getuid() == peer_uid_linux(peer, local)
+        assert peer_uid_sock_diag(TcpEndpoint("127.0.0.1", 1), local) is None
+        client.close()  # FIN_WAIT then TIME_WAIT: closing sockets carry no owner to trust
+        assert peer_uid_sock_diag(peer, local) is None
+        accepted.close()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="netlink sock_diag is Linux's")
+def test_without_sock_diag_the_caller_check_reads_proc(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A kernel or sandbox without sock_diag: the same verdict, from /proc/net/tcp."""
+    from agent.server import peer as peer_module
+
+    def refuse(_peer: TcpEndpoint, _local: TcpEndpoint) -> int | None:
+        raise PermissionError(1, "sock_diag refused")
+
+    monkeypatch.setattr(peer_module, "peer_uid_sock_diag", refuse)
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        with socket.create_connection(server.getsockname()) as client:
+            accepted, _ = server.accept()
+            check = peer_module.CallerCheck()
+            peer = TcpEndpoint(*client.getsockname())
+            assert check.is_same_user(peer, TcpEndpoint(*server.getsockname()))
+            accepted.close()
