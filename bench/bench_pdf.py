@@ -89,7 +89,7 @@ from agent.pdf.models import Appearance, Profile
 from agent.pdf.placement import resolve_placement
 from agent.server.middlewares import RELEASE_DELAY
 from agent.testing.samples import sample_pdf
-from agent.testing.softhsm import KeySpec, SoftHsm, TestCa, TokenSpec, provision
+from agent.testing.softhsm import KeySpec, SoftHsm, TestCa, TokenSpec, new_token
 
 PIN: Final = "246810"
 LABEL: Final = "KYSO-BENCH"
@@ -228,13 +228,11 @@ def make_documents(plan: Plan) -> list[Document]:
 
 def provision_token(root: Path) -> tuple[SoftHsm, x509.Certificate, x509.Certificate]:
     """A SoftHSM token with one RSA-2048 key; the token, its certificate and the CA's."""
-    hsm = SoftHsm(root / "hsm").create()
     ca = TestCa.create("Kyso Bench CA")
-    [made] = provision(
-        hsm,
-        ca,
-        root / "ca",
+    hsm, [made] = new_token(
+        root,
         TokenSpec(LABEL, PIN, keys=(KeySpec(KEY_ID, "RSA", "Nguyễn Văn Đo", "Kyso bench"),)),
+        ca,
     )
     return hsm, made.certificate, ca.cert
 

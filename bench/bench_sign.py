@@ -69,7 +69,7 @@ from harness import (
 from pkcs11.util.ec import encode_ecdsa_signature
 
 from agent.protocol import MAX_BATCH_ITEMS
-from agent.testing.softhsm import KeySpec, SoftHsm, TestCa, TokenSpec, provision
+from agent.testing.softhsm import KeySpec, SoftHsm, TestCa, TokenSpec, new_token
 from agent.token.mechanisms import digest_info
 
 PIN: Final = "246810"
@@ -163,11 +163,8 @@ class KindFigures:
 
 def provision_token(root: Path) -> tuple[SoftHsm, KeyKind, KeyKind]:
     """A SoftHSM token with an RSA-2048 and an EC P-256 key, in child processes."""
-    hsm = SoftHsm(root / "hsm").create()
-    made = provision(
-        hsm,
-        TestCa.create("Kyso Bench CA"),
-        root / "ca",
+    hsm, made = new_token(
+        root,
         TokenSpec(
             LABEL,
             PIN,
@@ -176,6 +173,7 @@ def provision_token(root: Path) -> tuple[SoftHsm, KeyKind, KeyKind]:
                 KeySpec("02", "EC", "Trần Thị Đếm", "Kyso bench"),
             ),
         ),
+        TestCa.create("Kyso Bench CA"),
     )
     certs = {m.key_id: m.certificate for m in made}
     rsa_kind = KeyKind("RSA-2048", bytes.fromhex("01"), pkcs11.Mechanism.RSA_PKCS, certs["01"])

@@ -49,7 +49,7 @@ from harness import (
     start_agent,
 )
 
-from agent.testing.softhsm import KeySpec, SoftHsm, TestCa, TokenSpec, provision
+from agent.testing.softhsm import KeySpec, SoftHsm, TestCa, TokenSpec, new_token
 
 PIN: Final = "246810"
 LABEL: Final = "KYSO-BENCH"
@@ -229,12 +229,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="kyso-bench-start-") as tmp:
         root = Path(tmp)
         try:
-            hsm = SoftHsm(root / "hsm").create()
-            provision(
-                hsm,
-                TestCa.create("Kyso Bench CA"),
-                root / "ca",
+            hsm, _ = new_token(
+                root,
                 TokenSpec(LABEL, PIN, keys=(KeySpec("01", "RSA", "Nguyễn Văn Đo", "Kyso bench"),)),
+                TestCa.create("Kyso Bench CA"),
             )
         except subprocess.CalledProcessError as exc:
             print(f"bench aborted: provisioning SoftHSM failed: {exc.stderr}", file=sys.stderr)

@@ -24,7 +24,7 @@ from typing import IO, Any, TypeVar
 import pytest
 from cryptography import x509
 
-from agent.testing.softhsm import KeySpec, SoftHsm, TestCa, TokenSpec, provision
+from agent.testing.softhsm import KeySpec, SoftHsm, TestCa, TokenSpec, new_token
 
 PIN = "246810"
 WRONG_PIN = "975319"
@@ -48,12 +48,9 @@ class SessionToken:
 def token(tmp_path_factory: pytest.TempPathFactory) -> SessionToken:
     """One token: RSA-2048 and EC P-256 signing keys, one expired certificate, the CA."""
     root = tmp_path_factory.mktemp("softhsm")
-    hsm = SoftHsm(root / "hsm").create()
     ca = TestCa.create("Kyso Test CA")
-    made = provision(
-        hsm,
-        ca,
-        root / "ca",
+    hsm, made = new_token(
+        root,
         TokenSpec(
             "KYSO-TEST",
             PIN,
@@ -63,6 +60,7 @@ def token(tmp_path_factory: pytest.TempPathFactory) -> SessionToken:
                 KeySpec("03", "RSA", "Lê Văn Cũ", valid_days=-10),
             ),
         ),
+        ca,
     )
     certs = {m.key_id: m.certificate for m in made}
     return SessionToken(hsm, ca, certs["01"], certs["02"], certs["03"], "KYSO-TEST")

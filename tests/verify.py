@@ -1,4 +1,5 @@
-"""Independent signature checks: ``cryptography`` and the ``openssl`` command."""
+"""What a portal sends (digests, request bodies) and independent checks of what comes back:
+``cryptography`` and the ``openssl`` command."""
 
 from __future__ import annotations
 
@@ -23,6 +24,25 @@ def digest_of(message: bytes, algorithm: str = "SHA-256") -> bytes:
 def b64(data: bytes) -> str:
     """Standard base64."""
     return base64.b64encode(data).decode()
+
+
+def der(cert: x509.Certificate) -> bytes:
+    """The certificate as DER, as the API carries it (base64'd) and the verifiers read it."""
+    return cert.public_bytes(serialization.Encoding.DER)
+
+
+def sign_body(
+    digest: bytes,
+    certificate: x509.Certificate | None = None,
+    algorithm: str = "SHA-256",
+    **extra: str,
+) -> dict[str, str]:
+    """What a portal posts to ``/v1/sign`` for ``digest`` (without ``certificate`` the user
+    picks one; without one it is also an item of ``/v1/sign/batch``)."""
+    body = {"hash": b64(digest), "hashAlgorithm": algorithm}
+    if certificate is not None:
+        body["certificate"] = b64(der(certificate))
+    return {**body, **extra}
 
 
 def verify_with_cryptography(

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import re
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -106,6 +107,13 @@ class Site:
         assert self._thread is not None
         self._thread.join(10)
         self._loop.close()
+
+
+def serving(static: Path | None = None) -> Iterator[Site]:
+    """A started :class:`Site` for a fixture to ``yield from``, stopped at its teardown."""
+    site = Site(static=static).start()
+    yield site
+    site.stop()
 
 
 # --- what an upload handler reads ------------------------------------------------------------

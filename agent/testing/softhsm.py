@@ -282,7 +282,18 @@ def provision(hsm: SoftHsm, ca: TestCa, ca_dir: Path, spec: TokenSpec) -> list[P
     ]
 
 
-def _generate_on_token(request: dict[str, Any]) -> list[dict[str, str]]:
+def new_token(
+    root: Path, spec: TokenSpec, ca: TestCa | None = None
+) -> tuple[SoftHsm, list[ProvisionedKey]]:
+    """A SoftHSM of its own under ``root/hsm`` holding one token made to ``spec``, its
+    certificates issued by ``ca`` (a fresh :class:`TestCa` by default), saved in ``root/ca``."""
+    hsm = SoftHsm(root / "hsm").create()
+    return hsm, provision(hsm, ca or TestCa.create(), root / "ca", spec)
+
+
+def generate_on_token(request: dict[str, Any]) -> list[dict[str, str]]:
+    """Generate the keys of ``request`` on its token and store their certificates (the child
+    of :func:`provision`; the Windows tests call it in the installed agent's Python)."""
     from agent.algorithms import KeyType
     from agent.token.provision import TokenWriter
 
@@ -318,4 +329,4 @@ def _generate_on_token(request: dict[str, Any]) -> list[dict[str, str]]:
 
 
 if __name__ == "__main__":
-    json.dump(_generate_on_token(json.load(sys.stdin)), sys.stdout)
+    json.dump(generate_on_token(json.load(sys.stdin)), sys.stdout)

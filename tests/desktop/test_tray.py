@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.testing.softhsm import KeySpec, SoftHsm, TestCa, TokenSpec, provision
+from agent.testing.softhsm import KeySpec, SoftHsm, TokenSpec, new_token
 from tests.conftest import PIN, AgentProcess, eventually, start_agent
 
 pytestmark = pytest.mark.desktop
@@ -81,11 +81,8 @@ def tray_host(xvfb: str) -> Iterator[str]:
 
 @pytest.fixture
 def tray_token(tmp_path: Path) -> SoftHsm:
-    hsm = SoftHsm(tmp_path / "hsm").create()
-    provision(
-        hsm,
-        TestCa.create(),
-        tmp_path / "ca",
+    hsm, _ = new_token(
+        tmp_path,
         TokenSpec("TRAY-T", PIN, keys=(KeySpec("01", "EC", "Nguyễn Văn An", valid_days=400),)),
     )
     return hsm

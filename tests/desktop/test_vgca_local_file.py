@@ -15,16 +15,14 @@ import pytest
 from tests.conftest import PIN, AgentProcess, SessionToken, start_agent
 from tests.integration.test_vgca import call
 from tests.pdftools import NssDb, sample_pdf
-from tests.vgca_portal import Site
+from tests.vgca_portal import Site, serving
 
 pytestmark = pytest.mark.desktop
 
 
 @pytest.fixture
 def portal() -> Iterator[Site]:
-    site = Site().start()
-    yield site
-    site.stop()
+    yield from serving()
 
 
 def xdotool(display: str, *args: str) -> str:

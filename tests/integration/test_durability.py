@@ -33,7 +33,7 @@ from cryptography.hazmat.primitives import serialization
 from agent.audit import OUTCOME_SIGNED, AuditEntry, AuditLog
 from agent.compat.vgca.transfer import discard_partial, keep_signed
 from agent.files import PARTIAL_SUFFIX
-from agent.testing.softhsm import KeySpec, SoftHsm, TestCa, TokenSpec, provision
+from agent.testing.softhsm import KeySpec, SoftHsm, TestCa, TokenSpec, new_token
 from tests.conftest import PIN, PORTAL, AgentProcess, start_agent
 from tests.verify import b64, verify_with_cryptography
 
@@ -56,16 +56,14 @@ def keys(tmp_path_factory: pytest.TempPathFactory) -> Keys:
     """A token of its own: a token file written while the agent dies must not spoil the
     session's token for the other tests."""
     root = tmp_path_factory.mktemp("durability-hsm")
-    hsm = SoftHsm(root / "hsm").create()
-    made = provision(
-        hsm,
-        TestCa.create("Kyso Durability CA"),
-        root / "ca",
+    hsm, made = new_token(
+        root,
         TokenSpec(
             "KYSO-DUR",
             PIN,
             keys=(KeySpec("01", "RSA", "Nguyễn Văn An"), KeySpec("02", "EC", "Trần Thị Bình")),
         ),
+        TestCa.create("Kyso Durability CA"),
     )
     der = {m.key_id: m.certificate.public_bytes(serialization.Encoding.DER) for m in made}
     return Keys(hsm, der["01"], der["02"])

@@ -23,12 +23,11 @@ from typing import Any
 import aiohttp
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 
 from agent.errors import ErrorCode
 from agent.testing.samples import sample_pdf
 from tests.conftest import PIN, PORTAL, AgentProcess, SessionToken, start_agent
-from tests.verify import b64, digest_of, verify_with_cryptography
+from tests.verify import b64, der, digest_of, verify_with_cryptography
 
 pytestmark = pytest.mark.integration
 
@@ -63,10 +62,6 @@ def loaded(token: SessionToken, tmp_path_factory: pytest.TempPathFactory) -> Ite
     )
     yield running
     running.stop()
-
-
-def der(cert: x509.Certificate) -> bytes:
-    return cert.public_bytes(serialization.Encoding.DER)
 
 
 def approvals(count: int) -> list[dict[str, Any]]:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.testing.softhsm import KeySpec, SoftHsm, TestCa, TokenSpec, provision
+from agent.testing.softhsm import KeySpec, SoftHsm, TokenSpec, new_token
 from agent.token import Inventory, Isolation, TokenService
 from agent.token.module import Pkcs11Module
 from agent.token.monitor import TokenEvent, TokenEventKind, TokenMonitor
@@ -26,11 +26,8 @@ PIN = "246810"
 
 @pytest.fixture
 def hsm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> SoftHsm:
-    made = SoftHsm(tmp_path / "hsm").create()
-    provision(
-        made,
-        TestCa.create(),
-        tmp_path / "ca",
+    made, _ = new_token(
+        tmp_path,
         TokenSpec(
             "MON-A",
             PIN,

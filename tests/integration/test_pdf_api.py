@@ -16,22 +16,12 @@ import uuid
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives import serialization
 
 from tests.conftest import PIN, AgentProcess, SessionToken, run_cli, start_agent
 from tests.pdftools import NssDb, pyhanko_bottom_line, sample_pdf, tamper
-from tests.verify import b64, openssl_cms_verify
+from tests.verify import b64, der, openssl_cms_verify
 
 pytestmark = pytest.mark.integration
-
-
-def der(cert: object) -> bytes:
-    return cert.public_bytes(serialization.Encoding.DER)  # type: ignore[attr-defined, no-any-return]
-
-
-@pytest.fixture(scope="module")
-def nss(token: SessionToken, tmp_path_factory: pytest.TempPathFactory) -> NssDb:
-    return NssDb.create(tmp_path_factory.mktemp("nss"), token.ca.cert)
 
 
 def sign_pdf(agent: AgentProcess, pdf: bytes, **options: object) -> bytes:
@@ -194,12 +184,10 @@ def test_pdf_over_the_configured_limit_is_413(token: SessionToken, tmp_path: Pat
 
 
 def test_verify_endpoint_reports_valid_then_tampered(
-    fresh: AgentProcess, token: SessionToken, tmp_path: Path
+    fresh: AgentProcess, token: SessionToken
 ) -> None:
     fresh.script({"approved": True, "pin": PIN})
     signed = sign_pdf(fresh, sample_pdf(), certificate=b64(der(token.rsa)))
-    ca = tmp_path / "ca.pem"
-    ca.write_bytes(token.ca.cert.public_bytes(serialization.Encoding.PEM))
     # The session agent trusts no roots: the signature is intact but not trusted.
     report = fresh.post("/v1/pdf/verify", {"pdf": b64(signed)}).json
     assert report["allValid"] is False
@@ -214,7 +202,7 @@ def test_verify_endpoint_reports_valid_then_tampered(
 SHOW_EVERY_WARNING = ("-W", "default")
 
 
-def test_cli_sign_pdf_then_verify(token: SessionToken, tmp_path: Path) -> None:
+def test_cli_sign_pdf_then_verify(token: SessionToken, ca_pem: Path, tmp_path: Path) -> None:
     """Both commands run with every warning shown (``python -W default``) and print none: no
     library's warning reaches a user (agent/pywarnings.py). cryptography 51 deprecates DSA and
     pyHanko 0.38 imports it, so before that both printed ``CryptographyDeprecationWarning``."""
@@ -246,13 +234,11 @@ def test_cli_sign_pdf_then_verify(token: SessionToken, tmp_path: Path) -> None:
     prompt = json.loads((prompter_dir / "requests.jsonl").read_text().splitlines()[0])
     assert prompt["origin"] == "local://kyso-agent"
     assert prompt["documents"][0]["name"] == "to-trinh.pdf"
-    ca = tmp_path / "ca.pem"
-    ca.write_bytes(token.ca.cert.public_bytes(serialization.Encoding.PEM))
     checked = run_cli(
         "verify",
         str(tmp_path / "signed.pdf"),
         "--trust-root",
-        str(ca),
+        str(ca_pem),
         "--offline",
         *common,
         env=env,
@@ -268,7 +254,7 @@ def test_cli_sign_pdf_then_verify(token: SessionToken, tmp_path: Path) -> None:
         "verify",
         str(tmp_path / "broken.pdf"),
         "--trust-root",
-        str(ca),
+        str(ca_pem),
         "--offline",
         *common,
         env=env,
@@ -280,7 +266,7 @@ def test_cli_sign_pdf_then_verify(token: SessionToken, tmp_path: Path) -> None:
 
 
 def test_cms_signature_over_a_digest_verifies_with_openssl(
-    fresh: AgentProcess, token: SessionToken, tmp_path: Path
+    fresh: AgentProcess, token: SessionToken, ca_pem: Path, tmp_path: Path
 ) -> None:
     content = b"byte ranges of a PDF prepared on the portal's server"
     fresh.script({"approved": True, "pin": PIN})
@@ -295,8 +281,6 @@ def test_cms_signature_over_a_digest_verifies_with_openssl(
     )
     assert response.status == 200, response.body[:300]
     cms = base64.b64decode(response.json["cms"])
-    ca_pem = tmp_path / "ca.pem"
-    ca_pem.write_bytes(token.ca.cert.public_bytes(serialization.Encoding.PEM))
     verified = openssl_cms_verify(cms, content, ca_pem, tmp_path)
     assert verified.returncode == 0, verified.stderr
     from asn1crypto import cms as asn1_cms

@@ -16,7 +16,6 @@ import uuid
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives import serialization
 
 from agent.messages import Lang, text
 from tests.conftest import PIN, AgentProcess, SessionToken, run_cli
@@ -31,18 +30,9 @@ from tests.pdf_corpus import (
     with_fields,
 )
 from tests.pdftools import NssDb, qpdf_check, sample_pdf
-from tests.verify import b64
+from tests.verify import b64, der
 
 pytestmark = pytest.mark.integration
-
-
-def der(cert: object) -> bytes:
-    return cert.public_bytes(serialization.Encoding.DER)  # type: ignore[attr-defined, no-any-return]
-
-
-@pytest.fixture(scope="module")
-def nss(token: SessionToken, tmp_path_factory: pytest.TempPathFactory) -> NssDb:
-    return NssDb.create(tmp_path_factory.mktemp("nss-corpus"), token.ca.cert)
 
 
 def refused(agent: AgentProcess, pdf: bytes, key: str, **options: object) -> None:

@@ -27,10 +27,10 @@ from pyhanko.sign.validation.dss import DocumentSecurityStore
 from pyhanko_certvalidator import ValidationContext
 
 from agent.testing.pki import LocalPki
-from agent.testing.softhsm import KeySpec, SoftHsm, TestCa, TokenSpec, provision
+from agent.testing.softhsm import KeySpec, SoftHsm, TestCa, TokenSpec, new_token
 from tests.conftest import PIN, AgentProcess, run_cli, start_agent
 from tests.pdftools import NssDb, sample_pdf
-from tests.verify import b64
+from tests.verify import b64, der
 
 pytestmark = pytest.mark.integration
 
@@ -46,20 +46,13 @@ class PkiToken:
     ca_pem: Path
 
 
-def der(cert: x509.Certificate) -> bytes:
-    return cert.public_bytes(serialization.Encoding.DER)
-
-
 @pytest.fixture(scope="module")
 def pki_token(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PkiToken]:
     root = tmp_path_factory.mktemp("pki-token")
     with LocalPki(TestCa.create("Kyso Test CA (PKI)")) as pki:
-        hsm = SoftHsm(root / "hsm").create()
         urls = {"crl_url": pki.crl_url, "ocsp_url": pki.ocsp_url}
-        made = provision(
-            hsm,
-            pki.ca,
-            root / "ca",
+        hsm, made = new_token(
+            root,
             TokenSpec(
                 "KYSO-PKI",
                 PIN,
@@ -68,6 +61,7 @@ def pki_token(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PkiToken]:
                     KeySpec("12", "EC", "Phạm Văn Minh", "Sở Tư pháp", **urls),
                 ),
             ),
+            pki.ca,
         )
         certs = {m.key_id: m.certificate for m in made}
         for cert in certs.values():

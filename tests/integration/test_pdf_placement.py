@@ -15,13 +15,12 @@ from io import BytesIO
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives import serialization
 
 from tests.conftest import PIN, AgentProcess, SessionToken, start_vgca_agent
-from tests.integration.test_vgca import CLERK, LEADER, call
+from tests.integration.test_vgca import CLERK, LEADER, call_for_document
 from tests.pdftools import NssDb, page_text, pyhanko_bottom_line, qpdf_clean, sample_pdf
 from tests.placement_pdfs import fields_page
-from tests.verify import b64
+from tests.verify import b64, der
 from tests.vgca_portal import Site
 
 pytestmark = [
@@ -43,11 +42,6 @@ def vgca(
     running = start_vgca_agent(tmp_path_factory.mktemp("placement-agent"), token.hsm, portal.origin)
     yield running
     running.stop()
-
-
-@pytest.fixture(scope="module")
-def nss(token: SessionToken, tmp_path_factory: pytest.TempPathFactory) -> NssDb:
-    return NssDb.create(tmp_path_factory.mktemp("nss"), token.ca.cert)
 
 
 LEADER_FIELD = (330.0, 150.0, 530.0, 230.0)
@@ -80,23 +74,15 @@ def test_sign_issued_after_sign_approved_puts_the_seal_beside_the_leaders_signat
         {"approved": True, "pin": PIN, "certificate": LEADER},
         {"approved": True, "pin": PIN, "certificate": CLERK},
     )
-    approved = call(
-        agent_,
-        "SignApproved",
-        {"FileUploadHandler": portal.url("/upload"), "FileName": portal.url("/docs/qd-77.pdf")},
-        portal.origin,
-    )
+    approved = call_for_document(agent_, "SignApproved", portal, "qd-77.pdf")
     assert approved["Status"] == 0, approved
-    issued = call(
+    issued = call_for_document(
         agent_,
         "SignIssued",
-        {
-            "FileUploadHandler": portal.url("/upload"),
-            "FileName": portal.url("/docs/" + approved["FileName"]),
-            "DocNumber": "77/QĐ-UBND",
-            "IssuedDate": "2025-05-12T09:30:00+07:00",
-        },
-        portal.origin,
+        portal,
+        approved["FileName"],
+        DocNumber="77/QĐ-UBND",
+        IssuedDate="2025-05-12T09:30:00+07:00",
     )
     assert issued["Status"] == 0, issued
     final = portal.documents[issued["FileName"]]
@@ -118,10 +104,6 @@ def test_sign_issued_after_sign_approved_puts_the_seal_beside_the_leaders_signat
         assert who in block
     assert pyhanko_bottom_line(final, token.ca.cert) == [True, True]
     qpdf_clean(final, tmp_path)
-
-
-def der(cert: object) -> bytes:
-    return cert.public_bytes(serialization.Encoding.DER)  # type: ignore[attr-defined, no-any-return]
 
 
 def test_the_portal_names_the_empty_field_to_sign(

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from agent.testing.softhsm import KeySpec, SoftHsm, TestCa, TokenSpec, provision
+from agent.testing.softhsm import KeySpec, TestCa, TokenSpec, new_token
 from tests.conftest import start_agent
 from tests.verify import digest_of
 
@@ -49,12 +49,10 @@ def occurrences(pid: int, needle: bytes) -> int:
 
 
 def test_no_copy_of_the_pin_is_left_in_the_agent_after_signing(tmp_path: Path) -> None:
-    hsm = SoftHsm(tmp_path / "hsm").create()
-    [key] = provision(
-        hsm,
-        TestCa.create("Kyso Test CA (memory)"),
-        tmp_path / "ca",
+    hsm, [key] = new_token(
+        tmp_path,
         TokenSpec("KYSO-MEM", RARE_PIN, keys=(KeySpec("21", "EC", "Đỗ Thị Mai"),)),
+        TestCa.create("Kyso Test CA (memory)"),
     )
     running = start_agent(tmp_path / "agent", hsm)
     try:

@@ -35,11 +35,6 @@ def recipe() -> ModuleType:
     return module
 
 
-@pytest.fixture(scope="module")
-def nss(token: SessionToken, tmp_path_factory: pytest.TempPathFactory) -> NssDb:
-    return NssDb.create(tmp_path_factory.mktemp("nss-portal"), token.ca.cert)
-
-
 def choose_certificate(agent: AgentProcess, subject: str) -> bytes:
     agent.script({"approved": True, "certificate": subject})
     response = agent.post("/v1/certificates", {})

@@ -23,20 +23,19 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 
 from agent.algorithms import HashAlgorithm, RsaScheme
 from agent.audit import AuditLog
 from agent.pin import Login, Pin
 from agent.testing.samples import sample_pdf
-from agent.testing.softhsm import KeySpec, SoftHsm, TestCa, TokenSpec, provision
+from agent.testing.softhsm import KeySpec, SoftHsm, TestCa, TokenSpec, new_token
 from agent.token import Isolation, TokenService, WorkerLimits, channel
 from agent.token.calls import Report, sign_request, typed_signatures
 from agent.token.models import Inventory
 from agent.token.process import deadline
 from tests.conftest import PIN, AgentProcess, Response, start_agent
 from tests.faultshim import FaultControl, build_shim
-from tests.verify import b64, digest_of, verify_with_cryptography
+from tests.verify import b64, der, digest_of, sign_body, verify_with_cryptography
 
 pytestmark = pytest.mark.integration
 
@@ -56,12 +55,10 @@ class Hsm:
 @pytest.fixture(scope="module")
 def res(tmp_path_factory: pytest.TempPathFactory) -> Hsm:
     root = tmp_path_factory.mktemp("resilience")
-    hsm = SoftHsm(root / "hsm").create()
-    made = provision(
-        hsm,
-        TestCa.create("Kyso Resilience CA"),
-        root / "ca",
+    hsm, made = new_token(
+        root,
         TokenSpec("KYSO-RES", PIN, keys=(KeySpec("01", "RSA", "Lê Văn Cường", "Sở Nội vụ"),)),
+        TestCa.create("Kyso Resilience CA"),
     )
     return Hsm(hsm, made[0].certificate, build_shim(root / "shim"))
 
@@ -93,20 +90,13 @@ def direct(res: Hsm, tmp_path: Path) -> Iterator[AgentProcess]:
     running.stop()
 
 
-def der(cert: x509.Certificate) -> bytes:
-    return cert.public_bytes(serialization.Encoding.DER)
-
-
 def sign(
     agent: AgentProcess, cert: x509.Certificate, text: str, *, slow_user: bool = False
 ) -> tuple[Response, bytes]:
     """One signature; ``slow_user`` takes two seconds to answer the prompt."""
     digest = digest_of(text.encode())
     agent.script({"approved": True, "pin": PIN, **({"sleep": 2} if slow_user else {})})
-    response = agent.post(
-        "/v1/sign",
-        {"hash": b64(digest), "hashAlgorithm": "SHA-256", "certificate": b64(der(cert))},
-    )
+    response = agent.post("/v1/sign", sign_body(digest, cert))
     return response, digest
 
 
@@ -226,7 +216,7 @@ def test_token_removed_in_the_middle_of_a_batch_returns_nothing(
     response = shimmed.post(
         "/v1/sign/batch",
         {
-            "items": [{"hash": b64(d), "hashAlgorithm": "SHA-256"} for d in digests],
+            "items": [sign_body(d) for d in digests],
             "certificate": b64(der(res.rsa)),
         },
     )

@@ -7,18 +7,20 @@ import base64
 import pytest
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
 
 from tests.conftest import PIN, PORTAL, WRONG_PIN, AgentProcess, SessionToken
-from tests.verify import b64, digest_of, verify_with_cryptography, verify_with_openssl
+from tests.verify import (
+    b64,
+    der,
+    digest_of,
+    sign_body,
+    verify_with_cryptography,
+    verify_with_openssl,
+)
 
 pytestmark = pytest.mark.integration
 
 RSA, EC = "Nguyễn Văn An", "Trần Thị Bình"  # the holders, as the prompter picks them
-
-
-def der(cert: x509.Certificate) -> bytes:
-    return cert.public_bytes(serialization.Encoding.DER)
 
 
 @pytest.mark.parametrize("algorithm", ["SHA-256", "SHA-384", "SHA-512"])
@@ -29,13 +31,7 @@ def test_rsa_pkcs1_signature_verifies_with_cryptography_and_openssl(
     digest = digest_of(message, algorithm)
     fresh.script({"approved": True, "pin": PIN})
     response = fresh.post(
-        "/v1/sign",
-        {
-            "hash": b64(digest),
-            "hashAlgorithm": algorithm,
-            "certificate": b64(der(token.rsa)),
-            "documentName": "QĐ-123.pdf",
-        },
+        "/v1/sign", sign_body(digest, token.rsa, algorithm, documentName="QĐ-123.pdf")
     )
     assert response.status == 200, response.body
     body = response.json
@@ -50,15 +46,7 @@ def test_rsa_pss_signature_verifies(fresh: AgentProcess, token: SessionToken) ->
     message = b"PSS please"
     digest = digest_of(message)
     fresh.script({"approved": True, "pin": PIN})
-    response = fresh.post(
-        "/v1/sign",
-        {
-            "hash": b64(digest),
-            "hashAlgorithm": "SHA-256",
-            "certificate": b64(der(token.rsa)),
-            "scheme": "PSS",
-        },
-    )
+    response = fresh.post("/v1/sign", sign_body(digest, token.rsa, scheme="PSS"))
     assert response.status == 200, response.body
     assert response.json["signatureAlgorithm"] == "PS256"
     signature = base64.b64decode(response.json["signature"])
@@ -75,10 +63,7 @@ def test_ecdsa_signature_is_der_and_verifies(
     message = "Văn bản đến".encode()
     digest = digest_of(message, algorithm)
     fresh.script({"approved": True, "pin": PIN})
-    response = fresh.post(
-        "/v1/sign",
-        {"hash": b64(digest), "hashAlgorithm": algorithm, "certificate": b64(der(token.ec))},
-    )
+    response = fresh.post("/v1/sign", sign_body(digest, token.ec, algorithm))
     assert response.status == 200, response.body
     assert response.json["signatureAlgorithm"] == "ES" + algorithm[4:]
     signature = base64.b64decode(response.json["signature"])
@@ -92,7 +77,7 @@ def test_user_picks_certificate_when_portal_names_none(
 ) -> None:
     digest = digest_of(b"pick")
     fresh.script({"approved": True, "pin": PIN, "certificate": EC})
-    response = fresh.post("/v1/sign", {"hash": b64(digest), "hashAlgorithm": "SHA-256"})
+    response = fresh.post("/v1/sign", sign_body(digest))
     assert response.status == 200, response.body
     prompt = fresh.prompts()[0]
     offered = [c["subject"] for c in prompt["certificates"]]
@@ -113,12 +98,7 @@ def test_prompt_shows_origin_document_digest_certificate_and_pin_state(
     fresh.script({"approved": True, "pin": PIN})
     fresh.post(
         "/v1/sign",
-        {
-            "hash": b64(digest),
-            "hashAlgorithm": "SHA-256",
-            "certificate": b64(der(token.rsa)),
-            "documentName": "Công văn 45/CV-SNV.pdf",
-        },
+        sign_body(digest, token.rsa, documentName="Công văn 45/CV-SNV.pdf"),
         origin="https://PORTAL.example.gov.vn:443",
     )
     [prompt] = fresh.prompts()
@@ -164,8 +144,7 @@ def test_batch_one_prompt_one_login_signatures_in_order(
 ) -> None:
     messages = [f"Tài liệu số {i}".encode() for i in range(40)]
     items = [
-        {"hash": b64(digest_of(m)), "hashAlgorithm": "SHA-256", "documentName": f"tai-lieu-{i}.pdf"}
-        for i, m in enumerate(messages)
+        sign_body(digest_of(m), documentName=f"tai-lieu-{i}.pdf") for i, m in enumerate(messages)
     ]
     fresh.script({"approved": True, "pin": PIN})
     response = fresh.post("/v1/sign/batch", {"items": items, "certificate": b64(der(token.rsa))})
@@ -186,10 +165,7 @@ def test_batch_of_1000_ec_signatures(fresh: AgentProcess, token: SessionToken) -
     fresh.script({"approved": True, "pin": PIN})
     response = fresh.post(
         "/v1/sign/batch",
-        {
-            "items": [{"hash": b64(d), "hashAlgorithm": "SHA-256"} for d in digests],
-            "certificate": b64(der(token.ec)),
-        },
+        {"items": [sign_body(d) for d in digests], "certificate": b64(der(token.ec))},
     )
     assert response.status == 200, response.body
     signatures = response.json["signatures"]
@@ -203,10 +179,7 @@ def test_wrong_pin_asks_again_then_right_pin_signs(
 ) -> None:
     digest = digest_of(b"retry")
     fresh.script({"approved": True, "pin": WRONG_PIN}, {"approved": True, "pin": PIN})
-    response = fresh.post(
-        "/v1/sign",
-        {"hash": b64(digest), "hashAlgorithm": "SHA-256", "certificate": b64(der(token.ec))},
-    )
+    response = fresh.post("/v1/sign", sign_body(digest, token.ec))
     assert response.status == 200, response.body
     first, second = fresh.prompts()
     assert "retry" not in first
@@ -219,28 +192,14 @@ def test_wrong_pin_asks_again_then_right_pin_signs(
 
 def test_wrong_pin_then_cancel_is_user_cancelled(fresh: AgentProcess, token: SessionToken) -> None:
     fresh.script({"approved": True, "pin": WRONG_PIN}, {"approved": False})
-    response = fresh.post(
-        "/v1/sign",
-        {
-            "hash": b64(digest_of(b"x")),
-            "hashAlgorithm": "SHA-256",
-            "certificate": b64(der(token.ec)),
-        },
-    )
+    response = fresh.post("/v1/sign", sign_body(digest_of(b"x"), token.ec))
     assert (response.status, response.error_code) == (403, "USER_CANCELLED")
     assert len(fresh.prompts()) == 2, "asked again after the wrong PIN, never retried silently"
 
 
 def test_pin_is_never_logged(fresh: AgentProcess, token: SessionToken) -> None:
     fresh.script({"approved": True, "pin": WRONG_PIN}, {"approved": True, "pin": PIN})
-    response = fresh.post(
-        "/v1/sign",
-        {
-            "hash": b64(digest_of(b"log")),
-            "hashAlgorithm": "SHA-256",
-            "certificate": b64(der(token.rsa)),
-        },
-    )
+    response = fresh.post("/v1/sign", sign_body(digest_of(b"log"), token.rsa))
     assert response.status == 200
     logged = fresh.log_text()
     assert "signed 1 item" in logged  # the log is really being read
@@ -250,14 +209,14 @@ def test_pin_is_never_logged(fresh: AgentProcess, token: SessionToken) -> None:
 
 def test_cancel_is_user_cancelled(fresh: AgentProcess) -> None:
     fresh.script({"approved": False})
-    response = fresh.post("/v1/sign", {"hash": b64(digest_of(b"no")), "hashAlgorithm": "SHA-256"})
+    response = fresh.post("/v1/sign", sign_body(digest_of(b"no")))
     assert (response.status, response.error_code) == (403, "USER_CANCELLED")
     assert response.json["error"]["message"]
 
 
 def test_prompt_timeout_is_consent_timeout(fresh: AgentProcess) -> None:
     fresh.script({"sleep": 10, "approved": True, "pin": PIN})
-    response = fresh.post("/v1/sign", {"hash": b64(digest_of(b"slow")), "hashAlgorithm": "SHA-256"})
+    response = fresh.post("/v1/sign", sign_body(digest_of(b"slow")))
     assert (response.status, response.error_code) == (408, "CONSENT_TIMEOUT")
 
 
@@ -268,16 +227,13 @@ def test_broken_prompter_counts_as_cancel(
     fresh: AgentProcess, misbehaviour: dict[str, object]
 ) -> None:
     fresh.script(misbehaviour)
-    response = fresh.post("/v1/sign", {"hash": b64(digest_of(b"b")), "hashAlgorithm": "SHA-256"})
+    response = fresh.post("/v1/sign", sign_body(digest_of(b"b")))
     assert (response.status, response.error_code) == (403, "USER_CANCELLED")
 
 
 def test_certificate_not_on_token(fresh: AgentProcess, token: SessionToken) -> None:
-    stranger = der(token.ca.cert)  # a real certificate, but no private key on the token
-    response = fresh.post(
-        "/v1/sign",
-        {"hash": b64(digest_of(b"x")), "hashAlgorithm": "SHA-256", "certificate": b64(stranger)},
-    )
+    stranger = token.ca.cert  # a real certificate, but no private key on the token
+    response = fresh.post("/v1/sign", sign_body(digest_of(b"x"), stranger))
     assert (response.status, response.error_code) == (404, "CERTIFICATE_NOT_FOUND")
     assert fresh.prompts() == []
 
@@ -285,28 +241,13 @@ def test_certificate_not_on_token(fresh: AgentProcess, token: SessionToken) -> N
 def test_expired_certificate_is_refused_before_asking(
     fresh: AgentProcess, token: SessionToken
 ) -> None:
-    response = fresh.post(
-        "/v1/sign",
-        {
-            "hash": b64(digest_of(b"x")),
-            "hashAlgorithm": "SHA-256",
-            "certificate": b64(der(token.expired)),
-        },
-    )
+    response = fresh.post("/v1/sign", sign_body(digest_of(b"x"), token.expired))
     assert (response.status, response.error_code) == (409, "CERTIFICATE_EXPIRED")
     assert fresh.prompts() == []
 
 
 def test_pss_with_ec_certificate_is_bad_request(fresh: AgentProcess, token: SessionToken) -> None:
-    response = fresh.post(
-        "/v1/sign",
-        {
-            "hash": b64(digest_of(b"x")),
-            "hashAlgorithm": "SHA-256",
-            "certificate": b64(der(token.ec)),
-            "scheme": "PSS",
-        },
-    )
+    response = fresh.post("/v1/sign", sign_body(digest_of(b"x"), token.ec, scheme="PSS"))
     assert (response.status, response.error_code) == (400, "BAD_REQUEST")
     assert fresh.prompts() == []
 
@@ -318,15 +259,7 @@ def test_rsa_pss_with_longer_hashes(
     message = algorithm.encode()
     digest = digest_of(message, algorithm)
     fresh.script({"approved": True, "pin": PIN})
-    response = fresh.post(
-        "/v1/sign",
-        {
-            "hash": b64(digest),
-            "hashAlgorithm": algorithm,
-            "certificate": b64(der(token.rsa)),
-            "scheme": "PSS",
-        },
-    )
+    response = fresh.post("/v1/sign", sign_body(digest, token.rsa, algorithm, scheme="PSS"))
     assert response.status == 200, response.body
     signature = base64.b64decode(response.json["signature"])
     verify_with_openssl(der(token.rsa), signature, message, algorithm, "PSS")
@@ -334,7 +267,7 @@ def test_rsa_pss_with_longer_hashes(
 
 def test_batch_with_mixed_hash_algorithms_and_pss(fresh: AgentProcess, token: SessionToken) -> None:
     plan = [(b"a", "SHA-256"), (b"b", "SHA-512"), (b"c", "SHA-384")]
-    items = [{"hash": b64(digest_of(m, a)), "hashAlgorithm": a} for m, a in plan]
+    items = [sign_body(digest_of(m, a), algorithm=a) for m, a in plan]
     fresh.script({"approved": True, "pin": PIN})
     response = fresh.post(
         "/v1/sign/batch", {"items": items, "certificate": b64(der(token.rsa)), "scheme": "PSS"}

@@ -23,7 +23,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from agent.server.status_page import PAGE_CSP
-from agent.testing.softhsm import KeySpec, SoftHsm, TestCa, TokenSpec, provision
+from agent.testing.softhsm import KeySpec, SoftHsm, TestCa, TokenSpec, new_token
 from tests.conftest import PIN, PORTAL, WILDCARD, AgentProcess, Response, run_cli, start_agent
 
 pytestmark = pytest.mark.integration
@@ -50,13 +50,10 @@ class ExpiringToken:
 def expiring(tmp_path_factory: pytest.TempPathFactory) -> ExpiringToken:
     """A token with one signing certificate valid for 10 more days."""
     root = tmp_path_factory.mktemp("status-hsm")
-    hsm = SoftHsm(root / "hsm").create()
-    ca = TestCa.create("Kyso Status CA")
-    [made] = provision(
-        hsm,
-        ca,
-        root / "ca",
+    hsm, [made] = new_token(
+        root,
         TokenSpec(LABEL, PIN, keys=(KeySpec("11", "RSA", HOLDER, "Sở Tư pháp", valid_days=10),)),
+        TestCa.create("Kyso Status CA"),
     )
     return ExpiringToken(hsm, made.certificate)
 

@@ -14,10 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives import serialization
 
 from agent.localtls import ca as tls
 from agent.localtls.ca import load_ca
@@ -25,6 +22,7 @@ from agent.localtls.model import Outcome, Trust, TrustStore
 from agent.localtls.nss import NICKNAME
 from agent.localtls.stores import TrustTools, install, trust_checks, uninstall
 from agent.localtls.tools import der_certificates
+from agent.testing.softhsm import TestCa
 from tests.conftest import run_cli
 
 CERTUTIL = shutil.which("certutil")
@@ -76,33 +74,14 @@ def home(tmp_path: Path) -> Home:
     return Home(tmp_path)
 
 
-def foreign_ca(common_name: str) -> bytes:
-    """A CA certificate that is not Kyso Agent's (PEM)."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    now = datetime.now(UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=1))
-        .not_valid_after(now + timedelta(days=30))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    return cert.public_bytes(serialization.Encoding.PEM)
-
-
 def add_foreign(home: Home, database: Path, nickname: str) -> bytes:
+    """Someone else's CA (a test CA, not Kyso Agent's) added to ``database``; its DER."""
+    stranger = TestCa.create(nickname).cert
     pem_file = home.root / f"{nickname}.pem"
-    pem_file.write_bytes(foreign_ca(nickname))
+    pem_file.write_bytes(stranger.public_bytes(serialization.Encoding.PEM))
     done = certutil("-A", "-d", f"sql:{database}", "-n", nickname, "-t", "C,,", "-i", str(pem_file))
     assert done.returncode == 0, done.stderr
-    return x509.load_pem_x509_certificate(pem_file.read_bytes()).public_bytes(
-        serialization.Encoding.DER
-    )
+    return stranger.public_bytes(serialization.Encoding.DER)
 
 
 def test_install_creates_chrome_database_and_trusts_the_ca_for_websites(home: Home) -> None:

@@ -23,12 +23,11 @@ import aiohttp
 import pytest
 from asn1crypto import cms
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 
 from tests.conftest import PIN, AgentProcess, SessionToken, run_cli, start_agent, start_vgca_agent
 from tests.pdftools import NssDb, page_text, pyhanko_bottom_line, sample_pdf
 from tests.verify import openssl_cms_verify, verify_with_cryptography
-from tests.vgca_portal import Site
+from tests.vgca_portal import Site, serving
 
 pytestmark = pytest.mark.integration
 
@@ -38,17 +37,7 @@ CLERK = "Trần Thị Bình"
 
 @pytest.fixture(scope="module")
 def foreign() -> Iterator[Site]:
-    site = Site().start()
-    yield site
-    site.stop()
-
-
-@pytest.fixture(scope="module")
-def ca_pem(token: SessionToken, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The test CA as a PEM file: the agent's trust root (VerifyMsg) and openssl's CAfile."""
-    path = tmp_path_factory.mktemp("ca") / "ca.pem"
-    path.write_bytes(token.ca.cert.public_bytes(serialization.Encoding.PEM))
-    return path
+    yield from serving()
 
 
 @pytest.fixture(scope="module")
@@ -74,11 +63,6 @@ def agent_(vgca: AgentProcess, portal: Site, foreign: Site) -> AgentProcess:
     return vgca
 
 
-@pytest.fixture(scope="module")
-def nss(token: SessionToken, tmp_path_factory: pytest.TempPathFactory) -> NssDb:
-    return NssDb.create(tmp_path_factory.mktemp("nss"), token.ca.cert)
-
-
 def both_allowed(token: SessionToken, portal: Site, foreign: Site, root: Path) -> AgentProcess:
     """An agent of its own that allows the portal and the other site, both exactly."""
     return start_vgca_agent(root, token.hsm, portal.origin, foreign.origin, prompt_timeout="120")
@@ -89,6 +73,21 @@ def call(
 ) -> dict[str, Any]:
     """What vgcaplugin does: open the socket, send one message, read one reply."""
     return asyncio.run(vgca_call(agent, endpoint, payload, origin))
+
+
+def call_for_document(
+    agent: AgentProcess,
+    endpoint: str,
+    portal: Site,
+    name: str,
+    *,
+    handler: str = "/upload",
+    **fields: Any,
+) -> dict[str, Any]:
+    """What a page asks of vgcaplugin for one of its portal's own documents: fetch
+    ``/docs/<name>`` from the portal, sign it, upload it to the portal's ``handler``."""
+    message = {"FileUploadHandler": portal.url(handler), "FileName": portal.url(f"/docs/{name}")}
+    return call(agent, endpoint, {**message, **fields}, portal.origin)
 
 
 async def vgca_call(
@@ -141,17 +140,14 @@ def test_sign_approved_then_issued_on_the_same_document(
         {"approved": True, "pin": PIN, "certificate": LEADER},
         {"approved": True, "pin": PIN, "certificate": CLERK},
     )
-    approved = call(
+    approved = call_for_document(
         agent_,
         "SignApproved",
-        {
-            "FileUploadHandler": portal.url("/upload"),
-            "SessionId": "phien-42",
-            "JWTToken": "jwt-abc",
-            "FileName": portal.url("/docs/qd-123.pdf"),
-            "MetaData": [{"Key": "DocId", "Value": 42}],
-        },
-        portal.origin,
+        portal,
+        "qd-123.pdf",
+        SessionId="phien-42",
+        JWTToken="jwt-abc",
+        MetaData=[{"Key": "DocId", "Value": 42}],
     )
     assert approved["Status"] == 0, approved
     assert approved["FileName"] == "signed-1.pdf"
@@ -163,17 +159,14 @@ def test_sign_approved_then_issued_on_the_same_document(
     assert download_headers["Authorization"] == "Bearer jwt-abc"
     assert portal.hits[1][2]["Authorization"] == "Bearer jwt-abc"
 
-    issued = call(
+    issued = call_for_document(
         agent_,
         "SignIssued",
-        {
-            "FileUploadHandler": portal.url("/upload"),
-            "SessionId": "phien-42",
-            "FileName": portal.url("/docs/signed-1.pdf"),
-            "DocNumber": "123/QĐ-UBND",
-            "IssuedDate": "2025-05-12T09:30:00+07:00",
-        },
-        portal.origin,
+        portal,
+        "signed-1.pdf",
+        SessionId="phien-42",
+        DocNumber="123/QĐ-UBND",
+        IssuedDate="2025-05-12T09:30:00+07:00",
     )
     assert issued["Status"] == 0, issued
     assert issued["DocumentNumber"] == "123/QĐ-UBND"
@@ -317,12 +310,7 @@ def test_a_file_from_or_to_another_origin_is_shown_in_the_question_and_audited(
         # A file of the page's own origin names no route.
         portal.documents["own.pdf"] = sample_pdf()
         running.script({"approved": True, "pin": PIN})
-        own = call(
-            running,
-            "SignPDF",
-            {"FileUploadHandler": portal.url("/upload"), "FileName": portal.url("/docs/own.pdf")},
-            portal.origin,
-        )
+        own = call_for_document(running, "SignPDF", portal, "own.pdf")
         assert own["Status"] == 0, own
         last = [p for p in running.prompts() if p["action"] == "sign"][-1]
         assert "from" not in last["documents"][0] and "to" not in last["documents"][0]
@@ -378,15 +366,7 @@ def test_a_quick_restart_gets_the_vgca_port_back(
     try:
         first.script({"approved": False})
         portal.documents["restart.pdf"] = sample_pdf()
-        call(
-            first,
-            "SignPDF",
-            {
-                "FileUploadHandler": portal.url("/upload"),
-                "FileName": portal.url("/docs/restart.pdf"),
-            },
-            portal.origin,
-        )
+        call_for_document(first, "SignPDF", portal, "restart.pdf")
     finally:
         first.stop()  # closes the held connection from the agent's side
         held.close()
@@ -407,12 +387,7 @@ def test_a_quick_restart_gets_the_vgca_port_back(
 def test_cancel_returns_status_4(agent_: AgentProcess, portal: Site) -> None:
     portal.documents["cancel.pdf"] = sample_pdf()
     agent_.script({"approved": False})
-    reply = call(
-        agent_,
-        "SignApproved",
-        {"FileUploadHandler": portal.url("/upload"), "FileName": portal.url("/docs/cancel.pdf")},
-        portal.origin,
-    )
+    reply = call_for_document(agent_, "SignApproved", portal, "cancel.pdf")
     assert reply["Status"] == 4
     assert reply["Message"] == "Người dùng đã hủy thao tác."
     assert portal.uploads == []
@@ -450,14 +425,8 @@ def test_upload_failure_keeps_the_signed_file_and_says_where(
 ) -> None:
     portal.documents["upload-fails.pdf"] = sample_pdf()
     agent_.script({"approved": True, "pin": PIN})
-    reply = call(
-        agent_,
-        "SignApproved",
-        {
-            "FileUploadHandler": portal.url("/broken-upload"),
-            "FileName": portal.url("/docs/upload-fails.pdf"),
-        },
-        portal.origin,
+    reply = call_for_document(
+        agent_, "SignApproved", portal, "upload-fails.pdf", handler="/broken-upload"
     )
     assert reply["Status"] == 14, reply
     posts = [hit for hit in portal.hits if hit[0] == "POST"]
@@ -477,15 +446,8 @@ def test_handlers_answering_status_zero_are_accepted_and_appendix_is_stamped(
     portal.upload_answer = {"Status": 0, "Message": "OK", "FileServer": {"id": 7}}
     agent_.script({"approved": True, "pin": PIN})
     try:
-        reply = call(
-            agent_,
-            "SignAppendix",
-            {
-                "FileUploadHandler": portal.url("/upload"),
-                "FileName": portal.url("/docs/phu-luc.pdf"),
-                "DocNumber": "Số: 45/QĐ-UBND",
-            },
-            portal.origin,
+        reply = call_for_document(
+            agent_, "SignAppendix", portal, "phu-luc.pdf", DocNumber="Số: 45/QĐ-UBND"
         )
     finally:
         portal.upload_answer = {"Status": True, "Message": "", "FileServer": "fs-01"}
@@ -795,16 +757,13 @@ def test_sign_file_with_one_file_name_as_portals_send_it(
 ) -> None:
     portal.documents["cong-van.pdf"] = sample_pdf()
     agent_.script({"approved": True, "pin": PIN})
-    reply = call(
+    reply = call_for_document(
         agent_,
         "SignFile",
-        {
-            "FileUploadHandler": portal.url("/upload"),
-            "SessionId": "phien-9",
-            "FileName": portal.url("/docs/cong-van.pdf"),
-            "MetaData": [{"Key": "abc", "Value": "abc"}],
-        },
-        portal.origin,
+        portal,
+        "cong-van.pdf",
+        SessionId="phien-9",
+        MetaData=[{"Key": "abc", "Value": "abc"}],
     )
     assert reply["Status"] == 0, reply
     assert reply["FileName"] == "signed-1.pdf" and reply["FileServer"] == "fs-01"
@@ -819,16 +778,7 @@ def test_sign_file_with_one_file_name_as_portals_send_it(
 def test_an_empty_session_id_reaches_the_upload_handler(agent_: AgentProcess, portal: Site) -> None:
     portal.documents["phien-rong.pdf"] = sample_pdf()
     agent_.script({"approved": True, "pin": PIN})
-    reply = call(
-        agent_,
-        "SignApproved",
-        {
-            "FileUploadHandler": portal.url("/upload"),
-            "SessionId": "",
-            "FileName": portal.url("/docs/phien-rong.pdf"),
-        },
-        portal.origin,
-    )
+    reply = call_for_document(agent_, "SignApproved", portal, "phien-rong.pdf", SessionId="")
     assert reply["Status"] == 0, reply
     [upload] = portal.uploads
     assert upload["SessionId"] == ""
@@ -840,14 +790,8 @@ def test_a_vietnamese_file_name_reaches_aspnet_and_php_handlers_unchanged(
     name = "Quyết định 123.pdf"
     portal.documents[name] = sample_pdf()
     agent_.script({"approved": True, "pin": PIN})
-    reply = call(
-        agent_,
-        "SignApproved",
-        {
-            "FileUploadHandler": portal.url("/upload"),
-            "FileName": portal.url("/docs/Quy%E1%BA%BFt%20%C4%91%E1%BB%8Bnh%20123.pdf"),
-        },
-        portal.origin,
+    reply = call_for_document(
+        agent_, "SignApproved", portal, "Quy%E1%BA%BFt%20%C4%91%E1%BB%8Bnh%20123.pdf"
     )
     assert reply["Status"] == 0, reply
     [upload] = portal.uploads

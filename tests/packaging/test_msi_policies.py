@@ -37,6 +37,8 @@ ALL_PROPERTIES = {
     "BROWSER_POLICIES": "1",
     "INSTALL_EXTENSION": EXTENSION,
 }
+#: Everything on, for the portal alone.
+ONE_PORTAL = {**ALL_PROPERTIES, "ALLOWED_ORIGINS": PORTAL}
 
 
 @pytest.fixture(scope="module")
@@ -174,14 +176,7 @@ def test_what_an_administrator_set_is_kept_and_survives_uninstall(policies: Modu
     registry.put(EDGE_FORCELIST, "1", REG_SZ, "abcdefghijklmnopabcdefghijklmnop;https://x.vn/u.xml")
     registry.put(FIREFOX_CERTS, "ImportEnterpriseRoots", REG_DWORD, 0)
     before = registry.snapshot()
-    code = _apply(
-        policies,
-        registry,
-        ALLOWED_ORIGINS=PORTAL,
-        BROWSER_POLICIES="1",
-        INSTALL_EXTENSION=EXTENSION,
-    )
-    assert code == 0
+    assert _apply(policies, registry, **ONE_PORTAL) == 0
     assert registry.strings(CHROME_LNA) == {"1": "https://intranet.example.vn", "2": PORTAL}
     assert registry.strings(CHROME_LOOPBACK) == {"1": PORTAL}
     assert registry.strings(CHROME_FORCELIST) == {"1": EXTENSION}
@@ -221,14 +216,7 @@ def test_an_origin_already_listed_is_not_added_and_not_taken_away(policies: Modu
     registry = MemoryRegistry()
     registry.put(EDGE_LOOPBACK, "7", REG_SZ, PORTAL.upper())
     registry.put(CHROME_FORCELIST, "1", REG_SZ, "chipklpdnohojehnebdabndkaobocajj;https://other/u")
-    code = _apply(
-        policies,
-        registry,
-        ALLOWED_ORIGINS=PORTAL,
-        BROWSER_POLICIES="1",
-        INSTALL_EXTENSION=EXTENSION,
-    )
-    assert code == 0
+    assert _apply(policies, registry, **ONE_PORTAL) == 0
     assert registry.strings(EDGE_LOOPBACK) == {"7": PORTAL.upper()}
     # The same extension ID is already forced (with another update URL): one entry is enough.
     assert registry.strings(CHROME_FORCELIST) == {

@@ -40,6 +40,7 @@ from agent.errors import BadRequest, ErrorCode, PayloadTooLarge
 from agent.messages import Lang
 from agent.origin import Admitted, OriginPolicy, parse_origin
 from agent.pdf.models import Profile, SignatureLevel
+from agent.pdf.verify.findings import unreadable_report
 from agent.pdf.verify.model import (
     B_LTA,
     Coverage,
@@ -50,6 +51,7 @@ from agent.pdf.verify.model import (
     SignatureReport,
     VerificationReport,
 )
+from agent.pdf.verify.read import Found
 from agent.protocol import (
     API_VERSION,
     MAX_BATCH_ITEMS,
@@ -671,25 +673,11 @@ _CHECKED = SignatureReport(
     level=B_LTA,
     problems=(Problem.REVOCATION_UNKNOWN,),
 )
-#: One with every optional field unset: a document timestamp that cannot be read.
-_UNREADABLE = SignatureReport(
-    field_name="Signature2",
-    kind=SignatureKind.DOCUMENT_TIMESTAMP,
-    signer="",
-    signer_certificate=b"",
-    signing_time=None,
-    intact=False,
-    valid=False,
-    trusted=False,
-    chain=(),
-    revocation=Revocation.NOT_CHECKED,
-    timestamp=None,
-    timestamp_valid=None,
-    coverage=Coverage.PARTIAL,
-    modifications=Modifications.UNKNOWN,
-    docmdp_ok=None,
-    level=None,
-    problems=(Problem.MALFORMED,),
+#: One with every optional field unset: a document timestamp that cannot be read, as the
+#: verifier itself reports one.
+_UNREADABLE = unreadable_report(
+    Found("Signature2", SignatureKind.DOCUMENT_TIMESTAMP, revision=0, embedded=None),
+    Problem.MALFORMED,
 )
 
 

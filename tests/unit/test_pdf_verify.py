@@ -54,6 +54,7 @@ from agent.pdf.verify.render import report_to_json, report_to_text
 from agent.testing.pki import LocalPki
 from agent.testing.softhsm import TestCa, vn_name
 from tests.pdftools import NssDb, sample_pdf, tamper
+from tests.verify import der
 
 AN = "Nguyễn Văn An"
 BINH = "Trần Thị Bình"
@@ -62,10 +63,6 @@ needs_poppler = pytest.mark.skipif(
     not (shutil.which("pdfsig") and shutil.which("certutil")),
     reason="needs poppler-utils (pdfsig) and libnss3-tools (certutil)",
 )
-
-
-def der(cert: x509.Certificate) -> bytes:
-    return cert.public_bytes(serialization.Encoding.DER)
 
 
 def asn1_cert(cert: x509.Certificate) -> asn1_x509.Certificate:

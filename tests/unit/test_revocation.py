@@ -33,11 +33,8 @@ from agent.pdf.revocation import (
     check_revocation,
 )
 from agent.testing.pki import LocalPki, OcspSigner
-from agent.testing.softhsm import KeySpec, SoftHsm, TestCa, TokenSpec, provision, vn_name
-
-
-def der(cert: x509.Certificate) -> bytes:
-    return cert.public_bytes(serialization.Encoding.DER)
+from agent.testing.softhsm import KeySpec, TestCa, TokenSpec, new_token, vn_name
+from tests.verify import der
 
 
 @pytest.fixture(scope="module")
@@ -376,11 +373,8 @@ def test_tsa_certificate_has_critical_time_stamping_usage(pki: LocalPki) -> None
 def test_provisioned_token_certificate_carries_revocation_pointers(
     pki: LocalPki, tmp_path: Path
 ) -> None:
-    hsm = SoftHsm(tmp_path / "hsm").create()
-    made = provision(
-        hsm,
-        pki.ca,
-        tmp_path / "ca",
+    _, made = new_token(
+        tmp_path,
         TokenSpec(
             "KYSO-REV",
             "246810",
@@ -389,6 +383,7 @@ def test_provisioned_token_certificate_carries_revocation_pointers(
                 KeySpec("02", "EC", "Không Con Trỏ"),
             ),
         ),
+        pki.ca,
     )
     certs = {m.key_id: m.certificate for m in made}
     with_pointers = certs["01"]

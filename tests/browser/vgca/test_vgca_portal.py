@@ -18,23 +18,19 @@ from tests.browser.conftest import Browser, browser_trusting
 from tests.conftest import PIN, AgentProcess, SessionToken, start_vgca_agent
 from tests.pdftools import NssDb, page_text, pyhanko_bottom_line, sample_pdf
 from tests.verify import openssl_cms_verify, verify_with_cryptography
-from tests.vgca_portal import Site
+from tests.vgca_portal import Site, serving
 
 HERE = Path(__file__).parent
 
 
 @pytest.fixture(scope="module")
 def portal() -> Iterator[Site]:
-    site = Site(static=HERE).start()
-    yield site
-    site.stop()
+    yield from serving(static=HERE)
 
 
 @pytest.fixture(scope="module")
 def foreign() -> Iterator[Site]:
-    site = Site(static=HERE).start()
-    yield site
-    site.stop()
+    yield from serving(static=HERE)
 
 
 @pytest.fixture(scope="module")
