@@ -364,7 +364,11 @@ def run_with_tray(
     one was starting (it hands over to that one).
     """
     from agent.ui.tray import Tray, desktop_controller, tray_unavailable
+    from agent.ui.win32_dpi import make_dpi_aware
 
+    # Before pystray makes its window: the awareness is the process's, fixed by its first
+    # window. `serve` needs none: it shows no window itself, each dialog is its own process.
+    make_dpi_aware()
     reason = tray_unavailable()
     if reason:
         log.warning("%s: running without the tray icon, like `kyso-agent serve`", reason)

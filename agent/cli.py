@@ -9,11 +9,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import codecs
+import io
 import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TextIO
 
 from agent import PYTHON, __version__
 from agent.audit import AuditError, AuditLog, entry_to_json, format_entries
@@ -524,9 +526,25 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return 0
 
 
+def utf8_when_redirected(streams: Sequence[TextIO | None] | None = None) -> None:
+    """Write UTF-8 to a pipe or file on Windows, whatever the ANSI code page.
+
+    Python writes to a Windows console in UTF-16 but to a pipe or file in the ANSI code page:
+    cp1252 cannot encode "ă" at all, and Vietnamese Windows' cp1258 only with combining tone
+    marks, so ``kyso-agent status --json > report.json`` stopped with UnicodeEncodeError at
+    the first holder's name. JSON is UTF-8 by definition (RFC 8259), and so is the rest here.
+    """
+    for stream in streams if streams is not None else (sys.stdout, sys.stderr):
+        if stream is None or not isinstance(stream, io.TextIOWrapper) or stream.isatty():
+            continue
+        if codecs.lookup(stream.encoding).name != "utf-8":
+            stream.reconfigure(encoding="utf-8")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``kyso-agent``."""
     route_to_log()
+    utf8_when_redirected()
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version")):

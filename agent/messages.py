@@ -643,6 +643,10 @@ _CATALOGUE: Final[dict[str, dict[Lang, str]]] = {
         Lang.VI: "certutil báo lỗi",
         Lang.EN: "certutil failed",
     },
+    "status_reason_api_failed": {
+        Lang.VI: "Windows không đọc được kho chứng chỉ",
+        Lang.EN: "Windows could not read its certificate store",
+    },
     "status_reason_not_checked": {Lang.VI: "chưa kiểm tra được", Lang.EN: "not checked"},
     "status_modules_heading": {Lang.VI: "Mô-đun PKCS#11:", Lang.EN: "PKCS#11 modules:"},
     "status_modules_none": {

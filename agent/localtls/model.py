@@ -45,8 +45,12 @@ class TrustReason(StrEnum):
     UNTRUSTED_ENTRY = "untrusted-entry"
     """The CA is in the database but not marked as trusted for websites."""
     NO_TOOL = "no-tool"
+    """NSS ``certutil`` (Linux) is not installed."""
     NO_DATABASE = "no-database"
     TOOL_FAILED = "tool-failed"
+    """NSS ``certutil`` (Linux) failed."""
+    API_FAILED = "api-failed"
+    """Windows' certificate API (crypt32) failed: the store could not be opened or searched."""
     NOT_CHECKED = "not-checked"
 
 

@@ -20,7 +20,7 @@ import logging
 import os
 import shutil
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from agent.localtls.ca import TlsFiles, load_ca, thumbprint
@@ -37,7 +37,7 @@ from agent.localtls.model import (
 from agent.localtls.nss import firefox_profiles, nss_trust, user_nss_databases
 from agent.localtls.system import system_anchors, system_store_trust
 from agent.localtls.tools import Runner, run_tool
-from agent.localtls.windows import WindowsRoot, windows_trust
+from agent.localtls.windows import Crypt32RootStore, RootStoreApi, WindowsRoot, windows_trust
 
 log = logging.getLogger(__name__)
 
@@ -60,12 +60,12 @@ def trust_checks(
 
 
 class TrustError(Exception):
-    """The command cannot work at all (no CA file, no certutil, unsupported OS)."""
+    """The command cannot work at all (no CA file, no NSS certutil on Linux, unsupported OS)."""
 
 
 @dataclass(frozen=True)
 class TrustTools:
-    """What the commands run; tests replace the runner, the home and the platform."""
+    """What the commands run; tests replace the runner, the store calls, the home, the platform."""
 
     home: Path
     """The user's home directory (NSS databases)."""
@@ -74,14 +74,15 @@ class TrustTools:
     run: Runner = run_tool
     """Runs a command line."""
     certutil: str | None = None
-    """The certutil program; ``None`` = found on PATH."""
+    """NSS certutil (Linux); ``None`` = found on PATH."""
+    windows: RootStoreApi = field(default_factory=Crypt32RootStore)
+    """Windows' Root store calls (crypt32)."""
 
     def tool(self) -> str:
-        """The certutil to run, or :class:`TrustError` when there is none."""
+        """The NSS certutil to run, or :class:`TrustError` when there is none."""
         found = self.certutil or shutil.which("certutil")
         if found is None:
-            hint = "" if self.platform == "win32" else " (install libnss3-tools / nss-tools)"
-            raise TrustError(f"certutil was not found{hint}")
+            raise TrustError("certutil was not found (install libnss3-tools / nss-tools)")
         return found
 
 
@@ -98,7 +99,7 @@ def install(ca_file: Path, tools: TrustTools, *, system: bool = False) -> list[S
     """Make every store of this user (or, with ``system``, the system store) trust the CA."""
     ca_der = _ca(ca_file)
     if tools.platform == "win32":
-        return [WindowsRoot(tools.tool(), tools.run).install(ca_file, ca_der)]
+        return [WindowsRoot(tools.windows).install(ca_file, ca_der)]
     if tools.platform == "darwin":
         raise TrustError("trusting the CA on macOS is not automated yet (see docs/helpdesk.md)")
     if system:
@@ -126,7 +127,7 @@ def uninstall(ca_file: Path, tools: TrustTools, *, system: bool = False) -> list
     except (OSError, ValueError):
         ca_der = None
     if tools.platform == "win32":
-        return [WindowsRoot(tools.tool(), tools.run).uninstall(ca_der)]
+        return [WindowsRoot(tools.windows).uninstall(ca_der)]
     if tools.platform == "darwin":
         raise TrustError("trusting the CA on macOS is not automated yet (see docs/helpdesk.md)")
     if system:

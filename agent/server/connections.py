@@ -29,6 +29,7 @@ import time
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import Enum, auto
 from typing import Final
 
 from agent.server.peer import CallerCheck, TcpEndpoint
@@ -107,6 +108,23 @@ class RepeatLimiter:
         return False, 0
 
 
+class Verdict(Enum):
+    """What the gate says of a connection just accepted."""
+
+    ADMIT = auto()
+    REFUSE = auto()
+    LOOK_AGAIN = auto()
+    """Its owner was not found (yet): ask once more, :data:`LOOK_AGAIN_SECONDS` later."""
+
+
+LOOK_AGAIN_SECONDS: Final = 0.2
+"""How long a connection whose owner was not found waits for a second look before it is
+refused. Where the owner tables can lag the accept (Windows: under Wine a socket is listed with
+its process only once that process holds it, which a client that connected asynchronously has
+not yet done at that instant), this keeps a legitimate caller from being refused; a connection
+from another user or from outside is refused all the same, a moment later. Nothing is read
+from it meanwhile."""
+
 _REFUSED_OTHER_USER: Final = "a connection from another user of this computer was refused"
 _REFUSED_FULL: Final = "a connection was refused: %d connections are open already"
 
@@ -139,17 +157,22 @@ class ConnectionGate:
         """Whether aiohttp's ``transport`` is a connection this gate let in."""
         return transport is not None and transport in self._admitted
 
-    def _judge(self, transport: asyncio.BaseTransport) -> bool:
+    def _judge(self, transport: asyncio.BaseTransport, *, again: bool = False) -> Verdict:
         if self.open >= self.limits.max_connections:
             self._log(_REFUSED_FULL, self.open)
-            return False
+            return Verdict.REFUSE
         if self._caller_check is None:
-            return True
+            return Verdict.ADMIT
         peer, local = _endpoint(transport, "peername"), _endpoint(transport, "sockname")
-        if peer is None or local is None or not self._caller_check.is_same_user(peer, local):
+        if peer is None or local is None:
             self._log(_REFUSED_OTHER_USER)
-            return False
-        return True
+            return Verdict.REFUSE
+        if self._caller_check.is_same_user(peer, local):
+            return Verdict.ADMIT
+        if not again and self._caller_check.owner_may_lag:
+            return Verdict.LOOK_AGAIN
+        self._log(_REFUSED_OTHER_USER)
+        return Verdict.REFUSE
 
     def _log(self, message: str, *args: object) -> None:
         allowed, dropped = self._log_limiter.allow(message)
@@ -184,12 +207,23 @@ class _Doorway(asyncio.Protocol):
         assert isinstance(transport, asyncio.Transport)  # noqa: S101 - create_server's transports
         # Nothing is read until the verdict: the ClientHello waits in the kernel.
         transport.pause_reading()
-        if not self._gate._judge(transport):  # noqa: SLF001 - the gate's own protocol
+        self._decide(transport, self._gate._judge(transport))  # noqa: SLF001 - its own protocol
+
+    def _decide(self, transport: asyncio.Transport, verdict: Verdict) -> None:
+        if verdict is Verdict.LOOK_AGAIN:
+            asyncio.get_running_loop().call_later(LOOK_AGAIN_SECONDS, self._look_again, transport)
+            return
+        if verdict is Verdict.REFUSE:
             transport.abort()
             return
         self._gate.open += 1
         self._counted = True
         self._upgrade = asyncio.get_running_loop().create_task(self._start_tls(transport))
+
+    def _look_again(self, transport: asyncio.Transport) -> None:
+        if transport.is_closing():
+            return
+        self._decide(transport, self._gate._judge(transport, again=True))  # noqa: SLF001
 
     async def _start_tls(self, transport: asyncio.Transport) -> None:
         loop = asyncio.get_running_loop()

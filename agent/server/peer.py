@@ -583,6 +583,12 @@ class CallerCheck:
         self._own_uid = own_uid
         self._platform = platform
 
+    @property
+    def owner_may_lag(self) -> bool:
+        """Whether a client socket can be missing from the owner table at the accept and
+        appear a moment later (Windows), so that a refusal deserves a second look."""
+        return self._uid_lookup is None and self._platform == "win32"
+
     def is_same_user(self, peer: TcpEndpoint, local: TcpEndpoint) -> bool:
         """Whether the client socket of ``peer`` → ``local`` belongs to this OS user."""
         try:

@@ -241,32 +241,42 @@ class ProvisionedKey:
     certificate: x509.Certificate
 
 
-def provision(hsm: SoftHsm, ca: TestCa, ca_dir: Path, spec: TokenSpec) -> list[ProvisionedKey]:
-    """Initialise a token and generate its keys and certificates, in a child process."""
-    ca.save(ca_dir)
-    subprocess.run(
-        [
-            "softhsm2-util",
-            "--init-token",
-            "--free",
-            "--label",
-            spec.label,
-            "--so-pin",
-            spec.so_pin,
-            "--pin",
-            spec.user_pin,
-        ],
-        env=hsm.environ(),
-        check=True,
-        capture_output=True,
-    )
-    request = {
-        "module": str(hsm.module),
-        "ca_dir": str(ca_dir),
+def init_token_arguments(spec: TokenSpec) -> list[str]:
+    """``softhsm2-util``'s arguments that initialise the first free slot's token to ``spec``."""
+    return [
+        "--init-token",
+        "--free",
+        "--label",
+        spec.label,
+        "--so-pin",
+        spec.so_pin,
+        "--pin",
+        spec.user_pin,
+    ]
+
+
+def generation_request(module: str, ca_dir: str, spec: TokenSpec) -> dict[str, Any]:
+    """What :func:`generate_on_token` is given: the module and CA directory as the process
+    that generates sees them (the Windows tests pass Windows paths)."""
+    return {
+        "module": module,
+        "ca_dir": ca_dir,
         "label": spec.label,
         "pin": spec.user_pin,
         "keys": [k.__dict__ for k in spec.keys],
     }
+
+
+def provision(hsm: SoftHsm, ca: TestCa, ca_dir: Path, spec: TokenSpec) -> list[ProvisionedKey]:
+    """Initialise a token and generate its keys and certificates, in a child process."""
+    ca.save(ca_dir)
+    subprocess.run(
+        ["softhsm2-util", *init_token_arguments(spec)],
+        env=hsm.environ(),
+        check=True,
+        capture_output=True,
+    )
+    request = generation_request(str(hsm.module), str(ca_dir), spec)
     done = subprocess.run(
         [sys.executable, "-m", "agent.testing.softhsm"],
         input=json.dumps(request),

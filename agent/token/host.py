@@ -7,8 +7,10 @@ same code the in-process worker runs — and writes each reply to the pipe that 
 its stdout. Errors travel back as :class:`~agent.token.calls.Failure`, log records
 with the reply, so the agent's log stays the one place to look. A module report that
 did not change since the last one sent is not sent again (``Reply.same``). The child ends
-when the pipe closes (the agent stopped or dropped it) and, on Linux, when the
-agent dies.
+when the pipe closes (the agent stopped or dropped it), and is killed when the agent dies,
+even in the middle of a vendor call: on Linux because it asks the kernel to
+(:func:`_die_with_agent`), on Windows because the agent put it in a job that Windows ends
+with the agent (:mod:`agent.token.winjob`).
 """
 
 from __future__ import annotations

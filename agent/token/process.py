@@ -14,6 +14,10 @@ time from one thread, as in-process.
   load does not spin. A successful reply resets it.
 - The PIN crosses the pipe once, inside the one :class:`~agent.token.calls.Sign`
   request that needs it; the agent's copy is wiped as soon as it is sent.
+- A child does not outlive the agent, even one stuck in a vendor call when the agent
+  is killed: Linux kills it at the child's own request (:mod:`agent.token.host`), and
+  on Windows the agent puts it in a job that ends with the agent
+  (:mod:`agent.token.winjob`).
 
 On POSIX the event loop writes the request and waits for the reply on the pipes
 itself (no thread hand-off per call, which is a good part of a request's cost on a
@@ -43,7 +47,7 @@ from typing import IO, Final
 
 from agent.errors import TokenModuleFailed
 from agent.isolation import WorkerLimits
-from agent.token import channel
+from agent.token import channel, winjob
 from agent.token.calls import Finalize, Reply, Request, Sign, wipe
 from agent.token.models import ModuleReport
 from agent.token.worker import thread_name
@@ -262,7 +266,8 @@ class ProcessWorker:
 
     # Everything below runs on the worker thread (the event loop's exchange above is the
     # exception), which is also why a child started here is killed by Linux if this
-    # thread's process dies: see agent.token.host.
+    # thread's process dies: see agent.token.host. (On Windows the job that does this
+    # belongs to the process, whichever thread starts the child: see winjob.)
 
     def _start(self) -> _Child:
         child = self._child
@@ -290,6 +295,9 @@ class ProcessWorker:
         process = subprocess.Popen(
             [
                 sys.executable,
+                # -P: not the current directory's "agent" (a command run from Downloads) but
+                # the installed one, as the MSI's launcher does for the agent itself.
+                "-P",
                 "-m",
                 "agent.token.host",
                 str(self.path),
@@ -303,6 +311,11 @@ class ProcessWorker:
             stderr=None if sys.stderr is not None else subprocess.DEVNULL,
             creationflags=getattr(subprocess, "CREATE_NO_WINDOW", 0),
         )
+        # The child is already running (Popen cannot start it suspended and resume it), so
+        # an agent killed before this line leaves it outside the job. Harmless: it has not
+        # loaded the module yet (the first request, sent after this, does), so nothing holds
+        # it and it ends by itself when it finds its request pipe closed.
+        winjob.contain(process)
         if process.stdin is None or process.stdout is None:  # pragma: no cover - PIPE given
             raise TokenModuleFailed(f"{self.path}: no pipe to the worker process")
         if _LOOP_IO:

@@ -46,6 +46,8 @@ from agent.ui.dialog_model import (
     describe,
     parse_question,
 )
+from agent.ui.win32_dpi import make_dpi_aware, scale_tk
+from agent.ui.win32_focus import Foreground, take_foreground
 
 #: Same bound as the agent's limit on answers; a question is much smaller.
 MAX_QUESTION_BYTES: Final = 1024 * 1024
@@ -88,6 +90,7 @@ class ConsentDialog:
         self._done = False
         root = self.root = tk.Tk(className="KysoAgent")
         root.withdraw()
+        scale_tk(root)  # before the fonts: Tk turns their points into pixels once
         root.title(view.window_title)
         root.resizable(False, False)
         root.configure(padx=18, pady=14)
@@ -95,6 +98,7 @@ class ConsentDialog:
         self._certificate = tk.IntVar(root, value=0)
         self._tick = tk.BooleanVar(root, value=False)
         self._pin_entry: tk.Entry | None = None
+        self._foreground: Foreground | None = None
         self._build()
         root.protocol("WM_DELETE_WINDOW", self.cancel)
         root.bind("<Return>", lambda _e: self.approve())
@@ -250,14 +254,22 @@ class ConsentDialog:
         root.deiconify()
         root.lift()
         root.bind("<Map>", lambda _e: self._take_focus(), add="+")
-        root.after(100, self._take_focus)
+        root.after(100, lambda: self._take_focus(retry=True))
 
-    def _take_focus(self) -> None:
+    def _take_focus(self, *, retry: bool = False) -> None:
+        """Come to the front and give the PIN field (or the window) the keyboard.
+
+        Windows refuses a plain ``focus -force`` to a process in the background, which the
+        dialog always is: :func:`~agent.ui.win32_focus.take_foreground` gets past that (at
+        the first Map, a child's: the toplevel's own does not always come; once more later
+        if it failed), then Tk hands the keys to the PIN field. Elsewhere it does nothing.
+        """
         if self._done:
             return
         self.root.lift()
-        self.root.focus_force()
-        (self._pin_entry or self.root).focus_set()
+        if self._foreground is None or (retry and not self._foreground.foreground):
+            self._foreground = take_foreground(self.root)
+        (self._pin_entry or self.root).focus_force()
 
     # --- behaviour ----------------------------------------------------------------------------
 
@@ -348,6 +360,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds before it cancels")
     parser.add_argument("--screenshot", type=Path, metavar="PNG", help="save a picture and exit")
     args = parser.parse_args(argv)
+    make_dpi_aware()  # before Tk makes the first window of this process
     try:
         view = read_question(sys.stdin.buffer)
     except InvalidQuestion as exc:

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 
 from agent.messages import Lang, text
 from agent.pywarnings import route_to_log
+from agent.ui.win32_dpi import make_dpi_aware, scale_tk
+from agent.ui.win32_focus import focus_in_front
 
 
 def show(title: str, body: str, lang: Lang) -> None:
@@ -21,6 +23,7 @@ def show(title: str, body: str, lang: Lang) -> None:
     from tkinter import ttk
 
     root = tkinter.Tk()
+    scale_tk(root)
     root.title(title)
     root.geometry("720x520")
     root.attributes("-topmost", True)
@@ -45,7 +48,7 @@ def show(title: str, body: str, lang: Lang) -> None:
     area.pack(side="left", fill="both", expand=True)
     root.bind("<Escape>", lambda _e: root.destroy())
     close.focus_set()
-    root.after(100, root.focus_force)
+    root.after(100, lambda: focus_in_front(root))
     root.mainloop()
 
 
@@ -56,6 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--title", default="Kyso Agent")
     parser.add_argument("--lang", choices=["vi", "en"], default="vi")
     args = parser.parse_args(argv)
+    make_dpi_aware()  # before Tk makes the first window of this process
     body = sys.stdin.buffer.read().decode("utf-8", "replace")
     show(args.title, body, Lang(args.lang))
     return 0

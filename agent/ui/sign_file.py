@@ -22,6 +22,8 @@ from typing import Final
 
 from agent.messages import Lang, text
 from agent.pywarnings import route_to_log
+from agent.ui.win32_dpi import make_dpi_aware, scale_tk
+from agent.ui.win32_focus import focus_in_front
 
 #: Appearance profiles offered, in order (Nghị định 30/2020/NĐ-CP).
 PROFILES: Final = ("invisible", "personal", "organization")
@@ -47,6 +49,7 @@ def choose(verify: bool, lang: Lang, initial: Path | None = None) -> dict[str, s
     from tkinter import filedialog, ttk
 
     root = tkinter.Tk()
+    scale_tk(root)
     root.title(text("tray_verify_title" if verify else "tray_sign_title", lang))
     root.attributes("-topmost", True)
     frame = ttk.Frame(root, padding=12)
@@ -108,7 +111,7 @@ def choose(verify: bool, lang: Lang, initial: Path | None = None) -> dict[str, s
         ok.state(["disabled"])
     root.bind("<Return>", accept)
     root.bind("<Escape>", lambda _e: root.destroy())
-    root.after(100, root.focus_force)
+    root.after(100, lambda: focus_in_front(root))
     root.mainloop()
     return result or None
 
@@ -139,6 +142,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--initial", type=Path, help="preselected file")
     parser.add_argument("--pick", action="store_true", help="only choose a PDF (no profile)")
     args = parser.parse_args(argv)
+    make_dpi_aware()  # before Tk makes the first window of this process
     if args.pick:
         picked = pick_pdf(Lang(args.lang))
         choice = None if picked is None else {"path": str(picked)}

@@ -9,11 +9,12 @@ alone), see a bad origin fail the installation and roll it back, upgrade to a ne
 (``KYSO_VERSION_OVERRIDE``) without properties, see a downgrade refused, and uninstall: the
 ``kyso-agent trust uninstall`` action runs without failing it, and only what the MSI wrote goes.
 
-What Wine 8 cannot run: cryptography's Rust extension imports ``bcryptprimitives.dll``, which
-Wine 8 does not have, so everything that needs cryptography (``agent.cli``, ``agent.config``,
-the server, PDF signing) fails to import; ``test_cryptography_needs_bcryptprimitives`` pins that
-failure so that a Wine that fixes it shows up. The Windows runner
-(.github/workflows/windows.yml) covers the rest.
+What plain Wine 8 cannot run: cryptography's Rust extension imports ``bcryptprimitives.dll``,
+which Wine 8 does not have, so in this prefix everything that needs cryptography (``agent.cli``,
+``agent.config``, the server, PDF signing) fails to import;
+``test_cryptography_needs_bcryptprimitives`` pins that failure so that a Wine that fixes it
+shows up. tests/windows/ runs the installed agent itself, in a prefix with a test-only
+``bcryptprimitives.dll`` (docs/windows.md).
 
 The tests depend on each other's order (install, inspect, upgrade, uninstall), like the steps of
 one deployment. Without Wine they are skipped, except in CI (CI=true): ``make deps`` installs it.
@@ -23,18 +24,16 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import eventually
 from tests.packaging.test_msi import BUILD_SCRIPT, ROOT, _version, msi
+from tests.wine import INSTALL_DIR, PYTHON, Wine, wine_prefix
 
 __all__ = ["msi"]  # the fixture, shared with test_msi.py
 
@@ -93,22 +92,11 @@ REMEMBER_KEY = r"HKLM\SOFTWARE\Kyso\Agent\Install"
 AGENT_KEY = r"HKLM\SOFTWARE\Kyso\Agent"
 RUN_KEY = r"HKLM\SOFTWARE\Microsoft\Windows\CurrentVersion\Run"
 UNINSTALL_KEY = r"HKLM\SOFTWARE\Microsoft\Windows\CurrentVersion\Uninstall"
-INSTALL_DIR = r"C:\Program Files\Kyso Agent"
-PYTHON = INSTALL_DIR + r"\python.exe"
 #: msiexec's exit code is a Windows code (1603: ERROR_INSTALL_FAILURE); Wine's Unix exit status
 #: keeps its low byte.
 ERROR_INSTALL_FAILURE = 1603 & 0xFF
 #: What Wine 8's msiexec returns when a custom action fails (Windows: ERROR_INSTALL_FAILURE).
 ERROR_FUNCTION_FAILED = 1627 & 0xFF
-
-
-def _find_wine() -> tuple[str, str] | None:
-    """(wine64 loader, wineserver): Debian 12's wine64 keeps its loader in /usr/lib/wine."""
-    candidates = [shutil.which("wine64"), "/usr/lib/wine/wine64", shutil.which("wine")]
-    loader = next((c for c in candidates if c and os.access(c, os.X_OK)), None)
-    servers = [shutil.which("wineserver"), "/usr/lib/wine/wineserver"]
-    server = next((s for s in servers if s and os.access(s, os.X_OK)), None)
-    return (loader, server) if loader and server else None
 
 
 def _newer_version() -> str:
@@ -117,125 +105,10 @@ def _newer_version() -> str:
     return f"{parts[0]}.{parts[1]}.{parts[2] + 1}"
 
 
-@dataclass
-class Wine:
-    loader: str
-    server: str
-    prefix: Path
-    env: dict[str, str]
-    installed: Path | None = None
-    #: The "newer" MSI, built once by the upgrade test.
-    extra: dict[str, Path] = field(default_factory=dict)
-
-    @property
-    def drive_c(self) -> Path:
-        return self.prefix / "drive_c"
-
-    @property
-    def install_dir(self) -> Path:
-        return self.drive_c / "Program Files" / "Kyso Agent"
-
-    def run(
-        self,
-        *args: str,
-        timeout: float = 180,
-        env: dict[str, str] | None = None,
-        pipes: bool = False,
-    ) -> subprocess.CompletedProcess[str]:
-        if pipes:  # python.exe: it cannot set up sys.stdout on a file handle from Wine
-            return subprocess.run(
-                [self.loader, *args],
-                env={**self.env, **(env or {})},
-                stdin=subprocess.DEVNULL,
-                capture_output=True,
-                text=True,
-                errors="replace",
-                timeout=timeout,
-                check=False,
-            )
-        # stdin must be a valid handle, or python.exe cannot initialise sys.stdin. Output goes to
-        # files, not pipes: services that msiexec starts inherit the handles and outlive it.
-        # (Named files: Wine cannot turn an unlinked O_TMPFILE descriptor into a handle.)
-        with (
-            tempfile.NamedTemporaryFile(dir=self.prefix.parent) as out,
-            tempfile.NamedTemporaryFile(dir=self.prefix.parent) as err,
-        ):
-            process = subprocess.run(
-                [self.loader, *args],
-                env={**self.env, **(env or {})},
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=err,
-                timeout=timeout,
-                check=False,
-            )
-            out.seek(0)
-            err.seek(0)
-            stdout = out.read().decode("utf-8", errors="replace").replace("\r\n", "\n")
-            stderr = err.read().decode("utf-8", errors="replace").replace("\r\n", "\n")
-        return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
-
-    def msiexec(self, *args: str) -> int:
-        return self.run("msiexec", *args, "/qn").returncode
-
-    def python(self, code: str, **kwargs: object) -> subprocess.CompletedProcess[str]:
-        # -P: not the current directory (this repository) but the installed agent.
-        return self.run(PYTHON, "-B", "-P", "-c", code, pipes=True, **kwargs)  # type: ignore[arg-type]
-
-    def reg(self, key: str) -> dict[str, tuple[str, str]] | None:
-        """The values of one key (name -> (type, data)), or None when the key does not exist."""
-        result = self.run("reg", "query", key)
-        if result.returncode != 0:
-            return None
-        values: dict[str, tuple[str, str]] = {}
-        for line in result.stdout.splitlines():
-            match = re.match(r"^ {4}(.*?) {4}(REG_[A-Z_]+) {4}?(.*)$", line)
-            if match:
-                values[match[1]] = (match[2], match[3])
-        return values
-
-    def start_server(self) -> None:
-        """A persistent wineserver: each wine command then starts in a fraction of a second."""
-        subprocess.run([self.server, "-p"], env=self.env, timeout=60, check=True)
-
-    def stop_server(self) -> None:
-        """Stop the wineserver and its processes; it writes system.reg and user.reg as it exits."""
-        subprocess.run([self.server, "-k"], env=self.env, timeout=60, check=False)
-        subprocess.run([self.server, "-w"], env=self.env, timeout=60, check=False)
-
-
 @pytest.fixture(scope="module")
 def wine() -> Iterator[Wine]:
-    found = _find_wine()
-    if found is None:
-        message = "Wine is missing: apt-get install wine wine64 (make deps)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    loader, server = found
-    with tempfile.TemporaryDirectory(prefix="kyso-wine-") as tmp:
-        prefix = Path(tmp) / "prefix"
-        env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
-        env.update(
-            WINEPREFIX=str(prefix),
-            WINEARCH="win64",
-            WINEDEBUG="-all",
-            # No Mono/Gecko download prompts (the MSI needs neither), and no winemenubuilder: it
-            # would copy the Start-menu shortcut to ~/.local/share/applications of this machine.
-            WINEDLLOVERRIDES="mscoree,mshtml=;winemenubuilder.exe=d",
-            PYTHONDONTWRITEBYTECODE="1",
-        )
-        w = Wine(loader, server, prefix, env)
-        try:
-            # A 64-bit-only Wine complains about syswow64\rundll32.exe; the prefix is fine.
-            w.run("wineboot", "--init", timeout=240)
-            # Until wineboot's services have ended and the wineserver has written the registry.
-            subprocess.run([server, "-w"], env=env, timeout=240, check=False)
-            assert (prefix / "system.reg").exists(), "wineboot did not create the prefix"
-            w.start_server()
-            yield w
-        finally:
-            w.stop_server()
+    with wine_prefix("msi") as w:
+        yield w
 
 
 def _log_text(wine: Wine, name: str) -> str:

@@ -13,10 +13,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from agent.localtls.model import Trust, TrustCheck, TrustReason, TrustStore
+from agent.localtls.model import Trust, TrustCheck, TrustReason, TrustStore, check_text
 from agent.localtls.nss import nss_trust, parse_certutil_list
 from agent.localtls.system import system_store_trust
-from agent.localtls.windows import parse_windows_verifystore
 from agent.messages import Lang, keys
 from agent.pin import TriesLeft
 from agent.server.status_page import PAGE_PATH, refusal, render_html
@@ -265,38 +264,16 @@ def test_nss_unknown_without_tool_database_or_when_certutil_fails(
     assert (no_tool.trust, no_tool.reason) == (Trust.UNKNOWN, TrustReason.NO_TOOL)
 
 
-WINDOWS_FOUND = """root "Trusted Root Certification Authorities"
-================ Certificate 0 ================
-Serial Number: 1f2e3d
-Issuer: CN=Kyso Agent local CA (2025-03-01 08:00), O=Kyso Agent
-Cert Hash(sha1): 0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c
-Certificate is valid
-CertUtil: -verifystore command completed successfully.
-"""
-WINDOWS_NOT_FOUND_VI = (
-    "CertUtil: -verifystore lệnh KHÔNG THÀNH CÔNG: 0x80092004 (-2146885628 CRYPT_E_NOT_FOUND)\n"
-    "CertUtil: Không tìm thấy đối tượng hoặc thuộc tính.\n"
-)
-WINDOWS_NTE = "CertUtil: -verifystore command FAILED: 0x80090011 (-2146893807 NTE_NOT_FOUND)\n"
-WINDOWS_DENIED = (
-    "CertUtil: -verifystore command FAILED: 0x80070005 (WIN32: 5 ERROR_ACCESS_DENIED)\n"
-)
-
-
-@pytest.mark.parametrize(
-    ("returncode", "output", "expected"),
-    [
-        (0, WINDOWS_FOUND, (Trust.TRUSTED, TrustReason.FOUND)),
-        (-2146885628, WINDOWS_NOT_FOUND_VI, (Trust.NOT_TRUSTED, TrustReason.NOT_FOUND)),
-        (-2146893807, WINDOWS_NTE, (Trust.NOT_TRUSTED, TrustReason.NOT_FOUND)),
-        (-2147024891, WINDOWS_DENIED, (Trust.UNKNOWN, TrustReason.TOOL_FAILED)),
-        (1, "", (Trust.UNKNOWN, TrustReason.TOOL_FAILED)),
-    ],
-)
-def test_windows_verifystore_output(
-    returncode: int, output: str, expected: tuple[Trust, TrustReason]
-) -> None:
-    assert parse_windows_verifystore(returncode, output) == expected
+def test_windows_api_failure_is_said_in_both_languages() -> None:
+    check = TrustCheck(
+        TrustStore.WINDOWS, "CurrentUser\\Root", Trust.UNKNOWN, TrustReason.API_FAILED
+    )
+    assert check_text(check, "en").endswith(
+        ": unknown — Windows could not read its certificate store"
+    )
+    assert check_text(check, "vi").endswith(
+        ": không xác định — Windows không đọc được kho chứng chỉ"
+    )
 
 
 # --- the report: JSON, text, attention, HTML ------------------------------------------------------
