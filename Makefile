@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-APT_PACKAGES := softhsm2 opensc openssl python3 python3-venv python3-pip python3-tk ca-certificates poppler-utils qpdf libnss3-tools fonts-liberation2 fonts-dejavu-core xvfb xauth xdotool x11-utils trayer xclip chromium msitools wixl osslsigncode wine wine64 gcc-mingw-w64-x86-64 g++-mingw-w64-x86-64 dpkg-dev gcc libc6-dev libp11-kit-dev python3-gi gir1.2-gtk-3.0 dbus
+APT_PACKAGES := softhsm2 opensc openssl python3 python3-venv python3-pip python3-tk ca-certificates poppler-utils qpdf xmlsec1 libnss3-tools fonts-liberation2 fonts-dejavu-core xvfb xauth xdotool x11-utils trayer xclip chromium msitools wixl osslsigncode wine wine64 gcc-mingw-w64-x86-64 g++-mingw-w64-x86-64 dpkg-dev gcc libc6-dev libp11-kit-dev python3-gi gir1.2-gtk-3.0 dbus
 PYTEST_ARGS ?=
 
 .PHONY: all deps venv node demo test lint bench clean deb msi lock newest audit

@@ -44,12 +44,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
 from agent.errors import AgentError, ErrorCode
+
+if TYPE_CHECKING:
+    from agent.consent.prompter import DocumentView, PromptAction
+    from agent.origin import Admitted
+    from agent.token import TokenCertificate
 
 log = logging.getLogger(__name__)
 
@@ -183,6 +188,47 @@ class AuditEntry:
             raise ValueError("AuditEntry.time must be timezone-aware")
         if self.signatures < 0:
             raise ValueError("AuditEntry.signatures must not be negative")
+
+
+class RequestAudit:
+    """Collects, while a request runs, what it showed the user and how it ended; its
+    :meth:`entry` is the row the trail keeps (:class:`~agent.service.SigningService`'s)."""
+
+    def __init__(self, caller: Admitted, action: PromptAction, documents: tuple[DocumentView, ...]):
+        self.caller = caller
+        self.action = action
+        self.documents = documents
+        self.certificate: TokenCertificate | None = None
+        self.first_use = False
+        self.signatures = 0
+        self.checks: str | None = None
+        self.time_stamp: str | None = None
+
+    def entry(self, outcome: str) -> AuditEntry:
+        """The trail's row for this request, ended with ``outcome``."""
+        cert = self.certificate
+        checks = self.checks
+        if self.time_stamp:
+            # The time-stamping authority is configured, not chosen by the page; recording it
+            # still says which server learned the signature's digest and when.
+            checks = (
+                f"{checks}; time stamp from {self.time_stamp}"
+                if checks
+                else (f"time stamp from {self.time_stamp}")
+            )
+        return AuditEntry(
+            time=datetime.now(UTC),
+            origin=str(self.caller),
+            action=self.action.value,
+            documents=self.documents,
+            certificate_serial=format(cert.x509.serial_number, "x") if cert else None,
+            certificate_subject=cert.subject if cert else None,
+            certificate_sha256=cert.fingerprint if cert else None,
+            outcome=outcome,
+            signatures=self.signatures,
+            first_use=self.first_use,
+            checks=checks,
+        )
 
 
 def outcome_of(error: BaseException) -> str:

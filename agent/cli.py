@@ -14,13 +14,14 @@ import io
 import json
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, TextIO
 
 from agent import PYTHON, __version__
 from agent.audit import AuditError, AuditLog, entry_to_json, format_entries
 from agent.config import SETTINGS, AgentConfig, configure_logging, load_config
-from agent.errors import AgentError, ConfigError
+from agent.errors import AgentError, BadRequest, ConfigError
 from agent.files import write_atomically
 from agent.pairing import PairingStore
 from agent.protocol import parse_pdf_sign_request
@@ -128,9 +129,11 @@ def build_parser() -> argparse.ArgumentParser:
     sign_pdf.add_argument("--reason")
     sign_pdf.add_argument("--location")
 
-    verify = commands.add_parser("verify", help="check the signatures of a PDF file")
+    verify = commands.add_parser(
+        "verify", help="check the signatures of a PDF or XML file (e-invoice, tax filing)"
+    )
     _common(verify)
-    verify.add_argument("input", type=Path, metavar="FILE.pdf")
+    verify.add_argument("input", type=Path, metavar="FILE")
     verify.add_argument("--json", action="store_true", help="print JSON")
     verify.add_argument(
         "--trust-root",
@@ -141,7 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="trusted root certificate (repeatable; adds to the configured ones)",
     )
     verify.add_argument(
-        "--offline", action="store_true", help="do not fetch revocation information"
+        "--offline", action="store_true", help="do not fetch revocation information (PDF)"
     )
 
     audit = commands.add_parser("audit", help="show the audit trail of consent requests")
@@ -379,11 +382,14 @@ def cmd_sign_pdf(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    """``kyso-agent verify``: exit 0 only if every signature is valid."""
+    """``kyso-agent verify``: a PDF or an XML file, told by content, not by name.
+
+    Exit 0 only if every signature is valid, 1 otherwise (none, broken, untrusted), 2 when the
+    file cannot be read or is neither a readable PDF nor well-formed XML.
+    """
     from agent.app import trust_roots
-    from agent.pdf.verify.check import verify_pdf
-    from agent.pdf.verify.model import NotAPdf
-    from agent.pdf.verify.render import report_to_json, report_to_text
+    from agent.document_kind import DocumentKind, kind_of
+    from agent.messages import text
 
     config = config_from_args(args)
     configure_logging(config, to_file=False)
@@ -396,19 +402,75 @@ def cmd_verify(args: argparse.Namespace) -> int:
         except TrustRootError as exc:
             raise ConfigError(str(exc)) from exc
     try:
-        report = verify_pdf(args.input.read_bytes(), roots, fetch_revocation=not args.offline)
+        data = args.input.read_bytes()
     except OSError as exc:
         print(f"kyso-agent: cannot read {args.input}: {exc.strerror}", file=sys.stderr)
         return 2
-    except NotAPdf as exc:
-        print(f"kyso-agent: {args.input}: {exc.phrase.render(config.lang)}", file=sys.stderr)
+    kind = kind_of(data)
+    try:
+        if kind is None:
+            checked = None
+        elif kind is DocumentKind.PDF:
+            checked = _verify_pdf(data, roots, config, offline=args.offline)
+        else:
+            checked = _verify_xml(data, roots, config)
+    except _Unreadable as exc:
+        print(f"kyso-agent: {args.input}: {exc}", file=sys.stderr)
+        return 2
+    if checked is None:
+        reason = text("verify_not_pdf_or_xml", config.lang)
+        print(f"kyso-agent: {args.input}: {reason}", file=sys.stderr)
         return 2
     if args.json:
-        json.dump(report_to_json(report), sys.stdout, ensure_ascii=False, indent=2)
+        json.dump(checked.wire, sys.stdout, ensure_ascii=False, indent=2)
         sys.stdout.write("\n")
     else:
-        sys.stdout.write(report_to_text(report, config.lang.value))
-    return 0 if report.all_valid else 1
+        sys.stdout.write(checked.text)
+    return 0 if checked.all_valid else 1
+
+
+@dataclass(frozen=True)
+class _Checked:
+    """A verification report, in the forms ``kyso-agent verify`` prints."""
+
+    wire: dict[str, Any]
+    """The wire form (``--json``): ``allValid``, ``signatures``."""
+    text: str
+    """The report for people, in the agent's language."""
+    all_valid: bool
+    """Every signature is valid, and there is at least one."""
+
+
+class _Unreadable(Exception):
+    """The file is not a document whose signatures can be checked; the message says why."""
+
+
+def _verify_pdf(
+    data: bytes, roots: tuple[bytes, ...], config: AgentConfig, *, offline: bool
+) -> _Checked:
+    from agent.pdf.verify.check import verify_pdf
+    from agent.pdf.verify.model import NotAPdf
+    from agent.pdf.verify.render import report_to_json, report_to_text
+
+    try:
+        report = verify_pdf(data, roots, fetch_revocation=not offline)
+    except NotAPdf as exc:
+        raise _Unreadable(exc.phrase.render(config.lang)) from exc
+    return _Checked(
+        report_to_json(report), report_to_text(report, config.lang.value), report.all_valid
+    )
+
+
+def _verify_xml(data: bytes, roots: tuple[bytes, ...], config: AgentConfig) -> _Checked:
+    # Nothing is fetched for XML (revocation is not checked), so --offline changes nothing.
+    from agent.xml.verify import report_to_json, report_to_text, verify_xml
+
+    try:
+        report = verify_xml(data, roots)
+    except BadRequest as exc:  # parse_xml's refusals: not well-formed, a DOCTYPE
+        reason = exc.phrase.render(config.lang) if exc.phrase else exc.detail
+        raise _Unreadable(reason) from exc
+    return _Checked(report_to_json(report), report_to_text(report, config.lang), report.all_valid)
 
 
 def cmd_status(args: argparse.Namespace) -> int:

@@ -1044,6 +1044,10 @@ _CATALOGUE: Final[dict[str, dict[Lang, str]]] = {
         Lang.EN: "No store trusts the CA: run kyso-agent trust install.",
     },
     # The verification report (kyso-agent verify, POST /v1/pdf/verify).
+    "verify_not_pdf_or_xml": {
+        Lang.VI: "tệp không phải PDF hay XML: không có chữ ký nào để kiểm tra",
+        Lang.EN: "the file is neither a PDF nor XML: there are no signatures to check",
+    },
     "verify_none": {
         Lang.VI: "Tài liệu không có chữ ký số nào.",
         Lang.EN: "The document has no signatures.",
@@ -1284,6 +1288,65 @@ _CATALOGUE: Final[dict[str, dict[Lang, str]]] = {
     "verify_problem_lenient_syntax": {
         Lang.VI: "tệp PDF có lỗi cú pháp",
         Lang.EN: "the PDF file has syntax errors",
+    },
+    # Problems only XML signatures have (agent/xml/verify.py); the others are shared above.
+    "verify_problem_reference_not_found": {
+        Lang.VI: "không tìm thấy (hoặc có nhiều hơn một) phần tài liệu mà chữ ký trỏ tới",
+        Lang.EN: "the signed part of the document is missing (or its Id is not unique)",
+    },
+    "verify_problem_no_certificate": {
+        Lang.VI: "chữ ký không kèm chứng thư số nên không kiểm tra được",
+        Lang.EN: "the signature carries no certificate, so it cannot be checked",
+    },
+    "verify_problem_signing_time_unsigned": {
+        Lang.VI: "thời điểm ký không được chữ ký bảo vệ (có thể đã bị sửa)",
+        Lang.EN: "the signing time is not covered by the signature (it may have been changed)",
+    },
+    # The XML verification report (agent/xml/verify.py), beside the verify_* lines above.
+    "xml_verify_covers": {
+        Lang.VI: "Phần được ký: {elements}",
+        Lang.EN: "Signed parts: {elements}",
+    },
+    "xml_verify_whole_document": {Lang.VI: "toàn bộ tài liệu", Lang.EN: "the whole document"},
+    "xml_verify_issuer": {Lang.VI: "Cấp bởi: {issuer}", Lang.EN: "Issued by: {issuer}"},
+    "xml_verify_validity": {
+        Lang.VI: "Hiệu lực chứng thư: từ {start} đến {end}",
+        Lang.EN: "Certificate valid: from {start} to {end}",
+    },
+    # What the consent dialog shows about an XML document (agent/xml/summary.py).
+    "xml_summary_invoice": {Lang.VI: "Hóa đơn điện tử", Lang.EN: "E-invoice"},
+    "xml_summary_invoice_symbol": {Lang.VI: "Ký hiệu: {value}", Lang.EN: "Symbol: {value}"},
+    "xml_summary_invoice_number": {Lang.VI: "Số: {value}", Lang.EN: "Number: {value}"},
+    "xml_summary_invoice_date": {Lang.VI: "Ngày lập: {value}", Lang.EN: "Issued: {value}"},
+    "xml_summary_seller": {Lang.VI: "Bên bán: {party}", Lang.EN: "Seller: {party}"},
+    "xml_summary_buyer": {Lang.VI: "Bên mua: {party}", Lang.EN: "Buyer: {party}"},
+    "xml_summary_total": {
+        Lang.VI: "Tổng tiền thanh toán: {value}",
+        Lang.EN: "Total to pay: {value}",
+    },
+    "xml_summary_party": {
+        Lang.VI: "{name} (MST {tax_code})",
+        Lang.EN: "{name} (tax code {tax_code})",
+    },
+    "xml_summary_party_tax_code_only": {
+        Lang.VI: "MST {tax_code}",
+        Lang.EN: "tax code {tax_code}",
+    },
+    "xml_summary_tax": {Lang.VI: "Tờ khai thuế", Lang.EN: "Tax declaration"},
+    "xml_summary_tax_form": {Lang.VI: "Mẫu tờ khai: {value}", Lang.EN: "Form: {value}"},
+    "xml_summary_tax_period": {Lang.VI: "Kỳ tính thuế: {value}", Lang.EN: "Period: {value}"},
+    "xml_summary_period_day": {Lang.VI: "ngày {value}", Lang.EN: "day {value}"},
+    "xml_summary_period_month": {Lang.VI: "tháng {value}", Lang.EN: "month {value}"},
+    "xml_summary_period_quarter": {Lang.VI: "quý {value}", Lang.EN: "quarter {value}"},
+    "xml_summary_period_year": {Lang.VI: "năm {value}", Lang.EN: "year {value}"},
+    "xml_summary_taxpayer": {
+        Lang.VI: "Người nộp thuế: {party}",
+        Lang.EN: "Taxpayer: {party}",
+    },
+    "xml_summary_other": {Lang.VI: "Tài liệu XML: <{root}>", Lang.EN: "XML document: <{root}>"},
+    "xml_summary_signed_element": {
+        Lang.VI: 'Phần sẽ ký: phần tử có Id "{id}"',
+        Lang.EN: 'Part to sign: the element with Id "{id}"',
     },
     # Why a request is malformed: the detail of BAD_REQUEST, say what is wrong and what to do.
     "bad_json": {
@@ -1677,6 +1740,102 @@ _CATALOGUE: Final[dict[str, dict[Lang, str]]] = {
         "break the certification. Sign invisibly (profile 'invisible') or into an existing "
         "field ('field')",
     },
+    # An XML document that cannot be signed (agent/xml/): what is wrong, and what to do.
+    "bad_xml_empty": {
+        Lang.VI: "tài liệu XML rỗng; hãy gửi nội dung tệp XML cần ký",
+        Lang.EN: "the XML document is empty; send the content of the XML file to be signed",
+    },
+    "bad_xml_doctype": {
+        Lang.VI: "tài liệu XML có khai báo DOCTYPE (DTD, thực thể); Kyso Agent không ký tài liệu "
+        "như vậy vì lý do an toàn. Hãy bỏ phần <!DOCTYPE ...> rồi gửi lại",
+        Lang.EN: "the XML document has a DOCTYPE (DTD, entities); for safety Kyso Agent does not "
+        "sign such documents. Remove the <!DOCTYPE ...> part and send it again",
+    },
+    "bad_xml_malformed": {
+        Lang.VI: "tài liệu XML không hợp lệ (dòng {line}): {reason}; hãy sửa tệp XML rồi gửi lại",
+        Lang.EN: "the XML document is not well-formed (line {line}): {reason}; fix the XML file "
+        "and send it again",
+    },
+    "bad_xml_id_missing": {
+        Lang.VI: 'không có phần tử nào mang Id "{id}" trong tài liệu XML; hãy kiểm tra Id cần '
+        "ký hoặc tệp XML",
+        Lang.EN: 'no element has Id "{id}" in the XML document; check the Id to sign or the '
+        "XML file",
+    },
+    "bad_xml_id_duplicate": {
+        Lang.VI: 'Id "{id}" xuất hiện {count} lần trong tài liệu XML; mỗi Id chỉ được dùng một '
+        "lần, hãy sửa tệp XML",
+        Lang.EN: 'Id "{id}" occurs {count} times in the XML document; each Id must be unique, '
+        "fix the XML file",
+    },
+    "bad_xml_element_missing": {
+        Lang.VI: 'tài liệu XML không có phần tử {path} cần cho loại ký "{profile}"; hãy kiểm '
+        "tra đúng loại tài liệu và tệp XML",
+        Lang.EN: 'the XML document has no {path} element, which profile "{profile}" needs; '
+        "check the document type and the XML file",
+    },
+    "bad_xml_element_duplicate": {
+        Lang.VI: 'tài liệu XML có {count} phần tử {path}, loại ký "{profile}" cần đúng một; '
+        "hãy sửa tệp XML",
+        Lang.EN: 'the XML document has {count} {path} elements where profile "{profile}" '
+        "needs exactly one; fix the XML file",
+    },
+    "bad_xml_element_no_id": {
+        Lang.VI: "phần tử {path} cần ký không có thuộc tính Id; hãy dùng tệp XML có Id cho phần "
+        "tử này",
+        Lang.EN: "the {path} element to sign has no Id attribute; use an XML file that gives "
+        "this element an Id",
+    },
+    "bad_xml_already_signed": {
+        Lang.VI: "đã có chữ ký tại {path}; tài liệu này đã được ký ở vị trí đó, không ký lại",
+        Lang.EN: "there is already a signature in {path}; the document was already signed "
+        "there and is not signed again",
+    },
+    "bad_xml_xpath": {
+        Lang.VI: 'đường dẫn "{xpath}" không được chấp nhận; chỉ dùng dạng /A/B/C hoặc //C '
+        "với tên phần tử, không dùng hàm hay điều kiện",
+        Lang.EN: 'the path "{xpath}" is not accepted; use only /A/B/C or //C with element '
+        "names, no functions or predicates",
+    },
+    "bad_xml_digest": {
+        Lang.VI: 'thuật toán băm "{digest}" không được hỗ trợ để ký XML; hãy dùng SHA-256 '
+        "(hoặc SHA-1 khi hệ thống nhận yêu cầu)",
+        Lang.EN: 'hash algorithm "{digest}" is not supported for XML signatures; use SHA-256 '
+        "(or SHA-1 when the receiving system requires it)",
+    },
+    "bad_choice": {
+        Lang.VI: "'{field}' phải là một trong: {allowed}",
+        Lang.EN: "'{field}' must be one of: {allowed}",
+    },
+    "bad_xml_field_profile": {
+        Lang.VI: "'{field}' chỉ dùng với loại ký \"{profile}\"; hãy bỏ trường này hoặc đổi "
+        "'profile'",
+        Lang.EN: "'{field}' applies only to profile \"{profile}\"; remove it or change 'profile'",
+    },
+    "bad_xml_parent_both": {
+        Lang.VI: "chỉ gửi một trong '{where}parentId' và '{where}parentXpath' để chỉ nơi đặt "
+        "chữ ký",
+        Lang.EN: "send only one of '{where}parentId' and '{where}parentXpath' to say where the "
+        "signature goes",
+    },
+    "bad_xml_documents": {
+        Lang.VI: "'documents' phải là một danh sách từ 1 đến {limit} tài liệu XML",
+        Lang.EN: "'documents' must be a list of 1 to {limit} XML documents",
+    },
+    "bad_xml_batch_document": {
+        Lang.VI: "tài liệu số {index} (documents.{index}): {reason}",
+        Lang.EN: "document {index} (documents.{index}): {reason}",
+    },
+    "bad_xml_digest_token": {
+        Lang.VI: "Kyso Agent chưa ký được XML bằng {digest} trên thiết bị ký số; hãy dùng SHA-256",
+        Lang.EN: "Kyso Agent cannot yet sign XML with {digest} on a token; use SHA-256",
+    },
+    "bad_xml_key": {
+        Lang.VI: "chứng thư số dùng loại khóa {kind}, không ký XML được; hãy chọn chứng thư RSA "
+        "hoặc ECDSA",
+        Lang.EN: "the certificate's key type {kind} cannot sign XML; choose an RSA or ECDSA "
+        "certificate",
+    },
 }
 
 
@@ -1713,8 +1872,9 @@ class Phrase:
         return cls(key, tuple(values.items()))
 
     def render(self, lang: Lang | str = DEFAULT_LANG) -> str:
-        """The sentence in ``lang``."""
-        return text(self.key, lang, **dict(self.values))
+        """The sentence in ``lang``; a value that is itself a phrase is said in ``lang`` too."""
+        values = {k: v.render(lang) if isinstance(v, Phrase) else v for k, v in self.values}
+        return text(self.key, lang, **values)
 
     def __str__(self) -> str:
         # Logs are read by developers and the helpdesk in any language: English.

@@ -27,6 +27,11 @@ from agent.messages import Phrase
 from agent.pdf.models import Appearance, PdfSignOptions, Profile, SignatureLevel
 from agent.pdf.verify.model import VerificationReport
 from agent.pdf.verify.render import report_to_json
+from agent.xml.profiles import EinvoiceRole, PlacementSpec
+from agent.xml.profiles import Profile as XmlProfile
+from agent.xml.sign import XmlDigest
+from agent.xml.verify import XmlVerificationReport
+from agent.xml.verify import report_to_json as xml_report_to_json
 
 API_VERSION: Final = 1
 MAX_BATCH_ITEMS: Final = 1000
@@ -634,3 +639,211 @@ def parse_pdf_verify_request(obj: dict[str, Any]) -> PdfVerifyRequest:
     """Parse ``POST /v1/pdf/verify``."""
     _check_fields(obj, frozenset({"pdf"}), frozenset(), "")
     return PdfVerifyRequest(b64decode(obj["pdf"], "pdf"))
+
+
+# --- XML -------------------------------------------------------------------------------------
+
+MAX_XML_BATCH: Final = 500
+"""Most documents in one ``POST /v1/xml/sign/batch`` (their total size is bounded too)."""
+MAX_XML_NAME: Final = 255
+"""Longest Id or path a request may name."""
+
+_XML_REQUIRED: Final = frozenset({"xml", "profile"})
+_XML_OPTIONAL: Final = frozenset(
+    {"role", "signId", "parentId", "parentXpath", "digestAlgorithm", "documentName"}
+)
+# The fields that only one profile reads: sent with another, they would be silently ignored
+# and the signature would go somewhere the caller did not mean.
+_XML_PROFILE_FIELDS: Final = {
+    "role": XmlProfile.EINVOICE,
+    "signId": XmlProfile.ENVELOPED,
+    "parentId": XmlProfile.ENVELOPED,
+    "parentXpath": XmlProfile.ENVELOPED,
+}
+
+
+@dataclass(frozen=True)
+class XmlDocumentRequest:
+    """One XML document to sign and where its signature goes."""
+
+    xml: bytes
+    """The document as received (not yet parsed: that is :mod:`agent.xml.commands`'s)."""
+    spec: PlacementSpec
+    """Profile, role, the Id to sign and the parent of the signature."""
+    digest: XmlDigest = XmlDigest.SHA256
+    """The digest of every Reference and of the signature (SHA-1 only when asked)."""
+    document_name: str | None = None
+    """What the user is shown beside the document's summary."""
+
+
+@dataclass(frozen=True)
+class XmlSignRequest:
+    """``POST /v1/xml/sign`` (one document) and ``POST /v1/xml/sign/batch`` (up to 500)."""
+
+    documents: tuple[XmlDocumentRequest, ...]
+    """The documents, signed in this order after one question and one login."""
+    certificate: bytes | None = None
+    """DER certificate to sign with; ``None`` lets the user choose."""
+
+    @property
+    def size(self) -> int:
+        """The documents' total size in bytes, bounded like one PDF (``max_pdf_bytes``)."""
+        return sum(len(d.xml) for d in self.documents)
+
+
+@dataclass(frozen=True)
+class XmlVerifyRequest:
+    """``POST /v1/xml/verify``."""
+
+    xml: bytes
+    """The signed document."""
+
+
+@dataclass(frozen=True)
+class SignedXml:
+    """One document as signed."""
+
+    xml: bytes
+    """The document with its new ``Signature``, UTF-8."""
+    signature_algorithm: str
+    """The XMLDSig ``SignatureMethod`` URI (``…#rsa-sha256``, ``…#ecdsa-sha256`` …)."""
+    document_name: str | None = None
+    """The name the request gave it."""
+
+
+@dataclass(frozen=True)
+class XmlSignResponse:
+    """Answer to ``POST /v1/xml/sign``."""
+
+    document: SignedXml
+    certificate: bytes
+
+    def to_wire(self) -> dict[str, Any]:
+        """JSON body."""
+        return {
+            "xml": b64encode(self.document.xml),
+            "certificate": b64encode(self.certificate),
+            "signatureAlgorithm": self.document.signature_algorithm,
+        }
+
+
+@dataclass(frozen=True)
+class XmlBatchSignResponse:
+    """Answer to ``POST /v1/xml/sign/batch``: every document, in the request's order."""
+
+    documents: tuple[SignedXml, ...]
+    certificate: bytes
+
+    def to_wire(self) -> dict[str, Any]:
+        """JSON body: ``documents[i]`` is the request's ``documents[i]``, signed."""
+        return {
+            "documents": [
+                {
+                    "index": index,
+                    "documentName": d.document_name,
+                    "signed": True,
+                    "xml": b64encode(d.xml),
+                    "signatureAlgorithm": d.signature_algorithm,
+                }
+                for index, d in enumerate(self.documents)
+            ],
+            "signed": len(self.documents),
+            "certificate": b64encode(self.certificate),
+        }
+
+
+@dataclass(frozen=True)
+class XmlVerifyResponse:
+    """Answer to ``POST /v1/xml/verify``: every signature, and the report for people."""
+
+    report: XmlVerificationReport
+    """What was found about each signature."""
+    text: str
+    """The report in the request's language (:func:`agent.xml.verify.report_to_text`)."""
+
+    def to_wire(self) -> dict[str, Any]:
+        """JSON body: the report's wire form (``allValid``, ``signatures``) and ``text``."""
+        return {**xml_report_to_json(self.report), "text": self.text}
+
+
+def _xml_name(obj: Mapping[str, Any], key: str, where: str) -> str | None:
+    """An Id or a path: a non-empty string of visible characters, at most 255 long."""
+    value = obj.get(key)
+    if value is None:
+        return None
+    field = f"{where}{key}"
+    if not isinstance(value, str) or not value.strip():
+        raise BadRequest(Phrase.of("bad_not_string", field=field))
+    if len(value) > MAX_XML_NAME:
+        raise BadRequest(Phrase.of("bad_too_long", field=field, limit=MAX_XML_NAME))
+    _refuse_hidden(value, field)
+    return value
+
+
+def _xml_choice(obj: Mapping[str, Any], key: str, where: str, kind: type[Any]) -> Any:
+    value = obj.get(key)
+    try:
+        return kind(value)
+    except (ValueError, TypeError) as exc:
+        allowed = ", ".join(member.value for member in kind)
+        raise BadRequest(Phrase.of("bad_choice", field=f"{where}{key}", allowed=allowed)) from exc
+
+
+def _xml_document(obj: Any, where: str) -> XmlDocumentRequest:
+    if not isinstance(obj, dict):
+        raise BadRequest(Phrase.of("bad_not_object", field=where[:-1]))
+    _check_fields(obj, _XML_REQUIRED, _XML_OPTIONAL, where)
+    profile = _xml_choice(obj, "profile", where, XmlProfile)
+    for key, only in _XML_PROFILE_FIELDS.items():
+        if obj.get(key) is not None and profile is not only:
+            raise BadRequest(
+                Phrase.of("bad_xml_field_profile", field=f"{where}{key}", profile=only.value)
+            )
+    sign_id = _xml_name(obj, "signId", where)
+    parent_id = _xml_name(obj, "parentId", where)
+    parent_xpath = _xml_name(obj, "parentXpath", where)
+    if profile is XmlProfile.ENVELOPED and sign_id is None:
+        raise BadRequest(Phrase.of("bad_missing_fields", fields=f"{where}signId"))
+    if parent_id is not None and parent_xpath is not None:
+        raise BadRequest(Phrase.of("bad_xml_parent_both", where=where))
+    role = EinvoiceRole.SELLER
+    if obj.get("role") is not None:
+        role = _xml_choice(obj, "role", where, EinvoiceRole)
+    digest = XmlDigest.SHA256
+    if obj.get("digestAlgorithm") is not None:
+        name = obj["digestAlgorithm"]
+        if not isinstance(name, str):
+            raise BadRequest(Phrase.of("bad_xml_digest", digest=repr(name)))
+        digest = XmlDigest.parse(name)
+    xml = b64decode(obj["xml"], f"{where}xml")
+    return XmlDocumentRequest(
+        xml=xml,
+        spec=PlacementSpec(profile, role, sign_id, parent_id, parent_xpath),
+        digest=digest,
+        document_name=_document_name(obj.get("documentName"), f"{where}documentName"),
+    )
+
+
+def parse_xml_sign_request(obj: dict[str, Any]) -> XmlSignRequest:
+    """Parse ``POST /v1/xml/sign``: one document's fields and ``certificate``."""
+    _check_fields(obj, _XML_REQUIRED, _XML_OPTIONAL | {"certificate"}, "")
+    fields = {k: v for k, v in obj.items() if k != "certificate"}
+    return XmlSignRequest((_xml_document(fields, ""),), _certificate(obj))
+
+
+def parse_xml_batch_sign_request(obj: dict[str, Any]) -> XmlSignRequest:
+    """Parse ``POST /v1/xml/sign/batch``: ``documents`` (1 to 500) and ``certificate``."""
+    _check_fields(
+        obj, frozenset({"documents"}), frozenset({"certificate"}), "", checked_apart="documents"
+    )
+    raw = obj["documents"]
+    if not isinstance(raw, list) or not 1 <= len(raw) <= MAX_XML_BATCH:
+        raise BadRequest(Phrase.of("bad_xml_documents", limit=MAX_XML_BATCH))
+    documents = tuple(_xml_document(d, f"documents.{i}.") for i, d in enumerate(raw))
+    return XmlSignRequest(documents, _certificate(obj))
+
+
+def parse_xml_verify_request(obj: dict[str, Any]) -> XmlVerifyRequest:
+    """Parse ``POST /v1/xml/verify``."""
+    _check_fields(obj, frozenset({"xml"}), frozenset(), "")
+    return XmlVerifyRequest(b64decode(obj["xml"], "xml"))

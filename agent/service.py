@@ -22,7 +22,7 @@ from typing import TypeVar
 
 from agent import __version__
 from agent.algorithms import HashAlgorithm, KeyType, RsaScheme, signature_algorithm_name
-from agent.audit import AuditEntry, AuditLog
+from agent.audit import AuditLog, RequestAudit
 from agent.consent.gate import PromptGate
 from agent.consent.pin_cache import PinCache, TokenKey
 from agent.consent.prompter import (
@@ -68,12 +68,19 @@ from agent.protocol import (
     PdfSignResponse,
     PdfVerifyRequest,
     PdfVerifyResponse,
+    SignedXml,
     SignRequest,
     SignResponse,
     TokenRef,
+    XmlBatchSignResponse,
+    XmlSignRequest,
+    XmlSignResponse,
+    XmlVerifyRequest,
+    XmlVerifyResponse,
 )
 from agent.token import Inventory, PinState, TokenCertificate, TokenId
 from agent.token.service import Tokens
+from agent.xml import commands as xml
 
 log = logging.getLogger(__name__)
 
@@ -128,45 +135,6 @@ def build_chain(cert: TokenCertificate, pool: Sequence[TokenCertificate]) -> tup
         seen.add(issuer.der)
         current = issuer.x509
     return tuple(chain)
-
-
-class _Audit:
-    """Collects what one request showed the user and how it ended."""
-
-    def __init__(self, caller: Admitted, action: PromptAction, documents: tuple[DocumentView, ...]):
-        self.caller = caller
-        self.action = action
-        self.documents = documents
-        self.certificate: TokenCertificate | None = None
-        self.first_use = False
-        self.signatures = 0
-        self.checks: str | None = None
-        self.time_stamp: str | None = None
-
-    def entry(self, outcome: str) -> AuditEntry:
-        cert = self.certificate
-        checks = self.checks
-        if self.time_stamp:
-            # The time-stamping authority is configured, not chosen by the page; recording it
-            # still says which server learned the signature's digest and when.
-            checks = (
-                f"{checks}; time stamp from {self.time_stamp}"
-                if checks
-                else (f"time stamp from {self.time_stamp}")
-            )
-        return AuditEntry(
-            time=datetime.now(UTC),
-            origin=str(self.caller),
-            action=self.action.value,
-            documents=self.documents,
-            certificate_serial=format(cert.x509.serial_number, "x") if cert else None,
-            certificate_subject=cert.subject if cert else None,
-            certificate_sha256=cert.fingerprint if cert else None,
-            outcome=outcome,
-            signatures=self.signatures,
-            first_use=self.first_use,
-            checks=checks,
-        )
 
 
 class SigningService:
@@ -257,7 +225,7 @@ class SigningService:
         return self._pairing is None or not self._pairing.is_paired(str(caller))
 
     async def _ask(
-        self, request: PromptRequest, audit: _Audit, offered: Sequence[TokenCertificate]
+        self, request: PromptRequest, audit: RequestAudit, offered: Sequence[TokenCertificate]
     ) -> tuple[PromptAnswer, TokenCertificate]:
         """Ask; return the answer and the certificate picked, or raise on any refusal."""
         audit.first_use = audit.first_use or request.first_use
@@ -287,10 +255,10 @@ class SigningService:
             answer.pin.wipe()
         raise UserCancelled("the prompter picked a certificate that was not offered")
 
-    async def _audited(self, audit: _Audit, outcome: str) -> None:
+    async def _audited(self, audit: RequestAudit, outcome: str) -> None:
         await self._recording(audit, outcome)
 
-    def _recording(self, audit: _Audit, outcome: str) -> Awaitable[object]:
+    def _recording(self, audit: RequestAudit, outcome: str) -> Awaitable[object]:
         """Start writing the audit row; awaiting the result waits for its commit."""
         if self._audit is None:
             return asyncio.sleep(0)
@@ -302,7 +270,7 @@ class SigningService:
         """``POST /v1/certificates``: the user picks which certificate the portal sees."""
         inventory = await self._inventory()
         offered = self._candidates(inventory, None, None)
-        audit = _Audit(caller, PromptAction.SELECT_CERTIFICATE, ())
+        audit = RequestAudit(caller, PromptAction.SELECT_CERTIFICATE, ())
         async with self._gate.turn(str(caller), wildcard=caller.via_wildcard):
             try:
                 _answer, cert = await self._ask(
@@ -356,21 +324,25 @@ class SigningService:
         source: str | None = None,
         destination: str | None = None,
         time_stamp: str | None = None,
+        summaries: Sequence[tuple[str, ...]] = (),
     ) -> tuple[TokenCertificate, T]:
         """Offer certificates, ask, check the chosen one, run ``operation``, audit.
 
         ``source``, ``destination``: other origins the documents come from or go to.
         ``time_stamp``: the time-stamping authority the signature's digest is sent to.
+        ``summaries``: what each document says it is, shown beside it (XML documents).
         """
         inventory = await self._inventory()
         candidates = self._candidates(inventory, requested, scheme)
         offered = [c for c in candidates if c.pin.tries_left is not TriesLeft.LOCKED]
         if not offered:
             raise PinLocked("every candidate token has a locked PIN")
+        shown = summaries or [()] * len(items)
         documents = tuple(
-            DocumentView(i.document_name, i.digest, i.algorithm, source, destination) for i in items
+            DocumentView(i.document_name, i.digest, i.algorithm, source, destination, summary)
+            for i, summary in zip(items, shown, strict=True)
         )
-        audit = _Audit(caller, PromptAction.SIGN, documents)
+        audit = RequestAudit(caller, PromptAction.SIGN, documents)
         audit.time_stamp = time_stamp
         async with self._gate.turn(str(caller), wildcard=caller.via_wildcard):
             try:
@@ -500,13 +472,61 @@ class SigningService:
         )
         return CmsSignResponse(cms, cert.der)
 
+    async def sign_xml(self, caller: Admitted, request: XmlSignRequest) -> XmlSignResponse:
+        """``POST /v1/xml/sign``: one question showing the document's summary."""
+        cert, signed = await self._sign_xml(caller, request)
+        return XmlSignResponse(signed[0], cert.der)
+
+    async def sign_xml_batch(
+        self, caller: Admitted, request: XmlSignRequest
+    ) -> XmlBatchSignResponse:
+        """``POST /v1/xml/sign/batch``: one question listing every document, one login."""
+        cert, signed = await self._sign_xml(caller, request)
+        return XmlBatchSignResponse(signed, cert.der)
+
+    async def _sign_xml(
+        self, caller: Admitted, request: XmlSignRequest
+    ) -> tuple[TokenCertificate, tuple[SignedXml, ...]]:
+        # Refusals that need no token come before the question, never after it.
+        checked = await xml.check(request.documents, self._lang)
+        items = [
+            DigestToSign(c.fingerprint, HashAlgorithm.SHA256, d.document_name)
+            for c, d in zip(checked, request.documents, strict=True)
+        ]
+
+        async def operation(
+            cert: TokenCertificate, login: Login, _chain: tuple[bytes, ...]
+        ) -> tuple[tuple[SignedXml, ...], int]:
+            async def digests(work: Sequence[tuple[bytes, HashAlgorithm]]) -> list[bytes]:
+                return await self._tokens.sign(cert, work, RsaScheme.PKCS1V15, login)
+
+            # The signing time is this computer's local wall time, as invoices write it.
+            signed = await xml.sign(
+                request.documents, cert.der, digests, self._clock().astimezone()
+            )
+            return signed, len(signed)
+
+        return await self._signing(
+            caller,
+            items,
+            request.certificate,
+            None,
+            operation,
+            summaries=[c.summary for c in checked],
+        )
+
+    async def verify_xml(self, request: XmlVerifyRequest, lang: Lang) -> XmlVerifyResponse:
+        """``POST /v1/xml/verify``: every signature, checked against the configured roots."""
+        report, text = await xml.verify(request.xml, self._trust_roots, lang)
+        return XmlVerifyResponse(report, text)
+
     async def verify_pdf(self, request: PdfVerifyRequest, lang: Lang) -> PdfVerifyResponse:
         """``POST /v1/pdf/verify``: every signature, checked against the configured roots."""
         report = await pdf.verify(request.pdf, self._trust_roots)
         return PdfVerifyResponse(report, report_to_text(report, lang.value))
 
     async def _check_certificate(
-        self, cert: TokenCertificate, chain: tuple[bytes, ...], audit: _Audit
+        self, cert: TokenCertificate, chain: tuple[bytes, ...], audit: RequestAudit
     ) -> None:
         """Validity and, when reachable, revocation, before the key is used."""
         now = self._clock()
@@ -533,7 +553,7 @@ class SigningService:
         self,
         cert: TokenCertificate,
         chain: tuple[bytes, ...],
-        audit: _Audit,
+        audit: RequestAudit,
         checked: set[str],
     ) -> None:
         """The certificate's checks, once per request (a wrong PIN does not repeat them)."""
@@ -549,7 +569,7 @@ class SigningService:
         documents: tuple[DocumentView, ...],
         operation: Operation[T],
         inventory: Inventory,
-        audit: _Audit,
+        audit: RequestAudit,
     ) -> tuple[TokenCertificate, T, int]:
         retry: RetryReason | None = None
         checked: set[str] = set()

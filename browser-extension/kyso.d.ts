@@ -185,6 +185,53 @@ export interface PdfVerifyReport {
   text: string;
 }
 
+export type XmlProfile = "einvoice" | "tax-declaration" | "tax-message" | "enveloped";
+export type EinvoiceRole = "seller" | "buyer" | "tax-authority" | "other";
+/** XML text (a string starting with "<", sent as UTF-8), or bytes / base64. */
+export type XmlInput = Bytes;
+
+export interface XmlSignOptions {
+  /** Default "einvoice". */
+  profile?: XmlProfile;
+  /** einvoice only; default "seller". */
+  role?: EinvoiceRole;
+  /** enveloped only (required there): the Id of the element to sign. */
+  signId?: string;
+  /** enveloped only: the Id of the element the signature goes into (not with parentXpath). */
+  parentId?: string;
+  /** enveloped only: a path of names such as "/Doc/Signatures" (not with parentId). */
+  parentXpath?: string;
+  /** Default "SHA-256". */
+  digestAlgorithm?: "SHA-256" | "SHA-1";
+  documentName?: string;
+}
+
+export interface XmlDocument extends XmlSignOptions {
+  xml: XmlInput;
+}
+
+export interface XmlSignResult {
+  xml: Uint8Array;
+  certificate: Uint8Array;
+  /** The XMLDSig SignatureMethod URI. */
+  signatureAlgorithm: string;
+}
+
+export interface XmlBatchSignResult {
+  /** documents[i] is the request's documents[i], signed. */
+  documents: Array<{ index: number; documentName: string | null; signed: true; xml: Uint8Array; signatureAlgorithm: string }>;
+  signed: number;
+  certificate: Uint8Array;
+}
+
+/** The agent's XML verification report (`XmlVerifyReport` in its OpenAPI description). */
+export interface XmlVerifyReport {
+  allValid: boolean;
+  signatures: Array<Record<string, unknown> & { intact: boolean; valid: boolean; trusted: boolean; ok: boolean; problems: string[] }>;
+  /** The report as text, in the client's language. */
+  text: string;
+}
+
 export interface KysoClient {
   status(): Promise<Status>;
   getCertificate(): Promise<CertificateResult>;
@@ -193,6 +240,9 @@ export interface KysoClient {
   signPdf(pdf: Bytes, opts?: PdfSignOptions): Promise<PdfSignResult>;
   cmsSign(digest: Bytes, opts?: CmsSignOptions): Promise<CmsSignResult>;
   verifyPdf(pdf: Bytes): Promise<PdfVerifyReport>;
+  signXml(xml: XmlInput, opts?: XmlSignOptions & { certificate?: Bytes }): Promise<XmlSignResult>;
+  signXmlBatch(documents: Array<XmlDocument | XmlInput>, opts?: { certificate?: Bytes }): Promise<XmlBatchSignResult>;
+  verifyXml(xml: XmlInput): Promise<XmlVerifyReport>;
 }
 
 export declare const AGENT_PORTS: readonly number[];
@@ -211,3 +261,6 @@ export declare function signBatch(items: Array<BatchItem | Bytes>, opts?: Omit<S
 export declare function signPdf(pdf: Bytes, opts?: PdfSignOptions): Promise<PdfSignResult>;
 export declare function cmsSign(digest: Bytes, opts?: CmsSignOptions): Promise<CmsSignResult>;
 export declare function verifyPdf(pdf: Bytes): Promise<PdfVerifyReport>;
+export declare function signXml(xml: XmlInput, opts?: XmlSignOptions & { certificate?: Bytes }): Promise<XmlSignResult>;
+export declare function signXmlBatch(documents: Array<XmlDocument | XmlInput>, opts?: { certificate?: Bytes }): Promise<XmlBatchSignResult>;
+export declare function verifyXml(xml: XmlInput): Promise<XmlVerifyReport>;

@@ -196,6 +196,16 @@ async function base64Of(value, what, lang) {
   return toBase64(await bytesOf(value, what, lang));
 }
 
+/** An XML document as base64: XML text (a string starting with "<") is sent as UTF-8. */
+async function xmlBase64Of(value, what, lang) {
+  if (typeof value === "string" && value.trimStart().startsWith("<")) {
+    return toBase64(new TextEncoder().encode(value));
+  }
+  return base64Of(value, what, lang);
+}
+
+const XML_FIELDS = ["profile", "role", "signId", "parentId", "parentXpath", "digestAlgorithm", "documentName"];
+
 function pick(options, keys) {
   const out = {};
   for (const key of keys) {
@@ -510,6 +520,41 @@ export function createClient(options = {}) {
       return { cms: decodeField(json.cms, lang()), certificate: decodeField(json.certificate, lang()) };
     },
 
+    /** The agent signs an XML document (e-invoice, tax filing): {xml, certificate, signatureAlgorithm}. */
+    async signXml(xml, opts = {}) {
+      const body = { xml: await xmlBase64Of(xml, "xml", lang()), profile: "einvoice", ...pick(opts, XML_FIELDS) };
+      const json = await call("POST", "/v1/xml/sign", await withCertificate(body, opts));
+      return {
+        xml: decodeField(json.xml, lang()),
+        certificate: decodeField(json.certificate, lang()),
+        signatureAlgorithm: json.signatureAlgorithm,
+      };
+    },
+
+    /** Up to 500 XML documents, one question and one PIN: {documents: [{index, xml, …}], certificate}. */
+    async signXmlBatch(documents, opts = {}) {
+      if (!Array.isArray(documents) || documents.length === 0) {
+        throw new KysoError("INVALID_ARGUMENT", { lang: lang(), detail: "documents: a non-empty array" });
+      }
+      const wire = [];
+      for (const [index, doc] of documents.entries()) {
+        const plain = doc && typeof doc === "object" && "xml" in doc;
+        const xml = await xmlBase64Of(plain ? doc.xml : doc, `documents[${index}]`, lang());
+        wire.push({ xml, profile: "einvoice", ...(plain ? pick(doc, XML_FIELDS) : {}) });
+      }
+      const json = await call("POST", "/v1/xml/sign/batch", await withCertificate({ documents: wire }, opts));
+      return {
+        documents: (json.documents ?? []).map((d) => ({ ...d, xml: decodeField(d.xml, lang()) })),
+        signed: json.signed,
+        certificate: decodeField(json.certificate, lang()),
+      };
+    },
+
+    /** Check every signature in an XML document; asks the user nothing. */
+    async verifyXml(xml) {
+      return call("POST", "/v1/xml/verify", { xml: await xmlBase64Of(xml, "xml", lang()) });
+    },
+
     /** Check every signature in a PDF; asks the user nothing. */
     async verifyPdf(pdf) {
       return call("POST", "/v1/pdf/verify", { pdf: await base64Of(pdf, "pdf", lang()) });
@@ -537,3 +582,6 @@ export const signBatch = (items, opts) => shared().signBatch(items, opts);
 export const signPdf = (pdf, opts) => shared().signPdf(pdf, opts);
 export const cmsSign = (digest, opts) => shared().cmsSign(digest, opts);
 export const verifyPdf = (pdf) => shared().verifyPdf(pdf);
+export const signXml = (xml, opts) => shared().signXml(xml, opts);
+export const signXmlBatch = (documents, opts) => shared().signXmlBatch(documents, opts);
+export const verifyXml = (xml) => shared().verifyXml(xml);

@@ -110,6 +110,8 @@ class ConsolePrompter:
             for doc in request.documents[:20]:
                 name = doc.name or text("console_unnamed", lang)
                 self._say(f"  - {name}  [{doc.algorithm.value} {doc.digest.hex()[:16]}…]")
+                for line in doc.summary:
+                    self._say(f"    {line}")
                 if doc.source is not None:
                     self._say("    " + text("dialog_document_from", lang, origin=doc.source))
                 if doc.destination is not None:

@@ -46,6 +46,9 @@ class DocumentView:
     """Origin the agent fetched the document from, when it is not the asking page's."""
     destination: str | None = None
     """Origin the agent sends the signed document to, when it is not the asking page's."""
+    summary: tuple[str, ...] = ()
+    """What the document says it is, in the question's language (an XML e-invoice: number,
+    seller, buyer, total); empty for a PDF or a hash."""
 
 
 @dataclass(frozen=True)
@@ -142,6 +145,8 @@ def _document_wire(document: DocumentView) -> dict[str, Any]:
         wire["from"] = document.source
     if document.destination is not None:
         wire["to"] = document.destination
+    if document.summary:
+        wire["summary"] = list(document.summary)
     return wire
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from importlib import resources
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import BadHttpMessage
@@ -22,6 +22,9 @@ from agent.protocol import (
     parse_pdf_sign_request,
     parse_pdf_verify_request,
     parse_sign_request,
+    parse_xml_batch_sign_request,
+    parse_xml_sign_request,
+    parse_xml_verify_request,
 )
 from agent.server.connections import ConnectionLimits
 from agent.server.keys import BODY_SECONDS, CALLER, SERVICE, SETTINGS
@@ -29,6 +32,7 @@ from agent.server.middlewares import json_response
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
+T = TypeVar("T")
 _CHUNK = 256 * 1024
 
 
@@ -81,7 +85,7 @@ async def read_json(request: web.Request) -> dict[str, Any]:
 
 
 def _pdf_json_limit(request: web.Request) -> tuple[int, int]:
-    """The body limit of the PDF routes, and the PDF limit the caller is told."""
+    """The body limit of the PDF and XML routes, and the document limit the caller is told."""
     settings = request.app[SETTINGS]
     return settings.largest_request, settings.max_pdf_bytes
 
@@ -211,4 +215,45 @@ async def pdf_verify(request: web.Request) -> web.Response:
         raise PayloadTooLarge(request.app[SETTINGS].max_pdf_bytes)
     lang = pick_lang(request.headers.get("Accept-Language"), request.app[SETTINGS].lang)
     result = await request.app[SERVICE].verify_pdf(parsed, lang)
+    return json_response(result.to_wire())
+
+
+async def _xml_request(request: web.Request, parse: Callable[[dict[str, Any]], T]) -> T:
+    """The parsed body of an XML route, bounded like a PDF's (a batch of invoices in all)."""
+    body = await _json_body(request, *_pdf_json_limit(request))
+    # Megabytes of JSON and base64: decoded off the event loop.
+    return await asyncio.to_thread(lambda: parse(decode_json_object(body)))
+
+
+def _within_document_limit(request: web.Request, size: int) -> None:
+    limit = request.app[SETTINGS].max_pdf_bytes
+    if size > limit:
+        raise PayloadTooLarge(limit)
+
+
+@routes.post("/v1/xml/sign")
+async def xml_sign(request: web.Request) -> web.Response:
+    """Sign an XML document (e-invoice, tax filing, any enveloped XMLDSig)."""
+    parsed = await _xml_request(request, parse_xml_sign_request)
+    _within_document_limit(request, parsed.size)
+    result = await request.app[SERVICE].sign_xml(request[CALLER], parsed)
+    return json_response(await asyncio.to_thread(result.to_wire))
+
+
+@routes.post("/v1/xml/sign/batch")
+async def xml_sign_batch(request: web.Request) -> web.Response:
+    """Sign up to 500 XML documents after one consent and one login."""
+    parsed = await _xml_request(request, parse_xml_batch_sign_request)
+    _within_document_limit(request, parsed.size)
+    result = await request.app[SERVICE].sign_xml_batch(request[CALLER], parsed)
+    return json_response(await asyncio.to_thread(result.to_wire))
+
+
+@routes.post("/v1/xml/verify")
+async def xml_verify(request: web.Request) -> web.Response:
+    """Check every signature of an XML document; no consent needed, nothing is signed."""
+    parsed = await _xml_request(request, parse_xml_verify_request)
+    _within_document_limit(request, len(parsed.xml))
+    lang = pick_lang(request.headers.get("Accept-Language"), request.app[SETTINGS].lang)
+    result = await request.app[SERVICE].verify_xml(parsed, lang)
     return json_response(result.to_wire())

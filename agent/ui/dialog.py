@@ -173,6 +173,8 @@ class ConsentDialog:
             docs = self._section(view.documents_heading)
             for document in view.documents:
                 self._label(docs, document.name, wraplength=_WRAP)
+                for said in document.summary:  # what an XML invoice says: number, parties, total
+                    self._label(docs, "   " + said, wraplength=_WRAP)
                 self._label(docs, "   " + document.fingerprint, font=self.font_mono, fg=_MUTED)
                 for route in document.route:  # another origin than the page's: in plain sight
                     self._label(docs, "   " + route, wraplength=_WRAP)

@@ -102,6 +102,8 @@ class DocumentLine:
     """The digest, shortened and labelled, e.g. ``Mã băm SHA-256: 2CF2 4DBA … 9824``."""
     route: tuple[str, ...] = ()
     """``Lấy từ: …`` and ``Gửi tới: …``, for another origin than the asking page's."""
+    summary: tuple[str, ...] = ()
+    """What the document says it is (an XML e-invoice: number, seller, buyer, total)."""
 
 
 @dataclass(frozen=True)
@@ -259,6 +261,7 @@ def _document_line(document: DocumentView, lang: Lang) -> DocumentLine:
             fingerprint=fingerprint(document.digest),
         ),
         route=tuple(route),
+        summary=document.summary,
     )
 
 
@@ -422,6 +425,21 @@ def _field(obj: dict[str, Any], key: str, kind: type[Any]) -> Any:
     return value
 
 
+MAX_SUMMARY_LINES: Final = 12
+"""Most summary lines shown for one document (an e-invoice has seven)."""
+MAX_SUMMARY_CHARS: Final = 300
+"""Longest summary line shown; the agent writes shorter ones."""
+
+
+def _summary(value: Any) -> tuple[str, ...]:
+    """The optional ``summary`` of a document: a list of strings, bounded for the window."""
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(line, str) for line in value):
+        raise InvalidQuestion("'summary' must be a list of strings")
+    return tuple(line[:MAX_SUMMARY_CHARS] for line in value[:MAX_SUMMARY_LINES])
+
+
 def parse_question(wire: Any) -> PromptRequest:
     """Read the question the agent wrote (the inverse of ``PromptRequest.to_wire``)."""
     if not isinstance(wire, dict):
@@ -446,6 +464,7 @@ def parse_question(wire: Any) -> PromptRequest:
                 algorithm=HashAlgorithm(_field(d, "algorithm", str)),
                 source=d.get("from") if isinstance(d.get("from"), str) else None,
                 destination=d.get("to") if isinstance(d.get("to"), str) else None,
+                summary=_summary(d.get("summary")),
             )
             for d in wire.get("documents") or ()
         )

@@ -214,6 +214,50 @@ test("signPdf: a Blob in, the appearance image as base64, Uint8Array out", async
   assert.deepEqual(result.pdf, fromBase64("JVBERi0="));
 });
 
+test("signXml: XML text is sent as UTF-8 base64 with the einvoice profile by default", async () => {
+  let body;
+  const agent = fakeAgent({
+    routes: {
+      "/v1/xml/sign": (r) => ((body = r.body), { status: 200, body: { xml: "PGEvPg==", certificate: CERT, signatureAlgorithm: "rsa" } }),
+    },
+  });
+  const xml = "<HDon><DLHDon Id=\"a\">Hóa đơn</DLHDon></HDon>";
+  const result = await direct(agent).signXml(xml, { role: "buyer", documentName: "HĐ 1", unknown: 1 });
+  assert.equal(body.xml, toBase64(new TextEncoder().encode(xml)));
+  assert.deepEqual({ ...body, xml: undefined }, { xml: undefined, profile: "einvoice", role: "buyer", documentName: "HĐ 1" });
+  assert.equal(new TextDecoder().decode(result.xml), "<a/>");
+  assert.equal(result.signatureAlgorithm, "rsa");
+});
+
+test("signXmlBatch and verifyXml: documents as text or bytes, answers decoded", async () => {
+  let batch;
+  const agent = fakeAgent({
+    routes: {
+      "/v1/xml/sign/batch": (r) => (
+        (batch = r.body),
+        {
+          status: 200,
+          body: {
+            documents: [{ index: 0, documentName: null, signed: true, xml: "PGEvPg==", signatureAlgorithm: "rsa" }],
+            signed: 1,
+            certificate: CERT,
+          },
+        }
+      ),
+      "/v1/xml/verify": { status: 200, body: { allValid: true, signatures: [], text: "" } },
+    },
+  });
+  const client = direct(agent);
+  const result = await client.signXmlBatch(["<a/>", { xml: new Uint8Array([60, 98, 47, 62]), profile: "enveloped", signId: "x" }]);
+  assert.deepEqual(batch.documents, [
+    { xml: "PGEvPg==", profile: "einvoice" },
+    { xml: "PGIvPg==", profile: "enveloped", signId: "x" },
+  ]);
+  assert.deepEqual(result.documents[0].xml, fromBase64("PGEvPg=="));
+  assert.equal((await client.verifyXml("<a/>")).allValid, true);
+  await rejects(client.signXmlBatch([]), "INVALID_ARGUMENT");
+});
+
 test("cmsSign sends digest and digestAlgorithm", async () => {
   let body;
   const agent = fakeAgent({ routes: { "/v1/cms/sign": (r) => ((body = r.body), { status: 200, body: { cms: "MA==", certificate: CERT } }) } });

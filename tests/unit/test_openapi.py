@@ -65,8 +65,14 @@ from agent.protocol import (
     PdfSignResponse,
     PdfVerifyRequest,
     PdfVerifyResponse,
+    SignedXml,
     SignResponse,
     TokenRef,
+    XmlBatchSignResponse,
+    XmlSignRequest,
+    XmlSignResponse,
+    XmlVerifyRequest,
+    XmlVerifyResponse,
     b64decode,
     parse_appearance,
     parse_batch_sign_request,
@@ -75,11 +81,15 @@ from agent.protocol import (
     parse_pdf_sign_request,
     parse_pdf_verify_request,
     parse_sign_request,
+    parse_xml_batch_sign_request,
+    parse_xml_sign_request,
+    parse_xml_verify_request,
 )
 from agent.server.keys import CALLER, SERVICE, SETTINGS, ServerSettings
 from agent.server.routes import routes
 from agent.service import SigningService
 from agent.token import Inventory, PinState
+from agent.xml.verify import XmlVerificationReport
 
 Spec = dict[str, Any]
 Parser = Callable[[dict[str, Any]], object]
@@ -97,7 +107,14 @@ PARSERS: dict[str, Parser] = {
     "/v1/pdf/sign": functools.partial(parse_pdf_sign_request, default_tsa="http://tsa.example/"),
     "/v1/cms/sign": parse_cms_sign_request,
     "/v1/pdf/verify": parse_pdf_verify_request,
+    "/v1/xml/sign": parse_xml_sign_request,
+    "/v1/xml/sign/batch": parse_xml_batch_sign_request,
+    "/v1/xml/verify": parse_xml_verify_request,
 }
+
+#: Requests whose fields exclude one another (``signId`` only with ``enveloped``, ``parentId``
+#: or ``parentXpath``): their examples use every property between them, not each one.
+SEVERAL_EXAMPLES = {"/v1/xml/sign", "/v1/xml/sign/batch"}
 
 #: Request media types other than JSON alone.
 MEDIA_TYPES = {"/v1/pdf/sign": {"application/json", "multipart/form-data"}}
@@ -128,10 +145,19 @@ EXPECTED_CODES = {
     ("post", "/v1/cms/sign"): _CHECKS | _BODY | _SIGNING | {"SIGNING_FAILED"},
     # No prompt, no token: only the request itself can be wrong.
     ("post", "/v1/pdf/verify"): _CHECKS | _BODY,
+    ("post", "/v1/xml/sign"): _CHECKS | _BODY | _SIGNING,
+    ("post", "/v1/xml/sign/batch"): _CHECKS | _BODY | _SIGNING,
+    ("post", "/v1/xml/verify"): _CHECKS | _BODY,
 }
 
 #: Operations whose size limit is ``max_pdf_bytes`` (on the PDF), not ``max_body_bytes``.
-PDF_SIZED = {"/v1/pdf/sign", "/v1/pdf/verify"}
+PDF_SIZED = {
+    "/v1/pdf/sign",
+    "/v1/pdf/verify",
+    "/v1/xml/sign",
+    "/v1/xml/sign/batch",
+    "/v1/xml/verify",
+}
 
 #: The caller the origin middleware hands to the handlers.
 ADMITTED = Admitted(parse_origin("https://portal.example.gov.vn"), via_wildcard=False)
@@ -346,6 +372,13 @@ def test_request_body_is_required_json_without_extra_fields(spec: Spec, path: st
 @pytest.mark.parametrize("path", sorted(PARSERS))
 def test_request_example_uses_every_property_and_parses(spec: Spec, path: str) -> None:
     schema = request_schema(spec, path)
+    if path in SEVERAL_EXAMPLES:
+        examples = schema["examples"]
+        assert set().union(*examples) == set(schema["properties"])
+        # The exclusive fields stay unset in each: no unset_fields check.
+        for example in examples:
+            PARSERS[path](example)
+        return
     example = request_example(spec, path)
     assert set(example) == set(schema["properties"])
     parsed = PARSERS[path](example)
@@ -688,6 +721,8 @@ def verify_wire(report: VerificationReport) -> dict[str, Any]:
         return asyncio.run(service.verify_pdf(PdfVerifyRequest(b"%PDF-"), Lang.EN)).to_wire()
 
 
+_RSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
+
 WIRE: dict[tuple[str, str], dict[str, Any]] = {
     ("get", "/v1/info"): SigningService.info(),
     ("post", "/v1/certificates"): CertificateResponse(
@@ -700,6 +735,11 @@ WIRE: dict[tuple[str, str], dict[str, Any]] = {
     ("post", "/v1/pdf/sign"): PdfSignResponse(b"%PDF-1.7 signed", _CERT).to_wire(),
     ("post", "/v1/cms/sign"): CmsSignResponse(b"\x30\x80cms", _CERT).to_wire(),
     ("post", "/v1/pdf/verify"): verify_wire(VerificationReport((_CHECKED, _UNREADABLE))),
+    ("post", "/v1/xml/verify"): XmlVerifyResponse(XmlVerificationReport(()), "").to_wire(),
+    ("post", "/v1/xml/sign"): XmlSignResponse(SignedXml(b"<a/>", _RSA_SHA256), _CERT).to_wire(),
+    ("post", "/v1/xml/sign/batch"): XmlBatchSignResponse(
+        (SignedXml(b"<a/>", _RSA_SHA256, "HĐ 1"), SignedXml(b"<b/>", _RSA_SHA256)), _CERT
+    ).to_wire(),
 }
 
 
@@ -785,6 +825,8 @@ def test_response_examples_have_exactly_the_fields_sent(spec: Spec) -> None:
         ("PdfSignResponse", ("post", "/v1/pdf/sign")),
         ("CmsSignResponse", ("post", "/v1/cms/sign")),
         ("PdfVerifyReport", ("post", "/v1/pdf/verify")),
+        ("XmlSignResponse", ("post", "/v1/xml/sign")),
+        ("XmlBatchSignResponse", ("post", "/v1/xml/sign/batch")),
     ]:
         for example in schemas[name]["examples"]:
             assert set(example) == set(WIRE[key]), name
@@ -818,6 +860,20 @@ class Recorder:
     async def verify_pdf(self, request: PdfVerifyRequest, _lang: Lang) -> PdfVerifyResponse:
         self.parsed.append(request)
         return PdfVerifyResponse(VerificationReport(()), "")
+
+    async def sign_xml(self, _caller: Admitted, request: XmlSignRequest) -> XmlSignResponse:
+        self.parsed.append(request)
+        return XmlSignResponse(SignedXml(b"<a/>", "rsa"), _CERT)
+
+    async def sign_xml_batch(
+        self, _caller: Admitted, request: XmlSignRequest
+    ) -> XmlBatchSignResponse:
+        self.parsed.append(request)
+        return XmlBatchSignResponse((SignedXml(b"<a/>", "rsa"),), _CERT)
+
+    async def verify_xml(self, request: XmlVerifyRequest, _lang: Lang) -> XmlVerifyResponse:
+        self.parsed.append(request)
+        return XmlVerifyResponse(XmlVerificationReport(()), "")
 
 
 async def call_handler(
@@ -915,9 +971,13 @@ async def test_each_operation_has_the_size_limit_it_documents(spec: Spec, path: 
             await call_handler(path, padded_object, **limits)
         assert refused.value.limit == limits["max_body"]
         return
+    field = "documents" if path == "/v1/xml/sign/batch" else "xml" if "/xml/" in path else "pdf"
     # Past max_body_bytes, a PDF operation still reads the object (and finds no "pdf").
-    with pytest.raises(BadRequest, match="pdf"):
+    with pytest.raises(BadRequest, match=field):
         await call_handler(path, padded_object, **limits)
+    if "/xml/" in path:
+        await xml_within_the_pdf_limit(spec, path, limits)
+        return
     example = request_example(spec, path)
     pdf = base64.b64decode(example["pdf"])
     largest = pdf + b"%" * (limits["max_pdf"] - len(pdf))
@@ -934,6 +994,32 @@ async def test_each_operation_has_the_size_limit_it_documents(spec: Spec, path: 
         with pytest.raises(PayloadTooLarge) as refused:
             await call_handler(path, *multipart(form_parts(spec, largest + b"%", {})), **limits)
         assert refused.value.limit == limits["max_pdf"]
+
+
+async def xml_within_the_pdf_limit(spec: Spec, path: str, limits: dict[str, int]) -> None:
+    """XML documents, in all, as large as ``max_pdf_bytes`` and not one byte larger."""
+    example = request_example(spec, path)
+    if path == "/v1/xml/sign/batch":
+        first = example["documents"][0]
+        half = limits["max_pdf"] // 2
+
+        def sent(extra: int) -> dict[str, Any]:
+            blob = base64.b64encode(b" " * (half + extra)).decode()
+            return {**example, "documents": [{**first, "xml": blob}] * 2}
+
+        size = 2 * half
+    else:
+
+        def sent(extra: int) -> dict[str, Any]:
+            blob = base64.b64encode(b" " * (limits["max_pdf"] + extra)).decode()
+            return {**example, "xml": blob}
+
+        size = limits["max_pdf"]
+    [parsed] = await call_handler(path, json.dumps(sent(0)).encode(), **limits)
+    assert getattr(parsed, "size", None) in (size, None)
+    with pytest.raises(PayloadTooLarge) as refused:
+        await call_handler(path, json.dumps(sent(1)).encode(), **limits)
+    assert refused.value.limit == limits["max_pdf"]
 
 
 @pytest.mark.parametrize("size", [0, 1, 2, 3, 1000, 3 * 1024 * 1024 + 1])

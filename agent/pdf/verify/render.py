@@ -10,9 +10,6 @@ import base64
 from datetime import datetime
 from typing import Any
 
-from cryptography import x509
-from cryptography.x509.oid import NameOID
-
 from agent import messages
 from agent.messages import DEFAULT_LANG, Lang
 from agent.pdf.verify.model import (
@@ -23,6 +20,7 @@ from agent.pdf.verify.model import (
     SignatureReport,
     VerificationReport,
 )
+from agent.verify_text import format_time, short_name
 
 
 def report_to_json(report: VerificationReport) -> dict[str, Any]:
@@ -104,7 +102,7 @@ def _signature_lines(index: int, s: SignatureReport, lang: Lang) -> list[str]:
         mark(s.valid, "verify_valid" if s.valid else "verify_not_valid"),
     ]
     if s.trusted:
-        lines.append(mark(True, "verify_trusted", root=_short_name(s.chain[-1] if s.chain else "")))
+        lines.append(mark(True, "verify_trusted", root=short_name(s.chain[-1] if s.chain else "")))
     else:
         lines.append(mark(False, "verify_untrusted"))
     revocation: dict[Revocation, tuple[bool | None, str]] = {
@@ -118,12 +116,12 @@ def _signature_lines(index: int, s: SignatureReport, lang: Lang) -> list[str]:
         if s.signing_time is None:
             lines.append(f"    {_text('verify_no_signing_time', lang)}")
         else:
-            when = _format_time(s.signing_time, lang)
+            when = format_time(s.signing_time, lang)
             lines.append(f"    {_text('verify_signing_time', lang, time=when)}")
     if s.timestamp is None:
         lines.append(mark(None, "verify_no_timestamp"))
     else:
-        when = _format_time(s.timestamp, lang)
+        when = format_time(s.timestamp, lang)
         key = "verify_timestamp_valid" if s.timestamp_valid else "verify_timestamp_invalid"
         lines.append(mark(bool(s.timestamp_valid), key, time=when))
     lines.append(_coverage_line(s, lang, mark))
@@ -157,19 +155,3 @@ def _coverage_line(s: SignatureReport, lang: Lang, mark: Any) -> str:
         what = _text(what_key.get(s.modifications, "verify_modified_other"), lang)
         line = mark(False, "verify_coverage_modified", what=what)
     return line
-
-
-def _format_time(moment: datetime, lang: Lang) -> str:
-    local = moment.astimezone()
-    raw = local.strftime("%z") or "+0000"
-    offset = f"{raw[:3]}:{raw[3:5]}"
-    return _text("verify_time", lang, moment=local, offset=offset)
-
-
-def _short_name(rfc4514: str) -> str:
-    """The common name in an RFC 4514 subject, for people; the subject if it has none."""
-    try:
-        names = x509.Name.from_rfc4514_string(rfc4514).get_attributes_for_oid(NameOID.COMMON_NAME)
-    except ValueError:
-        return rfc4514
-    return str(names[0].value) if names else rfc4514
