@@ -6,16 +6,23 @@ from enum import StrEnum
 
 
 class HashAlgorithm(StrEnum):
-    """Digest algorithms accepted for precomputed hashes."""
+    """Digest algorithms the token layer signs.
+
+    Which of them a caller may name is each request parser's decision:
+    :data:`agent.protocol.DIGEST_ALGORITHMS` for precomputed hashes (no SHA-1), SHA-1 only
+    for an XML signature whose caller asked for it (:mod:`agent.xml.commands`).
+    """
 
     SHA256 = "SHA-256"
     SHA384 = "SHA-384"
     SHA512 = "SHA-512"
+    SHA1 = "SHA-1"
+    """Only for XML signatures that older e-invoice receivers require, on request."""
 
     @property
     def digest_size(self) -> int:
         """Length in bytes of a digest of this algorithm."""
-        return {"SHA-256": 32, "SHA-384": 48, "SHA-512": 64}[self.value]
+        return {"SHA-256": 32, "SHA-384": 48, "SHA-512": 64, "SHA-1": 20}[self.value]
 
     @property
     def jose_suffix(self) -> str:

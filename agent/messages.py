@@ -1000,9 +1000,47 @@ _CATALOGUE: Final[dict[str, dict[Lang, str]]] = {
     },
     "vgca_instead_p12": {
         Lang.VI: "Kyso Agent không ký bằng tệp khóa .p12: khóa bí mật chỉ nằm trong thiết bị "
-        "ký số (USB token). Hãy dùng SignMsg hoặc các chức năng ký PDF với USB token.",
+        "ký số (USB token). Hãy dùng SignXML, SignMsg hoặc các chức năng ký PDF với USB token.",
         Lang.EN: "Kyso Agent does not sign with .p12 key files: the private key stays on the "
-        "USB token. Use SignMsg or the PDF signing functions with the token.",
+        "USB token. Use SignXML, SignMsg or the PDF signing functions with the token.",
+    },
+    # The VGCA port's SignXML and VerifyXML.
+    "vgca_xml_fields": {
+        Lang.VI: "SignXML cần 'Base64Content' (base64 của tài liệu XML cần ký)",
+        Lang.EN: "SignXML needs 'Base64Content' (the base64 of the XML document to sign)",
+    },
+    "vgca_flag": {
+        Lang.VI: '\'{field}\' phải là "true" hoặc "false"',
+        Lang.EN: '\'{field}\' must be "true" or "false"',
+    },
+    "vgca_verify_xml_fields": {
+        Lang.VI: "VerifyXML cần 'Data' (nội dung tài liệu XML đã ký) và, nếu có, 'Format': \"XML\"",
+        Lang.EN: "VerifyXML needs 'Data' (the signed XML document's text) and, if given, "
+        "'Format': \"XML\"",
+    },
+    "vgca_xml_unsigned": {
+        Lang.VI: "Tài liệu XML không có chữ ký số nào.",
+        Lang.EN: "The XML document carries no signature.",
+    },
+    "vgca_xml_valid": {
+        Lang.VI: "Mọi chữ ký trong tài liệu XML ({count}) đều hợp lệ.",
+        Lang.EN: "Every signature of the XML document ({count}) is valid.",
+    },
+    "vgca_xml_invalid": {
+        Lang.VI: "Tài liệu XML có chữ ký không hợp lệ hoặc không do CA tin cậy cấp.",
+        Lang.EN: "The XML document has a signature that is invalid or not from a trusted CA.",
+    },
+    "vgca_xml_intact": {
+        Lang.VI: "Chữ ký khớp với tài liệu: tài liệu không bị thay đổi sau khi ký.",
+        Lang.EN: "The signature matches the document: it was not changed after signing.",
+    },
+    "vgca_cert_trusted": {
+        Lang.VI: "Chứng thư số do CA mà Kyso Agent tin cậy cấp và còn hiệu lực.",
+        Lang.EN: "The certificate comes from a CA Kyso Agent trusts and is valid.",
+    },
+    "vgca_cert_untrusted": {
+        Lang.VI: "Chứng thư số không do CA mà Kyso Agent tin cậy cấp, hoặc đã hết hạn.",
+        Lang.EN: "The certificate was not issued by a CA Kyso Agent trusts, or has expired.",
     },
     # kyso-agent trust install|uninstall|status (the local CA in the certificate stores).
     "trust_result_line": {Lang.VI: "  {store}: {outcome}", Lang.EN: "  {store}: {outcome}"},
@@ -1779,6 +1817,12 @@ _CATALOGUE: Final[dict[str, dict[Lang, str]]] = {
         "hãy sửa tệp XML",
         Lang.EN: 'the XML document has {count} {path} elements where profile "{profile}" '
         "needs exactly one; fix the XML file",
+    },
+    "bad_xml_root_no_id": {
+        Lang.VI: "phần tử gốc <{element}> không có thuộc tính Id: chữ ký XML luôn ghi rõ phần "
+        "nó ký (#Id); hãy cho phần tử cần ký một Id",
+        Lang.EN: "the root element <{element}> has no Id attribute: an XML signature always "
+        "names what it signs (#Id); give the element to sign an Id",
     },
     "bad_xml_element_no_id": {
         Lang.VI: "phần tử {path} cần ký không có thuộc tính Id; hãy dùng tệp XML có Id cho phần "

@@ -283,8 +283,12 @@ def _refuse_hidden(value: str, field: str) -> None:
             raise BadRequest(Phrase.of("bad_stacked_marks", field=field, limit=MAX_MARKS))
 
 
-_HASH_ALGORITHMS: Final = {a.value: a for a in HashAlgorithm}
-_DIGEST_SIZES: Final = {a: a.digest_size for a in HashAlgorithm}
+DIGEST_ALGORITHMS: Final = (HashAlgorithm.SHA256, HashAlgorithm.SHA384, HashAlgorithm.SHA512)
+"""What a caller's precomputed digest may be (``/v1/sign``, ``/v1/sign/batch``,
+``/v1/cms/sign``). Not SHA-1, which the token layer signs only for an XML signature whose
+caller asked for it: a bare SHA-1 digest could be a collision prepared elsewhere."""
+_HASH_ALGORITHMS: Final = {a.value: a for a in DIGEST_ALGORITHMS}
+_DIGEST_SIZES: Final = {a: a.digest_size for a in DIGEST_ALGORITHMS}
 
 
 def _digest_item(
@@ -300,7 +304,7 @@ def _digest_item(
     # A dict, not HashAlgorithm(name): a batch looks a thousand of them up.
     hash_algorithm = _HASH_ALGORITHMS.get(name) if isinstance(name, str) else None
     if hash_algorithm is None:
-        allowed = ", ".join(a.value for a in HashAlgorithm)
+        allowed = ", ".join(a.value for a in DIGEST_ALGORITHMS)
         raise BadRequest(
             Phrase.of("bad_hash_algorithm", field=f"{where}{algorithm}", allowed=allowed)
         )

@@ -502,7 +502,7 @@ class SigningService:
 
             # The signing time is this computer's local wall time, as invoices write it.
             signed = await xml.sign(
-                request.documents, cert.der, digests, self._clock().astimezone()
+                request.documents, checked, cert.der, digests, self._clock().astimezone()
             )
             return signed, len(signed)
 

@@ -6,8 +6,9 @@ offers the raw mechanisms, so the agent builds the input itself:
 * RSA PKCS#1 v1.5: ``CKM_RSA_PKCS`` over ``DigestInfo(hash)``.
 * RSA-PSS: ``CKM_RSA_PKCS_PSS`` over the digest, MGF1 with the same hash, salt
   as long as the digest.
-* ECDSA: ``CKM_ECDSA`` over the digest; the token returns ``r || s``, which is
-  re-encoded as the DER ``ECDSA-Sig-Value`` that X.509 and CMS expect.
+* ECDSA: ``CKM_ECDSA`` over the digest (a SHA-1 one too: its raw 20 bytes); the token
+  returns ``r || s``, which is re-encoded as the DER ``ECDSA-Sig-Value`` that X.509 and
+  CMS expect.
 """
 
 from __future__ import annotations
@@ -26,12 +27,14 @@ _DIGEST_INFO_PREFIX: Final = {
     HashAlgorithm.SHA256: bytes.fromhex("3031300d060960864801650304020105000420"),
     HashAlgorithm.SHA384: bytes.fromhex("3041300d060960864801650304020205000430"),
     HashAlgorithm.SHA512: bytes.fromhex("3051300d060960864801650304020305000440"),
+    HashAlgorithm.SHA1: bytes.fromhex("3021300906052b0e03021a05000414"),
 }
 
 _PSS_PARAMS: Final = {
     HashAlgorithm.SHA256: (pkcs11.Mechanism.SHA256, pkcs11.MGF.SHA256, 32),
     HashAlgorithm.SHA384: (pkcs11.Mechanism.SHA384, pkcs11.MGF.SHA384, 48),
     HashAlgorithm.SHA512: (pkcs11.Mechanism.SHA512, pkcs11.MGF.SHA512, 64),
+    HashAlgorithm.SHA1: (pkcs11.Mechanism.SHA_1, pkcs11.MGF.SHA1, 20),
 }
 
 

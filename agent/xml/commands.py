@@ -23,9 +23,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Final
+from typing import Any, Final
 
 from cryptography import x509
 from lxml import etree
@@ -34,8 +34,9 @@ from agent.algorithms import HashAlgorithm
 from agent.errors import BadRequest
 from agent.messages import Lang, Phrase
 from agent.protocol import SignedXml, XmlDocumentRequest
-from agent.xml.parse import parse_xml
-from agent.xml.profiles import Placement, locate
+from agent.xml import profiles
+from agent.xml.parse import id_of, parse_xml
+from agent.xml.profiles import Placement, PlacementSpec, locate
 from agent.xml.sign import PreparedXml, XmlDigest, finish, prepare
 from agent.xml.summary import summarize_xml, summary_lines
 from agent.xml.verify import XmlVerificationReport, report_to_text, verify_xml
@@ -44,10 +45,29 @@ DigestSigner = Callable[[Sequence[tuple[bytes, HashAlgorithm]]], Awaitable[Seque
 """Signs digests with the chosen token key after one login (consent given, PIN at hand):
 RSA PKCS#1 v1.5 values, ECDSA values as DER or ``r||s``."""
 
-# The token signs precomputed digests of the algorithms it knows (agent.token.mechanisms):
-# SHA-1 has no DigestInfo there yet, so an XML signature with SHA-1 is refused before the
-# question rather than failing after the PIN.
-_TOKEN_HASH: Final = {XmlDigest.SHA256: HashAlgorithm.SHA256}
+# The token signs precomputed digests of the algorithms it knows (agent.token.mechanisms).
+# SHA-1 is here, and only here, because an XML caller asked for it by name (older e-invoice
+# receivers accept nothing else); /v1/sign and VGCA SignMsg keep their own lists without it.
+# A digest missing from this table is refused before the question, not after the PIN.
+_TOKEN_HASH: Final = {
+    XmlDigest.SHA256: HashAlgorithm.SHA256,
+    XmlDigest.SHA1: HashAlgorithm.SHA1,
+}
+
+
+class _Parsed:
+    """The tree and placement the check made, handed once to the signing that follows.
+
+    Signing writes into the tree; a second attempt (a wrong PIN typed) parses the document
+    again from the bytes received, so it never signs a tree an earlier attempt changed.
+    """
+
+    def __init__(self, tree: Any, placement: Placement) -> None:
+        self._kept: tuple[Any, Placement] | None = (tree, placement)
+
+    def take(self) -> tuple[Any, Placement] | None:
+        kept, self._kept = self._kept, None
+        return kept
 
 
 @dataclass(frozen=True)
@@ -59,6 +79,9 @@ class CheckedXml:
     summary: tuple[str, ...]
     """What the signed element says (invoice number, seller, buyer, total …), in the
     question's language (:func:`agent.xml.summary.summary_lines`)."""
+    parsed: _Parsed = field(repr=False, compare=False)
+    """The check's own parse, for the first signing attempt (a batch of invoices is parsed
+    once, not twice, in the common case)."""
 
 
 async def check(documents: Sequence[XmlDocumentRequest], lang: Lang) -> tuple[CheckedXml, ...]:
@@ -77,19 +100,23 @@ async def check(documents: Sequence[XmlDocumentRequest], lang: Lang) -> tuple[Ch
 
 async def sign(
     documents: Sequence[XmlDocumentRequest],
+    checked: Sequence[CheckedXml],
     certificate: bytes,
     signer: DigestSigner,
     signing_time: datetime,
 ) -> tuple[SignedXml, ...]:
     """Every document signed with the key of ``certificate`` (DER) through ``signer``.
 
-    ``signing_time`` is written as its wall-clock time: the caller passes local time.
+    ``checked`` is :func:`check`'s answer for ``documents``. ``signing_time`` is written as its
+    wall-clock time: the caller passes local time.
     """
     cert = x509.load_der_x509_certificate(certificate)
 
     def prepare_all() -> list[PreparedXml]:
         # check() has refused whatever could be refused: nothing here depends on the caller.
-        return [_prepare_one(d, cert, signing_time) for d in documents]
+        return [
+            _prepare_one(d, c, cert, signing_time) for d, c in zip(documents, checked, strict=True)
+        ]
 
     prepared = await asyncio.to_thread(prepare_all)
     values = await signer(
@@ -117,11 +144,35 @@ async def verify(
     return await asyncio.to_thread(job)
 
 
+async def infer_spec(data: bytes) -> PlacementSpec:
+    """Where a document's signature goes when the caller did not say
+    (:func:`agent.xml.profiles.infer_spec`); a document that cannot be parsed is refused."""
+    return await asyncio.to_thread(lambda: profiles.infer_spec(parse_xml(data)))
+
+
+def signature_only(signed: bytes, before: bytes) -> bytes:
+    """The ``Signature`` element that signing added to ``before``, serialised on its own (its
+    namespace declared on it), for callers that insert it into their copy themselves."""
+    old = {id_of(e) for e in _signatures(parse_xml(before))}
+    new = [e for e in _signatures(parse_xml(signed)) if id_of(e) not in old]
+    if len(new) != 1:
+        raise RuntimeError(f"{len(new)} new Signature elements in the signed document")
+    return bytes(etree.tostring(new[0], encoding="UTF-8", with_tail=False))
+
+
+def _signatures(tree: Any) -> list[Any]:
+    return list(tree.iter(f"{{{profiles.DSIG_NS}}}Signature"))
+
+
 def _check_one(document: XmlDocumentRequest, lang: Lang) -> CheckedXml:
     _token_hash(document.digest)
     tree = parse_xml(document.xml)
     placement = locate(tree, document.spec)
-    return CheckedXml(hashlib.sha256(document.xml).digest(), _summary(placement, lang))
+    return CheckedXml(
+        hashlib.sha256(document.xml).digest(),
+        _summary(placement, lang),
+        _Parsed(tree, placement),
+    )
 
 
 def _summary(placement: Placement, lang: Lang) -> tuple[str, ...]:
@@ -132,10 +183,16 @@ def _summary(placement: Placement, lang: Lang) -> tuple[str, ...]:
 
 
 def _prepare_one(
-    document: XmlDocumentRequest, certificate: x509.Certificate, signing_time: datetime
+    document: XmlDocumentRequest,
+    checked: CheckedXml,
+    certificate: x509.Certificate,
+    signing_time: datetime,
 ) -> PreparedXml:
-    tree = parse_xml(document.xml)
-    placement = locate(tree, document.spec)
+    kept = checked.parsed.take()
+    if kept is None:  # a later attempt: the first one may have written into its tree
+        tree = parse_xml(document.xml)
+        kept = tree, locate(tree, document.spec)
+    tree, placement = kept
     return prepare(
         tree, placement, certificate, digest=document.digest.value, signing_time=signing_time
     )

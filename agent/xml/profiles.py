@@ -113,6 +113,33 @@ def locate(tree: Any, spec: PlacementSpec) -> Placement:
     return enveloped(tree, spec.sign_id, parent_id=spec.parent_id, parent_xpath=spec.parent_xpath)
 
 
+def infer_spec(tree: Any) -> PlacementSpec:
+    """The placement a document's own shape implies, for callers that name none (the VGCA
+    port's ``SignXML``): an e-invoice (``HDon``, also inside a tax message) as its seller, a
+    tax declaration, a tax message, or else the root element by its Id, signed into itself.
+
+    Raises :class:`BadRequest` when the root element has no Id: a signature here always
+    names what it covers (``#Id``), never the whole document implicitly.
+    """
+    root = tree.getroot()
+    for name, profile in _SHAPES:
+        if root.xpath("descendant-or-self::*[local-name()=$n]", n=name):
+            return PlacementSpec(profile)
+    sign_id = id_of(root)
+    if sign_id is None:
+        raise BadRequest(Phrase.of("bad_xml_root_no_id", element=etree.QName(root).localname))
+    return PlacementSpec(Profile.ENVELOPED, sign_id=sign_id)
+
+
+# The element that marks each profile, the most specific first: an invoice travels inside
+# a tax message (TDiep/DLieu/HDon) and is then still signed as an invoice.
+_SHAPES: Final = (
+    ("HDon", Profile.EINVOICE),
+    ("HSoThueDTu", Profile.TAX_DECLARATION),
+    ("TDiep", Profile.TAX_MESSAGE),
+)
+
+
 def einvoice(tree: Any, role: EinvoiceRole = EinvoiceRole.SELLER) -> Placement:
     """``HDon/DLHDon`` signed into ``HDon/DSCKS/<NBan|NMua|CQT|CCKSKhac>``."""
     profile = Profile.EINVOICE.value

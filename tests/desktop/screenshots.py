@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from agent.xml.summary import Party, XmlKind, XmlSummary, summary_lines
 from tests.desktop.xvfb import virtual_display
 
 _DIGEST = "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
@@ -76,7 +77,37 @@ STATES: dict[str, dict[str, Any]] = {
     ),
     "pinpad": _sign(pin={"required": False, "pinpad": True, "triesLeft": "ok", "cached": False}),
     "first-use": _sign(origin="https://vanban.so.tinh.gov.vn", firstUse=True),
+    # An e-invoice: the summary lines are the agent's own (agent/xml/summary.py), in the
+    # picture's language (render_all puts them in).
+    "sign-xml-invoice": _sign(
+        origin="https://hoadon.example.vn",
+        documents=[{"name": "HĐ 1C25TAA-0000123.xml", "digest": _DIGEST, "algorithm": "SHA-256"}],
+    ),
 }
+
+#: The invoice the "sign-xml-invoice" picture describes.
+_INVOICE = XmlSummary(
+    kind=XmlKind.INVOICE,
+    root="HDon",
+    signed_id="DLHDon-1",
+    form="1",
+    serial="C25TAA",
+    number="0000123",
+    issued="2025-06-30",
+    currency="VND",
+    total="11000000",
+    seller=Party("Công ty TNHH Phần mềm Sông Hương", "3301234567"),
+    buyer=Party("Sở Tư pháp tỉnh Thừa Thiên Huế", "3300101234"),
+)
+
+
+def _in_language(question: dict[str, Any], lang: str) -> dict[str, Any]:
+    """The question as the agent would send it in ``lang`` (summaries are the agent's words)."""
+    question = copy.deepcopy(question)
+    for document in question.get("documents", []):
+        if document["name"].endswith(".xml"):
+            document["summary"] = list(summary_lines(_INVOICE, lang))
+    return {**question, "lang": lang}
 
 
 def render(question: dict[str, Any], out: Path, display: str) -> None:
@@ -97,7 +128,7 @@ def render_all(folder: Path, display: str) -> list[Path]:
     for state, question in STATES.items():
         for lang in ("vi", "en"):
             out = folder / f"{state}-{lang}.png"
-            render({**question, "lang": lang}, out, display)
+            render(_in_language(question, lang), out, display)
             written.append(out)
     return written
 

@@ -17,7 +17,6 @@ from typing import Any
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from agent.algorithms import HashAlgorithm
 from agent.errors import BadRequest
 from agent.origin import (
     InvalidOrigin,
@@ -29,6 +28,7 @@ from agent.origin import (
 )
 from agent.protocol import (
     BLANK_CODEPOINTS,
+    DIGEST_ALGORITHMS,
     MAX_MARKS,
     BatchSignRequest,
     CertificatesRequest,
@@ -278,7 +278,7 @@ json_values = st.recursive(
 )
 json_objects = st.dictionaries(_field_names, json_values, max_size=6)
 
-_ALGORITHMS = {a.value: a.digest_size for a in HashAlgorithm}
+_ALGORITHMS = {a.value: a.digest_size for a in DIGEST_ALGORITHMS}
 #: Names the prompt may show: no control, format (bidi, zero-width) or separator character but
 #: the plain space, nothing that renders blank, at most MAX_MARKS combining marks on a letter.
 _document_names = st.text(

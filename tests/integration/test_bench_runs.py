@@ -18,6 +18,7 @@ pytestmark = pytest.mark.integration
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "bench_sign.py"
 BENCH_PDF = BENCH.with_name("bench_pdf.py")
 BENCH_START = BENCH.with_name("bench_start.py")
+BENCH_XML = BENCH.with_name("bench_xml.py")
 BUDGET_LINE = re.compile(r"^\[\d\] .+ budget .+ (PASS|MISS)$")
 
 
@@ -83,3 +84,25 @@ def test_start_bench_quick_reports_start_up_memory_and_idle_cpu() -> None:
     assert "idle CPU with token polling" in budgets[-1]
     # The polling agent has its token worker process, reported on a row of its own.
     assert any("child process" in row and "MB" in row for row in done.stdout.splitlines())
+
+
+def test_xml_bench_quick_signs_through_the_agent_and_directly_and_verifies_them() -> None:
+    done = run_quick(BENCH_XML)
+    rows = done.stdout.splitlines()
+    for figure in (
+        "direct 1 MB e-invoice",
+        "agent /v1/xml/sign 1 MB e-invoice",
+        "direct loop 500 e-invoices",
+        "agent /v1/xml/sign/batch 500 e-invoices",
+    ):
+        line = next(row for row in rows if row.startswith(figure))
+        assert " doc/s " in line and " ms " in line, line
+        assert " x " in line, line
+    [budget] = budget_lines(done.stdout)
+    assert budget.startswith("[5] /v1/xml/sign/batch, 500 e-invoices"), budget
+    assert "was checked with agent.xml.verify" in done.stdout
+    # xmlsec1 judged the sample, or the bench said it could not.
+    assert "xmlsec1 verified a sample of 6" in done.stdout or "xmlsec1 is not installed" in (
+        done.stdout
+    )
+    assert "1 (1 = keep-alive held)" in done.stdout

@@ -246,6 +246,35 @@ def test_expired_certificate_is_refused_before_asking(
     assert fresh.prompts() == []
 
 
+@pytest.mark.parametrize(
+    ("path", "field"), [("/v1/sign", "hashAlgorithm"), ("/v1/cms/sign", "digestAlgorithm")]
+)
+def test_sha1_digest_is_refused_although_xml_signatures_may_use_it(
+    fresh: AgentProcess, token: SessionToken, path: str, field: str
+) -> None:
+    # The token layer signs SHA-1 for an XML signature asked for by name; a caller's bare
+    # SHA-1 digest is still refused before anyone is asked.
+    digest = b64(digest_of(b"x", "SHA-1"))
+    body = {"hash": digest, "hashAlgorithm": "SHA-1"}
+    if field == "digestAlgorithm":
+        body = {"digest": digest, "digestAlgorithm": "SHA-1"}
+    fresh.script({"approved": True, "pin": PIN})
+    response = fresh.post(path, {**body, "certificate": b64(der(token.rsa))})
+    assert (response.status, response.error_code) == (400, "BAD_REQUEST")
+    message = response.json["error"]["message"]
+    assert field in message and "SHA-256, SHA-384, SHA-512" in message and "SHA-1" not in message
+    assert fresh.prompts() == []
+
+
+def test_sha1_items_are_refused_in_a_batch(fresh: AgentProcess, token: SessionToken) -> None:
+    items = [sign_body(digest_of(b"a")), sign_body(digest_of(b"b", "SHA-1"), algorithm="SHA-1")]
+    fresh.script({"approved": True, "pin": PIN})
+    response = fresh.post("/v1/sign/batch", {"items": items, "certificate": b64(der(token.rsa))})
+    assert (response.status, response.error_code) == (400, "BAD_REQUEST")
+    assert "items.1.hashAlgorithm" in response.json["error"]["message"]
+    assert fresh.prompts() == []
+
+
 def test_pss_with_ec_certificate_is_bad_request(fresh: AgentProcess, token: SessionToken) -> None:
     response = fresh.post("/v1/sign", sign_body(digest_of(b"x"), token.ec, scheme="PSS"))
     assert (response.status, response.error_code) == (400, "BAD_REQUEST")

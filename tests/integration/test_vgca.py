@@ -28,6 +28,7 @@ from tests.conftest import PIN, AgentProcess, SessionToken, run_cli, start_agent
 from tests.pdftools import NssDb, page_text, pyhanko_bottom_line, sample_pdf
 from tests.verify import openssl_cms_verify, verify_with_cryptography
 from tests.vgca_portal import Site, serving
+from tests.xmlsig import DSIG, INVOICE, xmlsec_verify
 
 pytestmark = pytest.mark.integration
 
@@ -396,7 +397,7 @@ def test_cancel_returns_status_4(agent_: AgentProcess, portal: Site) -> None:
 def test_unsupported_endpoints_answer_a_vietnamese_message(
     agent_: AgentProcess, portal: Site
 ) -> None:
-    for endpoint in ("SignXML", "VerifyXML", "Whatever"):
+    for endpoint in ("SignXMLP11", "Whatever"):
         reply = call(agent_, endpoint, {"FileName": portal.url("/x.xml")}, portal.origin)
         assert reply["Status"] == 2
         assert f"không hỗ trợ chức năng {endpoint}" in reply["Message"]
@@ -405,7 +406,7 @@ def test_unsupported_endpoints_answer_a_vietnamese_message(
         "SignPDFWP": "Hãy dùng SignPDF hoặc SignApproved",
         "SignOffice": "Hãy chuyển tài liệu sang PDF",
         "VerifyOffice": "Hãy kiểm tra bản PDF bằng VerifyPDF",
-        "SignXMLP12": "Hãy dùng SignMsg",
+        "SignXMLP12": "Hãy dùng SignXML, SignMsg",
     }
     for endpoint, advice in instead.items():
         reply = call(agent_, endpoint, {"FileName": portal.url("/x.docx")}, portal.origin)
@@ -802,3 +803,98 @@ def test_a_vietnamese_file_name_reaches_aspnet_and_php_handlers_unchanged(
     assert upload["php_filename"] == name
     [prompt] = agent_.prompts()
     assert prompt["documents"][0]["name"] == name
+
+
+# --- SignXML and VerifyXML, as vgca_sign_xml / vgca_verify_xml callers send them -------------
+# The shapes: a portal's helper service builds {Base64Content, ReturnSignatureOnly: "false",
+# HashAlg: "Sha256", XmlDsigForm: "false"}, decodes the reply's Signature as the signed XML,
+# sends that text as {Data, Format: "XML"} to VerifyXML and reads
+# JSON.parse(rv)[0].SigInfo.SignerCert.SerialNumber and
+# [0].ValidationDetails.SignerCertStatus.{Status, Description}.
+
+
+def sign_xml_message(xml: bytes, **fields: str) -> dict[str, str]:
+    return {
+        "Base64Content": base64.b64encode(xml).decode(),
+        "ReturnSignatureOnly": "false",
+        "HashAlg": "Sha256",
+        "XmlDsigForm": "false",
+        **fields,
+    }
+
+
+def assert_xmlsec_verifies(signed: bytes, token: SessionToken) -> None:
+    result = xmlsec_verify(signed, token.ca.cert)
+    assert result.returncode == 0, result.stderr
+    assert "SignedInfo References (ok/all): 2/2" in result.stderr
+
+
+def test_sign_xml_signs_a_portals_invoice_and_verify_xml_reads_it_back(
+    agent_: AgentProcess, portal: Site, token: SessionToken
+) -> None:
+    agent_.script({"approved": True, "pin": PIN, "certificate": LEADER})
+    reply = call(agent_, "SignXML", sign_xml_message(INVOICE), portal.origin)
+    assert reply["Status"] == 0, reply
+    assert signer_of(reply["CertBase64"]) == LEADER
+    assert reply["SignatureAlgorithm"].endswith("#rsa-sha256")
+    signed = base64.b64decode(reply["Signature"])
+    assert_xmlsec_verifies(signed, token)
+    [prompt] = agent_.prompts()
+    assert prompt["origin"] == portal.origin
+    assert "Số: 123" in "\n".join(prompt["documents"][0]["summary"])
+
+    # The portal hands the decoded text back, as exc_verify_xml does.
+    checked = call(agent_, "VerifyXML", {"Data": signed.decode(), "Format": "XML"}, portal.origin)
+    assert isinstance(checked, list), checked
+    [first] = checked
+    cert = x509.load_der_x509_certificate(base64.b64decode(reply["CertBase64"]))
+    assert first["SigInfo"]["SignerCert"]["SerialNumber"] == format(cert.serial_number, "X")
+    assert first["ValidationDetails"]["SignerCertStatus"]["Status"] == 0
+    assert (first["Status"], first["Valid"], first["Signer"]) == (0, True, LEADER)
+    assert len(agent_.prompts()) == 1, "verification asks nobody"
+
+    tampered = signed.replace(b"<SHDon>123</SHDon>", b"<SHDon>124</SHDon>")
+    [broken] = call(agent_, "VerifyXML", {"Data": tampered.decode()}, portal.origin)
+    assert (broken["Status"], broken["Valid"], broken["Intact"]) == (17, False, False)
+
+
+def test_sign_xml_with_sha1_and_signature_only_for_an_older_receiver(
+    agent_: AgentProcess, portal: Site, token: SessionToken
+) -> None:
+    document = '<Data Id="hocba"><HocSinh>Nguyễn Văn A</HocSinh><Diem>9</Diem></Data>'.encode()
+    agent_.script({"approved": True, "pin": PIN, "certificate": CLERK})
+    message = sign_xml_message(document, HashAlg="Sha1", ReturnSignatureOnly="true")
+    reply = call(agent_, "SignXML", message, portal.origin)
+    assert reply["Status"] == 0, reply
+    signature = base64.b64decode(reply["Signature"])
+    assert signature.startswith(f'<Signature xmlns="{DSIG}"'.encode()), signature[:80]
+    assert reply["SignatureAlgorithm"].endswith("#ecdsa-sha1")
+    # The portal puts the element where the signature belongs (inside the signed element).
+    assembled = document.replace(b"</Data>", signature + b"</Data>")
+    assert_xmlsec_verifies(assembled, token)
+
+
+@pytest.mark.parametrize(
+    ("xml", "says"),
+    [
+        (b"<HDon><DLHDon Id='a'>", "XML"),
+        (b'<!DOCTYPE x [<!ENTITY e "x">]><Data Id="a">&e;</Data>', "DOCTYPE"),
+        (b"<data><test>test</test></data>", "Id"),
+    ],
+)
+def test_sign_xml_refuses_a_bad_document_in_the_librarys_shape_before_asking(
+    agent_: AgentProcess, portal: Site, xml: bytes, says: str
+) -> None:
+    agent_.script({"approved": True, "pin": PIN})
+    reply = call(agent_, "SignXML", sign_xml_message(xml), portal.origin)
+    assert reply["Status"] == 1, reply
+    assert reply["Error"] == reply["Message"] and says in reply["Message"], reply
+    assert "Signature" not in reply
+    assert agent_.prompts() == []
+
+
+def test_verify_xml_of_an_unsigned_document_is_an_error_object(
+    agent_: AgentProcess, portal: Site
+) -> None:
+    reply = call(agent_, "VerifyXML", {"Data": INVOICE.decode(), "Format": "XML"}, portal.origin)
+    assert reply["Status"] == 17 and reply["Error"], reply

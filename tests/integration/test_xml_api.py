@@ -166,11 +166,6 @@ def test_batch_of_twenty_invoices_one_prompt_one_login(
     assert "signed 20 item(s)" in agent.log_text(), "one operation: one login for all"
 
 
-@pytest.mark.xfail(
-    reason="the token layer signs SHA-256/384/512 digests only (agent.token.mechanisms has no "
-    "SHA-1 DigestInfo): SHA-1 is refused before the question for now",
-    strict=True,
-)
 def test_sha1_when_asked(agent: AgentProcess, token: SessionToken) -> None:
     agent.script({"approved": True, "pin": PIN})
     answer = sign_xml(agent, INVOICE, digestAlgorithm="SHA-1", certificate=b64(der(token.rsa)))
@@ -178,17 +173,21 @@ def test_sha1_when_asked(agent: AgentProcess, token: SessionToken) -> None:
     assert_verifies(base64.b64decode(answer["xml"]), token)
 
 
-def test_sha1_is_refused_before_the_question_until_the_token_signs_it(
-    agent: AgentProcess, token: SessionToken
-) -> None:
+def test_sha1_with_an_ec_key_signs_the_raw_digest(agent: AgentProcess, token: SessionToken) -> None:
     agent.script({"approved": True, "pin": PIN})
-    response = agent.post(
-        "/v1/xml/sign",
-        {"xml": b64(INVOICE), "profile": "einvoice", "digestAlgorithm": "SHA-1"},
-    )
-    assert response.status == 400 and response.error_code == "BAD_REQUEST"
-    assert "SHA-1" in response.json["error"]["message"]
-    assert agent.prompts() == []
+    answer = sign_xml(agent, INVOICE, digestAlgorithm="sha1", certificate=b64(der(token.ec)))
+    assert answer["signatureAlgorithm"].endswith("#ecdsa-sha1")
+    signed = base64.b64decode(answer["xml"])
+    assert_verifies(signed, token)
+    tree = etree.fromstring(signed)
+    methods = {m.get("Algorithm") for m in tree.iter(f"{{{DSIG}}}DigestMethod")}
+    assert methods == {f"{DSIG}sha1"}
+
+
+def test_sha256_stays_the_default(agent: AgentProcess, token: SessionToken) -> None:
+    agent.script({"approved": True, "pin": PIN})
+    answer = sign_xml(agent, INVOICE, certificate=b64(der(token.rsa)))
+    assert answer["signatureAlgorithm"] == RSA_SHA256
 
 
 _SIGNED_ALREADY = INVOICE.replace(

@@ -21,6 +21,7 @@ from agent.token.mechanisms import digest_info, ecdsa_der
         (HashAlgorithm.SHA256, "sha256"),
         (HashAlgorithm.SHA384, "sha384"),
         (HashAlgorithm.SHA512, "sha512"),
+        (HashAlgorithm.SHA1, "sha1"),
     ],
 )
 def test_digest_info_matches_asn1crypto(algorithm: HashAlgorithm, name: str) -> None:

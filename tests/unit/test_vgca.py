@@ -24,6 +24,8 @@ from agent.compat.vgca.protocol import (
     LocalFileWanted,
     Reply,
     Status,
+    VerifyXmlCall,
+    XmlCall,
     decode_message,
     name_from_url,
     parse_auth_call,
@@ -32,6 +34,8 @@ from agent.compat.vgca.protocol import (
     parse_msg_call,
     parse_pdf_call,
     parse_verify_msg_call,
+    parse_verify_xml_call,
+    parse_xml_call,
     status_for,
 )
 from agent.compat.vgca.transfer import (
@@ -46,6 +50,7 @@ from agent.errors import BadRequest, ErrorCode
 from agent.messages import Lang, keys
 from agent.origin import Admitted, OriginPolicy, parse_origin
 from agent.pdf.models import Profile
+from agent.xml.sign import XmlDigest
 
 PAGE = Admitted(parse_origin("https://vpdt.hue.gov.vn"), via_wildcard=False)
 POLICY = OriginPolicy.from_strings(
@@ -409,6 +414,55 @@ def test_a_bad_request_is_explained_wholly_in_one_language(message: str) -> None
     assert vietnamese.startswith("Yêu cầu không hợp lệ: ") and english.startswith("Invalid")
     assert " must " not in vietnamese and " is missing" not in vietnamese
     assert vietnamese != english
+
+
+def test_sign_xml_reads_what_vgca_sign_xml_callers_send() -> None:
+    xml = "<Data Id='a'>Học bạ</Data>".encode()
+    content = base64.b64encode(xml).decode()
+    portal = {"ReturnSignatureOnly": "false", "HashAlg": "Sha256", "XmlDsigForm": "false"}
+    assert parse_xml_call(json.dumps({"Base64Content": content, **portal})) == XmlCall(xml)
+    sha1 = {"Base64Content": content, "ReturnSignatureOnly": "true", "HashAlg": "Sha1"}
+    assert parse_xml_call(json.dumps(sha1)) == XmlCall(xml, XmlDigest.SHA1, signature_only=True)
+    assert parse_xml_call(json.dumps({"Base64Content": content, "ReturnSignatureOnly": True}))
+    for bad in (
+        {"HashAlg": "Sha256"},
+        {"Base64Content": content, "HashAlg": "SHA384"},
+        {"Base64Content": content, "ReturnSignatureOnly": "maybe"},
+        {"Base64Content": "not base64!"},
+    ):
+        with pytest.raises(BadRequest):
+            parse_xml_call(json.dumps(bad))
+    with pytest.raises(BadRequest, match="PIN"):
+        parse_xml_call(json.dumps({"Base64Content": content, "Pin": "1234"}))
+
+
+def test_verify_xml_reads_the_text_portals_send_or_base64() -> None:
+    xml = "<HDon>Hóa đơn</HDon>"
+    as_text = parse_verify_xml_call(json.dumps({"Data": xml, "Format": "XML"}))
+    assert as_text == VerifyXmlCall(xml.encode())
+    encoded = base64.b64encode(xml.encode()).decode()
+    assert parse_verify_xml_call(json.dumps({"Data": encoded})) == as_text
+    assert parse_verify_xml_call(json.dumps({"Base64Content": encoded})) == as_text
+    for bad in ({}, {"Data": xml, "Format": "PDF"}, {"Data": xml, "Base64Content": encoded}):
+        with pytest.raises(BadRequest):
+            parse_verify_xml_call(json.dumps(bad))
+
+
+def test_a_reply_with_a_listing_is_sent_as_an_array() -> None:
+    listing = ({"Status": 0, "SigInfo": {"SignerCert": {"SerialNumber": "1A"}}},)
+    assert Reply(Status.OK, listing=listing).body() == [dict(listing[0])]
+    assert (
+        Reply(Status.SIGNATURE_INVALID, "x").body()
+        == Reply(Status.SIGNATURE_INVALID, "x").to_wire()
+    )
+
+
+def test_sign_msg_still_refuses_sha1_which_only_xml_signatures_may_use() -> None:
+    digest = base64.b64encode(hashlib.sha1(b"x").digest()).decode()  # noqa: S324
+    for name in ("SHA1", "Sha1", "SHA-1"):
+        with pytest.raises(BadRequest) as refused:
+            parse_msg_call(json.dumps({"HashValue": digest, "HashAlg": name}))
+        assert refused.value.phrase is not None and refused.value.phrase.key == "vgca_hash_alg"
 
 
 def test_endpoints_not_offered_say_what_to_use_instead() -> None:

@@ -7,7 +7,7 @@ from lxml import etree
 
 from agent.errors import BadRequest
 from agent.xml.parse import parse_xml
-from agent.xml.profiles import EinvoiceRole, PlacementSpec, Profile, locate
+from agent.xml.profiles import EinvoiceRole, PlacementSpec, Profile, infer_spec, locate
 from tests.xmlsig import GENERIC, INVOICE, TAX_DECLARATION, TAX_MESSAGE, WRAPPED_INVOICE
 
 SIGNED_NBAN = INVOICE.replace(
@@ -147,3 +147,24 @@ def test_parent_xpath_matches_by_local_name_and_must_be_unique() -> None:
     assert refusal(doubled, spec) == "bad_xml_xpath"
     spec = PlacementSpec(Profile.ENVELOPED, sign_id="payload", parent_xpath="//Item")
     assert refusal(doubled, spec) == "bad_xml_element_duplicate"
+
+
+@pytest.mark.parametrize(
+    ("document", "expected"),
+    [
+        (INVOICE, PlacementSpec(Profile.EINVOICE)),
+        (WRAPPED_INVOICE, PlacementSpec(Profile.EINVOICE)),
+        (TAX_DECLARATION, PlacementSpec(Profile.TAX_DECLARATION)),
+        (TAX_MESSAGE, PlacementSpec(Profile.TAX_MESSAGE)),
+        (b'<Data Id="hocba"><A/></Data>', PlacementSpec(Profile.ENVELOPED, sign_id="hocba")),
+    ],
+)
+def test_a_document_without_a_profile_is_placed_by_its_shape(
+    document: bytes, expected: PlacementSpec
+) -> None:
+    assert infer_spec(parse_xml(document)) == expected
+
+
+def test_a_root_without_an_id_cannot_be_placed() -> None:
+    with pytest.raises(BadRequest, match="Id"):
+        infer_spec(parse_xml(b"<data><test>test</test></data>"))

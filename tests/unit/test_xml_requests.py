@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
+from collections.abc import Sequence
 
 import pytest
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
 from agent.algorithms import HashAlgorithm
 from agent.consent.prompter import DocumentView, PromptAction, PromptRequest
@@ -16,11 +20,12 @@ from agent.protocol import (
     parse_xml_batch_sign_request,
     parse_xml_sign_request,
 )
+from agent.testing.softhsm import TestCa
 from agent.ui.dialog_model import describe, parse_question
 from agent.xml import commands
 from agent.xml.profiles import EinvoiceRole, Profile
 from agent.xml.sign import XmlDigest
-from tests.xmlsig import GENERIC, INVOICE
+from tests.xmlsig import GENERIC, INVOICE, SIGNING_TIME, SoftSigner
 
 
 def body(xml: bytes = INVOICE, **fields: object) -> dict[str, object]:
@@ -81,10 +86,36 @@ def test_check_summarizes_the_signed_element_and_names_a_bad_document_in_a_batch
     assert second.summary == ("Tài liệu XML: <Data>", 'Phần sẽ ký: phần tử có Id "payload"')
 
 
-def test_sha1_is_refused_before_the_question_while_the_token_cannot_sign_it() -> None:
+def test_sha1_asked_for_passes_the_checks_and_reaches_the_token_as_sha1() -> None:
     request = parse_xml_sign_request(body(digestAlgorithm="SHA-1"))
-    with pytest.raises(BadRequest, match="SHA-1"):
-        asyncio.run(commands.check(request.documents, Lang.EN))
+    assert request.documents[0].digest is XmlDigest.SHA1
+    checked = asyncio.run(commands.check(request.documents, Lang.EN))  # no refusal before
+    signer = SoftSigner.rsa(TestCa.create())
+    key = signer.key
+    assert isinstance(key, rsa.RSAPrivateKey)
+    asked: list[HashAlgorithm] = []
+
+    async def token(work: Sequence[tuple[bytes, HashAlgorithm]]) -> list[bytes]:
+        asked.extend(algorithm for _digest, algorithm in work)
+        # What CKM_RSA_PKCS over the SHA-1 DigestInfo gives, done in software.
+        return [
+            key.sign(d, padding.PKCS1v15(), Prehashed(hashes.SHA1()))  # noqa: S303
+            for d, _a in work
+        ]
+
+    certificate = signer.cert.public_bytes(serialization.Encoding.DER)
+    [signed] = asyncio.run(
+        commands.sign(request.documents, checked, certificate, token, SIGNING_TIME)
+    )
+    assert asked == [HashAlgorithm.SHA1]
+    # A second attempt (a wrong PIN first) parses again: the first one wrote into its tree.
+    asked.clear()
+    [again] = asyncio.run(
+        commands.sign(request.documents, checked, certificate, token, SIGNING_TIME)
+    )
+    assert asked == [HashAlgorithm.SHA1]
+    assert again.xml.count(b"<SignatureValue>") == signed.xml.count(b"<SignatureValue>") == 1
+    assert signed.signature_algorithm == "http://www.w3.org/2000/09/xmldsig#rsa-sha1"
 
 
 def test_the_summary_travels_to_the_dialog_and_is_shown() -> None:

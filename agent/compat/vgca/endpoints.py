@@ -56,6 +56,8 @@ from agent.compat.vgca.protocol import (
     parse_pdf_call,
     parse_verify_call,
     parse_verify_msg_call,
+    parse_verify_xml_call,
+    parse_xml_call,
     status_for,
 )
 from agent.compat.vgca.transfer import (
@@ -77,11 +79,16 @@ from agent.protocol import (
     PdfSignRequest,
     PdfVerifyRequest,
     SignRequest,
+    XmlDocumentRequest,
+    XmlSignRequest,
+    XmlVerifyRequest,
     b64encode,
 )
 from agent.server.budget import BudgetLimits, MemoryBudget
 from agent.server.middlewares import MemoryRelease
 from agent.service import SigningService
+from agent.xml.commands import infer_spec, signature_only
+from agent.xml.verify import XmlSignatureReport
 
 log = logging.getLogger(__name__)
 
@@ -204,6 +211,8 @@ class VgcaEndpoints:
             Endpoint.VERIFY_MSG: self._verify_msg,
             Endpoint.AUTH: self._auth,
             Endpoint.GET_LICENSE_REQUEST: self._license,
+            Endpoint.SIGN_XML: self._sign_xml,
+            Endpoint.VERIFY_XML: self._verify_xml,
         }
 
     async def handle(self, name: str, message: str, caller: Admitted, port: int) -> Reply:
@@ -444,6 +453,88 @@ class VgcaEndpoints:
                 extra=fields,
             )
         return Reply(Status.OK, self._text("vgca_msg_valid", signer=signer), extra=fields)
+
+    async def _sign_xml(self, _endpoint: Endpoint, message: str, caller: Admitted) -> Reply:
+        """The document signed where its kind prescribes (an invoice as its seller, a tax
+        filing, else its root element by Id), through the same question, PIN and audit as
+        ``POST /v1/xml/sign``; a document that cannot be signed is refused before asking."""
+        call = parse_xml_call(message)
+        spec = await infer_spec(call.xml)
+        request = XmlSignRequest((XmlDocumentRequest(call.xml, spec, call.digest),))
+        signed = await self._service.sign_xml(caller, request)
+        document = signed.document.xml
+        if call.signature_only:
+            document = await asyncio.to_thread(signature_only, document, call.xml)
+        return Reply(
+            Status.OK,
+            extra={
+                **_signature_fields(document, signed.certificate),
+                "HashAlg": call.digest.value.replace("-", ""),
+                "SignatureAlgorithm": signed.document.signature_algorithm,
+            },
+        )
+
+    async def _verify_xml(self, _endpoint: Endpoint, message: str, _caller: Admitted) -> Reply:
+        """Every signature of the document, answered as an array (one object per signature,
+        ``SigInfo`` and ``ValidationDetails`` as ``vgca_verify_xml`` callers read them); a
+        document without any signature gets the error object instead."""
+        call = parse_verify_xml_call(message)
+        answer = await self._service.verify_xml(XmlVerifyRequest(call.xml), self._lang)
+        signatures = answer.report.signatures
+        if not signatures:
+            return Reply(Status.SIGNATURE_INVALID, self._text("vgca_xml_unsigned"))
+        valid = answer.report.all_valid
+        return Reply(
+            Status.OK if valid else Status.SIGNATURE_INVALID,
+            self._text("vgca_xml_valid", count=len(signatures))
+            if valid
+            else self._text("vgca_xml_invalid"),
+            extra={"AllValid": valid, "Report": answer.text},
+            listing=tuple(self._xml_signature(s) for s in signatures),
+        )
+
+    def _xml_signature(self, found: XmlSignatureReport) -> dict[str, Any]:
+        info = cert_fields(found.certificate) if found.certificate else None
+        signer = found.signer
+        intact = found.intact and found.value_ok
+        if not intact:
+            status, message = Status.SIGNATURE_INVALID, self._text("vgca_msg_broken")
+        elif not found.trusted:
+            message = self._text("vgca_msg_untrusted", signer=signer)
+            status = Status.SIGNATURE_INVALID
+        else:
+            status, message = Status.OK, self._text("vgca_msg_valid", signer=signer)
+        # The plugin's callers take SignerCertStatus null to mean "not checked" and read a
+        # non-zero Status with its Description as the certificate's problem.
+        cert_status = {
+            "Status": int(Status.OK if found.trusted else Status.SIGNATURE_INVALID),
+            "Description": self._text(
+                "vgca_cert_trusted" if found.trusted else "vgca_cert_untrusted"
+            ),
+        }
+        signing_time = found.signing_time.isoformat() if found.signing_time else ""
+        return {
+            "Status": int(status),
+            "Message": message,
+            "Valid": found.ok,
+            "Intact": intact,
+            "Trusted": found.trusted,
+            "Signer": signer,
+            "SignatureId": found.signature_id,
+            "SignatureAlgorithm": found.algorithm,
+            "SigningTime": signing_time,
+            "Covers": list(found.covers),
+            "Problems": [p.value for p in found.problems],
+            "CertBase64": info["CertBase64"] if info else "",
+            "SigInfo": {"SignerCert": info, "SigningTime": signing_time},
+            "ValidationDetails": {
+                "IntegrityStatus": {
+                    "Status": int(Status.OK if intact else Status.SIGNATURE_INVALID),
+                    "Description": self._text("vgca_xml_intact" if intact else "vgca_msg_broken"),
+                },
+                "SignerCertStatus": cert_status,
+            },
+        }
 
     async def _license(self, _endpoint: Endpoint, message: str, _caller: Admitted) -> Reply:
         """Licensed: which sites may use the agent is the allow-list's decision, not a

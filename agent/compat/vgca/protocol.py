@@ -23,6 +23,7 @@ from agent.algorithms import HashAlgorithm
 from agent.errors import BadRequest, ErrorCode
 from agent.messages import Phrase
 from agent.protocol import decode_json_object, document_name, refuse_secrets
+from agent.xml.sign import XmlDigest
 
 VIETNAM_TIME: Final = timezone(timedelta(hours=7), "+07:00")
 MAX_URL: Final = 2000
@@ -71,6 +72,10 @@ class Endpoint(StrEnum):
     """The plugin's licence request: answered as licensed (the allow-list is the control)."""
     CONFIG = "Config"
     """The agent's version and settings (instead of the plugin's configuration window)."""
+    SIGN_XML = "SignXML"
+    """An XML document (e-invoice, tax filing, any element with an Id) → an XMLDSig signature."""
+    VERIFY_XML = "VerifyXML"
+    """Check the signatures of an XML document."""
 
 
 PLAIN_WORDS: Final[Mapping[Endpoint, str]] = {
@@ -88,7 +93,7 @@ class Status(IntEnum):
     BAD_REQUEST = 1
     """The message is not a valid request for this endpoint (the Message says which field)."""
     UNSUPPORTED = 2
-    """An endpoint or a mode Kyso Agent does not offer (SignXML, a local file pick …)."""
+    """An endpoint or a mode Kyso Agent does not offer (SignOffice, a local file pick …)."""
     URL_NOT_ALLOWED = 3
     """A download or upload URL outside the page's origin and the allow-list."""
     USER_CANCELLED = 4
@@ -108,7 +113,7 @@ class Status(IntEnum):
     NOT_ATTEMPTED = 16
     """SignFile: not signed because an earlier file of the list failed."""
     SIGNATURE_INVALID = 17
-    """VerifyPDF: the file was checked and not every signature is valid."""
+    """VerifyPDF, VerifyMsg, VerifyXML: checked, and not every signature is valid."""
     TOKEN_MODULE_FAILED = 18
     """The token's driver crashed or hung; the agent restarts it and nothing was signed."""
     INTERNAL = 99
@@ -251,6 +256,30 @@ class VerifyMsgCall:
 
 
 @dataclass(frozen=True)
+class XmlCall:
+    """SignXML: ``{"Base64Content", "HashAlg", "ReturnSignatureOnly", "XmlDsigForm"}``, as
+    ``vgca_sign_xml(sender, JSON.stringify(prms), callback)`` sends it."""
+
+    xml: bytes
+    """The decoded ``Base64Content``: the document to sign."""
+    digest: XmlDigest = XmlDigest.SHA256
+    """``HashAlg``: ``Sha256`` (also when absent) or ``Sha1``, which is written only when
+    asked for (older receivers)."""
+    signature_only: bool = False
+    """``ReturnSignatureOnly``: the reply's ``Signature`` is the new ``Signature`` element
+    alone instead of the whole signed document."""
+
+
+@dataclass(frozen=True)
+class VerifyXmlCall:
+    """VerifyXML: ``{"Data", "Format": "XML"}``; ``Data`` is the document's text as
+    ``vgca_verify_xml`` callers send it (or its base64, or ``Base64Content``)."""
+
+    xml: bytes
+    """The signed document."""
+
+
+@dataclass(frozen=True)
 class AuthCall:
     """Auth: the site's challenge (the message text itself), signed for a sign-in."""
 
@@ -288,6 +317,15 @@ class Reply:
     """The issue date used, ISO 8601 with offset."""
     extra: Mapping[str, Any] = field(default_factory=dict)
     """Fields of one endpoint (``Signature``, ``CertInfo``, ``Files`` …)."""
+    listing: tuple[Mapping[str, Any], ...] = ()
+    """VerifyXML's answer, one object per signature. When given, the reply is this JSON
+    array rather than an object: ``vgca_verify_xml`` callers read ``JSON.parse(rv)[0]``."""
+
+    def body(self) -> dict[str, Any] | list[dict[str, Any]]:
+        """What is sent: :attr:`listing` as an array when there is one, else :meth:`to_wire`."""
+        if self.listing:
+            return [dict(item) for item in self.listing]
+        return self.to_wire()
 
     def to_wire(self) -> dict[str, Any]:
         """The JSON object sent to the page.
@@ -561,6 +599,56 @@ def parse_verify_msg_call(text: str) -> VerifyMsgCall:
         signature=_base64(obj["Signature"], "Signature"),
         certificate=None if certificate in (None, "") else _base64(certificate, "CertBase64"),
     )
+
+
+_FLAGS: Final[Mapping[str, bool]] = {"true": True, "1": True, "false": False, "0": False}
+
+
+def _flag(obj: Mapping[str, Any], key: str) -> bool:
+    """A yes/no field as portals write it: ``"true"``/``"false"`` (strings), booleans, 1/0."""
+    value = obj.get(key)
+    if value is None or value == "":
+        return False
+    if isinstance(value, bool):
+        return value
+    name = str(value).strip().lower() if isinstance(value, str | int) else ""
+    if name not in _FLAGS:
+        raise BadRequest(Phrase.of("vgca_flag", field=key))
+    return _FLAGS[name]
+
+
+def parse_xml_call(text: str) -> XmlCall:
+    """SignXML. ``XmlDsigForm`` is read and ignored: the signature is always an enveloped
+    XMLDSig in the place the document's kind prescribes."""
+    obj = json_or_text(text)
+    if obj is None or "Base64Content" not in obj:
+        raise BadRequest(Phrase.of("vgca_xml_fields"))
+    _flag(obj, "XmlDsigForm")
+    algorithm = obj.get("HashAlg")
+    if algorithm is not None and not isinstance(algorithm, str):
+        raise BadRequest(Phrase.of("bad_xml_digest", digest=repr(algorithm)))
+    return XmlCall(
+        xml=_base64(obj["Base64Content"], "Base64Content"),
+        digest=XmlDigest.parse(algorithm) if algorithm else XmlDigest.SHA256,
+        signature_only=_flag(obj, "ReturnSignatureOnly"),
+    )
+
+
+def parse_verify_xml_call(text: str) -> VerifyXmlCall:
+    """VerifyXML: ``Data`` (the XML text, or its base64) or ``Base64Content``; ``Format``, when
+    present, is ``XML``."""
+    obj = json_or_text(text)
+    if obj is None or ("Data" in obj) == ("Base64Content" in obj):
+        raise BadRequest(Phrase.of("vgca_verify_xml_fields"))
+    form = obj.get("Format")
+    if form not in (None, "") and not (isinstance(form, str) and form.upper() == "XML"):
+        raise BadRequest(Phrase.of("vgca_verify_xml_fields"))
+    if "Base64Content" in obj:
+        return VerifyXmlCall(_base64(obj["Base64Content"], "Base64Content"))
+    data = obj["Data"]
+    if isinstance(data, str) and data.lstrip().startswith("<"):
+        return VerifyXmlCall(data.encode("utf-8"))
+    return VerifyXmlCall(_base64(data, "Data"))
 
 
 def parse_auth_call(text: str) -> AuthCall:

@@ -128,7 +128,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     else:  # closed by the page, or a message over the size limit
         return socket
     if not socket.closed:
-        await socket.send_str(json.dumps(reply.to_wire(), ensure_ascii=False))
+        await socket.send_str(json.dumps(reply.body(), ensure_ascii=False))
         await socket.close()
     return socket
 
