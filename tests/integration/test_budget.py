@@ -145,7 +145,8 @@ def test_a_burst_of_vgca_downloads_is_held_in_the_same_budget(
 ) -> None:
     """Eight VGCA SignPDF calls at once, each making the agent download a 12 MiB PDF: they
     take their turns in the budget the HTTPS API uses, and the agent's peak memory grows by a
-    few documents, not eight; the prompter is asked one question at a time."""
+    few documents' worth, not eight (one call alone, first, is the measure); the prompter is
+    asked one question at a time."""
     portal = Site().start()
     try:
         portal.documents["big.pdf"] = sample_pdf(filler=11 * MiB)
@@ -158,12 +159,16 @@ def test_a_burst_of_vgca_downloads_is_held_in_the_same_budget(
             policy={"cancel_backoff_seconds": 0, "max_pdf_bytes": 12 * MiB},
         )
         try:
-            running.script(*[{"approved": False, "sleep": 0.3}] * 8)
+            running.script(*[{"approved": False, "sleep": 0.3}] * 9)
             before = _peak_rss(running.process.pid)
             message = {
                 "FileUploadHandler": portal.url("/upload"),
                 "FileName": portal.url("/docs/big.pdf"),
             }
+            # The baseline, in the same agent: one download on its own.
+            alone = asyncio.run(vgca_call(running, "SignPDF", message, portal.origin))
+            assert alone["Status"] == 4, alone  # cancelled
+            one = _peak_rss(running.process.pid) - before
 
             async def all_at_once() -> list[dict[str, object]]:
                 return await asyncio.gather(
@@ -173,10 +178,16 @@ def test_a_burst_of_vgca_downloads_is_held_in_the_same_budget(
             replies = asyncio.run(all_at_once())
             assert {r["Status"] for r in replies} <= {4, 12}, replies  # cancelled, or busy
             grown = _peak_rss(running.process.pid) - before
-            # One download at a time comes to about 100 MiB here; all eight at once took 178.
-            assert grown < 140 * MiB, f"peak memory grew by {grown // MiB} MiB"
+            # Measured against one download in the same agent, not a fixed figure: what one
+            # costs moved with the PDF checks (about 55 MiB now), and a fixed 140 MiB had come
+            # within a few MiB of what eight held in the budget take (130-142). Held in the
+            # budget, eight cost 2.3-2.8 times one; let through at once, each holds its own
+            # copies and eight cost several times more.
+            assert grown < 3.5 * one, (
+                f"peak memory grew by {grown // MiB} MiB for eight, {one // MiB} MiB for one"
+            )
             asked = running.prompts()
-            assert 1 <= len(asked) <= 8
+            assert 1 <= len(asked) <= 9
         finally:
             running.stop()
     finally:
