@@ -9,9 +9,10 @@ and a child it started itself; nothing else can write to it).
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Any, Final
 
 from agent import errors
 from agent.algorithms import HashAlgorithm, RsaScheme
@@ -54,6 +55,25 @@ class Sign:
     scheme: RsaScheme
     pin: bytearray | None = field(default=None, repr=False)
     final_try_confirmed: bool = False
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # The PIN as a pickle buffer: agent.token.channel sends it out of band, from this
+        # bytearray into a frame it wipes, never into the immutable bytes of a pickle.
+        pin = None if self.pin is None else pickle.PickleBuffer(self.pin)
+        fields = (self.certificate, self.items, self.scheme, pin, self.final_try_confirmed)
+        return _rebuilt_sign, fields
+
+
+def _rebuilt_sign(
+    certificate: TokenCertificate,
+    items: tuple[tuple[bytes, HashAlgorithm], ...],
+    scheme: RsaScheme,
+    pin: Any,
+    final_try_confirmed: bool,
+) -> Sign:
+    """A :class:`Sign` off the pipe: the PIN copied out of the frame's buffer (wiped after)."""
+    secret = None if pin is None else bytearray(pin)
+    return Sign(certificate, items, scheme, secret, final_try_confirmed)
 
 
 @dataclass(frozen=True)

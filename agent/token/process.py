@@ -83,20 +83,25 @@ def _settle(future: asyncio.Future[None]) -> None:
         future.set_result(None)
 
 
-async def _write(loop: asyncio.AbstractEventLoop, stream: IO[bytes], frame: bytes) -> None:
-    """Write ``frame`` to the child's (non-blocking) request pipe from the event loop."""
+async def _write(loop: asyncio.AbstractEventLoop, stream: IO[bytes], frame: bytearray) -> None:
+    """Write ``frame`` to the child's (non-blocking) request pipe from the event loop, then
+    wipe it, whatever happened (a Sign's frame holds the PIN)."""
     fd = stream.fileno()
     view = memoryview(frame)
-    while view:
-        try:
-            view = view[os.write(fd, view) :]
-        except BlockingIOError:
-            writable: asyncio.Future[None] = loop.create_future()
-            loop.add_writer(fd, _settle, writable)
+    try:
+        while view:
             try:
-                await writable
-            finally:
-                loop.remove_writer(fd)
+                view = view[os.write(fd, view) :]
+            except BlockingIOError:
+                writable: asyncio.Future[None] = loop.create_future()
+                loop.add_writer(fd, _settle, writable)
+                try:
+                    await writable
+                finally:
+                    loop.remove_writer(fd)
+    finally:
+        view.release()
+        channel.wipe_frame(frame)
 
 
 async def _reply(loop: asyncio.AbstractEventLoop, stream: IO[bytes]) -> object:
