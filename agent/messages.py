@@ -212,9 +212,9 @@ _CATALOGUE: Final[dict[str, dict[Lang, str]]] = {
         Lang.VI: "{count} tài liệu sẽ được ký:",
         Lang.EN: "{count} documents will be signed:",
     },
-    "dialog_documents_more": {
-        Lang.VI: "… và {count} tài liệu khác",
-        Lang.EN: "… and {count} more",
+    "dialog_documents_scroll": {
+        Lang.VI: "Cuộn để xem đủ {count} tài liệu.",
+        Lang.EN: "Scroll to see all {count} documents.",
     },
     "dialog_unnamed": {Lang.VI: "(không tên)", Lang.EN: "(unnamed)"},
     "dialog_document_from": {

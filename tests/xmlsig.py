@@ -1,7 +1,9 @@
-"""XML signing in tests: software keys standing in for the token, and xmlsec1 as the judge.
+"""XML signing in tests: software keys standing in for the token, and two judges.
 
 xmlsec1 is an independent XMLDSig implementation (libxml2 + OpenSSL); it resolves
-``#Id`` references only through attributes declared with ``--id-attr``.
+``#Id`` references only through attributes declared with ``--id-attr``. signxml's
+verifier is the second (pure Python over lxml and cryptography), with two settings of its
+own that real Vietnamese signatures need, each explained in :func:`signxml_verify`.
 """
 
 from __future__ import annotations
@@ -14,9 +16,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import signxml
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from signxml import DigestAlgorithm, SignatureConfiguration, SignatureMethod, XMLVerifier
 
 from agent.algorithms import KeyType
 from agent.testing.softhsm import TestCa, vn_name
@@ -79,6 +83,14 @@ xml:lang="vi">
   </DLieu>
 </TDiep>
 """.encode()
+
+
+def numbered_invoice(number: int) -> bytes:
+    """:data:`INVOICE` with its own number (``SHDon``) and Id: one of a batch."""
+    return INVOICE.replace(b"<SHDon>123</SHDon>", f"<SHDon>{number}</SHDon>".encode()).replace(
+        b'Id="DLHDon-0001"', f'Id="DLHDon-{number:04d}"'.encode()
+    )
+
 
 TAX_DECLARATION = f"""<?xml version="1.0" encoding="UTF-8"?>
 <HSoThueDTu xmlns="{TAX_NS}" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
@@ -174,3 +186,73 @@ def xmlsec_verify(
             command += ["--node-id", node_id]
         command.append(str(doc))
         return subprocess.run(command, capture_output=True, text=True, check=False, timeout=60)
+
+
+def signxml_verify(
+    data: bytes, ca: x509.Certificate, *, location: str = ".//"
+) -> list[signxml.VerifyResult]:
+    """signxml's verdict on the Signature at ``location`` with only ``ca`` trusted.
+
+    Raises :class:`signxml.exceptions.InvalidInput` (or one of its kind) when it fails.
+    ``location`` is signxml's XPath prefix to the Signature (``.//NMua/`` for the
+    buyer's when there are several). Every signature here has two references (the
+    signed element and the SigningTime object).
+
+    Two settings, both signxml's own:
+
+    - ``excise_empty_xmlns_declarations``: lxml 6.2's C14N of an element inside a tree
+      writes ``xmlns=""`` on grandchildren under a default namespace (``agent/xml/c14n.py``
+      explains it), which breaks every ``Signature`` written without a ``ds:`` prefix,
+      as Vietnamese signatures are (signxml issue #275). None of these documents
+      undeclares the default namespace on purpose, so removing ``xmlns=""`` is exact here.
+    - ``validate_schema=False``: XMLDSig's schema allows only foreign elements in a
+      ``SignatureProperty``; ``SigningTime`` inherits the Signature's own namespace, as
+      in the invoices it copies, so schema validation would refuse every one of them
+      without saying anything about the signature.
+
+    signxml reads the Signature out of its document, so a ``xml:lang`` on an ancestor
+    (which C14N 1.0 carries onto ``SignedInfo`` and xmlsec1 honours) is lost to it:
+    such documents are judged by xmlsec1 alone.
+    """
+    config = SignatureConfiguration(
+        location=location,
+        expect_references=2,
+        signature_methods=frozenset(SignatureMethod),
+        digest_algorithms=frozenset(DigestAlgorithm),
+    )
+    verifier = XMLVerifier()
+    verifier.excise_empty_xmlns_declarations = True
+    with tempfile.TemporaryDirectory() as tmp:
+        ca_pem = Path(tmp, "ca.pem")
+        ca_pem.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+        verified = verifier.verify(
+            data, ca_pem_file=str(ca_pem), expect_config=config, validate_schema=False
+        )
+    assert isinstance(verified, list)
+    return verified
+
+
+def assert_judges_accept(
+    data: bytes, ca: x509.Certificate, node_id: str | None = None, *, by_signxml: bool = True
+) -> None:
+    """xmlsec1 and signxml both accept the signature (``node_id``: the one with that Id).
+
+    ``by_signxml=False`` only where signxml is known to be wrong (:func:`signxml_verify`).
+    """
+    result = xmlsec_verify(data, ca, node_id=node_id)
+    assert result.returncode == 0, result.stderr
+    assert "SignedInfo References (ok/all): 2/2" in result.stderr
+    if by_signxml:
+        location = ".//" if node_id is None else f".//{node_id}/"
+        assert len(signxml_verify(data, ca, location=location)) == 2
+
+
+def assert_judges_reject(data: bytes, ca: x509.Certificate) -> None:
+    """xmlsec1 and signxml both refuse the signature."""
+    result = xmlsec_verify(data, ca)
+    assert result.returncode != 0, result.stderr
+    try:
+        signxml_verify(data, ca)
+    except signxml.exceptions.SignXMLException:
+        return
+    raise AssertionError("signxml accepted what xmlsec1 refused")

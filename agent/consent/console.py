@@ -107,7 +107,8 @@ class ConsolePrompter:
             self._say(text("console_pin_incorrect", lang))
         if request.documents:
             self._say(text("console_documents", lang, count=len(request.documents)))
-            for doc in request.documents[:20]:
+            # Every one: the user consents to these documents, and a terminal scrolls.
+            for doc in request.documents:
                 name = doc.name or text("console_unnamed", lang)
                 self._say(f"  - {name}  [{doc.algorithm.value} {doc.digest.hex()[:16]}…]")
                 for line in doc.summary:
@@ -116,8 +117,6 @@ class ConsolePrompter:
                     self._say("    " + text("dialog_document_from", lang, origin=doc.source))
                 if doc.destination is not None:
                     self._say("    " + text("dialog_document_to", lang, origin=doc.destination))
-            if len(request.documents) > 20:
-                self._say(f"  … (+{len(request.documents) - 20})")
         self._say(text("console_certificates", lang))
         for index, cert in enumerate(request.certificates, 1):
             expires = cert.not_after.date().isoformat()

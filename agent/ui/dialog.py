@@ -34,6 +34,8 @@ from typing import Any, Final
 
 from agent.pywarnings import route_to_log
 from agent.ui.dialog_model import (
+    MAX_INLINE_DOCUMENT_LINES,
+    MAX_QUESTION_BYTES,
     AnswerRefused,
     DialogView,
     InvalidQuestion,
@@ -49,8 +51,6 @@ from agent.ui.dialog_model import (
 from agent.ui.win32_dpi import make_dpi_aware, scale_tk
 from agent.ui.win32_focus import Foreground, take_foreground
 
-#: Same bound as the agent's limit on answers; a question is much smaller.
-MAX_QUESTION_BYTES: Final = 1024 * 1024
 #: After the countdown, how long to wait for the agent to end this process (seconds).
 GRACE_SECONDS: Final = 5.0
 #: Fonts with Vietnamese glyphs, in order of preference.
@@ -98,6 +98,8 @@ class ConsentDialog:
         self._certificate = tk.IntVar(root, value=0)
         self._tick = tk.BooleanVar(root, value=False)
         self._pin_entry: tk.Entry | None = None
+        self.document_list: tk.Text | None = None
+        """The scrolled list of a long batch (None when the documents are listed as labels)."""
         self._foreground: Foreground | None = None
         self._build()
         root.protocol("WM_DELETE_WINDOW", self.cancel)
@@ -148,6 +150,65 @@ class ConsentDialog:
         self._label(frame, title, font=self.font_bold)
         return frame
 
+    def _document_list(self, parent: tk.Misc) -> tk.Text:
+        """Every document of a long batch in a read-only, scrolled box of fixed height.
+
+        A Text widget: it wraps long names, scrolls by wheel, scroll bar and keyboard (Tab
+        reaches it; arrows, Page Up/Down, Ctrl+Home/End), and holds a 500-invoice list
+        without a widget per line. Disabled, so nothing can be typed into it.
+        """
+        box = tk.Frame(parent, bd=1, relief="solid")
+        box.pack(fill="x", pady=(2, 2))
+        bar = tk.Scrollbar(box, orient="vertical")
+        base = tkfont.nametofont("TkDefaultFont", self.root)
+        listing = tk.Text(
+            box,
+            height=MAX_INLINE_DOCUMENT_LINES,
+            width=max(20, (_WRAP - 30) // max(1, base.measure("0"))),
+            wrap="word",
+            font=base,
+            bd=0,
+            padx=6,
+            pady=4,
+            cursor="arrow",
+            takefocus=1,
+            yscrollcommand=bar.set,
+        )
+        bar.configure(command=listing.yview)
+        bar.pack(side="right", fill="y")
+        listing.pack(side="left", fill="both", expand=True)
+        indent = base.measure("   ")
+        listing.tag_configure("name", font=self.font_bold, spacing1=3)
+        listing.tag_configure("line", lmargin1=indent, lmargin2=indent)
+        listing.tag_configure("fingerprint", font=self.font_mono, foreground=_MUTED)
+        for document in self.view.documents:
+            listing.insert("end", document.name + "\n", ("name",))
+            for said in document.summary:
+                listing.insert("end", said + "\n", ("line",))
+            listing.insert("end", document.fingerprint + "\n", ("line", "fingerprint"))
+            for route in document.route:
+                listing.insert("end", route + "\n", ("line",))
+        listing.delete("end-1c")  # the last newline: no empty line at the bottom
+        listing.configure(state="disabled")
+        return listing
+
+    def _documents(self) -> None:
+        view = self.view
+        if not view.documents:
+            return
+        docs = self._section(view.documents_heading)
+        if view.documents_scroll:
+            self.document_list = self._document_list(docs)
+            self._label(docs, view.documents_scroll, fg=_MUTED, font=self.font_small)
+            return
+        for document in view.documents:
+            self._label(docs, document.name, wraplength=_WRAP)
+            for said in document.summary:  # what an XML invoice says: number, parties, total
+                self._label(docs, "   " + said, wraplength=_WRAP)
+            self._label(docs, "   " + document.fingerprint, font=self.font_mono, fg=_MUTED)
+            for route in document.route:  # another origin than the page's: in plain sight
+                self._label(docs, "   " + route, wraplength=_WRAP)
+
     def _build(self) -> None:
         view = self.view
         self._label(self.root, view.heading, font=self.font_heading).pack_configure(pady=(0, 8))
@@ -169,17 +230,7 @@ class ConsentDialog:
                     side="left", anchor="s"
                 )
 
-        if view.documents:
-            docs = self._section(view.documents_heading)
-            for document in view.documents:
-                self._label(docs, document.name, wraplength=_WRAP)
-                for said in document.summary:  # what an XML invoice says: number, parties, total
-                    self._label(docs, "   " + said, wraplength=_WRAP)
-                self._label(docs, "   " + document.fingerprint, font=self.font_mono, fg=_MUTED)
-                for route in document.route:  # another origin than the page's: in plain sight
-                    self._label(docs, "   " + route, wraplength=_WRAP)
-            if view.documents_more:
-                self._label(docs, view.documents_more, fg=_MUTED)
+        self._documents()
 
         certs = self._section(view.certificates_heading)
         for index, cert in enumerate(view.certificates):

@@ -53,8 +53,14 @@ VN_SECOND_LEVEL: Final = frozenset(
 #: Generic fallback for other country codes (``example.co.uk``, ``example.com.au``).
 GENERIC_SECOND_LEVEL: Final = frozenset({"ac", "co", "com", "edu", "gov", "net", "or", "org"})
 
-#: Documents listed one by one; the rest of a batch is summed up in one line.
-MAX_DOCUMENTS_SHOWN: Final = 5
+#: The largest question read. The agent's own limits bound what it asks: 1000 hashes with
+#: 255-character names, or 500 XML documents with their summaries, stay under half of it
+#: (tests/unit/test_dialog_model.py builds both).
+MAX_QUESTION_BYTES: Final = 8 * 1024 * 1024
+
+#: Lines of documents the window shows as they are; a longer list goes in a scrolled box,
+#: so that a batch of 500 invoices is listed in full without a window taller than the screen.
+MAX_INLINE_DOCUMENT_LINES: Final = 12
 
 
 class Tone(StrEnum):
@@ -104,6 +110,11 @@ class DocumentLine:
     """``Lấy từ: …`` and ``Gửi tới: …``, for another origin than the asking page's."""
     summary: tuple[str, ...] = ()
     """What the document says it is (an XML e-invoice: number, seller, buyer, total)."""
+
+
+def document_lines(document: DocumentLine) -> int:
+    """How many lines ``document`` takes in the list: name, summary, fingerprint, route."""
+    return 2 + len(document.summary) + len(document.route)
 
 
 @dataclass(frozen=True)
@@ -168,9 +179,10 @@ class DialogView:
     documents_heading: str
     """"Document to sign:" or "3 documents will be signed:" (empty when nothing is signed)."""
     documents: tuple[DocumentLine, ...]
-    """Documents listed (at most :data:`MAX_DOCUMENTS_SHOWN`)."""
-    documents_more: str
-    """"… and N more" for a long batch, else empty."""
+    """Every document, in the order they will be signed."""
+    documents_scroll: str
+    """Empty when the documents fit the window; else the hint under their scrolled list
+    ("Scroll to see all 500 documents"): more than :data:`MAX_INLINE_DOCUMENT_LINES` lines."""
     certificates_heading: str
     """"Certificate:" or "Choose a certificate (N):"."""
     certificates: tuple[CertificateView, ...]
@@ -348,8 +360,8 @@ def describe(request: PromptRequest) -> DialogView:
         documents_heading = text("dialog_documents_one", lang)
     else:
         documents_heading = text("dialog_documents_many", lang, count=count)
-    shown = request.documents[:MAX_DOCUMENTS_SHOWN]
-    hidden = count - len(shown)
+    documents = tuple(_document_line(d, lang) for d in request.documents)
+    scroll = sum(document_lines(d) for d in documents) > MAX_INLINE_DOCUMENT_LINES
     chooser = len(request.certificates) > 1
     approve = text("dialog_sign" if signing else "dialog_allow", lang)
     cancel = text("dialog_cancel", lang)
@@ -362,8 +374,8 @@ def describe(request: PromptRequest) -> DialogView:
         origin=split_origin(request.origin),
         notices=tuple(notices),
         documents_heading=documents_heading,
-        documents=tuple(_document_line(d, lang) for d in shown),
-        documents_more=text("dialog_documents_more", lang, count=hidden) if hidden else "",
+        documents=documents,
+        documents_scroll=text("dialog_documents_scroll", lang, count=count) if scroll else "",
         certificates_heading=(
             text("dialog_certificate_choose", lang, count=len(request.certificates))
             if chooser

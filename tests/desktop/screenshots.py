@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
 import json
 import os
 import subprocess
@@ -83,6 +84,14 @@ STATES: dict[str, dict[str, Any]] = {
         origin="https://hoadon.example.vn",
         documents=[{"name": "HĐ 1C25TAA-0000123.xml", "digest": _DIGEST, "algorithm": "SHA-256"}],
     ),
+    # A day's invoices under one consent: every one listed, in a scrolled box.
+    "sign-xml-batch": _sign(
+        origin="https://hoadon.example.vn",
+        documents=[
+            {"name": f"HĐ 1C25TAA-{n:07d}.xml", "digest": f"{n:02x}" * 32, "algorithm": "SHA-256"}
+            for n in range(123, 148)
+        ],
+    ),
 }
 
 #: The invoice the "sign-xml-invoice" picture describes.
@@ -106,7 +115,9 @@ def _in_language(question: dict[str, Any], lang: str) -> dict[str, Any]:
     question = copy.deepcopy(question)
     for document in question.get("documents", []):
         if document["name"].endswith(".xml"):
-            document["summary"] = list(summary_lines(_INVOICE, lang))
+            number = document["name"].removesuffix(".xml").rsplit("-", 1)[1]
+            invoice = dataclasses.replace(_INVOICE, number=number)
+            document["summary"] = list(summary_lines(invoice, lang))
     return {**question, "lang": lang}
 
 

@@ -34,7 +34,8 @@ from agent.consent.prompter import (
 from agent.ui.prompter import DialogPrompter
 from tests.conftest import PIN, PORTAL, WRONG_PIN, AgentProcess, Response, SessionToken, start_agent
 from tests.desktop import screenshots
-from tests.verify import b64, digest_of, verify_with_cryptography
+from tests.verify import b64, der, digest_of, verify_with_cryptography
+from tests.xmlsig import assert_judges_accept, numbered_invoice
 
 pytestmark = pytest.mark.desktop
 
@@ -70,24 +71,40 @@ foreach f [winfo children .] {
 set m
 """
 
-_INSPECT = f"""
+# Runs each Tcl script of argv in the open dialog's interpreter; prints, for each, its result
+# as a string and as a Tcl list (exit 1 when there is no dialog, or it closed meanwhile).
+_SEND = """
 import json, sys, tkinter as tk
 root = tk.Tk()
 root.withdraw()
 names = [str(n) for n in root.winfo_interps() if str(n).startswith("kysoAgent")]
 if not names:
     sys.exit(1)
-app = names[0]
 try:
-    texts = root.splitlist(root.send(app, {_TEXTS!r}))
-    focus = root.send(app, "focus")
-    topmost = root.send(app, "wm attributes . -topmost")
-    masks = root.splitlist(root.send(app, {_MASKS!r}))
+    results = [root.send(names[0], script) for script in sys.argv[1:]]
+    print(json.dumps([[str(r), [str(i) for i in root.splitlist(r)]] for r in results]))
 except tk.TclError:
-    sys.exit(1)  # it closed meanwhile
-print(json.dumps({{"texts": [str(t) for t in texts], "focus": str(focus),
-                  "topmost": str(topmost) == "1", "masks": [str(m) for m in masks]}}))
+    sys.exit(1)
 """
+
+
+def send_to_dialog(display: str, *scripts: str) -> list[tuple[str, list[str]]] | None:
+    """What each Tcl script gives in the open dialog (string, list), or None without one.
+
+    Asked in a child process: Xlib ends a process whose X server goes away, and each
+    test's Xvfb does.
+    """
+    found = subprocess.run(
+        [sys.executable, "-c", _SEND, *scripts],
+        env={"DISPLAY": display},
+        capture_output=True,
+        text=True,
+        timeout=20,
+        check=False,
+    )
+    if found.returncode != 0:
+        return None
+    return [(raw, items) for raw, items in json.loads(found.stdout)]
 
 
 def xdotool(display: str, *args: str, timeout: float = 20) -> subprocess.CompletedProcess[str]:
@@ -123,21 +140,12 @@ def wait_for_dialog(display: str, timeout: float = 20) -> str:
 
 
 def inspect_dialog(display: str) -> dict[str, Any] | None:
-    """What the open dialog shows: its texts, the focused widget, topmost, PIN masking.
-
-    Asked in a child process: Xlib ends a process whose X server goes away, and each
-    test's Xvfb does.
-    """
-    found = subprocess.run(
-        [sys.executable, "-c", _INSPECT],
-        env={"DISPLAY": display},
-        capture_output=True,
-        text=True,
-        timeout=20,
-        check=False,
-    )
-    shown: dict[str, Any] | None = json.loads(found.stdout) if found.returncode == 0 else None
-    return shown
+    """What the open dialog shows: its texts, the focused widget, topmost, PIN masking."""
+    sent = send_to_dialog(display, _TEXTS, "focus", "wm attributes . -topmost", _MASKS)
+    if sent is None:
+        return None
+    texts, focus, topmost, masks = sent
+    return {"texts": texts[1], "focus": focus[0], "topmost": topmost[0] == "1", "masks": masks[1]}
 
 
 @contextmanager
@@ -327,3 +335,90 @@ def test_screenshot_generator_renders_every_state(tmp_path: Path, xvfb: str) -> 
         with Image.open(path) as picture:
             width, height = picture.size
         assert 300 < width < 800 and 200 < height < 1000, (path.name, picture.size)
+
+
+# The scrolled document list: its whole text, then the visible fraction (first, last).
+_LIST = """
+proc kyso_list {w what} {
+    foreach c [winfo children $w] {
+        if {[winfo class $c] eq {Text}} {
+            if {$what eq {text}} { return [$c get 1.0 end-1c] }
+            return [$c yview]
+        }
+        set found [kyso_list $c $what]
+        if {$found ne {}} { return $found }
+    }
+    return {}
+}
+"""
+
+
+def ask_dialog(display: str, tcl: str) -> str:
+    """The result of ``tcl`` in the open dialog (with :data:`_LIST`'s procedure defined)."""
+    sent = send_to_dialog(display, _LIST + tcl)
+    assert sent is not None, "no dialog"
+    return sent[0][0]
+
+
+def test_a_batch_of_invoices_is_listed_in_full_and_scrolls_by_keyboard(
+    token: SessionToken, tmp_path: Path, xvfb: str
+) -> None:
+    count = 40
+    documents = [
+        {"xml": b64(numbered_invoice(n)), "profile": "einvoice", "documentName": f"HĐ số {n}"}
+        for n in range(1, count + 1)
+    ]
+    body = {"documents": documents, "certificate": b64(der(token.rsa))}
+    with dialog_agent(token, tmp_path, xvfb) as running:
+        result: list[Response] = []
+        worker = threading.Thread(
+            target=lambda: result.append(running.post("/v1/xml/sign/batch", body))
+        )
+        worker.start()
+        try:
+            wait_for_dialog(xvfb)
+            listing = ask_dialog(xvfb, "kyso_list . text")
+            lines = listing.splitlines()
+            # Every invoice by name and by what it says, in order; none summed up.
+            assert [line for line in lines if line.startswith("HĐ số ")] == [
+                f"HĐ số {n}" for n in range(1, count + 1)
+            ]
+            assert (
+                sum(line == "Bên bán: CÔNG TY TNHH THỬ NGHIỆM (MST 0100000001)" for line in lines)
+                == count
+            )
+            assert f"Số: {count}" in lines
+            texts = inspect_dialog(xvfb)
+            assert texts is not None
+            assert f"Cuộn để xem đủ {count} tài liệu." in texts["texts"]
+            # The window stays on the screen; the list shows its top part only.
+            height, screen = ask_dialog(
+                xvfb, "list [winfo height .] [winfo screenheight .]"
+            ).split()
+            assert int(height) < int(screen)
+            first, last = map(float, ask_dialog(xvfb, "kyso_list . view").split())
+            assert first == 0.0 and last < 0.5
+            # Keyboard only: Shift+Tab from the PIN field reaches the list, Ctrl+End its end.
+            xdotool(xvfb, "key", "shift+Tab")
+            xdotool(xvfb, "key", "ctrl+End")
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                first, last = map(float, ask_dialog(xvfb, "kyso_list . view").split())
+                if last == 1.0:
+                    break
+                time.sleep(0.1)
+            assert last == 1.0 and first > 0.5, (first, last)
+            xdotool(xvfb, "key", "Tab")  # back to the PIN field
+            xdotool(xvfb, "type", "--delay", "20", PIN)
+            xdotool(xvfb, "key", "Return")
+        finally:
+            worker.join(120)
+    [response] = result
+    assert response.status == 200, response.body[:500]
+    answer = response.json
+    assert answer["signed"] == count
+    first_signed = base64.b64decode(answer["documents"][0]["xml"])
+    last_signed = base64.b64decode(answer["documents"][-1]["xml"])
+    assert f"<SHDon>{count}</SHDon>".encode() in last_signed
+    for signed in (first_signed, last_signed):
+        assert_judges_accept(signed, token.ca.cert)

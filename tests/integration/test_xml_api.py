@@ -17,7 +17,15 @@ from lxml import etree
 
 from tests.conftest import PIN, AgentProcess, SessionToken, start_agent
 from tests.verify import b64, der
-from tests.xmlsig import DSIG, INVOICE, TAX_DECLARATION, WRAPPED_INVOICE, xmlsec1, xmlsec_verify
+from tests.xmlsig import (
+    DSIG,
+    INVOICE,
+    TAX_DECLARATION,
+    WRAPPED_INVOICE,
+    assert_judges_accept,
+    numbered_invoice,
+    xmlsec1,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -54,13 +62,6 @@ def agent(xml_agent: AgentProcess) -> AgentProcess:
     return xml_agent
 
 
-def invoice(number: int) -> bytes:
-    """The sample invoice with its own number and Id."""
-    return INVOICE.replace(b"<SHDon>123</SHDon>", f"<SHDon>{number}</SHDon>".encode()).replace(
-        b'Id="DLHDon-0001"', f'Id="DLHDon-{number:04d}"'.encode()
-    )
-
-
 def sign_xml(agent: AgentProcess, xml: bytes, **fields: Any) -> dict[str, Any]:
     response = agent.post("/v1/xml/sign", {"xml": b64(xml), "profile": "einvoice", **fields})
     assert response.status == 200, response.body[:500]
@@ -68,10 +69,8 @@ def sign_xml(agent: AgentProcess, xml: bytes, **fields: Any) -> dict[str, Any]:
     return body
 
 
-def assert_verifies(signed: bytes, token: SessionToken) -> None:
-    result = xmlsec_verify(signed, token.ca.cert)
-    assert result.returncode == 0, result.stderr
-    assert "SignedInfo References (ok/all): 2/2" in result.stderr
+def assert_verifies(signed: bytes, token: SessionToken, *, by_signxml: bool = True) -> None:
+    assert_judges_accept(signed, token.ca.cert, by_signxml=by_signxml)
 
 
 def test_seller_signs_an_invoice_with_rsa_and_xmlsec1_verifies_it(
@@ -116,7 +115,8 @@ def test_ec_key_signs_an_invoice_wrapped_in_a_tax_message(
     agent.script({"approved": True, "pin": PIN})
     answer = sign_xml(agent, WRAPPED_INVOICE, certificate=b64(der(token.ec)))
     assert answer["signatureAlgorithm"] == ECDSA_SHA256
-    assert_verifies(base64.b64decode(answer["xml"]), token)
+    # xml:lang on the message's root: signxml misses it (tests/xmlsig.py), xmlsec1 judges.
+    assert_verifies(base64.b64decode(answer["xml"]), token, by_signxml=False)
 
 
 def test_tax_declaration_is_signed_into_ckydtu(agent: AgentProcess, token: SessionToken) -> None:
@@ -131,7 +131,12 @@ def test_tax_declaration_is_signed_into_ckydtu(agent: AgentProcess, token: Sessi
 
 def test_only_the_signed_invoice_is_summarized(agent: AgentProcess, token: SessionToken) -> None:
     # Two invoices in one file; the page asks for the second one's data to be signed.
-    two = b"<Lo>" + invoice(1).split(b"?>", 1)[1] + invoice(2).split(b"?>", 1)[1] + b"</Lo>"
+    two = (
+        b"<Lo>"
+        + numbered_invoice(1).split(b"?>", 1)[1]
+        + numbered_invoice(2).split(b"?>", 1)[1]
+        + b"</Lo>"
+    )
     agent.script({"approved": True, "pin": PIN})
     sign_xml(agent, two, profile="enveloped", signId="DLHDon-0002", certificate=b64(der(token.rsa)))
     [prompt] = agent.prompts()
@@ -143,7 +148,7 @@ def test_batch_of_twenty_invoices_one_prompt_one_login(
     agent: AgentProcess, token: SessionToken
 ) -> None:
     documents = [
-        {"xml": b64(invoice(n)), "profile": "einvoice", "documentName": f"HĐ {n}"}
+        {"xml": b64(numbered_invoice(n)), "profile": "einvoice", "documentName": f"HĐ {n}"}
         for n in range(1, 21)
     ]
     agent.script({"approved": True, "pin": PIN})
@@ -244,7 +249,7 @@ def test_bad_input_is_refused_before_any_prompt(
 
 
 def test_a_bad_document_in_a_batch_is_named_and_nothing_is_asked(agent: AgentProcess) -> None:
-    documents = [{"xml": b64(invoice(n)), "profile": "einvoice"} for n in range(3)]
+    documents = [{"xml": b64(numbered_invoice(n)), "profile": "einvoice"} for n in range(3)]
     documents[2]["xml"] = b64(b"<HDon>")
     agent.script({"approved": True, "pin": PIN})
     response = agent.post(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import sys
 from datetime import UTC, datetime
 
@@ -23,7 +24,9 @@ from agent.consent.prompter import (
 )
 from agent.messages import Lang, keys, languages_of
 from agent.pin import TriesLeft
+from agent.protocol import MAX_BATCH_ITEMS, MAX_DOCUMENT_NAME, MAX_XML_BATCH
 from agent.ui.dialog_model import (
+    MAX_QUESTION_BYTES,
     AnswerRefused,
     InvalidQuestion,
     OriginView,
@@ -40,6 +43,7 @@ from agent.ui.dialog_model import (
 )
 from agent.ui.display import display_available
 from agent.ui.prompter import DialogPrompter, dialog_command
+from agent.xml.summary import MAX_FIELD_CHARS, Party, XmlKind, XmlSummary, summary_lines
 
 DIGEST = bytes.fromhex("2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824")
 AN = CertificateChoice(
@@ -145,7 +149,7 @@ def test_sign_single_document(
     assert view.origin == OriginView("https://portal.", "example.gov.vn", "")
     assert view.documents_heading == heading
     assert [(d.name, d.fingerprint) for d in view.documents] == [("QĐ-123.pdf", fingerprint_line)]
-    assert view.documents_more == ""
+    assert view.documents_scroll == ""
     assert view.notices == ()
     assert view.pin.field is PinField.ENTRY
     assert view.pin.notes == ()
@@ -177,22 +181,81 @@ def test_certificate_without_common_name_shows_its_subject() -> None:
 
 
 @pytest.mark.parametrize(
-    ("lang", "heading", "more"),
+    ("lang", "heading", "scroll"),
     [
-        (Lang.VI, "7 tài liệu sẽ được ký:", "… và 2 tài liệu khác"),
-        (Lang.EN, "7 documents will be signed:", "… and 2 more"),
+        (Lang.VI, "7 tài liệu sẽ được ký:", "Cuộn để xem đủ 7 tài liệu."),
+        (Lang.EN, "7 documents will be signed:", "Scroll to see all 7 documents."),
     ],
 )
-def test_batch_shows_the_count_and_sums_up_the_rest(lang: Lang, heading: str, more: str) -> None:
+def test_batch_lists_every_document_and_scrolls_when_long(
+    lang: Lang, heading: str, scroll: str
+) -> None:
     documents = tuple(
         DocumentView(f"QĐ-{n}.pdf" if n != 2 else None, bytes([n]) * 32, HashAlgorithm.SHA256)
         for n in range(7)
     )
     view = describe(sign(lang, documents=documents))
     assert view.documents_heading == heading
-    assert len(view.documents) == 5
+    assert len(view.documents) == 7, "every document is listed, none summed up"
     assert view.documents[2].name == ("(không tên)" if lang is Lang.VI else "(unnamed)")
-    assert view.documents_more == more
+    assert view.documents[6].name == "QĐ-6.pdf"
+    assert view.documents_scroll == scroll
+
+
+def test_a_short_batch_is_listed_without_a_scrolled_box() -> None:
+    # Six lines at two per document (name, fingerprint): within MAX_INLINE_DOCUMENT_LINES.
+    documents = tuple(
+        DocumentView(f"QĐ-{n}.pdf", bytes([n]) * 32, HashAlgorithm.SHA256) for n in range(3)
+    )
+    assert describe(sign(documents=documents)).documents_scroll == ""
+    # One invoice with its summary lines stays inline; two of them need the box.
+    invoice = DocumentView(
+        "HĐ 1.xml", DIGEST, HashAlgorithm.SHA256, summary=tuple(f"line {n}" for n in range(7))
+    )
+    assert describe(sign(documents=(invoice,))).documents_scroll == ""
+    assert describe(sign(documents=(invoice, invoice))).documents_scroll != ""
+
+
+def _largest_question(documents: tuple[DocumentView, ...]) -> bytes:
+    """The question as ExternalPrompter writes it."""
+    request = sign(documents=documents, certificates=(AN, BINH))
+    return json.dumps(request.to_wire(), ensure_ascii=False).encode("utf-8")
+
+
+def test_the_largest_question_the_agent_can_ask_fits_the_dialogs_limit() -> None:
+    # Names as long as the API allows, in three-byte characters; every summary field as long
+    # as the summary keeps it, also in three-byte characters.
+    name = "Ữ" * MAX_DOCUMENT_NAME
+    field = "Ữ" * MAX_FIELD_CHARS
+    party = Party(field, field)
+    invoice = XmlSummary(
+        kind=XmlKind.INVOICE,
+        root="HDon",
+        signed_id=field,
+        form=field,
+        serial=field,
+        number=field,
+        issued=field,
+        currency=field,
+        total=field,
+        seller=party,
+        buyer=party,
+    )
+    lines = summary_lines(invoice, Lang.VI)
+    assert len(lines) >= 6
+    hashes = tuple(
+        DocumentView(name, bytes(64), HashAlgorithm.SHA512) for _ in range(MAX_BATCH_ITEMS)
+    )
+    invoices = tuple(
+        DocumentView(name, bytes(32), HashAlgorithm.SHA256, summary=lines)
+        for _ in range(MAX_XML_BATCH)
+    )
+    for documents in (hashes, invoices):
+        question = _largest_question(documents)
+        assert len(question) < MAX_QUESTION_BYTES // 2
+        view = describe(parse_question(json.loads(question)))
+        assert len(view.documents) == len(documents)
+        assert view.documents_scroll
 
 
 @pytest.mark.parametrize(

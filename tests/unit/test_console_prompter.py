@@ -1,0 +1,32 @@
+"""The terminal prompter (agent.consent.console) lists what it asks about in full."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+
+from agent.algorithms import HashAlgorithm
+from agent.consent.console import ConsolePrompter
+from agent.consent.prompter import DocumentView
+from tests.unit.test_dialog_model import sign
+
+
+def test_a_long_batch_is_listed_in_full_in_the_terminal() -> None:
+    documents = tuple(
+        DocumentView(f"QĐ-{n}.pdf", bytes([n]) * 32, HashAlgorithm.SHA256, summary=(f"Số: {n}",))
+        for n in range(45)
+    )
+    read, write = os.pipe()
+    os.write(write, b"\n")  # an empty PIN: the user cancels
+    os.close(write)
+    out = io.StringIO()
+    with os.fdopen(read) as stdin:
+        prompter = ConsolePrompter(timeout=10, stdin=stdin, out=out)
+        answer = asyncio.run(prompter.ask(sign(documents=documents)))
+    assert not answer.approved
+    shown = out.getvalue().splitlines()
+    assert [line.split()[1] for line in shown if line.startswith("  - ")] == [
+        f"QĐ-{n}.pdf" for n in range(45)
+    ]
+    assert "    Số: 44" in shown
