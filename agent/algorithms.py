@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from enum import StrEnum
 
 
@@ -23,6 +24,10 @@ class HashAlgorithm(StrEnum):
     def digest_size(self) -> int:
         """Length in bytes of a digest of this algorithm."""
         return {"SHA-256": 32, "SHA-384": 48, "SHA-512": 64, "SHA-1": 20}[self.value]
+
+    def digest(self, data: bytes) -> bytes:
+        """The digest of ``data`` with this algorithm."""
+        return hashlib.new(self.value.replace("-", "").lower(), data).digest()
 
     @property
     def jose_suffix(self) -> str:

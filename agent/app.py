@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any, Final
 
 from agent.audit import AuditLog
-from agent.compat.vgca.server import VgcaSettings, start_vgca, vgca_url
-from agent.compat.vgca.transfer import TransferLimits
+from agent.compat.layer import CompatLayer, LayerContext, start_layer
+from agent.compat.registry import LAYERS
 from agent.config import DEFAULT_PORT_RANGE, AgentConfig
 from agent.consent.console import ConsolePrompter
 from agent.consent.external import ExternalPrompter, split_command
@@ -42,6 +42,7 @@ from agent.server.control import ControlChannel
 from agent.service import SigningService
 from agent.session_lock import watch_session_lock
 from agent.status import StatusSource
+from agent.status.model import ListenerStatus
 from agent.token import TokenService
 
 log = logging.getLogger(__name__)
@@ -89,6 +90,7 @@ def make_service(
         trust_roots=trust_roots(config),
         check_revocation=config.check_revocation,
         font_dir=config.font_dir,
+        tsa_url=config.tsa_url,
     )
 
 
@@ -151,7 +153,7 @@ async def serve(
     *,
     prompter: Prompter | None = None,
     on_ready: Callable[[RunningServer], None] | None = None,
-    on_vgca: Callable[[str], None] | None = None,
+    on_layer: Callable[[str, str], None] | None = None,
     stop: asyncio.Event | None = None,
     companion: Callable[[StartedAgent], Coroutine[Any, Any, None]] | None = None,
     trust_ca: bool = False,
@@ -163,9 +165,10 @@ async def serve(
     they do not yet, and again after the CA is renewed.
 
     ``companion`` (the tray's token monitor) runs as a task once the server listens and
-    is cancelled before the server stops and the tokens are closed. Unless policy turns it
-    off, the VGCA Sign Service compatibility listens beside the API (``on_vgca`` gets its
-    ``wss://`` URL after ``on_ready``); a taken VGCA port is logged, never fatal.
+    is cancelled before the server stops and the tokens are closed. Unless policy turns them
+    off, the plugin compatibility layers (:data:`~agent.compat.registry.LAYERS`) listen beside
+    the API (``on_layer`` gets each one's name and URL after ``on_ready``); a layer whose
+    ports are all taken is logged and tried again, never fatal.
 
     One agent per data directory: :class:`~agent.instance.AlreadyRunning` when another holds
     it. ``on_show`` (the tray) shows the window when a second start asks for it.
@@ -175,7 +178,7 @@ async def serve(
             config,
             prompter,
             on_ready,
-            on_vgca,
+            on_layer,
             stop,
             companion,
             trust_ca=trust_ca,
@@ -188,7 +191,7 @@ async def _serve(  # noqa: PLR0917 - serve()'s arguments, passed on
     config: AgentConfig,
     prompter: Prompter | None,
     on_ready: Callable[[RunningServer], None] | None,
-    on_vgca: Callable[[str], None] | None,
+    on_layer: Callable[[str, str], None] | None,
     stop: asyncio.Event | None,
     companion: Callable[[StartedAgent], Coroutine[Any, Any, None]] | None,
     *,
@@ -205,8 +208,9 @@ async def _serve(  # noqa: PLR0917 - serve()'s arguments, passed on
         service = make_service(config, tokens, prompter, audit)
         status = StatusSource(config, tokens, PairingStore(config.pairing_file), audit)
         settings = server_settings(config)
-        # One budget for the documents both ports hold in memory (agent/server/budget.py).
-        budget = MemoryBudget(BudgetLimits.for_largest(settings.largest_request))
+        # One budget for the documents every port holds in memory (agent/server/budget.py),
+        # sized for the largest body any of them reads.
+        budget = MemoryBudget(BudgetLimits.for_largest(largest_request(config, settings)))
         app = create_app(
             service,
             settings,
@@ -226,16 +230,11 @@ async def _serve(  # noqa: PLR0917 - serve()'s arguments, passed on
             ) from exc
         status.port = server.port
         instance.publish(server.port)
-        vgca = await _start_vgca(config, service, settings, context, budget)
-        vgca_servers: list[RunningServer] = [vgca] if vgca is not None else []
-        vgca_retry = (
-            asyncio.create_task(
-                _retry_vgca(
-                    config, service, settings, context, budget, status, vgca_servers, on_vgca
-                )
-            )
-            if vgca is None and config.vgca_enabled
-            else None
+        layers = LayerContext(
+            service, settings, budget, config.data_dir, pick_local=_local_chooser(config)
+        )
+        layer_servers, layer_retries, announcements = await _start_layers(
+            config, layers, context, status, on_layer
         )
         watcher = (
             asyncio.create_task(watch_session_lock(service.session_locked))
@@ -251,8 +250,8 @@ async def _serve(  # noqa: PLR0917 - serve()'s arguments, passed on
         log.info("origins allowed: %s", ", ".join(map(str, config.allowed_origins)) or "none")
         if on_ready is not None:
             on_ready(server)
-        if vgca is not None and on_vgca is not None:
-            on_vgca(vgca_url(vgca))
+        for announce in announcements:
+            announce()
         beside = (
             asyncio.create_task(companion(StartedAgent(server, service, tokens, status)))
             if companion is not None
@@ -262,40 +261,101 @@ async def _serve(  # noqa: PLR0917 - serve()'s arguments, passed on
             await stop.wait()
         finally:
             await _wind_down(
-                beside, [watcher, renewer, vgca_retry], tokens, [*vgca_servers, server]
+                beside, [watcher, renewer, *layer_retries], tokens, [*layer_servers, server]
             )
     finally:
         tokens.close()
         audit.close()
 
 
-VGCA_RETRY_SECONDS: Final = 30.0
-"""How often the agent tries again for a VGCA port it could not have at start."""
+LAYER_RETRY_SECONDS: Final = 30.0
+"""How often the agent tries again for a layer whose ports were all taken at start."""
 
 
-async def _retry_vgca(  # noqa: PLR0917 - _serve's parts, passed on
+def largest_request(config: AgentConfig, settings: ServerSettings) -> int:
+    """The largest body the HTTPS API or an enabled layer reads."""
+    return max(
+        settings.largest_request,
+        *(
+            layer.largest_request(settings.max_pdf_bytes)
+            for layer in LAYERS
+            if layer.largest_request is not None and layer_enabled(config, layer)
+        ),
+    )
+
+
+def layer_ports(config: AgentConfig, layer: CompatLayer) -> tuple[int, ...]:
+    """The ports ``layer`` tries: the one configured (``NAME_port``), else the vendor's list."""
+    chosen: int | None = getattr(config, f"{layer.name}_port")
+    return layer.ports if chosen is None else (chosen,)
+
+
+def layer_enabled(config: AgentConfig, layer: CompatLayer) -> bool:
+    """Policy lets ``layer`` listen (``NAME_enabled``)."""
+    enabled: bool = getattr(config, f"{layer.name}_enabled")
+    return enabled
+
+
+async def _start_layers(
     config: AgentConfig,
-    service: SigningService,
-    settings: ServerSettings,
-    context: ssl.SSLContext,
-    budget: MemoryBudget,
+    layers: LayerContext,
+    tls: ssl.SSLContext,
+    status: StatusSource,
+    on_layer: Callable[[str, str], None] | None,
+) -> tuple[list[RunningServer], list[asyncio.Task[None]], list[Callable[[], None]]]:
+    """Start every enabled layer: the servers started, the retries of the others, and the
+    announcements to make once the API's own is made."""
+    servers: list[RunningServer] = []
+    retries: list[asyncio.Task[None]] = []
+    announcements: list[Callable[[], None]] = []
+    for layer in LAYERS:
+        if not layer_enabled(config, layer):
+            log.info("%s compatibility turned off by policy", layer.name)
+            status.listeners[layer.name] = ListenerStatus(layer.name, layer.product, False, None)
+            continue
+        started = await start_layer(layer, layers, tls, layer_ports(config, layer))
+        status.listeners[layer.name] = started.state
+        if started.server is not None:
+            servers.append(started.server)
+            if on_layer is not None and started.state.url is not None:
+                announcements.append(partial(on_layer, layer.name, started.state.url))
+        else:
+            retries.append(
+                asyncio.create_task(
+                    retry_layer(layer, config, layers, tls, status, servers, on_layer)
+                )
+            )
+    return servers, retries, announcements
+
+
+async def retry_layer(  # noqa: PLR0917 - _start_layers' parts, passed on
+    layer: CompatLayer,
+    config: AgentConfig,
+    layers: LayerContext,
+    tls: ssl.SSLContext,
     status: StatusSource,
     started: list[RunningServer],
-    on_vgca: Callable[[str], None] | None,
+    on_layer: Callable[[str, str], None] | None,
 ) -> None:
-    """Try for the VGCA port until it is free (another program, or a previous run's socket,
-    may hold it for a while), telling the status report meanwhile."""
-    status.notices["vgca"] = text(
-        "status_vgca_port_taken", config.lang, port=config.vgca_port, seconds=VGCA_RETRY_SECONDS
+    """Try for the layer's ports until one is free (another program, or a previous run's
+    socket, may hold them for a while), telling the status report meanwhile."""
+    ports = layer_ports(config, layer)
+    status.notices[layer.name] = text(
+        "status_layer_ports_taken",
+        config.lang,
+        product=layer.product,
+        ports=", ".join(map(str, ports)),
+        seconds=LAYER_RETRY_SECONDS,
     )
     while True:
-        await asyncio.sleep(VGCA_RETRY_SECONDS)
-        vgca = await _start_vgca(config, service, settings, context, budget)
-        if vgca is not None:
-            started.append(vgca)
-            status.notices.pop("vgca", None)
-            if on_vgca is not None:
-                on_vgca(vgca_url(vgca))
+        await asyncio.sleep(LAYER_RETRY_SECONDS)
+        again = await start_layer(layer, layers, tls, ports)
+        if again.server is not None:
+            started.append(again.server)
+            status.listeners[layer.name] = again.state
+            status.notices.pop(layer.name, None)
+            if on_layer is not None and again.state.url is not None:
+                on_layer(layer.name, again.state.url)
             return
 
 
@@ -329,26 +389,6 @@ def _local_chooser(config: AgentConfig) -> Callable[[Lang], Awaitable[Path | Non
     if not display_available():
         return None
     return partial(pick_local_pdf, timeout=config.prompt_timeout)
-
-
-async def _start_vgca(
-    config: AgentConfig,
-    service: SigningService,
-    settings: ServerSettings,
-    context: ssl.SSLContext,
-    budget: MemoryBudget,
-) -> RunningServer | None:
-    """The VGCA compatibility server, or ``None`` when policy turned it off or its port is
-    taken."""
-    if not config.vgca_enabled:
-        log.info("vgca compatibility turned off by policy")
-        return None
-    vgca = VgcaSettings(
-        config.data_dir,
-        TransferLimits(max_bytes=config.max_pdf_bytes),
-        pick_local=_local_chooser(config),
-    )
-    return await start_vgca(service, settings, vgca, config.vgca_port, context, budget=budget)
 
 
 def run_with_tray(

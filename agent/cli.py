@@ -198,8 +198,8 @@ def _print_listening(server: RunningServer) -> None:
     print(f"listening on {server.url}", flush=True)
 
 
-def _print_vgca(url: str) -> None:
-    print(f"vgca listening on {url}", flush=True)
+def _print_layer(name: str, url: str) -> None:
+    print(f"{name} listening on {url}", flush=True)
 
 
 EXIT_ALREADY_RUNNING: Final = 3
@@ -260,7 +260,7 @@ def _serve_here(config: AgentConfig, *, headless: bool, trust_ca: bool = False) 
 
     try:
         asyncio.run(
-            serve(config, on_ready=_print_listening, on_vgca=_print_vgca, trust_ca=trust_ca)
+            serve(config, on_ready=_print_listening, on_layer=_print_layer, trust_ca=trust_ca)
         )
     except AlreadyRunning:
         return _lost_race(config, headless=headless)

@@ -110,6 +110,18 @@ def _port(doc: str, flag: Flag) -> Setting:
     return Setting(Shape.INT, doc, low=0, high=65535, expect="a number from 0 to 65535", flag=flag)
 
 
+def _layer_port(name: str, doc: str, default_text: str) -> Setting:
+    """``NAME_port`` of a plugin layer (agent/compat): its ``--NAME-port`` flag, unset by
+    default (the vendor's own list of ports, ``default_text``)."""
+    flag = Flag(f"--{name}-port", "N", _AGENT)
+    return replace(_port(f"port of {doc}", flag), default_text=default_text)
+
+
+def _layer_switch(product: str) -> Setting:
+    """``NAME_enabled`` of a plugin layer: machine policy turns it off."""
+    return Setting(Shape.BOOL, f"answer portals built for {product}", policy_only=True)
+
+
 @dataclass(frozen=True)
 class AgentConfig:
     """Everything the agent needs to know to start: one field per setting."""
@@ -293,6 +305,36 @@ class AgentConfig:
             Shape.BOOL, "answer portals that speak the VGCA Sign Service protocol", policy_only=True
         ),
     )
+    vnpt_port: int | None = setting(
+        None,
+        _layer_port(
+            "vnpt",
+            "the VNPT-CA Plugin compatibility (wss://localhost:PORT/plugin; 0 = any); unset: "
+            "the first free one of those vnpt-plugin.js tries",
+            "4433, 4434, 4435, 9201, 9202, 5002, 5003",
+        ),
+    )
+    vnpt_enabled: bool = setting(True, _layer_switch("the VNPT-CA Plugin"))
+    bkav_port: int | None = setting(
+        None,
+        _layer_port(
+            "bkav",
+            "the BKAV plugin compatibility (wss://localhost:PORT; 0 = any); unset: the one "
+            "BKAV's library tries",
+            "8443",
+        ),
+    )
+    bkav_enabled: bool = setting(True, _layer_switch("BKAV's signing plugin"))
+    fpt_port: int | None = setting(
+        None,
+        _layer_port(
+            "fpt",
+            "the FPT SignPlugin compatibility (https://127.0.0.1:PORT/process; 0 = any); unset: "
+            "the one FPT's library tries",
+            "14408",
+        ),
+    )
+    fpt_enabled: bool = setting(True, _layer_switch("FPT's SignPlugin"))
     module_isolation: Isolation = setting(
         Isolation.PROCESS,
         Setting(

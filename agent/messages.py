@@ -518,14 +518,14 @@ _CATALOGUE: Final[dict[str, dict[Lang, str]]] = {
         Lang.EN: "KYSO AGENT STATUS REPORT",
     },
     "status_generated": {Lang.VI: "Lập lúc: {time}", Lang.EN: "Generated: {time}"},
-    "status_vgca_port_taken": {
+    "status_layer_ports_taken": {
         Lang.VI: (
-            "Cổng VGCA {port} đang bị chương trình khác chiếm: các cổng thông tin dùng giao thức"
-            " VGCA chưa ký được. Kyso Agent thử lại sau mỗi {seconds:.0f} giây."
+            "Cổng {ports} của {product} đang bị chương trình khác chiếm: các cổng thông tin dùng"
+            " {product} chưa ký được. Kyso Agent thử lại sau mỗi {seconds:.0f} giây."
         ),
         Lang.EN: (
-            "The VGCA port {port} is held by another program: portals that use the VGCA"
-            " protocol cannot sign yet. Kyso Agent tries again every {seconds:.0f} seconds."
+            "The {product} port {ports} is held by another program: portals built for"
+            " {product} cannot sign yet. Kyso Agent tries again every {seconds:.0f} seconds."
         ),
     },
     "status_version": {
@@ -736,6 +736,46 @@ _CATALOGUE: Final[dict[str, dict[Lang, str]]] = {
     "status_cert_not_yet_valid": {
         Lang.VI: "    hiệu lực {not_before} → {not_after} — CHƯA CÓ HIỆU LỰC",
         Lang.EN: "    valid {not_before} → {not_after} — NOT YET VALID",
+    },
+    "tray_menu_listeners": {
+        Lang.VI: "Tương thích plugin khác",
+        Lang.EN: "Other plugins' protocols",
+    },
+    "tray_listener_on": {
+        Lang.VI: "{product}: cổng {port}",
+        Lang.EN: "{product}: port {port}",
+    },
+    "tray_listener_held": {
+        Lang.VI: "{product}: cổng {port} ({ports} do chương trình khác giữ)",
+        Lang.EN: "{product}: port {port} ({ports} held by another program)",
+    },
+    "tray_listener_waiting": {
+        Lang.VI: "{product}: chưa nghe được ({ports} do chương trình khác giữ)",
+        Lang.EN: "{product}: not listening ({ports} held by another program)",
+    },
+    "tray_listener_off": {
+        Lang.VI: "{product}: đã tắt theo chính sách",
+        Lang.EN: "{product}: off by policy",
+    },
+    "status_listeners_heading": {
+        Lang.VI: "Cổng tương thích với plugin ký số khác:",
+        Lang.EN: "Compatibility with other signing plugins:",
+    },
+    "status_listener_on": {
+        Lang.VI: "  {product}: {url}",
+        Lang.EN: "  {product}: {url}",
+    },
+    "status_listener_held": {
+        Lang.VI: " (cổng {ports} do chương trình khác giữ)",
+        Lang.EN: " (port {ports} held by another program)",
+    },
+    "status_listener_waiting": {
+        Lang.VI: "  {product}: chưa nghe được, cổng {ports} do chương trình khác giữ",
+        Lang.EN: "  {product}: not listening, port {ports} held by another program",
+    },
+    "status_listener_off": {
+        Lang.VI: "  {product}: tắt theo chính sách máy",
+        Lang.EN: "  {product}: turned off by machine policy",
     },
     "status_allowed": {
         Lang.VI: "Trang web được phép: {origins}",
@@ -1879,6 +1919,342 @@ _CATALOGUE: Final[dict[str, dict[Lang, str]]] = {
         "hoặc ECDSA",
         Lang.EN: "the certificate's key type {kind} cannot sign XML; choose an RSA or ECDSA "
         "certificate",
+    },
+    # Every plugin compatibility layer (agent/compat/, docs/compat.md): shared wording.
+    "compat_pin_refused": {
+        Lang.VI: "Kyso Agent không nhận mã PIN từ trang web: mã PIN chỉ được nhập vào hộp thoại "
+        "của Kyso Agent (hoặc bàn phím của đầu đọc). Trang web cần gọi lại mà không gửi mã PIN.",
+        Lang.EN: "Kyso Agent never takes a PIN from a web page: the PIN is typed only into Kyso "
+        "Agent's own dialog (or the reader's keypad). The page must call again without a PIN.",
+    },
+    "compat_unsupported": {
+        Lang.VI: "Kyso Agent không hỗ trợ chức năng {function} của {product}.",
+        Lang.EN: "Kyso Agent does not support the {product} function {function}.",
+    },
+    "compat_office_unsupported": {
+        Lang.VI: "Kyso Agent chưa ký được tài liệu Office (Word, Excel): hãy lưu tài liệu thành "
+        "PDF rồi ký tệp PDF.",
+        Lang.EN: "Kyso Agent cannot sign Office documents (Word, Excel) yet: save the document "
+        "as PDF and sign the PDF.",
+    },
+    "compat_bad_message": {
+        Lang.VI: "Yêu cầu từ trang web không đúng định dạng của {product}: {detail}",
+        Lang.EN: "The page's request is not in the {product} format: {detail}",
+    },
+    # The VNPT-CA Plugin compatibility (agent/compat/vnpt, docs/compat/vnpt.md).
+    "vnpt_websocket_only": {
+        Lang.VI: "Cổng này chỉ nhận kết nối WebSocket của VNPT-CA Plugin "
+        "(wss://localhost:CỔNG/plugin).",
+        Lang.EN: "This port only takes the VNPT-CA Plugin's WebSocket connections "
+        "(wss://localhost:PORT/plugin).",
+    },
+    "vnpt_licensed": {
+        Lang.VI: "Kyso Agent không cần giấy phép: trang web dùng được Kyso Agent khi có trong "
+        "danh sách trang được phép của Kyso Agent.",
+        Lang.EN: "Kyso Agent needs no licence: a web site may use it when it is on the agent's "
+        "list of allowed sites.",
+    },
+    "vnpt_not_json": {
+        Lang.VI: "tin nhắn phải là một đối tượng JSON có functionID, funcCallback và args",
+        Lang.EN: "the message must be a JSON object with functionID, funcCallback and args",
+    },
+    "vnpt_function_id": {
+        Lang.VI: "'functionID' phải là một số nguyên",
+        Lang.EN: "'functionID' must be an integer",
+    },
+    "vnpt_callback": {
+        Lang.VI: "'funcCallback' phải là tên một hàm JavaScript (tối đa {limit} ký tự, không có "
+        "dấu sao)",
+        Lang.EN: "'funcCallback' must be a JavaScript function name (at most {limit} characters, "
+        "no asterisk)",
+    },
+    "vnpt_args": {
+        Lang.VI: "'args' phải là một danh sách",
+        Lang.EN: "'args' must be a list",
+    },
+    "vnpt_binary": {
+        Lang.VI: "tin nhắn phải là văn bản JSON, không phải dữ liệu nhị phân",
+        Lang.EN: "the message must be JSON text, not binary data",
+    },
+    "vnpt_arg_missing": {
+        Lang.VI: "thiếu tham số {name} (vị trí {index} của 'args')",
+        Lang.EN: "the argument {name} (position {index} of 'args') is missing",
+    },
+    "vnpt_arg_text": {
+        Lang.VI: "tham số {name} phải là một chuỗi",
+        Lang.EN: "the argument {name} must be a string",
+    },
+    "vnpt_base64": {
+        Lang.VI: "{name} phải là dữ liệu base64 không rỗng",
+        Lang.EN: "{name} must be non-empty base64 data",
+    },
+    "vnpt_options": {
+        Lang.VI: "{name} phải là chuỗi JSON của một đối tượng (hoặc null)",
+        Lang.EN: "{name} must be the JSON text of an object (or null)",
+    },
+    "vnpt_field_number": {
+        Lang.VI: "trường '{field}' phải là một số",
+        Lang.EN: "the field '{field}' must be a number",
+    },
+    "vnpt_field_text": {
+        Lang.VI: "trường '{field}' phải là chuỗi không quá {limit} ký tự",
+        Lang.EN: "the field '{field}' must be a string of at most {limit} characters",
+    },
+    "vnpt_field_flag": {
+        Lang.VI: "trường '{field}' phải là true hoặc false",
+        Lang.EN: "the field '{field}' must be true or false",
+    },
+    "vnpt_hash_length": {
+        Lang.VI: "mã băm dài {size} byte; Kyso Agent ký mã băm SHA-256 (32 byte), SHA-384 "
+        "(48 byte) hoặc SHA-512 (64 byte)",
+        Lang.EN: "the hash is {size} bytes long; Kyso Agent signs SHA-256 (32 bytes), SHA-384 "
+        "(48 bytes) or SHA-512 (64 bytes) hashes",
+    },
+    "vnpt_hash_algorithm": {
+        Lang.VI: "thuật toán băm '{name}' không được hỗ trợ; hãy dùng một trong: {allowed}",
+        Lang.EN: "the hash algorithm '{name}' is not supported; use one of: {allowed}",
+    },
+    "vnpt_hash_mismatch": {
+        Lang.VI: "mã băm dài {size} byte, không phải mã băm {algorithm} ({expected} byte)",
+        Lang.EN: "the hash is {size} bytes long, not a {algorithm} hash ({expected} bytes)",
+    },
+    "vnpt_pdf_page": {
+        Lang.VI: "'page' phải là số thứ tự của một trang, từ 1 trở đi",
+        Lang.EN: "'page' must be a page number, from 1 on",
+    },
+    "vnpt_pdf_rect": {
+        Lang.VI: "vị trí chữ ký phải có llx nhỏ hơn urx và lly nhỏ hơn ury",
+        Lang.EN: "the signature's position must have llx below urx and lly below ury",
+    },
+    "vnpt_pdf_pages": {
+        Lang.VI: "Kyso Agent đặt hình chữ ký trên một trang mỗi lần ký; yêu cầu này có {count} "
+        "trang ({pages}). Hãy ký với một trang.",
+        Lang.EN: "Kyso Agent draws the signature on one page per signature; this request names "
+        "{count} pages ({pages}). Sign with one page.",
+    },
+    "vnpt_tsa_credentials": {
+        Lang.VI: "Kyso Agent không gửi tên đăng nhập hay mật khẩu tới máy chủ cấp dấu thời gian "
+        "(TsaUsername, TsaPassword); hãy dùng máy chủ không yêu cầu đăng nhập.",
+        Lang.EN: "Kyso Agent sends no user name or password to a time-stamping server "
+        "(TsaUsername, TsaPassword); use a server that needs no login.",
+    },
+    "vnpt_encrypt": {
+        Lang.VI: "Kyso Agent không mã hóa tệp PDF sau khi ký (IsEncyptFile); hãy ký mà không yêu "
+        "cầu mã hóa.",
+        Lang.EN: "Kyso Agent does not encrypt the PDF after signing (IsEncyptFile); sign without "
+        "asking for encryption.",
+    },
+    "vnpt_xml_signing_type": {
+        Lang.VI: "Kyso Agent chỉ tạo chữ ký XML kiểu Enveloped, chưa hỗ trợ kiểu '{kind}'.",
+        Lang.EN: "Kyso Agent makes Enveloped XML signatures only, not '{kind}' ones.",
+    },
+    "vnpt_xml_xpath_filter": {
+        Lang.VI: "Kyso Agent chưa ký XML theo XPath Filter 2.0 (NameXPathFilter); hãy chỉ phần cần "
+        "ký bằng NodeToSign hoặc TagSigning.",
+        Lang.EN: "Kyso Agent does not sign XML with XPath Filter 2.0 (NameXPathFilter); name the "
+        "part to sign with NodeToSign or TagSigning.",
+    },
+    "vnpt_items": {
+        Lang.VI: "danh sách dữ liệu cần ký phải là chuỗi JSON của một mảng từ 1 đến {limit} mục",
+        Lang.EN: "the data to sign must be the JSON text of an array of 1 to {limit} items",
+    },
+    "vnpt_item": {
+        Lang.VI: "mục {index}: {reason}",
+        Lang.EN: "item {index}: {reason}",
+    },
+    "vnpt_item_shape": {
+        Lang.VI: "mỗi mục phải là chuỗi JSON của một đối tượng có data, type và sigOptions",
+        Lang.EN: "each item must be the JSON text of an object with data, type and sigOptions",
+    },
+    "vnpt_item_type": {
+        Lang.VI: "loại dữ liệu '{kind}' chưa được hỗ trợ; Kyso Agent ký các loại: {allowed}",
+        Lang.EN: "the data type '{kind}' is not supported; Kyso Agent signs: {allowed}",
+    },
+    "vnpt_not_attempted": {
+        Lang.VI: "Chưa ký mục này vì một mục trước đó không ký được.",
+        Lang.EN: "This item was not signed because an earlier item could not be signed.",
+    },
+    "vnpt_data_document": {
+        Lang.VI: "Dữ liệu do trang gửi ({size} byte)",
+        Lang.EN: "Data sent by the page ({size} bytes)",
+    },
+    "vnpt_hash_document": {
+        Lang.VI: "Mã băm {algorithm} do trang gửi",
+        Lang.EN: "{algorithm} hash sent by the page",
+    },
+    # The BKAV plugin compatibility (agent/compat/bkav, docs/compat/bkav.md).
+    "bkav_no_end": {
+        Lang.VI: 'tin nhắn không kết thúc bằng "*end"',
+        Lang.EN: 'the message does not end with "*end"',
+    },
+    "bkav_function": {
+        Lang.VI: '"{function}" không phải mã chức năng (một số)',
+        Lang.EN: '"{function}" is not a function number',
+    },
+    "bkav_arguments": {
+        Lang.VI: "chức năng {function} cần ít nhất {expected} tham số, trang web gửi {got}",
+        Lang.EN: "function {function} needs at least {expected} arguments, the page sent {got}",
+    },
+    "bkav_base64": {
+        Lang.VI: "tham số {field} không phải chuỗi base64",
+        Lang.EN: "the argument {field} is not base64",
+    },
+    "bkav_empty": {
+        Lang.VI: "tham số {field} trống",
+        Lang.EN: "the argument {field} is empty",
+    },
+    "bkav_number": {
+        Lang.VI: 'tham số {field} phải là một số, không phải "{value}"',
+        Lang.EN: 'the argument {field} must be a number, not "{value}"',
+    },
+    "bkav_hash_choice": {
+        Lang.VI: 'SetHashAlgorithm nhận 0 (SHA-1) hoặc 1 (SHA-256), không nhận "{value}"',
+        Lang.EN: 'SetHashAlgorithm takes 0 (SHA-1) or 1 (SHA-256), not "{value}"',
+    },
+    "bkav_binary": {
+        Lang.VI: "tin nhắn nhị phân không được nhận: thư viện BkavCA Signer Plugin gửi văn bản",
+        Lang.EN: "binary messages are not accepted: the BkavCA Signer Plugin library sends text",
+    },
+    "bkav_websocket_only": {
+        Lang.VI: "cổng này chỉ nhận kết nối WebSocket (wss://) của thư viện BkavCA Signer Plugin",
+        Lang.EN: "this port only takes the BkavCA Signer Plugin library's WebSocket (wss://)",
+    },
+    "bkav_file_path": {
+        Lang.VI: "Kyso Agent không đọc hay ghi tệp trên máy theo đường dẫn do trang web gửi "
+        "({function}): trang web cần gửi nội dung tệp dạng base64.",
+        Lang.EN: "Kyso Agent does not read or write files on this computer at paths a web page "
+        "names ({function}): the page must send the file's content in base64.",
+    },
+    "bkav_image": {
+        Lang.VI: "ảnh chữ ký phải là ảnh PNG dạng base64 (tối đa {limit} byte), không phải "
+        "đường dẫn tệp",
+        Lang.EN: "the signature image must be a PNG in base64 (at most {limit} bytes), not a "
+        "file path",
+    },
+    "bkav_tag": {
+        Lang.VI: '"{tag}" không phải tên thẻ XML hợp lệ (tham số {field})',
+        Lang.EN: '"{tag}" is not a valid XML element name (argument {field})',
+    },
+    "bkav_list_size": {
+        Lang.VI: "danh sách cần từ 1 đến {limit} tài liệu XML, trang web gửi {count}",
+        Lang.EN: "the list needs 1 to {limit} XML documents, the page sent {count}",
+    },
+    "bkav_pdf_document": {
+        Lang.VI: "Tài liệu PDF do trang web gửi ({size} byte)",
+        Lang.EN: "PDF document sent by the page ({size} bytes)",
+    },
+    "bkav_cms_document": {
+        Lang.VI: "Dữ liệu do trang web gửi để ký ({size} byte)",
+        Lang.EN: "Data sent by the page for signing ({size} bytes)",
+    },
+    # The FPT / TrustCA SignPlugin compatibility (agent/compat/fpt, docs/compat/fpt.md).
+    "fpt_form": {
+        Lang.VI: 'dữ liệu gửi lên phải là biểu mẫu "request=<JSON mã hóa base64>"',
+        Lang.EN: 'the body must be the form "request=<base64 of the JSON request>"',
+    },
+    "fpt_not_base64": {
+        Lang.VI: "trường request không phải chuỗi base64",
+        Lang.EN: "the request field is not base64",
+    },
+    "fpt_not_json": {
+        Lang.VI: "trường request giải mã base64 ra không phải một đối tượng JSON",
+        Lang.EN: "the request field's base64 does not hold a JSON object",
+    },
+    "fpt_operation_id": {
+        Lang.VI: "thiếu OperationId, hoặc OperationId không phải một số",
+        Lang.EN: "OperationId is missing or not a number",
+    },
+    "fpt_field_base64": {
+        Lang.VI: "trường {field} phải là chuỗi base64 không rỗng",
+        Lang.EN: "{field} must be a non-empty base64 string",
+    },
+    "fpt_field_number": {
+        Lang.VI: "trường {field} phải là một số",
+        Lang.EN: "{field} must be a number",
+    },
+    "fpt_field_flag": {
+        Lang.VI: "trường {field} phải là 0 hoặc 1",
+        Lang.EN: "{field} must be 0 or 1",
+    },
+    "fpt_field_text": {
+        Lang.VI: "trường {field} phải là chuỗi một dòng, tối đa {limit} ký tự",
+        Lang.EN: "{field} must be a single line of at most {limit} characters",
+    },
+    "fpt_timestamp_url": {
+        Lang.VI: "urlTimestamp phải là địa chỉ http:// hoặc https:// của máy chủ cấp dấu thời gian",
+        Lang.EN: "urlTimestamp must be the http:// or https:// address of a time-stamping server",
+    },
+    "fpt_alg_digest": {
+        Lang.VI: "algDigest {value} không được hỗ trợ; hãy dùng SHA_256, SHA_384 hoặc SHA_512",
+        Lang.EN: "algDigest {value} is not supported; use SHA_256, SHA_384 or SHA_512",
+    },
+    "fpt_digest_length": {
+        Lang.VI: "DataToBeSign (reqDigest = 0) dài {size} byte, nhưng giá trị băm {algorithm} "
+        "dài {expected} byte",
+        Lang.EN: "DataToBeSign (reqDigest = 0) is {size} bytes, but a {algorithm} digest is "
+        "{expected} bytes",
+    },
+    "fpt_cms_attached": {
+        Lang.VI: "Kyso Agent chỉ tạo chữ ký CMS tách rời (signAttached = 0): trang web giữ dữ "
+        "liệu gốc và gửi kèm chữ ký khi cần.",
+        Lang.EN: "Kyso Agent makes detached CMS signatures only (signAttached = 0): the page "
+        "keeps the data and sends it along with the signature.",
+    },
+    "fpt_cms_level": {
+        Lang.VI: "Kyso Agent chưa tạo được chữ ký mức {level}; hãy dùng CADES-BES, hoặc CADES-T "
+        "kèm urlTimestamp.",
+        Lang.EN: "Kyso Agent cannot make {level} signatures yet; use CADES-BES, or CADES-T with "
+        "urlTimestamp.",
+    },
+    "fpt_cms_needs_tsa": {
+        Lang.VI: "signLevel CADES-T cần urlTimestamp (địa chỉ máy chủ cấp dấu thời gian)",
+        Lang.EN: "signLevel CADES-T needs urlTimestamp (the time-stamping server's address)",
+    },
+    "fpt_xades": {
+        Lang.VI: "Kyso Agent ký XML theo chuẩn XMLDSig, chưa tạo được chữ ký XAdES ({form}): "
+        "trang web cần gửi XMLDSig = 1 nếu nơi nhận chấp nhận chữ ký XMLDSig.",
+        Lang.EN: "Kyso Agent signs XML with XMLDSig and cannot make XAdES signatures ({form}) "
+        "yet: the page must send XMLDSig = 1 if the receiver accepts an XMLDSig signature.",
+    },
+    "fpt_ext_file": {
+        Lang.VI: "Kyso Agent không ký được tệp loại {ext} qua chức năng này: chỉ ký tệp PDF.",
+        Lang.EN: "Kyso Agent cannot sign {ext} files with this function: it signs PDF only.",
+    },
+    "fpt_page_index": {
+        Lang.VI: "pageIndex phải là số nguyên từ 0 (trang đầu tiên)",
+        Lang.EN: "pageIndex must be a whole number from 0 (the first page)",
+    },
+    "fpt_box": {
+        Lang.VI: "ô chữ ký (offsetX, offsetY, sigWidth, sigHeight) phải có tọa độ không âm và "
+        "kích thước lớn hơn 0",
+        Lang.EN: "the signature box (offsetX, offsetY, sigWidth, sigHeight) needs coordinates of "
+        "at least 0 and a size above 0",
+    },
+    "fpt_logo_png": {
+        Lang.VI: "logoData phải là ảnh PNG dạng base64 (ảnh JPEG chưa được hỗ trợ: hãy xuất ảnh "
+        'chữ ký bằng canvas.toDataURL("image/png"))',
+        Lang.EN: "logoData must be a PNG in base64 (JPEG is not supported yet: export the "
+        'signature image with canvas.toDataURL("image/png"))',
+    },
+    "fpt_xml_tag": {
+        Lang.VI: "tagXML: tài liệu có {count} phần tử <{tag}>, cần đúng một",
+        Lang.EN: "tagXML: the document has {count} <{tag}> elements, exactly one is needed",
+    },
+    "fpt_xml_tag_no_id": {
+        Lang.VI: "tagXML: phần tử <{tag}> không có thuộc tính Id để chữ ký tham chiếu",
+        Lang.EN: "tagXML: the <{tag}> element has no Id attribute for the signature to refer to",
+    },
+    "fpt_data_document": {
+        Lang.VI: "Dữ liệu do trang web gửi để ký ({size} byte)",
+        Lang.EN: "Data sent by the page for signing ({size} bytes)",
+    },
+    "fpt_hash_document": {
+        Lang.VI: "Giá trị băm {algorithm} do trang web tính",
+        Lang.EN: "A {algorithm} digest computed by the page",
+    },
+    "fpt_pdf_document": {
+        Lang.VI: "Tài liệu PDF do trang web gửi ({size} byte)",
+        Lang.EN: "PDF document sent by the page ({size} bytes)",
     },
 }
 

@@ -53,6 +53,9 @@ MAX_MARKS: Final = 3
 """Combining marks on one letter: Vietnamese needs two (ệ = e + U+0323 + U+0302 when
 decomposed); more only stack into marks drawn over the lines around them."""
 _SECRET_WORDS: Final = frozenset({"password", "passcode", "passphrase", "secret"})
+#: Parts of a field name that say it holds a password, whatever comes around them
+#: (``userPassword``, ``tokenPasswd``, ``pwd``, Vietnamese ``matKhau``).
+_SECRET_PARTS: Final = ("password", "passwd", "passcode", "passphrase", "pwd", "matkhau")
 
 
 @dataclass(frozen=True)
@@ -196,28 +199,39 @@ def decode_json_object(body: bytes) -> dict[str, Any]:
 def _looks_secret(key: str) -> bool:
     """Whether a field name looks like it carries a PIN or password."""
     word = re.sub(r"[^a-z0-9]", "", key.lower())
-    return word.startswith("pin") or word.endswith("pin") or word in _SECRET_WORDS
+    return (
+        word.startswith("pin")
+        or word.endswith("pin")
+        or word in _SECRET_WORDS
+        or any(part in word for part in _SECRET_PARTS)
+    )
 
 
-def _refuse_secrets(value: Any, path: str = "") -> None:
-    """A PIN never travels over the API: refuse any field that looks like one."""
+def _refuse_secrets(value: Any, path: str = "", *, empty_ok: bool = False) -> None:
+    """A PIN never travels over the API: refuse any field that looks like one (``empty_ok``:
+    unless it is empty, as a vendor library's defaults leave such fields)."""
     if isinstance(value, dict):
         for key, inner in value.items():
-            if isinstance(key, str) and _looks_secret(key):
+            if (
+                isinstance(key, str)
+                and _looks_secret(key)
+                and not (empty_ok and inner in (None, ""))
+            ):
                 raise BadRequest(Phrase.of("bad_pin_field", field=f"{path}{key}"))
             # Only containers hold field names; a batch has thousands of plain values.
             if isinstance(inner, dict | list):
-                _refuse_secrets(inner, f"{path}{key}.")
+                _refuse_secrets(inner, f"{path}{key}.", empty_ok=empty_ok)
     elif isinstance(value, list):
         for index, inner in enumerate(value):
             if isinstance(inner, dict | list):
-                _refuse_secrets(inner, f"{path}{index}.")
+                _refuse_secrets(inner, f"{path}{index}.", empty_ok=empty_ok)
 
 
 def refuse_secrets(value: Any) -> None:
-    """Refuse (:class:`BadRequest`) any field, at any depth, that looks like a PIN or password:
-    for the other wire protocols (``agent.compat``), whose field names are not ours."""
-    _refuse_secrets(value)
+    """Refuse (:class:`BadRequest`) any field, at any depth, that looks like a PIN or password
+    and carries one: for the other wire protocols (``agent.compat``), whose field names are not
+    ours and whose libraries send some such fields empty (VNPT's ``TsaPassword: ""``)."""
+    _refuse_secrets(value, empty_ok=True)
 
 
 def document_name(value: Any, field: str) -> str | None:

@@ -153,6 +153,7 @@ class SigningService:
         trust_roots: Sequence[bytes] = (),
         check_revocation: bool = True,
         font_dir: Path | None = None,
+        tsa_url: str | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._tokens = tokens
@@ -165,6 +166,7 @@ class SigningService:
         self._trust_roots = tuple(trust_roots)
         self._check_revocation = check_revocation
         self._font_dir = font_dir
+        self._tsa_url = tsa_url
         self._clock = clock
 
     @staticmethod
@@ -183,6 +185,13 @@ class SigningService:
         # A token that is gone takes its cached PIN with it.
         self._pins.retain(_token_key(t.id) for t in inventory.tokens)
         return inventory
+
+    async def token_present(self) -> bool:
+        """A token holding a signing certificate is plugged in: what plugins' token checks
+        tell an admitted page. Nothing is asked and nothing is signed; which certificate, and
+        whose, still needs the user's consent (:meth:`select_certificate`)."""
+        inventory = await self._inventory()
+        return bool(inventory.signing_certificates)
 
     def _candidates(
         self, inventory: Inventory, requested: bytes | None, scheme: RsaScheme | None
@@ -411,6 +420,27 @@ class SigningService:
 
         return pdf.SigningKey(cert.der, chain, key_type, raw)
 
+    def _configured_tsa_only(self, chosen: str | None) -> None:
+        """A page may name only the time-stamping authority this computer is configured with.
+
+        The agent fetches whatever URL it is given, after the user approved the signature: a
+        page choosing it freely (through the API or any plugin layer) would send the agent to
+        an address of its choice (an internal service, another program on 127.0.0.1) and learn
+        from the answer.
+        """
+        if chosen is not None and chosen != self._tsa_url:
+            raise BadRequest(
+                Phrase.of("bad_tsa_not_configured", configured=self._tsa_url)
+                if self._tsa_url
+                else Phrase.of("bad_tsa_none_configured")
+            )
+
+    async def check_pdf(self, request: PdfSignRequest) -> None:
+        """What :meth:`sign_pdf` refuses before its question, without asking: for a batch of
+        a plugin layer, whose every document must be fit before the first one is signed."""
+        self._configured_tsa_only(request.options.tsa_url)
+        await pdf.prepare(request.pdf, request.options.appearance)
+
     async def sign_pdf(
         self,
         caller: Admitted,
@@ -426,6 +456,7 @@ class SigningService:
         them and the audit trail keeps them.
         """
         # Refusals that need no token come before the question, never after it.
+        self._configured_tsa_only(request.options.tsa_url)
         prepared = await pdf.prepare(request.pdf, request.options.appearance)
         digest = await asyncio.to_thread(lambda: hashlib.sha256(request.pdf).digest())
         item = DigestToSign(digest, HashAlgorithm.SHA256, request.document_name)
@@ -457,6 +488,7 @@ class SigningService:
 
     async def sign_cms(self, caller: Admitted, request: CmsSignRequest) -> CmsSignResponse:
         """``POST /v1/cms/sign``: a CMS signature over a digest the portal computed."""
+        self._configured_tsa_only(request.tsa_url)
 
         async def operation(
             cert: TokenCertificate, login: Login, chain: tuple[bytes, ...]

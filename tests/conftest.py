@@ -19,12 +19,14 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import IO, Any, Final, TypeVar
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from agent.testing.softhsm import KeySpec, SoftHsm, TestCa, TokenSpec, new_token
+from tests.pdftools import NssDb
 
 PIN = "246810"
 WRONG_PIN = "975319"
@@ -106,8 +108,13 @@ class AgentProcess:
     _stderr: IO[str]
     tls: ssl.SSLContext = field(init=False)
     """Client TLS context that trusts the agent's local CA."""
-    vgca_port: int | None = None
-    """Port of the VGCA compatibility (``start_agent(..., vgca=True)``)."""
+    layer_ports: dict[str, int] = field(default_factory=dict)
+    """Ports of the plugin layers waited for (``start_agent(..., layers=("vnpt",))``)."""
+
+    @property
+    def vgca_port(self) -> int | None:
+        """Port of the VGCA compatibility (``start_agent(..., vgca=True)``)."""
+        return self.layer_ports.get("vgca")
 
     def __post_init__(self) -> None:
         self.tls = ssl.create_default_context(cafile=str(self.data_dir / "tls" / "ca.pem"))
@@ -137,10 +144,11 @@ class AgentProcess:
         *,
         origin: str | None = PORTAL,
         headers: dict[str, str] | None = None,
+        port: int | None = None,
     ) -> Response:
-        """One HTTPS request to the agent."""
+        """One HTTPS request to the agent (to ``port``, a plugin layer's, when given)."""
         connection = http.client.HTTPSConnection(
-            "127.0.0.1", self.port, context=self.tls, timeout=60
+            "127.0.0.1", port or self.port, context=self.tls, timeout=60
         )
         all_headers: dict[str, str] = {}
         if isinstance(body, dict):
@@ -221,15 +229,17 @@ def start_agent(
     env: dict[str, str] | None = None,
     command: str = "serve",
     vgca: bool = False,
+    layers: Sequence[str] = (),
 ) -> AgentProcess:
     """Start ``kyso-agent serve`` on a free port and wait for its ``listening on`` line.
 
     ``scripted`` adds the scripted external prompter; without it the agent picks its
     default prompter (the console when ``stdin`` is a terminal). ``policy`` is the
     machine policy the agent reads; ``env`` adds to its environment (``DISPLAY``);
-    ``command`` is ``run`` for the agent with its tray. The VGCA compatibility listens on
-    a free port (not 8987) unless ``extra`` names one; ``vgca`` also waits for its
-    ``vgca listening on`` line and records the port.
+    ``command`` is ``run`` for the agent with its tray. Every plugin layer (VGCA, VNPT, BKAV,
+    FPT) listens on a free port (never the vendor's) unless ``extra`` names one; ``layers``
+    (and ``vgca``, for ``("vgca",)``) waits for their ``NAME listening on`` lines and records
+    the ports in ``layer_ports``.
     """
     root.mkdir(parents=True, exist_ok=True)
     prompter_dir = root / "prompter"
@@ -262,7 +272,12 @@ def start_agent(
         PORTAL,
         "--allow-origin",
         WILDCARD,
-        *([] if "--vgca-port" in extra else ["--vgca-port", "0"]),
+        *(
+            arg
+            for name in LAYER_NAMES
+            if f"--{name}-port" not in extra
+            for arg in (f"--{name}-port", "0")
+        ),
         *extra,
     ]
     for module in modules or [hsm.module]:
@@ -287,20 +302,67 @@ def start_agent(
         raise RuntimeError(f"agent did not start: {line!r}\n{stderr_path.read_text()}")
     bound = int(line.rsplit(":", 1)[1])
     started = AgentProcess(process, bound, data_dir, prompter_dir, stderr_path, stderr)
-    if vgca:
-        # An agent without its VGCA port says so only in its log: do not wait for ever.
-        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+    wanted = {*layers, *(["vgca"] if vgca else [])}
+    if wanted:
+        try:
+            started.layer_ports = _layer_lines(process, wanted)
+        except RuntimeError as exc:
+            started.stop()
+            raise RuntimeError(f"{exc}\n{stderr_path.read_text()}") from None
+    return started
+
+
+#: Every plugin layer's name, as in its ``--NAME-port`` flag and ``NAME listening on`` line.
+LAYER_NAMES: Final = ("vgca", "vnpt", "bkav", "fpt")
+
+
+def _layer_lines(process: subprocess.Popen[str], wanted: set[str]) -> dict[str, int]:
+    """Read ``NAME listening on URL`` lines until every wanted layer said where it listens.
+
+    An agent without a layer's port says so only in its log: never wait for ever.
+    """
+    assert process.stdout is not None
+    ports: dict[str, int] = {}
+    deadline = time.monotonic() + 20
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        while not wanted <= ports.keys():
             pending = pool.submit(process.stdout.readline)
             try:
-                line = pending.result(timeout=20)
+                line = pending.result(timeout=max(0.1, deadline - time.monotonic()))
             except concurrent.futures.TimeoutError:
                 process.kill()  # ends the readline too
                 line = ""
-        if not line.startswith("vgca listening on wss://127.0.0.1:"):
-            started.stop()
-            raise RuntimeError(f"no VGCA line: {line!r}\n{stderr_path.read_text()}")
-        started.vgca_port = int(line.rsplit(":", 1)[1])
-    return started
+            name, _, url = line.strip().partition(" listening on ")
+            if not url.startswith(("wss://127.0.0.1:", "https://127.0.0.1:")):
+                missing = ", ".join(sorted(wanted - ports.keys()))
+                raise RuntimeError(f"no listening line for {missing}: {line!r}")
+            ports[name] = int(url.rsplit(":", 1)[1])
+    return ports
+
+
+def start_layer_agent(
+    root: Path,
+    hsm: SoftHsm,
+    layer: str,
+    *origins: str,
+    prompt_timeout: str = "5",
+    lang: str | None = None,
+    **policy: Any,
+) -> AgentProcess:
+    """An agent with the plugin layer ``layer`` (its port in ``layer_ports``), allowing
+    ``origins`` exactly, with no back-off after a cancel (``policy`` adds machine-policy keys);
+    ``lang`` is its ``--lang`` when given."""
+    allowed = [arg for origin in origins for arg in ("--allow-origin", origin)]
+    return start_agent(
+        root,
+        hsm,
+        *allowed,
+        "--prompt-timeout",
+        prompt_timeout,
+        *(["--lang", lang] if lang else []),
+        layers=(layer,),
+        policy={"cancel_backoff_seconds": 0, **policy},
+    )
 
 
 def start_vgca_agent(
@@ -312,16 +374,13 @@ def start_vgca_agent(
 ) -> AgentProcess:
     """An agent with the VGCA port, allowing ``origins`` exactly, with no back-off after a
     cancel (``policy`` adds machine-policy keys)."""
-    allowed = [arg for origin in origins for arg in ("--allow-origin", origin)]
-    return start_agent(
-        root,
-        hsm,
-        *allowed,
-        "--prompt-timeout",
-        prompt_timeout,
-        vgca=True,
-        policy={"cancel_backoff_seconds": 0, **policy},
-    )
+    return start_layer_agent(root, hsm, "vgca", *origins, prompt_timeout=prompt_timeout, **policy)
+
+
+def stopping(running: AgentProcess) -> Iterator[AgentProcess]:
+    """``running`` for a fixture to ``yield from``, stopped at its teardown."""
+    yield running
+    running.stop()
 
 
 @pytest.fixture(scope="session")
@@ -347,6 +406,20 @@ def fresh(agent: AgentProcess) -> AgentProcess:
     """The session agent with an empty script and an empty prompt record."""
     agent.script()
     return agent
+
+
+@pytest.fixture(scope="module")
+def nss(token: SessionToken, tmp_path_factory: pytest.TempPathFactory) -> NssDb:
+    """An NSS database trusting the session's test CA, for poppler's pdfsig."""
+    return NssDb.create(tmp_path_factory.mktemp("nss"), token.ca.cert)
+
+
+@pytest.fixture(scope="module")
+def ca_pem(token: SessionToken, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The test CA as a PEM file: a trust root for the agent and openssl's CAfile."""
+    path = tmp_path_factory.mktemp("ca") / "ca.pem"
+    path.write_bytes(token.ca.cert.public_bytes(serialization.Encoding.PEM))
+    return path
 
 
 def run_cli(

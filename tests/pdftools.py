@@ -10,10 +10,19 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from PIL import Image
 
 from agent.testing.samples import sample_pdf
 
-__all__ = ["NssDb", "page_text", "pyhanko_bottom_line", "sample_pdf", "tamper"]
+__all__ = [
+    "NssDb",
+    "assert_pdf_signatures_valid",
+    "page_text",
+    "pyhanko_bottom_line",
+    "sample_pdf",
+    "signature_png",
+    "tamper",
+]
 
 
 @dataclass(frozen=True)
@@ -87,6 +96,17 @@ def pyhanko_bottom_line(pdf: bytes, *roots: x509.Certificate) -> list[bool]:
     return verdicts
 
 
+def assert_pdf_signatures_valid(
+    pdf: bytes, nss: NssDb, root: x509.Certificate, tmp: Path, count: int = 1
+) -> None:
+    """pdfsig (trusting ``nss``) and pyHanko (trusting ``root``) both find ``count`` signatures
+    in ``pdf``, each valid (pyHanko: intact, valid and trusted)."""
+    blocks = nss.pdfsig(pdf, tmp)
+    assert len(blocks) == count, blocks
+    assert all("Signature is Valid" in block for block in blocks), blocks
+    assert pyhanko_bottom_line(pdf, root) == [True] * count
+
+
 def tamper(pdf: bytes) -> bytes:
     """Change one byte of page text inside the first signed range."""
     marker = pdf.index(b"trang 1")
@@ -102,6 +122,17 @@ def page_text(pdf: bytes, page: int) -> str:
         check=True,
     )
     return done.stdout.decode()
+
+
+def signature_png() -> bytes:
+    """A small signature image (blue ink on transparent), as portals draw it on a canvas and
+    export it for the signature's appearance."""
+    image = Image.new("RGBA", (120, 48), (255, 255, 255, 0))
+    for x in range(10, 110):
+        image.putpixel((x, 24 + (x % 7) - 3), (0, 0, 160, 255))
+    out = BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
 
 
 def classic_pdf(objects: Sequence[bytes]) -> bytes:

@@ -113,3 +113,9 @@ def openssl_cms_verify(
         text=True,
         check=False,
     )
+
+
+def assert_cms_verifies(signature: bytes, content: bytes, ca_pem: Path, tmp: Path) -> None:
+    """``openssl cms -verify`` accepts ``signature`` over ``content``, trusting ``ca_pem``."""
+    done = openssl_cms_verify(signature, content, ca_pem, tmp)
+    assert done.returncode == 0, done.stderr

@@ -220,16 +220,22 @@ def _is_preflight(request: web.Request) -> bool:
     return request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers
 
 
-def _preflight(request: web.Request, origin: str) -> web.Response:
+def preflight_response(
+    request: web.Request,
+    methods: str = _ALLOWED_METHODS,
+    headers: frozenset[str] = _ALLOWED_HEADERS,
+) -> web.Response:
+    """The answer to a CORS preflight of an admitted origin (the caller adds its CORS
+    headers): the ``methods``, and the request headers asked for, if all are ``headers``."""
     if isinstance(request.match_info.http_exception, web.HTTPNotFound):
         raise NotFound(f"preflight for unknown path {request.path}")
     requested = request.headers.get("Access-Control-Request-Headers", "")
     asked = {h.strip().lower() for h in requested.split(",") if h.strip()}
-    if not asked <= _ALLOWED_HEADERS:
-        refused = ", ".join(sorted(asked - _ALLOWED_HEADERS))
+    if not asked <= headers:
+        refused = ", ".join(sorted(asked - headers))
         raise BadRequest(Phrase.of("bad_cors_headers", headers=refused))
     response = web.Response(status=204)
-    response.headers["Access-Control-Allow-Methods"] = _ALLOWED_METHODS
+    response.headers["Access-Control-Allow-Methods"] = methods
     if asked:
         response.headers["Access-Control-Allow-Headers"] = ", ".join(sorted(asked))
     response.headers["Access-Control-Max-Age"] = "600"
@@ -266,18 +272,19 @@ async def origin_middleware(request: web.Request, handler: Handler) -> web.Strea
         page = request.headers.get(PAGE_ORIGIN_HEADER)
         if page is None:
             if request.method == "GET":
-                return _with_cors(await handler(request), origin)
+                return with_cors(await handler(request), origin)
             raise OriginNotAllowed(f"{origin} relayed {request.path} without naming the page")
         asker = page
     request[CALLER] = admit(settings, asker)
     try:
-        response = _preflight(request, origin) if _is_preflight(request) else await handler(request)
+        response = preflight_response(request) if _is_preflight(request) else await handler(request)
     except Exception as exc:  # noqa: BLE001 - errors must carry CORS headers to be readable
         response = error_response(exc, request)
-    return _with_cors(response, origin)
+    return with_cors(response, origin)
 
 
-def _with_cors(response: web.StreamResponse, origin: str) -> web.StreamResponse:
+def with_cors(response: web.StreamResponse, origin: str) -> web.StreamResponse:
+    """``response`` readable by the page of ``origin`` (an admitted one) and no other."""
     response.headers["Access-Control-Allow-Origin"] = origin
     response.headers["Vary"] = "Origin"
     return response

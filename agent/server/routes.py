@@ -36,9 +36,7 @@ T = TypeVar("T")
 _CHUNK = 256 * 1024
 
 
-async def _read_limited(
-    stream: web.Request | BodyPartReader, limit: int, shown_limit: int
-) -> bytes:
+async def read_limited(stream: web.Request | BodyPartReader, limit: int, shown_limit: int) -> bytes:
     """Read a body or a multipart part, refusing it as soon as it passes ``limit``."""
     chunks: list[bytes] = []
     size = 0
@@ -62,12 +60,12 @@ async def _json_body(request: web.Request, limit: int, shown: int) -> bytes:
         raise UnsupportedMediaType(f"Content-Type {request.content_type!r}")
     if request.content_length is not None and request.content_length > limit:
         raise PayloadTooLarge(shown)
-    async with _body_deadline(request):
-        return await _read_limited(request, limit, shown)
+    async with body_deadline(request):
+        return await read_limited(request, limit, shown)
 
 
 @contextlib.asynccontextmanager
-async def _body_deadline(request: web.Request) -> AsyncIterator[None]:
+async def body_deadline(request: web.Request) -> AsyncIterator[None]:
     """A body that trickles in holds a connection and its buffers: it gets a deadline
     (:attr:`~agent.server.connections.ConnectionLimits.body_seconds`), then it is refused."""
     seconds = request.app.get(BODY_SECONDS, ConnectionLimits.body_seconds)
@@ -97,7 +95,7 @@ _MAX_OPTIONS: Final = 4 * 1024 * 1024
 async def _read_pdf_form(request: web.Request) -> tuple[dict[str, Any], bytes]:
     """``multipart/form-data`` with a ``file`` part (the PDF) and an ``options`` JSON part."""
     try:
-        async with _body_deadline(request):
+        async with body_deadline(request):
             return await _read_form_parts(request, request.app[SETTINGS].max_pdf_bytes)
     except (ValueError, BadHttpMessage) as exc:  # aiohttp's multipart parser on a broken body
         # What the parser said is for the developer reading the log, in English.
@@ -113,29 +111,14 @@ async def _read_form_parts(request: web.Request, pdf_limit: int) -> tuple[dict[s
         if not isinstance(part, BodyPartReader):
             raise BadRequest(Phrase.of("bad_multipart_nested"))
         if part.name == "file" and pdf is None:
-            pdf = await _read_limited(part, pdf_limit, pdf_limit)
+            pdf = await read_limited(part, pdf_limit, pdf_limit)
         elif part.name == "options" and options is None:
-            options = decode_json_object(await _read_limited(part, _MAX_OPTIONS, _MAX_OPTIONS))
+            options = decode_json_object(await read_limited(part, _MAX_OPTIONS, _MAX_OPTIONS))
         else:
             raise BadRequest(Phrase.of("bad_form_part", part=repr(part.name)))
     if pdf is None:
         raise BadRequest(Phrase.of("bad_form_no_file"))
     return options or {}, pdf
-
-
-def _configured_tsa_only(chosen: str | None, configured: str | None) -> None:
-    """A page may name only the time-stamping authority this computer is configured with.
-
-    The agent fetches whatever URL it is given, after the user approved the signature: a
-    page choosing it freely would send the agent to an address of its choice (an internal
-    service, another program on 127.0.0.1) and learn from the answer.
-    """
-    if chosen is not None and chosen != configured:
-        raise BadRequest(
-            Phrase.of("bad_tsa_not_configured", configured=configured)
-            if configured
-            else Phrase.of("bad_tsa_none_configured")
-        )
 
 
 @routes.get("/v1/info")
@@ -188,7 +171,6 @@ async def pdf_sign(request: web.Request) -> web.Response:
         parsed = await asyncio.to_thread(
             lambda: parse_pdf_sign_request(decode_json_object(body), None, default_tsa)
         )
-    _configured_tsa_only(parsed.options.tsa_url, default_tsa)
     if len(parsed.pdf) > request.app[SETTINGS].max_pdf_bytes:
         raise PayloadTooLarge(request.app[SETTINGS].max_pdf_bytes)
     result = await request.app[SERVICE].sign_pdf(request[CALLER], parsed)
@@ -201,7 +183,6 @@ async def pdf_sign(request: web.Request) -> web.Response:
 async def cms_sign(request: web.Request) -> web.Response:
     """A CMS signature over a digest the portal computed (server-side PDF preparation)."""
     parsed = parse_cms_sign_request(await read_json(request))
-    _configured_tsa_only(parsed.tsa_url, request.app[SETTINGS].tsa_url)
     result = await request.app[SERVICE].sign_cms(request[CALLER], parsed)
     return json_response(result.to_wire())
 

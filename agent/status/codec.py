@@ -11,7 +11,7 @@ from __future__ import annotations
 import types
 import typing
 from collections.abc import Callable
-from dataclasses import fields, is_dataclass
+from dataclasses import MISSING, fields, is_dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -54,7 +54,14 @@ def load(kind: Any, value: object) -> object:
         if not isinstance(value, dict):
             raise TypeError(f"expected an object for {kind.__name__}")
         hints = typing.get_type_hints(kind)
-        return kind(**{f.name: load(hints[f.name], value[f.name]) for f in fields(kind)})
+        # A field the writer did not know yet (an older agent's report) takes its default.
+        return kind(
+            **{
+                f.name: load(hints[f.name], value[f.name])
+                for f in fields(kind)
+                if f.name in value or (f.default is MISSING and f.default_factory is MISSING)
+            }
+        )
     if kind is datetime:
         if not isinstance(value, str):
             raise TypeError("expected an ISO-8601 time")

@@ -32,6 +32,7 @@ from agent.status.model import (
     AgentStatus,
     AuditStatus,
     CertificateStatus,
+    ListenerStatus,
     ModuleStatus,
     PairedStatus,
     StatusReport,
@@ -178,6 +179,8 @@ class StatusSource:
     notices: dict[str, str] = field(default_factory=dict)
     """What the running agent itself reports as wrong, by subject (a port it could not
     have); shown among the report's problems while it lasts."""
+    listeners: dict[str, ListenerStatus] = field(default_factory=dict)
+    """Where each plugin compatibility layer listens (or why not), by layer name."""
 
 
 @dataclass(frozen=True)
@@ -185,6 +188,7 @@ class _Running:
     started_at: datetime
     port: int | None
     notices: tuple[str, ...] = ()
+    listeners: tuple[ListenerStatus, ...] = ()
 
 
 def _assemble(
@@ -232,13 +236,19 @@ def _assemble(
         recent_errors=recent_log_errors(config.log_dir),
         audit=entries,
         problems=tuple(problems),
+        listeners=running.listeners if running else (),
     )
 
 
 async def collect(source: StatusSource, audit_limit: int = AUDIT_ENTRIES) -> StatusReport:
     """The running agent's report (tokens read on their workers, files on a thread)."""
     inventory = await source.tokens.inventory()
-    running = _Running(source.started_at, source.port, tuple(source.notices.values()))
+    running = _Running(
+        source.started_at,
+        source.port,
+        tuple(source.notices.values()),
+        tuple(source.listeners.values()),
+    )
     return await asyncio.to_thread(
         _assemble,
         source.config,

@@ -179,6 +179,23 @@ class AuditStatus:
 
 
 @dataclass(frozen=True)
+class ListenerStatus:
+    """Where one plugin compatibility layer listens (agent/compat/layer.py)."""
+
+    name: str
+    """The layer's short name: ``vgca``, ``vnpt``, ``bkav``, ``fpt``."""
+    product: str
+    """The plugin it stands in for, as users know it: "VNPT-CA Plugin"."""
+    enabled: bool
+    """Policy lets it listen."""
+    url: str | None
+    """``wss://127.0.0.1:4434`` once listening; ``None`` when off or every port is taken."""
+    held: tuple[int, ...] = ()
+    """Ports of the vendor's list another program held when the layer started (its own
+    plugin, typically), in the order tried."""
+
+
+@dataclass(frozen=True)
 class StatusReport:
     """Everything the helpdesk asks about, at one moment."""
 
@@ -204,6 +221,8 @@ class StatusReport:
     """Last audit entries, oldest first."""
     problems: tuple[str, ...] = ()
     """What the report itself could not read (technical detail)."""
+    listeners: tuple[ListenerStatus, ...] = ()
+    """The plugin compatibility layers of the running agent (none without one)."""
 
     def to_json(self) -> dict[str, Any]:
         """The JSON object (snake_case keys, see the module docstring)."""

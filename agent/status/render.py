@@ -67,6 +67,25 @@ def _head_lines(report: StatusReport, lang: Lang) -> list[str]:
     return lines
 
 
+def _listener_lines(report: StatusReport, lang: Lang) -> list[str]:
+    """Which plugin layers listen where, and which ports other programs hold."""
+    if not report.listeners:
+        return []
+    lines = ["", text("status_listeners_heading", lang)]
+    for listener in report.listeners:
+        held = ", ".join(map(str, listener.held))
+        if not listener.enabled:
+            lines.append(text("status_listener_off", lang, product=listener.product))
+        elif listener.url is None:
+            lines.append(
+                text("status_listener_waiting", lang, product=listener.product, ports=held)
+            )
+        else:
+            line = text("status_listener_on", lang, product=listener.product, url=listener.url)
+            lines.append(line + (text("status_listener_held", lang, ports=held) if held else ""))
+    return lines
+
+
 def _tls_lines(tls: TlsStatus, lang: Lang) -> list[str]:
     lines = [text("status_tls_heading", lang, path=tls.ca_file)]
     if tls.validity is Validity.MISSING or tls.not_after is None:
@@ -175,6 +194,7 @@ def report_lines(report: StatusReport, lang: Lang) -> list[str]:
     """The report's lines of text."""
     return [
         *_head_lines(report, lang),
+        *_listener_lines(report, lang),
         "",
         *_tls_lines(report.tls, lang),
         "",

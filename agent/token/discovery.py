@@ -36,6 +36,8 @@ _WINDOWS: Final = (
     ("VNPT-CA", "vnptca_p11_v*.dll"),
     ("VNPT-CA", "vnpt-ca_*.dll"),
     ("FPT-CA", "fpt-ca_v*.dll"),
+    # The name FPT's own SignPlugin loads (its pkcs11Lib list: fptca_v3.dll, fptca_v4.dll).
+    ("FPT-CA", "fptca_v*.dll"),
     ("BKAV-CA", "BkavCA*.dll"),
     ("NewCA", "newca_v*.dll"),
     ("Vina-CA", "vina-ca_v*.dll"),

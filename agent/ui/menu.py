@@ -16,6 +16,7 @@ from typing import Protocol
 
 from agent.messages import Lang, text
 from agent.pin import TriesLeft
+from agent.status.model import ListenerStatus
 from agent.token import Inventory, TokenCertificate
 from agent.ui.tray_state import TrayState, holder
 
@@ -93,6 +94,8 @@ class MenuInputs:
     """This OS has a start-at-login mechanism the agent knows."""
     agent_running: bool = True
     """The HTTPS server (and so the signing service) is up."""
+    listeners: tuple[ListenerStatus, ...] = ()
+    """Where each plugin compatibility layer listens (for the helpdesk)."""
 
 
 def format_date(moment: datetime, lang: Lang) -> str:
@@ -151,6 +154,24 @@ def _portals(inputs: MenuInputs) -> MenuItem:
     return MenuItem(text("tray_menu_portals", lang), submenu=entries)
 
 
+def _listeners(inputs: MenuInputs) -> MenuItem:
+    """One line per plugin layer: the port it answers on, held ports, or off by policy."""
+    lang = inputs.lang
+    lines = []
+    for listener in inputs.listeners:
+        held = ", ".join(map(str, listener.held))
+        if not listener.enabled:
+            label = text("tray_listener_off", lang, product=listener.product)
+        elif listener.url is None:
+            label = text("tray_listener_waiting", lang, product=listener.product, ports=held)
+        else:
+            port = listener.url.rsplit(":", 1)[1]
+            key = "tray_listener_held" if held else "tray_listener_on"
+            label = text(key, lang, product=listener.product, port=port, ports=held)
+        lines.append(MenuItem(label, enabled=False))
+    return MenuItem(text("tray_menu_listeners", lang), submenu=tuple(lines))
+
+
 def build_menu(inputs: MenuInputs) -> tuple[MenuItem, ...]:
     """The whole menu, top to bottom."""
     lang = inputs.lang
@@ -167,6 +188,7 @@ def build_menu(inputs: MenuInputs) -> tuple[MenuItem, ...]:
         MenuItem(text("tray_menu_verify_pdf", lang), Action(ActionKind.VERIFY_PDF)),
         MenuItem(text("tray_menu_copy_status", lang), Action(ActionKind.COPY_STATUS)),
         _portals(inputs),
+        *([_listeners(inputs)] if inputs.listeners else []),
         MenuItem(text("tray_menu_open_logs", lang), Action(ActionKind.OPEN_LOGS)),
         SEPARATOR,
         MenuItem(

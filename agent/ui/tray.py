@@ -258,6 +258,7 @@ class TrayController(TrayActions):
                 autostart=enabled,
                 autostart_supported=supported,
                 agent_running=self.health.running,
+                listeners=tuple(self.agent.status.listeners.values()) if self.agent else (),
             )
         )
 

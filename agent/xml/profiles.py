@@ -143,8 +143,8 @@ _SHAPES: Final = (
 def einvoice(tree: Any, role: EinvoiceRole = EinvoiceRole.SELLER) -> Placement:
     """``HDon/DLHDon`` signed into ``HDon/DSCKS/<NBan|NMua|CQT|CCKSKhac>``."""
     profile = Profile.EINVOICE.value
-    invoice = _one(tree.getroot(), "descendant-or-self", "HDon", "HDon", profile)
-    data = _one(invoice, "child", "DLHDon", "HDon/DLHDon", profile)
+    invoice = one_element(tree.getroot(), "descendant-or-self", "HDon", "HDon", profile)
+    data = one_element(invoice, "child", "DLHDon", "HDon/DLHDon", profile)
     signed_id = _checked_id(tree, data, "HDon/DLHDon")
     dscks = _child_or_new(invoice, "DSCKS", "HDon/DSCKS", profile)
     where = f"HDon/DSCKS/{role.element}"
@@ -156,8 +156,8 @@ def einvoice(tree: Any, role: EinvoiceRole = EinvoiceRole.SELLER) -> Placement:
 def tax_declaration(tree: Any) -> Placement:
     """``HSoThueDTu/HSoKhaiThue`` (``id="_NODE_TO_SIGN"``) signed into ``HSoThueDTu/CKyDTu``."""
     profile = Profile.TAX_DECLARATION.value
-    root = _one(tree.getroot(), "descendant-or-self", "HSoThueDTu", "HSoThueDTu", profile)
-    data = _one(root, "child", "HSoKhaiThue", "HSoThueDTu/HSoKhaiThue", profile)
+    root = one_element(tree.getroot(), "descendant-or-self", "HSoThueDTu", "HSoThueDTu", profile)
+    data = one_element(root, "child", "HSoKhaiThue", "HSoThueDTu/HSoKhaiThue", profile)
     signed_id = _checked_id(tree, data, "HSoThueDTu/HSoKhaiThue")
     parent = _child_or_new(root, "CKyDTu", "HSoThueDTu/CKyDTu", profile)
     _refuse_signed(parent, "HSoThueDTu/CKyDTu")
@@ -171,9 +171,9 @@ def tax_message(tree: Any) -> Placement:
     ``TKhai`` itself when it carries the Id (the signature is then enveloped in it).
     """
     profile = Profile.TAX_MESSAGE.value
-    message = _one(tree.getroot(), "descendant-or-self", "TDiep", "TDiep", profile)
-    payload = _one(message, "child", "DLieu", "TDiep/DLieu", profile)
-    declaration = _one(payload, "child", "TKhai", "TDiep/DLieu/TKhai", profile)
+    message = one_element(tree.getroot(), "descendant-or-self", "TDiep", "TDiep", profile)
+    payload = one_element(message, "child", "DLieu", "TDiep/DLieu", profile)
+    declaration = one_element(payload, "child", "TKhai", "TDiep/DLieu/TKhai", profile)
     with_id = [child for child in _children(declaration) if id_of(child) is not None]
     if len(with_id) == 1:
         data, where = with_id[0], f"TDiep/DLieu/TKhai/{etree.QName(with_id[0]).localname}"
@@ -225,7 +225,9 @@ def _children(element: Any) -> list[Any]:
     return [child for child in element if isinstance(child.tag, str)]
 
 
-def _one(context: Any, axis: str, name: str, where: str, profile: str) -> Any:
+def one_element(context: Any, axis: str, name: str, where: str, profile: str) -> Any:
+    """The one element of local name ``name`` along ``axis`` from ``context``; missing or
+    repeated, a :class:`BadRequest` naming it as ``where`` in ``profile``."""
     found: list[Any] = context.xpath(f"{axis}::*[local-name()=$n]", n=name)
     if not found:
         raise BadRequest(Phrase.of("bad_xml_element_missing", path=where, profile=profile))

@@ -13,7 +13,6 @@ taken out of the tree, gives other bytes and a signature nobody can verify.
 from __future__ import annotations
 
 import base64
-import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -25,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from lxml import etree
 
-from agent.algorithms import KeyType
+from agent.algorithms import HashAlgorithm, KeyType
 from agent.errors import BadRequest
 from agent.messages import Phrase
 from agent.xml.c14n import C14N, C14N_WITH_COMMENTS, ENVELOPED_SIGNATURE, canonical
@@ -60,7 +59,7 @@ class XmlDigest(StrEnum):
 
     def hash(self, data: bytes) -> bytes:
         """The digest of ``data``."""
-        return hashlib.new(self.value.replace("-", "").lower(), data).digest()
+        return HashAlgorithm(self.value).digest(data)
 
 
 _DIGEST_URIS: Final = {

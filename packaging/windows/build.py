@@ -15,6 +15,9 @@ Payload, staged under build/msi/stage/ (installed to ``Program Files\\Kyso Agent
 - ``kyso-agent.cmd`` (``python.exe -P -m agent``); the tray starts as ``pythonw.exe -m agent run``;
 - ``msi_policies.py``, which the MSI's custom actions run with that ``python.exe`` to write (and at
   uninstallation remove) the browser list policies: one numbered value per allowed origin.
+- ``policy\\``: the Group Policy templates (``KysoAgent.admx``, ``en-US`` and ``vi-VN``
+  ``KysoAgent.adml``), copied from packaging/windows/policy/ (made by admx.py), for IT to put in
+  the central store or import into Intune.
 
 ``KYSO_VERSION_OVERRIDE=X.Y.Z`` gives the MSI another ProductVersion (file name, Add/Remove
 Programs, ``HKLM\\SOFTWARE\\Kyso\\Agent`` ``Version``) than pyproject.toml's; the agent inside
@@ -184,6 +187,9 @@ PROPERTIES = (
     Prop("PKCS11_MODULES", "pkcs11_modules", "multi"),
     Prop("PORT", "port", "dword"),
     Prop("VGCA_COMPAT", "vgca_enabled", "dword"),
+    Prop("VNPT_COMPAT", "vnpt_enabled", "dword"),
+    Prop("BKAV_COMPAT", "bkav_enabled", "dword"),
+    Prop("FPT_COMPAT", "fpt_enabled", "dword"),
     Prop("PIN_CACHE_MINUTES", "pin_cache_minutes", "dword"),
     Prop("TSA_URL", "tsa_url", "sz"),
     Prop("ALLOW_USER_PAIRING", "allow_user_pairing", "dword"),
@@ -350,6 +356,7 @@ def stage_launcher(stage: Path) -> None:
     # -P: "-m agent" must not import an "agent" folder from the user's current directory.
     (stage / "kyso-agent.cmd").write_bytes(b'@echo off\r\n"%~dp0python.exe" -P -m agent %*\r\n')
     shutil.copy(HERE / "msi_policies.py", stage / "msi_policies.py")
+    shutil.copytree(HERE / "policy", stage / "policy")
 
 
 def make_icon(path: Path) -> None:

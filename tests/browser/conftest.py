@@ -1,5 +1,7 @@
 """Fixtures for the browser tests: Node.js, Playwright (``playwright-core`` from npm) and
-Debian's ``/usr/bin/chromium``, the agent on SoftHSM, and the demo portal's server.
+Debian's ``/usr/bin/chromium``, the agent on SoftHSM, and the demo portal's server; for the
+plugin layers' tests (``vgca/``, ``vnpt/``, ``bkav/``, ``fpt/``), the test portal serving the
+module's ``PAGE`` on an allowed and a foreign origin, and the agent with that page's layer.
 
 In CI (``CI=true``) a missing browser, Node.js or ``node_modules`` fails the tests; on a
 developer's machine they are skipped with the command that installs them.
@@ -22,7 +24,9 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import AgentProcess, SessionToken, start_agent
+from tests.browser.portal import PortalPage
+from tests.conftest import AgentProcess, SessionToken, start_agent, start_layer_agent, stopping
+from tests.vgca_portal import Site, serving
 
 REPO = Path(__file__).resolve().parents[2]
 EXTENSION = REPO / "browser-extension"
@@ -191,6 +195,57 @@ def browser_trusting(tools: str, agent: AgentProcess, root: Path) -> Browser:
     """Headless Chromium, its home in ``root``, trusting ``agent``'s local CA."""
     home = trusting_home(root / "home", agent.data_dir / "tls" / "ca.pem")
     return Browser(tools, home, root, agent)
+
+
+@pytest.fixture(scope="module")
+def portal_files(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The test module's portal page (its ``PAGE``) and client script, in a folder to serve."""
+    page: PortalPage = request.module.PAGE
+    return page.write(tmp_path_factory.mktemp(f"{page.layer}-portal"))
+
+
+@pytest.fixture(scope="module")
+def portal(portal_files: Path) -> Iterator[Site]:
+    """The test portal: its page under ``/static/``, download and upload handlers; the layer
+    agent allows its origin exactly."""
+    yield from serving(static=portal_files)
+
+
+@pytest.fixture(scope="module")
+def foreign(portal_files: Path) -> Iterator[Site]:
+    """The same page and handlers on an origin the layer agent does not allow."""
+    yield from serving(static=portal_files)
+
+
+@pytest.fixture(scope="module")
+def layer_agent(
+    browser_tools: str,
+    request: pytest.FixtureRequest,
+    token: SessionToken,
+    portal: Site,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[AgentProcess]:
+    """The agent with the layer of the module's ``PAGE``, allowing the portal's origin exactly,
+    20 s to answer, in Vietnamese, without the cancel back-off."""
+    page: PortalPage = request.module.PAGE
+    yield from stopping(
+        start_layer_agent(
+            tmp_path_factory.mktemp(f"{page.layer}-browser-agent"),
+            token.hsm,
+            page.layer,
+            portal.origin,
+            prompt_timeout="20",
+            lang="vi",
+        )
+    )
+
+
+@pytest.fixture(scope="module")
+def chromium(
+    browser_tools: str, layer_agent: AgentProcess, tmp_path_factory: pytest.TempPathFactory
+) -> Browser:
+    """Headless Chromium trusting the layer agent's local CA."""
+    return browser_trusting(browser_tools, layer_agent, tmp_path_factory.mktemp("layer-browser"))
 
 
 def other_agents_below(port: int) -> list[int]:

@@ -1,15 +1,19 @@
-"""Fixtures shared by the integration tests: a portal to play, the session CA for the verifiers."""
+"""Fixtures shared by the integration tests: a portal to play, and the agent of a test module's
+plugin layer with a page's WebSocket to it. The session CA for the verifiers (``nss``,
+``ca_pem``) is in ``tests/conftest.py``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
+import aiohttp
 import pytest
-from cryptography.hazmat.primitives import serialization
 
-from tests.conftest import SessionToken
-from tests.pdftools import NssDb
+from tests.conftest import PORTAL, AgentProcess, SessionToken, start_layer_agent, stopping
 from tests.vgca_portal import Site, serving
 
 
@@ -20,14 +24,49 @@ def portal() -> Iterator[Site]:
 
 
 @pytest.fixture(scope="module")
-def nss(token: SessionToken, tmp_path_factory: pytest.TempPathFactory) -> NssDb:
-    """An NSS database trusting the session's test CA, for poppler's pdfsig."""
-    return NssDb.create(tmp_path_factory.mktemp("nss"), token.ca.cert)
+def started_layer_agent(
+    request: pytest.FixtureRequest,
+    token: SessionToken,
+    ca_pem: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[AgentProcess]:
+    """The agent with the test module's plugin layer (its ``LAYER``) on the test token,
+    allowing the module's ``ORIGINS`` exactly (PORTAL always), trusting the test CA (so that
+    a layer's verify call can say "trusted"), 20 s to answer, in Vietnamese, without the
+    cancel back-off."""
+    layer: str = request.module.LAYER
+    origins: tuple[str, ...] = getattr(request.module, "ORIGINS", ())
+    yield from stopping(
+        start_layer_agent(
+            tmp_path_factory.mktemp(f"{layer}-agent"),
+            token.hsm,
+            layer,
+            *origins,
+            prompt_timeout="20",
+            lang="vi",
+            trust_roots=[str(ca_pem)],
+        )
+    )
 
 
-@pytest.fixture(scope="module")
-def ca_pem(token: SessionToken, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The test CA as a PEM file: a trust root for the agent and openssl's CAfile."""
-    path = tmp_path_factory.mktemp("ca") / "ca.pem"
-    path.write_bytes(token.ca.cert.public_bytes(serialization.Encoding.PEM))
-    return path
+@pytest.fixture
+def layer_agent(started_layer_agent: AgentProcess) -> AgentProcess:
+    """The module's layer agent with an empty script and an empty prompt record."""
+    started_layer_agent.script()
+    return started_layer_agent
+
+
+@asynccontextmanager
+async def layer_socket(
+    agent: AgentProcess, layer: str, path: str = "", origin: str = PORTAL
+) -> AsyncIterator[aiohttp.ClientWebSocketResponse]:
+    """A page's WebSocket to the ``layer``'s port at ``path``, opened from ``origin``."""
+    async with (
+        aiohttp.ClientSession() as session,
+        session.ws_connect(
+            f"wss://127.0.0.1:{agent.layer_ports[layer]}{path}", ssl=agent.tls, origin=origin
+        ) as socket,
+    ):
+        yield socket
+    # Let the TLS transport finish closing before the test's loop ends.
+    await asyncio.sleep(0.05)

@@ -213,7 +213,7 @@ def test_sample_policy_documents_every_key_with_its_default(unpacked: Path) -> N
     # Those shown as defaults are the real defaults (the others are examples).
     defaults = AgentConfig()
     examples = {"allowed_origins", "pkcs11_modules", "extension_ids", "data_dir", "prompter"}
-    examples |= {"tsa_url", "trust_roots", "port"}
+    examples |= {"tsa_url", "trust_roots", "port", "vnpt_port", "bkav_port", "fpt_port"}
     for key, value in values.items():
         if key not in examples:
             actual = getattr(defaults, key)

@@ -45,6 +45,8 @@ PROPERTIES = {
     "ALLOWED_ORIGINS": f"{PORTAL},{WILDCARD}",
     "PORT": "9443",
     "VGCA_COMPAT": "0",
+    "VNPT_COMPAT": "0",
+    "FPT_COMPAT": "1",
     "PIN_CACHE_MINUTES": "7",
     "TSA_URL": "http://tsa.example.vn/tsr",
     "BROWSER_POLICIES": "1",
@@ -188,6 +190,8 @@ def test_install_registry(installed: Wine) -> None:
         "allowed_origins": ("REG_MULTI_SZ", f"{PORTAL}\\0{WILDCARD}"),
         "port": ("REG_DWORD", hex(int(PROPERTIES["PORT"]))),
         "vgca_enabled": ("REG_DWORD", "0x0"),
+        "vnpt_enabled": ("REG_DWORD", "0x0"),
+        "fpt_enabled": ("REG_DWORD", "0x1"),
         "pin_cache_minutes": ("REG_DWORD", "0x7"),
         "tsa_url": ("REG_SZ", PROPERTIES["TSA_URL"]),
     }
@@ -237,12 +241,14 @@ def test_agent_reads_the_msi_policy(installed: Wine) -> None:
         "import agent.config as c\n"
         "cfg = c.load_config()\n"
         "print([o.host for o in cfg.allowed_origins], cfg.port, cfg.vgca_enabled,"
-        " cfg.pin_cache_minutes, cfg.tsa_url)\n"
+        " cfg.vnpt_enabled, cfg.bkav_enabled, cfg.fpt_enabled, cfg.pin_cache_minutes,"
+        " cfg.tsa_url)\n"
     )
     result = installed.python(code)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [
-        "['portal.example.gov.vn', 'dichvucong.gov.vn'] 9443 False 7 http://tsa.example.vn/tsr"
+        "['portal.example.gov.vn', 'dichvucong.gov.vn'] 9443 False False True True 7 "
+        "http://tsa.example.vn/tsr"
     ]
 
 

@@ -635,8 +635,9 @@ class NoTokens:
 
 @pytest.mark.skipif(shutil.which("pdftotext") is None, reason="anchors need poppler's pdftotext")
 async def test_pdf_sign_example_passes_every_check_made_before_the_prompt(spec: Spec) -> None:
-    service = SigningService(NoTokens(), cast(Prompter, None))
     request = parse_pdf_sign_request(request_example(spec, "/v1/pdf/sign"))
+    # The example names a time-stamping authority: the one this computer is configured with.
+    service = SigningService(NoTokens(), cast(Prompter, None), tsa_url=request.options.tsa_url)
     assert request.options.appearance.profile is not Profile.INVISIBLE
     with pytest.raises(Asked):
         await service.sign_pdf(ADMITTED, request)

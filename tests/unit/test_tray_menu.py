@@ -21,6 +21,7 @@ from agent.messages import Lang
 from agent.pairing import PairingStore
 from agent.pin import TriesLeft
 from agent.protocol import PdfSignRequest, PdfSignResponse
+from agent.status.model import ListenerStatus
 from agent.ui.menu import (
     SEPARATOR,
     Action,
@@ -121,6 +122,50 @@ def test_approved_portals_submenu_revokes_each() -> None:
     )
     empty = next(i for i in menu(TrayState.READY) if i.label == "Cổng thông tin đã cho phép")
     assert not empty.submenu[0].enabled
+
+
+LISTENERS = (
+    ListenerStatus("vgca", "VGCA Sign Service", True, "wss://127.0.0.1:8987"),
+    ListenerStatus("vnpt", "VNPT-CA Plugin", True, "wss://127.0.0.1:4434", held=(4433,)),
+    ListenerStatus("bkav", "BKAV Signer Plugin", True, None, held=(8443,)),
+    ListenerStatus("fpt", "FPT SignPlugin", False, None),
+)
+
+
+@pytest.mark.parametrize(
+    ("lang", "heading", "expected"),
+    [
+        (
+            Lang.VI,
+            "Tương thích plugin khác",
+            [
+                "VGCA Sign Service: cổng 8987",
+                "VNPT-CA Plugin: cổng 4434 (4433 do chương trình khác giữ)",
+                "BKAV Signer Plugin: chưa nghe được (8443 do chương trình khác giữ)",
+                "FPT SignPlugin: đã tắt theo chính sách",
+            ],
+        ),
+        (
+            Lang.EN,
+            "Other plugins' protocols",
+            [
+                "VGCA Sign Service: port 8987",
+                "VNPT-CA Plugin: port 4434 (4433 held by another program)",
+                "BKAV Signer Plugin: not listening (8443 held by another program)",
+                "FPT SignPlugin: off by policy",
+            ],
+        ),
+    ],
+)
+def test_the_plugin_layers_submenu_says_which_port_each_one_has(
+    lang: Lang, heading: str, expected: list[str]
+) -> None:
+    items = menu(TrayState.READY, lang, listeners=LISTENERS)
+    [layers] = [i for i in items if i.label == heading]
+    assert [line.label for line in layers.submenu] == expected
+    assert not any(line.enabled for line in layers.submenu), "information, not actions"
+    # An agent not started yet has no layers to show: no empty submenu.
+    assert heading not in labels(menu(TrayState.READY, lang))
 
 
 def test_autostart_toggle_carries_the_new_value() -> None:

@@ -32,6 +32,7 @@ import pytest
 from cryptography import x509
 from PIL import Image, ImageGrab
 
+from agent.compat.registry import LAYERS
 from agent.testing.samples import sample_pdf
 from tests.conftest import PIN, PORTAL, Response, eventually
 from tests.pdftools import NssDb
@@ -127,6 +128,13 @@ def test_status_reports_the_machine_policy_and_the_token(windows_agent: WindowsA
     # Written to a pipe in UTF-8 (Python's default there is the ANSI code page: no "ư").
     holders = {c["holder"] for c in status["certificates"]}
     assert holders == {RSA_HOLDER, EC_HOLDER}
+    # Every plugin layer listens on one of the ports its vendor's library tries.
+    listening = {item["name"]: item["url"] for item in status["listeners"]}
+    assert set(listening) == {layer.name for layer in LAYERS}
+    for layer in LAYERS:
+        url = listening[layer.name]
+        assert url is not None and url.startswith(f"{layer.scheme}://127.0.0.1:"), url
+        assert int(url.rsplit(":", 1)[1]) in layer.ports, url
 
 
 def test_a_portal_on_this_desktop_gets_info_and_the_vgca_port_answers(

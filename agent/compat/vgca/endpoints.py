@@ -36,6 +36,7 @@ from cryptography.x509.oid import NameOID
 
 from agent import __version__
 from agent.algorithms import HashAlgorithm
+from agent.compat.certificates import name_part, serial_hex
 from agent.compat.vgca.protocol import (
     VIETNAM_TIME,
     DataMsg,
@@ -615,11 +616,11 @@ def cert_fields(der: bytes) -> dict[str, Any]:
         "Certificate": b64encode(der),
         "CertBase64": b64encode(der),
         "Subject": cert.subject.rfc4514_string(),
-        "SubjectCN": _part(cert.subject, NameOID.COMMON_NAME),
-        "Organization": _part(cert.subject, NameOID.ORGANIZATION_NAME),
+        "SubjectCN": name_part(cert.subject, NameOID.COMMON_NAME),
+        "Organization": name_part(cert.subject, NameOID.ORGANIZATION_NAME),
         "Issuer": cert.issuer.rfc4514_string(),
-        "IssuerCN": _part(cert.issuer, NameOID.COMMON_NAME),
-        "SerialNumber": format(cert.serial_number, "X"),
+        "IssuerCN": name_part(cert.issuer, NameOID.COMMON_NAME),
+        "SerialNumber": serial_hex(cert),
         "NotBefore": cert.not_valid_before_utc.isoformat(),
         "NotAfter": cert.not_valid_after_utc.isoformat(),
         "Thumbprint": cert.fingerprint(hashes.SHA1()).hex().upper(),  # noqa: S303 - an identifier
@@ -634,11 +635,6 @@ def _signature_fields(signature: bytes, certificate: bytes) -> dict[str, str]:
         "CertBase64": b64encode(certificate),
         "Certificate": b64encode(certificate),
     }
-
-
-def _part(name: x509.Name, oid: x509.ObjectIdentifier) -> str:
-    values = name.get_attributes_for_oid(oid)
-    return str(values[0].value) if values else ""
 
 
 def _file_result(ref: FileRef, reply: Reply) -> dict[str, Any]:

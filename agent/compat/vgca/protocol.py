@@ -20,6 +20,7 @@ from enum import IntEnum, StrEnum
 from typing import Any, Final
 
 from agent.algorithms import HashAlgorithm
+from agent.compat import fields
 from agent.errors import BadRequest, ErrorCode
 from agent.messages import Phrase
 from agent.protocol import decode_json_object, document_name, refuse_secrets
@@ -396,7 +397,7 @@ def _text(obj: Mapping[str, Any], key: str, limit: int, *, numbers: bool = False
         value = str(value)
     if not isinstance(value, str) or len(value) > limit:
         raise BadRequest(Phrase.of("vgca_field_text", field=key, limit=limit))
-    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+    if fields.has_controls(value):
         raise BadRequest(Phrase.of("vgca_field_control", field=key))
     return value
 
@@ -539,11 +540,6 @@ def parse_files_call(obj: Mapping[str, Any]) -> FilesCall:
     return FilesCall(tuple(files), _delivery(obj))
 
 
-_HASH_NAMES: Final[Mapping[str, HashAlgorithm]] = {
-    "SHA256": HashAlgorithm.SHA256,
-    "SHA384": HashAlgorithm.SHA384,
-    "SHA512": HashAlgorithm.SHA512,
-}
 _RAW_ENCODINGS: Final = ("RSA",)
 
 
@@ -552,10 +548,10 @@ def _hash_algorithm(value: Any) -> HashAlgorithm:
     absent."""
     if value is None or value == "":
         return HashAlgorithm.SHA256
-    name = value.upper().replace("-", "").replace("_", "") if isinstance(value, str) else ""
-    if name not in _HASH_NAMES:
-        raise BadRequest(Phrase.of("vgca_hash_alg", allowed=", ".join(_HASH_NAMES)))
-    return _HASH_NAMES[name]
+    name = fields.hash_name(value) if isinstance(value, str) else ""
+    if name not in fields.DIGEST_NAMES:
+        raise BadRequest(Phrase.of("vgca_hash_alg", allowed=", ".join(fields.DIGEST_NAMES)))
+    return fields.DIGEST_NAMES[name]
 
 
 def parse_msg_call(text: str) -> MsgCall:
@@ -601,20 +597,10 @@ def parse_verify_msg_call(text: str) -> VerifyMsgCall:
     )
 
 
-_FLAGS: Final[Mapping[str, bool]] = {"true": True, "1": True, "false": False, "0": False}
-
-
 def _flag(obj: Mapping[str, Any], key: str) -> bool:
-    """A yes/no field as portals write it: ``"true"``/``"false"`` (strings), booleans, 1/0."""
-    value = obj.get(key)
-    if value is None or value == "":
-        return False
-    if isinstance(value, bool):
-        return value
-    name = str(value).strip().lower() if isinstance(value, str | int) else ""
-    if name not in _FLAGS:
-        raise BadRequest(Phrase.of("vgca_flag", field=key))
-    return _FLAGS[name]
+    """A yes/no field as portals write it: ``"true"``/``"false"`` (strings), booleans, 1/0;
+    absent is no."""
+    return fields.flag(obj, key, default=False, bad="vgca_flag")
 
 
 def parse_xml_call(text: str) -> XmlCall:

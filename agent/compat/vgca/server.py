@@ -1,10 +1,10 @@
 """The WebSocket side: ``wss://127.0.0.1:<vgca_port>/<Endpoint>``, one message each way.
 
-The upgrade request passes the same checks as the HTTPS API, in the same order: Host
-(DNS rebinding), the connection's OS user, then the page's ``Origin`` against the same
-allow-list and pairing policy. A refused upgrade is a 403 with the API's JSON error
-and never reaches the prompt, the token or the network. An admitted page sends one
-text message of at most ``max_body_bytes``, within :data:`MESSAGE_TIMEOUT` seconds,
+The upgrade request passes the checks every layer shares
+(:func:`~agent.compat.layer.compat_app`): Host, the connection's OS user, then the page's
+``Origin`` against the same allow-list and pairing policy; a refused upgrade is a 403 with the
+API's JSON error and never reaches the prompt, the token or the network. An admitted page
+sends one text message of at most ``max_body_bytes``, within :data:`MESSAGE_TIMEOUT` seconds,
 gets one text reply, and the agent closes the socket.
 """
 
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,23 +19,16 @@ from typing import Final
 
 import aiohttp
 from aiohttp import WSMsgType, web
-from aiohttp.typedefs import Handler
 
+from agent.compat.layer import LayerContext, compat_app
 from agent.compat.vgca.endpoints import VgcaEndpoints
 from agent.compat.vgca.protocol import Reply, Status
 from agent.compat.vgca.transfer import TransferLimits, Transfers
-from agent.errors import BadRequest, OriginNotAllowed
+from agent.errors import BadRequest
 from agent.messages import Lang, Phrase, text
-from agent.server.app import RunningServer, start_server
 from agent.server.budget import BudgetLimits, MemoryBudget
-from agent.server.keys import BUDGET, CALLER, CALLER_CHECK, SERVICE, SETTINGS, ServerSettings
-from agent.server.middlewares import (
-    MemoryRelease,
-    admit,
-    caller_middleware,
-    errors_middleware,
-    host_middleware,
-)
+from agent.server.keys import BUDGET, CALLER, SERVICE, SETTINGS, ServerSettings
+from agent.server.middlewares import MemoryRelease
 from agent.server.peer import CallerCheck
 from agent.service import SigningService
 
@@ -60,19 +52,6 @@ class VgcaSettings:
 
 VGCA_SETTINGS = web.AppKey("vgca_settings", VgcaSettings)
 ENDPOINTS = web.AppKey("vgca_endpoints", VgcaEndpoints)
-
-
-@web.middleware
-async def upgrade_origin_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Admit the upgrade only for an allowed page origin (the extension relays HTTPS only)."""
-    origin = request.headers.get("Origin")
-    settings = request.app[SETTINGS]
-    if origin is None:
-        raise OriginNotAllowed("WebSocket upgrade without Origin")
-    if settings.origin_policy.is_bridge(origin):
-        raise OriginNotAllowed(f"{origin} may not open VGCA sockets; pages connect themselves")
-    request[CALLER] = admit(settings, origin)
-    return await handler(request)
 
 
 async def _transfers(app: web.Application) -> AsyncIterator[None]:
@@ -141,52 +120,16 @@ def create_vgca_app(
     budget: MemoryBudget | None = None,
 ) -> web.Application:
     """The VGCA WebSocket application; ``budget``: the one the HTTPS API holds its bodies in."""
-    app = web.Application(
-        middlewares=[
-            errors_middleware,
-            host_middleware,
-            caller_middleware,
-            upgrade_origin_middleware,
-        ],
-        client_max_size=4096,
+    context = LayerContext(
+        service,
+        settings,
+        budget or MemoryBudget(BudgetLimits.for_largest(settings.largest_request)),
+        vgca.data_dir,
+        pick_local=vgca.pick_local,
+        caller_check=caller_check,
     )
-    app[SERVICE] = service
-    app[SETTINGS] = settings
-    app[CALLER_CHECK] = caller_check or CallerCheck()
+    app = compat_app(context, websocket=True)
     app[VGCA_SETTINGS] = vgca
-    app[BUDGET] = budget or MemoryBudget(BudgetLimits.for_largest(settings.largest_request))
     app.cleanup_ctx.append(_transfers)
     app.router.add_get("/{endpoint}", websocket)
     return app
-
-
-async def start_vgca(
-    service: SigningService,
-    settings: ServerSettings,
-    vgca: VgcaSettings,
-    port: int,
-    tls: ssl.SSLContext,
-    *,
-    budget: MemoryBudget | None = None,
-) -> RunningServer | None:
-    """Listen on ``127.0.0.1:port`` with the agent's local TLS; ``None`` (logged) when the
-    port is taken, so that the HTTPS API keeps running."""
-    app = create_vgca_app(service, settings, vgca, budget=budget)
-    try:
-        server = await start_server(app, [port], tls)
-    except OSError as exc:
-        # Another program (the VGCA Sign Service itself) may hold the port: not a crash.
-        log.error(  # noqa: TRY400
-            "vgca compatibility cannot listen on 127.0.0.1:%d: %s (is the VGCA Sign Service "
-            "running?); the HTTPS API keeps running",
-            port,
-            exc.strerror or exc,
-        )
-        return None
-    log.info("vgca compatibility listening on %s", vgca_url(server))
-    return server
-
-
-def vgca_url(server: RunningServer) -> str:
-    """``wss://127.0.0.1:PORT``."""
-    return server.url.replace("https://", "wss://", 1)

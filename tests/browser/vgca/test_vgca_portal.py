@@ -7,48 +7,19 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 
-from tests.browser.conftest import Browser, browser_trusting
-from tests.conftest import PIN, AgentProcess, SessionToken, start_vgca_agent
-from tests.pdftools import NssDb, page_text, pyhanko_bottom_line, sample_pdf
-from tests.verify import openssl_cms_verify, verify_with_cryptography
-from tests.vgca_portal import Site, serving
+from tests.browser.conftest import Browser
+from tests.browser.portal import PortalPage, run_in_page, run_unasked
+from tests.conftest import PIN, AgentProcess, SessionToken
+from tests.pdftools import NssDb, assert_pdf_signatures_valid, page_text, sample_pdf
+from tests.verify import assert_cms_verifies, verify_with_cryptography
+from tests.vgca_portal import Site
 
-HERE = Path(__file__).parent
-
-
-@pytest.fixture(scope="module")
-def portal() -> Iterator[Site]:
-    yield from serving(static=HERE)
-
-
-@pytest.fixture(scope="module")
-def foreign() -> Iterator[Site]:
-    yield from serving(static=HERE)
-
-
-@pytest.fixture(scope="module")
-def vgca_agent(
-    browser_tools: str, token: SessionToken, portal: Site, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[AgentProcess]:
-    running = start_vgca_agent(
-        tmp_path_factory.mktemp("vgca-browser-agent"), token.hsm, portal.origin, prompt_timeout="20"
-    )
-    yield running
-    running.stop()
-
-
-@pytest.fixture(scope="module")
-def chromium(
-    browser_tools: str, vgca_agent: AgentProcess, tmp_path_factory: pytest.TempPathFactory
-) -> Browser:
-    return browser_trusting(browser_tools, vgca_agent, tmp_path_factory.mktemp("vgca-browser"))
+PAGE = PortalPage("vgca", "VGCA Sign Service", library="vgcaplugin.js", handle="vgca")
+"""The test portal's page; ``layer_agent`` (``tests/browser/conftest.py``) runs its layer."""
 
 
 SCRIPT = """
@@ -68,33 +39,23 @@ return {approved, issued, cancelled, foreignFile, legacy};
 """
 
 
-@pytest.fixture(scope="module")
-def verifiers(
-    token: SessionToken, tmp_path_factory: pytest.TempPathFactory
-) -> tuple[NssDb, x509.Certificate]:
-    """pdfsig's NSS database and pyHanko's root: the test CA."""
-    return NssDb.create(tmp_path_factory.mktemp("nss"), token.ca.cert), token.ca.cert
-
-
 def test_portal_page_signs_approved_then_issued_through_chromium(
+    *,
     chromium: Browser,
-    vgca_agent: AgentProcess,
+    layer_agent: AgentProcess,
     portal: Site,
     foreign: Site,
-    verifiers: tuple[NssDb, x509.Certificate],
+    nss: NssDb,
+    token: SessionToken,
 ) -> None:
-    nss, root = verifiers
     portal.documents["qd.pdf"] = sample_pdf()
-    vgca_agent.script(
+    layer_agent.script(
         {"approved": True, "pin": PIN, "certificate": "Nguyễn Văn An"},
         {"approved": True, "pin": PIN, "certificate": "Trần Thị Bình"},
         {"approved": False},
     )
-    result = chromium.run(
-        "eval",
-        extension=False,
-        url=portal.url("/static/portal.html"),
-        script=SCRIPT % {"port": vgca_agent.vgca_port, "foreign": foreign.origin},
+    result = run_in_page(
+        chromium, portal, SCRIPT % {"port": layer_agent.vgca_port, "foreign": foreign.origin}
     )
     assert result["approved"]["Status"] == 0, result
     assert result["issued"]["Status"] == 0, result
@@ -103,31 +64,24 @@ def test_portal_page_signs_approved_then_issued_through_chromium(
     assert result["foreignFile"]["Status"] == 3
     assert result["legacy"]["Status"] == 2, "an empty FileName (local pick) is not offered"
     assert [hit for hit in foreign.hits if hit[1].startswith("/docs")] == []
-    assert [p["origin"] for p in vgca_agent.prompts()] == [portal.origin] * 3
+    assert [p["origin"] for p in layer_agent.prompts()] == [portal.origin] * 3
 
     final = portal.documents[result["issued"]["FileName"]]
-    blocks = nss.pdfsig(final, vgca_agent.data_dir)
-    assert len(blocks) == 2
-    assert all("Signature is Valid" in block for block in blocks)
-    assert pyhanko_bottom_line(final, root) == [True, True]
+    assert_pdf_signatures_valid(final, nss, token.ca.cert, layer_agent.data_dir, count=2)
     stamp = page_text(final, 2)
     assert "Số: 77/QĐ-UBND" in stamp
     assert "Ngày ban hành: 02/06/2025" in stamp
 
 
 def test_a_page_of_another_origin_cannot_open_the_socket(
-    chromium: Browser, vgca_agent: AgentProcess, foreign: Site
+    chromium: Browser, layer_agent: AgentProcess, foreign: Site
 ) -> None:
-    vgca_agent.script({"approved": True, "pin": PIN})
     script = (
-        f"try {{ return await vgca.call('Config', {{}}, {{port: {vgca_agent.vgca_port}}}); }}"
+        f"try {{ return await vgca.call('Config', {{}}, {{port: {layer_agent.vgca_port}}}); }}"
         " catch (error) { return {refused: String(error.message)}; }"
     )
-    result = chromium.run(
-        "eval", extension=False, url=foreign.url("/static/portal.html"), script=script
-    )
+    result = run_unasked(chromium, layer_agent, foreign, script)
     assert "refused" in result, json.dumps(result)
-    assert vgca_agent.prompts() == []
 
 
 # What portals built on the real vgcaplugin.js do, in the library's own call shapes: the plain
@@ -163,27 +117,28 @@ return {certInfo, config, hashed, bare, verified, file, auth, licence};
 
 
 def test_the_librarys_calls_work_as_portals_make_them(
+    *,
     chromium: Browser,
-    vgca_agent: AgentProcess,
+    layer_agent: AgentProcess,
     portal: Site,
-    verifiers: tuple[NssDb, x509.Certificate],
+    nss: NssDb,
+    token: SessionToken,
+    ca_pem: Path,
     tmp_path: Path,
 ) -> None:
-    nss, root = verifiers
     digest = hashlib.sha256(b"<SignedInfo>hoc ba</SignedInfo>").digest()
     data = "Tôi đồng ý".encode()
     challenge = "c0ffee-7d1e-AuthCode"
     portal.documents["Quyết định 5.pdf"] = sample_pdf()
     portal.uploads.clear()
     yes = {"approved": True, "pin": PIN, "certificate": "Nguyễn Văn An"}
-    vgca_agent.script({"approved": True, "certificate": "Nguyễn Văn An"}, yes, yes, yes, yes)
-    result = chromium.run(
-        "eval",
-        extension=False,
-        url=portal.url("/static/portal.html"),
-        script=LIBRARY_SCRIPT
+    layer_agent.script({"approved": True, "certificate": "Nguyễn Văn An"}, yes, yes, yes, yes)
+    result = run_in_page(
+        chromium,
+        portal,
+        LIBRARY_SCRIPT
         % {
-            "port": vgca_agent.vgca_port,
+            "port": layer_agent.vgca_port,
             "digest": base64.b64encode(digest).decode(),
             "data": base64.b64encode(data).decode(),
             "challenge": challenge,
@@ -205,10 +160,8 @@ def test_the_librarys_calls_work_as_portals_make_them(
     )
 
     # SignMsg over a bare base64 string: a CMS openssl accepts, and VerifyMsg says so too.
-    ca = tmp_path / "ca.pem"
-    ca.write_bytes(root.public_bytes(serialization.Encoding.PEM))
     assert result["bare"]["Status"] == 0, result["bare"]
-    cms_check(base64.b64decode(result["bare"]["Signature"]), data, ca, tmp_path)
+    assert_cms_verifies(base64.b64decode(result["bare"]["Signature"]), data, ca_pem, tmp_path)
     assert result["verified"]["Intact"] is True, result["verified"]
 
     # SignFile with one FileName and SessionId "": the upload keeps both, and the name.
@@ -217,23 +170,17 @@ def test_the_librarys_calls_work_as_portals_make_them(
     assert upload["SessionId"] == ""
     assert upload["aspnet_filename"] == upload["php_filename"] == "Quyết định 5.pdf"
     signed = portal.documents[result["file"]["FileName"]]
-    [block] = nss.pdfsig(signed, tmp_path)
-    assert "Signature is Valid" in block
-    assert pyhanko_bottom_line(signed, root) == [True]
+    assert_pdf_signatures_valid(signed, nss, token.ca.cert, tmp_path)
 
     # Auth: the challenge signed after the same question as any signature.
     assert result["auth"]["Status"] == 0, result["auth"]
-    cms_check(base64.b64decode(result["auth"]["Signature"]), challenge.encode(), ca, tmp_path)
+    signature = base64.b64decode(result["auth"]["Signature"])
+    assert_cms_verifies(signature, challenge.encode(), ca_pem, tmp_path)
     assert result["licence"]["Status"] == 0 and result["licence"]["Licensed"] is True
 
-    prompts = vgca_agent.prompts()
+    prompts = layer_agent.prompts()
     assert [p["action"] for p in prompts] == ["select-certificate"] + ["sign"] * 4
     assert {p["origin"] for p in prompts} == {portal.origin}
     names = [p["documents"][0]["name"] for p in prompts[1:]]
     assert names[2] == "Quyết định 5.pdf"
     assert names[3].startswith("Đăng nhập bằng chữ ký số")
-
-
-def cms_check(signature: bytes, content: bytes, ca: Path, tmp: Path) -> None:
-    done = openssl_cms_verify(signature, content, ca, tmp)
-    assert done.returncode == 0, done.stderr
