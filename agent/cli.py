@@ -158,19 +158,39 @@ def build_parser() -> argparse.ArgumentParser:
     _common(status, "status")  # --port: the running agent's
     status.add_argument("--json", action="store_true", help="print JSON")
 
+    bundle = commands.add_parser(
+        "support-bundle",
+        help="save the helpdesk's support bundle: a .zip of the status report, configuration, "
+        "last log lines and audit rows (never a PIN, key or secret)",
+    )
+    _common(bundle)
+    bundle.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        metavar="FILE.zip",
+        help="where to save it (default: kyso-agent-support-YYYYMMDD-HHMMSS.zip on the Desktop, "
+        "else in the home folder)",
+    )
+    bundle.add_argument("--force", action="store_true", help="overwrite FILE.zip if it exists")
+
     _trust_parser(commands)
     return parser
 
 
-def config_from_args(args: argparse.Namespace) -> AgentConfig:
-    """Merge the configuration files with the flags the user gave."""
+def cli_values(args: argparse.Namespace) -> dict[str, Any]:
+    """The settings the user gave as flags (the command line layer of the configuration)."""
     given = vars(args)
-    cli = {
+    return {
         s.name: given[s.name]
         for s in SETTINGS
         if s.flag is not None and s.flag.applies_to(args.command) and given.get(s.name) is not None
     }
-    return load_config(cli, args.config)
+
+
+def config_from_args(args: argparse.Namespace) -> AgentConfig:
+    """Merge the configuration files with the flags the user gave."""
+    return load_config(cli_values(args), args.config)
 
 
 def cmd_tokens(args: argparse.Namespace) -> int:
@@ -494,6 +514,46 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_support_bundle(args: argparse.Namespace) -> int:
+    """``kyso-agent support-bundle``: 0 and the bundle's path printed once it is saved; 1 when
+    it cannot be (the folder is missing or not writable, the file exists without ``--force``).
+
+    The status report is the running agent's when one answers, else read here; the
+    configuration is the one this command reads (docs/helpdesk.md).
+    """
+    from agent.config import load_sourced_config
+    from agent.status.bundle import (
+        BundleError,
+        BundleMaker,
+        check_target,
+        current_report,
+        default_bundle_path,
+        make_bundle,
+        sourced_report,
+    )
+
+    sourced = load_sourced_config(cli_values(args), args.config)
+    config = sourced.config
+    configure_logging(config, to_file=False)
+    try:
+        # Said before the tokens are read: that takes seconds, a typo in -o should not.
+        target = check_target(args.output or default_bundle_path(), overwrite=args.force)
+        saved = make_bundle(
+            target,
+            current_report(config),
+            config,
+            sourced_report(sourced),
+            maker=BundleMaker.CLI,
+            lang=config.lang,
+            overwrite=args.force,
+        )
+    except BundleError as exc:
+        print(f"kyso-agent: {exc.problem.value}: {exc.message(config.lang)}", file=sys.stderr)
+        return 1
+    print(saved)
+    return 0
+
+
 def cmd_trust(args: argparse.Namespace) -> int:
     """``kyso-agent trust install|uninstall|status``.
 
@@ -622,6 +682,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "verify": cmd_verify,
         "status": cmd_status,
         "trust": cmd_trust,
+        "support-bundle": cmd_support_bundle,
     }
     if args.command is None:
         parser.print_help()

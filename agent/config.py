@@ -25,8 +25,9 @@ import sys
 import tomllib
 from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, fields, replace
+from enum import StrEnum
 from pathlib import Path
-from types import ModuleType
+from types import MappingProxyType, ModuleType
 from typing import Any, Final
 
 import platformdirs
@@ -477,6 +478,70 @@ def _layer(values: Mapping[str, Any], source: str, *, policy: bool = False) -> d
     return {key: BY_NAME[key].convert(value, source) for key, value in values.items()}
 
 
+class ValueSource(StrEnum):
+    """Which layer gave a setting the value it has (the support bundle says it per setting)."""
+
+    DEFAULT = "default"
+    """No layer set it: the built-in default."""
+    MACHINE_POLICY = "machine-policy"
+    """IT's machine policy (``/etc/kyso-agent/policy.toml``, or the registry on Windows)."""
+    USER_FILE = "user-file"
+    """The user's ``config.toml`` (or the ``--config`` file)."""
+    COMMAND_LINE = "command-line"
+    """A flag given to the command."""
+    TRAY = "tray"
+    """The language picked in the tray's menu (``lang`` only): it ranks above the files and
+    below ``--lang`` (docs/tray.md). Never set here; the tray says it of its own choice."""
+
+
+@dataclass(frozen=True)
+class SourcedConfig:
+    """The configuration, and which layer each of its values came from."""
+
+    config: AgentConfig
+    """The configuration, as :func:`load_config` returns it."""
+    sources: Mapping[str, ValueSource]
+    """Every setting's name → the last layer that set it (read-only)."""
+    user_file: Path | None
+    """The user file that was read (``--config``, else the per-user file when it exists)."""
+
+
+def load_sourced_config(
+    cli: Mapping[str, Any] | None = None,
+    config_file: Path | None = None,
+    *,
+    policy: Mapping[str, Any] | None = None,
+    user_config_file: Path | None = None,
+) -> SourcedConfig:
+    """:func:`load_config`, also saying where each value came from (same arguments)."""
+    merged: dict[str, Any] = {}
+    sources = dict.fromkeys(BY_NAME, ValueSource.DEFAULT)
+
+    def apply(values: dict[str, Any], source: ValueSource) -> None:
+        merged.update(values)
+        sources.update(dict.fromkeys(values, source))
+
+    machine = read_machine_policy() if policy is None else dict(policy)
+    apply(_layer(machine, "machine policy", policy=True), ValueSource.MACHINE_POLICY)
+    pinned = {key: merged[key] for key in POLICY_PINNED if key in machine}
+    if config_file is not None:
+        user_file: Path | None = config_file  # --config: it must exist (_read_toml says so)
+    else:
+        candidate = user_config_file or default_user_config_file()
+        user_file = candidate if candidate.exists() else None
+    if user_file is not None:
+        apply(_layer(_read_toml(user_file), str(user_file)), ValueSource.USER_FILE)
+    if cli:
+        given = {k: v for k, v in cli.items() if v is not None}
+        apply(_layer(given, "command line"), ValueSource.COMMAND_LINE)
+    for key, value in pinned.items():
+        if merged[key] != value:
+            raise ConfigError(f"{key} is set by machine policy and cannot be changed")
+    if merged.get("prompter") and not merged.get("allow_external_prompter", True):
+        raise ConfigError("machine policy forbids an external prompter (--prompter)")
+    return SourcedConfig(AgentConfig(**merged), MappingProxyType(sources), user_file)
+
+
 def load_config(
     cli: Mapping[str, Any] | None = None,
     config_file: Path | None = None,
@@ -490,24 +555,9 @@ def load_config(
     ``--config`` (must exist). ``policy`` replaces the machine policy layer and
     ``user_config_file`` the default per-user file (for tests and tools).
     """
-    merged: dict[str, Any] = {}
-    machine = read_machine_policy() if policy is None else dict(policy)
-    merged.update(_layer(machine, "machine policy", policy=True))
-    pinned = {key: merged[key] for key in POLICY_PINNED if key in machine}
-    if config_file is not None:
-        merged.update(_layer(_read_toml(config_file), str(config_file)))
-    else:
-        user_file = user_config_file or default_user_config_file()
-        if user_file.exists():
-            merged.update(_layer(_read_toml(user_file), str(user_file)))
-    if cli:
-        merged.update(_layer({k: v for k, v in cli.items() if v is not None}, "command line"))
-    for key, value in pinned.items():
-        if merged[key] != value:
-            raise ConfigError(f"{key} is set by machine policy and cannot be changed")
-    if merged.get("prompter") and not merged.get("allow_external_prompter", True):
-        raise ConfigError("machine policy forbids an external prompter (--prompter)")
-    return AgentConfig(**merged)
+    return load_sourced_config(
+        cli, config_file, policy=policy, user_config_file=user_config_file
+    ).config
 
 
 def configure_logging(config: AgentConfig, *, to_file: bool = True) -> None:

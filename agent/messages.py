@@ -6,9 +6,11 @@ so that translations and the browser client can follow them.
 
 from __future__ import annotations
 
+import string
 from dataclasses import dataclass
+from datetime import date, datetime
 from enum import StrEnum
-from typing import Final
+from typing import Any, Final
 
 
 class Lang(StrEnum):
@@ -216,6 +218,19 @@ _CATALOGUE: Final[dict[str, dict[Lang, str]]] = {
         Lang.VI: "Cuộn để xem đủ {count} tài liệu.",
         Lang.EN: "Scroll to see all {count} documents.",
     },
+    "dialog_preview_stamp": {
+        Lang.VI: "Trang {page}/{pages} — khung đỏ là chỗ đặt chữ ký.",
+        Lang.EN: "Page {page} of {pages} — the red box is where the signature goes.",
+    },
+    "dialog_preview_invisible": {
+        Lang.VI: "Trang {page}/{pages} — chữ ký này không hiện trên trang.",
+        Lang.EN: "Page {page} of {pages} — this signature is not drawn on the page.",
+    },
+    "dialog_open_document": {Lang.VI: "Mở tài liệu…", Lang.EN: "Open document…"},
+    "dialog_open_failed": {
+        Lang.VI: "Không mở được tài liệu: máy chưa có chương trình xem PDF.",
+        Lang.EN: "The document could not be opened: no PDF viewer is set up.",
+    },
     "dialog_unnamed": {Lang.VI: "(không tên)", Lang.EN: "(unnamed)"},
     "dialog_document_from": {
         Lang.VI: "Lấy từ: {origin} (không phải trang yêu cầu)",
@@ -306,7 +321,7 @@ _CATALOGUE: Final[dict[str, dict[Lang, str]]] = {
     },
     "tray_tooltip_token": {
         Lang.VI: "Token {label}: {count} chứng thư số",
-        Lang.EN: "Token {label}: {count} certificate(s)",
+        Lang.EN: "Token {label}: {count} {count:certificate|certificates}",
     },
     "tray_cert_days_left": {
         Lang.VI: "{holder}: còn {days} ngày",
@@ -801,7 +816,8 @@ _CATALOGUE: Final[dict[str, dict[Lang, str]]] = {
     "status_audit_none": {Lang.VI: "Nhật ký kiểm toán: trống", Lang.EN: "Audit trail: empty"},
     "status_audit_entry": {
         Lang.VI: "  {time} {origin} {action}: {outcome}, {signatures} chữ ký, chứng thư {holder}",
-        Lang.EN: "  {time} {origin} {action}: {outcome}, {signatures} signature(s), "
+        Lang.EN: "  {time} {origin} {action}: {outcome}, {signatures} "
+        "{signatures:signature|signatures}, "
         "certificate {holder}",
     },
     "status_action_sign": {Lang.VI: "ký", Lang.EN: "sign"},
@@ -1132,7 +1148,7 @@ _CATALOGUE: Final[dict[str, dict[Lang, str]]] = {
     },
     "verify_count": {
         Lang.VI: "Tài liệu có {count} chữ ký số.",
-        Lang.EN: "The document has {count} signature(s).",
+        Lang.EN: "The document has {count} {count:signature|signatures}.",
     },
     "verify_all_valid": {
         Lang.VI: "✓ Kết luận: tất cả chữ ký số đều hợp lệ.",
@@ -1449,7 +1465,8 @@ _CATALOGUE: Final[dict[str, dict[Lang, str]]] = {
     "place_page_outside": {
         Lang.VI: "trang {page} nằm ngoài tài liệu (tài liệu có {count} trang); hãy cho 'page' "
         "từ 1 đến {count}, hoặc số âm tính từ cuối (-1 là trang cuối)",
-        Lang.EN: "page {page} is outside the document (the document has {count} page(s)); give "
+        Lang.EN: "page {page} is outside the document (the document has {count} "
+        "{count:page|pages}); give "
         "a 'page' from 1 to {count}, or a negative one counting from the end (-1 = last page)",
     },
     "place_page_unreadable": {
@@ -1587,12 +1604,13 @@ _CATALOGUE: Final[dict[str, dict[Lang, str]]] = {
         "dialog, never sent by a web page; leave it out",
     },
     "bad_unknown_fields": {
-        Lang.VI: "không có (các) trường {fields}; hãy bỏ đi hoặc kiểm tra lại tên trường",
-        Lang.EN: "unknown field(s) {fields}; leave them out or check their names",
+        Lang.VI: "không nhận trường {fields}; hãy bỏ đi hoặc kiểm tra lại tên trường",
+        Lang.EN: "unknown {count:field|fields} {fields}; leave {count:it|them} out or check "
+        "{count:its name|their names}",
     },
     "bad_missing_fields": {
-        Lang.VI: "thiếu (các) trường {fields}; hãy gửi kèm",
-        Lang.EN: "missing field(s) {fields}; add them",
+        Lang.VI: "thiếu trường {fields}; hãy gửi kèm",
+        Lang.EN: "missing {count:field|fields} {fields}; add {count:it|them}",
     },
     "bad_base64_missing": {
         Lang.VI: "'{field}' phải là một chuỗi base64 không rỗng",
@@ -1919,6 +1937,113 @@ _CATALOGUE: Final[dict[str, dict[Lang, str]]] = {
         "hoặc ECDSA",
         Lang.EN: "the certificate's key type {kind} cannot sign XML; choose an RSA or ECDSA "
         "certificate",
+    },
+    # The support bundle (agent/status/bundle.py, docs/helpdesk.md).
+    "tray_menu_support_bundle": {
+        Lang.VI: "Xuất gói hỗ trợ…",
+        Lang.EN: "Export support bundle…",
+    },
+    "tray_bundle_save_title": {
+        Lang.VI: "Lưu gói hỗ trợ cho bộ phận hỗ trợ kỹ thuật",
+        Lang.EN: "Save the support bundle for the helpdesk",
+    },
+    "tray_bundle_zip_files": {Lang.VI: "Tệp ZIP", Lang.EN: "ZIP files"},
+    "tray_notify_bundle_saved": {
+        Lang.VI: "Đã lưu gói hỗ trợ: {path}",
+        Lang.EN: "Support bundle saved: {path}",
+    },
+    "tray_notify_bundle_failed": {
+        Lang.VI: "Không lưu được gói hỗ trợ: {reason}",
+        Lang.EN: "The support bundle was not saved: {reason}",
+    },
+    "bundle_exists": {
+        Lang.VI: "Đã có tệp {path}; hãy chọn tên khác (hoặc thêm --force để ghi đè).",
+        Lang.EN: "{path} already exists; choose another name (or add --force to overwrite it).",
+    },
+    "bundle_no_folder": {
+        Lang.VI: "Không có thư mục {folder}; hãy chọn thư mục khác.",
+        Lang.EN: "The folder {folder} does not exist; choose another one.",
+    },
+    "bundle_not_writable": {
+        Lang.VI: "Không ghi được vào thư mục {folder} ({detail}); hãy chọn thư mục khác, ví dụ "
+        "Màn hình nền hoặc Tài liệu.",
+        Lang.EN: "Cannot write in the folder {folder} ({detail}); choose another one, such as "
+        "the Desktop or Documents.",
+    },
+    "bundle_readme_title": {
+        Lang.VI: "GÓI HỖ TRỢ KYSO AGENT",
+        Lang.EN: "KYSO AGENT SUPPORT BUNDLE",
+    },
+    "bundle_readme_made": {
+        Lang.VI: "Tạo lúc {time} bằng {maker} (Kyso Agent {version}).",
+        Lang.EN: "Made {time} by {maker} (Kyso Agent {version}).",
+    },
+    "bundle_maker_cli": {
+        Lang.VI: "lệnh kyso-agent support-bundle",
+        Lang.EN: "the command kyso-agent support-bundle",
+    },
+    "bundle_maker_tray": {
+        Lang.VI: "biểu tượng Kyso Agent trên khay hệ thống",
+        Lang.EN: "the Kyso Agent tray icon",
+    },
+    "bundle_readme_send": {
+        Lang.VI: "Gửi nguyên tệp .zip này cho bộ phận hỗ trợ kỹ thuật, và chỉ cho bộ phận đó: tệp "
+        "có tên người ký, tên cổng thông tin và tên các tài liệu đã ký.",
+        Lang.EN: "Send this .zip file as it is to the helpdesk, and to the helpdesk only: it holds "
+        "the names of signers, of portals and of the documents signed.",
+    },
+    "bundle_readme_never": {
+        Lang.VI: "Gói không chứa mã PIN, khóa bí mật (của token hay của Kyso Agent) hay mã bí mật "
+        "điều khiển của Kyso Agent; chỗ nào trông như mã PIN hay mật khẩu đều đã được che (***).",
+        Lang.EN: "It holds no PIN, no private key (of the token or of Kyso Agent) and not Kyso "
+        "Agent's control secret; anything that looks like a PIN or a password is masked (***).",
+    },
+    "bundle_readme_files": {Lang.VI: "Các tệp trong gói:", Lang.EN: "Files:"},
+    "bundle_file_status_txt": {
+        Lang.VI: "báo cáo trạng thái (như “Sao chép báo cáo trạng thái”)",
+        Lang.EN: "the status report (as “Copy status report” gives it)",
+    },
+    "bundle_file_status_json": {
+        Lang.VI: "báo cáo trạng thái dạng JSON",
+        Lang.EN: "the status report as JSON",
+    },
+    "bundle_file_config": {
+        Lang.VI: "cấu hình đang dùng: từng thiết lập, giá trị, nguồn (default, machine-policy, "
+        "user-file, command-line, tray) và giá trị mặc định",
+        Lang.EN: "the configuration in effect: each setting, its value, where it came from "
+        "(default, machine-policy, user-file, command-line, tray) and its default",
+    },
+    "bundle_file_system": {
+        Lang.VI: "hệ điều hành, Python, phiên bản Kyso Agent; từng thư viện PKCS#11 (tệp, đã nạp "
+        "hay chưa, mô tả)",
+        Lang.EN: "OS, Python, Kyso Agent version; each PKCS#11 library (file, loaded or not, "
+        "description)",
+    },
+    "bundle_file_audit": {
+        Lang.VI: "{count} mục cuối của nhật ký kiểm toán",
+        Lang.EN: "the last {count} entries of the audit trail",
+    },
+    "bundle_file_log": {
+        Lang.VI: "{count} dòng cuối của nhật ký hoạt động (agent.log)",
+        Lang.EN: "the last {count} lines of the log (agent.log)",
+    },
+    "bundle_readme_config_cli": {
+        Lang.VI: "Cấu hình trong config.json là cấu hình lệnh này đọc được (các tệp cấu hình và "
+        "tùy chọn của chính lệnh); Kyso Agent đang chạy có thể đã được khởi động với tùy chọn "
+        "khác.",
+        Lang.EN: "The configuration in config.json is the one this command read (the "
+        "configuration files and its own flags); a running Kyso Agent may have been started "
+        "with other flags.",
+    },
+    "bundle_readme_config_tray": {
+        Lang.VI: "Cấu hình trong config.json là cấu hình của Kyso Agent đang chạy; giá trị nào "
+        "các tệp cấu hình không cho được ghi nguồn là dòng lệnh (command-line).",
+        Lang.EN: "The configuration in config.json is the running Kyso Agent's; a value the "
+        "configuration files do not give is shown as from the command line (command-line).",
+    },
+    "bundle_readme_problems": {
+        Lang.VI: "Không đọc được khi tạo gói:",
+        Lang.EN: "Could not be read for this bundle:",
     },
     # Every plugin compatibility layer (agent/compat/, docs/compat.md): shared wording.
     "compat_pin_refused": {
@@ -2259,6 +2384,20 @@ _CATALOGUE: Final[dict[str, dict[Lang, str]]] = {
 }
 
 
+class _Plurals(string.Formatter):
+    """``str.format`` plus plural forms: ``{count:certificate|certificates}`` is the first word
+    when ``count`` is 1, the second otherwise (English; Vietnamese nouns do not change)."""
+
+    def format_field(self, value: Any, format_spec: str) -> Any:
+        if "|" in format_spec:
+            one, other = format_spec.split("|", 1)
+            return one if value == 1 else other
+        return super().format_field(value, format_spec)
+
+
+_FORMATTER: Final = _Plurals()
+
+
 def text(key: str, lang: Lang | str = DEFAULT_LANG, **values: object) -> str:
     """Return the message ``key`` in ``lang`` (falling back to Vietnamese)."""
     entry = _CATALOGUE[key]
@@ -2267,7 +2406,15 @@ def text(key: str, lang: Lang | str = DEFAULT_LANG, **values: object) -> str:
     except ValueError:
         chosen = DEFAULT_LANG
     template = entry.get(chosen) or entry[DEFAULT_LANG]
-    return template.format(**values) if values else template
+    return _FORMATTER.format(template, **values) if values else template
+
+
+def format_date(moment: datetime | date, lang: Lang | str = DEFAULT_LANG) -> str:
+    """A calendar date as each language writes it, everywhere the agent shows one:
+    ``31/12/2026`` in Vietnamese, ``2026-12-31`` in English. A time is taken in the
+    computer's zone first."""
+    day = moment.astimezone().date() if isinstance(moment, datetime) else moment
+    return f"{day:%d/%m/%Y}" if Lang(lang) is Lang.VI else day.isoformat()
 
 
 @dataclass(frozen=True)

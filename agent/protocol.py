@@ -258,11 +258,11 @@ def _check_fields(
     if unknown:
         _refuse_secrets(obj, where)  # a PIN-like name gets the PIN message, not "unknown"
         names = ", ".join(f"{where}{k}" for k in sorted(unknown))
-        raise BadRequest(Phrase.of("bad_unknown_fields", fields=names))
+        raise BadRequest(Phrase.of("bad_unknown_fields", fields=names, count=len(unknown)))
     missing = required - keys
     if missing:
         names = ", ".join(f"{where}{k}" for k in sorted(missing))
-        raise BadRequest(Phrase.of("bad_missing_fields", fields=names))
+        raise BadRequest(Phrase.of("bad_missing_fields", fields=names, count=len(missing)))
     # The names are all ours (none looks like a PIN: tests/unit/test_protocol.py); what they
     # hold may nest other names.
     for key, inner in obj.items():
@@ -821,7 +821,7 @@ def _xml_document(obj: Any, where: str) -> XmlDocumentRequest:
     parent_id = _xml_name(obj, "parentId", where)
     parent_xpath = _xml_name(obj, "parentXpath", where)
     if profile is XmlProfile.ENVELOPED and sign_id is None:
-        raise BadRequest(Phrase.of("bad_missing_fields", fields=f"{where}signId"))
+        raise BadRequest(Phrase.of("bad_missing_fields", fields=f"{where}signId", count=1))
     if parent_id is not None and parent_xpath is not None:
         raise BadRequest(Phrase.of("bad_xml_parent_both", where=where))
     role = EinvoiceRole.SELLER

@@ -12,6 +12,7 @@ the PDF stack (pyHanko, fontTools, Pillow) is imported there by the first PDF re
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
@@ -26,8 +27,11 @@ from agent.audit import AuditLog, RequestAudit
 from agent.consent.gate import PromptGate
 from agent.consent.pin_cache import PinCache, TokenKey
 from agent.consent.prompter import (
+    MAX_PREVIEW_BYTES,
+    PREVIEW_SIDE,
     CertificateChoice,
     DocumentView,
+    PagePreview,
     PinRequest,
     PromptAction,
     PromptAnswer,
@@ -334,12 +338,15 @@ class SigningService:
         destination: str | None = None,
         time_stamp: str | None = None,
         summaries: Sequence[tuple[str, ...]] = (),
+        preview: PagePreview | None = None,
+        file: Path | None = None,
     ) -> tuple[TokenCertificate, T]:
         """Offer certificates, ask, check the chosen one, run ``operation``, audit.
 
         ``source``, ``destination``: other origins the documents come from or go to.
         ``time_stamp``: the time-stamping authority the signature's digest is sent to.
         ``summaries``: what each document says it is, shown beside it (XML documents).
+        ``preview``, ``file``: a single PDF's page preview and private copy for the viewer.
         """
         inventory = await self._inventory()
         candidates = self._candidates(inventory, requested, scheme)
@@ -351,6 +358,9 @@ class SigningService:
             DocumentView(i.document_name, i.digest, i.algorithm, source, destination, summary)
             for i, summary in zip(items, shown, strict=True)
         )
+        if preview is not None or file is not None:
+            [single] = documents
+            documents = (dataclasses.replace(single, preview=preview, file=file),)
         audit = RequestAudit(caller, PromptAction.SIGN, documents)
         audit.time_stamp = time_stamp
         async with self._gate.turn(str(caller), wildcard=caller.via_wildcard):
@@ -449,7 +459,8 @@ class SigningService:
         source: str | None = None,
         destination: str | None = None,
     ) -> PdfSignResponse:
-        """``POST /v1/pdf/sign``: one question showing the PDF's name and SHA-256.
+        """``POST /v1/pdf/sign``: one question showing the PDF's name and SHA-256, the page the
+        stamp goes on (the first for an invisible signature) and a copy to open in a viewer.
 
         ``source``, ``destination``: the origins the agent fetched the PDF from and will send
         it to for the page, when not the page's own (the VGCA protocol); the question shows
@@ -460,6 +471,16 @@ class SigningService:
         prepared = await pdf.prepare(request.pdf, request.options.appearance)
         digest = await asyncio.to_thread(lambda: hashlib.sha256(request.pdf).digest())
         item = DigestToSign(digest, HashAlgorithm.SHA256, request.document_name)
+        # What the user is shown besides the name: the page the stamp goes on, and the whole
+        # document to open in their own viewer (a copy that lives as long as this request).
+        thumbnail = await pdf.thumbnail(
+            request.pdf, prepared, side=PREVIEW_SIDE, max_bytes=MAX_PREVIEW_BYTES
+        )
+        preview = (
+            PagePreview(thumbnail.png, thumbnail.page_index + 1, thumbnail.pages, thumbnail.stamp)
+            if thumbnail is not None
+            else None
+        )
 
         async def operation(
             cert: TokenCertificate, login: Login, chain: tuple[bytes, ...]
@@ -474,16 +495,19 @@ class SigningService:
             )
             return signed, 1
 
-        cert, signed = await self._signing(
-            caller,
-            [item],
-            request.certificate,
-            None,
-            operation,
-            source=source,
-            destination=destination,
-            time_stamp=_time_stamp_url(request.options),
-        )
+        async with pdf.viewer_copy(request.pdf, request.document_name) as copy:
+            cert, signed = await self._signing(
+                caller,
+                [item],
+                request.certificate,
+                None,
+                operation,
+                source=source,
+                destination=destination,
+                time_stamp=_time_stamp_url(request.options),
+                preview=preview,
+                file=copy,
+            )
         return PdfSignResponse(signed, cert.der)
 
     async def sign_cms(self, caller: Admitted, request: CmsSignRequest) -> CmsSignResponse:

@@ -15,7 +15,7 @@ from typing import IO
 
 from agent.consent.prompter import PromptAction, PromptAnswer, PromptRequest, RetryReason
 from agent.errors import ConsentTimeout
-from agent.messages import text
+from agent.messages import format_date, text
 from agent.pin import Pin, TriesLeft
 
 
@@ -119,7 +119,7 @@ class ConsolePrompter:
                     self._say("    " + text("dialog_document_to", lang, origin=doc.destination))
         self._say(text("console_certificates", lang))
         for index, cert in enumerate(request.certificates, 1):
-            expires = cert.not_after.date().isoformat()
+            expires = format_date(cert.not_after, lang)
             self._say(f"  {index}. {cert.subject}  ({text('console_expires', lang)} {expires})")
         chosen = request.certificates[0]
         if len(request.certificates) > 1:

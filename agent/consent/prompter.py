@@ -8,10 +8,12 @@ external prompter protocol (``--prompter CMD``), documented in
 
 from __future__ import annotations
 
+import base64
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from pathlib import Path
 from typing import Any, Final, Protocol
 
 from agent.algorithms import HashAlgorithm
@@ -32,6 +34,27 @@ class RetryReason(StrEnum):
     PIN_INCORRECT = "PIN_INCORRECT"
 
 
+PREVIEW_SIDE: Final = 260
+"""Longest side of a page preview, pixels: the agent draws it so, the dialog refuses larger."""
+MAX_PREVIEW_BYTES: Final = 200 * 1024
+"""Largest page preview (PNG bytes): the agent keeps under it, the dialog refuses larger."""
+
+
+@dataclass(frozen=True)
+class PagePreview:
+    """A picture of the page a PDF signature goes on (``preview`` on the wire)."""
+
+    png: bytes = field(repr=False)
+    """PNG, its longer side at most :data:`PREVIEW_SIDE` pixels, at most
+    :data:`MAX_PREVIEW_BYTES`; the stamp's box is already drawn on it (red)."""
+    page: int
+    """1-based number of the page shown."""
+    pages: int
+    """Pages in the document."""
+    stamp: bool
+    """The stamp's box is drawn; ``False``: an invisible signature, the first page shown."""
+
+
 @dataclass(frozen=True)
 class DocumentView:
     """One document as the user sees it."""
@@ -49,6 +72,11 @@ class DocumentView:
     summary: tuple[str, ...] = ()
     """What the document says it is, in the question's language (an XML e-invoice: number,
     seller, buyer, total); empty for a PDF or a hash."""
+    preview: PagePreview | None = None
+    """The page the signature goes on (a PDF), or ``None``."""
+    file: Path | None = None
+    """A private, read-only copy of the document the user may open in their own viewer before
+    answering (a PDF, :mod:`agent.pdf.viewer`); removed when the request ends."""
 
 
 @dataclass(frozen=True)
@@ -147,6 +175,15 @@ def _document_wire(document: DocumentView) -> dict[str, Any]:
         wire["to"] = document.destination
     if document.summary:
         wire["summary"] = list(document.summary)
+    if document.preview is not None:
+        wire["preview"] = {
+            "png": base64.b64encode(document.preview.png).decode("ascii"),
+            "page": document.preview.page,
+            "pages": document.preview.pages,
+            "stamp": document.preview.stamp,
+        }
+    if document.file is not None:
+        wire["file"] = str(document.file)
     return wire
 
 

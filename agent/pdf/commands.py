@@ -17,8 +17,9 @@ its memory small (docs/performance.md).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
@@ -31,10 +32,12 @@ from agent.errors import BadRequest, SigningFailed
 from agent.pdf.models import (
     Appearance,
     AppearanceError,
+    PageThumbnail,
     PdfSignOptions,
     RawSigner,
     SignerIdentity,
 )
+from agent.pdf.viewer import make_viewer_copy, remove_viewer_copy
 
 if TYPE_CHECKING:
     from agent.pdf.signer import PreparedPdf, SyncRawSigner
@@ -70,6 +73,41 @@ async def prepare(pdf: bytes, appearance: Appearance) -> PreparedPdf:
         return prepare_pdf(pdf, appearance)
 
     return await _work(job)
+
+
+async def thumbnail(
+    pdf: bytes, prepared: PreparedPdf, *, side: int, max_bytes: int
+) -> PageThumbnail | None:
+    """The page the stamp goes on, the stamp's box drawn, at most ``side`` pixels and
+    ``max_bytes`` of PNG (:func:`agent.pdf.preview.page_thumbnail`); ``None`` when it cannot be
+    shown. Never a reason to refuse: the question is then asked without it."""
+
+    def job() -> PageThumbnail | None:
+        from agent.pdf.preview import page_thumbnail
+
+        try:
+            return page_thumbnail(pdf, prepared, side=side, max_bytes=max_bytes)
+        except Exception:
+            log.warning("the page preview failed", exc_info=True)
+            return None
+
+    return await asyncio.to_thread(job)
+
+
+@contextlib.asynccontextmanager
+async def viewer_copy(pdf: bytes, name: str | None) -> AsyncIterator[Path | None]:
+    """A private, read-only copy of ``pdf`` for the user's own viewer, removed when the block
+    ends (:mod:`agent.pdf.viewer`); ``None`` when the temporary directory cannot take it."""
+    try:
+        path = await asyncio.to_thread(make_viewer_copy, pdf, name)
+    except OSError as exc:
+        log.warning("no copy of the document for the viewer: %s", exc.strerror)
+        path = None
+    try:
+        yield path
+    finally:
+        if path is not None:
+            remove_viewer_copy(path)  # a file and a directory: quick, and sure to run
 
 
 async def sign(

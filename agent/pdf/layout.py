@@ -234,7 +234,7 @@ def content_boxes(pdf: bytes, page_index: int, area: Box) -> list[Box]:
     """
     page_area = (area[2] - area[0]) * (area[3] - area[1])
     boxes: list[Box] = []
-    with _pdfium_document(pdf) as document:
+    with pdfium_document(pdf) as document:
         for obj in document[page_index].get_objects(max_depth=1):
             x1, y1, x2, y2 = (float(v) for v in obj.get_bounds())
             box = (max(x1, area[0]), max(y1, area[1]), min(x2, area[2]), min(y2, area[3]))
@@ -252,14 +252,15 @@ def find_text(pdf: bytes, page_index: int, needle: str) -> Box | None:
 
     :raises PageUnreadable: PDFium cannot open the document, the page or its text.
     """
-    with _pdfium_document(pdf) as document:
+    with pdfium_document(pdf) as document:
         return _search(document[page_index].get_textpage(), needle)
 
 
 @contextlib.contextmanager
-def _pdfium_document(pdf: bytes) -> Iterator[Any]:
+def pdfium_document(pdf: bytes) -> Iterator[Any]:
     """``pdf`` opened in PDFium, under :data:`_PDFIUM`, closed after; PDFium's errors (and a
-    page index it does not have) as :class:`PageUnreadable`."""
+    page index it does not have) as :class:`PageUnreadable`. Every use of PDFium in the agent
+    goes through here (placement, the consent dialog's page preview)."""
     import pypdfium2 as pdfium
 
     with _PDFIUM:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from enum import StrEnum
@@ -119,3 +120,17 @@ class Placement:
     rotation: int = 0
     """The page's ``/Rotate`` (0, 90, 180, 270): the stamp is drawn turned by it, so that it is
     upright as the page is viewed."""
+
+
+@dataclass(frozen=True)
+class PageThumbnail:
+    """A small picture of the page a signature goes on, for the question to the user."""
+
+    png: bytes = dataclasses.field(repr=False)
+    """The page as viewed (``/Rotate`` and CropBox honoured), the stamp's box drawn on it."""
+    page_index: int
+    """0-based index of the page shown."""
+    pages: int
+    """Pages in the document."""
+    stamp: bool
+    """The stamp's box is drawn; ``False`` for an invisible signature (the first page shown)."""

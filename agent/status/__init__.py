@@ -12,7 +12,11 @@ The same :class:`StatusReport` is shown by ``kyso-agent status [--json]``, by th
 * :mod:`agent.status.render` — the report as text (and ``kyso-agent tokens``' listing);
 * :mod:`agent.status.inventory` — the token listing of ``kyso-agent tokens``;
 * :mod:`agent.status.codec` — JSON over dataclasses; :mod:`agent.status.logs` — the log lines
-  shown, filtered (:func:`~agent.status.logs.scrub_log_line`).
+  shown, filtered (:func:`~agent.status.logs.scrub_log_line`);
+* :mod:`agent.status.bundle` — the support bundle: the report with the configuration (each
+  value's source), :mod:`agent.status.system`'s OS and module details, the last log lines and
+  audit rows, scrubbed (:mod:`agent.status.redact`: never a PIN, a private key or the control
+  secret) and zipped (``kyso-agent support-bundle``, the tray's "Export support bundle…").
 
 Which stores trust the local CA is asked of :mod:`agent.localtls`. Nothing here ever holds a
 PIN; log lines are filtered defensively anyway.

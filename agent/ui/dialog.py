@@ -17,6 +17,10 @@ exits without answering (docs/dialog/, ``python -m tests.desktop.screenshots``).
 
 The PIN exists only in the entry field and in the one answer written to stdout; it is
 never printed anywhere else or logged.
+
+A single PDF comes with a picture of the page its stamp goes on and a private copy of the
+document: "Mở tài liệu…" opens that copy in the computer's default viewer (:func:`open_in_viewer`),
+and only a path :func:`agent.pdf.viewer.is_viewer_copy` recognises as the agent's own copy.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
 import time
 import tkinter as tk
@@ -32,12 +37,14 @@ from pathlib import Path
 from tkinter import font as tkfont
 from typing import Any, Final
 
+from agent.pdf.viewer import is_viewer_copy
 from agent.pywarnings import route_to_log
 from agent.ui.dialog_model import (
     MAX_INLINE_DOCUMENT_LINES,
     MAX_QUESTION_BYTES,
     AnswerRefused,
     DialogView,
+    DocumentLine,
     InvalidQuestion,
     Notice,
     PinField,
@@ -70,6 +77,35 @@ _TONES: Final = {
 }
 _MUTED = "#5f6368"
 _RED = "#b3261e"
+_PREVIEW_GAP = 12
+
+
+def open_in_viewer(path: Path) -> bool:
+    """Open the agent's copy of a document in the computer's default viewer; ``False`` when
+    ``path`` is not such a copy or no viewer could be started.
+
+    Only :func:`~agent.pdf.viewer.is_viewer_copy` paths (a ``.pdf`` in the agent's private
+    temporary directory) are opened, by the platform's own opener: ``os.startfile`` on Windows,
+    ``open`` on macOS, ``xdg-open`` elsewhere. The opener gets none of this process's streams:
+    standard output is the answer to the agent.
+    """
+    if not is_viewer_copy(path):
+        return False
+    try:
+        if sys.platform == "win32":
+            os.startfile(path)  # type: ignore[attr-defined,unused-ignore]  # noqa: S606
+            return True
+        opener = "open" if sys.platform == "darwin" else "xdg-open"
+        subprocess.Popen(
+            [opener, str(path)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    except OSError:
+        return False
+    return True
 
 
 def _first_family(root: tk.Tk, wanted: Sequence[str]) -> str | None:
@@ -100,6 +136,9 @@ class ConsentDialog:
         self._pin_entry: tk.Entry | None = None
         self.document_list: tk.Text | None = None
         """The scrolled list of a long batch (None when the documents are listed as labels)."""
+        self.thumbnail: tk.PhotoImage | None = None
+        """The picture of the page a single PDF's stamp goes on (kept: Tk shows it while the
+        Python object lives)."""
         self._foreground: Foreground | None = None
         self._build()
         root.protocol("WM_DELETE_WINDOW", self.cancel)
@@ -208,6 +247,63 @@ class ConsentDialog:
             self._label(docs, "   " + document.fingerprint, font=self.font_mono, fg=_MUTED)
             for route in document.route:  # another origin than the page's: in plain sight
                 self._label(docs, "   " + route, wraplength=_WRAP)
+            self._preview(docs, document)
+
+    def _preview(self, parent: tk.Misc, document: DocumentLine) -> None:
+        """The page the stamp goes on, its caption and "Mở tài liệu…", under the document.
+
+        The picture stands on the left with a thin frame (a white page on the window's grey);
+        the caption and the button to its right. The button is reached by Tab (Space presses
+        it) or Alt with its underlined letter; Enter still signs.
+        """
+        copy = (
+            document.file if document.file is not None and is_viewer_copy(document.file) else None
+        )
+        preview = document.preview
+        if preview is None and copy is None:
+            return
+        row = tk.Frame(parent)
+        indent = self.font_mono.measure("   ")  # under the fingerprint, as the document's own
+        row.pack(fill="x", anchor="w", padx=(indent, 0), pady=(6, 0))
+        wrap = _WRAP - indent
+        if preview is not None:
+            try:
+                self.thumbnail = tk.PhotoImage(master=self.root, data=preview.png, format="png")
+            except tk.TclError:
+                self.thumbnail = None  # a picture Tk cannot read: the rest still shows
+            if self.thumbnail is not None:
+                tk.Label(
+                    row, image=self.thumbnail, bd=1, relief="solid", bg="#ffffff", padx=0, pady=0
+                ).pack(side="left", anchor="n")
+                wrap = max(160, wrap - self.thumbnail.width() - _PREVIEW_GAP)
+        side = tk.Frame(row)
+        side.pack(side="left", fill="both", expand=True, anchor="n", padx=(_PREVIEW_GAP, 0))
+        if preview is not None:
+            self._label(side, preview.caption, fg=_MUTED, wraplength=wrap)
+        if copy is not None:
+            self._open_button(side, copy)
+
+    def _open_button(self, parent: tk.Misc, copy: Path) -> None:
+        label = self.view.open_label
+        button = tk.Button(
+            parent, text=label, underline=0, command=lambda: self.open_document(copy)
+        )
+        button.pack(anchor="w", pady=(8, 0))
+        key = label[:1]
+        if key.isascii() and key.isalpha():
+            for letter in {key.lower(), key.upper()}:  # with and without Caps Lock
+                self.root.bind(f"<Alt-KeyPress-{letter}>", lambda _e: self.open_document(copy))
+
+    def open_document(self, copy: Path) -> None:
+        """The open button pressed: the document in the user's viewer, in front of this window."""
+        if self._done:
+            return
+        if not open_in_viewer(copy):
+            self._error.configure(text=self.view.open_failed)
+            return
+        self._error.configure(text="")
+        # Always on top, the dialog would cover the viewer the user just asked for.
+        self.root.attributes("-topmost", False)
 
     def _build(self) -> None:
         view = self.view

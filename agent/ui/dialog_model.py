@@ -9,10 +9,13 @@ The Tk view in :mod:`agent.ui.dialog` only lays these out.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import ipaddress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from pathlib import Path
 from typing import Any, Final
 
 from cryptography import x509
@@ -20,14 +23,17 @@ from cryptography.x509.oid import NameOID
 
 from agent.algorithms import HashAlgorithm
 from agent.consent.prompter import (
+    MAX_PREVIEW_BYTES,
+    PREVIEW_SIDE,
     CertificateChoice,
     DocumentView,
+    PagePreview,
     PinRequest,
     PromptAction,
     PromptRequest,
     RetryReason,
 )
-from agent.messages import Lang, text
+from agent.messages import Lang, format_date, text
 from agent.origin import LOCAL_CALLER, InvalidOrigin, parse_origin
 from agent.pin import TriesLeft
 
@@ -57,6 +63,9 @@ GENERIC_SECOND_LEVEL: Final = frozenset({"ac", "co", "com", "edu", "gov", "net",
 #: 255-character names, or 500 XML documents with their summaries, stay under half of it
 #: (tests/unit/test_dialog_model.py builds both).
 MAX_QUESTION_BYTES: Final = 8 * 1024 * 1024
+
+#: Longest path of a document's copy for the viewer read from a question.
+MAX_FILE_PATH: Final = 4096
 
 #: Lines of documents the window shows as they are; a longer list goes in a scrolled box,
 #: so that a batch of 500 invoices is listed in full without a window taller than the screen.
@@ -99,6 +108,20 @@ class OriginView:
 
 
 @dataclass(frozen=True)
+class PreviewView:
+    """The picture of the page a PDF signature goes on, and what it says."""
+
+    png: bytes = field(repr=False)
+    """PNG, the stamp's box already drawn on it."""
+    width: int
+    """Its width, pixels."""
+    height: int
+    """Its height, pixels."""
+    caption: str
+    """"Trang 2/3 — khung đỏ là chỗ đặt chữ ký." (or that the signature is not drawn)."""
+
+
+@dataclass(frozen=True)
 class DocumentLine:
     """One document as listed."""
 
@@ -110,6 +133,11 @@ class DocumentLine:
     """``Lấy từ: …`` and ``Gửi tới: …``, for another origin than the asking page's."""
     summary: tuple[str, ...] = ()
     """What the document says it is (an XML e-invoice: number, seller, buyer, total)."""
+    preview: PreviewView | None = None
+    """The page the signature goes on (a single PDF), shown under the document's lines."""
+    file: Path | None = None
+    """The document's copy for the user's viewer (a single PDF): the dialog offers to open it
+    only after checking it is the agent's own (:func:`agent.pdf.viewer.is_viewer_copy`)."""
 
 
 def document_lines(document: DocumentLine) -> int:
@@ -197,6 +225,10 @@ class DialogView:
     """Hủy / Cancel."""
     keys_hint: str
     """"Enter = Ký · Esc = Hủy"."""
+    open_label: str
+    """"Mở tài liệu…": the button opening a document's copy in the user's viewer."""
+    open_failed: str
+    """What the dialog says when no viewer could be started."""
 
 
 class AnswerRefused(ValueError):
@@ -258,7 +290,25 @@ def fingerprint(digest: bytes) -> str:
     return f"{hexed[0:4]} {hexed[4:8]} … {hexed[-4:]}"
 
 
-def _document_line(document: DocumentView, lang: Lang) -> DocumentLine:
+def png_size(data: bytes) -> tuple[int, int] | None:
+    """Width and height from a PNG's header, or ``None`` when ``data`` is not a PNG."""
+    if len(data) < 24 or data[:8] != b"\x89PNG\r\n\x1a\n" or data[12:16] != b"IHDR":
+        return None
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+def _preview_view(preview: PagePreview, lang: Lang) -> PreviewView | None:
+    size = png_size(preview.png)
+    if size is None:
+        return None
+    key = "dialog_preview_stamp" if preview.stamp else "dialog_preview_invisible"
+    caption = text(key, lang, page=preview.page, pages=preview.pages)
+    return PreviewView(preview.png, size[0], size[1], caption)
+
+
+def _document_line(document: DocumentView, lang: Lang, *, single: bool) -> DocumentLine:
+    """``single``: the only document of the question, the one shown with its page and copy
+    (a batch is listed without them: one page of one document would stand for all)."""
     route = []
     if document.source is not None:
         route.append(text("dialog_document_from", lang, origin=document.source))
@@ -274,6 +324,12 @@ def _document_line(document: DocumentView, lang: Lang) -> DocumentLine:
         ),
         route=tuple(route),
         summary=document.summary,
+        preview=(
+            _preview_view(document.preview, lang)
+            if single and document.preview is not None
+            else None
+        ),
+        file=document.file if single else None,
     )
 
 
@@ -291,11 +347,6 @@ def name_attribute(rfc4514: str, oid: x509.ObjectIdentifier) -> str | None:
     return None
 
 
-def date_text(moment: datetime) -> str:
-    """dd/mm/yyyy in the computer's time zone (how dates are written in Vietnam)."""
-    return moment.astimezone().strftime("%d/%m/%Y")
-
-
 def _certificate_view(choice: CertificateChoice, lang: Lang) -> CertificateView:
     holder = name_attribute(choice.subject, NameOID.COMMON_NAME) or choice.subject
     organisation = name_attribute(choice.subject, NameOID.ORGANIZATION_NAME)
@@ -303,7 +354,7 @@ def _certificate_view(choice: CertificateChoice, lang: Lang) -> CertificateView:
     lines = [
         *([text("dialog_organisation", lang, value=organisation)] if organisation else []),
         text("dialog_issuer", lang, value=issuer),
-        text("dialog_valid_until", lang, date=date_text(choice.not_after)),
+        text("dialog_valid_until", lang, date=format_date(choice.not_after, lang)),
         text("dialog_token", lang, label=choice.token),
     ]
     return CertificateView(choice.id, holder, tuple(lines))
@@ -360,7 +411,7 @@ def describe(request: PromptRequest) -> DialogView:
         documents_heading = text("dialog_documents_one", lang)
     else:
         documents_heading = text("dialog_documents_many", lang, count=count)
-    documents = tuple(_document_line(d, lang) for d in request.documents)
+    documents = tuple(_document_line(d, lang, single=count == 1) for d in request.documents)
     scroll = sum(document_lines(d) for d in documents) > MAX_INLINE_DOCUMENT_LINES
     chooser = len(request.certificates) > 1
     approve = text("dialog_sign" if signing else "dialog_allow", lang)
@@ -387,6 +438,8 @@ def describe(request: PromptRequest) -> DialogView:
         approve_label=approve,
         cancel_label=cancel,
         keys_hint=text("dialog_keys", lang, approve=approve, cancel=cancel),
+        open_label=text("dialog_open_document", lang),
+        open_failed=text("dialog_open_failed", lang),
     )
 
 
@@ -452,6 +505,45 @@ def _summary(value: Any) -> tuple[str, ...]:
     return tuple(line[:MAX_SUMMARY_CHARS] for line in value[:MAX_SUMMARY_LINES])
 
 
+_MAX_PREVIEW_BASE64: Final = 4 * -(-MAX_PREVIEW_BYTES // 3)
+"""Longest base64 text of a preview of :data:`MAX_PREVIEW_BYTES`."""
+
+
+def _preview(value: Any) -> PagePreview | None:
+    """The optional ``preview`` of a document: a PNG no larger than the protocol allows (a
+    larger picture would not fit the window), with its page number."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise InvalidQuestion("'preview' must be an object")
+    encoded = _field(value, "png", str)
+    if len(encoded) > _MAX_PREVIEW_BASE64:
+        raise InvalidQuestion("'preview' is too large")
+    try:
+        png = base64.b64decode(encoded, validate=True)
+    except binascii.Error:
+        raise InvalidQuestion("'preview' is not base64") from None
+    size = png_size(png)
+    if size is None:
+        raise InvalidQuestion("'preview' is not a PNG")
+    if len(png) > MAX_PREVIEW_BYTES or not all(0 < side <= PREVIEW_SIDE for side in size):
+        raise InvalidQuestion("'preview' is too large")
+    page, pages = _field(value, "page", int), _field(value, "pages", int)
+    if not 1 <= page <= pages:
+        raise InvalidQuestion("'preview' names a page outside the document")
+    return PagePreview(png, page, pages, stamp=_field(value, "stamp", bool))
+
+
+def _file(value: Any) -> Path | None:
+    """The optional ``file`` of a document: where its copy for the viewer is (checked by the
+    dialog before it is opened)."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not 0 < len(value) <= MAX_FILE_PATH or "\0" in value:
+        raise InvalidQuestion("'file' must be a path")
+    return Path(value)
+
+
 def parse_question(wire: Any) -> PromptRequest:
     """Read the question the agent wrote (the inverse of ``PromptRequest.to_wire``)."""
     if not isinstance(wire, dict):
@@ -477,6 +569,8 @@ def parse_question(wire: Any) -> PromptRequest:
                 source=d.get("from") if isinstance(d.get("from"), str) else None,
                 destination=d.get("to") if isinstance(d.get("to"), str) else None,
                 summary=_summary(d.get("summary")),
+                preview=_preview(d.get("preview")),
+                file=_file(d.get("file")),
             )
             for d in wire.get("documents") or ()
         )

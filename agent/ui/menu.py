@@ -14,7 +14,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
-from agent.messages import Lang, text
+from agent.messages import Lang, format_date, text
 from agent.pin import TriesLeft
 from agent.status.model import ListenerStatus
 from agent.token import Inventory, TokenCertificate
@@ -28,6 +28,7 @@ class ActionKind(StrEnum):
     SIGN_PDF = "sign-pdf"
     VERIFY_PDF = "verify-pdf"
     COPY_STATUS = "copy-status"
+    EXPORT_BUNDLE = "export-bundle"
     REVOKE_ORIGIN = "revoke-origin"
     OPEN_LOGS = "open-logs"
     SET_AUTOSTART = "set-autostart"
@@ -96,12 +97,6 @@ class MenuInputs:
     """The HTTPS server (and so the signing service) is up."""
     listeners: tuple[ListenerStatus, ...] = ()
     """Where each plugin compatibility layer listens (for the helpdesk)."""
-
-
-def format_date(moment: datetime, lang: Lang) -> str:
-    """``31/12/2026`` in Vietnamese, ``2026-12-31`` in English (local time)."""
-    local = moment.astimezone()
-    return f"{local:%d/%m/%Y}" if lang is Lang.VI else f"{local:%Y-%m-%d}"
 
 
 def _certificate_line(cert: TokenCertificate, inputs: MenuInputs) -> MenuItem:
@@ -187,6 +182,7 @@ def build_menu(inputs: MenuInputs) -> tuple[MenuItem, ...]:
         MenuItem(text("tray_menu_sign_pdf", lang), Action(ActionKind.SIGN_PDF), enabled=can_sign),
         MenuItem(text("tray_menu_verify_pdf", lang), Action(ActionKind.VERIFY_PDF)),
         MenuItem(text("tray_menu_copy_status", lang), Action(ActionKind.COPY_STATUS)),
+        MenuItem(text("tray_menu_support_bundle", lang), Action(ActionKind.EXPORT_BUNDLE)),
         _portals(inputs),
         *([_listeners(inputs)] if inputs.listeners else []),
         MenuItem(text("tray_menu_open_logs", lang), Action(ActionKind.OPEN_LOGS)),
@@ -246,6 +242,9 @@ class TrayActions(Protocol):
     def copy_status(self) -> None:
         """Copy the status report to the clipboard."""
 
+    def export_support_bundle(self) -> None:
+        """Ask where to save the support bundle, save it there, say where it went."""
+
     def revoke_origin(self, origin: str) -> None:
         """Forget a paired portal."""
 
@@ -276,6 +275,8 @@ def dispatch(action: Action, controller: TrayActions) -> None:
             controller.verify_pdf()
         case ActionKind.COPY_STATUS:
             controller.copy_status()
+        case ActionKind.EXPORT_BUNDLE:
+            controller.export_support_bundle()
         case ActionKind.REVOKE_ORIGIN:
             controller.revoke_origin(action.arg)
         case ActionKind.OPEN_LOGS:

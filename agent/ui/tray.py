@@ -39,7 +39,7 @@ from agent import __version__
 from agent.config import AgentConfig
 from agent.errors import AgentError
 from agent.instance import AlreadyRunning
-from agent.messages import Lang, text
+from agent.messages import Lang, format_date, text
 from agent.origin import LOCAL_CALLER
 from agent.pairing import PairingStore
 from agent.protocol import PdfVerifyRequest, PdfVerifyResponse, parse_pdf_sign_request
@@ -55,7 +55,6 @@ from agent.ui.menu import (
     TrayActions,
     build_menu,
     dispatch,
-    format_date,
 )
 from agent.ui.notify import Notifier
 from agent.ui.prefs import TrayPrefs, load_prefs, prefs_path, save_prefs
@@ -70,9 +69,11 @@ from agent.ui.tray_state import (
 )
 
 if TYPE_CHECKING:
+    from agent.config import SourcedConfig
     from agent.server import RunningServer
     from agent.service import SigningService
     from agent.status import StatusSource
+    from agent.status.bundle import ConfigReport
     from agent.token import TokenService
 
 log = logging.getLogger(__name__)
@@ -436,6 +437,68 @@ class TrayController(TrayActions):
         else:
             self.notifier.notify(text("tray_notify_copy_failed", self.lang))
             self.show_text(text("tray_status_title", self.lang), report)
+
+    def export_support_bundle(self) -> None:
+        """Ask where to save the support bundle (its name on the Desktop proposed), save it
+        there, and say where it went (docs/helpdesk.md)."""
+        from agent.status import build_local, collect
+        from agent.status.bundle import BundleError, BundleMaker, default_bundle_path, make_bundle
+
+        status, out = self._window(
+            "save_as",
+            "--title",
+            text("tray_bundle_save_title", self.lang),
+            "--initial",
+            str(default_bundle_path()),
+            "--filetype",
+            text("tray_bundle_zip_files", self.lang),
+            "*.zip",
+        )
+        if status != 0:
+            return
+        target = Path(json.loads(out)["path"])
+        try:
+            report = self._on_agent(lambda agent: collect(agent.status))
+        except AgentError:
+            report = build_local(self.config)  # the agent stopped: the tokens are read here
+        try:
+            # The save dialog asked before replacing a file.
+            saved = make_bundle(
+                target,
+                report,
+                self.config,
+                self._bundle_settings(),
+                maker=BundleMaker.TRAY,
+                lang=self.lang,
+                overwrite=True,
+            )
+        except BundleError as exc:
+            reason = exc.message(self.lang)
+            self.notifier.notify(text("tray_notify_bundle_failed", self.lang, reason=reason))
+            return
+        self.notifier.notify(text("tray_notify_bundle_saved", self.lang, path=str(saved)))
+
+    def _bundle_settings(self) -> ConfigReport:
+        """The running agent's configuration for the bundle, each value with its source.
+
+        The flags the agent was started with are not known here: a value the files do not give
+        came from them (:func:`~agent.status.bundle.running_sources`), except the language the
+        tray itself picked.
+        """
+        from agent.config import ValueSource, load_sourced_config
+        from agent.errors import ConfigError
+        from agent.status.bundle import config_report, running_sources
+
+        files: SourcedConfig | None
+        try:
+            files, problems = load_sourced_config(), []
+        except ConfigError as exc:
+            files, problems = None, [f"configuration files: {exc}"]
+        sources = running_sources(self.config, files)
+        if not self._cli_lang and load_prefs(prefs_path(self.config.data_dir)).lang is not None:
+            sources["lang"] = ValueSource.TRAY
+        user_file = files.user_file if files is not None else None
+        return config_report(self.config, sources, user_file=user_file, problems=problems)
 
     def revoke_origin(self, origin: str) -> None:
         """Forget a paired portal."""

@@ -109,7 +109,7 @@ def locate(tree: Any, spec: PlacementSpec) -> Placement:
     if spec.profile is Profile.TAX_MESSAGE:
         return tax_message(tree)
     if spec.sign_id is None:
-        raise BadRequest(Phrase.of("bad_missing_fields", fields="id"))
+        raise BadRequest(Phrase.of("bad_missing_fields", fields="id", count=1))
     return enveloped(tree, spec.sign_id, parent_id=spec.parent_id, parent_xpath=spec.parent_xpath)
 
 

@@ -30,7 +30,7 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any, Final
 
-from agent.messages import Lang, text
+from agent.messages import Lang, format_date, text
 from agent.xml.parse import elements_with_id
 
 MAX_FIELD_CHARS: Final = 120
@@ -289,7 +289,7 @@ def _date(raw: str, lang: Lang) -> str:
         day = date.fromisoformat(raw[:10])
     except ValueError:
         return raw
-    return day.strftime("%d/%m/%Y") if lang is Lang.VI else day.isoformat()
+    return format_date(day, lang)
 
 
 def _amount(raw: str, lang: Lang) -> str:

@@ -4,22 +4,32 @@
 
 starts its own Xvfb (or uses ``--display :N``), renders each sample question with
 ``python -m agent.ui.dialog --screenshot`` and writes ``STATE-LANG.png``.
+
+The states of :data:`PDF_PREVIEW_STATES` sign a sample decision (:func:`sample_decision`) the
+way the agent asks for it: the page its stamp goes on, drawn by the agent's own renderer with
+the box its placement rule picks, and a private copy of it to open.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import copy
 import dataclasses
+import hashlib
 import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from agent.pdf.viewer import make_viewer_copy, remove_viewer_copy
 from agent.xml.summary import Party, XmlKind, XmlSummary, summary_lines
 from tests.desktop.xvfb import virtual_display
+from tests.placement_pdfs import LETTERHEAD_LEFT, LETTERHEAD_MOTTO, LETTERHEAD_RIGHT, Page, build
 
 _DIGEST = "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
 _ISSUER = "CN=Kyso Test CA,O=Kyso,C=VN"
@@ -78,6 +88,8 @@ STATES: dict[str, dict[str, Any]] = {
     ),
     "pinpad": _sign(pin={"required": False, "pinpad": True, "triesLeft": "ok", "cached": False}),
     "first-use": _sign(origin="https://vanban.so.tinh.gov.vn", firstUse=True),
+    # A PDF with its page (the stamp's box in red) and "Open document…" (render_all adds them).
+    "sign-pdf-preview": _sign(origin="https://vanban.hue.gov.vn"),
     # An e-invoice: the summary lines are the agent's own (agent/xml/summary.py), in the
     # picture's language (render_all puts them in).
     "sign-xml-invoice": _sign(
@@ -93,6 +105,66 @@ STATES: dict[str, dict[str, Any]] = {
         ],
     ),
 }
+
+#: States whose document is :func:`sample_decision`, shown with its page and a copy to open.
+PDF_PREVIEW_STATES = frozenset({"sign-pdf-preview"})
+
+
+def sample_decision() -> bytes:
+    """A two-page decision shaped like the decree's (letterhead, title, articles, the signer's
+    block at the end of the last page), in Helvetica: at thumbnail size only its shape shows."""
+    first = Page()
+    first.lines += [
+        (60, 800, 12, LETTERHEAD_LEFT),
+        (318, 800, 11, LETTERHEAD_RIGHT),
+        (370, 784, 12, LETTERHEAD_MOTTO),
+        (95, 786, 12, "THUA THIEN HUE"),
+        (250, 720, 16, "QUYET DINH"),
+        (150, 700, 12, "Ve viec phe duyet ke hoach chuyen doi so nam 2025"),
+    ]
+    first.rules.append((370.0, 779.0, 520.0, 780.0))
+    last = Page()
+    for page, top, bottom in ((first, 660, 90), (last, 780, 420)):
+        y = top
+        while y >= bottom:
+            article = (top - y) % 126 == 0
+            text = "Dieu 1. Phe duyet ke hoach." if article else "Noi dung van ban, dong chu."
+            page.lines.append((85, y, 12, text * (1 if article else 2)))
+            y -= 18
+    last.lines += [(380, 380, 12, "CHU TICH"), (60, 380, 10, "Noi nhan:")]
+    return build([first, last])
+
+
+@contextmanager
+def with_pdf_preview(question: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """``question`` asking to sign :func:`sample_decision` with a personal stamp where the
+    agent's rule puts it: the preview drawn by the agent's renderer, a private copy to open
+    (removed afterwards)."""
+    from agent.consent.prompter import MAX_PREVIEW_BYTES, PREVIEW_SIDE
+    from agent.pdf.models import Appearance, Profile
+    from agent.pdf.preview import page_thumbnail
+    from agent.pdf.signer import prepare_pdf
+
+    pdf = sample_decision()
+    prepared = prepare_pdf(pdf, Appearance(profile=Profile.PERSONAL))
+    thumbnail = page_thumbnail(pdf, prepared, side=PREVIEW_SIDE, max_bytes=MAX_PREVIEW_BYTES)
+    assert thumbnail is not None
+    question = copy.deepcopy(question)
+    [document] = question["documents"]
+    document["digest"] = hashlib.sha256(pdf).hexdigest()
+    document["preview"] = {
+        "png": base64.b64encode(thumbnail.png).decode(),
+        "page": thumbnail.page_index + 1,
+        "pages": thumbnail.pages,
+        "stamp": thumbnail.stamp,
+    }
+    path = make_viewer_copy(pdf, document["name"])
+    document["file"] = str(path)
+    try:
+        yield question
+    finally:
+        remove_viewer_copy(path)
+
 
 #: The invoice the "sign-xml-invoice" picture describes.
 _INVOICE = XmlSummary(
@@ -139,7 +211,11 @@ def render_all(folder: Path, display: str) -> list[Path]:
     for state, question in STATES.items():
         for lang in ("vi", "en"):
             out = folder / f"{state}-{lang}.png"
-            render(_in_language(question, lang), out, display)
+            if state in PDF_PREVIEW_STATES:
+                with with_pdf_preview(_in_language(question, lang)) as shown:
+                    render(shown, out, display)
+            else:
+                render(_in_language(question, lang), out, display)
             written.append(out)
     return written
 

@@ -131,7 +131,8 @@ def test_tray_shows_token_state_and_quits_cleanly(
             time.sleep(1)
             shown = f"{exc}; icon reads {name()!r}; log:\n{agent.log_text()}"
             raise AssertionError(shown) from None
-        assert "Token TRAY-T: 1 certificate(s)" in name()
+        shown = name()
+        assert "Token TRAY-T: 1 certificate" in shown and "1 certificates" not in shown, shown
         assert "tray state: ready" in agent.log_text()
 
         subprocess.run(

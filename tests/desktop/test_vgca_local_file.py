@@ -3,7 +3,6 @@ chooser (Tk's file dialog, its own process), under Xvfb, typed into with xdotool
 
 from __future__ import annotations
 
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -13,6 +12,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import PIN, AgentProcess, SessionToken, start_agent
+from tests.desktop.xvfb import xdotool
 from tests.integration.test_vgca import call
 from tests.pdftools import NssDb, sample_pdf
 from tests.vgca_portal import Site, serving
@@ -23,18 +23,6 @@ pytestmark = pytest.mark.desktop
 @pytest.fixture
 def portal() -> Iterator[Site]:
     yield from serving()
-
-
-def xdotool(display: str, *args: str) -> str:
-    done = subprocess.run(
-        ["xdotool", *args],
-        env={"DISPLAY": display, "PATH": "/usr/bin:/bin"},
-        capture_output=True,
-        text=True,
-        timeout=20,
-        check=False,
-    )
-    return done.stdout
 
 
 def test_the_user_picks_the_local_pdf_and_it_is_signed_and_uploaded(

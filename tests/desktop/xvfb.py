@@ -39,3 +39,16 @@ def virtual_display(screen: str = SCREEN) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def xdotool(display: str, *args: str) -> str:
+    """What ``xdotool ARGS`` prints on ``display`` (empty when it finds nothing)."""
+    done = subprocess.run(
+        ["xdotool", *args],
+        env={"DISPLAY": display, "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=20,
+        check=False,
+    )
+    return done.stdout

@@ -170,7 +170,7 @@ def test_certificate_shows_holder_organisation_issuer_and_end_date() -> None:
     )
     en = describe(sign(Lang.EN, certificates=(BINH,))).certificates[0]
     assert en.holder == "Trần Thị Bình"
-    assert en.lines == ("Issued by: Kyso Test CA", "Valid until: 15/03/2027", "Token: KYSO-TEST")
+    assert en.lines == ("Issued by: Kyso Test CA", "Valid until: 2027-03-15", "Token: KYSO-TEST")
 
 
 def test_certificate_without_common_name_shows_its_subject() -> None:

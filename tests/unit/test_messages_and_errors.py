@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import importlib
+from datetime import UTC, datetime
+from pathlib import Path
+
 import pytest
 
 from agent import errors
 from agent.errors import AgentError, BadRequest, ErrorCode, InternalError, PayloadTooLarge
-from agent.messages import Lang, Phrase, keys, languages_of, pick_lang, text
+from agent.messages import Lang, Phrase, format_date, keys, languages_of, pick_lang, text
 
 
 def test_every_error_code_has_vietnamese_and_english_text() -> None:
@@ -77,3 +81,48 @@ def test_accept_language(header: str | None, lang: Lang) -> None:
 
 def test_unknown_language_falls_back_to_vietnamese() -> None:
     assert text("BUSY", "de") == text("BUSY", Lang.VI)
+
+
+@pytest.mark.parametrize(
+    ("count", "expected"),
+    [
+        (1, "The document has 1 signature."),
+        (2, "The document has 2 signatures."),
+        (0, "The document has 0 signatures."),
+    ],
+)
+def test_english_counts_take_the_right_plural_form(count: int, expected: str) -> None:
+    assert text("verify_count", Lang.EN, count=count) == expected
+    # Vietnamese nouns do not change with the number.
+    assert text("verify_count", Lang.VI, count=count) == f"Tài liệu có {count} chữ ký số."
+
+
+def test_no_message_writes_a_plural_with_parentheses() -> None:
+    for key in keys():
+        for lang in Lang:
+            template = text(key, lang)  # without values: the template itself
+            assert "(s)" not in template and "(các)" not in template, (key, lang, template)
+
+
+def test_a_field_list_says_field_or_fields_by_its_length() -> None:
+    one = Phrase.of("bad_missing_fields", fields="hash", count=1).render(Lang.EN)
+    two = Phrase.of("bad_unknown_fields", fields="a, b", count=2).render(Lang.EN)
+    assert one == "missing field hash; add it"
+    assert two.startswith("unknown fields a, b; leave them out")
+
+
+def test_one_date_format_per_language_everywhere() -> None:
+    moment = datetime(2028, 11, 28, 6, 37, 7, tzinfo=UTC)
+    local = moment.astimezone()
+    assert format_date(moment, Lang.VI) == f"{local:%d/%m/%Y}"
+    assert format_date(moment, Lang.EN) == f"{local:%Y-%m-%d}"
+    # The dialog, the tray menu, the terminal prompter and XML summaries all call it.
+    for module in (
+        "agent.ui.dialog_model",
+        "agent.ui.menu",
+        "agent.consent.console",
+        "agent.xml.summary",
+    ):
+        source = Path(importlib.import_module(module).__file__ or "").read_text()
+        assert "format_date(" in source, module
+        assert "%d/%m/%Y" not in source and "%Y-%m-%d" not in source, module

@@ -18,7 +18,6 @@ import functools
 import json
 import math
 import re
-import shutil
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterator
@@ -633,7 +632,6 @@ class NoTokens:
         raise Asked
 
 
-@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="anchors need poppler's pdftotext")
 async def test_pdf_sign_example_passes_every_check_made_before_the_prompt(spec: Spec) -> None:
     request = parse_pdf_sign_request(request_example(spec, "/v1/pdf/sign"))
     # The example names a time-stamping authority: the one this computer is configured with.

@@ -238,7 +238,7 @@ def test_no_field_of_the_api_looks_like_a_pin() -> None:
         ({**ITEM, "hash": ITEM["hash"] + "\n"}, "items.1.hash' is not valid base64"),
         ({**ITEM, "documentName": "a\u202eb"}, "items.1.documentName"),
         ({**ITEM, "userPin": "1234"}, "is not accepted: the PIN"),
-        ({"hash": ITEM["hash"]}, "missing field(s) items.1.hashAlgorithm"),
+        ({"hash": ITEM["hash"]}, "missing field items.1.hashAlgorithm; add it"),
         ([ITEM], "'items.1' must be an object"),
     ],
 )

@@ -202,6 +202,9 @@ class FakeController:
     def copy_status(self) -> None:
         self.calls.append(("copy_status", None))
 
+    def export_support_bundle(self) -> None:
+        self.calls.append(("export_support_bundle", None))
+
     def revoke_origin(self, origin: str) -> None:
         self.calls.append(("revoke_origin", origin))
 
@@ -231,6 +234,7 @@ def test_every_menu_action_reaches_the_controller() -> None:
         ("sign_pdf", None),
         ("verify_pdf", None),
         ("copy_status", None),
+        ("export_support_bundle", None),
         ("revoke_origin", "https://a.tinh.gov.vn"),
         ("open_logs", None),
         ("set_autostart", True),
