@@ -65,7 +65,10 @@ from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from harness import (
+    KEY_ID,
+    LABEL,
     MIB,
+    PIN,
     AgentProcess,
     BenchError,
     Client,
@@ -73,6 +76,7 @@ from harness import (
     host_argv,
     load_average,
     machine,
+    one_key_token,
     proc_status,
     reset_peak,
     start_agent,
@@ -89,11 +93,10 @@ from agent.pdf.models import Appearance, Profile
 from agent.pdf.placement import resolve_placement
 from agent.server.middlewares import RELEASE_DELAY
 from agent.testing.samples import sample_pdf
-from agent.testing.softhsm import KeySpec, SoftHsm, TestCa, TokenSpec, new_token
+from agent.testing.softhsm import SoftHsm
 
-PIN: Final = "246810"
-LABEL: Final = "KYSO-BENCH"
-KEY_ID: Final = "01"
+HOLDER: Final = "Nguyễn Văn Đo"
+"""Whose key the bench token holds."""
 ORIGIN: Final = "https://bench.example.gov.vn"
 FIELD: Final = "Signature1"
 """Name of the new signature field (the agent names the first one so too)."""
@@ -224,17 +227,6 @@ def make_documents(plan: Plan) -> list[Document]:
         x1, y1, x2, y2 = (round(v) for v in placement.box)
         documents.append(Document(mib, pdf, placement.page_index, (x1, y1, x2, y2)))
     return documents
-
-
-def provision_token(root: Path) -> tuple[SoftHsm, x509.Certificate, x509.Certificate]:
-    """A SoftHSM token with one RSA-2048 key; the token, its certificate and the CA's."""
-    ca = TestCa.create("Kyso Bench CA")
-    hsm, [made] = new_token(
-        root,
-        TokenSpec(LABEL, PIN, keys=(KeySpec(KEY_ID, "RSA", "Nguyễn Văn Đo", "Kyso bench"),)),
-        ca,
-    )
-    return hsm, made.certificate, ca.cert
 
 
 # --- verification --------------------------------------------------------------------------
@@ -647,7 +639,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Provisioning runs in child processes; SoftHSM reads its token directory when the
         # module is initialised, so SOFTHSM2_CONF must be set before this process loads it.
         try:
-            hsm, certificate, ca = provision_token(root)
+            hsm, certificate, ca = one_key_token(root, HOLDER)
         except subprocess.CalledProcessError as exc:
             print(f"bench aborted: provisioning SoftHSM failed: {exc.stderr}", file=sys.stderr)
             return 1

@@ -59,7 +59,10 @@ from cryptography.hazmat.primitives import serialization
 
 # The benches' shared helpers sit beside this script (a script's folder is on sys.path).
 from harness import (
+    KEY_ID,
+    LABEL,
     MIB,
+    PIN,
     AgentProcess,
     BenchError,
     Client,
@@ -68,21 +71,20 @@ from harness import (
     host_argv,
     load_average,
     machine,
+    one_key_token,
     start_agent,
 )
 
 from agent.algorithms import HashAlgorithm
 from agent.protocol import MAX_XML_BATCH
-from agent.testing.softhsm import KeySpec, SoftHsm, TestCa, TokenSpec, new_token
 from agent.token.mechanisms import digest_info
 from agent.xml.parse import parse_xml
 from agent.xml.profiles import DSIG_NS, EinvoiceRole, PlacementSpec, Profile, locate
 from agent.xml.sign import finish, prepare
 from agent.xml.verify import verify_xml
 
-PIN: Final = "246810"
-LABEL: Final = "KYSO-BENCH"
-KEY_ID: Final = "01"
+HOLDER: Final = "CÔNG TY TNHH VẬN TẢI THỬ NGHIỆM KYSO"
+"""Whose key the bench token holds."""
 ORIGIN: Final = "https://bench.example.gov.vn"
 SPEC: Final = PlacementSpec(Profile.EINVOICE, EinvoiceRole.SELLER)
 """Where every signature goes: the seller's, into ``HDon/DSCKS/NBan``."""
@@ -208,21 +210,6 @@ def large_invoice() -> bytes:
 def small_invoices(first: int, count: int) -> list[bytes]:
     """``count`` invoices numbered from ``first`` (a portal never signs the same one twice)."""
     return [invoice(number, SMALL_LINES) for number in range(first, first + count)]
-
-
-def provision_token(root: Path) -> tuple[SoftHsm, x509.Certificate, x509.Certificate]:
-    """A SoftHSM token with one RSA-2048 key; the token, its certificate and the CA's."""
-    ca = TestCa.create("Kyso Bench CA")
-    hsm, [made] = new_token(
-        root,
-        TokenSpec(
-            LABEL,
-            PIN,
-            keys=(KeySpec(KEY_ID, "RSA", "CÔNG TY TNHH VẬN TẢI THỬ NGHIỆM KYSO", "Kyso bench"),),
-        ),
-        ca,
-    )
-    return hsm, made.certificate, ca.cert
 
 
 def _der(certificate: x509.Certificate) -> bytes:
@@ -569,7 +556,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Provisioning runs in child processes; SoftHSM reads its token directory when the
         # module is initialised, so SOFTHSM2_CONF must be set before this process loads it.
         try:
-            hsm, certificate, ca = provision_token(root)
+            hsm, certificate, ca = one_key_token(root, HOLDER)
         except subprocess.CalledProcessError as exc:
             print(f"bench aborted: provisioning SoftHSM failed: {exc.stderr}", file=sys.stderr)
             return 1

@@ -20,9 +20,20 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Final
+from typing import IO, TYPE_CHECKING, Final
+
+if TYPE_CHECKING:
+    from cryptography import x509
+
+    from agent.testing.softhsm import SoftHsm
 
 HOST_SCRIPT: Final = Path(__file__).resolve().with_name("agent_host.py")
+PIN: Final = "246810"
+"""The bench token's user PIN (SoftHSM)."""
+LABEL: Final = "KYSO-BENCH"
+"""The bench token's label."""
+KEY_ID: Final = "01"
+"""The key of a one-key bench token."""
 
 
 class BenchError(Exception):
@@ -266,3 +277,17 @@ def cpu_seconds(pid: int) -> float:
 
 
 MIB: Final = 1024 * 1024
+
+
+def one_key_token(root: Path, holder: str) -> tuple[SoftHsm, x509.Certificate, x509.Certificate]:
+    """A SoftHSM token under ``root`` with one RSA-2048 key of ``holder``, issued by a bench
+    CA: the token, its certificate and the CA's (provisioned in child processes).
+
+    Imported here: the benches that time a bare ``C_Sign`` load nothing more than they use."""
+    from agent.testing.softhsm import KeySpec, TestCa, TokenSpec, new_token
+
+    ca = TestCa.create("Kyso Bench CA")
+    hsm, [made] = new_token(
+        root, TokenSpec(LABEL, PIN, keys=(KeySpec(KEY_ID, "RSA", holder, "Kyso bench"),)), ca
+    )
+    return hsm, made.certificate, ca.cert
