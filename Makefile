@@ -51,6 +51,7 @@ BENCH_ARGS ?=
 bench: deps venv
 	$(PY) bench/bench_sign.py $(BENCH_ARGS)
 	$(PY) bench/bench_pdf.py $(BENCH_ARGS)
+	$(PY) bench/bench_pdf_batch.py $(BENCH_ARGS)
 	$(PY) bench/bench_xml.py $(BENCH_ARGS)
 	$(PY) bench/bench_start.py $(BENCH_ARGS)
 	$(PY) bench/bench_start_wine.py $(BENCH_ARGS)

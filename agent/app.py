@@ -79,10 +79,14 @@ def make_service(
     audit: AuditLog | None = None,
 ) -> SigningService:
     """The signing service for ``config``."""
+    asker = prompter or make_prompter(config)
+    # Nobody can be asked to plug the token in: waiting would only delay the refusal.
+    waits = config.wait_for_token and not isinstance(asker, RefusingPrompter)
     return SigningService(
         tokens,
-        prompter or make_prompter(config),
+        asker,
         lang=config.lang,
+        token_wait=config.prompt_timeout if waits else 0.0,
         gate=PromptGate(GateLimits(backoff_first=config.cancel_backoff_seconds)),
         pairing=PairingStore(config.pairing_file),
         pin_cache=PinCache(config.pin_cache_minutes),

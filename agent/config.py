@@ -205,6 +205,14 @@ class AgentConfig:
             flag=Flag("--prompt-timeout", "SECONDS", _AGENT),
         ),
     )
+    wait_for_token: bool = setting(
+        True,
+        Setting(
+            Shape.BOOL,
+            "when no token holding a usable certificate is plugged in, ask for it and wait up to "
+            "the prompt timeout (off: answer TOKEN_NOT_PRESENT or CERTIFICATE_NOT_FOUND at once)",
+        ),
+    )
     log_level: str = setting(
         "INFO",
         Setting(

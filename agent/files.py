@@ -3,7 +3,9 @@
 Every file the agent replaces (the local TLS key and certificates, the instance file, the
 paired origins, the tray's preferences, a signed document kept for upload, the autostart
 entry) goes through :func:`write_atomically`: a reader sees the old file or the new one, never
-a part, and after a power loss the new one is either wholly there or not at all.
+a part, and after a power loss the new one is either wholly there or not at all. A file that
+must not replace anything (a signed copy the tray saves beside the user's original) goes
+through :func:`create_atomically`, the same write that refuses a name already taken.
 
 Who may read the files is :mod:`agent.private`'s concern; this module only keeps the mode a
 file is created with (private unless told otherwise).
@@ -11,7 +13,9 @@ file is created with (private unless told otherwise).
 
 from __future__ import annotations
 
+import errno
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Final
 
@@ -35,6 +39,25 @@ def write_atomically(path: Path, data: bytes, *, mode: int = FILE_MODE) -> None:
     too. A failure removes the partial file; a crash leaves at most that hidden file. One
     writer per ``path`` at a time. The directory must exist.
     """
+    _write_then(path, data, mode, os.replace)
+
+
+def create_atomically(path: Path, data: bytes, *, mode: int = FILE_MODE) -> None:
+    """Write a new file ``path`` as a whole, durably, never replacing one that exists.
+
+    As :func:`write_atomically`, except that the last step refuses to take the place of an
+    existing ``path`` (:class:`FileExistsError`, the partial file removed): a hard link of the
+    partial file, which fails when the name is taken, then the partial file's removal. On
+    Windows the rename itself refuses an existing name. A file system without hard links
+    (FAT, exFAT: USB drives) gets a rename after a check, which a writer racing for the same
+    name in that instant could still lose to.
+    """
+    _write_then(path, data, mode, _rename_new)
+
+
+def _write_then(path: Path, data: bytes, mode: int, rename: Callable[[Path, Path], None]) -> None:
+    """``data`` to ``.NAME.part``, on the disk, then ``rename(partial, path)`` and the
+    directory synced; a failure removes the partial file."""
     tmp = partial_path(path)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0), mode)
     try:
@@ -42,11 +65,29 @@ def write_atomically(path: Path, data: bytes, *, mode: int = FILE_MODE) -> None:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        rename(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     sync_directory(path.parent)
+
+
+def _rename_new(tmp: Path, path: Path) -> None:
+    """Give ``tmp`` the name ``path`` unless that name is taken (:class:`FileExistsError`)."""
+    if os.name == "nt":
+        os.rename(tmp, path)  # refuses an existing target on Windows
+        return
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise
+    except OSError:
+        # No hard links here (FAT, exFAT, some network shares).
+        if path.exists():
+            raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(path)) from None
+        os.rename(tmp, path)
+        return
+    tmp.unlink()
 
 
 def sync_directory(directory: Path) -> None:

@@ -165,6 +165,25 @@ _CATALOGUE: Final[dict[str, dict[Lang, str]]] = {
         Lang.EN: "Type SIGN to make the final attempt anyway (anything else cancels): ",
     },
     "console_final_word": {Lang.VI: "ky", Lang.EN: "sign"},
+    # --- waiting for the token, a batch's progress (agent/consent/console.py)
+    "console_wait_token": {
+        Lang.VI: (
+            "Chưa thấy USB token. Hãy cắm USB token để ký cho {origin}: yêu cầu tự tiếp tục "
+            "khi token được cắm (chờ tối đa {seconds} giây; Ctrl+C để hủy)."
+        ),
+        Lang.EN: (
+            "No USB token found. Plug in your USB token to sign for {origin}: the request "
+            "goes on by itself once it is in (waiting up to {seconds} seconds; Ctrl+C cancels)."
+        ),
+    },
+    "console_wait_certificate": {
+        Lang.VI: "Cần token chứa chứng thư số: {subject}",
+        Lang.EN: "The token must hold the certificate: {subject}",
+    },
+    "console_progress": {
+        Lang.VI: "Đã ký {done}/{total} tài liệu.",
+        Lang.EN: "Signed {done} of {total} {total:document|documents}.",
+    },
     "console_pin_cached": {
         Lang.VI: "Mã PIN đã nhớ theo chính sách của đơn vị sẽ được dùng.",
         Lang.EN: "The PIN remembered under your organisation's policy will be used.",
@@ -294,6 +313,62 @@ _CATALOGUE: Final[dict[str, dict[Lang, str]]] = {
         Lang.VI: "Hãy chọn một chứng thư số.",
         Lang.EN: "Choose a certificate.",
     },
+    # --- activity window (agent/ui/activity.py)
+    # While the agent waits for the token, or signs a batch after the one consent.
+    "activity_wait_title": {
+        Lang.VI: "Kyso Agent — Đang chờ USB token",
+        Lang.EN: "Kyso Agent — Waiting for the USB token",
+    },
+    "activity_wait_heading": {
+        Lang.VI: "Hãy cắm USB token",
+        Lang.EN: "Plug in your USB token",
+    },
+    "activity_wait_explain": {
+        Lang.VI: "Yêu cầu của trang web này sẽ tự tiếp tục khi bạn cắm token.",
+        Lang.EN: "The portal's request goes on by itself once the token is in.",
+    },
+    "activity_wait_explain_local": {
+        Lang.VI: "Việc ký sẽ tự tiếp tục khi bạn cắm token.",
+        Lang.EN: "Signing goes on by itself once the token is in.",
+    },
+    "activity_wait_holder": {
+        Lang.VI: "Token chứa chứng thư số của: {holder}",
+        Lang.EN: "Token with the certificate of: {holder}",
+    },
+    "activity_progress_title": {
+        Lang.VI: "Kyso Agent — Đang ký tài liệu",
+        Lang.EN: "Kyso Agent — Signing documents",
+    },
+    "activity_progress_heading": {
+        Lang.VI: "Đang ký tài liệu",
+        Lang.EN: "Signing documents",
+    },
+    "activity_progress_count": {
+        Lang.VI: "Đã ký {done}/{total} tài liệu",
+        Lang.EN: "Signed {done} of {total} {total:document|documents}",
+    },
+    "activity_progress_starting": {
+        Lang.VI: "Đang chuẩn bị…",
+        Lang.EN: "Getting ready…",
+    },
+    "activity_progress_current": {
+        Lang.VI: "Đang ký: {name}",
+        Lang.EN: "Now signing: {name}",
+    },
+    "activity_progress_unnamed": {
+        Lang.VI: "Đang ký tài liệu thứ {number}",
+        Lang.EN: "Now signing document {number}",
+    },
+    "activity_progress_finished": {
+        Lang.VI: "Đã ký xong.",
+        Lang.EN: "All signed.",
+    },
+    "activity_progress_stopping": {
+        Lang.VI: "Đang dừng sau tài liệu đang ký…",
+        Lang.EN: "Stopping after the current document…",
+    },
+    "activity_stop": {Lang.VI: "Dừng", Lang.EN: "Stop"},
+    "activity_keys": {Lang.VI: "Esc = {button}", Lang.EN: "Esc = {button}"},
     # The tray (kyso-agent run) and its small windows.
     "tray_state_no_token": {
         Lang.VI: "Chưa cắm USB token",
@@ -1920,6 +1995,19 @@ _CATALOGUE: Final[dict[str, dict[Lang, str]]] = {
         Lang.EN: "send only one of '{where}parentId' and '{where}parentXpath' to say where the "
         "signature goes",
     },
+    # --- POST /v1/pdf/sign/batch (agent/protocol.py)
+    "bad_pdf_documents": {
+        Lang.VI: "'documents' phải là một danh sách từ 1 đến {limit} tài liệu PDF",
+        Lang.EN: "'documents' must be a list of 1 to {limit} PDF documents",
+    },
+    "bad_pdf_batch_item": {
+        Lang.VI: "mỗi tài liệu phải là một đối tượng JSON có 'pdf' (base64)",
+        Lang.EN: "each document must be a JSON object with 'pdf' (base64)",
+    },
+    "bad_pdf_batch_document": {
+        Lang.VI: "tài liệu số {index} (documents.{index}): {reason}",
+        Lang.EN: "document {index} (documents.{index}): {reason}",
+    },
     "bad_xml_documents": {
         Lang.VI: "'documents' phải là một danh sách từ 1 đến {limit} tài liệu XML",
         Lang.EN: "'documents' must be a list of 1 to {limit} XML documents",
@@ -2380,6 +2468,71 @@ _CATALOGUE: Final[dict[str, dict[Lang, str]]] = {
     "fpt_pdf_document": {
         Lang.VI: "Tài liệu PDF do trang web gửi ({size} byte)",
         Lang.EN: "PDF document sent by the page ({size} bytes)",
+    },
+    # --- several PDFs at once (tray, VGCA, VNPT)
+    # One question and one PIN for a list of PDFs (SigningService.sign_pdf_batch): what the
+    # tray, a VGCA SignFile list and VNPT signArrDataAdvanced items say about each document.
+    "tray_sign_several": {
+        Lang.VI: "Có thể chọn nhiều tệp một lúc: tất cả được ký sau một lần xác nhận và một "
+        "lần nhập mã PIN.",
+        Lang.EN: "You may choose several files at once: they are all signed after one approval "
+        "and one PIN.",
+    },
+    "tray_files_chosen": {
+        Lang.VI: "{count} tệp: {names}",
+        Lang.EN: "{count} {count:file|files}: {names}",
+    },
+    "tray_names_more": {
+        Lang.VI: "{names} và {more} tệp khác",
+        Lang.EN: "{names} and {more} more",
+    },
+    "tray_notify_signed_files": {
+        Lang.VI: "Đã ký và lưu {count} tệp cạnh tệp gốc: {names}",
+        Lang.EN: "Signed and saved {count} {count:file|files} next to the originals: {names}",
+    },
+    "tray_notify_signed_some": {
+        Lang.VI: "Đã ký và lưu {count}/{total} tệp cạnh tệp gốc: {names}. Chưa ký: {missing} "
+        "({reason}).",
+        Lang.EN: "Signed and saved {count} of {total} files next to the originals: {names}. "
+        "Not signed: {missing} ({reason}).",
+    },
+    "tray_notify_signed_none": {
+        Lang.VI: "Không tệp nào được ký: {reason}",
+        Lang.EN: "No file was signed: {reason}",
+    },
+    "tray_stopped": {
+        Lang.VI: "anh/chị đã bấm Dừng",
+        Lang.EN: "you pressed Stop",
+    },
+    "tray_file_refused": {
+        Lang.VI: "{name}: {reason}",
+        Lang.EN: "{name}: {reason}",
+    },
+    "vgca_files_too_large": {
+        Lang.VI: "Các tệp trong danh sách cộng lại lớn hơn {limit} byte; hãy gửi ít tệp hơn "
+        "mỗi lần.",
+        Lang.EN: "The files of the list are together larger than {limit} bytes; send fewer at "
+        "a time.",
+    },
+    "vgca_not_signed_with": {
+        Lang.VI: "Chưa ký tệp này: các tệp trong danh sách được ký cùng nhau sau một lần xác "
+        "nhận, và tệp {name} không ký được.",
+        Lang.EN: "Not signed: the files of the list are signed together after one approval, "
+        "and {name} could not be signed.",
+    },
+    "vgca_file_stopped": {
+        Lang.VI: "Chưa ký tệp này: người dùng đã bấm Dừng.",
+        Lang.EN: "Not signed: the user pressed Stop.",
+    },
+    "vgca_upload_skipped": {
+        Lang.VI: "Đã ký nhưng chưa gửi tệp lên máy chủ vì gửi tệp {name} trước đó không được. "
+        "Tệp đã ký được giữ lại trong thư mục dữ liệu của Kyso Agent: {kept}",
+        Lang.EN: "Signed, but not sent to the server because sending {name} before it failed. "
+        "The signed file is kept in Kyso Agent's data directory: {kept}",
+    },
+    "vnpt_stopped": {
+        Lang.VI: "Chưa ký mục này: người dùng đã bấm Dừng.",
+        Lang.EN: "This item was not signed: the user pressed Stop.",
     },
 }
 

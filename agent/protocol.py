@@ -22,8 +22,8 @@ from typing import Any, Final
 from cryptography import x509
 
 from agent.algorithms import HashAlgorithm, KeyType, RsaScheme
-from agent.errors import BadRequest
-from agent.messages import Phrase
+from agent.errors import AgentError, BadRequest
+from agent.messages import Lang, Phrase
 from agent.pdf.models import Appearance, PdfSignOptions, Profile, SignatureLevel
 from agent.pdf.verify.model import VerificationReport
 from agent.pdf.verify.render import report_to_json
@@ -638,6 +638,123 @@ def parse_pdf_sign_request(
         options=parse_pdf_options(obj, default_tsa),
         document_name=_document_name(obj.get("documentName"), "documentName"),
         certificate=_certificate(obj),
+    )
+
+
+MAX_PDF_BATCH: Final = 50
+"""Most PDFs in one ``POST /v1/pdf/sign/batch`` (together at most ``max_pdf_bytes``)."""
+_PDF_BATCH_SHARED: Final = frozenset(
+    {"certificate", "level", "reason", "location", "tsaUrl", "appearance"}
+)
+_PDF_BATCH_OWN: Final = frozenset({"reason", "location", "appearance"})
+"""Options a document of a batch may set for itself (the stamp's place differs per document)."""
+
+
+@dataclass(frozen=True)
+class PdfBatchSignRequest:
+    """``POST /v1/pdf/sign/batch``: many PDFs, one question, one login."""
+
+    documents: tuple[PdfSignRequest, ...]
+    """Each document with its own options (the batch's, or its own where it gives them)."""
+    certificate: bytes | None = None
+    """DER certificate to sign with; ``None`` lets the user choose."""
+
+    @property
+    def size(self) -> int:
+        """Bytes of PDF in all (bounded by ``max_pdf_bytes``)."""
+        return sum(len(d.pdf) for d in self.documents)
+
+
+@dataclass(frozen=True)
+class PdfBatchSignResponse:
+    """Answer to ``POST /v1/pdf/sign/batch``: which documents were signed, and each signed one.
+
+    The batch may end early: the user pressed Stop (``stopped``), or signing one document
+    failed after others were signed (``error``); the documents signed until then are given
+    back all the same (a failure at the first document is the request's error instead).
+    """
+
+    names: tuple[str | None, ...]
+    """Every document's name, in the request's order."""
+    signed: tuple[bytes, ...]
+    """The first ``len(signed)`` documents, signed."""
+    certificate: bytes
+    stopped: bool = False
+    error: AgentError | None = None
+
+    def to_wire(self, lang: Lang | str) -> dict[str, Any]:
+        """JSON body: ``documents[i]`` is the request's ``documents[i]``."""
+        documents: list[dict[str, Any]] = []
+        for index, name in enumerate(self.names):
+            entry: dict[str, Any] = {"index": index, "documentName": name}
+            if index < len(self.signed):
+                entry["signed"] = True
+                entry["pdf"] = b64encode(self.signed[index])
+            else:
+                entry["signed"] = False
+            documents.append(entry)
+        wire: dict[str, Any] = {
+            "documents": documents,
+            "signed": len(self.signed),
+            "stopped": self.stopped,
+            "certificate": b64encode(self.certificate),
+        }
+        if self.error is not None:
+            wire.update(self.error.to_wire(lang))
+        return wire
+
+
+def parse_pdf_batch_sign_request(
+    obj: dict[str, Any], default_tsa: str | None = None
+) -> PdfBatchSignRequest:
+    """Parse ``POST /v1/pdf/sign/batch``: ``documents`` (1 to 50, each ``pdf`` in base64 with
+    ``documentName`` and its own ``reason``, ``location``, ``appearance`` if it needs them) and
+    the options shared by all of them."""
+    _check_fields(obj, frozenset({"documents"}), _PDF_BATCH_SHARED, "", checked_apart="documents")
+    raw = obj["documents"]
+    if not isinstance(raw, list) or not 1 <= len(raw) <= MAX_PDF_BATCH:
+        raise BadRequest(Phrase.of("bad_pdf_documents", limit=MAX_PDF_BATCH))
+    shared = {k: v for k, v in obj.items() if k not in ("documents", "certificate")}
+    options = parse_pdf_options(shared, default_tsa)
+    documents = tuple(
+        _pdf_batch_document(index, item, shared, options, default_tsa)
+        for index, item in enumerate(raw)
+    )
+    return PdfBatchSignRequest(documents, _certificate(obj))
+
+
+def _pdf_batch_document(
+    index: int,
+    item: Any,
+    shared: dict[str, Any],
+    options: PdfSignOptions,
+    default_tsa: str | None,
+) -> PdfSignRequest:
+    """One document of a batch; a refusal says which one it is about."""
+    try:
+        return _pdf_batch_item(f"documents.{index}.", item, shared, options, default_tsa)
+    except BadRequest as exc:
+        if exc.phrase is None:
+            raise
+        raise BadRequest(
+            Phrase.of("bad_pdf_batch_document", index=index, reason=exc.phrase)
+        ) from exc
+
+
+def _pdf_batch_item(
+    where: str, item: Any, shared: dict[str, Any], options: PdfSignOptions, default_tsa: str | None
+) -> PdfSignRequest:
+    if not isinstance(item, dict):
+        raise BadRequest(Phrase.of("bad_pdf_batch_item"))
+    _check_fields(item, frozenset({"pdf"}), _PDF_BATCH_OWN | {"documentName"}, where)
+    pdf = b64decode(item["pdf"], f"{where}pdf")
+    if not pdf:
+        raise BadRequest(Phrase.of("bad_pdf_empty"))
+    own = {k: v for k, v in item.items() if k in _PDF_BATCH_OWN}
+    return PdfSignRequest(
+        pdf=pdf,
+        options=parse_pdf_options({**shared, **own}, default_tsa) if own else options,
+        document_name=_document_name(item.get("documentName"), f"{where}documentName"),
     )
 
 

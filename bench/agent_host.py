@@ -19,10 +19,12 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
 from agent.app import StartedAgent, serve
 from agent.config import configure_logging, load_config
+from agent.consent.activity import ActivityRequest, ActivityState, unseen_activity
 from agent.consent.prompter import PromptAnswer, PromptRequest
 from agent.pin import Pin
 from agent.server import RunningServer
@@ -38,6 +40,10 @@ class Approving:
     async def ask(self, request: PromptRequest) -> PromptAnswer:
         """Approve."""
         return PromptAnswer(True, request.certificates[0].id, Pin(self._pin))
+
+    def activity(self, request: ActivityRequest) -> AbstractAsyncContextManager[ActivityState]:
+        """A batch's progress, which this user does not watch (and never stops)."""
+        return unseen_activity(request)
 
 
 def _listening(server: RunningServer) -> None:

@@ -40,7 +40,6 @@ from __future__ import annotations
 import argparse
 import base64
 import json
-import os
 import shutil
 import statistics
 import subprocess
@@ -553,14 +552,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     loads_start = load_average()
     with tempfile.TemporaryDirectory(prefix="kyso-bench-xml-") as tmp:
         root = Path(tmp)
-        # Provisioning runs in child processes; SoftHSM reads its token directory when the
-        # module is initialised, so SOFTHSM2_CONF must be set before this process loads it.
         try:
             hsm, certificate, ca = one_key_token(root, HOLDER)
-        except subprocess.CalledProcessError as exc:
-            print(f"bench aborted: provisioning SoftHSM failed: {exc.stderr}", file=sys.stderr)
+        except BenchError as exc:
+            print(f"bench aborted: {exc}", file=sys.stderr)
             return 1
-        os.environ["SOFTHSM2_CONF"] = str(hsm.conf)
         checker = Checker(certificate, ca, root)
         large = large_invoice()
         agent: AgentProcess | None = None

@@ -22,6 +22,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Final
 
+from agent.pywarnings import route_to_log
+
+# Every bench imports this module before pyHanko: a library's import-time deprecation notice
+# (cryptography's about DSA) goes to the log, not into the printed figures.
+route_to_log()
+
 if TYPE_CHECKING:
     from cryptography import x509
 
@@ -281,13 +287,19 @@ MIB: Final = 1024 * 1024
 
 def one_key_token(root: Path, holder: str) -> tuple[SoftHsm, x509.Certificate, x509.Certificate]:
     """A SoftHSM token under ``root`` with one RSA-2048 key of ``holder``, issued by a bench
-    CA: the token, its certificate and the CA's (provisioned in child processes).
+    CA: the token, its certificate and the CA's (provisioned in child processes); this process
+    is pointed at it (``SOFTHSM2_CONF``: SoftHSM reads its token directory when the module is
+    initialised, so before this process loads it). :class:`BenchError` when provisioning fails.
 
     Imported here: the benches that time a bare ``C_Sign`` load nothing more than they use."""
     from agent.testing.softhsm import KeySpec, TestCa, TokenSpec, new_token
 
     ca = TestCa.create("Kyso Bench CA")
-    hsm, [made] = new_token(
-        root, TokenSpec(LABEL, PIN, keys=(KeySpec(KEY_ID, "RSA", holder, "Kyso bench"),)), ca
-    )
+    try:
+        hsm, [made] = new_token(
+            root, TokenSpec(LABEL, PIN, keys=(KeySpec(KEY_ID, "RSA", holder, "Kyso bench"),)), ca
+        )
+    except subprocess.CalledProcessError as exc:
+        raise BenchError(f"provisioning SoftHSM failed: {exc.stderr}") from exc
+    os.environ["SOFTHSM2_CONF"] = str(hsm.conf)
     return hsm, made.certificate, ca.cert

@@ -10,8 +10,12 @@ export const ROUTES = Object.freeze({
   "/v1/sign": "POST",
   "/v1/sign/batch": "POST",
   "/v1/pdf/sign": "POST",
+  "/v1/pdf/sign/batch": "POST",
   "/v1/cms/sign": "POST",
   "/v1/pdf/verify": "POST",
+  "/v1/xml/sign": "POST",
+  "/v1/xml/sign/batch": "POST",
+  "/v1/xml/verify": "POST",
 });
 export const PAGE_ORIGIN_HEADER = "Kyso-Page-Origin";
 const PORT_KEY = "agentPort";

@@ -2,6 +2,14 @@
 //
 // Bytes in (`Bytes`): Uint8Array, ArrayBuffer, any ArrayBufferView, a Blob/File, or a
 // standard base64 string. Bytes out: always Uint8Array (DER for certificates).
+//
+// Every call that uses the token (getCertificate, sign…, cmsSign) may stay pending for a
+// while: when no token is plugged in, or none holds the requested certificate, the agent
+// shows "Hãy cắm USB token…" and waits up to its prompt timeout (120 s by default; IT can
+// turn this off with the `wait_for_token` setting), then asks its question, which the user
+// has as long again to answer. Cancel in the wait rejects with USER_CANCELLED; no token in
+// time with TOKEN_NOT_PRESENT or CERTIFICATE_NOT_FOUND. Do not put a timeout of your own on
+// these calls.
 
 export type Bytes = Uint8Array | ArrayBuffer | ArrayBufferView | Blob | string;
 export type Lang = "vi" | "en";
@@ -144,6 +152,8 @@ export interface Appearance {
   image?: Bytes;
   /** Số và ký hiệu (attachment). */
   text?: string;
+  /** Name of an existing empty signature field to sign in (page, rect and anchor are then not used). */
+  field?: string;
 }
 
 export interface PdfSignOptions {
@@ -159,6 +169,43 @@ export interface PdfSignOptions {
 
 export interface PdfSignResult {
   pdf: Uint8Array;
+  certificate: Uint8Array;
+}
+
+/** One PDF of a batch, with what is its own (the rest comes from `PdfBatchSignOptions`). */
+export interface PdfBatchDocument {
+  pdf: Bytes;
+  /** Shown to the user; default: the File's name when `pdf` is a File. */
+  documentName?: string | null;
+  /** This document's reason instead of the batch's (null: none). */
+  reason?: string | null;
+  /** This document's place of signing instead of the batch's (null: none). */
+  location?: string | null;
+  /** This document's stamp instead of the batch's (null: invisible). */
+  appearance?: Appearance | null;
+}
+
+/** Options every document of a batch is signed with. */
+export type PdfBatchSignOptions = Omit<PdfSignOptions, "documentName">;
+
+/** A document of a batch's answer: signed (with its PDF) or not (after Stop or `error`). */
+export type PdfBatchSignedDocument =
+  | { index: number; documentName: string | null; signed: true; pdf: Uint8Array }
+  | { index: number; documentName: string | null; signed: false };
+
+export interface PdfBatchSignResult {
+  /** documents[i] is the request's documents[i]; the first `signed` of them are signed. */
+  documents: PdfBatchSignedDocument[];
+  /** How many documents were signed (all of them unless `stopped` or `error`). */
+  signed: number;
+  /** The user pressed Stop: the batch ended after the document being signed then. */
+  stopped: boolean;
+  /**
+   * Signing a document failed after others were signed: why (its `status` is 200, the
+   * answer's). The documents from that one on are not signed; the others are given back.
+   * null when nothing failed.
+   */
+  error: KysoError | null;
   certificate: Uint8Array;
 }
 
@@ -234,10 +281,28 @@ export interface XmlVerifyReport {
 
 export interface KysoClient {
   status(): Promise<Status>;
+  /** The user picks a certificate (after plugging the token in, if the agent has to ask). */
   getCertificate(): Promise<CertificateResult>;
   sign(hash: Bytes, opts?: SignOptions): Promise<SignResult>;
+  /**
+   * Up to 1000 digests after one question and one PIN. Over 50, the agent shows its
+   * progress once signing takes more than a second; the user's Stop there rejects with
+   * USER_CANCELLED and no signature comes back.
+   */
   signBatch(items: Array<BatchItem | Bytes>, opts?: Omit<SignOptions, "hashAlgorithm" | "documentName">): Promise<BatchResult>;
   signPdf(pdf: Bytes, opts?: PdfSignOptions): Promise<PdfSignResult>;
+  /**
+   * Up to 50 PDFs (together at most the agent's `max_pdf_bytes`) after one question that
+   * lists them all and one PIN. Each document is a PDF (`Bytes`; a File gives its name) or a
+   * `PdfBatchDocument`. Every document is checked before the question: one that cannot be
+   * signed rejects with BAD_REQUEST naming it (`documents.3`) and nobody is asked. While
+   * signing, the agent shows "n of N" and the current document with a Stop button; Stop ends
+   * the batch after that document, and the promise resolves with those signed
+   * (`stopped: true`). When a later document fails, it resolves with those signed before it
+   * and `error`; when the first one fails, or the user cancels the question, it rejects as
+   * signPdf would.
+   */
+  signPdfBatch(documents: Array<PdfBatchDocument | Bytes>, opts?: PdfBatchSignOptions): Promise<PdfBatchSignResult>;
   cmsSign(digest: Bytes, opts?: CmsSignOptions): Promise<CmsSignResult>;
   verifyPdf(pdf: Bytes): Promise<PdfVerifyReport>;
   signXml(xml: XmlInput, opts?: XmlSignOptions & { certificate?: Bytes }): Promise<XmlSignResult>;
@@ -259,6 +324,8 @@ export declare function getCertificate(): Promise<CertificateResult>;
 export declare function sign(hash: Bytes, opts?: SignOptions): Promise<SignResult>;
 export declare function signBatch(items: Array<BatchItem | Bytes>, opts?: Omit<SignOptions, "hashAlgorithm" | "documentName">): Promise<BatchResult>;
 export declare function signPdf(pdf: Bytes, opts?: PdfSignOptions): Promise<PdfSignResult>;
+/** See KysoClient.signPdfBatch. */
+export declare function signPdfBatch(documents: Array<PdfBatchDocument | Bytes>, opts?: PdfBatchSignOptions): Promise<PdfBatchSignResult>;
 export declare function cmsSign(digest: Bytes, opts?: CmsSignOptions): Promise<CmsSignResult>;
 export declare function verifyPdf(pdf: Bytes): Promise<PdfVerifyReport>;
 export declare function signXml(xml: XmlInput, opts?: XmlSignOptions & { certificate?: Bytes }): Promise<XmlSignResult>;

@@ -11,6 +11,10 @@
 // standard base64 string. Bytes out: always Uint8Array. Every failure is a KysoError
 // with a stable `code`, the HTTP `status` (0 when the agent was not reached) and a
 // Vietnamese or English `message`. Types: kyso.d.ts.
+//
+// Calls that ask the user take as long as the user does: when no token is plugged in, the
+// agent first asks for it ("Hãy cắm USB token…") and waits up to its prompt timeout, and a
+// batch shows its progress with a Stop button. No call here times out on its own.
 
 /** Ports the agent may listen on, in the order it takes them. */
 export const AGENT_PORTS = Object.freeze(Array.from({ length: 11 }, (_, i) => 8988 + i));
@@ -205,6 +209,12 @@ async function xmlBase64Of(value, what, lang) {
 }
 
 const XML_FIELDS = ["profile", "role", "signId", "parentId", "parentXpath", "digestAlgorithm", "documentName"];
+const APPEARANCE_FIELDS = ["profile", "page", "rect", "anchor", "text", "field"];
+
+/** The name of a File (what the user chose), else undefined. */
+function fileName(value) {
+  return typeof File !== "undefined" && value instanceof File && value.name ? value.name : undefined;
+}
 
 function pick(options, keys) {
   const out = {};
@@ -417,6 +427,16 @@ export function createClient(options = {}) {
     return { hash: toBase64(bytes), hashAlgorithm: algorithm };
   }
 
+  /** An appearance with its image as base64; null stays null (an invisible signature). */
+  async function appearanceOf(appearance, what) {
+    if (appearance === null) return null;
+    const wire = pick(appearance, APPEARANCE_FIELDS);
+    if (appearance && appearance.image !== undefined) {
+      wire.image = appearance.image === null ? null : await base64Of(appearance.image, `${what}.image`, lang());
+    }
+    return wire;
+  }
+
   async function withCertificate(body, opts) {
     if (opts && opts.certificate !== undefined) {
       body.certificate = await base64Of(opts.certificate, "certificate", lang());
@@ -501,15 +521,51 @@ export function createClient(options = {}) {
         pdf: await base64Of(pdf, "pdf", lang()),
         ...pick(opts, ["documentName", "level", "reason", "location", "tsaUrl"]),
       };
-      if (opts.appearance !== undefined) {
-        const appearance = pick(opts.appearance, ["profile", "page", "rect", "anchor", "text"]);
-        if (opts.appearance.image !== undefined) {
-          appearance.image = await base64Of(opts.appearance.image, "appearance.image", lang());
-        }
-        body.appearance = appearance;
-      }
+      if (opts.appearance !== undefined) body.appearance = await appearanceOf(opts.appearance, "appearance");
       const json = await call("POST", "/v1/pdf/sign", await withCertificate(body, opts));
       return { pdf: decodeField(json.pdf, lang()), certificate: decodeField(json.certificate, lang()) };
+    },
+
+    /**
+     * Up to 50 PDFs, one question and one PIN; the agent shows its progress with a Stop
+     * button. {documents: [{index, documentName, signed, pdf?}], signed, stopped, error,
+     * certificate}: the first `signed` documents come back signed, even when the user
+     * stopped the batch or signing a later one failed (`error`, a KysoError).
+     */
+    async signPdfBatch(documents, opts = {}) {
+      if (!Array.isArray(documents) || documents.length === 0) {
+        throw new KysoError("INVALID_ARGUMENT", { lang: lang(), detail: "documents: a non-empty array" });
+      }
+      const wire = [];
+      for (const [index, doc] of documents.entries()) {
+        const plain = doc !== null && typeof doc === "object" && "pdf" in doc;
+        const pdf = plain ? doc.pdf : doc;
+        const entry = { pdf: await base64Of(pdf, `documents[${index}]`, lang()) };
+        const name = plain && doc.documentName !== undefined ? doc.documentName : fileName(pdf);
+        if (name !== undefined) entry.documentName = name;
+        if (plain) {
+          Object.assign(entry, pick(doc, ["reason", "location"]));
+          if (doc.appearance !== undefined) {
+            entry.appearance = await appearanceOf(doc.appearance, `documents[${index}].appearance`);
+          }
+        }
+        wire.push(entry);
+      }
+      const body = { documents: wire, ...pick(opts, ["level", "reason", "location", "tsaUrl"]) };
+      if (opts.appearance !== undefined) body.appearance = await appearanceOf(opts.appearance, "appearance");
+      const json = await call("POST", "/v1/pdf/sign/batch", await withCertificate(body, opts));
+      if (!Array.isArray(json.documents)) throw new KysoError("UNEXPECTED_RESPONSE", { status: 200, lang: lang() });
+      return {
+        documents: json.documents.map((d) => {
+          const out = { index: d.index, documentName: d.documentName ?? null, signed: d.signed === true };
+          if (out.signed) out.pdf = decodeField(d.pdf, lang());
+          return out;
+        }),
+        signed: json.signed,
+        stopped: json.stopped === true,
+        error: json.error ? errorFromAgent(200, json, lang()) : null,
+        certificate: decodeField(json.certificate, lang()),
+      };
     },
 
     /** A CMS SignedData (PAdES attributes) over a digest the portal's server computed. */
@@ -580,6 +636,7 @@ export const getCertificate = () => shared().getCertificate();
 export const sign = (hash, opts) => shared().sign(hash, opts);
 export const signBatch = (items, opts) => shared().signBatch(items, opts);
 export const signPdf = (pdf, opts) => shared().signPdf(pdf, opts);
+export const signPdfBatch = (documents, opts) => shared().signPdfBatch(documents, opts);
 export const cmsSign = (digest, opts) => shared().cmsSign(digest, opts);
 export const verifyPdf = (pdf) => shared().verifyPdf(pdf);
 export const signXml = (xml, opts) => shared().signXml(xml, opts);

@@ -128,6 +128,20 @@ class AgentProcess:
         """What the user will answer to the next questions."""
         (self.prompter_dir / "answers.json").write_text(json.dumps(list(answers)))
         (self.prompter_dir / "requests.jsonl").write_text("")
+        self.script_activities()
+
+    def script_activities(self, *scripts: dict[str, Any]) -> None:
+        """What the user does in the next waits and progress windows (``{"stopAt": n}``,
+        ``{"cancel": true}``; none: watch), and an empty record of their updates."""
+        (self.prompter_dir / "activities.json").write_text(json.dumps(list(scripts)))
+        (self.prompter_dir / "activity.jsonl").write_text("")
+
+    def activity_updates(self) -> list[dict[str, Any]]:
+        """Updates the activities were given since the last :meth:`script_activities`."""
+        path = self.prompter_dir / "activity.jsonl"
+        if not path.exists():
+            return []
+        return [json.loads(line) for line in path.read_text("utf-8").splitlines() if line]
 
     def prompts(self) -> list[dict[str, Any]]:
         """Questions the user was asked since the last :meth:`script`."""

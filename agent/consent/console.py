@@ -10,17 +10,46 @@ import asyncio
 import os
 import sys
 import time
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import IO
+from contextlib import asynccontextmanager
+from typing import IO, Final
 
+from agent.consent.activity import ActivityKind, ActivityRequest, ActivityState, Step
 from agent.consent.prompter import PromptAction, PromptAnswer, PromptRequest, RetryReason
 from agent.errors import ConsentTimeout
 from agent.messages import format_date, text
 from agent.pin import Pin, TriesLeft
 
+#: A batch's progress is printed at most this often (seconds), and at its end.
+PROGRESS_EVERY: Final = 1.0
+
 
 class _TimedOut(Exception):
     pass
+
+
+class _PrintedActivity(ActivityState):
+    """Progress as lines in the terminal; Ctrl+C (ending the command) is the way out."""
+
+    def __init__(self, say: Callable[[str], None], request: ActivityRequest) -> None:
+        super().__init__()
+        self._say = say
+        self._request = request
+        self._printed = 0.0
+
+    def progress(self, step: Step) -> None:
+        super().progress(step)
+        now = time.monotonic()
+        if step.done < self._request.total and now - self._printed < PROGRESS_EVERY:
+            return
+        self._printed = now
+        line = text(
+            "console_progress", self._request.lang, done=step.done, total=self._request.total
+        )
+        if step.current is not None and step.done < self._request.total:
+            line += f"  {step.current}"
+        self._say(line)
 
 
 def _terminal_of(stream: IO[str]) -> IO[str] | None:
@@ -51,6 +80,24 @@ class ConsolePrompter:
         except _TimedOut:
             self._say("")
             raise ConsentTimeout(f"no answer within {self._timeout:.0f} s") from None
+
+    @asynccontextmanager
+    async def activity(self, request: ActivityRequest) -> AsyncIterator[ActivityState]:
+        """Say what the agent waits for, or print the batch's progress."""
+        lang = request.lang
+        if request.kind is ActivityKind.WAIT_TOKEN:
+            self._say("")
+            self._say(
+                text(
+                    "console_wait_token",
+                    lang,
+                    origin=request.origin,
+                    seconds=f"{request.seconds:.0f}",
+                )
+            )
+            if request.certificate is not None:
+                self._say(text("console_wait_certificate", lang, subject=request.certificate))
+        yield _PrintedActivity(self._say, request)
 
     def _say(self, line: str) -> None:
         self._out.write(line + "\n")

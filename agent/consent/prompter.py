@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import re
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any, Final, Protocol
 
 from agent.algorithms import HashAlgorithm
+from agent.consent.activity import Activity, ActivityRequest
 from agent.messages import Lang
 from agent.pin import Pin, TriesLeft
 
@@ -283,5 +285,12 @@ class Prompter(Protocol):
         Returns a cancelled answer when the user says no or cannot be asked;
         raises :class:`~agent.errors.ConsentTimeout` when the user does not answer
         in time.
+        """
+        ...
+
+    def activity(self, request: ActivityRequest) -> AbstractAsyncContextManager[Activity]:
+        """Show a wait or progress (:mod:`agent.consent.activity`) for the ``async with`` block.
+
+        A prompter that cannot show one yields an activity nobody stops.
         """
         ...

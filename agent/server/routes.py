@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import AsyncIterator, Callable
 from importlib import resources
@@ -19,6 +20,7 @@ from agent.protocol import (
     parse_batch_sign_request,
     parse_certificates_request,
     parse_cms_sign_request,
+    parse_pdf_batch_sign_request,
     parse_pdf_sign_request,
     parse_pdf_verify_request,
     parse_sign_request,
@@ -177,6 +179,24 @@ async def pdf_sign(request: web.Request) -> web.Response:
     # Tens of megabytes of base64: on a worker thread, so the event loop keeps serving.
     body = await asyncio.to_thread(result.to_json_bytes)
     return web.Response(body=body, content_type="application/json", charset="utf-8")
+
+
+@routes.post("/v1/pdf/sign/batch")
+async def pdf_sign_batch(request: web.Request) -> web.Response:
+    """Sign up to 50 PDFs after one consent and one login, with progress and Stop."""
+    default_tsa = request.app[SETTINGS].tsa_url
+    body = await _json_body(request, *_pdf_json_limit(request))
+    parsed = await asyncio.to_thread(
+        lambda: parse_pdf_batch_sign_request(decode_json_object(body), default_tsa)
+    )
+    _within_document_limit(request, parsed.size)
+    result = await request.app[SERVICE].sign_pdf_batch(request[CALLER], parsed)
+    lang = pick_lang(request.headers.get("Accept-Language"), request.app[SETTINGS].lang)
+    # Up to max_pdf_bytes of base64: written on a worker thread, so the event loop keeps serving.
+    answer = await asyncio.to_thread(
+        lambda: json.dumps(result.to_wire(lang), ensure_ascii=False).encode("utf-8")
+    )
+    return web.Response(body=answer, content_type="application/json", charset="utf-8")
 
 
 @routes.post("/v1/cms/sign")

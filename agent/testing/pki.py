@@ -119,6 +119,8 @@ class LocalPki:
         self._stop: asyncio.Event | None = None
         self._started = threading.Event()
         self._failure: BaseException | None = None
+        self._tsa_open = threading.Event()
+        self._tsa_open.set()
 
     # -- URLs ---------------------------------------------------------------------------------
 
@@ -245,6 +247,16 @@ class LocalPki:
 
     # -- TSA ----------------------------------------------------------------------------------
 
+    def hold_tsa(self) -> None:
+        """Keep every time-stamp request waiting until :meth:`release_tsa`: a signature that
+        needs one is then stopped in the middle, for as long as a test needs (a batch's Stop
+        pressed while a document is being signed)."""
+        self._tsa_open.clear()
+
+    def release_tsa(self) -> None:
+        """Answer the waiting time-stamp requests, and the next ones at once."""
+        self._tsa_open.set()
+
     async def _tsa(self, request: web.Request) -> web.Response:
         # Only this test TSA uses pyHanko outside agent/pdf; keep it off the import path.
         from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
@@ -268,6 +280,7 @@ class LocalPki:
                 [asn1_x509.Certificate.load(_der(self.ca.cert))]
             ),
         )
+        await asyncio.to_thread(self._tsa_open.wait, 60)  # bounded: a test that forgets
         reply = await stamper.async_request_tsa_response(query)
         self._count(Endpoint.TSA)
         return web.Response(body=reply.dump(), content_type="application/timestamp-reply")

@@ -12,6 +12,13 @@ An answer is a JSON object: ``{"approved": bool, "pin": str, "certificate": N}``
 chosen certificate's subject contains) or one of the
 misbehaviours ``{"sleep": seconds}``, ``{"exit": status}``, ``{"raw": text}``.
 With no answer left, the user cancels.
+
+Activities (:mod:`agent.consent.activity`: the wait for the token, a batch's progress) take
+their script from a queue of their own (``activities=`` in process; ``DIR/activities.json``
+for the command): ``{"stopAt": n}`` presses Stop once ``n`` documents are done,
+``{"cancel": true}`` presses it at once, and with no script left the user only watches.
+The command appends the activity's first line to ``requests.jsonl`` and every update to
+``DIR/activity.jsonl``.
 """
 
 from __future__ import annotations
@@ -20,10 +27,12 @@ import json
 import sys
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
+from agent.consent.activity import ActivityKind, ActivityRequest, ActivityState, Step
 from agent.consent.prompter import PromptAnswer, PromptRequest
 from agent.pin import Pin
 
@@ -50,11 +59,26 @@ class ScriptedPrompter:
     """In-process prompter that answers from a queue and records every question."""
 
     def __init__(
-        self, answers: Iterable[dict[str, Any]] = (), *, repeat: dict[str, Any] | None = None
+        self,
+        answers: Iterable[dict[str, Any]] = (),
+        *,
+        repeat: dict[str, Any] | None = None,
+        activities: Iterable[dict[str, Any]] = (),
     ):
         self.answers: deque[dict[str, Any]] = deque(answers)
         self.repeat = repeat
         self.requests: list[PromptRequest] = []
+        self.activity_scripts: deque[dict[str, Any]] = deque(activities)
+        self.activities: list[ScriptedActivity] = []
+        """Every activity shown, with the steps it was given."""
+
+    @asynccontextmanager
+    async def activity(self, request: ActivityRequest) -> AsyncIterator[ScriptedActivity]:
+        """Record the activity and its steps; press Stop where the script says."""
+        script = self.activity_scripts.popleft() if self.activity_scripts else {}
+        shown = ScriptedActivity(request, script)
+        self.activities.append(shown)
+        yield shown
 
     async def ask(self, request: PromptRequest) -> PromptAnswer:
         """Answer with the next scripted step."""
@@ -70,9 +94,63 @@ class ScriptedPrompter:
         )
 
 
+class ScriptedActivity(ActivityState):
+    """An activity the script watches, and stops where it says."""
+
+    def __init__(self, request: ActivityRequest, script: dict[str, Any]) -> None:
+        super().__init__()
+        self.request = request
+        self.steps: list[Step] = []
+        self._stop_at = script.get("stopAt")
+        if script.get("cancel"):
+            self.stop()
+
+    def progress(self, step: Step) -> None:
+        super().progress(step)
+        self.steps.append(step)
+        if self._stop_at is not None and step.done >= self._stop_at:
+            self.stop()
+
+
+def _pop(path: Path) -> dict[str, Any]:
+    queue = json.loads(path.read_text("utf-8")) if path.exists() else []
+    script = queue.pop(0) if queue else {}
+    path.write_text(json.dumps(queue), "utf-8")
+    return dict(script)
+
+
+def _watch(directory: Path, stdin: IO[str]) -> int:
+    """An activity: record its updates until the agent closes standard input."""
+    script = _pop(directory / "activities.json")
+    stopped = False
+
+    def stop() -> None:
+        nonlocal stopped
+        if not stopped:
+            stopped = True
+            sys.stdout.write(json.dumps({"stop": True}) + "\n")
+            sys.stdout.flush()
+
+    if script.get("cancel"):
+        stop()
+    with (directory / "activity.jsonl").open("a", encoding="utf-8") as log:
+        for line in stdin:
+            log.write(line if line.endswith("\n") else line + "\n")
+            log.flush()
+            step = json.loads(line)
+            if "stopAt" in script and step.get("done", 0) >= script["stopAt"]:
+                stop()
+    return 0
+
+
 def main(directory: Path) -> int:
     """The external prompter command."""
-    request = json.loads(sys.stdin.read())
+    first = sys.stdin.readline()
+    request = json.loads(first)
+    if request.get("action") in {k.value for k in ActivityKind}:
+        with (directory / "requests.jsonl").open("a", encoding="utf-8") as log:
+            log.write(json.dumps(request, ensure_ascii=False) + "\n")
+        return _watch(directory, sys.stdin)
     with (directory / "requests.jsonl").open("a", encoding="utf-8") as log:
         log.write(json.dumps(request, ensure_ascii=False) + "\n")
     answers_file = directory / "answers.json"

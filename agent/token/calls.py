@@ -55,25 +55,55 @@ class Sign:
     scheme: RsaScheme
     pin: bytearray | None = field(default=None, repr=False)
     final_try_confirmed: bool = False
+    keep: bool = False
+    """Stay logged in after signing, for :class:`SignHeld` requests until :class:`Release`."""
 
     def __reduce__(self) -> tuple[object, ...]:
         # The PIN as a pickle buffer: agent.token.channel sends it out of band, from this
         # bytearray into a frame it wipes, never into the immutable bytes of a pickle.
         pin = None if self.pin is None else pickle.PickleBuffer(self.pin)
-        fields = (self.certificate, self.items, self.scheme, pin, self.final_try_confirmed)
+        fields = (
+            self.certificate,
+            self.items,
+            self.scheme,
+            pin,
+            self.final_try_confirmed,
+            self.keep,
+        )
         return _rebuilt_sign, fields
 
 
-def _rebuilt_sign(
+def _rebuilt_sign(  # noqa: PLR0917 - pickle calls it with the fields, in order
     certificate: TokenCertificate,
     items: tuple[tuple[bytes, HashAlgorithm], ...],
     scheme: RsaScheme,
     pin: Any,
     final_try_confirmed: bool,
+    keep: bool = False,
 ) -> Sign:
     """A :class:`Sign` off the pipe: the PIN copied out of the frame's buffer (wiped after)."""
     secret = None if pin is None else bytearray(pin)
-    return Sign(certificate, items, scheme, secret, final_try_confirmed)
+    return Sign(certificate, items, scheme, secret, final_try_confirmed, keep)
+
+
+@dataclass(frozen=True)
+class SignHeld:
+    """Sign digests in the login a ``Sign(keep=True)`` left open for ``certificate``.
+
+    Carries no PIN and logs in nowhere: no login held for this certificate is an error.
+    """
+
+    certificate: TokenCertificate
+    items: tuple[tuple[bytes, HashAlgorithm], ...]
+    scheme: RsaScheme
+
+
+@dataclass(frozen=True)
+class Release:
+    """Log out of the held login and close its session (nothing held: nothing done)."""
+
+    certificate: TokenCertificate | None = None
+    """Release only a login held for this certificate (``None``: whichever is held)."""
 
 
 @dataclass(frozen=True)
@@ -81,8 +111,8 @@ class Finalize:
     """Release the module before the worker stops."""
 
 
-Request = Report | Poll | ReadPinState | Sign | Finalize
-REQUEST_TYPES: Final = (Report, Poll, ReadPinState, Sign, Finalize)
+Request = Report | Poll | ReadPinState | Sign | SignHeld | Release | Finalize
+REQUEST_TYPES: Final = (Report, Poll, ReadPinState, Sign, SignHeld, Release, Finalize)
 
 
 def sign_request(
@@ -90,10 +120,11 @@ def sign_request(
     items: Sequence[tuple[bytes, HashAlgorithm]],
     scheme: RsaScheme,
     login: Login,
+    keep: bool = False,
 ) -> Sign:
     """A :class:`Sign` carrying a copy of the PIN that :func:`execute` wipes."""
     secret = None if login.pin is None else login.pin.copy()
-    return Sign(certificate, tuple(items), scheme, secret, login.final_try_confirmed)
+    return Sign(certificate, tuple(items), scheme, secret, login.final_try_confirmed, keep)
 
 
 def execute(module: Pkcs11Module, request: Request) -> object:
@@ -105,14 +136,19 @@ def execute(module: Pkcs11Module, request: Request) -> object:
             return module.report()
         case ReadPinState(token):
             return module.pin_state(token)
-        case Sign(certificate, items, scheme, secret, confirmed):
+        case Sign(certificate, items, scheme, secret, confirmed, keep):
             pin = None if secret is None else Pin(secret.decode("utf-8"))
             wipe(secret)
             try:
-                return module.sign(certificate, items, scheme, Login(pin, confirmed))
+                return module.sign(certificate, items, scheme, Login(pin, confirmed), keep)
             finally:
                 if pin is not None:
                     pin.wipe()
+        case SignHeld(certificate, items, scheme):
+            return module.sign_held(certificate, items, scheme)
+        case Release(certificate):
+            module.release(certificate)
+            return None
         case Finalize():
             module.finalize()
             return None

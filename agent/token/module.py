@@ -4,6 +4,11 @@ Nothing here may be called from any other thread: the module's worker (a thread,
 :mod:`agent.token.worker`, or a process, :mod:`agent.token.host`) is the only caller.
 Every ``pkcs11`` exception is translated into the agent's error tree before it leaves
 this module.
+
+A module may hold one login open between requests (:meth:`Pkcs11Module.sign` with
+``keep``): many documents signed one after another with one PIN entry. While it is held,
+nothing re-initialises the module (that would close the session and its login); the
+rescan waits for :meth:`Pkcs11Module.release`.
 """
 
 from __future__ import annotations
@@ -11,14 +16,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pkcs11
 from pkcs11 import exceptions as p11err
 
-from agent.algorithms import HashAlgorithm, RsaScheme
+from agent.algorithms import HashAlgorithm, KeyType, RsaScheme
 from agent.errors import (
     AgentError,
     BadRequest,
@@ -92,6 +97,52 @@ def pin_state_of(flags: pkcs11.TokenFlag) -> PinState:
     )
 
 
+@dataclass(frozen=True)
+class _Held:
+    """A login kept open after a signature, for more signatures with the same key."""
+
+    session: pkcs11.Session
+    certificate: TokenCertificate
+    """Whose key: the only certificate the session signs for."""
+    key: Any
+    """The private key's handle in ``session``."""
+    key_type: KeyType
+
+
+def _offers_pss(token: pkcs11.Token) -> bool:
+    return pkcs11.Mechanism.RSA_PKCS_PSS in token.slot.get_mechanisms()
+
+
+def _signed(
+    key: Any, key_type: KeyType, items: Sequence[tuple[bytes, HashAlgorithm]], scheme: RsaScheme
+) -> list[bytes]:
+    """Sign each digest with ``key`` (a handle in a logged-in session)."""
+    plans = {a: plan_for(key_type, scheme, a) for a in {a for _d, a in items}}
+    work = [(plans[a], plans[a].prepare(a, d)) for d, a in items]
+    # Only C_Sign in this loop: on a fast token, Python work between the calls
+    # (the DER encoding) costs several times more than the same work done after.
+    raws = [
+        bytes(key.sign(data, mechanism=plan.mechanism, mechanism_param=plan.param))
+        for plan, data in work
+    ]
+    return [plan.finish(raw) for (plan, _data), raw in zip(work, raws, strict=True)]
+
+
+def _private_key(session: pkcs11.Session, certificate: TokenCertificate) -> Any:
+    """The private key paired with ``certificate`` (by CKA_ID)."""
+    try:
+        return session.get_key(object_class=pkcs11.ObjectClass.PRIVATE_KEY, id=certificate.key_id)
+    except p11err.MultipleObjectsReturned:
+        return next(
+            session.get_objects(
+                {
+                    pkcs11.Attribute.CLASS: pkcs11.ObjectClass.PRIVATE_KEY,
+                    pkcs11.Attribute.ID: certificate.key_id,
+                }
+            )
+        )
+
+
 def _serial(token: pkcs11.Token) -> str:
     raw = token.serial
     return raw.decode("ascii", "replace").strip() if isinstance(raw, bytes) else str(raw).strip()
@@ -117,6 +168,8 @@ class Pkcs11Module:
         # The last report, handed out again while nothing in it changed: the agent then keeps
         # the certificate objects it already parsed, and a worker process sends no copy.
         self._last_report: ModuleReport | None = None
+        # The login kept open by sign(keep=True), until release() (at most one per module).
+        self._held: _Held | None = None
 
     def load(self) -> None:
         """Load and initialise the module; a failure is remembered, not raised."""
@@ -182,7 +235,15 @@ class Pkcs11Module:
         return report
 
     def _refresh(self) -> None:
-        """Re-initialise, keeping the certificate cache (it is keyed by token)."""
+        """Re-initialise, keeping the certificate cache (it is keyed by token).
+
+        Not while a login is held: C_Finalize would close its session in the middle of a
+        batch. The module is marked stale instead, and the first read after the release
+        re-initialises it.
+        """
+        if self._held is not None:
+            self._stale = True
+            return
         self._stale = False
         if self._lib is None:
             return
@@ -230,8 +291,9 @@ class Pkcs11Module:
 
         Cheap while nothing changes: the slot list and token info, certificates from the
         cache. ``rescan`` re-initialises the module even though it shows a token (modules
-        that only see a second token after C_Initialize). A module that failed to load is
-        not retried (that would log every second).
+        that only see a second token after C_Initialize), except while a login is held
+        (:meth:`_refresh`). A module that failed to load is not retried (that would log
+        every second).
         """
         if self._lib is None and self._error:
             return ModuleReport(self.path, loaded=False, error=self._error)
@@ -296,12 +358,12 @@ class Pkcs11Module:
         except p11err.PKCS11Error as exc:
             raise translate(exc, "reading token flags") from exc
 
-    @contextmanager
-    def _login(self, token: pkcs11.Token, pin: Pin | None) -> Iterator[pkcs11.Session]:
+    def _logged_in(self, token: pkcs11.Token, pin: Pin | None) -> pkcs11.Session:
+        """A new session of ``token``, logged in (the caller closes it with :meth:`_close`)."""
         # pin_for_login() has decided on the flags already: None means the reader's keypad.
         user_pin: object = pkcs11.PROTECTED_AUTH if pin is None else pin.reveal().decode("utf-8")
         try:
-            session = token.open(user_pin=user_pin)
+            return token.open(user_pin=user_pin)
         except p11err.PKCS11Error as exc:
             # python-pkcs11 leaves the session open when C_Login fails; re-initialising the
             # module is the only way to close it, and wrong PINs are rare enough to afford it.
@@ -309,16 +371,24 @@ class Pkcs11Module:
             raise translate(exc, "login") from exc
         finally:
             del user_pin
+
+    def _close(self, session: pkcs11.Session) -> None:
+        """Log out and close a session opened by :meth:`_logged_in`."""
+        try:
+            session.close()
+        except p11err.PKCS11Error as exc:
+            # python-pkcs11 skips C_CloseSession when C_Logout fails; only re-initialising
+            # the module closes a session that may still be logged in.
+            log.warning("closing the session failed: %s", type(exc).__name__)
+            self._reinitialize()
+
+    @contextmanager
+    def _login(self, token: pkcs11.Token, pin: Pin | None) -> Iterator[pkcs11.Session]:
+        session = self._logged_in(token, pin)
         try:
             yield session
         finally:
-            try:
-                session.close()
-            except p11err.PKCS11Error as exc:
-                # python-pkcs11 skips C_CloseSession when C_Logout fails; only re-initialising
-                # the module closes a session that may still be logged in.
-                log.warning("closing the session failed: %s", type(exc).__name__)
-                self._reinitialize()
+            self._close(session)
 
     def _reinitialize(self) -> None:
         """Re-initialise and forget the certificates (after a failed login or logout)."""
@@ -331,53 +401,85 @@ class Pkcs11Module:
         items: Sequence[tuple[bytes, HashAlgorithm]],
         scheme: RsaScheme,
         login: Login,
+        keep: bool = False,
     ) -> list[bytes]:
         """Log in once, sign each digest with the certificate's key, log out.
 
         The token's flags are read right before the login (:func:`pin_for_login`): a PIN
-        pad token logs in on its keypad, whatever ``login`` carries.
+        pad token logs in on its keypad, whatever ``login`` carries. With ``keep`` the
+        session stays logged in after a successful signature, for :meth:`sign_held`, until
+        :meth:`release`. A login held already (for any certificate) is released first:
+        the module never holds two.
         """
+        self.release()
         key_type = certificate.key_type
         if key_type is None:
             raise CertificateNotFound("the certificate's key type cannot sign")
         try:
             token = self._find_token(certificate.token)
-            if scheme is RsaScheme.PSS and (
-                pkcs11.Mechanism.RSA_PKCS_PSS not in token.slot.get_mechanisms()
-            ):
+            if scheme is RsaScheme.PSS and not _offers_pss(token):
                 raise BadRequest(Phrase.of("bad_rsa_pss_token"))
             pin = pin_for_login(pin_state_of(token.flags), login)
-            with self._login(token, pin) as session:
-                key: Any
-                try:
-                    key = session.get_key(
-                        object_class=pkcs11.ObjectClass.PRIVATE_KEY, id=certificate.key_id
-                    )
-                except p11err.MultipleObjectsReturned:
-                    key = next(
-                        session.get_objects(
-                            {
-                                pkcs11.Attribute.CLASS: pkcs11.ObjectClass.PRIVATE_KEY,
-                                pkcs11.Attribute.ID: certificate.key_id,
-                            }
-                        )
-                    )
-                plans = {a: plan_for(key_type, scheme, a) for a in {a for _d, a in items}}
-                work = [(plans[a], plans[a].prepare(a, d)) for d, a in items]
-                # Only C_Sign in this loop: on a fast token, Python work between the calls
-                # (the DER encoding) costs several times more than the same work done after.
-                raws = [
-                    bytes(key.sign(data, mechanism=plan.mechanism, mechanism_param=plan.param))
-                    for plan, data in work
-                ]
-                return [plan.finish(raw) for (plan, _data), raw in zip(work, raws, strict=True)]
+            if not keep:
+                with self._login(token, pin) as session:
+                    return _signed(_private_key(session, certificate), key_type, items, scheme)
+            session = self._logged_in(token, pin)
+            try:
+                key = _private_key(session, certificate)
+                signatures = _signed(key, key_type, items, scheme)
+            except BaseException:
+                self._close(session)
+                raise
         except p11err.PKCS11Error as exc:
             raise translate(exc, "signing") from exc
+        self._held = _Held(session, certificate, key, key_type)
+        return signatures
+
+    def sign_held(
+        self,
+        certificate: TokenCertificate,
+        items: Sequence[tuple[bytes, HashAlgorithm]],
+        scheme: RsaScheme,
+    ) -> list[bytes]:
+        """Sign each digest in the login that :meth:`sign` kept for ``certificate``.
+
+        No login and no PIN: :class:`TokenFailure` when no login is held, or one is held
+        for another certificate (the held one is kept). A token gone since (pulled out,
+        its session closed) is :class:`TokenNotPresent`, and the held login is dropped.
+        """
+        held = self._held
+        if held is None:
+            raise TokenFailure("no login is held: the first signature logs in and keeps it")
+        if held.certificate != certificate:
+            raise TokenFailure("the login held in this module is for another certificate")
+        try:
+            if scheme is RsaScheme.PSS and not _offers_pss(held.session.token):
+                raise BadRequest(Phrase.of("bad_rsa_pss_token"))
+            return _signed(held.key, held.key_type, items, scheme)
+        except p11err.PKCS11Error as exc:
+            error = translate(exc, "signing in the held login")
+            if isinstance(error, TokenNotPresent) or isinstance(exc, p11err.UserNotLoggedIn):
+                log.info("the held login of %s is gone: %s", self.path, error.detail)
+                self.release()
+            raise error from exc
+
+    def release(self, certificate: TokenCertificate | None = None) -> None:
+        """Log out and close the held session, if any (if it is ``certificate``'s, when given).
+
+        Idempotent. A session that cannot be closed (the token is gone) is closed by
+        re-initialising the module.
+        """
+        held = self._held
+        if held is None or (certificate is not None and held.certificate != certificate):
+            return
+        self._held = None
+        self._close(held.session)
 
     def finalize(self) -> None:
-        """Release the module (at shutdown)."""
+        """Release the module (at shutdown), logging out of a held login first."""
         if self._lib is None:
             return
+        self.release()
         try:
             self._lib.finalize()
         except p11err.PKCS11Error as exc:

@@ -13,7 +13,9 @@ time from one thread, as in-process.
   with each consecutive failure (0.5 s up to 30 s), so a module that crashes at
   load does not spin. A successful reply resets it.
 - The PIN crosses the pipe once, inside the one :class:`~agent.token.calls.Sign`
-  request that needs it; the agent's copy is wiped as soon as it is sent.
+  request that needs it; the agent's copy is wiped as soon as it is sent. A login held
+  for later :class:`~agent.token.calls.SignHeld` requests lives in the child only, and
+  ends with it.
 - A child does not outlive the agent, even one stuck in a vendor call when the agent
   is killed: Linux kills it at the child's own request (:mod:`agent.token.host`), and
   on Windows the agent puts it in a job that ends with the agent
@@ -48,7 +50,7 @@ from typing import IO, Final
 from agent.errors import TokenModuleFailed
 from agent.isolation import WorkerLimits
 from agent.token import channel, winjob
-from agent.token.calls import Finalize, Reply, Request, Sign, wipe
+from agent.token.calls import Finalize, Release, Reply, Request, Sign, SignHeld, wipe
 from agent.token.models import ModuleReport
 from agent.token.worker import thread_name
 
@@ -63,6 +65,8 @@ def deadline(limits: WorkerLimits, request: Request) -> float:
     if isinstance(request, Sign):
         seconds = limits.sign_timeout + limits.sign_timeout_per_item * len(request.items)
         return seconds + (limits.pinpad_timeout if request.pin is None else 0.0)
+    if isinstance(request, SignHeld):
+        return limits.sign_timeout + limits.sign_timeout_per_item * len(request.items)
     return limits.call_timeout
 
 
@@ -76,6 +80,14 @@ def _how_it_ended(process: subprocess.Popen[bytes]) -> str:
         except ValueError:
             return f"killed by signal {-code}"
     return f"exited with status {code}"
+
+
+def _nothing_held(child: _Child | None, request: Request) -> bool:
+    """``request`` is a :class:`Release` and no child runs that could hold a login: a child
+    that ended took its sessions with it, and starting one only to release nothing is waste."""
+    return isinstance(request, Release) and (
+        child is None or child.abandoned or child.process.poll() is not None
+    )
 
 
 def _settle(future: asyncio.Future[None]) -> None:
@@ -223,6 +235,8 @@ class ProcessWorker:
 
     async def _exchange_on_loop(self, loop: asyncio.AbstractEventLoop, request: Request) -> object:
         child = self._child
+        if _nothing_held(child, request):
+            return None
         try:
             if child is None or child.abandoned or child.process.poll() is not None:
                 child = await loop.run_in_executor(self._executor, self._start)
@@ -339,6 +353,8 @@ class ProcessWorker:
             self._in_flight = False
 
     def _exchange(self, request: Request) -> object:
+        if _nothing_held(self._child, request):
+            return None
         try:
             child = self._start()
         except BaseException:

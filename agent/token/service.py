@@ -22,8 +22,10 @@ from agent.pin import Login
 from agent.token.calls import (
     Poll,
     ReadPinState,
+    Release,
     Report,
     Request,
+    SignHeld,
     sign_request,
     typed_pin_state,
     typed_report,
@@ -53,10 +55,15 @@ def _unique(paths: Sequence[Path]) -> tuple[Path, ...]:
 
 class Tokens(Protocol):
     """What the signing service asks of the token layer. :class:`TokenService` is the real
-    one; tests bring fakes with the same three coroutines."""
+    one; tests bring fakes with the same coroutines.
 
-    async def inventory(self) -> Inventory:
-        """Every module's tokens and certificates."""
+    Many signatures after one login: :meth:`sign` with ``keep``, then :meth:`sign_held` as
+    often as needed, then :meth:`release` (:func:`agent.token.held.one_login` does all three).
+    """
+
+    async def inventory(self, *, rescan: bool = False) -> Inventory:
+        """Every module's tokens and certificates; ``rescan``: re-initialise modules first, for
+        those that see a token plugged in beside another only then (SoftHSM, some vendors')."""
         ...
 
     async def pin_state(self, token: TokenId) -> PinState:
@@ -69,8 +76,22 @@ class Tokens(Protocol):
         items: Sequence[tuple[bytes, HashAlgorithm]],
         scheme: RsaScheme,
         login: Login,
+        keep: bool = False,
     ) -> list[bytes]:
-        """Sign digests with the key of ``certificate``, with one login."""
+        """Sign digests with the key of ``certificate``, with one login (kept with ``keep``)."""
+        ...
+
+    async def sign_held(
+        self,
+        certificate: TokenCertificate,
+        items: Sequence[tuple[bytes, HashAlgorithm]],
+        scheme: RsaScheme,
+    ) -> list[bytes]:
+        """Sign digests in the login kept for ``certificate``, without logging in."""
+        ...
+
+    async def release(self, certificate: TokenCertificate) -> None:
+        """Log out of the login kept for ``certificate`` (none kept: nothing to do)."""
         ...
 
 
@@ -114,10 +135,12 @@ class TokenService:
         except AgentError as exc:
             return ModuleReport(worker.path, loaded=False, error=exc.detail)
 
-    async def inventory(self) -> Inventory:
-        """Read every module (concurrently across modules, serially within each)."""
+    async def inventory(self, *, rescan: bool = False) -> Inventory:
+        """Read every module (concurrently across modules, serially within each); ``rescan``
+        re-initialises each first (not while a batch holds its login: ``Pkcs11Module.poll``)."""
+        request: Request = Poll(rescan=True) if rescan else Report()
         reports = await asyncio.gather(
-            *(self._report(worker, Report()) for worker in self._workers.values())
+            *(self._report(worker, request) for worker in self._workers.values())
         )
         return Inventory(tuple(reports))
 
@@ -152,11 +175,36 @@ class TokenService:
         items: Sequence[tuple[bytes, HashAlgorithm]],
         scheme: RsaScheme,
         login: Login,
+        keep: bool = False,
     ) -> list[bytes]:
-        """Sign digests with one login (:mod:`agent.token.login` decides with what)."""
+        """Sign digests with one login (:mod:`agent.token.login` decides with what).
+
+        With ``keep`` the module stays logged in afterwards, for :meth:`sign_held`, until
+        :meth:`release`; without, it logs out (and releases a login it held before).
+        """
         worker = self._worker(certificate.token.module)
-        request = sign_request(certificate, items, scheme, login)
+        request = sign_request(certificate, items, scheme, login, keep)
         return typed_signatures(await worker.call(request), len(request.items))
+
+    async def sign_held(
+        self,
+        certificate: TokenCertificate,
+        items: Sequence[tuple[bytes, HashAlgorithm]],
+        scheme: RsaScheme,
+    ) -> list[bytes]:
+        """Sign digests in the login a ``sign(..., keep=True)`` kept for ``certificate``.
+
+        :class:`~agent.errors.TokenFailure` when none is kept for it (or its worker
+        process was restarted since); :class:`~agent.errors.TokenNotPresent` when the
+        token went away, which also ends the kept login.
+        """
+        worker = self._worker(certificate.token.module)
+        request = SignHeld(certificate, tuple(items), scheme)
+        return typed_signatures(await worker.call(request), len(request.items))
+
+    async def release(self, certificate: TokenCertificate) -> None:
+        """Log out of the login kept for ``certificate``, if its module still keeps it."""
+        await self._worker(certificate.token.module).call(Release(certificate))
 
     def interrupt(self) -> None:
         """Fail the calls still in a module (the agent is stopping and will not wait for them)."""

@@ -2,15 +2,18 @@
 
 Each question starts ``python -m agent.ui.dialog --timeout N``, a separate process
 that speaks exactly the external prompter protocol (docs/prompter-protocol.md),
-so the HTTP server never waits on Tk and a crashed dialog counts as a cancel.
+so the HTTP server never waits on Tk and a crashed dialog counts as a cancel. The same
+command shows the wait for the token and a batch's progress (:mod:`agent.ui.activity`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 
+from agent.consent.activity import ActivityRequest, ActivityState
 from agent.consent.external import ExternalPrompter
 from agent.consent.prompter import PromptAnswer, PromptRequest
 
@@ -40,3 +43,9 @@ class DialogPrompter:
         """
         async with self._screen:
             return await self._external.ask(request)
+
+    @asynccontextmanager
+    async def activity(self, request: ActivityRequest) -> AsyncIterator[ActivityState]:
+        """The wait or progress window, holding the screen as a question does."""
+        async with self._screen, self._external.activity(request) as shown:
+            yield shown

@@ -25,8 +25,11 @@ def ask_save_path(title: str, initial: Path, filetype: tuple[str, str] | None) -
     import tkinter
     from tkinter import filedialog
 
+    from agent.ui.theme import apply_theme
+
     root = tkinter.Tk()
     root.withdraw()
+    apply_theme(root)  # Tk's own file dialog (X11) is made of ttk widgets
     root.attributes("-topmost", True)
     types = [filetype, ("*", "*")] if filetype else [("*", "*")]
     chosen = filedialog.asksaveasfilename(

@@ -3,10 +3,11 @@
 
 ``python -m agent.ui.sign_file [--verify] [--lang vi|en]`` shows a small window: a
 file chooser button, the appearance profiles (signing only) and Ký/Kiểm tra and
-Hủy. It prints the choice as one JSON object on stdout
-(``{"path": "/…/a.pdf", "profile": "personal"}``) and exits 0, or exits 1 when
-cancelled. It signs nothing itself: the tray sends the file through the running
-agent's own signing service, so the question and the PIN come from the agent's
+Hủy. It prints the choice as one JSON object on stdout and exits 0, or exits 1 when
+cancelled: to sign, one file or several chosen together
+(``{"paths": ["/…/a.pdf", "/…/b.pdf"], "profile": "personal"}``); to check, one file
+(``{"path": "/…/a.pdf"}``). It signs nothing itself: the tray sends the files through the
+running agent's own signing service, so the question and the PIN come from the agent's
 dialog, as for a portal. ``--pick`` shows only the file chooser (a VGCA portal that asks
 for a local file): ``{"path": …}``.
 """
@@ -18,18 +19,23 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from agent.messages import Lang, text
 from agent.pywarnings import route_to_log
-from agent.ui.win32_dpi import make_dpi_aware, scale_tk
+from agent.ui.win32_dpi import make_dpi_aware
 from agent.ui.win32_focus import focus_in_front
+
+if TYPE_CHECKING:
+    import tkinter
 
 #: Appearance profiles offered, in order (Nghị định 30/2020/NĐ-CP).
 PROFILES: Final = ("invisible", "personal", "organization")
 """The attachment stamp is not offered: it needs the main document's "số và ký hiệu", which
 portals give and this window does not ask for."""
 SUFFIX: Final = "-signed"
+SHOWN_NAMES: Final = 3
+"""Names of the files chosen the window shows; more are counted."""
 
 
 def signed_path(original: Path) -> Path:
@@ -43,49 +49,79 @@ def signed_path(original: Path) -> Path:
     return candidate
 
 
-def choose(verify: bool, lang: Lang, initial: Path | None = None) -> dict[str, str] | None:
+def listed(names: Sequence[str], lang: Lang, limit: int) -> str:
+    """The first ``limit`` names, and how many more (the window, the tray's notifications)."""
+    shown = ", ".join(names[:limit])
+    if len(names) <= limit:
+        return shown
+    return text("tray_names_more", lang, names=shown, more=len(names) - limit)
+
+
+def shown_choice(paths: Sequence[str], lang: Lang) -> str:
+    """What the window says was chosen: the path of one file; the count and names of
+    several."""
+    if len(paths) == 1:
+        return paths[0]
+    names = listed([Path(p).name for p in paths], lang, SHOWN_NAMES)
+    return text("tray_files_chosen", lang, count=len(paths), names=names)
+
+
+def ask_paths(root: tkinter.Misc, verify: bool, lang: Lang) -> list[str]:
+    """Tk's file dialog: several PDFs to sign (one question, one PIN), or one to check; the
+    paths chosen (none when cancelled)."""
+    from tkinter import filedialog
+
+    title = text("tray_choose_pdf", lang)
+    types = [(text("tray_pdf_files", lang), "*.pdf *.PDF")]
+    if verify:
+        return [
+            p for p in [filedialog.askopenfilename(parent=root, title=title, filetypes=types)] if p
+        ]
+    return [p for p in filedialog.askopenfilenames(parent=root, title=title, filetypes=types) if p]
+
+
+def choose(verify: bool, lang: Lang, initial: Path | None = None) -> dict[str, object] | None:
     """Show the window; the choice, or ``None`` when cancelled."""
     import tkinter
-    from tkinter import filedialog, ttk
+    from tkinter import ttk
+
+    from agent.ui.theme import ACCENT, FOOTER, MUTED, STRONG, apply_theme
 
     root = tkinter.Tk()
-    scale_tk(root)
+    theme = apply_theme(root)  # scales Tk to the monitor first
+    space = theme.spacing
     root.title(text("tray_verify_title" if verify else "tray_sign_title", lang))
     root.attributes("-topmost", True)
-    frame = ttk.Frame(root, padding=12)
+    frame = ttk.Frame(root, padding=(space.window, space.top, space.window, space.section))
     frame.pack(fill="both", expand=True)
-    chosen = tkinter.StringVar(value=str(initial) if initial else "")
+    chosen: list[str] = [str(initial)] if initial else []
     shown = tkinter.StringVar(value=str(initial) if initial else text("tray_no_file", lang))
     profile = tkinter.StringVar(value=PROFILES[0])
-    result: dict[str, str] = {}
+    result: dict[str, object] = {}
 
     def pick() -> None:
-        path = filedialog.askopenfilename(
-            parent=root,
-            title=text("tray_choose_pdf", lang),
-            filetypes=[(text("tray_pdf_files", lang), "*.pdf *.PDF")],
-        )
-        if path:
-            chosen.set(path)
-            shown.set(path)
+        paths = ask_paths(root, verify, lang)
+        if paths:
+            chosen[:] = paths
+            shown.set(shown_choice(paths, lang))
             ok.state(["!disabled"])
 
     def accept(_event: object = None) -> None:
-        if not chosen.get():
-            return
-        result["path"] = chosen.get()
-        if not verify:
-            result["profile"] = profile.get()
-        root.destroy()
+        if chosen:
+            signing = {"paths": list(chosen), "profile": profile.get()}
+            result.update({"path": chosen[0]} if verify else signing)
+            root.destroy()
 
     ttk.Button(frame, text=text("tray_choose_pdf", lang), command=pick).grid(
         row=0, column=0, sticky="w"
     )
-    ttk.Label(frame, textvariable=shown, width=60).grid(row=0, column=1, sticky="w", padx=8)
+    ttk.Label(frame, textvariable=shown, width=60).grid(
+        row=0, column=1, sticky="w", padx=(space.inline, 0)
+    )
     row = 1
     if not verify:
-        ttk.Label(frame, text=text("tray_sign_profile", lang)).grid(
-            row=row, column=0, columnspan=2, sticky="w", pady=(12, 2)
+        ttk.Label(frame, text=text("tray_sign_profile", lang), style=STRONG).grid(
+            row=row, column=0, columnspan=2, sticky="w", pady=(space.section, space.line)
         )
         for name in PROFILES:
             row += 1
@@ -93,21 +129,29 @@ def choose(verify: bool, lang: Lang, initial: Path | None = None) -> dict[str, s
                 frame, text=text(f"tray_profile_{name}", lang), value=name, variable=profile
             ).grid(row=row, column=0, columnspan=2, sticky="w")
         row += 1
-        ttk.Label(frame, text=text("tray_sign_note", lang), wraplength=520).grid(
-            row=row, column=0, columnspan=2, sticky="w", pady=(12, 0)
-        )
-    buttons = ttk.Frame(frame)
-    buttons.grid(row=row + 1, column=0, columnspan=2, sticky="e", pady=(12, 0))
+        ttk.Label(
+            frame, text=text("tray_sign_note", lang), style=MUTED, wraplength=theme.px(520)
+        ).grid(row=row, column=0, columnspan=2, sticky="w", pady=(space.section, 0))
+        row += 1
+        ttk.Label(
+            frame, text=text("tray_sign_several", lang), style=MUTED, wraplength=theme.px(520)
+        ).grid(row=row, column=0, columnspan=2, sticky="w")
+    tkinter.Frame(root, height=1, background=theme.colours.border).pack(fill="x")
+    buttons = ttk.Frame(root, style=FOOTER, padding=(space.window, space.footer))
+    buttons.pack(fill="x")
     ok = ttk.Button(
         buttons,
         text=text("tray_check_button" if verify else "tray_sign_button", lang),
+        style=ACCENT,
+        width=10,
         command=accept,
     )
-    ok.pack(side="right")
-    ttk.Button(buttons, text=text("tray_cancel", lang), command=root.destroy).pack(
-        side="right", padx=8
+    # The order of the consent dialog and of Windows' own: the action first, then Hủy.
+    ttk.Button(buttons, text=text("tray_cancel", lang), width=10, command=root.destroy).pack(
+        side="right"
     )
-    if not chosen.get():
+    ok.pack(side="right", padx=space.inline)
+    if not chosen:
         ok.state(["disabled"])
     root.bind("<Return>", accept)
     root.bind("<Escape>", lambda _e: root.destroy())
@@ -121,8 +165,11 @@ def pick_pdf(lang: Lang) -> Path | None:
     import tkinter
     from tkinter import filedialog
 
+    from agent.ui.theme import apply_theme
+
     root = tkinter.Tk()
     root.withdraw()
+    apply_theme(root)  # Tk's own file dialog (X11) is made of ttk widgets
     root.attributes("-topmost", True)
     chosen = filedialog.askopenfilename(
         parent=root,
@@ -145,7 +192,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     make_dpi_aware()  # before Tk makes the first window of this process
     if args.pick:
         picked = pick_pdf(Lang(args.lang))
-        choice = None if picked is None else {"path": str(picked)}
+        choice: dict[str, object] | None = None if picked is None else {"path": str(picked)}
     else:
         choice = choose(args.verify, Lang(args.lang), args.initial)
     if choice is None:

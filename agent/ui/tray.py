@@ -40,14 +40,14 @@ from agent.config import AgentConfig
 from agent.errors import AgentError
 from agent.instance import AlreadyRunning
 from agent.messages import Lang, format_date, text
-from agent.origin import LOCAL_CALLER
 from agent.pairing import PairingStore
-from agent.protocol import PdfVerifyRequest, PdfVerifyResponse, parse_pdf_sign_request
+from agent.protocol import PdfVerifyRequest, PdfVerifyResponse
 from agent.token import Inventory
 from agent.token.monitor import TokenEvent, TokenEventKind, TokenMonitor
 from agent.ui import autostart
 from agent.ui.clipboard import copy_text
 from agent.ui.display import display_available, tray_backend_hint
+from agent.ui.local_signing import LocalSigner, summary
 from agent.ui.menu import (
     Action,
     MenuInputs,
@@ -58,7 +58,6 @@ from agent.ui.menu import (
 )
 from agent.ui.notify import Notifier
 from agent.ui.prefs import TrayPrefs, load_prefs, prefs_path, save_prefs
-from agent.ui.sign_file import signed_path
 from agent.ui.tray_state import (
     AgentHealth,
     TrayState,
@@ -336,8 +335,8 @@ class TrayController(TrayActions):
         """A read-only text window."""
         self._window("report_window", "--title", title, stdin=body)
 
-    def choose_pdf(self, verify: bool) -> dict[str, str] | None:
-        """The file (and profile) chooser; ``None`` when cancelled."""
+    def choose_pdf(self, verify: bool) -> dict[str, Any] | None:
+        """The file chooser (to sign: the files and the profile); ``None`` when cancelled."""
         status, out = self._window("sign_file", *(["--verify"] if verify else []))
         if status != 0:
             return None
@@ -383,31 +382,32 @@ class TrayController(TrayActions):
         return True
 
     def sign_pdf(self) -> None:
-        """Choose, sign through the agent (its dialog asks consent and PIN), save."""
+        """Choose one or several files, sign them through the agent (its dialog asks consent
+        and PIN once), save each beside its original."""
         choice = self.choose_pdf(verify=False)
         if choice is None:
             return
-        self.sign_file(Path(choice["path"]), choice.get("profile", "invisible"))
+        paths = choice.get("paths") or [choice["path"]]
+        self.sign_files([Path(p) for p in paths], choice.get("profile", "invisible"))
 
     def sign_file(self, source: Path, profile: str) -> Path | None:
         """Sign ``source`` as the local caller; the signed copy, or ``None`` on failure."""
-        try:
-            pdf = source.read_bytes()
-            options = {"documentName": source.name, "appearance": {"profile": profile}}
-            request = parse_pdf_sign_request(options, pdf, self.config.tsa_url)
-            result = self._on_agent(lambda agent: agent.service.sign_pdf(LOCAL_CALLER, request))
-            target = signed_path(source)
-            with target.open("xb") as handle:  # never overwrite, even in a race
-                handle.write(result.pdf)
-        except AgentError as exc:
-            reason = exc.public_message(self.lang)
-        except OSError as exc:
-            reason = f"{exc.strerror or exc}"
-        else:
-            self.notifier.notify(text("tray_notify_signed", self.lang, path=str(target)))
-            return target
-        self.notifier.notify(text("tray_notify_sign_failed", self.lang, reason=reason))
-        return None
+        saved = self.sign_files([source], profile)
+        return saved[0] if saved else None
+
+    def sign_files(self, sources: Sequence[Path], profile: str) -> list[Path]:
+        """Sign ``sources`` as the local caller, several after one question
+        (:mod:`agent.ui.local_signing`), and say what was signed and what was not; the signed
+        copies written."""
+        signer = LocalSigner(
+            lambda job: self._on_agent(lambda agent: job(agent.service)),
+            lang=self.lang,
+            tsa_url=self.config.tsa_url,
+            max_pdf_bytes=self.config.max_pdf_bytes,
+        )
+        done = signer.sign(sources, profile)
+        self.notifier.notify(summary(done, len(sources), self.lang))
+        return list(done.saved)
 
     def verify_pdf(self) -> None:
         """Choose a PDF and show its report."""

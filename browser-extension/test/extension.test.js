@@ -207,6 +207,19 @@ test("worker: refuses unknown endpoints, wrong methods and frames before any fet
   assert.equal(await relay({ type: "other" }, TAB), undefined);
 });
 
+test("worker: relays every endpoint kyso.js calls, with its method", async () => {
+  const { ROUTES } = await import("../agent.js");
+  const client = readFileSync(new URL("../kyso.js", import.meta.url), "utf-8");
+  const called = [...client.matchAll(/call\("(GET|POST)", "(\/v1\/[^"]+)"/g)].map(([, method, path]) => [path, method]);
+  assert.ok(called.length >= 11, called);
+  for (const [path, method] of called) assert.equal(ROUTES[path], method, path);
+  for (const [path, method] of called) {
+    if (method !== "POST") continue;
+    const answer = await relay({ type: "kyso:call", method, path, body: {} }, TAB);
+    assert.equal(answer.status, 200, path);
+  }
+});
+
 test("worker: no agent anywhere is AGENT_UNREACHABLE", async () => {
   chrome.storage.local.data = {};
   const saved = globalThis.fetch;

@@ -214,6 +214,94 @@ test("signPdf: a Blob in, the appearance image as base64, Uint8Array out", async
   assert.deepEqual(result.pdf, fromBase64("JVBERi0="));
 });
 
+test("signPdf: the appearance's field is sent (it was dropped)", async () => {
+  let body;
+  const agent = fakeAgent({
+    routes: { "/v1/pdf/sign": (r) => ((body = r.body), { status: 200, body: { pdf: "JVBERi0=", certificate: CERT } }) },
+  });
+  await direct(agent).signPdf("JVBERg==", { appearance: { profile: "personal", field: "SigLanhDao" } });
+  assert.deepEqual(body.appearance, { profile: "personal", field: "SigLanhDao" });
+});
+
+test("signPdfBatch: Files give their names, documents their own options, answers decoded", async () => {
+  let body;
+  const agent = fakeAgent({
+    routes: {
+      "/v1/pdf/sign/batch": (r) => (
+        (body = r.body),
+        {
+          status: 200,
+          body: {
+            documents: [
+              { index: 0, documentName: "QĐ 1.pdf", signed: true, pdf: "JVBERi0x" },
+              { index: 1, documentName: "CV 2.pdf", signed: true, pdf: "JVBERi0y" },
+              { index: 2, documentName: null, signed: false },
+              { index: 3, documentName: "TT 4.pdf", signed: false },
+            ],
+            signed: 2,
+            stopped: false,
+            certificate: CERT,
+            error: { code: "SIGNING_FAILED", message: "the TSA did not answer" },
+          },
+        }
+      ),
+    },
+  });
+  const pdf = new Uint8Array([37, 80, 68, 70]);
+  const result = await direct(agent).signPdfBatch(
+    [
+      new File([pdf], "QĐ 1.pdf", { type: "application/pdf" }),
+      { pdf: new Blob([pdf]), documentName: "CV 2.pdf", reason: "Đồng ý", appearance: null, unknown: 1 },
+      pdf.buffer,
+      { pdf: new File([pdf], "ignored.pdf"), documentName: "TT 4.pdf", appearance: { profile: "organization", image: new Uint8Array([137, 80]), field: "SigVanThu" } },
+    ],
+    { certificate: new Uint8Array([1]), level: "B-B", reason: "Phê duyệt", appearance: { profile: "personal", page: -1 }, documentName: "dropped" },
+  );
+  assert.deepEqual(body, {
+    documents: [
+      { pdf: "JVBERg==", documentName: "QĐ 1.pdf" },
+      { pdf: "JVBERg==", documentName: "CV 2.pdf", reason: "Đồng ý", appearance: null },
+      { pdf: "JVBERg==" },
+      { pdf: "JVBERg==", documentName: "TT 4.pdf", appearance: { profile: "organization", field: "SigVanThu", image: "iVA=" } },
+    ],
+    level: "B-B",
+    reason: "Phê duyệt",
+    appearance: { profile: "personal", page: -1 },
+    certificate: "AQ==",
+  });
+  assert.equal(result.signed, 2);
+  assert.equal(result.stopped, false);
+  assert.deepEqual(result.documents.map((d) => d.signed), [true, true, false, false]);
+  assert.deepEqual(result.documents[1].pdf, fromBase64("JVBERi0y"));
+  assert.equal("pdf" in result.documents[2], false);
+  assert.equal(result.documents[2].documentName, null);
+  assert.ok(result.error instanceof KysoError);
+  assert.equal(result.error.code, "SIGNING_FAILED");
+  assert.equal(result.error.detail, "the TSA did not answer");
+  assert.equal(result.error.message, MESSAGES.SIGNING_FAILED[0]);
+  assert.ok(result.certificate instanceof Uint8Array);
+});
+
+test("signPdfBatch: a stopped batch resolves, a refused one rejects, bad input is INVALID_ARGUMENT", async () => {
+  let answer = {
+    status: 200,
+    body: { documents: [{ index: 0, documentName: null, signed: true, pdf: "JVBERi0x" }, { index: 1, documentName: null, signed: false }], signed: 1, stopped: true, certificate: CERT },
+  };
+  const agent = fakeAgent({ routes: { "/v1/pdf/sign/batch": () => answer } });
+  const client = direct(agent);
+  const stopped = await client.signPdfBatch(["JVBERg==", "JVBERg=="]);
+  assert.equal(stopped.stopped, true);
+  assert.equal(stopped.error, null);
+  assert.equal(stopped.documents[0].signed, true);
+  answer = { status: 403, body: { error: { code: "USER_CANCELLED", message: "no" } } };
+  await rejects(client.signPdfBatch(["JVBERg=="]), "USER_CANCELLED");
+  answer = { status: 200, body: { signed: 0 } };
+  await rejects(client.signPdfBatch(["JVBERg=="]), "UNEXPECTED_RESPONSE");
+  await rejects(client.signPdfBatch([]), "INVALID_ARGUMENT");
+  await rejects(client.signPdfBatch("JVBERg=="), "INVALID_ARGUMENT");
+  await rejects(client.signPdfBatch([{ pdf: 42 }]), "INVALID_ARGUMENT");
+});
+
 test("signXml: XML text is sent as UTF-8 base64 with the einvoice profile by default", async () => {
   let body;
   const agent = fakeAgent({

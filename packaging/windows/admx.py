@@ -142,6 +142,13 @@ TEXTS: Final[Mapping[str, PolicyText]] = {
         "Thời gian trả lời câu hỏi",
         "Số giây người dùng có để trả lời một câu hỏi của agent.",
     ),
+    "wait_for_token": PolicyText(
+        "Wait for the USB token",
+        "Chờ cắm USB token",
+        'Khi có yêu cầu ký mà chưa cắm token chứa chứng thư số dùng được, hiện "Hãy cắm USB '
+        'token…" và chờ tối đa bằng thời gian trả lời câu hỏi (người dùng có thể hủy); tắt: '
+        "từ chối ngay (TOKEN_NOT_PRESENT hoặc CERTIFICATE_NOT_FOUND).",
+    ),
     "log_level": PolicyText(
         "Log level",
         "Mức ghi log",

@@ -3,7 +3,9 @@
     python -m tests.desktop.screenshots docs/dialog
 
 starts its own Xvfb (or uses ``--display :N``), renders each sample question with
-``python -m agent.ui.dialog --screenshot`` and writes ``STATE-LANG.png``.
+``python -m agent.ui.dialog --screenshot`` and writes ``STATE-LANG.png``; the activity
+window's pictures (waiting for the token, a batch's progress: :data:`ACTIVITIES`) with
+``python -m agent.ui.activity --screenshot``.
 
 The states of :data:`PDF_PREVIEW_STATES` sign a sample decision (:func:`sample_decision`) the
 way the agent asks for it: the page its stamp goes on, drawn by the agent's own renderer with
@@ -182,7 +184,7 @@ _INVOICE = XmlSummary(
 )
 
 
-def _in_language(question: dict[str, Any], lang: str) -> dict[str, Any]:
+def in_language(question: dict[str, Any], lang: str) -> dict[str, Any]:
     """The question as the agent would send it in ``lang`` (summaries are the agent's words)."""
     question = copy.deepcopy(question)
     for document in question.get("documents", []):
@@ -212,10 +214,54 @@ def render_all(folder: Path, display: str) -> list[Path]:
         for lang in ("vi", "en"):
             out = folder / f"{state}-{lang}.png"
             if state in PDF_PREVIEW_STATES:
-                with with_pdf_preview(_in_language(question, lang)) as shown:
+                with with_pdf_preview(in_language(question, lang)) as shown:
                     render(shown, out, display)
             else:
-                render(_in_language(question, lang), out, display)
+                render(in_language(question, lang), out, display)
+            written.append(out)
+    return written
+
+
+#: The activity window (agent/ui/activity.py): its first line, and a progress line shown.
+ACTIVITIES: dict[str, tuple[dict[str, Any], dict[str, Any] | None]] = {
+    "wait-token": (
+        {
+            "action": "wait-token",
+            "origin": "https://portal.example.gov.vn",
+            "seconds": 120,
+            "certificate": _AN["subject"],
+        },
+        None,
+    ),
+    "progress": (
+        {"action": "progress", "origin": "https://vanban.hue.gov.vn", "total": 20},
+        {"done": 7, "current": "QĐ-108/UBND về việc phê duyệt kế hoạch chuyển đổi số năm 2025.pdf"},
+    ),
+}
+
+
+def render_activity(
+    first: dict[str, Any], step: dict[str, Any] | None, out: Path, display: str
+) -> None:
+    """One picture of the activity window for its ``first`` line after ``step``."""
+    extra = ["--step", json.dumps(step, ensure_ascii=False)] if step is not None else []
+    subprocess.run(
+        [sys.executable, "-m", "agent.ui.activity", "--screenshot", str(out), *extra],
+        input=json.dumps(first, ensure_ascii=False).encode() + b"\n",
+        env={**os.environ, "DISPLAY": display},
+        check=True,
+        timeout=60,
+    )
+
+
+def render_activities(folder: Path, display: str) -> list[Path]:
+    """Every activity in both languages into ``folder``; the paths written."""
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for state, (first, step) in ACTIVITIES.items():
+        for lang in ("vi", "en"):
+            out = folder / f"{state}-{lang}.png"
+            render_activity({**first, "lang": lang}, step, out, display)
             written.append(out)
     return written
 
@@ -228,9 +274,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.display:
         written = render_all(args.folder, args.display)
+        written += render_activities(args.folder, args.display)
     else:
         with virtual_display() as display:
             written = render_all(args.folder, display)
+            written += render_activities(args.folder, display)
     for path in written:
         print(path)
     return 0

@@ -60,15 +60,15 @@ proc kyso_texts {w} {
 kyso_texts .
 """
 _MASKS = """
-set m {}
-foreach f [winfo children .] {
-    foreach r [winfo children $f] {
-        foreach e [winfo children $r] {
-            if {[winfo class $e] eq {Entry}} { lappend m [$e cget -show] }
-        }
+proc kyso_masks {w} {
+    set out {}
+    foreach c [winfo children $w] {
+        if {[winfo class $c] in {Entry TEntry}} { lappend out [$c cget -show] }
+        set out [concat $out [kyso_masks $c]]
     }
+    return $out
 }
-set m
+kyso_masks .
 """
 
 # Runs each Tcl script of argv in the open dialog's interpreter; prints, for each, its result

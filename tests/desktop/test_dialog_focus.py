@@ -36,7 +36,9 @@ dialog.cancel()
 """
 
 
-@pytest.mark.parametrize(("state", "expected"), [("sign-single", "Entry"), ("pinpad", "Kysoagent")])
+@pytest.mark.parametrize(
+    ("state", "expected"), [("sign-single", "TEntry"), ("pinpad", "Kysoagent")]
+)
 def test_the_dialog_reports_the_keyboard_in_its_pin_field(
     xvfb: str, state: str, expected: str
 ) -> None:

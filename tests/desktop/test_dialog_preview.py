@@ -172,12 +172,12 @@ def test_the_dialog_shows_the_stamps_page_and_opens_the_document_in_the_viewer(
             # X keeps that state as it was, so it is not checked.)
             # Keyboard only: Shift+Tab from the PIN field reaches the button, Space presses it.
             xdotool(xvfb, "key", "shift+Tab")
-            assert focus_class(xvfb) == "Button"
+            assert focus_class(xvfb) == "TButton"
             xdotool(xvfb, "key", "space")
             assert opened(record, 2) == [path, path]
             # Enter still signs (back in the PIN field).
             xdotool(xvfb, "key", "Tab")
-            assert focus_class(xvfb) == "Entry"
+            assert focus_class(xvfb) == "TEntry"
             xdotool(xvfb, "type", "--delay", "20", PIN)
             xdotool(xvfb, "key", "Return")
         finally:

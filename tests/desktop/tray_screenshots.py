@@ -406,12 +406,13 @@ class TrayDesktop:
         self.screen.focus(window)
         return window
 
-    def pick_file(self, path: Path, lang: Lang) -> None:
-        """In the sign or check window: Choose…, type the path into Tk's file dialog."""
+    def pick_file(self, path: Path, lang: Lang, *, several: bool = False) -> None:
+        """In the sign or check window: Choose…, type the path into Tk's file dialog. The sign
+        window's dialog takes several files, a Tcl list: the path in braces (it has a space)."""
         title = text("tray_choose_pdf", lang)
         self.screen.keys("Tab", "space")  # the first widget is the Choose button
         self.screen.focus(self.screen.wait(title, "the file dialog"))
-        self.screen.type(str(path))
+        self.screen.type(f"{{{path}}}" if several else str(path))
         self.screen.keys("Return")
         self.screen.wait_gone(title, "the file dialog closed")
 
@@ -446,7 +447,7 @@ def shoot_ready(desk: TrayDesktop, folder: Path, lang: Lang, tray: bool = True) 
 
         sign_title = text("tray_sign_title", lang)
         desk.choose(icon, MENU_SIGN, sign_title)
-        desk.pick_file(source, lang)
+        desk.pick_file(source, lang, several=True)
         screen.keys("Tab", "Tab", "space")  # the second appearance: personal signature
         window = screen.wait(sign_title, "the Sign a PDF window")
         written.append(screen.shoot(window.box, folder / f"sign-pdf-{lang.value}.png"))

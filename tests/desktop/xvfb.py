@@ -42,10 +42,13 @@ def virtual_display(screen: str = SCREEN) -> Iterator[str]:
 
 
 def xdotool(display: str, *args: str) -> str:
-    """What ``xdotool ARGS`` prints on ``display`` (empty when it finds nothing)."""
+    """What ``xdotool ARGS`` prints on ``display`` (empty when it finds nothing).
+
+    In a UTF-8 locale: without one, ``type`` stops at the first letter beyond ASCII (a
+    Vietnamese file name)."""
     done = subprocess.run(
         ["xdotool", *args],
-        env={"DISPLAY": display, "PATH": "/usr/bin:/bin"},
+        env={"DISPLAY": display, "PATH": "/usr/bin:/bin", "LC_ALL": "C.UTF-8"},
         capture_output=True,
         text=True,
         timeout=20,

@@ -17,6 +17,7 @@ pytestmark = pytest.mark.integration
 
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "bench_sign.py"
 BENCH_PDF = BENCH.with_name("bench_pdf.py")
+BENCH_PDF_BATCH = BENCH.with_name("bench_pdf_batch.py")
 BENCH_START = BENCH.with_name("bench_start.py")
 BENCH_XML = BENCH.with_name("bench_xml.py")
 BUDGET_LINE = re.compile(r"^\[\d\] .+ budget .+ (PASS|MISS)$")
@@ -73,6 +74,18 @@ def test_pdf_bench_quick_runs_and_reports_every_figure_with_its_ratio() -> None:
     [budget] = budget_lines(done.stdout)
     assert budget.startswith("[3] /v1/pdf/sign 20 MB invisible"), budget
     assert "every signed PDF above" in done.stdout
+
+
+def test_pdf_batch_bench_quick_times_twenty_singles_and_one_batch() -> None:
+    done = run_quick(BENCH_PDF_BATCH)
+    rows = done.stdout.splitlines()
+    singles = next(row for row in rows if row.startswith("20 x /v1/pdf/sign "))
+    batch = next(row for row in rows if row.startswith("1 x /v1/pdf/sign/batch "))
+    assert "1.00 x (baseline)" in singles, singles
+    assert " x" in batch, batch
+    [budget] = budget_lines(done.stdout)
+    assert budget.startswith("[1] /v1/pdf/sign/batch of 20 vs 20 singles"), budget
+    assert "every signed PDF above (40)" in done.stdout
 
 
 def test_start_bench_quick_reports_start_up_memory_and_idle_cpu() -> None:

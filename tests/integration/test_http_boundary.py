@@ -313,7 +313,8 @@ def agent_without_token(empty_hsm: object, tmp_path: Path) -> Iterator[AgentProc
     from agent.testing.softhsm import SoftHsm
 
     assert isinstance(empty_hsm, SoftHsm)
-    running = start_agent(tmp_path, empty_hsm)
+    # Asking for the token and waiting is tests/integration/test_wait_for_token.py's.
+    running = start_agent(tmp_path, empty_hsm, policy={"wait_for_token": False})
     yield running
     running.stop()
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import concurrent.futures
 import hashlib
 import os
 import shutil
@@ -33,7 +34,7 @@ from agent.token import Isolation, TokenService, WorkerLimits, channel
 from agent.token.calls import Report, sign_request, typed_signatures
 from agent.token.models import Inventory
 from agent.token.process import deadline
-from tests.conftest import PIN, AgentProcess, Response, start_agent
+from tests.conftest import PIN, AgentProcess, Response, eventually, start_agent
 from tests.faultshim import FaultControl, build_shim
 from tests.verify import b64, der, digest_of, sign_body, verify_with_cryptography
 
@@ -247,19 +248,24 @@ def move_token_away(hsm: SoftHsm, where: Path) -> Path:
     return token_dir
 
 
-def test_token_pulled_out_before_consent_then_plugged_back(
+def test_token_pulled_out_before_consent_waits_for_it_to_be_plugged_back(
     direct: AgentProcess, res: Hsm, tmp_path: Path
 ) -> None:
     assert_signed(*sign(direct, res.rsa, "trước khi rút"), res.rsa)
     home = move_token_away(res.hsm, tmp_path / "away")
-    try:
-        response, _ = sign(direct, res.rsa, "đã rút")
-        assert response.error_code == "TOKEN_NOT_PRESENT"
-        assert direct.prompts() == []
-    finally:
-        shutil.move(tmp_path / "away", home)
-    # No restart of the agent: the next request sees the token again.
-    assert_signed(*sign(direct, res.rsa, "cắm lại"), res.rsa)
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        try:
+            pending = pool.submit(sign, direct, res.rsa, "đã rút")
+            eventually(
+                lambda: [p for p in direct.prompts() if p["action"] == "wait-token"] or None,
+                20,
+                "the agent to ask for the token",
+            )
+        finally:
+            shutil.move(tmp_path / "away", home)
+        # No restart of the agent: the waiting request sees the token again and goes on.
+        assert_signed(*pending.result(timeout=30), res.rsa)
+    assert [p["action"] for p in direct.prompts()] == ["wait-token", "sign"]
 
 
 def test_token_pulled_out_while_the_user_is_asked(

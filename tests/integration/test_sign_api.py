@@ -235,7 +235,10 @@ def test_certificate_not_on_token(fresh: AgentProcess, token: SessionToken) -> N
     stranger = token.ca.cert  # a real certificate, but no private key on the token
     response = fresh.post("/v1/sign", sign_body(digest_of(b"x"), stranger))
     assert (response.status, response.error_code) == (404, "CERTIFICATE_NOT_FOUND")
-    assert fresh.prompts() == []
+    # The user was asked to plug in the token holding it (for the prompt timeout), never to sign.
+    [wait] = fresh.prompts()
+    assert wait["action"] == "wait-token"
+    assert wait["certificate"] == stranger.subject.rfc4514_string()
 
 
 def test_expired_certificate_is_refused_before_asking(

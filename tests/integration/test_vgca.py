@@ -25,6 +25,7 @@ from asn1crypto import cms
 from cryptography import x509
 
 from tests.conftest import PIN, AgentProcess, SessionToken, run_cli, start_agent, start_vgca_agent
+from tests.pdf_corpus import certified
 from tests.pdftools import NssDb, page_text, pyhanko_bottom_line, sample_pdf
 from tests.verify import openssl_cms_verify, verify_with_cryptography
 from tests.vgca_portal import Site, serving
@@ -493,27 +494,211 @@ def test_verify_pdf_reports_signatures(agent_: AgentProcess, portal: Site) -> No
     assert agent_.prompts() == []
 
 
-def test_sign_file_signs_each_file_in_order(agent_: AgentProcess, portal: Site) -> None:
-    portal.documents["a.pdf"] = sample_pdf(text="Tep A")
-    portal.documents["b.pdf"] = sample_pdf(text="Tep B")
-    agent_.script({"approved": True, "pin": PIN}, {"approved": False})
+# --- SignFile with several files: one question, one PIN -------------------------------------
+
+
+def files_message(portal: Site, names: list[str], **fields: Any) -> dict[str, Any]:
+    """SignFile for ``/docs/<name>`` of the portal, FileIDs 1, 2 …, uploaded to ``/upload``."""
+    return {
+        "FileUploadHandler": portal.url("/upload"),
+        "Files": [
+            {"FileID": index + 1, "FileName": name, "URL": portal.url(f"/docs/{name}")}
+            for index, name in enumerate(names)
+        ],
+        **fields,
+    }
+
+
+def statuses(reply: dict[str, Any]) -> list[tuple[Any, int]]:
+    return [(f["FileID"], f["Status"]) for f in reply["Files"]]
+
+
+def test_sign_file_signs_every_file_after_one_question_and_uploads_each(
+    agent_: AgentProcess, portal: Site, token: SessionToken, nss: NssDb, tmp_path: Path
+) -> None:
+    names = ["Quyết định 12.pdf", "Tờ trình 7.pdf", "Phụ lục.pdf"]
+    for index, name in enumerate(names):
+        portal.documents[name] = sample_pdf(pages=index + 1, text=f"Van ban {index + 1}")
+    agent_.script({"approved": True, "pin": PIN, "certificate": LEADER})
+    message = files_message(
+        portal, names, SessionId="phien-7", MetaData=[{"Key": "DocId", "Value": 9}]
+    )
+    reply = call(agent_, "SignFile", message, portal.origin)
+    assert reply["Status"] == 0, reply
+    assert statuses(reply) == [(1, 0), (2, 0), (3, 0)]
+    assert [f["FileName"] for f in reply["Files"]] == [
+        "signed-1.pdf",
+        "signed-2.pdf",
+        "signed-3.pdf",
+    ]
+    assert {f["FileServer"] for f in reply["Files"]} == {"fs-01"}
+    # One question listing every file with its SHA-256, in order; then the progress.
+    [question] = [p for p in agent_.prompts() if p["action"] == "sign"]
+    assert [(d["name"], d["digest"]) for d in question["documents"]] == [
+        (name, hashlib.sha256(portal.documents[name]).hexdigest()) for name in names
+    ]
+    assert agent_.activity_updates() == [
+        *({"done": i, "current": name} for i, name in enumerate(names)),
+        {"done": 3},
+    ]
+    assert len(portal.uploads) == 3
+    for index, (name, upload) in enumerate(zip(names, portal.uploads, strict=True)):
+        assert (upload["aspnet_filename"], upload["php_filename"]) == (name, name)
+        assert (upload["SessionId"], upload["DocId"]) == ("phien-7", "9")
+        signed = portal.documents[f"signed-{index + 1}.pdf"]
+        assert signed.startswith(portal.documents[name]), "incremental update"
+        assert pyhanko_bottom_line(signed, token.ca.cert) == [True]
+        [block] = nss.pdfsig(signed, tmp_path)
+        assert "Signature is Valid" in block and "Certificate is Trusted" in block
+        assert LEADER in block
+    assert pending(agent_) == []
+
+
+def test_stop_signs_and_uploads_those_done_and_the_rest_are_cancelled(
+    agent_: AgentProcess, portal: Site, token: SessionToken, nss: NssDb, tmp_path: Path
+) -> None:
+    names = [f"Văn bản {n}.pdf" for n in range(1, 9)]
+    for number, name in enumerate(names, 1):
+        portal.documents[name] = sample_pdf(text=f"Van ban {number}")
+    agent_.script({"approved": True, "pin": PIN})
+    # Stop once the second has begun (the prompter is a process of its own: its Stop may reach
+    # the agent a document or two later, never before).
+    agent_.script_activities({"stopAt": 1})
+    reply = call(agent_, "SignFile", files_message(portal, names), portal.origin)
+    codes = [status for _, status in statuses(reply)]
+    done = codes.count(0)
+    assert 2 <= done < len(names), reply
+    assert codes == [0] * done + [4] * (len(names) - done), "the signed ones, then the rest"
+    assert reply["Status"] == 4
+    assert reply["Error"] == reply["Message"] == reply["Files"][done]["Message"]
+    assert "Dừng" in reply["Message"]
+    assert len(portal.uploads) == done
+    for name, upload in zip(names, portal.uploads, strict=False):
+        assert upload["aspnet_filename"] == name
+        signed = upload["uploadfile"]
+        assert pyhanko_bottom_line(signed, token.ca.cert) == [True]
+        [block] = nss.pdfsig(signed, tmp_path)
+        assert "Signature is Valid" in block
+    assert len([p for p in agent_.prompts() if p["action"] == "sign"]) == 1
+
+
+def test_a_cancelled_question_answers_each_file_and_nothing_is_uploaded(
+    agent_: AgentProcess, portal: Site
+) -> None:
+    for name in ("a.pdf", "b.pdf", "c.pdf"):
+        portal.documents[name] = sample_pdf()
+    agent_.script({"approved": False})
     reply = call(
-        agent_,
-        "SignFile",
-        {
-            "FileUploadHandler": portal.url("/upload"),
-            "Files": [
-                {"FileID": 1, "FileName": "A.pdf", "URL": portal.url("/docs/a.pdf")},
-                {"FileID": "b", "FileName": "B.pdf", "URL": portal.url("/docs/b.pdf")},
-                {"FileID": 3, "FileName": "C.pdf", "URL": portal.url("/docs/a.pdf")},
-            ],
-        },
-        portal.origin,
+        agent_, "SignFile", files_message(portal, ["a.pdf", "b.pdf", "c.pdf"]), portal.origin
     )
     assert reply["Status"] == 4
-    assert [(f["FileID"], f["Status"]) for f in reply["Files"]] == [(1, 0), ("b", 4), (3, 16)]
-    assert [p["documents"][0]["name"] for p in agent_.prompts()] == ["A.pdf", "B.pdf"]
-    assert len(portal.uploads) == 1
+    assert statuses(reply) == [(1, 4), (2, 4), (3, 4)]
+    assert portal.uploads == []
+    assert len(agent_.prompts()) == 1
+
+
+@pytest.mark.parametrize(
+    ("second", "status"),
+    [("missing.pdf", 13), ("locked.pdf", 1)],
+    ids=["not-found", "certified-no-changes"],
+)
+def test_a_file_that_cannot_be_fetched_or_signed_is_named_and_none_is_signed(
+    agent_: AgentProcess, portal: Site, token: SessionToken, second: str, status: int
+) -> None:
+    portal.documents["first.pdf"] = sample_pdf()
+    portal.documents["third.pdf"] = sample_pdf()
+    portal.documents["locked.pdf"] = certified(token.ca, 1)  # its author allows no change
+    agent_.script({"approved": True, "pin": PIN})
+    reply = call(
+        agent_, "SignFile", files_message(portal, ["first.pdf", second, "third.pdf"]), portal.origin
+    )
+    assert statuses(reply) == [(1, 16), (2, status), (3, 16)]
+    assert reply["Status"] == status
+    assert second in reply["Files"][0]["Message"] and second in reply["Files"][2]["Message"]
+    assert agent_.prompts() == [], "refused before anyone is asked"
+    assert portal.uploads == []
+
+
+def test_after_a_failed_upload_the_other_signed_files_are_kept_without_trying(
+    agent_: AgentProcess, portal: Site, token: SessionToken
+) -> None:
+    names = ["one.pdf", "two.pdf", "three.pdf"]
+    for name in names:
+        portal.documents[name] = sample_pdf()
+    agent_.script({"approved": True, "pin": PIN})
+    message = {**files_message(portal, names), "FileUploadHandler": portal.url("/broken-upload")}
+    reply = call(agent_, "SignFile", message, portal.origin)
+    assert statuses(reply) == [(1, 14), (2, 14), (3, 14)]
+    posts = [hit for hit in portal.hits if hit[0] == "POST"]
+    assert len(posts) == 2, "the first upload and its one retry; no try for the others"
+    kept = pending(agent_)
+    assert len(kept) == 3
+    for result in reply["Files"]:
+        assert any(k.relative_to(agent_.data_dir).as_posix() in result["Message"] for k in kept)
+    assert "one.pdf" in reply["Files"][1]["Message"], "says whose upload failed"
+    for path in kept:
+        assert pyhanko_bottom_line(path.read_bytes(), token.ca.cert) == [True]
+        path.unlink()
+
+
+def test_more_than_fifty_files_are_refused_before_anything(
+    agent_: AgentProcess, portal: Site
+) -> None:
+    agent_.script({"approved": True, "pin": PIN})
+    names = [f"f{n}.pdf" for n in range(51)]
+    reply = call(agent_, "SignFile", files_message(portal, names), portal.origin)
+    assert reply["Status"] == 1, reply
+    assert "50" in reply["Message"]
+    assert portal.hits == [] and agent_.prompts() == []
+
+
+def test_files_of_two_origins_get_a_question_each_and_the_list_is_bounded_in_size(
+    token: SessionToken, portal: Site, foreign: Site, tmp_path: Path
+) -> None:
+    """The question names the one origin its documents come from: the portal's own files in
+    one, the other site's in another. The files of one question are at most max_pdf_bytes
+    together."""
+    limit = 1024 * 1024
+    running = start_vgca_agent(
+        tmp_path, token.hsm, portal.origin, foreign.origin, max_pdf_bytes=limit
+    )
+    try:
+        for site, name in ((portal, "own-1.pdf"), (portal, "own-2.pdf"), (foreign, "far.pdf")):
+            site.documents[name] = sample_pdf(text=name)
+        foreign.documents["far-2.pdf"] = sample_pdf(text="far 2")
+        running.script({"approved": True, "pin": PIN}, {"approved": True, "pin": PIN})
+        message = {
+            "FileUploadHandler": portal.url("/upload"),
+            "Files": [
+                {"FileID": 1, "URL": portal.url("/docs/own-1.pdf")},
+                {"FileID": 2, "URL": portal.url("/docs/own-2.pdf")},
+                {"FileID": 3, "URL": foreign.url("/docs/far.pdf")},
+                {"FileID": 4, "URL": foreign.url("/docs/far-2.pdf")},
+            ],
+        }
+        reply = call(running, "SignFile", message, portal.origin)
+        assert reply["Status"] == 0, reply
+        assert statuses(reply) == [(1, 0), (2, 0), (3, 0), (4, 0)]
+        first, second = [p for p in running.prompts() if p["action"] == "sign"]
+        assert [d["name"] for d in first["documents"]] == ["own-1.pdf", "own-2.pdf"]
+        assert all("from" not in d for d in first["documents"])
+        assert [d["name"] for d in second["documents"]] == ["far.pdf", "far-2.pdf"]
+        assert {d["from"] for d in second["documents"]} == {foreign.origin}
+        for upload in portal.uploads[-4:]:
+            assert pyhanko_bottom_line(upload["uploadfile"], token.ca.cert) == [True]
+
+        # Each file fits; together they do not: the one past the limit says so, none is signed.
+        half = sample_pdf(filler=limit * 6 // 10)
+        portal.documents["half-1.pdf"] = portal.documents["half-2.pdf"] = half
+        running.script({"approved": True, "pin": PIN})
+        reply = call(
+            running, "SignFile", files_message(portal, ["half-1.pdf", "half-2.pdf"]), portal.origin
+        )
+        assert statuses(reply) == [(1, 16), (2, 15)]
+        assert str(limit) in reply["Files"][1]["Message"]
+        assert running.prompts() == []
+    finally:
+        running.stop()
 
 
 def test_policy_can_turn_the_vgca_port_off(token: SessionToken, tmp_path: Path) -> None:

@@ -27,7 +27,13 @@ from cryptography import x509
 from agent.testing.softhsm import SoftHsm
 from tests.conftest import PIN, PORTAL, AgentProcess, SessionToken, start_agent
 from tests.integration.conftest import layer_socket
-from tests.pdftools import NssDb, assert_pdf_signatures_valid, sample_pdf, signature_png
+from tests.pdftools import (
+    NssDb,
+    assert_pdf_signatures_valid,
+    pyhanko_bottom_line,
+    sample_pdf,
+    signature_png,
+)
 from tests.verify import assert_cms_verifies, b64, verify_with_cryptography
 from tests.xmlsig import GENERIC, INVOICE, assert_judges_accept, numbered_invoice
 
@@ -273,6 +279,62 @@ def test_xml_items_are_signed_after_one_question(
         assert_judges_accept(base64.b64decode(result["data"]), token.ca.cert)
     [question] = layer_agent.prompts()
     assert len(question["documents"]) == 3
+
+
+def test_pdf_items_are_signed_after_one_question_and_one_pin(
+    layer_agent: AgentProcess, token: SessionToken, nss: NssDb, tmp_path: Path
+) -> None:
+    layer_agent.script({"approved": True, "pin": PIN, "certificate": CLERK})
+    pdfs = [sample_pdf(pages=n, text=f"Van ban {n}") for n in (1, 2, 3)]
+    placed = json.dumps({"page": 1, "llx": 300, "lly": 80, "urx": 500, "ury": 160})
+    items = [
+        json.dumps({"data": b64(pdfs[0]), "type": "pdf", "sigOptions": placed}),
+        json.dumps({"data": b64(pdfs[1]), "type": "pdf", "sigOptions": "null"}),
+        json.dumps({"data": b64(pdfs[2]), "type": "pdf", "sigOptions": placed}),
+    ]
+
+    async def calls(page: Plugin) -> tuple[str, str]:
+        return await page.call(10, json.dumps(items), "", "1", "1")
+
+    answer, _ = talk(layer_agent, calls)
+    results = [json.loads(r) for r in json.loads(answer)]
+    assert [(r["code"], r["type"]) for r in results] == [(0, "pdf")] * 3, results
+    [question] = [p for p in layer_agent.prompts() if p["action"] == "sign"]
+    assert [d["digest"] for d in question["documents"]] == [
+        hashlib.sha256(pdf).hexdigest() for pdf in pdfs
+    ]
+    assert layer_agent.activity_updates()[-1] == {"done": 3}
+    for original, result in zip(pdfs, results, strict=True):
+        signed = base64.b64decode(result["data"])
+        assert signed.startswith(original)
+        assert_pdf_signatures_valid(signed, nss, token.ca.cert, tmp_path)
+        assert CLERK in nss.pdfsig(signed, tmp_path)[0]
+
+
+def test_stop_returns_the_pdf_items_signed_and_the_rest_as_cancelled(
+    layer_agent: AgentProcess, token: SessionToken
+) -> None:
+    layer_agent.script({"approved": True, "pin": PIN})
+    # Stop once the second has begun (the prompter is a process of its own: its Stop may reach
+    # the agent a document or two later, never before).
+    layer_agent.script_activities({"stopAt": 1})
+    items = [
+        json.dumps({"data": b64(sample_pdf(text=f"Van ban {n}")), "type": "pdf"}) for n in range(8)
+    ]
+
+    async def calls(page: Plugin) -> tuple[str, str]:
+        return await page.call(10, json.dumps(items), "", "1", "1")
+
+    answer, _ = talk(layer_agent, calls)
+    results = [json.loads(r) for r in json.loads(answer)]
+    codes = [r["code"] for r in results]
+    done = codes.count(0)
+    assert 2 <= done < len(items), codes
+    assert codes == [0] * done + [11] * (len(items) - done), "the signed ones, then the rest"
+    assert all("Dừng" in r["error"] for r in results[done:])
+    for result in results[:done]:
+        assert pyhanko_bottom_line(base64.b64decode(result["data"]), token.ca.cert) == [True]
+    assert len([p for p in layer_agent.prompts() if p["action"] == "sign"]) == 1
 
 
 def test_hash_and_data_items_as_portals_send_them(

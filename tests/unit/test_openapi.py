@@ -57,10 +57,13 @@ from agent.protocol import (
     MAX_BATCH_ITEMS,
     MAX_DOCUMENT_NAME,
     MAX_IMAGE_BYTES,
+    MAX_PDF_BATCH,
     MAX_TEXT,
     BatchSignResponse,
     CertificateResponse,
     CmsSignResponse,
+    PdfBatchSignRequest,
+    PdfBatchSignResponse,
     PdfSignRequest,
     PdfSignResponse,
     PdfVerifyRequest,
@@ -78,6 +81,7 @@ from agent.protocol import (
     parse_batch_sign_request,
     parse_certificates_request,
     parse_cms_sign_request,
+    parse_pdf_batch_sign_request,
     parse_pdf_sign_request,
     parse_pdf_verify_request,
     parse_sign_request,
@@ -105,6 +109,9 @@ PARSERS: dict[str, Parser] = {
     "/v1/sign/batch": parse_batch_sign_request,
     # As on an agent with a configured TSA: the examples' B-T then parses without 'tsaUrl'.
     "/v1/pdf/sign": functools.partial(parse_pdf_sign_request, default_tsa="http://tsa.example/"),
+    "/v1/pdf/sign/batch": functools.partial(
+        parse_pdf_batch_sign_request, default_tsa="http://tsa.example/"
+    ),
     "/v1/cms/sign": parse_cms_sign_request,
     "/v1/pdf/verify": parse_pdf_verify_request,
     "/v1/xml/sign": parse_xml_sign_request,
@@ -115,6 +122,10 @@ PARSERS: dict[str, Parser] = {
 #: Requests whose fields exclude one another (``signId`` only with ``enveloped``, ``parentId``
 #: or ``parentXpath``): their examples use every property between them, not each one.
 SEVERAL_EXAMPLES = {"/v1/xml/sign", "/v1/xml/sign/batch"}
+
+#: Fields a parsed request leaves unset by design: a batch's certificate is the batch's, not
+#: each document's.
+UNSET_BY_DESIGN = {"/v1/pdf/sign/batch": re.compile(r"documents\.\d+\.certificate")}
 
 #: Request media types other than JSON alone.
 MEDIA_TYPES = {"/v1/pdf/sign": {"application/json", "multipart/form-data"}}
@@ -142,6 +153,7 @@ EXPECTED_CODES = {
     ("post", "/v1/sign"): _CHECKS | _BODY | _SIGNING,
     ("post", "/v1/sign/batch"): _CHECKS | _BODY | _SIGNING,
     ("post", "/v1/pdf/sign"): _CHECKS | _BODY | _SIGNING | {"SIGNING_FAILED"},
+    ("post", "/v1/pdf/sign/batch"): _CHECKS | _BODY | _SIGNING | {"SIGNING_FAILED"},
     ("post", "/v1/cms/sign"): _CHECKS | _BODY | _SIGNING | {"SIGNING_FAILED"},
     # No prompt, no token: only the request itself can be wrong.
     ("post", "/v1/pdf/verify"): _CHECKS | _BODY,
@@ -153,6 +165,7 @@ EXPECTED_CODES = {
 #: Operations whose size limit is ``max_pdf_bytes`` (on the PDF), not ``max_body_bytes``.
 PDF_SIZED = {
     "/v1/pdf/sign",
+    "/v1/pdf/sign/batch",
     "/v1/pdf/verify",
     "/v1/xml/sign",
     "/v1/xml/sign/batch",
@@ -384,7 +397,8 @@ def test_request_example_uses_every_property_and_parses(spec: Spec, path: str) -
     assert set(example) == set(schema["properties"])
     parsed = PARSERS[path](example)
     # A field the parser reads but the spec lacks would stay unset here.
-    assert unset_fields(parsed) == []
+    by_design = UNSET_BY_DESIGN.get(path, re.compile("(?!)"))
+    assert [name for name in unset_fields(parsed) if not by_design.fullmatch(name)] == []
 
 
 @pytest.mark.parametrize("path", sorted(PARSERS))
@@ -462,6 +476,72 @@ def test_batch_mixing_hash_algorithms_is_accepted_as_documented(spec: Spec) -> N
     assert first["hashAlgorithm"] != sha384["hashAlgorithm"]
     parsed = parse_batch_sign_request({"items": [first, sha384]})
     assert [i.algorithm.value for i in parsed.items] == [first["hashAlgorithm"], "SHA-384"]
+
+
+def test_pdf_batch_documents_are_what_the_parser_reads(spec: Spec) -> None:
+    documents = request_schema(spec, "/v1/pdf/sign/batch")["properties"]["documents"]
+    document = resolve(spec, documents["items"])
+    assert document["additionalProperties"] is False
+    example = request_example(spec, "/v1/pdf/sign/batch")
+    assert set().union(*example["documents"]) == set(document["properties"])
+    assert document["examples"] == [example["documents"][1]]
+    full = example["documents"][1]
+    for missing in document["required"]:
+        trimmed = {k: v for k, v in full.items() if k != missing}
+        with pytest.raises(BadRequest, match=f"documents.0.{missing}"):
+            parse_pdf_batch_sign_request({"documents": [trimmed]})
+    # The batch's own options, a stray field or a PIN: refused in a document.
+    for field in ("certificate", "level", "tsaUrl", "unexpected", *PIN_LIKE_FIELDS):
+        assert field not in document["properties"]
+        with pytest.raises(BadRequest, match=f"documents.0.{field}"):
+            parse_pdf_batch_sign_request({"documents": [{**full, field: "1234"}]})
+    for name, node in document["properties"].items():
+        if allows_null(spec, node):
+            parse_pdf_batch_sign_request({"documents": [{**full, name: None}]})
+        else:
+            with pytest.raises(BadRequest, match=f"documents.0.{name}"):
+                parse_pdf_batch_sign_request({"documents": [{**full, name: None}]})
+    assert "PIN" in document["description"]
+
+
+def test_pdf_batch_size_is_the_parser_limit(spec: Spec) -> None:
+    documents = request_schema(spec, "/v1/pdf/sign/batch")["properties"]["documents"]
+    assert (documents["minItems"], documents["maxItems"]) == (1, MAX_PDF_BATCH)
+    answered = answer_schema(spec, "post", "/v1/pdf/sign/batch")
+    assert resolve(spec, answered)["properties"]["documents"]["maxItems"] == MAX_PDF_BATCH
+    document = {"pdf": request_example(spec, "/v1/pdf/sign/batch")["documents"][0]["pdf"]}
+    largest = parse_pdf_batch_sign_request({"documents": [document] * MAX_PDF_BATCH})
+    assert len(largest.documents) == MAX_PDF_BATCH
+    for count in (0, MAX_PDF_BATCH + 1):
+        with pytest.raises(BadRequest, match="documents"):
+            parse_pdf_batch_sign_request({"documents": [document] * count})
+
+
+@pytest.mark.parametrize("name", ["reason", "location", "appearance"])
+def test_a_documents_own_option_replaces_the_batchs_as_documented(spec: Spec, name: str) -> None:
+    described = resolve(spec, schema_named(spec, "PdfBatchDocument"))["properties"][name]
+    assert "Omitted: the batch's" in described["description"]
+    assert (
+        f"own `{name}` replaces it"
+        in (request_schema(spec, "/v1/pdf/sign/batch")["properties"][name]["description"])
+    )
+    example = request_example(spec, "/v1/pdf/sign/batch")
+    own = example["documents"][1][name]
+    assert own != example[name]
+    bare = {"pdf": example["documents"][0]["pdf"]}
+    request = PARSERS["/v1/pdf/sign/batch"](
+        {
+            **example,
+            "documents": [bare, {**bare, name: own}, {**bare, name: None}],
+        }
+    )
+    assert isinstance(request, PdfBatchSignRequest)
+    shared, replaced, unset = (getattr(d.options, name) for d in request.documents)
+    if name == "appearance":
+        assert (shared, replaced) == (parse_appearance(example[name]), parse_appearance(own))
+        assert unset.profile is Profile.INVISIBLE
+    else:
+        assert (shared, replaced, unset) == (example[name], own, None)
 
 
 @pytest.mark.parametrize("path", sorted(PARSERS))
@@ -622,13 +702,19 @@ class Asked(Exception):
 class NoTokens:
     """A token layer that no request here may reach."""
 
-    async def inventory(self) -> Inventory:
+    async def inventory(self, *, rescan: bool = False) -> Inventory:
         raise Asked
 
     async def pin_state(self, *_args: Any) -> PinState:
         raise Asked
 
-    async def sign(self, *_args: Any) -> list[bytes]:
+    async def sign(self, *_args: Any, **_kwargs: Any) -> list[bytes]:
+        raise Asked
+
+    async def sign_held(self, *_args: Any) -> list[bytes]:
+        raise Asked
+
+    async def release(self, *_args: Any) -> None:
         raise Asked
 
 
@@ -639,6 +725,17 @@ async def test_pdf_sign_example_passes_every_check_made_before_the_prompt(spec: 
     assert request.options.appearance.profile is not Profile.INVISIBLE
     with pytest.raises(Asked):
         await service.sign_pdf(ADMITTED, request)
+
+
+async def test_pdf_batch_example_passes_every_check_made_before_the_prompt(spec: Spec) -> None:
+    request = parse_pdf_batch_sign_request(request_example(spec, "/v1/pdf/sign/batch"))
+    tsa = request.documents[0].options.tsa_url
+    service = SigningService(NoTokens(), cast(Prompter, None), tsa_url=tsa)
+    profiles = {d.options.appearance.profile for d in request.documents}
+    assert Profile.INVISIBLE not in profiles
+    assert len(profiles) == len(request.documents)  # each document its own stamp
+    with pytest.raises(Asked):
+        await service.sign_pdf_batch(ADMITTED, request)
 
 
 def test_pdf_verify_example_is_a_pdf(spec: Spec) -> None:
@@ -734,6 +831,13 @@ WIRE: dict[tuple[str, str], dict[str, Any]] = {
         (b"s1", b"s2"), ("ES384", "ES384"), _CERT
     ).to_wire(),
     ("post", "/v1/pdf/sign"): PdfSignResponse(b"%PDF-1.7 signed", _CERT).to_wire(),
+    # Signing the second of three failed: the first comes back, and what went wrong.
+    ("post", "/v1/pdf/sign/batch"): PdfBatchSignResponse(
+        ("QĐ 1.pdf", None, "QĐ 3.pdf"),
+        (b"%PDF-1.7 signed",),
+        _CERT,
+        error=errors.SigningFailed("the time-stamping authority did not answer"),
+    ).to_wire(Lang.EN),
     ("post", "/v1/cms/sign"): CmsSignResponse(b"\x30\x80cms", _CERT).to_wire(),
     ("post", "/v1/pdf/verify"): verify_wire(VerificationReport((_CHECKED, _UNREADABLE))),
     ("post", "/v1/xml/verify"): XmlVerifyResponse(XmlVerificationReport(()), "").to_wire(),
@@ -745,7 +849,7 @@ WIRE: dict[tuple[str, str], dict[str, Any]] = {
 
 
 #: Response fields that are sent only in some cases (samples above include them).
-OPTIONAL_IN_RESPONSE = {"/v1/sign/batch": {"signatureAlgorithm"}}
+OPTIONAL_IN_RESPONSE = {"/v1/sign/batch": {"signatureAlgorithm"}, "/v1/pdf/sign/batch": {"error"}}
 
 
 def test_batch_response_omits_the_common_algorithm_when_items_differ() -> None:
@@ -762,12 +866,21 @@ def check_fields(
     optional: frozenset[str] = frozenset(),
 ) -> None:
     """Every object in ``value`` has exactly the properties of its schema, each one required
-    (but ``optional``, at the top); arrays are checked item by item, constants by value."""
+    (but ``optional``, at the top, which may also be left out); arrays are checked item by
+    item, constants by value, a ``oneOf`` by the branch of the value's properties."""
     schema = resolve(spec, node)
+    if "oneOf" in schema:
+        assert isinstance(value, dict), where
+        [schema] = [
+            branch
+            for branch in map(functools.partial(resolve, spec), schema["oneOf"])
+            if set(branch["properties"]) == set(value)
+        ]
     if "const" in schema:
         assert value == schema["const"], where
     if isinstance(value, dict):
-        assert set(schema["properties"]) == set(value), where
+        assert set(value) <= set(schema["properties"]), where
+        assert set(schema["properties"]) - set(value) <= optional, where
         assert set(schema["required"]) == set(value) - optional, where
         for name, inner in value.items():
             check_fields(spec, schema["properties"][name], inner, f"{where}.{name}")
@@ -801,7 +914,9 @@ def test_every_json_object_answer_has_a_wire_sample_here(spec: Spec) -> None:
 @pytest.mark.parametrize(("method", "path"), sorted(WIRE))
 def test_response_schema_has_exactly_the_fields_sent(spec: Spec, method: str, path: str) -> None:
     optional = frozenset(OPTIONAL_IN_RESPONSE.get(path, set()))
-    check_fields(spec, answer_schema(spec, method, path), WIRE[method, path], path, optional)
+    schema = resolve(spec, answer_schema(spec, method, path))
+    assert set(WIRE[method, path]) == set(schema["properties"])  # the samples send them all
+    check_fields(spec, schema, WIRE[method, path], path, optional)
 
 
 @pytest.mark.parametrize(("method", "path"), sorted(WIRE))
@@ -824,15 +939,37 @@ def test_response_examples_have_exactly_the_fields_sent(spec: Spec) -> None:
         ("SignResponse", ("post", "/v1/sign")),
         ("BatchSignResponse", ("post", "/v1/sign/batch")),
         ("PdfSignResponse", ("post", "/v1/pdf/sign")),
+        ("PdfBatchSignResponse", ("post", "/v1/pdf/sign/batch")),
         ("CmsSignResponse", ("post", "/v1/cms/sign")),
         ("PdfVerifyReport", ("post", "/v1/pdf/verify")),
         ("XmlSignResponse", ("post", "/v1/xml/sign")),
         ("XmlBatchSignResponse", ("post", "/v1/xml/sign/batch")),
     ]:
+        optional = frozenset(OPTIONAL_IN_RESPONSE.get(key[1], set()))
         for example in schemas[name]["examples"]:
-            assert set(example) == set(WIRE[key]), name
-            optional = frozenset(OPTIONAL_IN_RESPONSE.get(key[1], set()))
+            assert set(WIRE[key]) - optional <= set(example) <= set(WIRE[key]), name
             check_fields(spec, schemas[name], example, name, optional)
+
+
+def test_pdf_batch_examples_answer_all_signed_stopped_and_failed_midway(spec: Spec) -> None:
+    examples = schema_named(spec, "PdfBatchSignResponse")["examples"]
+    shapes = set()
+    for example in examples:
+        flags = [d["signed"] for d in example["documents"]]
+        assert flags == [True] * example["signed"] + [False] * (len(flags) - example["signed"])
+        assert [d["index"] for d in example["documents"]] == list(range(len(flags)))
+        shapes.add(("error" in example, example["stopped"], example["signed"] == len(flags)))
+    assert shapes == {(False, False, True), (False, True, False), (True, False, False)}
+
+
+def test_pdf_batch_answer_gives_the_signed_documents_first_and_the_error_as_on_the_wire() -> None:
+    failure = errors.TokenNotPresent("token removed")
+    wire = PdfBatchSignResponse(("a", "b", None), (b"%PDF-a", b"%PDF-b"), _CERT).to_wire("vi")
+    assert (wire["signed"], wire["stopped"], "error" in wire) == (2, False, False)
+    assert [d["signed"] for d in wire["documents"]] == [True, True, False]
+    wire = PdfBatchSignResponse(("a", "b"), (b"%PDF-a",), _CERT, error=failure).to_wire("en")
+    assert wire["error"] == failure.to_wire("en")["error"]
+    assert "pdf" not in wire["documents"][1]
 
 
 def test_every_example_is_valid_by_its_schema(spec: Spec) -> None:
@@ -857,6 +994,13 @@ class Recorder:
     async def sign_pdf(self, _caller: Admitted, request: PdfSignRequest) -> PdfSignResponse:
         self.parsed.append(request)
         return PdfSignResponse(b"%PDF-", _CERT)
+
+    async def sign_pdf_batch(
+        self, _caller: Admitted, request: PdfBatchSignRequest
+    ) -> PdfBatchSignResponse:
+        self.parsed.append(request)
+        names = tuple(d.document_name for d in request.documents)
+        return PdfBatchSignResponse(names, tuple(d.pdf for d in request.documents), _CERT)
 
     async def verify_pdf(self, request: PdfVerifyRequest, _lang: Lang) -> PdfVerifyResponse:
         self.parsed.append(request)
@@ -972,12 +1116,12 @@ async def test_each_operation_has_the_size_limit_it_documents(spec: Spec, path: 
             await call_handler(path, padded_object, **limits)
         assert refused.value.limit == limits["max_body"]
         return
-    field = "documents" if path == "/v1/xml/sign/batch" else "xml" if "/xml/" in path else "pdf"
+    field = "documents" if path.endswith("/batch") else "xml" if "/xml/" in path else "pdf"
     # Past max_body_bytes, a PDF operation still reads the object (and finds no "pdf").
     with pytest.raises(BadRequest, match=field):
         await call_handler(path, padded_object, **limits)
-    if "/xml/" in path:
-        await xml_within_the_pdf_limit(spec, path, limits)
+    if "/xml/" in path or path.endswith("/batch"):
+        await documents_within_the_pdf_limit(spec, path, limits)
         return
     example = request_example(spec, path)
     pdf = base64.b64decode(example["pdf"])
@@ -997,16 +1141,18 @@ async def test_each_operation_has_the_size_limit_it_documents(spec: Spec, path: 
         assert refused.value.limit == limits["max_pdf"]
 
 
-async def xml_within_the_pdf_limit(spec: Spec, path: str, limits: dict[str, int]) -> None:
-    """XML documents, in all, as large as ``max_pdf_bytes`` and not one byte larger."""
+async def documents_within_the_pdf_limit(spec: Spec, path: str, limits: dict[str, int]) -> None:
+    """XML documents, or a batch's PDFs, in all as large as ``max_pdf_bytes`` and not one
+    byte larger."""
     example = request_example(spec, path)
-    if path == "/v1/xml/sign/batch":
+    if path.endswith("/batch"):
         first = example["documents"][0]
         half = limits["max_pdf"] // 2
+        key, filler = ("pdf", b"%") if "/pdf/" in path else ("xml", b" ")
 
         def sent(extra: int) -> dict[str, Any]:
-            blob = base64.b64encode(b" " * (half + extra)).decode()
-            return {**example, "documents": [{**first, "xml": blob}] * 2}
+            blob = base64.b64encode(filler * (half + extra)).decode()
+            return {**example, "documents": [{**first, key: blob}] * 2}
 
         size = 2 * half
     else:

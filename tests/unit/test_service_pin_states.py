@@ -24,6 +24,7 @@ from agent.errors import (
     CertificateNotFound,
     PinIncorrect,
     PinLocked,
+    TokenFailure,
     TokenNotPresent,
     UserCancelled,
 )
@@ -55,6 +56,7 @@ class FakeTokens:
     logins: list[bytes | None] = field(default_factory=list)
     after_wrong: PinState | None = None
     cert: TokenCertificate = field(init=False)
+    held: TokenCertificate | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         ca = TestCa.create()
@@ -71,7 +73,7 @@ class FakeTokens:
             pin=self.state,
         )
 
-    async def inventory(self) -> Inventory:
+    async def inventory(self, *, rescan: bool = False) -> Inventory:
         info = TokenInfo(TOKEN, "Feitian", "ePass2003", self.state, "reader")
         cert = replace(self.cert, pin=self.state)
         return Inventory((ModuleReport(TOKEN.module, True, tokens=(info,), certificates=(cert,)),))
@@ -85,15 +87,33 @@ class FakeTokens:
         items: Sequence[tuple[bytes, HashAlgorithm]],
         scheme: RsaScheme,
         login: Login,
+        keep: bool = False,
     ) -> list[bytes]:
         # What the module's worker does with the flags it reads right before C_Login.
+        self.held = None
         pin = pin_for_login(self.state, login)
         self.logins.append(None if pin is None else pin.reveal())
         if pin is not None and pin.reveal() != self.right_pin:
             if self.after_wrong is not None:
                 self.state = self.after_wrong
             raise PinIncorrect("wrong")
+        if keep:
+            self.held = certificate
         return [b"sig"] * len(items)
+
+    async def sign_held(
+        self,
+        certificate: TokenCertificate,
+        items: Sequence[tuple[bytes, HashAlgorithm]],
+        scheme: RsaScheme,
+    ) -> list[bytes]:
+        if self.held != certificate:
+            raise TokenFailure("no login held for this certificate")
+        return [b"sig"] * len(items)
+
+    async def release(self, certificate: TokenCertificate) -> None:
+        if self.held == certificate:
+            self.held = None
 
 
 CALLER = Admitted(parse_origin("https://portal.gov.vn"), via_wildcard=False)
@@ -216,7 +236,7 @@ async def test_cached_pin_is_forgotten_when_the_token_is_removed() -> None:
     await signing.sign(CALLER, REQUEST)
     present = tokens.inventory
 
-    async def unplugged() -> Inventory:
+    async def unplugged(*, rescan: bool = False) -> Inventory:
         return Inventory((ModuleReport(TOKEN.module, True),))
 
     tokens.inventory = unplugged  # type: ignore[method-assign]

@@ -7,6 +7,7 @@ fakes for the windows, the clipboard and the running agent.
 from __future__ import annotations
 
 import asyncio
+import errno
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -16,12 +17,21 @@ from typing import Any
 import pytest
 
 from agent.config import AgentConfig
-from agent.errors import UserCancelled
+from agent.errors import AgentError, BadRequest, SigningFailed, UserCancelled
 from agent.messages import Lang
+from agent.origin import LOCAL_CALLER
 from agent.pairing import PairingStore
+from agent.pdf.models import Profile
 from agent.pin import TriesLeft
-from agent.protocol import PdfSignRequest, PdfSignResponse
+from agent.protocol import (
+    MAX_PDF_BATCH,
+    PdfBatchSignRequest,
+    PdfBatchSignResponse,
+    PdfSignRequest,
+    PdfSignResponse,
+)
 from agent.status.model import ListenerStatus
+from agent.ui import local_signing
 from agent.ui.menu import (
     SEPARATOR,
     Action,
@@ -410,3 +420,166 @@ def test_child_pids_reads_proc(tmp_path: Path) -> None:
         (tmp_path / str(pid) / "stat").write_text(f"{pid} (py thon) S {parent} 1 1 0")
     (tmp_path / "self").mkdir()
     assert sorted(child_pids(10, tmp_path)) == [11, 12]
+
+
+# --- several files: one question (agent/ui/local_signing.py) --------------------------------
+
+
+class BatchService(FakeService):
+    """Signs batches; ``ends`` says how each ends (count signed, stopped, error)."""
+
+    def __init__(self, *ends: tuple[int, bool, AgentError | None], refuse: str = "") -> None:
+        super().__init__()
+        self.ends = list(ends)
+        self.refuse = refuse
+        self.batches: list[PdfBatchSignRequest] = []
+
+    async def check_pdf(self, request: PdfSignRequest) -> None:
+        if request.document_name == self.refuse:
+            raise BadRequest("the document's author allows no change")
+
+    async def sign_pdf_batch(
+        self, caller: Any, request: PdfBatchSignRequest
+    ) -> PdfBatchSignResponse:
+        assert caller is LOCAL_CALLER
+        self.batches.append(request)
+        count, stopped, error = (
+            self.ends.pop(0) if self.ends else (len(request.documents), False, None)
+        )
+        return PdfBatchSignResponse(
+            names=tuple(d.document_name for d in request.documents),
+            signed=tuple(d.pdf + b"%signed" for d in request.documents[:count]),
+            certificate=b"cert",
+            stopped=stopped,
+            error=error,
+        )
+
+
+def running_tray(
+    tmp_path: Path, loop: asyncio.AbstractEventLoop, service: FakeService
+) -> tuple[TrayController, Recorder]:
+    tray, notes = controller(tmp_path)
+    tray.agent, tray.loop = FakeAgent(service), loop  # type: ignore[assignment]
+    tray.health = AgentHealth(running=True)
+    return tray, notes
+
+
+def originals(folder: Path, *names: str) -> list[Path]:
+    paths = [folder / name for name in names]
+    for path in paths:
+        path.write_bytes(b"%PDF-1.7 " + path.name.encode())
+    return paths
+
+
+def test_several_files_are_signed_after_one_question_and_saved_beside_each(
+    tmp_path: Path, loop: asyncio.AbstractEventLoop
+) -> None:
+    service = BatchService()
+    tray, notes = running_tray(tmp_path, loop, service)
+    paths = originals(tmp_path, "Quyết định 1.pdf", "b.pdf", "c.pdf")
+    (tmp_path / "b-signed.pdf").write_bytes(b"an earlier signature")
+    saved = tray.sign_files(paths, "personal")
+    [batch] = service.batches
+    assert [d.document_name for d in batch.documents] == [p.name for p in paths]
+    assert {d.options.appearance.profile for d in batch.documents} == {Profile.PERSONAL}
+    assert saved == [
+        tmp_path / "Quyết định 1-signed.pdf",
+        tmp_path / "b-signed-2.pdf",
+        tmp_path / "c-signed.pdf",
+    ]
+    for original, copy in zip(paths, saved, strict=True):
+        assert copy.read_bytes() == original.read_bytes() + b"%signed"
+    assert (tmp_path / "b-signed.pdf").read_bytes() == b"an earlier signature"
+    assert service.requests == [], "not one question per file"
+    assert notes.messages == [
+        "Signed and saved 3 files next to the originals: "
+        "Quyết định 1-signed.pdf, b-signed-2.pdf, c-signed.pdf"
+    ]
+
+
+def test_the_menu_action_takes_the_files_the_window_chose(
+    tmp_path: Path, loop: asyncio.AbstractEventLoop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service = BatchService()
+    tray, _ = running_tray(tmp_path, loop, service)
+    paths = originals(tmp_path, "a.pdf", "b.pdf")
+    choice = {"paths": [str(p) for p in paths], "profile": "organization"}
+    monkeypatch.setattr(tray, "choose_pdf", lambda verify: None if verify else choice)
+    tray.sign_pdf()
+    [batch] = service.batches
+    assert [d.document_name for d in batch.documents] == ["a.pdf", "b.pdf"]
+    assert {d.options.appearance.profile for d in batch.documents} == {Profile.ORGANIZATION}
+
+
+def test_a_file_that_cannot_be_signed_is_named_and_nothing_is_asked(
+    tmp_path: Path, loop: asyncio.AbstractEventLoop
+) -> None:
+    service = BatchService(refuse="b.pdf")
+    tray, notes = running_tray(tmp_path, loop, service)
+    paths = originals(tmp_path, "a.pdf", "b.pdf", "c.pdf")
+    assert tray.sign_files(paths, "invisible") == []
+    assert service.batches == []
+    assert sorted(tmp_path.iterdir()) == sorted(paths)
+    [note] = notes.messages
+    assert note.startswith("No file was signed: b.pdf: Invalid request: ")
+
+
+def test_stop_and_a_later_failure_say_what_was_signed_and_what_was_not(
+    tmp_path: Path, loop: asyncio.AbstractEventLoop
+) -> None:
+    service = BatchService((1, True, None), (2, False, SigningFailed("the TSA did not answer")))
+    tray, notes = running_tray(tmp_path, loop, service)
+    stopped = originals(tmp_path, "a.pdf", "b.pdf", "c.pdf")
+    assert tray.sign_files(stopped, "invisible") == [tmp_path / "a-signed.pdf"]
+    failed = originals(tmp_path, "d.pdf", "e.pdf", "f.pdf")
+    assert len(tray.sign_files(failed, "invisible")) == 2
+    assert notes.messages[0] == (
+        "Signed and saved 1 of 3 files next to the originals: a-signed.pdf. "
+        "Not signed: b.pdf, c.pdf (you pressed Stop)."
+    )
+    assert notes.messages[1].startswith(
+        "Signed and saved 2 of 3 files next to the originals: d-signed.pdf, e-signed.pdf. "
+        "Not signed: f.pdf (The signature could not be completed: "
+    )
+
+
+def test_a_copy_that_cannot_be_written_ends_the_selection(
+    tmp_path: Path, loop: asyncio.AbstractEventLoop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service = BatchService()
+    tray, notes = running_tray(tmp_path, loop, service)
+    paths = originals(tmp_path, "a.pdf", "b.pdf", "c.pdf")
+    real = local_signing.create_atomically
+
+    def disk_full(path: Path, data: bytes, *, mode: int) -> None:
+        if path.name == "b-signed.pdf":
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(path, data, mode=mode)
+
+    monkeypatch.setattr(local_signing, "create_atomically", disk_full)
+    assert tray.sign_files(paths, "invisible") == [tmp_path / "a-signed.pdf"]
+    assert notes.messages == [
+        "Signed and saved 1 of 3 files next to the originals: a-signed.pdf. "
+        "Not signed: b.pdf, c.pdf (b.pdf: No space left on device)."
+    ]
+
+
+def test_a_large_selection_is_signed_in_parts_a_question_each(tmp_path: Path) -> None:
+    many = originals(tmp_path, *(f"{n:03d}.pdf" for n in range(MAX_PDF_BATCH + 2)))
+    cut = local_signing.parts(many, max_bytes=10**9)
+    assert [len(part) for part in cut] == [MAX_PDF_BATCH, 2]
+    size = many[0].stat().st_size
+    cut = local_signing.parts(many[:5], max_bytes=2 * size)
+    assert [len(part) for part in cut] == [2, 2, 1]
+    assert local_signing.parts(many[:2], max_bytes=size - 1) == [[many[0]], [many[1]]]
+
+
+def test_a_notification_lists_a_few_names_and_counts_the_rest(
+    tmp_path: Path, loop: asyncio.AbstractEventLoop
+) -> None:
+    tray, notes = running_tray(tmp_path, loop, BatchService())
+    tray.sign_files(originals(tmp_path, *(f"{n}.pdf" for n in range(8))), "invisible")
+    assert notes.messages == [
+        "Signed and saved 8 files next to the originals: "
+        "0-signed.pdf, 1-signed.pdf, 2-signed.pdf, 3-signed.pdf, 4-signed.pdf and 3 more"
+    ]

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import json
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 import pytest
 from cryptography import x509
@@ -15,10 +17,15 @@ from cryptography.x509.oid import NameOID
 
 from agent.algorithms import HashAlgorithm
 from agent.compat.vgca.endpoints import INSTEAD, stamp_for
+from agent.compat.vgca.file_list import FileList
 from agent.compat.vgca.protocol import (
     ERROR_STATUS,
+    MAX_FILES,
     DataMsg,
+    Delivery,
     Endpoint,
+    FileRef,
+    FilesCall,
     FilesShape,
     HashMsg,
     LocalFileWanted,
@@ -40,16 +47,25 @@ from agent.compat.vgca.protocol import (
 )
 from agent.compat.vgca.transfer import (
     TransferError,
+    Transfers,
+    UploadAnswer,
     UrlNotAllowed,
     _answer,
     check_url,
     upload_name,
 )
 from agent.compat.vgca.verify import NotASignature, check_message
-from agent.errors import BadRequest, ErrorCode
+from agent.errors import AgentError, BadRequest, ErrorCode, SigningFailed
 from agent.messages import Lang, keys
 from agent.origin import Admitted, OriginPolicy, parse_origin
-from agent.pdf.models import Profile
+from agent.pdf.models import PdfSignOptions, Profile
+from agent.protocol import (
+    MAX_PDF_BATCH,
+    PdfBatchSignRequest,
+    PdfBatchSignResponse,
+    PdfSignRequest,
+)
+from agent.service import SigningService
 from agent.xml.sign import XmlDigest
 
 PAGE = Admitted(parse_origin("https://vpdt.hue.gov.vn"), via_wildcard=False)
@@ -518,3 +534,131 @@ def test_a_raw_signature_is_intact_and_trusted_only_as_it_should_be() -> None:
         check_message(content, signature, None, [ca], now)
     with pytest.raises(NotASignature):  # DER, but no CMS
         check_message(content, b"\x30\x03\x02\x01\x01", None, [ca], now)
+
+
+# --- SignFile with several files (agent/compat/vgca/file_list.py) ---------------------------
+
+
+class ListTransfers:
+    """Downloads from a dict, uploads that succeed, origins by URL prefix."""
+
+    def __init__(self, files: dict[str, bytes], foreign: str = "https://files.hue.gov.vn") -> None:
+        self.files = files
+        self.foreign = foreign
+        self.delivered: list[tuple[str, bytes]] = []
+
+    def other_origin(self, url: str, _caller: Admitted) -> str | None:
+        return self.foreign if url.startswith(self.foreign) else None
+
+    async def download(
+        self, url: str, _caller: Admitted, _jwt: str | None = None, *, limit: int | None = None
+    ) -> bytes:
+        return self.files[url]
+
+    async def deliver(
+        self, data: bytes, name: str, _delivery: Delivery, _caller: Admitted
+    ) -> UploadAnswer:
+        self.delivered.append((name, data))
+        return UploadAnswer(f"up-{len(self.delivered)}.pdf", "fs", "")
+
+
+class ListService:
+    """A signing service whose batches end as told."""
+
+    def __init__(self, *ends: tuple[int, bool, AgentError | None]) -> None:
+        self.ends = list(ends)
+        self.batches: list[tuple[list[str | None], str | None]] = []
+
+    async def check_pdf(self, _request: PdfSignRequest) -> None:
+        return None
+
+    async def sign_pdf_batch(
+        self,
+        _caller: Admitted,
+        request: PdfBatchSignRequest,
+        *,
+        source: str | None = None,
+        destination: str | None = None,
+    ) -> PdfBatchSignResponse:
+        self.batches.append(([d.document_name for d in request.documents], source))
+        count, stopped, error = self.ends.pop(0)
+        return PdfBatchSignResponse(
+            names=tuple(d.document_name for d in request.documents),
+            signed=tuple(d.pdf + b"%signed" for d in request.documents[:count]),
+            certificate=b"cert",
+            stopped=stopped,
+            error=error,
+        )
+
+
+def file_list(
+    service: ListService, transfers: ListTransfers, alone: list[FileRef] | None = None
+) -> FileList:
+    async def sign_alone(ref: FileRef) -> Reply:
+        (alone if alone is not None else []).append(ref)
+        return Reply(Status.OK, file_name="alone.pdf")
+
+    return FileList(
+        cast(SigningService, service),
+        cast(Transfers, transfers),
+        lang=Lang.EN,
+        max_pdf_bytes=1024,
+        options=PdfSignOptions(),
+        sign_alone=sign_alone,
+        transfer_failure=lambda exc: Reply(exc.status, exc.detail),
+    )
+
+
+def files_call(*urls: str) -> FilesCall:
+    refs = tuple(FileRef(n, url, f"{n}.pdf") for n, url in enumerate(urls, 1))
+    return FilesCall(refs, Delivery("https://vpdt.hue.gov.vn/up"))
+
+
+def test_sign_file_takes_as_many_files_as_one_question_lists() -> None:
+    assert MAX_FILES == MAX_PDF_BATCH == 50
+    upload = {"FileUploadHandler": "https://a.gov.vn/up"}
+    many = [{"URL": f"https://a.gov.vn/{n}"} for n in range(51)]
+    assert len(parse_files_call({**upload, "Files": many[:50]}).files) == 50
+    with pytest.raises(BadRequest) as refused:
+        parse_files_call({**upload, "Files": many})
+    assert "50" in str(refused.value)
+
+
+def test_a_file_failing_after_others_were_signed_is_named_and_the_rest_not_attempted() -> None:
+    urls = [f"https://vpdt.hue.gov.vn/{n}.pdf" for n in range(3)]
+    transfers = ListTransfers({url: b"%PDF-" + url.encode() for url in urls})
+    service = ListService((1, False, SigningFailed("the TSA did not answer")))
+    replies = asyncio.run(file_list(service, transfers).sign(files_call(*urls), PAGE))
+    assert [r.status for r in replies] == [Status.OK, Status.SIGNING_FAILED, Status.NOT_ATTEMPTED]
+    assert replies[0].file_name == "up-1.pdf"
+    assert transfers.delivered == [("1.pdf", b"%PDF-" + urls[0].encode() + b"%signed")]
+    assert "earlier file" in replies[2].message
+
+
+def test_files_of_another_origin_are_asked_about_apart_and_a_stop_ends_the_list() -> None:
+    own = [f"https://vpdt.hue.gov.vn/{n}.pdf" for n in range(2)]
+    far = ["https://files.hue.gov.vn/a.pdf", "https://files.hue.gov.vn/b.pdf"]
+    last = "https://vpdt.hue.gov.vn/last.pdf"
+    transfers = ListTransfers({url: b"%PDF" for url in [*own, *far, last]})
+    service = ListService((2, False, None), (1, True, None))
+    replies = asyncio.run(file_list(service, transfers).sign(files_call(*own, *far, last), PAGE))
+    assert service.batches == [
+        (["1.pdf", "2.pdf"], None),
+        (["3.pdf", "4.pdf"], "https://files.hue.gov.vn"),
+    ]
+    stopped = Status.USER_CANCELLED
+    assert [r.status for r in replies] == [Status.OK, Status.OK, Status.OK, stopped, stopped]
+    assert replies[3].message == replies[4].message == "Not signed: the user pressed Stop."
+
+
+def test_a_file_alone_in_its_origin_is_signed_as_a_single_file() -> None:
+    own = [f"https://vpdt.hue.gov.vn/{n}.pdf" for n in range(2)]
+    far = "https://files.hue.gov.vn/a.pdf"
+    transfers = ListTransfers({url: b"%PDF" for url in [*own, far]})
+    alone: list[FileRef] = []
+    service = ListService((2, False, None))
+    listing = file_list(service, transfers, alone)
+    replies = asyncio.run(listing.sign(files_call(*own, far), PAGE))
+    assert [r.status for r in replies] == [Status.OK] * 3
+    assert [ref.url for ref in alone] == [far]
+    assert len(service.batches) == 1

@@ -39,10 +39,19 @@ from agent.compat.vnpt.protocol import (
     serial_text,
     text_arg,
 )
-from agent.errors import BadRequest, ErrorCode
+from agent.errors import AgentError, BadRequest, ErrorCode, SigningFailed, UserCancelled
 from agent.messages import Lang, Phrase, keys, text
 from agent.origin import Admitted, parse_origin
 from agent.pdf.models import Profile, SignatureLevel
+from agent.protocol import (
+    MAX_PDF_BATCH,
+    CmsSignRequest,
+    CmsSignResponse,
+    PdfBatchSignRequest,
+    PdfBatchSignResponse,
+    PdfSignRequest,
+    PdfSignResponse,
+)
 from agent.service import SigningService
 from agent.xml.profiles import EinvoiceRole
 from agent.xml.profiles import Profile as XmlProfile
@@ -571,3 +580,122 @@ def test_attach_content_puts_the_data_inside_and_keeps_the_signer() -> None:
     assert content["encap_content_info"]["content"].native == b"hello"
     original = cms.ContentInfo.load(detached)["content"]["signer_infos"].dump()
     assert content["signer_infos"].dump() == original
+
+
+# --- signArrDataAdvanced: PDF items under one question ------------------------------------
+
+
+class ItemService:
+    """A signing service that records its calls; its PDF batches end as told."""
+
+    def __init__(self, *ends: tuple[int, bool, AgentError | None]) -> None:
+        self.ends = list(ends)
+        self.calls: list[str] = []
+        self.batches: list[PdfBatchSignRequest] = []
+        self.certificate = make_cert()
+
+    async def check_pdf(self, _request: PdfSignRequest) -> None:
+        return None
+
+    async def sign_pdf(self, _caller: Admitted, request: PdfSignRequest) -> PdfSignResponse:
+        self.calls.append("pdf")
+        return PdfSignResponse(request.pdf + b"%signed", self.certificate)
+
+    async def sign_pdf_batch(
+        self, _caller: Admitted, request: PdfBatchSignRequest
+    ) -> PdfBatchSignResponse:
+        self.calls.append(f"pdf-batch:{len(request.documents)}")
+        self.batches.append(request)
+        count, stopped, error = (
+            self.ends.pop(0) if self.ends else (len(request.documents), False, None)
+        )
+        return PdfBatchSignResponse(
+            names=tuple(d.document_name for d in request.documents),
+            signed=tuple(d.pdf + b"%signed" for d in request.documents[:count]),
+            certificate=self.certificate,
+            stopped=stopped,
+            error=error,
+        )
+
+    async def sign_cms(self, _caller: Admitted, _request: CmsSignRequest) -> CmsSignResponse:
+        self.calls.append("cms")
+        return CmsSignResponse(b"cms", self.certificate)
+
+
+def sign_items(service: ItemService, items: list[str]) -> list[dict[str, Any]]:
+    functions = VnptFunctions(cast(SigningService, service), lang=Lang.EN)
+    sent = message(functionID=10, funcCallback="done", args=[json.dumps(items), "", "1", "1"])
+    answer, _, callback = asyncio.run(functions.handle(sent, PAGE)).partition("*")
+    assert callback == "done"
+    return [json.loads(r) for r in json.loads(answer)]
+
+
+def pdf_item(n: int) -> str:
+    return item(data=base64.b64encode(b"%PDF-" + bytes([n])).decode(), type="pdf")
+
+
+HASH_ITEM = item(data=base64.b64encode(b"\x01" * 32).decode(), type="hash")
+
+
+def test_pdf_items_are_signed_together_after_one_question() -> None:
+    service = ItemService()
+    results = sign_items(service, [pdf_item(n) for n in range(3)])
+    assert service.calls == ["pdf-batch:3"]
+    assert [r["code"] for r in results] == [0, 0, 0]
+    assert [base64.b64decode(r["data"]) for r in results] == [
+        b"%PDF-" + bytes([n]) + b"%signed" for n in range(3)
+    ]
+    assert {r["type"] for r in results} == {"pdf"}
+
+
+def test_pdf_items_among_others_are_signed_together_at_the_first_ones_turn() -> None:
+    service = ItemService()
+    results = sign_items(service, [HASH_ITEM, pdf_item(1), HASH_ITEM, pdf_item(2)])
+    assert service.calls == ["cms", "pdf-batch:2", "cms"]
+    assert [(r["code"], r["type"]) for r in results] == [
+        (0, "hash"),
+        (0, "pdf"),
+        (0, "hash"),
+        (0, "pdf"),
+    ]
+
+
+def test_one_pdf_item_is_signed_alone() -> None:
+    service = ItemService()
+    sign_items(service, [pdf_item(1), HASH_ITEM])
+    assert service.calls == ["pdf", "cms"]
+
+
+def test_stop_answers_the_items_left_as_cancelled_and_nothing_more_is_asked() -> None:
+    service = ItemService((1, True, None))
+    results = sign_items(service, [pdf_item(1), pdf_item(2), pdf_item(3), HASH_ITEM])
+    assert service.calls == ["pdf-batch:3"]
+    assert [r["code"] for r in results] == [0, Code.USER_CANCELLED, Code.USER_CANCELLED, 11]
+    assert results[1]["error"] == "This item was not signed: the user pressed Stop."
+    assert results[3]["type"] == "hash"
+
+
+def test_a_pdf_failing_after_others_is_named_and_the_rest_not_attempted() -> None:
+    service = ItemService((2, False, SigningFailed("the TSA did not answer")))
+    results = sign_items(service, [pdf_item(n) for n in range(4)] + [HASH_ITEM])
+    assert [r["code"] for r in results] == [0, 0, Code.SIGNING_FAILED, Code.FAILED, Code.FAILED]
+    assert "not signed because an earlier item" in results[3]["error"]
+    assert service.calls == ["pdf-batch:4"]
+
+
+def test_a_refused_question_answers_every_pdf_item() -> None:
+    class Refusing(ItemService):
+        async def sign_pdf_batch(
+            self, _caller: Admitted, request: PdfBatchSignRequest
+        ) -> PdfBatchSignResponse:
+            raise UserCancelled("no")
+
+    results = sign_items(Refusing(), [pdf_item(1), pdf_item(2), HASH_ITEM])
+    assert [r["code"] for r in results] == [11, 11, Code.FAILED]
+
+
+def test_more_pdf_items_than_one_question_lists_are_asked_about_in_parts() -> None:
+    service = ItemService()
+    results = sign_items(service, [pdf_item(n % 200) for n in range(MAX_PDF_BATCH + 3)])
+    assert service.calls == [f"pdf-batch:{MAX_PDF_BATCH}", "pdf-batch:3"]
+    assert all(r["code"] == 0 for r in results)

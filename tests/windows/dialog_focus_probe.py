@@ -138,7 +138,7 @@ def probe(inject: str | None, await_typed: str | None) -> bool:
         foreground=foreground_title(),
         routes=routes.seen,
     )
-    ok = ok and report.foreground_is_dialog and report.focus_widget_class == "Entry"
+    ok = ok and report.foreground_is_dialog and report.focus_widget_class == "TEntry"
     if inject and entry is not None:
         press_keys(inject)
         landed = wait_for(root, lambda: entry.get() == inject, 5)

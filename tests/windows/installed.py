@@ -66,10 +66,16 @@ def windows_path(path: Path) -> str:
 
 
 def on_display(display: str, *argv: str) -> subprocess.CompletedProcess[str]:
-    """An X client (xdotool, xwininfo) run against ``display``."""
+    """An X client (xdotool, xwininfo) run against ``display``, in a UTF-8 locale: without one,
+    Xlib cannot turn a Vietnamese window title (UTF8_STRING) into text and ``search --name``
+    finds nothing."""
     return subprocess.run(
         argv,
-        env={"DISPLAY": display, "PATH": os.environ.get("PATH", "/usr/bin:/bin")},
+        env={
+            "DISPLAY": display,
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "LC_ALL": "C.UTF-8",
+        },
         capture_output=True,
         text=True,
         timeout=60,

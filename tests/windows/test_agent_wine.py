@@ -25,12 +25,13 @@ import os
 import re
 import subprocess
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from cryptography import x509
-from PIL import Image, ImageGrab
+from PIL import Image, ImageChops, ImageGrab
 
 from agent.compat.registry import LAYERS
 from agent.testing.samples import sample_pdf
@@ -74,7 +75,18 @@ def shoot(agent: WindowsAgent, box: tuple[int, int, int, int], name: str, tmp: P
     def drawn() -> Image.Image | None:
         picture = ImageGrab.grab(bbox=box, xdisplay=agent.display)
         colours = picture.convert("RGB").getcolors(1 << 16) or []
-        return picture if len(colours) > 8 else None
+        if len(colours) <= 8:
+            return None
+        # Drawn in parts under Wine (the themed widgets last): a second later, a finished
+        # window has changed in a small spot at most (the countdown, the blinking cursor).
+        time.sleep(1.0)
+        again = ImageGrab.grab(bbox=box, xdisplay=agent.display)
+        changed = ImageChops.difference(picture.convert("RGB"), again.convert("RGB")).getbbox()
+        if changed is None:
+            return again
+        left, top, right, bottom = changed
+        small = (right - left) * (bottom - top) < picture.width * picture.height // 20
+        return again if small else None
 
     picture = eventually(drawn, 30, f"{name}: the window drawn")
     path = tmp / name

@@ -165,7 +165,7 @@ def test_dialog_takes_the_foreground_and_its_pin_field_the_keys(
     assert probe.next("before")["foreground"] == NOTEPAD_TITLE
     shown = probe.next("shown")
     assert shown["foreground_is_dialog"], shown
-    assert shown["focus_widget_class"] == "Entry", shown
+    assert shown["focus_widget_class"] == "TEntry", shown
     assert shown["foreground"].startswith(DIALOG_TITLE), shown
     injected = probe.next("injected")
     assert injected["landed"], injected

@@ -15,7 +15,7 @@ SignAppendix  attachment      DocNumber (the document it belongs to)
 SignCopy      attachment      "SAO Y" (+ "Số: DocNumber"), page 1 top right
 Comment       personal        "Ký bởi" / "Thời gian ký"
 SignPDF       invisible       —
-SignFile      invisible       — (each file; one question per file)
+SignFile      invisible       — (several files: one question, one PIN for the list)
 ============  ==============  ==================================================
 """
 
@@ -37,6 +37,7 @@ from cryptography.x509.oid import NameOID
 from agent import __version__
 from agent.algorithms import HashAlgorithm
 from agent.compat.certificates import name_part, serial_hex
+from agent.compat.vgca.file_list import FileList
 from agent.compat.vgca.protocol import (
     VIETNAM_TIME,
     DataMsg,
@@ -339,20 +340,25 @@ class VgcaEndpoints:
         for ref in call.files:
             self._transfers.check(ref.url, caller)
         self._transfers.check(call.delivery.upload_url, caller)
-        results: list[dict[str, Any]] = []
-        replies: list[Reply] = []
-        failed: Reply | None = None
-        for ref in call.files:
-            if failed is not None:
-                results.append(
-                    _file_result(ref, Reply(Status.NOT_ATTEMPTED, self._text("vgca_not_attempted")))
-                )
-                continue
-            reply = await self._one_of_many(endpoint, ref, call, caller)
-            replies.append(reply)
-            results.append(_file_result(ref, reply))
-            if reply.status is not Status.OK:
-                failed = reply
+        if len(call.files) == 1:
+            replies = [await self._one_of_many(endpoint, call.files[0], call, caller)]
+        else:
+            listing = FileList(
+                self._service,
+                self._transfers,
+                lang=self._lang,
+                max_pdf_bytes=self._max_pdf_bytes,
+                options=PdfSignOptions(reason=STYLES[endpoint].reason, appearance=Appearance()),
+                sign_alone=lambda ref: self._one_of_many(endpoint, ref, call, caller),
+                transfer_failure=lambda exc: self._transfer_failure(endpoint, caller, exc),
+            )
+            replies = await listing.sign(call, caller)
+        results = [_file_result(r, reply) for r, reply in zip(call.files, replies, strict=True)]
+        # The reply's own status is the first failure's cause (a file refused before the
+        # question may come after others answered NOT_ATTEMPTED because of it).
+        failures = [reply for reply in replies if reply.status is not Status.OK]
+        causes = [reply for reply in failures if reply.status is not Status.NOT_ATTEMPTED]
+        failed = next(iter(causes or failures), None)
         if call.shape is FilesShape.SINGLE:
             # One file named by FileName: answered like a PDF call, FileName and FileServer on
             # top, as SignFile callbacks read them (and the list, for either kind of reader).
@@ -606,7 +612,7 @@ _PDF_CALLS: Final = frozenset(
     }
 )
 _HOLDS_A_FILE: Final = _PDF_CALLS | {Endpoint.SIGN_FILE, Endpoint.VERIFY_PDF}
-"""Endpoints whose call downloads a document (or several, one after the other)."""
+"""Endpoints whose call downloads a document (or several, at most ``max_pdf_bytes`` together)."""
 
 
 def cert_fields(der: bytes) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from agent.algorithms import HashAlgorithm
 from agent.compat import fields
 from agent.errors import BadRequest, ErrorCode
 from agent.messages import Phrase
-from agent.protocol import decode_json_object, document_name, refuse_secrets
+from agent.protocol import MAX_PDF_BATCH, decode_json_object, document_name, refuse_secrets
 from agent.xml.sign import XmlDigest
 
 VIETNAM_TIME: Final = timezone(timedelta(hours=7), "+07:00")
@@ -34,7 +34,8 @@ MAX_JWT: Final = 8192
 MAX_METADATA: Final = 50
 MAX_META_KEY: Final = 100
 MAX_META_VALUE: Final = 2000
-MAX_FILES: Final = 50
+MAX_FILES: Final = MAX_PDF_BATCH
+"""Most files in one SignFile: the PDFs one question may list (more are refused, Status 1)."""
 MAX_AUTH_CODE: Final = 4096
 """Longest Auth challenge (a session code or a nonce is tens of characters)."""
 DATE_EXAMPLE: Final = "2025-05-12T09:00:00+07:00"
@@ -112,7 +113,8 @@ class Status(IntEnum):
     """Signed, but the upload failed (after one retry); the signed file is kept."""
     FILE_TOO_LARGE = 15
     NOT_ATTEMPTED = 16
-    """SignFile: not signed because an earlier file of the list failed."""
+    """SignFile: not signed because another file of the list failed (an earlier one, or any
+    one of a list refused before its question: the files of a list are signed together)."""
     SIGNATURE_INVALID = 17
     """VerifyPDF, VerifyMsg, VerifyXML: checked, and not every signature is valid."""
     TOKEN_MODULE_FAILED = 18
@@ -206,7 +208,7 @@ class FilesShape(StrEnum):
 
 @dataclass(frozen=True)
 class FilesCall:
-    """SignFile: one or several PDFs, signed one after the other."""
+    """SignFile: one or several PDFs, several signed together after one question."""
 
     files: tuple[FileRef, ...]
     """1 to :data:`MAX_FILES` files."""

@@ -301,11 +301,13 @@ class Transfers:
         jwt_token: str | None = None,
         *,
         own_origin_only: bool = False,
+        limit: int | None = None,
     ) -> bytes:
-        """The file at ``url``, at most ``max_bytes``; each redirect hop is checked
-        (``own_origin_only``: see :func:`check_url`)."""
+        """The file at ``url``, at most ``max_bytes`` (or ``limit``, when smaller: what is left
+        of a list's room); each redirect hop is checked (``own_origin_only``: see
+        :func:`check_url`)."""
         target = self.check(url, caller, own_origin_only=own_origin_only)
-        limit = self._limits.max_bytes
+        limit = self._limits.max_bytes if limit is None else min(limit, self._limits.max_bytes)
         # The page's credential is for the origin it named: a redirect elsewhere (even to
         # another admitted origin) gets no Authorization header, on that hop or any later one.
         credential_origin = target.origin()
@@ -352,6 +354,13 @@ class Transfers:
     def keep(self, data: bytes, name: str) -> Path:
         """Write a signed file to the pending directory (:func:`keep_signed`)."""
         return keep_signed(self.pending_dir, data, name)
+
+    async def keep_unsent(self, data: bytes, name: str) -> str:
+        """Keep a signed file that will not be uploaded now (an earlier upload of its list
+        failed); the kept file relative to the data directory, as the page is told."""
+        kept = await asyncio.to_thread(self.keep, data, name)
+        log.error("signed file kept at %s: not uploaded after an earlier upload failed", kept)
+        return kept.relative_to(self._data_dir).as_posix()
 
     async def deliver(
         self, data: bytes, name: str, delivery: Delivery, caller: Admitted

@@ -15,7 +15,9 @@ signHash (9)               ``sign``: a raw signature over the page's digest
 SignCMS (4)                ``sign_cms`` over the data's SHA-256, the data put inside
 SignPDF (2), …Multiple…    ``sign_pdf`` with the PdfSigner's place and image (one page)
 SignXML (1)                ``sign_xml``, placed as the XmlSigner says
-signArrDataAdvanced (10)   each item as above; XML items together: one question
+signArrDataAdvanced (10)   each item as above; only XML items: one question
+                           (``sign_xml_batch``); PDF items: one question for them all
+                           (``sign_pdf_batch``)
 SignOFFICE (3)             not offered (``compat_office_unsupported``)
 anything else              not offered (``compat_unsupported``)
 =========================  ================================================================
@@ -65,9 +67,11 @@ from agent.errors import AgentError, BadRequest
 from agent.messages import Lang, Phrase, text
 from agent.origin import Admitted
 from agent.protocol import (
+    MAX_PDF_BATCH,
     CertificatesRequest,
     CmsSignRequest,
     DigestToSign,
+    PdfBatchSignRequest,
     PdfSignRequest,
     SignRequest,
     XmlDocumentRequest,
@@ -292,8 +296,9 @@ class VnptFunctions:
     async def _sign_items(self, call: Call, caller: Admitted) -> Answer:
         """args: [JSON array of JSON items, serial, clearPIN, isShowCertList]: an array of JSON
         results, one per item, in order. Every item is checked before anyone is asked; XML
-        items alone are signed together after one question, other items one by one (the
-        first that fails stops the rest)."""
+        items alone are signed together after one question, PDF items (two or more) together
+        after one question at the first one's turn, other items one by one; the first that
+        fails stops the rest."""
         parsed = opts.items(text_arg(call, 0, "arrData") or "")
         serial = text_arg(call, 1, "serial", required=False)
         if any(isinstance(p, BadRequest) for p in parsed):
@@ -301,7 +306,7 @@ class VnptFunctions:
         items = [p for p in parsed if isinstance(p, Item)]
         if len(items) > 1 and all(i.kind is ItemKind.XML for i in items):
             return await self._xml_batch(items, serial, caller)
-        works: list[Work | BadRequest] = []
+        works: list[Work | PdfSignRequest | BadRequest] = []
         for index, item in enumerate(items):
             try:
                 works.append(await self._item_work(item, serial, caller))
@@ -311,18 +316,83 @@ class VnptFunctions:
             return self._results(
                 [w if isinstance(w, BadRequest) else i for i, w in zip(items, works, strict=True)]
             )
-        results: list[Result] = []
-        for item, work in zip(items, works, strict=True):
+        pdfs = [
+            (index, items[index], work)
+            for index, work in enumerate(works)
+            if isinstance(work, PdfSignRequest)
+        ]
+        results: dict[int, Result] = {}
+        halt: Callable[[Item], Result] | None = None
+        for index, (item, work) in enumerate(zip(items, works, strict=True)):
             assert not isinstance(work, BadRequest)  # noqa: S101 - refused above
-            if results and results[-1].code != Code.OK:
-                results.append(self._not_attempted(item))
+            if index in results:
                 continue
+            if halt is not None:
+                results[index] = halt(item)
+                continue
+            if isinstance(work, PdfSignRequest) and len(pdfs) > 1:
+                halt = await self._pdf_batches(pdfs, results, caller)
+                continue
+            sign = self._pdf_signing(work, caller) if isinstance(work, PdfSignRequest) else work
             try:
-                results.append((await work()).result(item.type))
+                results[index] = (await sign()).result(item.type)
             except AgentError as exc:
                 log.info("vnpt item from %s: %s %s", caller, exc.code.value, exc.detail)
-                results.append(_typed(self._failure(exc), item.type))
-        return compact_json([r.to_text() for r in results])
+                results[index] = _typed(self._failure(exc), item.type)
+                halt = self._not_attempted
+        return compact_json([results[index].to_text() for index in range(len(items))])
+
+    async def _pdf_batches(
+        self,
+        pdfs: Sequence[tuple[int, Item, PdfSignRequest]],
+        results: dict[int, Result],
+        caller: Admitted,
+    ) -> Callable[[Item], Result] | None:
+        """Sign the PDF items together, writing their results into ``results`` by index: one
+        question for those naming the same certificate, :data:`MAX_PDF_BATCH` at most each.
+        What the items left in the list get when this ends them (Stop, a failure), or
+        ``None``."""
+        groups: dict[bytes | None, list[tuple[int, Item, PdfSignRequest]]] = {}
+        for entry in pdfs:
+            groups.setdefault(entry[2].certificate, []).append(entry)
+        halt: Callable[[Item], Result] | None = None
+        for certificate, group in groups.items():
+            for start in range(0, len(group), MAX_PDF_BATCH):
+                chunk = group[start : start + MAX_PDF_BATCH]
+                if halt is not None:
+                    results.update((index, halt(item)) for index, item, _ in chunk)
+                    continue
+                halt = await self._pdf_batch(chunk, certificate, results, caller)
+        return halt
+
+    async def _pdf_batch(
+        self,
+        chunk: Sequence[tuple[int, Item, PdfSignRequest]],
+        certificate: bytes | None,
+        results: dict[int, Result],
+        caller: Admitted,
+    ) -> Callable[[Item], Result] | None:
+        request = PdfBatchSignRequest(tuple(r for _, _, r in chunk), certificate)
+        try:
+            done = await self._service.sign_pdf_batch(caller, request)
+        except AgentError as exc:
+            # Nothing signed: the one question covered every item, so its answer is each one's.
+            log.info("vnpt PDF items from %s: %s %s", caller, exc.code.value, exc.detail)
+            failure = self._failure(exc)
+            results.update((index, _typed(failure, item.type)) for index, item, _ in chunk)
+            return self._not_attempted
+        for (index, item, _), pdf in zip(chunk, done.signed, strict=False):
+            results[index] = Signed(pdf, done.certificate).result(item.type)
+        rest = chunk[len(done.signed) :]
+        if done.stopped:
+            results.update((index, self._stopped(item)) for index, item, _ in rest)
+            return self._stopped
+        if done.error is not None:
+            (index, item, _), *after = rest
+            results[index] = _typed(self._failure(done.error), item.type)
+            results.update((i, self._not_attempted(it)) for i, it, _ in after)
+            return self._not_attempted
+        return None
 
     def _results(self, entries: Sequence[BadRequest | Item]) -> str:
         """Nothing signed: each refused item says why, the others that they were not tried."""
@@ -334,6 +404,10 @@ class VnptFunctions:
 
     def _not_attempted(self, item: Item) -> Result:
         return Result(Code.FAILED, error=text("vnpt_not_attempted", self._lang), type=item.type)
+
+    def _stopped(self, item: Item) -> Result:
+        """An item not signed because the user pressed Stop: the code of a cancel."""
+        return Result(Code.USER_CANCELLED, error=text("vnpt_stopped", self._lang), type=item.type)
 
     async def _xml_batch(self, items: Sequence[Item], serial: str | None, caller: Admitted) -> str:
         documents: list[XmlDocumentRequest] = []
@@ -362,8 +436,11 @@ class VnptFunctions:
             ]
         )
 
-    async def _item_work(self, item: Item, serial: str | None, caller: Admitted) -> Work:
-        """One item's signature, checked (a hash item: a detached CMS over the digest)."""
+    async def _item_work(
+        self, item: Item, serial: str | None, caller: Admitted
+    ) -> Work | PdfSignRequest:
+        """One item's signature, checked (a hash item: a detached CMS over the digest); a PDF
+        item's request, which may be signed with the list's other PDF items."""
         if item.kind is ItemKind.PDF:
             choice = opts.pdf_choice(item.options, multiple_pages=False)
             certificate = self._given.find(caller, serial or choice.serial)
@@ -371,7 +448,7 @@ class VnptFunctions:
             # Every PDF of the batch must be fit before the first question (a page that does
             # not exist, a field that is not there): none is signed if one cannot be.
             await self._service.check_pdf(request)
-            return self._pdf_signing(request, caller)
+            return request
         if item.kind is ItemKind.XML:
             return await self._xml_work(item.data, item.options, serial, caller)
         if item.kind is ItemKind.HASH:

@@ -1,9 +1,10 @@
-"""What each command does: origin → consent → token → result.
+"""The signing service: what each command does, from the admitted origin to the result.
 
-:class:`SigningService` is called with an origin that the server has already
-admitted. It finds the certificates, asks the user (always: no request option
-can skip the question), logs in with the PIN the user typed for this very
-operation, signs, and logs out. A wrong PIN is asked again, never retried.
+:class:`SigningService` finds the certificates (:mod:`agent.service.certificates`), waits for
+the token when none is in (:mod:`agent.service.waiting`), asks the user (always: no request
+option can skip the question), logs in with the PIN the user typed for this very operation,
+signs (many documents: :mod:`agent.service.batches`), and logs out. A wrong PIN is asked
+again, never retried.
 
 The PDF work after the question is :mod:`agent.pdf.commands`'s, one coroutine per step;
 the PDF stack (pyHanko, fontTools, Pillow) is imported there by the first PDF request.
@@ -19,20 +20,19 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from agent import __version__
-from agent.algorithms import HashAlgorithm, KeyType, RsaScheme, signature_algorithm_name
+from agent.algorithms import HashAlgorithm, RsaScheme, signature_algorithm_name
 from agent.audit import AuditLog, RequestAudit
+from agent.consent.activity import ActivityKind, ActivityRequest
 from agent.consent.gate import PromptGate
-from agent.consent.pin_cache import PinCache, TokenKey
+from agent.consent.pin_cache import PinCache
 from agent.consent.prompter import (
     MAX_PREVIEW_BYTES,
     PREVIEW_SIDE,
-    CertificateChoice,
     DocumentView,
     PagePreview,
-    PinRequest,
     PromptAction,
     PromptAnswer,
     Prompter,
@@ -42,13 +42,8 @@ from agent.consent.prompter import (
 from agent.errors import (
     AgentError,
     BadRequest,
-    CertificateExpired,
-    CertificateNotFound,
-    CertificateRevoked,
     PinIncorrect,
     PinLocked,
-    TokenModuleFailed,
-    TokenNotPresent,
     UserCancelled,
 )
 from agent.messages import Lang, Phrase
@@ -56,9 +51,8 @@ from agent.origin import Admitted
 from agent.pairing import PairingStore
 from agent.pdf import commands as pdf
 from agent.pdf.models import PdfSignOptions, SignatureLevel
-from agent.pdf.revocation import RevocationStatus, check_revocation, names_no_source
 from agent.pdf.verify.render import report_to_text
-from agent.pin import Login, Pin, TriesLeft
+from agent.pin import Login, TriesLeft
 from agent.protocol import (
     API_VERSION,
     BatchSignRequest,
@@ -68,6 +62,8 @@ from agent.protocol import (
     CmsSignRequest,
     CmsSignResponse,
     DigestToSign,
+    PdfBatchSignRequest,
+    PdfBatchSignResponse,
     PdfSignRequest,
     PdfSignResponse,
     PdfVerifyRequest,
@@ -82,9 +78,33 @@ from agent.protocol import (
     XmlVerifyRequest,
     XmlVerifyResponse,
 )
-from agent.token import Inventory, PinState, TokenCertificate, TokenId
+from agent.service.batches import (
+    PROGRESS_AFTER_SECONDS,
+    PROGRESS_CHUNK,
+    BatchOutcome,
+    in_batch,
+    sign_digests_in_steps,
+    sign_one_by_one,
+)
+from agent.service.certificates import (
+    build_chain,
+    candidates,
+    check_certificate,
+    choice,
+    picked,
+    pin_request_for,
+    subject_of,
+    token_key,
+    unlocked,
+)
+from agent.service.waiting import MISSING, wait_for_token
+from agent.token import Inventory, TokenCertificate
+from agent.token.held import one_login
 from agent.token.service import Tokens
 from agent.xml import commands as xml
+
+if TYPE_CHECKING:
+    from agent.pdf.signer import PreparedPdf
 
 log = logging.getLogger(__name__)
 
@@ -93,9 +113,6 @@ T = TypeVar("T")
 Operation = Callable[[TokenCertificate, Login, tuple[bytes, ...]], Awaitable[tuple[T, int]]]
 """What to do with the key once the user approved: (certificate, PIN, issuer chain) →
 (result, number of signatures made)."""
-
-_SEVERITY = {TriesLeft.OK: 0, TriesLeft.LOW: 1, TriesLeft.FINAL: 2, TriesLeft.LOCKED: 3}
-_MAX_CHAIN = 8
 
 
 @dataclass(frozen=True)
@@ -106,39 +123,6 @@ class Signed:
     signatures: tuple[bytes, ...]
     algorithms: tuple[str, ...]
     """JOSE-style algorithm of each signature."""
-
-
-def _choice(cert: TokenCertificate) -> CertificateChoice:
-    return CertificateChoice(
-        id=cert.fingerprint,
-        subject=cert.subject,
-        issuer=cert.issuer,
-        not_after=cert.not_after,
-        token=cert.token.label,
-    )
-
-
-def _token_key(token: TokenId) -> TokenKey:
-    return (str(token.module), token.serial, token.label)
-
-
-def build_chain(cert: TokenCertificate, pool: Sequence[TokenCertificate]) -> tuple[bytes, ...]:
-    """Issuer certificates of ``cert`` found among ``pool`` (nearest first)."""
-    chain: list[bytes] = []
-    current = cert.x509
-    seen = {cert.der}
-    for _ in range(_MAX_CHAIN):
-        if current.issuer == current.subject:
-            break
-        issuer = next(
-            (c for c in pool if c.x509.subject == current.issuer and c.der not in seen), None
-        )
-        if issuer is None:
-            break
-        chain.append(issuer.der)
-        seen.add(issuer.der)
-        current = issuer.x509
-    return tuple(chain)
 
 
 class SigningService:
@@ -158,8 +142,11 @@ class SigningService:
         check_revocation: bool = True,
         font_dir: Path | None = None,
         tsa_url: str | None = None,
+        token_wait: float = 0.0,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
+        """``token_wait``: seconds to wait for a token the user is asked to plug in (0: no
+        wait, the request fails at once)."""
         self._tokens = tokens
         self._prompter = prompter
         self._lang = lang
@@ -171,6 +158,7 @@ class SigningService:
         self._check_revocation = check_revocation
         self._font_dir = font_dir
         self._tsa_url = tsa_url
+        self._token_wait = token_wait
         self._clock = clock
 
     @staticmethod
@@ -184,10 +172,10 @@ class SigningService:
             log.info("session locked; cached PINs forgotten")
         self._pins.clear()
 
-    async def _inventory(self) -> Inventory:
-        inventory = await self._tokens.inventory()
+    async def _inventory(self, *, rescan: bool = False) -> Inventory:
+        inventory = await self._tokens.inventory(rescan=rescan)
         # A token that is gone takes its cached PIN with it.
-        self._pins.retain(_token_key(t.id) for t in inventory.tokens)
+        self._pins.retain(token_key(t.id) for t in inventory.tokens)
         return inventory
 
     async def token_present(self) -> bool:
@@ -197,36 +185,54 @@ class SigningService:
         inventory = await self._inventory()
         return bool(inventory.signing_certificates)
 
-    def _candidates(
-        self, inventory: Inventory, requested: bytes | None, scheme: RsaScheme | None
-    ) -> list[TokenCertificate]:
-        if not inventory.tokens:
-            failed = [m for m in inventory.modules if m.worker_failed]
-            if failed:
-                # "Insert your token" would send the user to the wrong fix.
-                raise TokenModuleFailed("; ".join(m.error for m in failed))
-            raise TokenNotPresent("no token is present in any module")
-        signing = inventory.signing_certificates
-        if requested is not None:
-            matches = [c for c in signing if c.der == requested]
-            if not matches:
-                raise CertificateNotFound("the requested certificate is on no present token")
-            if scheme is RsaScheme.PSS and matches[0].key_type is not KeyType.RSA:
-                raise BadRequest(Phrase.of("bad_scheme_ec"))
-            if scheme is RsaScheme.PSS and not matches[0].supports_pss:
-                raise BadRequest(Phrase.of("bad_pss_unsupported"))
-            if not matches[0].valid_at(self._clock()):
-                raise CertificateExpired(f"certificate valid until {matches[0].not_after}")
-            return matches[:1]
-        if scheme is RsaScheme.PSS:
-            signing = tuple(c for c in signing if c.key_type is KeyType.RSA and c.supports_pss)
-        if not signing:
-            raise CertificateNotFound("no signing certificate on the present token(s)")
-        now = self._clock()
-        valid = [c for c in signing if c.valid_at(now)]
-        if not valid:
-            raise CertificateExpired("every signing certificate is expired or not yet valid")
-        return valid
+    async def _usable(
+        self, requested: bytes | None, scheme: RsaScheme | None, *, rescan: bool = False
+    ) -> tuple[Inventory, list[TokenCertificate]]:
+        """The inventory and the certificates this request may use (or the refusal)."""
+        inventory = await self._inventory(rescan=rescan)
+        return inventory, candidates(inventory, requested, scheme, self._clock())
+
+    async def _usable_or_missing(
+        self, requested: bytes | None, scheme: RsaScheme | None
+    ) -> tuple[Inventory, list[TokenCertificate]] | AgentError:
+        """:meth:`_usable`, or the reason to ask the user to plug the token in (when the
+        agent may wait for it); other refusals are raised."""
+        try:
+            return await self._usable(requested, scheme)
+        except MISSING as missing:
+            if not self._token_wait:
+                raise
+            return missing
+
+    async def _wait_for_token(
+        self,
+        caller: Admitted,
+        requested: bytes | None,
+        scheme: RsaScheme | None,
+        missing: AgentError,
+    ) -> tuple[Inventory, list[TokenCertificate]]:
+        """Ask for the token and look for it every second, up to the prompt timeout.
+
+        Called in the origin's turn (one window at a time). The user's Cancel, or no token in
+        time, counts as a declined prompt for the back-off, as an unanswered question does.
+        """
+        request = ActivityRequest(
+            ActivityKind.WAIT_TOKEN,
+            str(caller),
+            self._lang,
+            seconds=self._token_wait,
+            certificate=subject_of(requested),
+        )
+        log.info("no usable token for %s (%s); asking for it", caller, missing.detail)
+
+        async def look(rescan: bool) -> tuple[Inventory, list[TokenCertificate]]:
+            return await self._usable(requested, scheme, rescan=rescan)
+
+        try:
+            return await wait_for_token(self._prompter, request, look, missing)
+        except AgentError:
+            self._gate.record(str(caller), declined=True)
+            raise
 
     def is_paired(self, origin: str) -> bool:
         """Whether the user paired ``origin`` (answered its first question)."""
@@ -246,7 +252,7 @@ class SigningService:
             answer = await self._prompter.ask(request)
             if not answer.approved:
                 raise UserCancelled(f"user declined {request.action.value} for {request.origin}")
-            cert = self._picked(answer, offered)
+            cert = picked(answer, offered)
         except AgentError:
             self._gate.record(request.origin, declined=True)
             raise
@@ -256,17 +262,6 @@ class SigningService:
             self._pairing.pair(request.origin)
             log.info("origin %s paired on first use", request.origin)
         return answer, cert
-
-    @staticmethod
-    def _picked(answer: PromptAnswer, offered: Sequence[TokenCertificate]) -> TokenCertificate:
-        if answer.certificate_id is None and len(offered) == 1:
-            return offered[0]
-        for cert in offered:
-            if cert.fingerprint == answer.certificate_id:
-                return cert
-        if answer.pin is not None:
-            answer.pin.wipe()
-        raise UserCancelled("the prompter picked a certificate that was not offered")
 
     async def _audited(self, audit: RequestAudit, outcome: str) -> None:
         await self._recording(audit, outcome)
@@ -281,16 +276,18 @@ class SigningService:
         self, caller: Admitted, _request: CertificatesRequest
     ) -> CertificateResponse:
         """``POST /v1/certificates``: the user picks which certificate the portal sees."""
-        inventory = await self._inventory()
-        offered = self._candidates(inventory, None, None)
+        usable = await self._usable_or_missing(None, None)
         audit = RequestAudit(caller, PromptAction.SELECT_CERTIFICATE, ())
         async with self._gate.turn(str(caller), wildcard=caller.via_wildcard):
             try:
+                if isinstance(usable, AgentError):
+                    usable = await self._wait_for_token(caller, None, None, usable)
+                inventory, offered = usable
                 _answer, cert = await self._ask(
                     PromptRequest(
                         action=PromptAction.SELECT_CERTIFICATE,
                         origin=str(caller),
-                        certificates=tuple(_choice(c) for c in offered),
+                        certificates=tuple(choice(c) for c in offered),
                         lang=self._lang,
                         first_use=self._is_first_use(caller),
                     ),
@@ -310,21 +307,6 @@ class SigningService:
             key_type=key_type,
             token=TokenRef(cert.token.label, cert.token.serial),
         )
-
-    def _pin_request(
-        self, offered: Sequence[TokenCertificate], states: Sequence[PinState], use_cache: bool
-    ) -> tuple[PinRequest, Pin | None]:
-        tokens = {_token_key(c.token) for c in offered}
-        cached = self._pins.get(next(iter(tokens))) if use_cache and len(tokens) == 1 else None
-        pinpad = all(s.pinpad for s in states)
-        worst = max(states, key=lambda s: _SEVERITY[s.tries_left])
-        request = PinRequest(
-            required=cached is None and not pinpad,
-            pinpad=pinpad,
-            tries_left=worst.tries_left,
-            cached=cached is not None,
-        )
-        return request, cached
 
     async def _signing(
         self,
@@ -348,11 +330,9 @@ class SigningService:
         ``summaries``: what each document says it is, shown beside it (XML documents).
         ``preview``, ``file``: a single PDF's page preview and private copy for the viewer.
         """
-        inventory = await self._inventory()
-        candidates = self._candidates(inventory, requested, scheme)
-        offered = [c for c in candidates if c.pin.tries_left is not TriesLeft.LOCKED]
-        if not offered:
-            raise PinLocked("every candidate token has a locked PIN")
+        usable = await self._usable_or_missing(requested, scheme)
+        if not isinstance(usable, AgentError):
+            unlocked(usable[1])  # refused before the question, not after a wait in line
         shown = summaries or [()] * len(items)
         documents = tuple(
             DocumentView(i.document_name, i.digest, i.algorithm, source, destination, summary)
@@ -365,9 +345,12 @@ class SigningService:
         audit.time_stamp = time_stamp
         async with self._gate.turn(str(caller), wildcard=caller.via_wildcard):
             try:
+                if isinstance(usable, AgentError):
+                    usable = await self._wait_for_token(caller, requested, scheme, usable)
+                inventory, candidates = usable
                 cert, result, count = await self._consent_and_sign(
                     caller=caller,
-                    offered=offered,
+                    offered=unlocked(candidates),
                     documents=documents,
                     operation=operation,
                     inventory=inventory,
@@ -402,7 +385,10 @@ class SigningService:
         async def operation(
             cert: TokenCertificate, login: Login, _chain: tuple[bytes, ...]
         ) -> tuple[list[bytes], int]:
-            signatures = await self._tokens.sign(cert, work, rsa_scheme, login)
+            names = [i.document_name for i in items]
+            signatures = await self._sign_digests_shown(
+                caller, cert, work, names, scheme=rsa_scheme, login=login
+            )
             return signatures, len(signatures)
 
         cert, signatures = await self._signing(caller, items, requested, scheme, operation)
@@ -414,6 +400,38 @@ class SigningService:
             for a in {i.algorithm for i in items}
         }
         return Signed(cert, tuple(signatures), tuple(names[i.algorithm] for i in items))
+
+    async def _sign_digests_shown(
+        self,
+        caller: Admitted,
+        cert: TokenCertificate,
+        work: Sequence[tuple[bytes, HashAlgorithm]],
+        names: Sequence[str | None],
+        *,
+        scheme: RsaScheme,
+        login: Login,
+    ) -> list[bytes]:
+        """Sign the digests of a hash or XML batch (``names[i]``: whose ``work[i]`` is): up to
+        :data:`PROGRESS_CHUNK` in one call, more in steps with progress and Stop."""
+        if len(work) <= PROGRESS_CHUNK:
+            return await self._tokens.sign(cert, work, scheme, login)
+        request = ActivityRequest(
+            ActivityKind.PROGRESS,
+            str(caller),
+            self._lang,
+            total=len(work),
+            appear_after=PROGRESS_AFTER_SECONDS,
+        )
+        return await sign_digests_in_steps(
+            self._prompter,
+            self._tokens,
+            request,
+            cert,
+            work,
+            names=names,
+            scheme=scheme,
+            login=login,
+        )
 
     def _signing_key(
         self, cert: TokenCertificate, login: Login, chain: tuple[bytes, ...]
@@ -510,6 +528,101 @@ class SigningService:
             )
         return PdfSignResponse(signed, cert.der)
 
+    async def sign_pdf_batch(
+        self,
+        caller: Admitted,
+        request: PdfBatchSignRequest,
+        *,
+        source: str | None = None,
+        destination: str | None = None,
+    ) -> PdfBatchSignResponse:
+        """``POST /v1/pdf/sign/batch``: one question listing every PDF (name and SHA-256), one
+        login, then the documents signed in order with their progress shown; Stop ends the
+        batch after the document being signed, and the answer gives those signed so far.
+
+        Every document is checked before the question (its options, its stamp's place), so
+        that no refusal follows the user's consent.
+        """
+        for document in request.documents:
+            self._configured_tsa_only(document.options.tsa_url)
+        prepared = [
+            await in_batch(index, pdf.prepare(d.pdf, d.options.appearance))
+            for index, d in enumerate(request.documents)
+        ]
+        digests = await asyncio.to_thread(
+            lambda: [hashlib.sha256(d.pdf).digest() for d in request.documents]
+        )
+        items = [
+            DigestToSign(digest, HashAlgorithm.SHA256, d.document_name)
+            for digest, d in zip(digests, request.documents, strict=True)
+        ]
+        total = len(request.documents)
+        names = [d.document_name for d in request.documents]
+
+        async def operation(
+            cert: TokenCertificate, login: Login, chain: tuple[bytes, ...]
+        ) -> tuple[BatchOutcome, int]:
+            progress = ActivityRequest(ActivityKind.PROGRESS, str(caller), self._lang, total=total)
+            async with (
+                self._prompter.activity(progress) as shown,
+                one_login(self._tokens, cert, RsaScheme.PKCS1V15, login) as sign,
+            ):
+                key = self._held_key(cert, chain, sign)
+
+                async def sign_one(index: int) -> bytes:
+                    return await self._sign_one_pdf(request.documents[index], prepared[index], key)
+
+                outcome = await sign_one_by_one(shown, names, sign_one)
+            return outcome, len(outcome.signed)
+
+        cert, done = await self._signing(
+            caller,
+            items,
+            request.certificate,
+            None,
+            operation,
+            source=source,
+            destination=destination,
+            # Only the configured TSA passes the check above: the one any document asks for.
+            time_stamp=next(
+                (u for d in request.documents if (u := _time_stamp_url(d.options))), None
+            ),
+        )
+        return PdfBatchSignResponse(
+            names=tuple(names),
+            signed=done.signed,
+            certificate=cert.der,
+            stopped=done.stopped,
+            error=done.error,
+        )
+
+    async def _sign_one_pdf(
+        self, request: PdfSignRequest, prepared: PreparedPdf, key: pdf.SigningKey
+    ) -> bytes:
+        return await pdf.sign(
+            request.pdf,
+            prepared,
+            key,
+            options=request.options,
+            trust_roots=self._trust_roots,
+            font_dir=self._font_dir,
+        )
+
+    @staticmethod
+    def _held_key(
+        cert: TokenCertificate,
+        chain: tuple[bytes, ...],
+        sign: Callable[[Sequence[tuple[bytes, HashAlgorithm]]], Awaitable[list[bytes]]],
+    ) -> pdf.SigningKey:
+        """The token key of ``cert`` as the PDF layer signs with it, in a held login."""
+        key_type = cert.key_type
+        assert key_type is not None  # noqa: S101 - guaranteed by signing_certificates
+
+        async def raw(digest: bytes, algorithm: HashAlgorithm) -> bytes:
+            return (await sign([(digest, algorithm)]))[0]
+
+        return pdf.SigningKey(cert.der, chain, key_type, raw)
+
     async def sign_cms(self, caller: Admitted, request: CmsSignRequest) -> CmsSignResponse:
         """``POST /v1/cms/sign``: a CMS signature over a digest the portal computed."""
         self._configured_tsa_only(request.tsa_url)
@@ -554,7 +667,11 @@ class SigningService:
             cert: TokenCertificate, login: Login, _chain: tuple[bytes, ...]
         ) -> tuple[tuple[SignedXml, ...], int]:
             async def digests(work: Sequence[tuple[bytes, HashAlgorithm]]) -> list[bytes]:
-                return await self._tokens.sign(cert, work, RsaScheme.PKCS1V15, login)
+                # One signature per document, in the documents' order (agent.xml.sign).
+                names = [d.document_name for d in request.documents]
+                return await self._sign_digests_shown(
+                    caller, cert, work, names, scheme=RsaScheme.PKCS1V15, login=login
+                )
 
             # The signing time is this computer's local wall time, as invoices write it.
             signed = await xml.sign(
@@ -581,30 +698,6 @@ class SigningService:
         report = await pdf.verify(request.pdf, self._trust_roots)
         return PdfVerifyResponse(report, report_to_text(report, lang.value))
 
-    async def _check_certificate(
-        self, cert: TokenCertificate, chain: tuple[bytes, ...], audit: RequestAudit
-    ) -> None:
-        """Validity and, when reachable, revocation, before the key is used."""
-        now = self._clock()
-        if not cert.valid_at(now):
-            raise CertificateExpired(f"certificate valid until {cert.not_after}")
-        checks = f"valid until {cert.not_after.isoformat()}"
-        if self._check_revocation and chain:
-            # Most tokens' certificates name a responder; when one names none, no thread.
-            result = names_no_source(cert.x509)
-            if result is None:
-                result = await asyncio.to_thread(check_revocation, cert.der, chain[:1])
-            checks += f"; revocation {result.status.value} via {result.method}"
-            if result.source:
-                checks += f" {result.source}"
-            audit.checks = checks
-            if result.status is RevocationStatus.REVOKED:
-                raise CertificateRevoked(f"{result.method} {result.source}: {result.detail}")
-        elif self._check_revocation:
-            audit.checks = checks + "; revocation unknown (issuer certificate not on the token)"
-        else:
-            audit.checks = checks + "; revocation not checked (policy)"
-
     async def _check_once(
         self,
         cert: TokenCertificate,
@@ -614,7 +707,9 @@ class SigningService:
     ) -> None:
         """The certificate's checks, once per request (a wrong PIN does not repeat them)."""
         if cert.fingerprint not in checked:
-            await self._check_certificate(cert, chain, audit)
+            await check_certificate(
+                cert, chain, audit, now=self._clock(), revocation=self._check_revocation
+            )
             checked.add(cert.fingerprint)
 
     async def _consent_and_sign(
@@ -635,13 +730,15 @@ class SigningService:
                 states = [await self._tokens.pin_state(offered[0].token)]
                 if states[0].tries_left is TriesLeft.LOCKED:
                     raise PinLocked("the PIN locked after a wrong attempt")
-            pin_request, cached = self._pin_request(offered, states, use_cache=retry is None)
+            pin_request, cached = pin_request_for(
+                self._pins, offered, states, use_cache=retry is None
+            )
             try:
                 answer, cert = await self._ask(
                     PromptRequest(
                         action=PromptAction.SIGN,
                         origin=str(caller),
-                        certificates=tuple(_choice(c) for c in offered),
+                        certificates=tuple(choice(c) for c in offered),
                         documents=documents,
                         pin=pin_request,
                         retry=retry,
@@ -671,7 +768,7 @@ class SigningService:
                 continue
             else:
                 if answer.pin is not None and not cert.pin.pinpad:
-                    self._pins.put(_token_key(cert.token), answer.pin)
+                    self._pins.put(token_key(cert.token), answer.pin)
                 return cert, result, count
             finally:
                 for secret in (answer.pin, cached):

@@ -1,0 +1,197 @@
+"""``POST /v1/pdf/sign/batch`` through the real server on SoftHSM: one question listing every
+PDF, one login, progress, Stop after the current document, and what comes back.
+
+The documents are in the shapes portals send (tests/pdf_corpus.py): a plain decision, a form
+that already has a ``Signature2`` field, a file encrypted with an owner password only, a
+document its author certified allowing signatures. pdfsig and pyHanko judge every signature.
+The user's Stop is the scripted prompter's (``{"stopAt": n}``): the real window's button is
+tests/desktop/test_batch_dialog.py's.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from agent.audit import AuditLog
+from tests.conftest import PIN, WRONG_PIN, AgentProcess, SessionToken, start_agent
+from tests.pdf_corpus import Encryption, certified, encrypted, pyhanko_verdicts, with_fields
+from tests.pdftools import NssDb, pyhanko_bottom_line, sample_pdf
+from tests.verify import b64, der
+
+pytestmark = pytest.mark.integration
+
+
+def portal_documents(token: SessionToken, tmp: Path) -> list[tuple[str, bytes]]:
+    """Four documents as portals hand them out, with Vietnamese names (the last one certified
+    by its author: signatures allowed, new stamps not)."""
+    return [
+        ("QĐ-123-UBND.pdf", sample_pdf(pages=3, text="Quyet dinh so 123/QD-UBND")),
+        ("Tờ khai có sẵn ô ký.pdf", with_fields(token.ca)),
+        ("Công văn mật khẩu chủ.pdf", encrypted(sample_pdf(), tmp, Encryption.AES_128)),
+        ("Hợp đồng đã chứng nhận.pdf", certified(token.ca, 2)),
+    ]
+
+
+def batch_body(
+    documents: list[tuple[str, bytes]],
+    own: dict[int, dict[str, object]] | None = None,
+    **shared: object,
+) -> dict[str, object]:
+    """The batch's JSON; ``own``: options of single documents, by index."""
+    own = own or {}
+    return {
+        "documents": [
+            {"pdf": b64(pdf), "documentName": name, **own.get(index, {})}
+            for index, (name, pdf) in enumerate(documents)
+        ],
+        **shared,
+    }
+
+
+def test_every_document_is_listed_once_signed_after_one_login_and_judged_valid(
+    fresh: AgentProcess, token: SessionToken, nss: NssDb, tmp_path: Path
+) -> None:
+    documents = portal_documents(token, tmp_path)
+    fresh.script({"approved": True, "pin": PIN})
+    response = fresh.post(
+        "/v1/pdf/sign/batch",
+        batch_body(
+            documents,
+            {3: {"appearance": {"profile": "invisible"}, "reason": "Đồng ý"}},
+            certificate=b64(der(token.rsa)),
+            appearance={"profile": "personal", "page": -1},
+        ),
+    )
+    assert response.status == 200, response.body[:500]
+    body = response.json
+    assert (body["signed"], body["stopped"]) == (4, False)
+    assert "error" not in body
+    assert base64.b64decode(body["certificate"]) == der(token.rsa)
+    # One question, listing every document with its SHA-256, in order.
+    [question] = [p for p in fresh.prompts() if p.get("action") == "sign"]
+    assert [(d["name"], d["digest"]) for d in question["documents"]] == [
+        (name, hashlib.sha256(pdf).hexdigest()) for name, pdf in documents
+    ]
+    # The progress the user saw: each document by name before it was signed, then the end.
+    [progress] = [p for p in fresh.prompts() if p.get("action") == "progress"]
+    assert progress["total"] == 4
+    assert fresh.activity_updates() == [
+        *({"done": i, "current": name} for i, (name, _) in enumerate(documents)),
+        {"done": 4},
+    ]
+    for index, ((name, original), result) in enumerate(
+        zip(documents, body["documents"], strict=True)
+    ):
+        assert (result["index"], result["documentName"], result["signed"]) == (index, name, True)
+        signed = base64.b64decode(result["pdf"])
+        assert signed.startswith(original), name
+        verdicts = pyhanko_verdicts(signed, token.ca.cert)  # opens the encrypted one too
+        assert verdicts[-1][1:] == (True, True), (name, verdicts)
+        blocks = nss.pdfsig(signed, tmp_path)
+        assert "Signature is Valid" in blocks[-1], (name, blocks[-1])
+        assert "Nguyễn Văn An" in blocks[-1]
+
+
+def test_stop_ends_the_batch_after_the_current_document_and_returns_those_signed(
+    fresh: AgentProcess, token: SessionToken, nss: NssDb, tmp_path: Path
+) -> None:
+    documents = [
+        (f"Văn bản {i + 1:02d}.pdf", sample_pdf(text=f"Van ban {i + 1}")) for i in range(8)
+    ]
+    fresh.script({"approved": True, "pin": PIN})
+    fresh.script_activities({"stopAt": 3})  # Stop pressed while the fourth is being signed
+    response = fresh.post(
+        "/v1/pdf/sign/batch", batch_body(documents, certificate=b64(der(token.ec)))
+    )
+    assert response.status == 200, response.body[:500]
+    body = response.json
+    assert body["stopped"] is True
+    # The prompter saw document 3 (0-based) begin and pressed Stop: it finished, no other began.
+    assert body["signed"] == 4
+    assert [d["signed"] for d in body["documents"]] == [True] * 4 + [False] * 4
+    assert all("pdf" not in d for d in body["documents"][4:])
+    for result in body["documents"][:4]:
+        signed = base64.b64decode(result["pdf"])
+        assert pyhanko_bottom_line(signed, token.ca.cert) == [True]
+        [block] = nss.pdfsig(signed, tmp_path)
+        assert "Signature is Valid" in block
+    with AuditLog(fresh.data_dir / "audit.sqlite3") as audit:
+        last = audit.entries()[-1]
+    assert (last.outcome, last.signatures, len(last.documents)) == ("signed", 4, 8)
+
+
+def test_a_document_that_cannot_be_signed_is_refused_by_index_before_any_question(
+    fresh: AgentProcess, token: SessionToken
+) -> None:
+    documents = [
+        ("Tốt.pdf", sample_pdf()),
+        ("Khóa sửa đổi.pdf", certified(token.ca, 1)),  # certified: no changes at all
+    ]
+    fresh.script({"approved": True, "pin": PIN})
+    response = fresh.post(
+        "/v1/pdf/sign/batch",
+        batch_body(documents),
+        headers={"Accept-Language": "vi"},
+    )
+    assert (response.status, response.error_code) == (400, "BAD_REQUEST"), response.body
+    assert "documents.1" in response.json["error"]["message"]
+    assert fresh.prompts() == []
+
+
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        ({"documents": []}, "documents"),
+        ({"documents": [{"pdf": b64(b"%PDF")}] * 51}, "50"),
+        ({"documents": [{"pdf": "không phải base64"}]}, "documents.0"),
+        ({"documents": [{"pdf": b64(sample_pdf()), "pin": "123456"}]}, "PIN"),
+        ({"documents": [{"pdf": b64(sample_pdf()), "level": "B-T"}]}, "documents.0.level"),
+        ({"documents": ["QĐ.pdf"]}, "documents.0"),
+    ],
+)
+def test_malformed_batches_get_a_stable_code_and_a_message_naming_the_fault(
+    fresh: AgentProcess, body: dict[str, object], says: str
+) -> None:
+    response = fresh.post("/v1/pdf/sign/batch", body, headers={"Accept-Language": "en"})
+    assert (response.status, response.error_code) == (400, "BAD_REQUEST"), response.body
+    assert says in response.json["error"]["message"]
+    assert fresh.prompts() == []
+
+
+def test_a_wrong_pin_asks_again_and_the_batch_then_signs_everything(
+    fresh: AgentProcess, token: SessionToken
+) -> None:
+    documents = [(f"HĐ {i}.pdf", sample_pdf(text=f"Hop dong {i}")) for i in range(3)]
+    fresh.script({"approved": True, "pin": WRONG_PIN}, {"approved": True, "pin": PIN})
+    response = fresh.post(
+        "/v1/pdf/sign/batch", batch_body(documents, certificate=b64(der(token.rsa)))
+    )
+    assert response.status == 200, response.body[:500]
+    assert response.json["signed"] == 3
+    questions = [p for p in fresh.prompts() if p.get("action") == "sign"]
+    assert [q.get("retry") for q in questions] == [None, {"reason": "PIN_INCORRECT"}]
+    for result in response.json["documents"]:
+        assert pyhanko_bottom_line(base64.b64decode(result["pdf"]), token.ca.cert) == [True]
+
+
+def test_the_batch_is_bounded_by_max_pdf_bytes_in_all(token: SessionToken, tmp_path: Path) -> None:
+    """Each of two PDFs is within ``max_pdf_bytes`` (and the body within its own limit, which
+    leaves room for options): together they are not."""
+    limit = 1024 * 1024
+    running = start_agent(tmp_path, token.hsm, policy={"max_pdf_bytes": limit})
+    try:
+        half = sample_pdf(filler=limit * 6 // 10)
+        assert len(half) <= limit < 2 * len(half)
+        response = running.post("/v1/pdf/sign/batch", {"documents": [{"pdf": b64(half)}] * 2})
+        assert (response.status, response.error_code) == (413, "PAYLOAD_TOO_LARGE"), response.body
+        assert str(limit) in response.json["error"]["message"]
+        assert running.prompts() == []
+        running.script({"approved": True, "pin": PIN})
+        response = running.post("/v1/pdf/sign/batch", {"documents": [{"pdf": b64(half)}]})
+        assert response.status == 200, response.body[:300]
+    finally:
+        running.stop()
