@@ -30,7 +30,7 @@ from agent.consent.prompter import Prompter
 from agent.consent.refusing import RefusingPrompter
 from agent.errors import ConfigError
 from agent.instance import InstanceLock
-from agent.localtls import ca, stores
+from agent.localtls import ca
 from agent.messages import Lang, text
 from agent.origin import LOCAL_CALLER, OriginPolicy
 from agent.pairing import PairingStore
@@ -39,6 +39,7 @@ from agent.protocol import PdfSignRequest
 from agent.server import RunningServer, ServerSettings, create_app, start_server
 from agent.server.budget import BudgetLimits, MemoryBudget
 from agent.server.control import ControlChannel
+from agent.server.middlewares import MemoryRelease
 from agent.service import SigningService
 from agent.session_lock import watch_session_lock
 from agent.status import StatusSource
@@ -135,7 +136,15 @@ async def _keep_tls_fresh(
             log.exception("renewing the local TLS certificate failed; will try again")
             continue
         if renewed and trust_ca:
-            await asyncio.to_thread(stores.trust_once, files)
+            await asyncio.to_thread(_trust_once, files)
+
+
+def _trust_once(files: ca.TlsFiles) -> None:
+    """This user's stores trust the local CA (:func:`agent.localtls.stores.trust_once`);
+    imported here, on the thread that runs it: ``serve`` does not load the store code."""
+    from agent.localtls.stores import trust_once
+
+    trust_once(files)
 
 
 @dataclass(frozen=True)
@@ -205,7 +214,7 @@ async def _serve(  # noqa: PLR0917 - serve()'s arguments, passed on
 ) -> None:
     files = ca.ensure(config.tls_dir)
     if trust_ca:
-        await asyncio.to_thread(stores.trust_once, files)
+        await asyncio.to_thread(_trust_once, files)
     audit = AuditLog(config.audit_file)
     tokens = TokenService(config.pkcs11_modules, config.module_isolation, config.worker_limits)
     try:
@@ -261,9 +270,15 @@ async def _serve(  # noqa: PLR0917 - serve()'s arguments, passed on
             if companion is not None
             else None
         )
+        # What starting freed (the configuration read, the apps built, on a first start the
+        # new certificates) is handed back once the agent has settled, as after a large
+        # request: glibc would keep those pages for the agent's life (docs/performance.md).
+        settled = MemoryRelease()
+        settled.schedule()
         try:
             await stop.wait()
         finally:
+            settled.cancel()
             await _wind_down(
                 beside, [watcher, renewer, *layer_retries], tokens, [*layer_servers, server]
             )

@@ -46,9 +46,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
-from cryptography import x509
-from cryptography.x509.oid import NameOID
-
 from agent.errors import AgentError, ErrorCode
 
 if TYPE_CHECKING:
@@ -540,6 +537,9 @@ def _cell(value: str, width: int) -> str:
 def _common_name(subject: str | None) -> str:
     if subject is None:
         return "-"
+    from cryptography import x509  # not at start-up: the audit log opens with every agent
+    from cryptography.x509.oid import NameOID
+
     try:
         names = x509.Name.from_rfc4514_string(subject).get_attributes_for_oid(NameOID.COMMON_NAME)
     except ValueError:

@@ -483,7 +483,8 @@ def _verify_pdf(
 
 def _verify_xml(data: bytes, roots: tuple[bytes, ...], config: AgentConfig) -> _Checked:
     # Nothing is fetched for XML (revocation is not checked), so --offline changes nothing.
-    from agent.xml.verify import report_to_json, report_to_text, verify_xml
+    from agent.xml.verify.check import verify_xml
+    from agent.xml.verify.render import report_to_json, report_to_text
 
     try:
         report = verify_xml(data, roots)

@@ -17,21 +17,19 @@ import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Final
-
-from cryptography import x509
+from typing import TYPE_CHECKING, Any, Final
 
 from agent.algorithms import HashAlgorithm, KeyType, RsaScheme
 from agent.errors import AgentError, BadRequest
 from agent.messages import Lang, Phrase
 from agent.pdf.models import Appearance, PdfSignOptions, Profile, SignatureLevel
-from agent.pdf.verify.model import VerificationReport
-from agent.pdf.verify.render import report_to_json
-from agent.xml.profiles import EinvoiceRole, PlacementSpec
-from agent.xml.profiles import Profile as XmlProfile
-from agent.xml.sign import XmlDigest
-from agent.xml.verify import XmlVerificationReport
-from agent.xml.verify import report_to_json as xml_report_to_json
+from agent.xml.models import EinvoiceRole, PlacementSpec, XmlDigest
+from agent.xml.models import Profile as XmlProfile
+
+if TYPE_CHECKING:
+    # The verification reports are made, and put into words, by the first verify request.
+    from agent.pdf.verify.model import VerificationReport
+    from agent.xml.verify.model import XmlVerificationReport
 
 API_VERSION: Final = 1
 MAX_BATCH_ITEMS: Final = 1000
@@ -344,6 +342,10 @@ def _certificate(obj: Mapping[str, Any]) -> bytes | None:
     if obj.get("certificate") is None:
         return None
     der = b64decode(obj["certificate"], "certificate")
+    # Imported by the first request naming a certificate: this module loads with the server,
+    # which starts without cryptography (docs/performance.md).
+    from cryptography import x509
+
     try:
         x509.load_der_x509_certificate(der)
     except ValueError as exc:
@@ -520,6 +522,8 @@ class PdfVerifyResponse:
 
     def to_wire(self) -> dict[str, Any]:
         """JSON body: the report's wire form (``allValid``, ``signatures``) and ``text``."""
+        from agent.pdf.verify.render import report_to_json
+
         return {**report_to_json(self.report), "text": self.text}
 
 
@@ -894,11 +898,13 @@ class XmlVerifyResponse:
     report: XmlVerificationReport
     """What was found about each signature."""
     text: str
-    """The report in the request's language (:func:`agent.xml.verify.report_to_text`)."""
+    """The report in the request's language (:func:`agent.xml.verify.render.report_to_text`)."""
 
     def to_wire(self) -> dict[str, Any]:
         """JSON body: the report's wire form (``allValid``, ``signatures``) and ``text``."""
-        return {**xml_report_to_json(self.report), "text": self.text}
+        from agent.xml.verify.render import report_to_json
+
+        return {**report_to_json(self.report), "text": self.text}
 
 
 def _xml_name(obj: Mapping[str, Any], key: str, where: str) -> str | None:

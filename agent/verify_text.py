@@ -8,9 +8,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from cryptography import x509
-from cryptography.x509.oid import NameOID
-
 from agent.messages import Lang, text
 
 
@@ -23,6 +20,11 @@ def format_time(moment: datetime, lang: Lang) -> str:
 
 def short_name(rfc4514: str) -> str:
     """The common name in an RFC 4514 subject, for people; the subject if it has none."""
+    # Imported here: the reports' rendering loads with the server (agent.protocol), which
+    # does not load cryptography before a report is made (docs/performance.md).
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+
     try:
         names = x509.Name.from_rfc4514_string(rfc4514).get_attributes_for_oid(NameOID.COMMON_NAME)
     except ValueError:

@@ -77,10 +77,11 @@ from harness import (
 from agent.algorithms import HashAlgorithm
 from agent.protocol import MAX_XML_BATCH
 from agent.token.mechanisms import digest_info
+from agent.xml.models import DSIG_NS, EinvoiceRole, PlacementSpec, Profile
 from agent.xml.parse import parse_xml
-from agent.xml.profiles import DSIG_NS, EinvoiceRole, PlacementSpec, Profile, locate
+from agent.xml.profiles import locate
 from agent.xml.sign import finish, prepare
-from agent.xml.verify import verify_xml
+from agent.xml.verify.check import verify_xml
 
 HOLDER: Final = "CÔNG TY TNHH VẬN TẢI THỬ NGHIỆM KYSO"
 """Whose key the bench token holds."""

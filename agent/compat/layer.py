@@ -13,17 +13,23 @@ them no other program holds. When the vendor's own plugin runs beside the agent,
 that plugin first at its usual port, and the agent at the next one the library tries.
 :class:`~agent.status.model.ListenerStatus` says which port each layer got and which ones it
 found taken, for the status report and the tray.
+
+Memory. What answers a vendor's calls (its functions or endpoints, and what they import:
+cryptography, lxml, the XML and PDF layers) is made when the first admitted page calls
+(:class:`FirstUse`), not when the layer starts listening: an agent no page of that vendor uses
+keeps none of it (docs/performance.md).
 """
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import logging
 import ssl
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Final, Generic, TypeVar
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -48,6 +54,30 @@ log = logging.getLogger(__name__)
 
 #: ``errno`` values that mean "another program holds this port" (Linux, macOS, Windows).
 _PORT_TAKEN: Final = frozenset({errno.EADDRINUSE, errno.EACCES, 10048, 10013})
+
+T = TypeVar("T")
+
+
+class FirstUse(Generic[T]):
+    """One object of a layer's application, made by the first call that needs it.
+
+    ``load`` imports what the object needs and returns how to make it; it runs once, on a
+    worker thread (an import of cryptography or lxml takes tens of milliseconds, which the
+    event loop does not wait for). The object is then made on the event loop, once: every
+    later call, of any page, gets the same one.
+    """
+
+    def __init__(self, load: Callable[[], Callable[[], T]]) -> None:
+        self._load = load
+        self._made: T | None = None
+
+    async def get(self) -> T:
+        """The object, made now if no call has made it yet."""
+        if self._made is None:
+            make = await asyncio.to_thread(self._load)
+            if self._made is None:  # another page's first call may have made it meanwhile
+                self._made = make()
+        return self._made
 
 
 @dataclass(frozen=True)

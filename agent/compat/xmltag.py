@@ -7,8 +7,9 @@ from typing import Any
 
 from agent.errors import BadRequest
 from agent.messages import Phrase
+from agent.xml.models import Profile
 from agent.xml.parse import id_of
-from agent.xml.profiles import Profile, one_element
+from agent.xml.profiles import one_element
 
 
 def id_of_tag(root: Any, tag: str) -> str:

@@ -9,6 +9,12 @@ server certificate nears its end, a fresh CA and certificate replace both
 
 What counts as ours (:func:`is_kyso_ca`): the current CA, and any older Kyso Agent local CA
 (subject ``O=Kyso Agent``, ``CN=Kyso Agent local CA …``, name-constrained to loopback).
+
+Memory: the agent checks its certificate as it starts and every few hours, and makes one
+rarely (first start, renewal). The check needs no X.509 library (:func:`needs_renewal`: the
+standard ``ssl`` module loads the files, and the end date is read from the DER), so a started
+agent has not loaded cryptography; the functions that make or inspect certificates import it
+when called (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -17,19 +23,18 @@ import hashlib
 import ipaddress
 import logging
 import os
+import re
 import ssl
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Final
-
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from typing import TYPE_CHECKING, Final
 
 from agent.files import write_atomically
 from agent.private import DIR_MODE
+
+if TYPE_CHECKING:
+    from cryptography import x509
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +73,9 @@ class TlsFiles:
 
 
 def _name(common_name: str) -> x509.Name:
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+
     return x509.Name(
         [
             x509.NameAttribute(NameOID.ORGANIZATION_NAME, ORGANIZATION),
@@ -77,6 +85,8 @@ def _name(common_name: str) -> x509.Name:
 
 
 def _loopback_constraints() -> x509.NameConstraints:
+    from cryptography import x509
+
     return x509.NameConstraints(
         permitted_subtrees=[
             x509.DNSName("localhost"),
@@ -89,6 +99,11 @@ def _loopback_constraints() -> x509.NameConstraints:
 
 def issue(files: TlsFiles, now: datetime | None = None) -> None:
     """Make a new CA and server certificate; the CA key never touches the disk."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
     now = now or datetime.now(UTC)
     start = now - timedelta(minutes=5)
     ca_key = ec.generate_private_key(ec.SECP256R1())
@@ -166,15 +181,77 @@ def issue(files: TlsFiles, now: datetime | None = None) -> None:
 
 
 def needs_renewal(files: TlsFiles, now: datetime | None = None) -> bool:
-    """Whether the files are missing, unreadable or close to expiry."""
+    """Whether the files are missing, unreadable or close to expiry.
+
+    Unreadable: OpenSSL (the ``ssl`` module, as the server will) cannot load the certificate
+    chain with its key, or the CA certificate cannot be read.
+    """
     now = now or datetime.now(UTC)
     try:
-        certs = x509.load_pem_x509_certificates(files.server_cert.read_bytes())
-        serialization.load_pem_private_key(files.server_key.read_bytes(), password=None)
+        ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(files.server_cert, files.server_key)
+        not_after = _not_after(_first_der(files.server_cert.read_bytes()))
         files.ca_cert.read_bytes()
-    except (OSError, ValueError):
+    except (OSError, ValueError):  # ssl.SSLError is an OSError
         return True
-    return certs[0].not_valid_after_utc - now < RENEW_BEFORE
+    return not_after - now < RENEW_BEFORE
+
+
+_PEM_CERTIFICATE: Final = re.compile(
+    rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.DOTALL
+)
+
+
+def _first_der(pem: bytes) -> bytes:
+    """The DER of the first certificate in a PEM file (``ValueError`` when there is none)."""
+    found = _PEM_CERTIFICATE.search(pem)
+    if found is None:
+        raise ValueError("no certificate in the PEM file")
+    return ssl.PEM_cert_to_DER_cert(found.group(0).decode("ascii"))
+
+
+def _der_element(der: bytes, at: int, tag: int | None = None) -> tuple[int, int, int]:
+    """The DER element at ``at``: its tag, where its value starts and where it ends
+    (``ValueError`` when it is cut short, or is not of ``tag``)."""
+    if at + 2 > len(der):
+        raise ValueError("DER cut short")
+    found, size = der[at], der[at + 1]
+    start = at + 2
+    if size & 0x80:  # long form: the next (size & 0x7F) bytes are the length
+        count = size & 0x7F
+        if not 0 < count <= 4 or start + count > len(der):
+            raise ValueError("bad DER length")
+        size = int.from_bytes(der[start : start + count], "big")
+        start += count
+    if start + size > len(der) or (tag is not None and found != tag):
+        raise ValueError("not the DER element expected")
+    return found, start, start + size
+
+
+_SEQUENCE: Final = 0x30
+_UTC_TIME: Final = 0x17
+_GENERALIZED_TIME: Final = 0x18
+
+
+def _not_after(der: bytes) -> datetime:
+    """The end of validity of a DER certificate: RFC 5280's Certificate → tbsCertificate →
+    (version) serialNumber signature issuer validity → notAfter."""
+    _, at, _ = _der_element(der, 0, _SEQUENCE)  # Certificate
+    _, at, _ = _der_element(der, at, _SEQUENCE)  # tbsCertificate
+    tag, _, end = _der_element(der, at)
+    if tag == 0xA0:  # [0] version
+        at = end
+    for _field in range(3):  # serialNumber, signature, issuer
+        _, _, at = _der_element(der, at)
+    _, at, _ = _der_element(der, at, _SEQUENCE)  # validity
+    _, _, at = _der_element(der, at)  # notBefore
+    tag, start, end = _der_element(der, at)
+    text = der[start:end].decode("ascii")
+    if tag == _UTC_TIME and len(text) == 13:  # YYMMDDHHMMSSZ; RFC 5280: YY < 50 is 20YY
+        year = int(text[:2])
+        text = f"{year + (2000 if year < 50 else 1900)}{text[2:]}"
+    elif tag != _GENERALIZED_TIME or len(text) != 15:  # YYYYMMDDHHMMSSZ
+        raise ValueError("notAfter is not a time RFC 5280 allows")
+    return datetime.strptime(text, "%Y%m%d%H%M%SZ").replace(tzinfo=UTC)
 
 
 def ensure(directory: Path, now: datetime | None = None) -> TlsFiles:
@@ -215,6 +292,9 @@ def renew_if_needed(files: TlsFiles, context: ssl.SSLContext, now: datetime | No
 
 def load_ca(ca_file: Path) -> bytes:
     """DER of the CA certificate in ``ca_file`` (``OSError``/``ValueError`` when unusable)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
     return x509.load_pem_x509_certificate(ca_file.read_bytes()).public_bytes(
         serialization.Encoding.DER
     )
@@ -227,6 +307,9 @@ def thumbprint(der: bytes) -> str:
 
 def is_kyso_ca(der: bytes) -> bool:
     """Whether ``der`` is a Kyso Agent local CA (this one or an older one)."""
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+
     try:
         cert = x509.load_der_x509_certificate(der)
         constraints = cert.extensions.get_extension_for_class(x509.NameConstraints).value

@@ -9,9 +9,9 @@ cannot be made is :class:`~agent.errors.SigningFailed`.
 The token is reached through a :data:`~agent.pdf.models.RawSigner`, a coroutine of the
 service's event loop; pyHanko's worker thread calls it through that loop and waits.
 
-The PDF stack (pyHanko, fontTools, Pillow) is imported by the first call, on the worker
-thread: an agent that only signs hashes never loads it, which keeps its start-up short and
-its memory small (docs/performance.md).
+The PDF stack (pyHanko, fontTools, Pillow, and cryptography) is imported by the first call,
+on the worker thread: an agent that only signs hashes never loads it, which keeps its start-up
+short and its memory small (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -23,9 +23,6 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
-
-from cryptography import x509
-from cryptography.x509.oid import NameOID
 
 from agent.algorithms import HashAlgorithm, KeyType
 from agent.errors import BadRequest, SigningFailed
@@ -185,6 +182,9 @@ async def verify(pdf: bytes, trust_roots: Sequence[bytes]) -> VerificationReport
 def signer_identity(certificate: bytes) -> SignerIdentity:
     """What the stamp says about the holder of ``certificate`` (DER): common name (the whole
     subject if none) and organisation."""
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+
     parsed = x509.load_der_x509_certificate(certificate)
 
     def first(oid: x509.ObjectIdentifier) -> str | None:

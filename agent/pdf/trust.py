@@ -7,6 +7,10 @@ national root and their own CA certificates.
 
 Everything is returned as DER bytes, in the order found, without duplicates; the
 verifier turns them into pyHanko trust anchors.
+
+cryptography and asn1crypto are imported by the functions that parse certificates, when there
+are some to parse: the agent reads its roots as it starts, and one with none configured
+(off Windows) starts without loading either (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -16,13 +20,10 @@ import ssl
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-from asn1crypto import x509 as asn1_x509
-from cryptography import x509
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.serialization import pkcs7
+if TYPE_CHECKING:
+    from cryptography import x509
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +92,8 @@ def windows_store_roots() -> tuple[bytes, ...]:
 
 def store_roots(enum: Callable[[str], Iterable[StoreEntry]]) -> tuple[bytes, ...]:
     """:func:`windows_store_roots` over ``enum`` (:func:`ssl.enum_certificates`, or a fake)."""
+    from cryptography.hazmat.primitives import serialization
+
     roots = [cert for cert in _store_certificates(enum, "ROOT") if _usable(cert) and _is_ca(cert)]
     anchors = {cert.subject.public_bytes(): cert for cert in roots}
     intermediates = [
@@ -103,6 +106,11 @@ def store_roots(enum: Callable[[str], Iterable[StoreEntry]]) -> tuple[bytes, ...
 
 def _parse(data: bytes) -> list[bytes]:
     """Certificates in ``data`` as DER; ``ValueError`` if there are none or one is broken."""
+    from asn1crypto import x509 as asn1_x509
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.serialization import pkcs7
+
     if data[:1] == _DER_SEQUENCE:
         try:
             certificates = [x509.load_der_x509_certificate(data)]
@@ -127,6 +135,9 @@ def _store_certificates(
     enum: Callable[[str], Iterable[StoreEntry]], store: str
 ) -> list[x509.Certificate]:
     """The DER certificates of one Windows store trusted for document signing."""
+    from asn1crypto import x509 as asn1_x509
+    from cryptography import x509
+
     try:
         entries = list(enum(store))
     except OSError as exc:  # the store cannot be opened (policy, profile not loaded)
@@ -158,6 +169,8 @@ def _usable(cert: x509.Certificate) -> bool:
 
 
 def _is_ca(cert: x509.Certificate) -> bool:
+    from cryptography import x509
+
     try:
         constraints = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
     except x509.ExtensionNotFound:
@@ -169,6 +182,8 @@ def _is_ca(cert: x509.Certificate) -> bool:
 
 
 def _issued_by_anchor(cert: x509.Certificate, anchors: dict[bytes, x509.Certificate]) -> bool:
+    from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+
     issuer = anchors.get(cert.issuer.public_bytes())
     if issuer is None or issuer.subject == cert.subject:
         return False

@@ -12,8 +12,6 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Final
 
-from cryptography import x509
-
 from agent.algorithms import KeyType, RsaScheme
 from agent.audit import RequestAudit
 from agent.consent.pin_cache import PinCache, TokenKey
@@ -29,7 +27,6 @@ from agent.errors import (
     UserCancelled,
 )
 from agent.messages import Phrase
-from agent.pdf.revocation import RevocationStatus, check_revocation, names_no_source
 from agent.pin import Pin, TriesLeft
 from agent.token import Inventory, PinState, TokenCertificate, TokenId
 
@@ -120,6 +117,8 @@ def subject_of(certificate: bytes | None) -> str | None:
     """The subject of the certificate a portal asked for, to say which token to plug in."""
     if certificate is None:
         return None
+    from cryptography import x509  # not at start-up: see agent.token.models
+
     try:
         return x509.load_der_x509_certificate(certificate).subject.rfc4514_string()
     except ValueError:
@@ -169,6 +168,9 @@ async def check_certificate(
 ) -> None:
     """Validity and, when reachable and ``revocation`` is on, revocation, before the key is used;
     what was checked goes into ``audit``."""
+    # Imported by the first signature (with cryptography and urllib.request), not at start-up.
+    from agent.pdf.revocation import RevocationStatus, check_revocation, names_no_source
+
     if not cert.valid_at(now):
         raise CertificateExpired(f"certificate valid until {cert.not_after}")
     checks = f"valid until {cert.not_after.isoformat()}"

@@ -51,7 +51,6 @@ from agent.origin import Admitted
 from agent.pairing import PairingStore
 from agent.pdf import commands as pdf
 from agent.pdf.models import PdfSignOptions, SignatureLevel
-from agent.pdf.verify.render import report_to_text
 from agent.pin import Login, TriesLeft
 from agent.protocol import (
     API_VERSION,
@@ -695,6 +694,8 @@ class SigningService:
 
     async def verify_pdf(self, request: PdfVerifyRequest, lang: Lang) -> PdfVerifyResponse:
         """``POST /v1/pdf/verify``: every signature, checked against the configured roots."""
+        from agent.pdf.verify.render import report_to_text  # with the first report
+
         report = await pdf.verify(request.pdf, self._trust_roots)
         return PdfVerifyResponse(report, report_to_text(report, lang.value))
 

@@ -15,17 +15,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Final
-
-from cryptography import x509
-from cryptography.x509.oid import NameOID
+from typing import TYPE_CHECKING, Final
 
 from agent import PYTHON, __version__
 from agent.audit import AuditEntry, AuditError, AuditLog
 from agent.config import AgentConfig
 from agent.localtls.ca import TlsFiles, load_ca
 from agent.localtls.model import TrustCheck
-from agent.localtls.stores import trust_checks
 from agent.pairing import PairingStore
 from agent.status.logs import recent_log_errors
 from agent.status.model import (
@@ -45,6 +41,12 @@ from agent.status.model import (
 from agent.token import Inventory, TokenService
 from agent.token.models import TokenCertificate
 
+if TYPE_CHECKING:
+    from cryptography import x509
+
+# cryptography is imported by the functions that read certificates, when a report is made:
+# this module loads with the server (StatusSource), which starts without it.
+
 AUDIT_ENTRIES: Final = 10
 """How many audit entries the report shows."""
 
@@ -56,6 +58,8 @@ def _name_part(name: x509.Name, oid: x509.ObjectIdentifier) -> str:
 
 def certificate_status(cert: TokenCertificate, now: datetime) -> CertificateStatus:
     """The report's view of one certificate."""
+    from cryptography.x509.oid import NameOID
+
     parsed = cert.x509
     return CertificateStatus(
         token_label=cert.token.label,
@@ -114,6 +118,8 @@ def tls_status(
     tls_dir: Path, now: datetime, checks: Callable[[bytes], tuple[TrustCheck, ...]] | None = None
 ) -> TlsStatus:
     """The local TLS files, read only (nothing is created), and who trusts their CA."""
+    from cryptography import x509
+
     files = TlsFiles(tls_dir)
     ca_file = files.ca_cert
     try:
@@ -124,7 +130,11 @@ def tls_status(
         ca_der: bytes | None = load_ca(ca_file)
     except (OSError, ValueError):
         ca_der = None
-    trust = (checks or trust_checks)(ca_der) if ca_der is not None else ()
+    if checks is None:
+        from agent.localtls.stores import trust_checks  # the stores' code, when asked
+
+        checks = trust_checks
+    trust = checks(ca_der) if ca_der is not None else ()
     if server is None:
         return TlsStatus(str(ca_file), Validity.MISSING, None, None, None, trust)
     return TlsStatus(
@@ -138,6 +148,9 @@ def tls_status(
 
 
 def _audit_status(entry: AuditEntry) -> AuditStatus:
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+
     holder = None
     if entry.certificate_subject:
         try:

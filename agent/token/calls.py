@@ -12,14 +12,18 @@ from __future__ import annotations
 import pickle
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from agent import errors
 from agent.algorithms import HashAlgorithm, RsaScheme
 from agent.errors import AgentError, TokenFailure
 from agent.pin import Login, Pin
 from agent.token.models import ModuleReport, PinState, TokenCertificate, TokenId
-from agent.token.module import Pkcs11Module
+
+if TYPE_CHECKING:
+    # The module (python-pkcs11) is loaded only where a worker drives it: the worker process,
+    # or the agent itself with module_isolation = "thread" (agent.token.worker).
+    from agent.token.module import Pkcs11Module
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,9 @@
-"""What the token layer reports: plain frozen dataclasses, no PKCS#11 objects."""
+"""What the token layer reports: plain frozen dataclasses, no PKCS#11 objects.
+
+A certificate is parsed (by cryptography, imported then) when something first asks about it:
+an agent that has read no certificate yet, such as one that has just started, has not loaded
+cryptography (docs/performance.md).
+"""
 
 from __future__ import annotations
 
@@ -7,12 +12,13 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime
 from functools import cached_property, lru_cache
 from pathlib import Path
-
-from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from typing import TYPE_CHECKING
 
 from agent.algorithms import KeyType
 from agent.pin import TriesLeft
+
+if TYPE_CHECKING:
+    from cryptography import x509
 
 
 @dataclass(frozen=True)
@@ -57,6 +63,8 @@ class TokenInfo:
 @lru_cache(maxsize=128)
 def _parse(der: bytes) -> x509.Certificate:
     """Certificates are read anew by every inventory; each distinct one is parsed once."""
+    from cryptography import x509
+
     return x509.load_der_x509_certificate(der)
 
 
@@ -105,6 +113,8 @@ class TokenCertificate:
     @cached_property
     def key_type(self) -> KeyType | None:
         """RSA or EC; ``None`` for keys the agent cannot sign with."""
+        from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
         key = self.x509.public_key()
         if isinstance(key, rsa.RSAPublicKey):
             return KeyType.RSA
@@ -115,6 +125,8 @@ class TokenCertificate:
     @cached_property
     def is_ca(self) -> bool:
         """A CA certificate (chain material, not a signing certificate)."""
+        from cryptography import x509
+
         try:
             constraints = self.x509.extensions.get_extension_for_class(x509.BasicConstraints)
         except x509.ExtensionNotFound:

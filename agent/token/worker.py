@@ -13,10 +13,12 @@ import asyncio
 import re
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from agent.token.calls import Finalize, Request, execute
-from agent.token.module import Pkcs11Module
+
+if TYPE_CHECKING:
+    from agent.token.module import Pkcs11Module
 
 
 class Worker(Protocol):
@@ -51,8 +53,12 @@ class ThreadWorker:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        # python-pkcs11 is imported by the agent only when a module is driven in its own
+        # process: with worker processes (the default) the agent never loads it.
+        from agent.token.module import Pkcs11Module
+
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=thread_name(path))
-        self._module = Pkcs11Module(path)
+        self._module: Pkcs11Module = Pkcs11Module(path)
 
     async def call(self, request: Request) -> object:
         loop = asyncio.get_running_loop()

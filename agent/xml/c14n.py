@@ -30,7 +30,7 @@ from typing import Any, Final
 
 from lxml import etree
 
-from agent.xml.profiles import DSIG_NS
+from agent.xml.models import DSIG_NS
 
 XML_NS: Final = "http://www.w3.org/XML/1998/namespace"
 

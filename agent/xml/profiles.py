@@ -11,52 +11,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any, Final
 
 from lxml import etree
 
 from agent.errors import BadRequest
 from agent.messages import Phrase
+from agent.xml.models import DSIG_NS, EinvoiceRole, PlacementSpec, Profile
 from agent.xml.parse import find_by_id, id_of
 
-#: The XMLDSig namespace, in which every ``Signature`` lives.
-DSIG_NS: Final = "http://www.w3.org/2000/09/xmldsig#"
-
-
-class Profile(StrEnum):
-    """The kinds of XML document the agent signs."""
-
-    EINVOICE = "einvoice"
-    """An e-invoice (``HDon``): ``DLHDon`` is signed, the signature goes in ``HDon/DSCKS``."""
-    TAX_DECLARATION = "tax-declaration"
-    """A tax declaration (``HSoThueDTu``): ``HSoKhaiThue`` is signed, into ``CKyDTu``."""
-    TAX_MESSAGE = "tax-message"
-    """A message to the tax authority (``TDiep/DLieu/TKhai``), signed into ``TKhai/DSCKS/NNT``."""
-    ENVELOPED = "enveloped"
-    """Any document: the element with the given Id, into the given parent (or itself)."""
-
-
-class EinvoiceRole(StrEnum):
-    """Who signs an e-invoice; each has its own element under ``DSCKS``."""
-
-    SELLER = "seller"
-    BUYER = "buyer"
-    TAX_AUTHORITY = "tax-authority"
-    OTHER = "other"
-
-    @property
-    def element(self) -> str:
-        """The element under ``DSCKS`` that holds this role's signature."""
-        return _ROLE_ELEMENTS[self]
-
-
-_ROLE_ELEMENTS: Final = {
-    EinvoiceRole.SELLER: "NBan",
-    EinvoiceRole.BUYER: "NMua",
-    EinvoiceRole.TAX_AUTHORITY: "CQT",
-    EinvoiceRole.OTHER: "CCKSKhac",
-}
 # The schema's order of DSCKS children: a created one goes in its place, not at the end.
 _DSCKS_ORDER: Final = ("NBan", "NMua", "CQT", "CCKSKhac")
 
@@ -64,22 +27,6 @@ _DSCKS_ORDER: Final = ("NBan", "NMua", "CQT", "CCKSKhac")
 # or prefixes, so a caller's path can neither run code nor depend on prefix bindings.
 _XPATH_STEP = r"//?[A-Za-z_][A-Za-z0-9_.\-]*"
 _SIMPLE_XPATH: Final = re.compile(rf"(?:{_XPATH_STEP})+")
-
-
-@dataclass(frozen=True)
-class PlacementSpec:
-    """What the caller asked for: a profile and the values it needs."""
-
-    profile: Profile
-    """The kind of document."""
-    role: EinvoiceRole = EinvoiceRole.SELLER
-    """Who signs an e-invoice (``einvoice`` only)."""
-    sign_id: str | None = None
-    """The Id of the element to sign (``enveloped`` only, required there)."""
-    parent_id: str | None = None
-    """The Id of the element that receives the signature (``enveloped`` only)."""
-    parent_xpath: str | None = None
-    """A path such as ``/Doc/Signatures`` to that element instead (``enveloped`` only)."""
 
 
 @dataclass(frozen=True)

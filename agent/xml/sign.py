@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from typing import Any, Final
 
 from cryptography import x509
@@ -24,12 +23,13 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from lxml import etree
 
-from agent.algorithms import HashAlgorithm, KeyType
+from agent.algorithms import KeyType
 from agent.errors import BadRequest
 from agent.messages import Phrase
 from agent.xml.c14n import C14N, C14N_WITH_COMMENTS, ENVELOPED_SIGNATURE, canonical
+from agent.xml.models import DSIG_NS, XmlDigest
 from agent.xml.parse import elements_with_id
-from agent.xml.profiles import DSIG_NS, Placement
+from agent.xml.profiles import Placement
 
 SIGNATURE_PROPERTIES_TYPE: Final = DSIG_NS + "SignatureProperties"
 
@@ -37,35 +37,6 @@ SIGNATURE_PROPERTIES_TYPE: Final = DSIG_NS + "SignatureProperties"
 _SIGNING_TIME_FORMAT: Final = "%Y-%m-%dT%H:%M:%S"
 
 
-class XmlDigest(StrEnum):
-    """Digest algorithms of XML signatures: SHA-256 by default, SHA-1 for old receivers."""
-
-    SHA256 = "SHA-256"
-    SHA1 = "SHA-1"
-
-    @classmethod
-    def parse(cls, name: str) -> XmlDigest:
-        """``SHA-256``/``sha256``/``SHA-1``/``sha1`` …; anything else is a :class:`BadRequest`."""
-        normalised = name.strip().upper().replace("_", "-")
-        for member in cls:
-            if normalised in (member.value, member.value.replace("-", "")):
-                return member
-        raise BadRequest(Phrase.of("bad_xml_digest", digest=name))
-
-    @property
-    def uri(self) -> str:
-        """The ``DigestMethod`` algorithm."""
-        return _DIGEST_URIS[self]
-
-    def hash(self, data: bytes) -> bytes:
-        """The digest of ``data``."""
-        return HashAlgorithm(self.value).digest(data)
-
-
-_DIGEST_URIS: Final = {
-    XmlDigest.SHA256: "http://www.w3.org/2001/04/xmlenc#sha256",
-    XmlDigest.SHA1: "http://www.w3.org/2000/09/xmldsig#sha1",
-}
 _SIGNATURE_URIS: Final = {
     (KeyType.RSA, XmlDigest.SHA256): "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
     (KeyType.RSA, XmlDigest.SHA1): "http://www.w3.org/2000/09/xmldsig#rsa-sha1",

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from agent.testing.desktop import system_tray
 from agent.testing.softhsm import KeySpec, SoftHsm, TokenSpec, new_token
 from tests.conftest import PIN, AgentProcess, eventually, start_agent
 
@@ -65,18 +66,8 @@ def tray_host(xvfb: str) -> Iterator[str]:
         if os.environ.get("CI"):
             pytest.fail("trayer is not installed")
         pytest.skip("trayer is not installed")
-    host = subprocess.Popen(
-        ["trayer", "--edge", "bottom", "--height", "26"],
-        env={**os.environ, "DISPLAY": xvfb},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        eventually(lambda: windows(xvfb, "--class", "trayer"), 10, "trayer's window")
+    with system_tray(xvfb):
         yield xvfb
-    finally:
-        host.terminate()
-        host.wait(10)
 
 
 @pytest.fixture

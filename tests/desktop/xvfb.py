@@ -1,44 +1,12 @@
-"""Start a private X server: ``Xvfb`` on a display number it picks itself."""
+"""Start a private X server (:func:`agent.testing.desktop.virtual_display`) and drive it."""
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
-from collections.abc import Iterator
-from contextlib import contextmanager
 
-#: Screen of the virtual display.
-SCREEN = "1280x800x24"
+from agent.testing.desktop import SCREEN, virtual_display
 
-
-@contextmanager
-def virtual_display(screen: str = SCREEN) -> Iterator[str]:
-    """Start ``Xvfb -displayfd``; yield ``":N"``; stop it."""
-    binary = shutil.which("Xvfb")
-    if binary is None:
-        raise FileNotFoundError("Xvfb is not installed (Debian: apt-get install xvfb)")
-    read_end, write_end = os.pipe()
-    process = subprocess.Popen(
-        [binary, "-displayfd", str(write_end), "-screen", "0", screen, "-nolisten", "tcp"],
-        pass_fds=(write_end,),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    os.close(write_end)
-    try:
-        with os.fdopen(read_end, "rb") as pipe:
-            number = pipe.readline().strip().decode()
-        if not number.isdigit():
-            raise RuntimeError("Xvfb did not report its display number")
-        yield f":{number}"
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+__all__ = ["SCREEN", "virtual_display", "xdotool"]
 
 
 def xdotool(display: str, *args: str) -> str:

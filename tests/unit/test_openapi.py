@@ -93,7 +93,7 @@ from agent.server.keys import CALLER, SERVICE, SETTINGS, ServerSettings
 from agent.server.routes import routes
 from agent.service import SigningService
 from agent.token import Inventory, PinState
-from agent.xml.verify import XmlVerificationReport
+from agent.xml.verify.model import XmlVerificationReport
 
 Spec = dict[str, Any]
 Parser = Callable[[dict[str, Any]], object]

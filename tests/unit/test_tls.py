@@ -10,6 +10,7 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from agent.localtls import ca as tls
 
@@ -78,6 +79,32 @@ def test_damaged_files_are_replaced(tmp_path: Path) -> None:
     assert tls.needs_renewal(files, datetime.now(UTC))
     tls.ensure(files.directory)
     tls.server_context(files)  # loads without error
+
+
+def test_a_key_that_is_not_the_certificates_is_replaced(tmp_path: Path) -> None:
+    files = tls.ensure(tmp_path / "tls")
+    other = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    files.server_key.write_bytes(other)
+    assert tls.needs_renewal(files, datetime.now(UTC))
+    tls.ensure(files.directory)
+    tls.server_context(files)  # loads without error
+
+
+def test_renewal_is_due_exactly_when_the_certificate_says(tmp_path: Path) -> None:
+    # The check reads the end date from the DER itself (an idle agent has not loaded
+    # cryptography): the same date, to the second, in both of RFC 5280's forms (UTCTime
+    # until 2049, GeneralizedTime from 2050).
+    for now in (datetime(2026, 1, 1, tzinfo=UTC), datetime(2049, 6, 1, tzinfo=UTC)):
+        files = tls.TlsFiles(tmp_path / str(now.year))
+        tls.issue(files, now)
+        leaf = x509.load_pem_x509_certificates(files.server_cert.read_bytes())[0]
+        due = leaf.not_valid_after_utc - tls.RENEW_BEFORE
+        assert not tls.needs_renewal(files, due - timedelta(seconds=1))
+        assert tls.needs_renewal(files, due + timedelta(seconds=1))
 
 
 async def test_running_server_serves_the_renewed_certificate(tmp_path: Path) -> None:

@@ -25,7 +25,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from agent.errors import BadRequest
 from agent.messages import Lang
 from agent.testing.softhsm import TestCa, vn_name
-from agent.xml.verify import XmlProblem, report_to_json, report_to_text, verify_xml
+from agent.xml.verify.check import verify_xml
+from agent.xml.verify.model import XmlProblem
+from agent.xml.verify.render import report_to_json, report_to_text
 from tests.wine import require
 
 DS = "http://www.w3.org/2000/09/xmldsig#"

@@ -76,7 +76,7 @@ from agent.protocol import (
     b64encode,
 )
 from agent.service import SigningService
-from agent.xml.sign import XmlDigest
+from agent.xml.models import XmlDigest
 
 log = logging.getLogger(__name__)
 

@@ -20,21 +20,25 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from contextlib import AsyncExitStack
-from typing import Final
+from functools import partial
+from typing import TYPE_CHECKING, Final
 
 import aiohttp
 from aiohttp import WSMsgType, web
 
-from agent.compat.bkav.functions import Answer, BkavFunctions, Connection
 from agent.compat.bkav.protocol import CHUNK, bad_message, info_frame, reply_frame
 from agent.compat.bkav.wire import Complete, Reassembler
-from agent.compat.layer import LayerContext, compat_app
+from agent.compat.layer import FirstUse, LayerContext, compat_app
 from agent.errors import AgentError, BadRequest
 from agent.messages import Phrase
 from agent.server.budget import SMALL
 from agent.server.keys import BUDGET, CALLER, MEMORY, SETTINGS
 from agent.server.middlewares import memory_release
+
+if TYPE_CHECKING:
+    from agent.compat.bkav.functions import Answer, BkavFunctions
 
 log = logging.getLogger(__name__)
 
@@ -48,17 +52,25 @@ IDLE_TIMEOUT: Final = 600.0
 """Seconds a socket may stay silent between calls (the library opens a new one when needed)."""
 """Seconds a page may stay silent in the middle of a call before it is forgotten."""
 
-FUNCTIONS = web.AppKey("bkav_functions", BkavFunctions)
+FUNCTIONS: Final[web.AppKey[FirstUse[BkavFunctions]]] = web.AppKey("bkav_functions")
 
 
 def create_app(context: LayerContext) -> web.Application:
-    """The BKAV WebSocket application."""
+    """The BKAV WebSocket application (its functions made by the first admitted socket:
+    :class:`~agent.compat.layer.FirstUse`)."""
     app = compat_app(context, websocket=True)
-    app[FUNCTIONS] = BkavFunctions(
-        context.service,
-        lang=context.settings.lang,
-        max_document_bytes=context.settings.max_pdf_bytes,
-    )
+
+    def load() -> Callable[[], BkavFunctions]:
+        from agent.compat.bkav.functions import BkavFunctions
+
+        return partial(
+            BkavFunctions,
+            context.service,
+            lang=context.settings.lang,
+            max_document_bytes=context.settings.max_pdf_bytes,
+        )
+
+    app[FUNCTIONS] = FirstUse(load)
     app.cleanup_ctx.append(memory_release)
     # The library opens wss://localhost:8443 with no path; any path is the same socket.
     app.router.add_get("/{path:.*}", websocket)
@@ -71,17 +83,21 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     if not socket.can_prepare(request).ok:
         raise BadRequest(Phrase.of("bkav_websocket_only"))
     await socket.prepare(request)
-    await _Session(request, socket).serve()
+    await _Session(request, socket, await request.app[FUNCTIONS].get()).serve()
     return socket
 
 
 class _Session:
     """One socket: its call in progress, its memory reservation, its settings."""
 
-    def __init__(self, request: web.Request, socket: web.WebSocketResponse) -> None:
+    def __init__(
+        self, request: web.Request, socket: web.WebSocketResponse, functions: BkavFunctions
+    ) -> None:
+        from agent.compat.bkav.functions import Connection  # loaded with the functions
+
         app = request.app
         self._socket = socket
-        self._functions = app[FUNCTIONS]
+        self._functions = functions
         self._budget = app[BUDGET]
         self._memory = app[MEMORY]
         self._limit = app[SETTINGS].largest_request

@@ -20,8 +20,9 @@ from agent.compat.bkav.protocol import bad_message
 from agent.compat.xmltag import id_of_tag
 from agent.errors import BadRequest
 from agent.messages import Phrase
+from agent.xml.models import EinvoiceRole, PlacementSpec, Profile
 from agent.xml.parse import elements_with_id, id_of, parse_xml
-from agent.xml.profiles import EinvoiceRole, PlacementSpec, Profile, infer_spec
+from agent.xml.profiles import infer_spec
 
 _NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")
 _PATH: Final = re.compile(r"(?://?[A-Za-z_][A-Za-z0-9_.\-]*)+")

@@ -49,9 +49,9 @@ from agent.protocol import (
 )
 from agent.service import SigningService
 from agent.xml.commands import infer_spec
+from agent.xml.models import PlacementSpec
+from agent.xml.models import Profile as XmlProfile
 from agent.xml.parse import id_of, parse_xml
-from agent.xml.profiles import PlacementSpec
-from agent.xml.profiles import Profile as XmlProfile
 
 log = logging.getLogger(__name__)
 

@@ -44,7 +44,7 @@ from agent.errors import BadRequest, ErrorCode
 from agent.messages import Phrase
 from agent.pdf.models import Appearance, Profile
 from agent.protocol import decode_json_object, refuse_secrets
-from agent.xml.sign import XmlDigest
+from agent.xml.models import XmlDigest
 
 PRODUCT: Final = "FPT SignPlugin"
 """The plugin's name in the agent's sentences."""

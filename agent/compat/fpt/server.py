@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
-from typing import Final
+from collections.abc import AsyncIterator, Callable
+from functools import partial
+from typing import TYPE_CHECKING, Final
 
 from aiohttp import web
 
-from agent.compat.fpt.endpoints import FptEndpoints
-from agent.compat.fpt.protocol import Reply
-from agent.compat.layer import LayerContext, admit_page, compat_app
+from agent.compat.layer import FirstUse, LayerContext, admit_page, compat_app
 from agent.errors import PayloadTooLarge
 from agent.origin import Admitted
 from agent.server.keys import BUDGET, SERVICE, SETTINGS, pdf_json_limit
@@ -37,6 +36,10 @@ from agent.server.middlewares import (
 )
 from agent.server.routes import body_deadline, read_limited
 
+if TYPE_CHECKING:
+    from agent.compat.fpt.endpoints import FptEndpoints
+    from agent.compat.fpt.protocol import Reply
+
 log = logging.getLogger(__name__)
 
 PATH: Final = "/process"
@@ -44,7 +47,7 @@ PATH: Final = "/process"
 _METHODS: Final = "POST, OPTIONS"
 _HEADERS: Final = frozenset({"content-type", "accept-language"})
 
-ENDPOINTS = web.AppKey("fpt_endpoints", FptEndpoints)
+ENDPOINTS: Final[web.AppKey[FirstUse[FptEndpoints]]] = web.AppKey("fpt_endpoints")
 MEMORY = web.AppKey("fpt_memory", MemoryRelease)
 
 
@@ -80,7 +83,8 @@ async def process(request: web.Request) -> web.StreamResponse:
     try:
         text = await _answer(request, caller, size, limit)
     except Exception as exc:  # noqa: BLE001 - too large, busy, slow: still the plugin's reply
-        text = request.app[ENDPOINTS].failure(exc, caller).to_bytes()
+        endpoints = await request.app[ENDPOINTS].get()
+        text = endpoints.failure(exc, caller).to_bytes()
     finally:
         if size >= RELEASE_AFTER_BYTES:
             request.app[MEMORY].schedule()
@@ -96,7 +100,8 @@ async def _answer(request: web.Request, caller: Admitted, size: int, limit: int)
     # is written: room for the declared size first, shared with the HTTPS API.
     async with request.app[BUDGET].hold(str(caller), size):
         body = await _read_body(request, limit)
-        reply = await request.app[ENDPOINTS].handle(body, caller)
+        endpoints = await request.app[ENDPOINTS].get()
+        reply = await endpoints.handle(body, caller)
         del body
         return await _render(reply)
 
@@ -115,9 +120,17 @@ async def _read_body(request: web.Request, limit: int) -> bytes:
 
 
 async def _endpoints(app: web.Application) -> AsyncIterator[None]:
-    """The endpoints and the memory release, for the app's life."""
+    """The endpoints (made by the first request: :class:`~agent.compat.layer.FirstUse`) and
+    the memory release, for the app's life."""
     memory = app[MEMORY] = MemoryRelease()
-    app[ENDPOINTS] = FptEndpoints(app[SERVICE], lang=app[SETTINGS].lang)
+    service, lang = app[SERVICE], app[SETTINGS].lang
+
+    def load() -> Callable[[], FptEndpoints]:
+        from agent.compat.fpt.endpoints import FptEndpoints
+
+        return partial(FptEndpoints, service, lang=lang)
+
+    app[ENDPOINTS] = FirstUse(load)
     yield
     memory.cancel()
 

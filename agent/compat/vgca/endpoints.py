@@ -90,7 +90,7 @@ from agent.server.budget import BudgetLimits, MemoryBudget
 from agent.server.middlewares import MemoryRelease
 from agent.service import SigningService
 from agent.xml.commands import infer_spec, signature_only
-from agent.xml.verify import XmlSignatureReport
+from agent.xml.verify.model import XmlSignatureReport
 
 log = logging.getLogger(__name__)
 
@@ -471,7 +471,7 @@ class VgcaEndpoints:
         signed = await self._service.sign_xml(caller, request)
         document = signed.document.xml
         if call.signature_only:
-            document = await asyncio.to_thread(signature_only, document, call.xml)
+            document = await signature_only(document, call.xml)
         return Reply(
             Status.OK,
             extra={

@@ -24,7 +24,7 @@ from agent.compat import fields
 from agent.errors import BadRequest, ErrorCode
 from agent.messages import Phrase
 from agent.protocol import MAX_PDF_BATCH, decode_json_object, document_name, refuse_secrets
-from agent.xml.sign import XmlDigest
+from agent.xml.models import XmlDigest
 
 VIETNAM_TIME: Final = timezone(timedelta(hours=7), "+07:00")
 MAX_URL: Final = 2000

@@ -14,14 +14,14 @@ import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import aiohttp
 from aiohttp import WSMsgType, web
 
-from agent.compat.layer import LayerContext, compat_app
-from agent.compat.vgca.endpoints import VgcaEndpoints
+from agent.compat.layer import FirstUse, LayerContext, compat_app
 from agent.compat.vgca.protocol import Reply, Status
 from agent.compat.vgca.transfer import TransferLimits, Transfers
 from agent.errors import BadRequest
@@ -31,6 +31,9 @@ from agent.server.keys import BUDGET, CALLER, SERVICE, SETTINGS, ServerSettings
 from agent.server.middlewares import MemoryRelease
 from agent.server.peer import CallerCheck
 from agent.service import SigningService
+
+if TYPE_CHECKING:
+    from agent.compat.vgca.endpoints import VgcaEndpoints
 
 log = logging.getLogger(__name__)
 
@@ -51,11 +54,13 @@ class VgcaSettings:
 
 
 VGCA_SETTINGS = web.AppKey("vgca_settings", VgcaSettings)
-ENDPOINTS = web.AppKey("vgca_endpoints", VgcaEndpoints)
+ENDPOINTS: Final[web.AppKey[FirstUse[VgcaEndpoints]]] = web.AppKey("vgca_endpoints")
 
 
 async def _transfers(app: web.Application) -> AsyncIterator[None]:
-    """One HTTP client for the app's life: no cookie jar, no proxies from the environment."""
+    """One HTTP client for the app's life: no cookie jar, no proxies from the environment.
+
+    The endpoints are made by the first message (:class:`~agent.compat.layer.FirstUse`)."""
     settings = app[SETTINGS]
     vgca = app[VGCA_SETTINGS]
     async with aiohttp.ClientSession(
@@ -70,15 +75,23 @@ async def _transfers(app: web.Application) -> AsyncIterator[None]:
             is_paired=app[SERVICE].is_paired,
         )
         memory = MemoryRelease()
-        app[ENDPOINTS] = VgcaEndpoints(
-            app[SERVICE],
-            transfers,
-            lang=settings.lang,
-            max_pdf_bytes=settings.max_pdf_bytes,
-            budget=app[BUDGET],
-            pick_local=vgca.pick_local,
-            memory=memory,
-        )
+        service, budget = app[SERVICE], app[BUDGET]
+
+        def load() -> Callable[[], VgcaEndpoints]:
+            from agent.compat.vgca.endpoints import VgcaEndpoints
+
+            return partial(
+                VgcaEndpoints,
+                service,
+                transfers,
+                lang=settings.lang,
+                max_pdf_bytes=settings.max_pdf_bytes,
+                budget=budget,
+                pick_local=vgca.pick_local,
+                memory=memory,
+            )
+
+        app[ENDPOINTS] = FirstUse(load)
         yield
         memory.cancel()
 
@@ -98,7 +111,8 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     if message.type is WSMsgType.TEXT:
         sockname = request.transport.get_extra_info("sockname") if request.transport else None
         port = int(sockname[1]) if sockname else 0
-        reply = await request.app[ENDPOINTS].handle(
+        endpoints = await request.app[ENDPOINTS].get()
+        reply = await endpoints.handle(
             request.match_info["endpoint"], message.data, request[CALLER], port
         )
     elif message.type is WSMsgType.BINARY:

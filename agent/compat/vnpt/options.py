@@ -3,7 +3,7 @@
 ``PdfSigner`` (``page``, ``llx``/``lly``/``urx``/``ury``, ``ImageBase64``, ``SigType``,
 ``Description``, ``TsaUrl`` …) becomes a :class:`~agent.pdf.models.PdfSignOptions`;
 ``XmlSigner`` (``NodeToSign``, ``TagSigning``, ``ParrentTagSigning``, ``DigestMethod`` …) a
-:class:`~agent.xml.profiles.PlacementSpec` and a digest; a ``signArrDataAdvanced`` item
+:class:`~agent.xml.models.PlacementSpec` and a digest; a ``signArrDataAdvanced`` item
 (``{data, type, sigOptions}``) one :class:`Item`. Everything is checked here, before anyone
 is asked: a refusal never follows the question.
 
@@ -32,10 +32,9 @@ from agent.messages import Phrase
 from agent.pdf.models import Appearance, PdfSignOptions, Profile, SignatureLevel
 from agent.protocol import DIGEST_ALGORITHMS, document_name, refuse_secrets
 from agent.xml import profiles
+from agent.xml.models import EinvoiceRole, PlacementSpec, XmlDigest
+from agent.xml.models import Profile as XmlProfile
 from agent.xml.parse import parse_xml
-from agent.xml.profiles import EinvoiceRole, PlacementSpec
-from agent.xml.profiles import Profile as XmlProfile
-from agent.xml.sign import XmlDigest
 
 MAX_TEXT: Final = 200
 """Longest ``Description`` (the stamp has room for a few lines)."""

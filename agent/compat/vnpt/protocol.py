@@ -28,15 +28,15 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Any, Final
-
-from cryptography import x509
-from cryptography.x509.oid import NameOID
+from typing import TYPE_CHECKING, Any, Final
 
 from agent.compat.fields import has_controls
 from agent.errors import BadRequest, ErrorCode
 from agent.messages import Phrase
 from agent.protocol import b64encode, refuse_secrets
+
+if TYPE_CHECKING:
+    from cryptography import x509
 
 PRODUCT: Final = "VNPT-CA Plugin"
 DEFAULT_CALLBACK: Final = "callbackDefault"
@@ -382,6 +382,10 @@ def certificate_info(der: bytes) -> dict[str, str]:
     """``GetCertInfo``'s answer: what portals read (``serial``, ``base64``, ``subjectCN``,
     ``issuerCN``, ``notBefore``, ``notAfter``, which they pass to ``new Date``) and the full
     names."""
+    # Imported here: the layer's socket handling uses this module, and an agent whose VNPT
+    # layer no page calls never loads cryptography (docs/performance.md).
+    from cryptography import x509
+
     cert = x509.load_der_x509_certificate(der)
     return {
         "serial": serial_text(cert.serial_number),
@@ -399,6 +403,8 @@ _TIME: Final = "%Y-%m-%dT%H:%M:%SZ"
 
 
 def _common_name(name: x509.Name) -> str:
+    from cryptography.x509.oid import NameOID
+
     values = name.get_attributes_for_oid(NameOID.COMMON_NAME)
     return str(values[0].value) if values else name.rfc4514_string()
 

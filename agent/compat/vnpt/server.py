@@ -20,20 +20,22 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import AsyncIterator
-from typing import Final
+from collections.abc import AsyncIterator, Callable
+from functools import partial
+from typing import TYPE_CHECKING, Final
 
 import aiohttp
 from aiohttp import WSMsgType, web
 
-from agent.compat.layer import LayerContext, compat_app
-from agent.compat.vnpt.functions import VnptFunctions
-from agent.compat.vnpt.protocol import DEFAULT_CALLBACK, PRODUCT, Code, Result, reply_text
+from agent.compat.layer import FirstUse, LayerContext, compat_app
 from agent.errors import BadRequest, Busy
 from agent.messages import Phrase, text
 from agent.origin import Admitted
 from agent.server.keys import BUDGET, CALLER, SERVICE, SETTINGS
 from agent.server.middlewares import MemoryRelease
+
+if TYPE_CHECKING:
+    from agent.compat.vnpt.functions import VnptFunctions
 
 log = logging.getLogger(__name__)
 
@@ -46,17 +48,23 @@ SOCKETS_PER_ORIGIN: Final = 3
 SOCKETS: Final = 8
 """Open sockets in all."""
 
-FUNCTIONS = web.AppKey("vnpt_functions", VnptFunctions)
+FUNCTIONS: Final[web.AppKey[FirstUse[VnptFunctions]]] = web.AppKey("vnpt_functions")
 OPEN = web.AppKey("vnpt_open", Counter[str])
 """Open sockets by page origin."""
 
 
 async def _functions(app: web.Application) -> AsyncIterator[None]:
-    """The app's :class:`VnptFunctions`, with a memory release of its own, for its life."""
+    """The app's :class:`VnptFunctions`, with a memory release of its own, for its life (made
+    by the first call: :class:`~agent.compat.layer.FirstUse`)."""
     memory = MemoryRelease()
-    app[FUNCTIONS] = VnptFunctions(
-        app[SERVICE], lang=app[SETTINGS].lang, budget=app[BUDGET], memory=memory
-    )
+    service, lang, budget = app[SERVICE], app[SETTINGS].lang, app[BUDGET]
+
+    def load() -> Callable[[], VnptFunctions]:
+        from agent.compat.vnpt.functions import VnptFunctions
+
+        return partial(VnptFunctions, service, lang=lang, budget=budget, memory=memory)
+
+    app[FUNCTIONS] = FirstUse(load)
     yield
     memory.cancel()
 
@@ -93,11 +101,16 @@ async def _serve(socket: web.WebSocketResponse, request: web.Request, caller: Ad
             await socket.close(code=aiohttp.WSCloseCode.GOING_AWAY, message=b"idle")
             break
         if message.type is WSMsgType.TEXT:
-            reply = await functions.handle(message.data, caller)
+            reply = await (await functions.get()).handle(message.data, caller)
         elif message.type is WSMsgType.BINARY:
+            # The plugin's wire format, for this refusal alone: the functions (made by the
+            # first text call) load it with everything else they need.
+            from agent.compat.vnpt import protocol as wire
+
             detail = Phrase.of("vnpt_binary").render(settings.lang)
-            refusal = text("compat_bad_message", settings.lang, product=PRODUCT, detail=detail)
-            reply = reply_text(Result(Code.BAD_INPUT, error=refusal).to_text(), DEFAULT_CALLBACK)
+            refusal = text("compat_bad_message", settings.lang, product=wire.PRODUCT, detail=detail)
+            result = wire.Result(wire.Code.BAD_INPUT, error=refusal).to_text()
+            reply = wire.reply_text(result, wire.DEFAULT_CALLBACK)
         else:  # closed by the page, or a message over the size limit (aiohttp closes)
             break
         if socket.closed:

@@ -40,8 +40,8 @@ from cryptography.x509.oid import NameOID
 from lxml import etree
 
 from agent.xml import c14n
+from agent.xml.models import DSIG_NS
 from agent.xml.parse import elements_with_id, id_of, parse_xml
-from agent.xml.profiles import DSIG_NS
 from agent.xml.verify.model import (
     ReferenceCheck,
     XmlProblem,

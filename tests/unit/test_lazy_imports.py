@@ -1,0 +1,80 @@
+"""A started agent waits without what only requests need: the PDF stack (pyHanko, fontTools,
+Pillow, PDFium), lxml, cryptography, asn1crypto and python-pkcs11 load with the first request
+that uses them, which keeps the start short and the idle agent small (docs/performance.md).
+Each check runs in a fresh interpreter: this one has imported all of them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from agent.localtls import ca as tls
+
+PDF_STACK = ("pyhanko", "pyhanko_certvalidator", "fontTools", "PIL", "pypdfium2")
+REQUESTS_ONLY = (*PDF_STACK, "lxml", "cryptography", "asn1crypto", "pkcs11")
+
+# `kyso-agent serve`'s start-up in a fresh interpreter: the command line, then agent.app.serve
+# with every layer on a port of its own (port 0), stopped as soon as it listens.
+_SERVE = """
+import asyncio, json, sys
+from pathlib import Path
+from agent.app import serve
+from agent.cli import build_parser
+from agent.config import load_config
+from agent.testing.prompter import ScriptedPrompter
+
+data = Path(sys.argv[1])
+ports = {f"{name}port": 0 for name in ("", "vgca_", "vnpt_", "bkav_", "fpt_")}
+config = load_config(
+    {"data_dir": str(data), "pkcs11_modules": [str(data / "no-such-module.so")], **ports},
+    policy={},
+    user_config_file=data / "none.toml",
+)
+build_parser()
+
+
+async def main() -> None:
+    stop = asyncio.Event()
+    await serve(config, prompter=ScriptedPrompter(), on_ready=lambda _server: stop.set(), stop=stop)
+
+
+asyncio.run(main())
+print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in sys.argv[2:])))
+"""
+
+
+def loaded(code: str, *args: str) -> list[str]:
+    """The modules named by ``args`` (top-level names) that ``code`` left loaded."""
+    done = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    found: list[str] = json.loads(done.stdout.strip().splitlines()[-1])
+    return found
+
+
+def test_a_started_agent_has_loaded_nothing_only_requests_need(tmp_path: Path) -> None:
+    # Its local CA made beforehand, as on every start but the first (making one needs
+    # cryptography).
+    tls.ensure(tmp_path / "tls")
+    assert loaded(_SERVE, str(tmp_path), *REQUESTS_ONLY) == []
+
+
+def test_the_checks_see_what_a_start_loads(tmp_path: Path) -> None:
+    # The same start with no local CA yet makes one: cryptography is then loaded, and seen.
+    assert "cryptography" in loaded(_SERVE, str(tmp_path), *REQUESTS_ONLY)
+
+
+def test_a_token_worker_does_not_read_the_agent_version() -> None:
+    # agent.__version__ is read from the installed metadata only when asked for.
+    code = (
+        "import json, sys\n"
+        "import agent.token.host\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m in sys.argv[1:])))"
+    )
+    assert loaded(code, "importlib.metadata") == []
