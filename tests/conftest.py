@@ -25,6 +25,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from agent.testing.pki import LocalPki
 from agent.testing.softhsm import KeySpec, SoftHsm, TestCa, TokenSpec, new_token
 from tests.pdftools import NssDb
 
@@ -142,6 +143,33 @@ class AgentProcess:
         if not path.exists():
             return []
         return [json.loads(line) for line in path.read_text("utf-8").splitlines() if line]
+
+    def held_until_stopped(self, tsa: LocalPki, call: Callable[[], T], timeout: float = 60) -> T:
+        """``call``'s result, run on a thread while ``tsa`` holds a document's time-stamp
+        (:meth:`LocalPki.hold_tsa`): released only once the agent has said ``{"stopping":
+        true}`` to the scripted Stop. The prompter is a process of its own, so without the hold
+        its Stop could reach the agent after a further document began."""
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            answer = pool.submit(call)
+            try:
+                deadline = time.monotonic() + timeout
+                while {"stopping": True} not in self._updates_so_far():
+                    if answer.done():
+                        raise AssertionError(
+                            f"ended before the agent had the Stop: {answer.result()!r:.2000}"
+                        )
+                    if time.monotonic() > deadline:
+                        raise AssertionError(f"no Stop acknowledged in {timeout} s")
+                    time.sleep(0.05)
+            finally:
+                tsa.release_tsa()
+            return answer.result(timeout)
+
+    def _updates_so_far(self) -> list[dict[str, Any]]:
+        """:meth:`activity_updates`, without the line being written."""
+        path = self.prompter_dir / "activity.jsonl"
+        text = path.read_text("utf-8") if path.exists() else ""
+        return [json.loads(line) for line in text.splitlines(keepends=True) if line.endswith("\n")]
 
     def prompts(self) -> list[dict[str, Any]]:
         """Questions the user was asked since the last :meth:`script`."""
@@ -413,6 +441,14 @@ def agent(token: SessionToken, tmp_path_factory: pytest.TempPathFactory) -> Iter
     )
     yield running
     running.stop()
+
+
+@pytest.fixture(scope="session")
+def tsa() -> Iterator[LocalPki]:
+    """A time-stamp server (with its CA, OCSP and CRL) that a test can hold; the agents that
+    use it have it as their ``tsa_url``."""
+    with LocalPki() as running:
+        yield running
 
 
 @pytest.fixture

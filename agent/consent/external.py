@@ -220,9 +220,12 @@ class _ShownActivity(ActivityState):
                 said = json.loads(line)
             except (UnicodeDecodeError, json.JSONDecodeError):
                 continue
-            if isinstance(said, dict) and said.get("stop") is True:
+            if isinstance(said, dict) and said.get("stop") is True and not self.stopped:
                 log.info("the user stopped the %s", self._request.kind.value)
                 self.stop()
+                # Said back so that the window (and a test) knows the agent has it: from here
+                # no further document begins.
+                self._write({"stopping": True})
 
     def progress(self, step: Step) -> None:
         """Remember the step and send it to the window (when it shows)."""

@@ -24,6 +24,7 @@ from typing import Any
 
 import pytest
 
+from agent.testing.pki import LocalPki
 from tests.browser.portal import PortalPage
 from tests.conftest import AgentProcess, SessionToken, start_agent, start_layer_agent, stopping
 from tests.vgca_portal import Site, serving
@@ -166,17 +167,18 @@ def bridge_agent(
     browser_tools: str,
     token: SessionToken,
     portal_port: int,
+    tsa: LocalPki,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[AgentProcess]:
     """The agent on its usual ports (8988-8998, the first free) allowing the portal's
-    ``http://localhost:PORT`` origin; the extension's pinned ID is trusted by default.
-    Module-scoped: other tests need 8988 free."""
+    ``http://localhost:PORT`` origin, with ``tsa`` as its time-stamp server; the extension's
+    pinned ID is trusted by default. Module-scoped: other tests need 8988 free."""
     running = start_agent(
         tmp_path_factory.mktemp("bridge-agent"),
         token.hsm,
         *("--allow-origin", f"http://localhost:{portal_port}"),
         *("--prompt-timeout", "20", "--lang", "vi"),
-        policy={"cancel_backoff_seconds": 0},
+        policy={"cancel_backoff_seconds": 0, "tsa_url": tsa.tsa_url},
         port="",
     )
     yield running

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from agent.testing.pki import LocalPki
 from tests.browser.conftest import Browser
 from tests.conftest import PIN, AgentProcess, SessionToken
 from tests.pdftools import pyhanko_bottom_line, sample_pdf
@@ -33,8 +34,11 @@ def three_pdfs() -> list[bytes]:
     return [sample_pdf(pages=1 + i, text=f"Van ban so {i + 1}/UBND") for i in range(3)]
 
 
-def batch_script(pdfs: list[bytes], token: SessionToken, options: dict[str, Any]) -> str:
-    """Page script: three PDFs from bytes through ``signPdfBatch``; the answer as JSON."""
+def batch_script(
+    pdfs: list[bytes], token: SessionToken, options: dict[str, Any], **signing: str
+) -> str:
+    """Page script: three PDFs from bytes through ``signPdfBatch`` (``signing``: further
+    options of the batch, such as ``level``); the answer as JSON."""
     return (
         """
       const kyso = await import("/kyso.js");
@@ -50,7 +54,7 @@ def batch_script(pdfs: list[bytes], token: SessionToken, options: dict[str, Any]
         const state = await client.status();
         const result = await client.signPdfBatch(documents, {
           certificate: CERTIFICATE, reason: "Phê duyệt", location: "Huế",
-          appearance: { profile: "personal" },
+          appearance: { profile: "personal" }, ...SIGNING,
         });
         return {
           ok: true, transport: state.transport, signed: result.signed, stopped: result.stopped,
@@ -68,6 +72,7 @@ def batch_script(pdfs: list[bytes], token: SessionToken, options: dict[str, Any]
         .replace("PDFS", json.dumps([b64(pdf) for pdf in pdfs]))
         .replace("NAMES", json.dumps(NAMES, ensure_ascii=False))
         .replace("CERTIFICATE", json.dumps(b64(der(token.rsa))))
+        .replace("SIGNING", json.dumps(signing))
     )
 
 
@@ -122,15 +127,21 @@ def test_a_page_signs_three_pdfs_with_one_question_through_the_extension(
 
 
 def test_stop_after_the_second_pdf_gives_the_page_the_two_signed(
-    browser: Browser, bridge_agent: AgentProcess, token: SessionToken, portal_port: int
+    browser: Browser,
+    bridge_agent: AgentProcess,
+    token: SessionToken,
+    portal_port: int,
+    tsa: LocalPki,
 ) -> None:
     pdfs = three_pdfs()
     bridge_agent.script(APPROVE)
-    bridge_agent.script_activities({"stopAt": 1})  # Stop while the second one is signed
+    bridge_agent.script_activities({"stopAt": 1})  # Stop while the second one is signed,
+    tsa.hold_tsa(after=1)  # which waits for its time-stamp until the agent has the Stop
     origin = f"http://localhost:{portal_port}"
     direct = {"transport": "direct", "ports": [bridge_agent.port]}
-    result = browser.run(
-        "eval", extension=False, url=f"{origin}/", script=batch_script(pdfs, token, direct)
+    script = batch_script(pdfs, token, direct, level="B-T")  # the agent's machine names tsa
+    result = bridge_agent.held_until_stopped(
+        tsa, lambda: browser.run("eval", extension=False, url=f"{origin}/", script=script)
     )
     assert result["ok"] is True, result
     assert result["transport"] == "direct"
@@ -141,5 +152,5 @@ def test_stop_after_the_second_pdf_gives_the_page_the_two_signed(
     for original, document in zip(pdfs, result["documents"][:2], strict=False):
         signed = base64.b64decode(document["pdf"])
         assert signed.startswith(original)
-        assert pyhanko_bottom_line(signed, token.ca.cert) == [True]
+        assert pyhanko_bottom_line(signed, token.ca.cert, tsa.ca.cert) == [True]
     the_question(bridge_agent, origin, pdfs)

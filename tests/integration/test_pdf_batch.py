@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from agent.audit import AuditLog
+from agent.testing.pki import LocalPki
 from tests.conftest import PIN, WRONG_PIN, AgentProcess, SessionToken, start_agent
 from tests.pdf_corpus import Encryption, certified, encrypted, pyhanko_verdicts, with_fields
 from tests.pdftools import NssDb, pyhanko_bottom_line, sample_pdf
@@ -96,17 +98,30 @@ def test_every_document_is_listed_once_signed_after_one_login_and_judged_valid(
         assert "Nguyễn Văn An" in blocks[-1]
 
 
+@pytest.fixture
+def timestamping(token: SessionToken, tsa: LocalPki, tmp_path: Path) -> Iterator[AgentProcess]:
+    """An agent whose machine names ``tsa`` as its time-stamp server."""
+    running = start_agent(
+        tmp_path / "agent",
+        token.hsm,
+        policy={"cancel_backoff_seconds": 0, "tsa_url": tsa.tsa_url},
+    )
+    yield running
+    running.stop()
+
+
 def test_stop_ends_the_batch_after_the_current_document_and_returns_those_signed(
-    fresh: AgentProcess, token: SessionToken, nss: NssDb, tmp_path: Path
+    timestamping: AgentProcess, token: SessionToken, tsa: LocalPki, nss: NssDb, tmp_path: Path
 ) -> None:
+    fresh = timestamping
     documents = [
         (f"Văn bản {i + 1:02d}.pdf", sample_pdf(text=f"Van ban {i + 1}")) for i in range(8)
     ]
     fresh.script({"approved": True, "pin": PIN})
-    fresh.script_activities({"stopAt": 3})  # Stop pressed while the fourth is being signed
-    response = fresh.post(
-        "/v1/pdf/sign/batch", batch_body(documents, certificate=b64(der(token.ec)))
-    )
+    fresh.script_activities({"stopAt": 3})  # Stop pressed while the fourth is being signed,
+    tsa.hold_tsa(after=3)  # which waits for its time-stamp until the agent has the Stop
+    body = batch_body(documents, certificate=b64(der(token.ec)), level="B-T")
+    response = fresh.held_until_stopped(tsa, lambda: fresh.post("/v1/pdf/sign/batch", body))
     assert response.status == 200, response.body[:500]
     body = response.json
     assert body["stopped"] is True
@@ -116,7 +131,7 @@ def test_stop_ends_the_batch_after_the_current_document_and_returns_those_signed
     assert all("pdf" not in d for d in body["documents"][4:])
     for result in body["documents"][:4]:
         signed = base64.b64decode(result["pdf"])
-        assert pyhanko_bottom_line(signed, token.ca.cert) == [True]
+        assert pyhanko_bottom_line(signed, token.ca.cert, tsa.ca.cert) == [True]
         [block] = nss.pdfsig(signed, tmp_path)
         assert "Signature is Valid" in block
     with AuditLog(fresh.data_dir / "audit.sqlite3") as audit:

@@ -82,13 +82,17 @@ async def test_steps_given_before_the_window_is_up_come_as_the_last_one(
     assert seen(record)[1:] == [{"done": 2, "current": "2.pdf"}, "EOF"]
 
 
-async def test_a_stop_line_is_the_users_stop(tmp_path: Path) -> None:
-    prompter, _record = watcher(tmp_path, stop_at=1)
+async def test_a_stop_line_is_the_users_stop_and_the_agent_says_it_has_it(
+    tmp_path: Path,
+) -> None:
+    prompter, record = watcher(tmp_path, stop_at=1)
     async with prompter.activity(PROGRESS) as shown:
         shown.progress(Step(0, "a"))
         shown.progress(Step(1, "b"))
         await shown.wait_stopped()
         assert shown.stopped
+    # Acknowledged once, after the step that made the command stop; then standard input closed.
+    assert seen(record)[-3:] == [{"done": 1, "current": "b"}, {"stopping": True}, "EOF"]
 
 
 async def test_work_that_ends_before_appear_after_never_starts_the_command(
