@@ -54,6 +54,7 @@ bench: deps venv
 	$(PY) bench/bench_pdf_batch.py $(BENCH_ARGS)
 	$(PY) bench/bench_xml.py $(BENCH_ARGS)
 	$(PY) bench/bench_start.py $(BENCH_ARGS)
+	$(PY) bench/bench_memory.py $(BENCH_ARGS)
 	$(PY) bench/bench_start_wine.py $(BENCH_ARGS)
 
 # The Debian package (packaging/linux/README.md): dist/kyso-agent_VERSION_ARCH.deb and its SBOM

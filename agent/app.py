@@ -34,14 +34,17 @@ from agent.localtls import ca
 from agent.messages import Lang, text
 from agent.origin import LOCAL_CALLER, OriginPolicy
 from agent.pairing import PairingStore
+from agent.pdf.process import PdfProcesses
 from agent.pdf.trust import TrustRootError, load_trust_roots, windows_store_roots
 from agent.protocol import PdfSignRequest
 from agent.server import RunningServer, ServerSettings, create_app, start_server
 from agent.server.budget import BudgetLimits, MemoryBudget
 from agent.server.control import ControlChannel
-from agent.server.middlewares import MemoryRelease
+from agent.server.middlewares import MemoryRelease, empty_client_defaults
 from agent.service import SigningService
 from agent.session_lock import watch_session_lock
+from agent.spool import DIRECTORY_NAME as SPOOL_DIRECTORY
+from agent.spool import Spool
 from agent.status import StatusSource
 from agent.status.model import ListenerStatus
 from agent.token import TokenService
@@ -78,8 +81,9 @@ def make_service(
     tokens: TokenService,
     prompter: Prompter | None = None,
     audit: AuditLog | None = None,
+    spool: Spool | None = None,
 ) -> SigningService:
-    """The signing service for ``config``."""
+    """The signing service for ``config`` (``spool``: the running agent's, see :func:`_spool`)."""
     asker = prompter or make_prompter(config)
     # Nobody can be asked to plug the token in: waiting would only delay the refusal.
     waits = config.wait_for_token and not isinstance(asker, RefusingPrompter)
@@ -96,7 +100,20 @@ def make_service(
         check_revocation=config.check_revocation,
         font_dir=config.font_dir,
         tsa_url=config.tsa_url,
+        pdf_work=PdfProcesses(),
+        spool=spool,
     )
+
+
+def _spool(config: AgentConfig) -> Spool:
+    """The spool of uploaded documents, emptied of what a killed agent left there: called with
+    the instance lock held, so no other agent's request is using it (:mod:`agent.spool`)."""
+    spool = Spool(config.data_dir / SPOOL_DIRECTORY)
+    try:
+        spool.sweep()
+    except OSError as exc:
+        raise ConfigError(f"cannot prepare the spool {spool.directory}: {exc.strerror}") from exc
+    return spool
 
 
 def trust_roots(config: AgentConfig) -> tuple[bytes, ...]:
@@ -212,13 +229,15 @@ async def _serve(  # noqa: PLR0917 - serve()'s arguments, passed on
     instance: InstanceLock,
     on_show: Callable[[], bool] | None,
 ) -> None:
+    empty_client_defaults()  # aiohttp's CA bundles, freed by the release below
     files = ca.ensure(config.tls_dir)
     if trust_ca:
         await asyncio.to_thread(_trust_once, files)
     audit = AuditLog(config.audit_file)
     tokens = TokenService(config.pkcs11_modules, config.module_isolation, config.worker_limits)
     try:
-        service = make_service(config, tokens, prompter, audit)
+        spool = _spool(config)
+        service = make_service(config, tokens, prompter, audit, spool)
         status = StatusSource(config, tokens, PairingStore(config.pairing_file), audit)
         settings = server_settings(config)
         # One budget for the documents every port holds in memory (agent/server/budget.py),
@@ -230,6 +249,7 @@ async def _serve(  # noqa: PLR0917 - serve()'s arguments, passed on
             status=status,
             control=ControlChannel(instance.secret, on_show),
             budget=budget,
+            spool=spool,
         )
         ports = listen_ports(config)
         context = ca.server_context(files)
@@ -282,6 +302,7 @@ async def _serve(  # noqa: PLR0917 - serve()'s arguments, passed on
             await _wind_down(
                 beside, [watcher, renewer, *layer_retries], tokens, [*layer_servers, server]
             )
+            await service.close()
     finally:
         tokens.close()
         audit.close()
@@ -457,8 +478,11 @@ async def local_signing(config: AgentConfig, request: PdfSignRequest) -> bytes:
     tokens = TokenService(config.pkcs11_modules, config.module_isolation, config.worker_limits)
     try:
         service = make_service(config, tokens, audit=audit)
-        result = await service.sign_pdf(LOCAL_CALLER, request)
-        return result.pdf
+        try:
+            result = await service.sign_pdf(LOCAL_CALLER, request)
+        finally:
+            await service.close()
+        return result.signed_bytes()
     finally:
         tokens.close()
         audit.close()

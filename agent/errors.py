@@ -25,6 +25,7 @@ The tree::
     │   ├── PinIncorrect            (never on the wire: the user is asked again)
     │   └── TokenFailure            INTERNAL             500
     ├── SigningFailed               SIGNING_FAILED       502
+    ├── StorageFailed               STORAGE_FAILED       507
     ├── Busy                        BUSY                 429
     └── InternalError               INTERNAL             500
 
@@ -62,6 +63,7 @@ class ErrorCode(StrEnum):
     CERTIFICATE_EXPIRED = "CERTIFICATE_EXPIRED"
     CERTIFICATE_REVOKED = "CERTIFICATE_REVOKED"
     SIGNING_FAILED = "SIGNING_FAILED"
+    STORAGE_FAILED = "STORAGE_FAILED"
     PIN_LOCKED = "PIN_LOCKED"
     BUSY = "BUSY"
     INTERNAL = "INTERNAL"
@@ -262,6 +264,18 @@ class SigningFailed(AgentError):
     code = ErrorCode.SIGNING_FAILED
     http_status = 502
     detail_is_public = True
+
+
+class StorageFailed(AgentError):
+    """The agent could not write a document to its own disk (the spool, :mod:`agent.spool`): the
+    disk is full, or the data directory cannot be written.
+
+    The user can act on it (free space) and the portal can try again; the detail (which file,
+    the OS error) goes to the log only.
+    """
+
+    code = ErrorCode.STORAGE_FAILED
+    http_status = 507
 
 
 class Busy(AgentError):

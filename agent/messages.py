@@ -39,11 +39,11 @@ _CATALOGUE: Final[dict[str, dict[Lang, str]]] = {
     "UNSUPPORTED_MEDIA_TYPE": {
         Lang.VI: (
             "Dữ liệu phải là JSON (Content-Type: application/json); "
-            "/v1/pdf/sign nhận thêm multipart/form-data."
+            "/v1/pdf/sign nhận thêm multipart/form-data và application/pdf."
         ),
         Lang.EN: (
             "The body must be JSON (Content-Type: application/json); "
-            "/v1/pdf/sign also takes multipart/form-data."
+            "/v1/pdf/sign also takes multipart/form-data and application/pdf."
         ),
     },
     "PAYLOAD_TOO_LARGE": {
@@ -95,6 +95,16 @@ _CATALOGUE: Final[dict[str, dict[Lang, str]]] = {
     "PIN_LOCKED": {
         Lang.VI: "Mã PIN của token đã bị khóa. Liên hệ bộ phận hỗ trợ để mở khóa.",
         Lang.EN: "The token's PIN is locked. Contact your helpdesk to unlock it.",
+    },
+    "STORAGE_FAILED": {
+        Lang.VI: (
+            "Kyso Agent không ghi được tài liệu vào ổ đĩa của máy tính (có thể ổ đĩa đã đầy). "
+            "Tài liệu chưa được ký; hãy giải phóng dung lượng ổ đĩa rồi thử lại."
+        ),
+        Lang.EN: (
+            "Kyso Agent could not write the document to this computer's disk (it may be full). "
+            "Nothing was signed; free some disk space and try again."
+        ),
     },
     "BUSY": {
         Lang.VI: "Kyso Agent đang bận với yêu cầu khác. Hãy thử lại sau.",
@@ -1824,6 +1834,27 @@ _CATALOGUE: Final[dict[str, dict[Lang, str]]] = {
     "bad_body_timeout": {
         Lang.VI: "nội dung yêu cầu không đến đủ trong {seconds} giây; hãy gửi lại",
         Lang.EN: "the request body did not arrive within {seconds} s; send it again",
+    },
+    "bad_body_incomplete": {
+        Lang.VI: "nội dung yêu cầu bị ngắt giữa chừng (kết nối đã đóng); hãy gửi lại",
+        Lang.EN: "the request body was cut off (the connection closed); send it again",
+    },
+    "bad_query_parameter": {
+        Lang.VI: "địa chỉ có tham số không mong đợi {name}; chỉ dùng 'options', một lần",
+        Lang.EN: "unexpected query parameter {name} (use 'options', once)",
+    },
+    "bad_query_options": {
+        Lang.VI: "tham số 'options' trên địa chỉ phải là một đối tượng JSON đã mã hóa URL "
+        "(encodeURIComponent(JSON.stringify(options))), cùng các trường như phần 'options' "
+        "của biểu mẫu",
+        Lang.EN: "the 'options' query parameter must be a URL-encoded JSON object "
+        "(encodeURIComponent(JSON.stringify(options))) with the fields of a form's 'options' part",
+    },
+    "bad_query_options_size": {
+        Lang.VI: "tham số 'options' trên địa chỉ dài hơn {limit} ký tự; hãy gửi biểu mẫu "
+        "multipart/form-data với phần 'options' (chẳng hạn khi có ảnh chữ ký)",
+        Lang.EN: "the 'options' query parameter is longer than {limit} characters; send a "
+        "multipart/form-data form with an 'options' part instead (for a stamp image, say)",
     },
     "bad_multipart": {
         Lang.VI: "nội dung multipart/form-data bị lỗi; hãy gửi lại biểu mẫu",

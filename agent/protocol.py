@@ -23,6 +23,7 @@ from agent.algorithms import HashAlgorithm, KeyType, RsaScheme
 from agent.errors import AgentError, BadRequest
 from agent.messages import Lang, Phrase
 from agent.pdf.models import Appearance, PdfSignOptions, Profile, SignatureLevel
+from agent.spool import SpooledFile
 from agent.xml.models import EinvoiceRole, PlacementSpec, XmlDigest
 from agent.xml.models import Profile as XmlProfile
 
@@ -441,8 +442,9 @@ MAX_TEXT: Final = 200
 class PdfSignRequest:
     """``POST /v1/pdf/sign``."""
 
-    pdf: bytes
-    """The document."""
+    pdf: bytes | SpooledFile
+    """The document: bytes (base64 in JSON, a plugin layer's), or an upload already written to
+    the spool (a form's file, a raw ``application/pdf`` body), which the caller removes."""
     options: PdfSignOptions
     """Level, reason, location, TSA, appearance."""
     document_name: str | None = None
@@ -475,12 +477,18 @@ class PdfVerifyRequest:
 class PdfSignResponse:
     """Answer to ``POST /v1/pdf/sign``."""
 
-    pdf: bytes
+    pdf: bytes | SpooledFile
+    """The signed document, in the form the request's came in: a spooled upload is answered
+    with a new spooled file beside it, which the caller sends and removes."""
     certificate: bytes
 
     def to_wire(self) -> dict[str, Any]:
         """JSON body."""
-        return {"pdf": b64encode(self.pdf), "certificate": b64encode(self.certificate)}
+        return {"pdf": b64encode(self.signed_bytes()), "certificate": b64encode(self.certificate)}
+
+    def signed_bytes(self) -> bytes:
+        """The signed document as bytes (read from the spool if it is there)."""
+        return self.pdf.read_bytes() if isinstance(self.pdf, SpooledFile) else self.pdf
 
     def to_json_bytes(self) -> bytes:
         """:meth:`to_wire` as JSON, assembled around the base64 rather than dumped.
@@ -491,7 +499,7 @@ class PdfSignResponse:
         return b"".join(
             (
                 b'{"pdf": "',
-                base64.b64encode(self.pdf),
+                base64.b64encode(self.signed_bytes()),
                 b'", "certificate": "',
                 base64.b64encode(self.certificate),
                 b'"}',
@@ -627,15 +635,18 @@ _PDF_OPTION_FIELDS: Final = frozenset(
 
 
 def parse_pdf_sign_request(
-    obj: dict[str, Any], pdf: bytes | None = None, default_tsa: str | None = None
+    obj: dict[str, Any],
+    pdf: bytes | SpooledFile | None = None,
+    default_tsa: str | None = None,
 ) -> PdfSignRequest:
-    """Parse ``POST /v1/pdf/sign``: JSON with ``pdf``, or multipart ``options`` plus ``pdf``."""
+    """Parse ``POST /v1/pdf/sign``: JSON with ``pdf``, or the options of a form or a raw body
+    (their ``options``) with the document beside them."""
     if pdf is None:
         _check_fields(obj, frozenset({"pdf"}), _PDF_OPTION_FIELDS, "")
         pdf = b64decode(obj["pdf"], "pdf")
     else:
         _check_fields(obj, frozenset(), _PDF_OPTION_FIELDS, "options.")
-    if not pdf:
+    if (pdf.size if isinstance(pdf, SpooledFile) else len(pdf)) == 0:
         raise BadRequest(Phrase.of("bad_pdf_empty"))
     return PdfSignRequest(
         pdf=pdf,
@@ -666,7 +677,9 @@ class PdfBatchSignRequest:
     @property
     def size(self) -> int:
         """Bytes of PDF in all (bounded by ``max_pdf_bytes``)."""
-        return sum(len(d.pdf) for d in self.documents)
+        return sum(
+            d.pdf.size if isinstance(d.pdf, SpooledFile) else len(d.pdf) for d in self.documents
+        )
 
 
 @dataclass(frozen=True)

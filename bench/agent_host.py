@@ -34,6 +34,8 @@ class Approving:
     """The user who approves every question at once, picking the first certificate offered
     (the benchmarks' requests name theirs, so there is one) and typing the PIN."""
 
+    shows_documents = False  # approves without looking: no page is drawn for it
+
     def __init__(self, pin: str) -> None:
         self._pin = pin
 

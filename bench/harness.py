@@ -130,7 +130,14 @@ class Client:
     _conn: http.client.HTTPSConnection | None = field(default=None, repr=False)
     _sock: object = field(default=None, repr=False)
 
-    def call(self, method: str, path: str, body: bytes | None = None) -> bytes:
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        *,
+        content_type: str = "application/json",
+    ) -> bytes:
         """One round trip; the raw body of a 200 answer, else :class:`BenchError`."""
         if self._conn is None:
             context = ssl.create_default_context(cafile=str(self.ca_file))
@@ -139,7 +146,7 @@ class Client:
             )
         headers = {"Origin": self.origin}
         if body is not None:
-            headers["Content-Type"] = "application/json"
+            headers["Content-Type"] = content_type
         self._conn.request(method, path, body=body, headers=headers)
         if self._conn.sock is not self._sock:
             self._sock = self._conn.sock

@@ -34,6 +34,7 @@ export type AgentErrorCode =
   | "CERTIFICATE_EXPIRED"
   | "CERTIFICATE_REVOKED"
   | "SIGNING_FAILED"
+  | "STORAGE_FAILED"
   | "PIN_LOCKED"
   | "BUSY"
   | "INTERNAL";

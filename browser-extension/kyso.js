@@ -81,6 +81,10 @@ export const MESSAGES = deepFreeze({
     "Không ký được: dịch vụ cấp dấu thời gian hoặc kiểm tra chứng thư không trả lời.",
     "Signing failed: the time-stamping or certificate-status service did not answer.",
   ],
+  STORAGE_FAILED: [
+    "Kyso Agent không ghi được tài liệu vào ổ đĩa (có thể ổ đĩa đã đầy). Chưa ký gì; hãy giải phóng dung lượng rồi thử lại.",
+    "Kyso Agent could not write the document to disk (it may be full). Nothing was signed; free some space and try again.",
+  ],
   PIN_LOCKED: [
     "Mã PIN của token đã bị khóa. Hãy liên hệ nhà cung cấp chứng thư hoặc bộ phận CNTT.",
     "The token's PIN is locked. Contact your certificate provider or IT department.",

@@ -1,11 +1,12 @@
 """A portal's side of the VGCA protocol for tests: download and upload handlers (and,
-for the browser test, the portal page) on ``http://127.0.0.1:PORT`` in a thread of its
-own, recording every request that reaches it."""
+for the browser test, the portal page) on ``http://127.0.0.1:PORT`` (``https`` with a TLS
+context) in a thread of its own, recording every request that reaches it."""
 
 from __future__ import annotations
 
 import asyncio
 import re
+import ssl
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -33,10 +34,13 @@ class Site:
     _thread: threading.Thread | None = None
     static: Path | None = None
     """A directory served under ``/static/`` (the browser test's page and client)."""
+    tls: ssl.SSLContext | None = None
+    """Served over HTTPS with this server context, when given."""
 
     @property
     def origin(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        scheme = "http" if self.tls is None else "https"
+        return f"{scheme}://127.0.0.1:{self.port}"
 
     def url(self, path: str) -> str:
         return f"{self.origin}{path}"
@@ -86,7 +90,7 @@ class Site:
             app.router.add_route("*", "/{tail:.*}", self._anything)
             self._runner = web.AppRunner(app, access_log=None)
             await self._runner.setup()
-            site = web.TCPSite(self._runner, "127.0.0.1", 0)
+            site = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=self.tls)
             await site.start()
             server = site._server  # noqa: SLF001 - the test needs the bound port
             assert server is not None

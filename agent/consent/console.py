@@ -65,6 +65,8 @@ def _terminal_of(stream: IO[str]) -> IO[str] | None:
 class ConsolePrompter:
     """Asks on the controlling terminal."""
 
+    shows_documents = False  # a terminal prints the name and digest, not the page
+
     def __init__(self, timeout: float, stdin: IO[str] | None = None, out: IO[str] | None = None):
         self._timeout = timeout
         self._in = stdin or sys.stdin

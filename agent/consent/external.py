@@ -58,6 +58,8 @@ def split_command(command: str, *, windows: bool = os.name == "nt") -> list[str]
 class ExternalPrompter:
     """Runs a command per question."""
 
+    shows_documents = True  # the question's JSON carries the page; the command decides
+
     def __init__(self, argv: Sequence[str], timeout: float) -> None:
         if not argv:
             raise ValueError("empty prompter command")

@@ -279,6 +279,11 @@ def parse_answer(value: Any, pin: Pin | None = None) -> PromptAnswer:
 class Prompter(Protocol):
     """Anything that can ask the user one question at a time."""
 
+    shows_documents: bool
+    """Whether a question can show the document it is about (a PDF's page, a copy to open in
+    a viewer). The agent draws the page and writes the copy only for a prompter that does:
+    a terminal, or a prompter that refuses, would be given them for nothing."""
+
     async def ask(self, request: PromptRequest) -> PromptAnswer:
         """Ask and wait for the answer.
 

@@ -15,6 +15,8 @@ log = logging.getLogger(__name__)
 class RefusingPrompter:
     """Refuses every question and says why in the log."""
 
+    shows_documents = False
+
     async def ask(self, request: PromptRequest) -> PromptAnswer:
         """Always a cancel."""
         log.warning("%s (request from %s)", text("no_prompter", "en"), request.origin)

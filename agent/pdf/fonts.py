@@ -33,7 +33,6 @@ from pathlib import Path
 from typing import Any, Final
 
 from fontTools.ttLib import TTFont, TTLibError  # type: ignore[import-untyped]
-from fontTools.ttLib.scaleUpem import scale_upem  # type: ignore[import-untyped]
 from pyhanko.pdf_utils.font.opentype import GlyphAccumulator, GlyphAccumulatorFactory
 from pyhanko.pdf_utils.writer import BasePdfFileWriter
 
@@ -185,6 +184,9 @@ def _default_cache_dir() -> Path:
 def _scaled_copy(source: Path, target: Path) -> None:
     try:
         with TTFont(source) as font:
+            # fontTools' variable-font machinery comes with it: only for a font that needs it.
+            from fontTools.ttLib.scaleUpem import scale_upem  # type: ignore[import-untyped]
+
             scale_upem(font, TARGET_UPEM)
             for tag in _DROPPED_TABLES:
                 if tag in font:

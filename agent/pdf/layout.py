@@ -25,9 +25,12 @@ import threading
 import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from pyhanko.pdf_utils import generic
+
+from agent.pdf.source import PdfSource, opened
 
 if TYPE_CHECKING:
     from pyhanko.pdf_utils.reader import PdfFileReader
@@ -226,7 +229,7 @@ def other_annotations(page: generic.DictionaryObject, skip: set[Box]) -> list[Bo
 # --------------------------------------------------------------------------- PDFium
 
 
-def content_boxes(pdf: bytes, page_index: int, area: Box) -> list[Box]:
+def content_boxes(pdf: PdfSource, page_index: int, area: Box) -> list[Box]:
     """User-space boxes of what the page draws (text runs, images, paths, shadings, forms),
     clipped to ``area``; backgrounds covering most of the page are left out.
 
@@ -246,7 +249,7 @@ def content_boxes(pdf: bytes, page_index: int, area: Box) -> list[Box]:
     return boxes
 
 
-def find_text(pdf: bytes, page_index: int, needle: str) -> Box | None:
+def find_text(pdf: PdfSource, page_index: int, needle: str) -> Box | None:
     """User-space box of the first occurrence of ``needle`` (whitespace-normalised, NFC) on
     the page, or ``None``.
 
@@ -257,15 +260,17 @@ def find_text(pdf: bytes, page_index: int, needle: str) -> Box | None:
 
 
 @contextlib.contextmanager
-def pdfium_document(pdf: bytes) -> Iterator[Any]:
+def pdfium_document(pdf: PdfSource) -> Iterator[Any]:
     """``pdf`` opened in PDFium, under :data:`_PDFIUM`, closed after; PDFium's errors (and a
     page index it does not have) as :class:`PageUnreadable`. Every use of PDFium in the agent
     goes through here (placement, the consent dialog's page preview)."""
     import pypdfium2 as pdfium
 
-    with _PDFIUM:
+    # A file goes to PDFium as an open stream, not a path: PDFium's own file opening takes
+    # 8-bit paths, and a Windows user's profile path may be Vietnamese.
+    with _PDFIUM, opened(pdf) as stream:
         try:
-            document = pdfium.PdfDocument(pdf)
+            document = pdfium.PdfDocument(stream if isinstance(pdf, Path) else pdf)
         except pdfium.PdfiumError as exc:
             raise PageUnreadable(str(exc)) from exc
         try:

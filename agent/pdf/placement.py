@@ -19,8 +19,7 @@ import logging
 import math
 import unicodedata
 from dataclasses import dataclass
-from io import BytesIO
-from typing import Final
+from typing import BinaryIO, Final
 
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.misc import PdfError
@@ -41,6 +40,7 @@ from agent.pdf.layout import (
     signature_widgets,
 )
 from agent.pdf.models import Appearance, AppearanceError, Box, Placement, Profile
+from agent.pdf.source import PdfSource, opened
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ _TOLERANCE: Final = 0.5
 """Points a rect may stick out of the page by (rounding in callers' arithmetic)."""
 
 
-def resolve_placement(pdf: bytes, appearance: Appearance) -> Placement | None:
+def resolve_placement(pdf: PdfSource, appearance: Appearance) -> Placement | None:
     """The page and box of the signature, or ``None`` for an invisible one in a new field.
 
     In this order: the field the portal named (``appearance.field``); the document's only empty
@@ -82,7 +82,11 @@ def resolve_placement(pdf: bytes, appearance: Appearance) -> Placement | None:
         return None
     if profile is not Profile.INVISIBLE:
         check_content(appearance)
-    document = _Document.read(pdf)
+    with opened(pdf) as stream:  # the reader's objects read from it as they are used
+        return _resolve(pdf, _Document.read(stream), appearance)
+
+
+def _resolve(pdf: PdfSource, document: _Document, appearance: Appearance) -> Placement | None:
     if appearance.field is not None:
         return _into_field(document, appearance.field)
     only = _only_empty_field(document, appearance)
@@ -130,9 +134,9 @@ class _Document:
     widgets: list[Widget]
 
     @classmethod
-    def read(cls, pdf: bytes) -> _Document:
+    def read(cls, stream: BinaryIO) -> _Document:
         try:
-            reader = PdfFileReader(BytesIO(pdf), strict=False)
+            reader = PdfFileReader(stream, strict=False)
             if reader.encrypted:
                 # Only files opening with the empty user password get this far
                 # (agent.pdf.signer.inspect_pdf); field names are encrypted strings.
@@ -300,7 +304,7 @@ def _fit(
 
 
 def _by_rule(
-    pdf: bytes,
+    pdf: PdfSource,
     document: _Document,
     index: int,
     *,
@@ -381,7 +385,7 @@ def _by_rule(
 
 
 def _content(
-    pdf: bytes, document: _Document, index: int, view: PageView, fields: list[Widget]
+    pdf: PdfSource, document: _Document, index: int, view: PageView, fields: list[Widget]
 ) -> list[Box]:
     """View-space boxes of what the page shows besides signature fields; none when PDFium
     cannot read the page (the stamp then goes by the rule alone, still clear of fields)."""
@@ -412,7 +416,7 @@ def _hits(box: Box, others: list[Box], gap: float = 0.0) -> bool:
     return any(intersects(box, other, gap) for other in others)
 
 
-def _on_anchor(pdf: bytes, index: int, view: PageView, appearance: Appearance) -> Box:
+def _on_anchor(pdf: PdfSource, index: int, view: PageView, appearance: Appearance) -> Box:
     """A box of the stamp's size (as viewed) centred on the anchor text, moved inside the
     page if needed; in user space."""
     assert appearance.anchor is not None  # noqa: S101 - the caller checked

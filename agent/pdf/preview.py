@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from agent.pdf.layout import PageUnreadable, PageView, pdfium_document
 from agent.pdf.models import Box, PageThumbnail
+from agent.pdf.source import PdfSource
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -54,7 +55,7 @@ class NoPreview(Exception):
 
 
 def page_thumbnail(
-    pdf: bytes,
+    pdf: PdfSource,
     prepared: PreparedPdf,
     *,
     side: int,
@@ -78,7 +79,7 @@ def page_thumbnail(
 
 
 def render_page(
-    pdf: bytes,
+    pdf: PdfSource,
     page_index: int,
     stamp: Box | None,
     *,

@@ -1,13 +1,14 @@
 """A private copy of a PDF for the user's own viewer, made for one consent question.
 
 The consent dialog's "Mở tài liệu…" button opens the document being signed in the computer's
-default PDF viewer, so that the user can read all of it before approving. The agent holds the
-document in memory only; for the question it writes a copy (:func:`make_viewer_copy`) into a
-directory of its own made by :func:`tempfile.mkdtemp` (created atomically under a fresh name,
-``0700``; on Windows also given the user-only ACL of :func:`agent.private.private_dir`). The copy is
-read-only, so that no viewer offers to save changes the signature would not contain, and it is
-removed when the request ends (:func:`remove_viewer_copy`); a copy a Windows viewer still held
-open then is removed by a later request (:data:`STALE_AFTER`).
+default PDF viewer, so that the user can read all of it before approving. What the agent holds
+(in memory, or in its spool) is not for a viewer to open; for the question it writes a copy
+(:func:`make_viewer_copy`) into a directory of its own made by :func:`tempfile.mkdtemp`
+(created atomically under a fresh name, ``0700``; on Windows also given the user-only ACL of
+:func:`agent.private.private_dir`). The copy is read-only, so that no viewer offers to save
+changes the signature would not contain, and it is removed when the request ends
+(:func:`remove_viewer_copy`); a copy a Windows viewer still held open then is removed by a
+later request (:data:`STALE_AFTER`).
 
 The dialog opens a path only when :func:`is_viewer_copy` says it is such a copy: a ``.pdf``
 regular file, directly inside a directory of this user named with :data:`PREFIX` in the
@@ -22,6 +23,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import shutil
 import stat
 import sys
 import tempfile
@@ -41,6 +43,7 @@ STALE_AFTER: Final = 3600.0
 MAX_NAME: Final = 80
 """Longest file name kept from the document's name (the viewer shows it in its title)."""
 _READ_ONLY: Final = 0o400
+_COPY_CHUNK: Final = 1024 * 1024
 _UNSAFE: Final = re.compile(r"[^\w .,()+\-]")
 """Characters replaced in a file name: separators, wildcards, quotes, control characters."""
 _RESERVED: Final = frozenset(
@@ -66,8 +69,9 @@ def copy_name(name: str | None) -> str:
     return stem + ".pdf"
 
 
-def make_viewer_copy(pdf: bytes, name: str | None) -> Path:
-    """Write ``pdf`` to a fresh private directory; the copy's path.
+def make_viewer_copy(pdf: bytes | Path, name: str | None) -> Path:
+    """Write ``pdf`` (its bytes, or a file to copy) to a fresh private directory; the copy's
+    path.
 
     Blocking (a large document takes a moment to write): call it from a worker thread.
 
@@ -80,7 +84,11 @@ def make_viewer_copy(pdf: bytes, name: str | None) -> Path:
         path = folder / copy_name(name)
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
         with os.fdopen(os.open(path, flags, _READ_ONLY), "wb") as out:
-            out.write(pdf)
+            if isinstance(pdf, Path):
+                with pdf.open("rb") as original:
+                    shutil.copyfileobj(original, out, _COPY_CHUNK)
+            else:
+                out.write(pdf)
     except OSError:
         _remove_folder(folder)
         raise

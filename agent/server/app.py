@@ -22,6 +22,7 @@ from agent.server.keys import (
     GATE,
     SERVICE,
     SETTINGS,
+    SPOOL,
     STATUS,
     ServerSettings,
 )
@@ -38,6 +39,7 @@ from agent.server.peer import CallerCheck
 from agent.server.routes import routes
 from agent.server.status_page import navigation_middleware, status_routes
 from agent.service import SigningService
+from agent.spool import Spool
 from agent.status import StatusSource
 
 #: Loopback only: the agent must never be reachable from the network.
@@ -52,12 +54,14 @@ def create_app(
     status: StatusSource | None = None,
     control: ControlChannel | None = None,
     budget: MemoryBudget | None = None,
+    spool: Spool | None = None,
 ) -> web.Application:
     """Build the API application; with ``status``, also the helpdesk page.
 
     The page (``GET /``, ``GET /status.json``) is not part of API v1: see
     :mod:`agent.server.status_page`. With ``control``, a second start of the agent may ask
-    this one to show its window (:mod:`agent.server.control`).
+    this one to show its window (:mod:`agent.server.control`). ``spool`` (swept by the caller)
+    takes the PDFs of forms and raw bodies; an app without one answers those INTERNAL.
     """
     # Status requests from web pages are refused before the origin middleware adds CORS.
     checks = [navigation_middleware] if status is not None else []
@@ -78,6 +82,8 @@ def create_app(
     app[SETTINGS] = settings
     app[CALLER_CHECK] = caller_check or CallerCheck()
     app[BUDGET] = budget or MemoryBudget(BudgetLimits.for_largest(settings.largest_request))
+    if spool is not None:
+        app[SPOOL] = spool
     app.cleanup_ctx.append(memory_release)
     app.add_routes(routes)
     if status is not None:

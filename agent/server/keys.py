@@ -13,6 +13,7 @@ from agent.origin import Admitted, OriginPolicy
 from agent.server.budget import MemoryBudget
 from agent.server.peer import CallerCheck
 from agent.service import SigningService
+from agent.spool import Spool
 from agent.status import StatusSource
 
 if TYPE_CHECKING:
@@ -61,6 +62,9 @@ BUDGET = web.AppKey("budget", MemoryBudget)
 """Bytes of documents held at once, shared by the HTTPS API and the VGCA port."""
 MEMORY: web.AppKey[MemoryRelease] = web.AppKey("memory")
 """Hands the memory of large requests back to the OS (set up by the app's cleanup context)."""
+SPOOL = web.AppKey("spool", Spool)
+"""Where uploaded documents are written as they arrive (``POST /v1/pdf/sign`` forms and raw PDF
+bodies), and the signed ones answered from."""
 BODY_SECONDS = web.AppKey("body_seconds", float)
 """Time allowed to read one request body."""
 CALLER = web.RequestKey("caller", Admitted)

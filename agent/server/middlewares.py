@@ -13,11 +13,12 @@ import ctypes
 import gc
 import json
 import logging
+import ssl
 import sys
 from collections.abc import AsyncIterator, Callable
 from typing import Any, Final
 
-from aiohttp import web
+from aiohttp import connector, web
 from aiohttp.typedefs import Handler
 
 from agent.errors import (
@@ -78,6 +79,48 @@ def map_large_buffers() -> bool:
     except (OSError, AttributeError):  # not glibc
         return False
     return bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD))
+
+
+_CLIENT_DEFAULTS: Final = ("_SSL_CONTEXT_VERIFIED", "_SSL_CONTEXT_UNVERIFIED")
+"""aiohttp's default client TLS contexts (``aiohttp.connector``), verified and unverified."""
+
+
+def empty_client_defaults() -> bool:
+    """Replace aiohttp's default client TLS contexts by ones that hold no CA certificate;
+    ``False`` (and nothing changed) when this aiohttp has no such defaults.
+
+    ``aiohttp.connector`` makes both at import, each with the system's CA bundle loaded
+    (about 1.6 MB apiece). The unverified one (``ssl=False``, a fingerprint) never looks at
+    a CA: it is made again with the same settings and none loaded. The verified one serves
+    a client that passes no context of its own; the agent's clients pass theirs (VGCA's
+    :class:`~agent.compat.vgca.transfer.Transfers`, the PDF check's revocation fetchers), so
+    the new default verifies as before (certificate and host name) but trusts no CA: a client
+    that forgot its context fails closed instead of loading the bundle again. Called once by
+    the app, before its start-up :class:`MemoryRelease` hands back what the old ones held.
+    """
+    verified, unverified = (getattr(connector, name, None) for name in _CLIENT_DEFAULTS)
+    if not (isinstance(verified, ssl.SSLContext) and isinstance(unverified, ssl.SSLContext)):
+        log.debug("aiohttp has no default client contexts %s: left as they are", _CLIENT_DEFAULTS)
+        return False
+    # The old contexts go with this frame: nothing else refers to them.
+    setattr(connector, _CLIENT_DEFAULTS[0], _client_context(verified, verify=True))
+    setattr(connector, _CLIENT_DEFAULTS[1], _client_context(unverified, verify=False))
+    return True
+
+
+def _client_context(like: ssl.SSLContext, *, verify: bool) -> ssl.SSLContext:
+    """A client context with the protocol settings of ``like`` and no CA loaded: checking the
+    peer's certificate and host name (``verify``, trusting nobody), or neither."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # CERT_REQUIRED, check_hostname
+    context.options = like.options
+    context.verify_flags = like.verify_flags
+    context.minimum_version = like.minimum_version
+    context.maximum_version = like.maximum_version
+    if not verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    context.set_alpn_protocols(("http/1.1",))
+    return context
 
 
 class MemoryRelease:
@@ -159,6 +202,11 @@ PAGE_ORIGIN_HEADER: Final = "Kyso-Page-Origin"
 """Set by the Kyso browser extension: the origin of the page it relays for. Honoured only
 when the request's own Origin is a trusted extension; web pages cannot send it cross-origin
 without a preflight, which refuses it."""
+CERTIFICATE_HEADER: Final = "Kyso-Certificate"
+"""On a signed PDF sent as itself (``POST /v1/pdf/sign`` with a raw ``application/pdf`` body):
+the signer's certificate, base64 DER, which a JSON answer carries as ``certificate``."""
+_EXPOSED_HEADERS: Final = CERTIFICATE_HEADER
+"""Response headers beyond the CORS-safelisted ones that an admitted page may read."""
 _ALLOWED_METHODS: Final = "GET, POST, OPTIONS"
 _ALLOWED_HEADERS: Final = frozenset({"content-type", "accept-language"})
 _SECURITY_HEADERS: Final = {
@@ -210,10 +258,25 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         response = await handler(request)
     except Exception as exc:  # noqa: BLE001 - the one place that catches everything
         response = error_response(exc, request)
+    _secure(response)
+    return response
+
+
+def _secure(response: web.StreamResponse) -> None:
     for name, value in _SECURITY_HEADERS.items():
         # A handler's own value stands (the status page's CSP admits its inline style).
         response.headers.setdefault(name, value)
-    return response
+
+
+def headers_before_sending(request: web.Request, response: web.StreamResponse) -> None:
+    """Give ``response`` the headers the middlewares add on its way out (security, CORS for
+    the admitted origin), for a handler that sends its answer itself (a signed PDF streamed
+    from the spool): once it is prepared, its headers are sent and the middlewares' come too
+    late."""
+    _secure(response)
+    origin = request.headers.get("Origin")
+    if origin is not None and CALLER in request:  # admitted by origin_middleware
+        _api_cors(response, origin)
 
 
 @web.middleware
@@ -307,7 +370,7 @@ async def origin_middleware(request: web.Request, handler: Handler) -> web.Strea
         response = preflight_response(request) if _is_preflight(request) else await handler(request)
     except Exception as exc:  # noqa: BLE001 - errors must carry CORS headers to be readable
         response = error_response(exc, request)
-    return with_cors(response, origin)
+    return _api_cors(response, origin)
 
 
 def with_cors(response: web.StreamResponse, origin: str) -> web.StreamResponse:
@@ -315,3 +378,9 @@ def with_cors(response: web.StreamResponse, origin: str) -> web.StreamResponse:
     response.headers["Access-Control-Allow-Origin"] = origin
     response.headers["Vary"] = "Origin"
     return response
+
+
+def _api_cors(response: web.StreamResponse, origin: str) -> web.StreamResponse:
+    """:func:`with_cors` for an answer of API v1, whose own headers the page may read."""
+    response.headers["Access-Control-Expose-Headers"] = _EXPOSED_HEADERS
+    return with_cors(response, origin)

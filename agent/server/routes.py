@@ -1,9 +1,16 @@
-"""Thin handlers: read and parse the body, call the service, write JSON."""
+"""Thin handlers: read and parse the body, call the service, write JSON.
+
+``POST /v1/pdf/sign`` also takes the PDF as a file (a form's ``file`` part, or the whole body as
+``application/pdf``): it is written to the spool as it arrives and the signed file is answered
+from the spool, so that a 100 MB document is never held in memory (:mod:`agent.spool`).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import dataclasses
 import json
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -16,6 +23,8 @@ from aiohttp.http_exceptions import BadHttpMessage
 from agent.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 from agent.messages import Phrase, pick_lang
 from agent.protocol import (
+    PdfSignRequest,
+    PdfSignResponse,
     decode_json_object,
     parse_batch_sign_request,
     parse_certificates_request,
@@ -29,8 +38,9 @@ from agent.protocol import (
     parse_xml_verify_request,
 )
 from agent.server.connections import ConnectionLimits
-from agent.server.keys import BODY_SECONDS, CALLER, SERVICE, SETTINGS
-from agent.server.middlewares import json_response
+from agent.server.keys import BODY_SECONDS, CALLER, SERVICE, SETTINGS, SPOOL
+from agent.server.middlewares import CERTIFICATE_HEADER, headers_before_sending, json_response
+from agent.spool import Spool, SpooledFile, discard, read_chunks
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -69,13 +79,20 @@ async def _json_body(request: web.Request, limit: int, shown: int) -> bytes:
 @contextlib.asynccontextmanager
 async def body_deadline(request: web.Request) -> AsyncIterator[None]:
     """A body that trickles in holds a connection and its buffers: it gets a deadline
-    (:attr:`~agent.server.connections.ConnectionLimits.body_seconds`), then it is refused."""
+    (:attr:`~agent.server.connections.ConnectionLimits.body_seconds`), then it is refused.
+
+    A body cut off by the client going away is refused too, as the caller's doing (aiohttp
+    fails the read with the connection's error): nobody reads the answer, and the log says what
+    happened without a traceback.
+    """
     seconds = request.app.get(BODY_SECONDS, ConnectionLimits.body_seconds)
     try:
         async with asyncio.timeout(seconds):
             yield
     except TimeoutError:
         raise BadRequest(Phrase.of("bad_body_timeout", seconds=f"{seconds:g}")) from None
+    except ConnectionError as exc:
+        raise BadRequest(Phrase.of("bad_body_incomplete")) from exc
 
 
 async def read_json(request: web.Request) -> dict[str, Any]:
@@ -92,35 +109,93 @@ def _pdf_json_limit(request: web.Request) -> tuple[int, int]:
 
 _MAX_OPTIONS: Final = 4 * 1024 * 1024
 """Largest ``options`` part of a form (room for a stamp image in base64)."""
+_FORM_OVERHEAD: Final = 64 * 1024
+"""Room in a form's ``Content-Length`` for its boundaries and part headers."""
+MAX_QUERY_OPTIONS: Final = 4096
+"""Longest ``options`` query parameter of a raw PDF body, decoded (the request line as a whole
+stays within aiohttp's 8 KiB; a stamp image goes in a form)."""
+PDF_MEDIA_TYPE: Final = "application/pdf"
+"""A raw PDF body, and the answer to one: the signed PDF itself."""
+_FORM_MEDIA_TYPE: Final = "multipart/form-data"
+_BASE64_CHUNK: Final = 3 * 256 * 1024
+"""Bytes of a spooled PDF base64-encoded at a time: a multiple of 3, so the pieces join."""
 
 
-async def _read_pdf_form(request: web.Request) -> tuple[dict[str, Any], bytes]:
-    """``multipart/form-data`` with a ``file`` part (the PDF) and an ``options`` JSON part."""
+async def _read_pdf_form(request: web.Request, spool: Spool) -> tuple[dict[str, Any], SpooledFile]:
+    """``multipart/form-data`` with a ``file`` part (the PDF, spooled as it arrives) and an
+    ``options`` JSON part; on any failure, nothing is left in the spool."""
+    limit = request.app[SETTINGS].max_pdf_bytes
+    if (request.content_length or 0) > limit + _MAX_OPTIONS + _FORM_OVERHEAD:
+        raise PayloadTooLarge(limit)
     try:
         async with body_deadline(request):
-            return await _read_form_parts(request, request.app[SETTINGS].max_pdf_bytes)
+            return await _read_form_parts(request, spool, limit)
     except (ValueError, BadHttpMessage) as exc:  # aiohttp's multipart parser on a broken body
         # What the parser said is for the developer reading the log, in English.
         log.info("malformed multipart/form-data body on %s: %s", request.path, exc)
         raise BadRequest(Phrase.of("bad_multipart")) from exc
 
 
-async def _read_form_parts(request: web.Request, pdf_limit: int) -> tuple[dict[str, Any], bytes]:
+async def _read_form_parts(
+    request: web.Request, spool: Spool, pdf_limit: int
+) -> tuple[dict[str, Any], SpooledFile]:
     reader = await request.multipart()
     options: dict[str, Any] | None = None
-    pdf: bytes | None = None
-    while (part := await reader.next()) is not None:
-        if not isinstance(part, BodyPartReader):
-            raise BadRequest(Phrase.of("bad_multipart_nested"))
-        if part.name == "file" and pdf is None:
-            pdf = await read_limited(part, pdf_limit, pdf_limit)
-        elif part.name == "options" and options is None:
-            options = decode_json_object(await read_limited(part, _MAX_OPTIONS, _MAX_OPTIONS))
-        else:
-            raise BadRequest(Phrase.of("bad_form_part", part=repr(part.name)))
-    if pdf is None:
-        raise BadRequest(Phrase.of("bad_form_no_file"))
+    pdf: SpooledFile | None = None
+    with contextlib.ExitStack() as on_failure:
+        while (part := await reader.next()) is not None:
+            if not isinstance(part, BodyPartReader):
+                raise BadRequest(Phrase.of("bad_multipart_nested"))
+            if part.name == "file" and pdf is None:
+                pdf = await spool.receive(_part_chunks(part), pdf_limit, pdf_limit)
+                # Until it is handed over: a part after it refused, the client gone.
+                on_failure.callback(discard, pdf)
+            elif part.name == "options" and options is None:
+                options = decode_json_object(await read_limited(part, _MAX_OPTIONS, _MAX_OPTIONS))
+            else:
+                raise BadRequest(Phrase.of("bad_form_part", part=repr(part.name)))
+        if pdf is None:
+            raise BadRequest(Phrase.of("bad_form_no_file"))
+        on_failure.pop_all()  # the caller's now
     return options or {}, pdf
+
+
+async def _part_chunks(part: BodyPartReader) -> AsyncIterator[bytes]:
+    while chunk := await part.read_chunk(_CHUNK):
+        yield chunk
+
+
+async def _read_raw_pdf(request: web.Request, spool: Spool) -> tuple[dict[str, Any], SpooledFile]:
+    """An ``application/pdf`` body, spooled as it arrives, with its options from the query."""
+    options = _query_options(request)
+    limit = request.app[SETTINGS].max_pdf_bytes
+    if request.content_length is not None and request.content_length > limit:
+        raise PayloadTooLarge(limit)
+    async with body_deadline(request):
+        pdf = await spool.receive(request.content.iter_chunked(_CHUNK), limit, limit)
+    return options, pdf
+
+
+def _query_options(request: web.Request) -> dict[str, Any]:
+    """The ``options`` query parameter: one URL-encoded JSON object, the form's ``options``."""
+    unknown = sorted(request.query.keys() - {"options"})
+    if unknown:
+        raise BadRequest(Phrase.of("bad_query_parameter", name=repr(unknown[0])))
+    given = request.query.getall("options", [])
+    if not given:
+        return {}
+    if len(given) > 1:
+        raise BadRequest(Phrase.of("bad_query_parameter", name="'options'"))
+    [text] = given
+    if len(text) > MAX_QUERY_OPTIONS:
+        raise BadRequest(Phrase.of("bad_query_options_size", limit=MAX_QUERY_OPTIONS))
+    try:
+        options = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise BadRequest(Phrase.of("bad_query_options")) from exc
+    if not isinstance(options, dict):
+        raise BadRequest(Phrase.of("bad_query_options"))
+    return options
 
 
 @routes.get("/v1/info")
@@ -161,24 +236,123 @@ async def sign_batch(request: web.Request) -> web.Response:
 
 
 @routes.post("/v1/pdf/sign")
-async def pdf_sign(request: web.Request) -> web.Response:
-    """Sign a whole PDF (PAdES); JSON with base64, or a browser form."""
+async def pdf_sign(request: web.Request) -> web.StreamResponse:
+    """Sign a whole PDF (PAdES): JSON with base64; or, through the spool, a browser form or
+    the PDF itself as the body (answered as itself, the certificate in a header)."""
+    if request.content_type not in {_FORM_MEDIA_TYPE, PDF_MEDIA_TYPE}:
+        return await _pdf_sign_json(request)
+    raw = request.content_type == PDF_MEDIA_TYPE
+    spool = request.app[SPOOL]
+    upload: SpooledFile | None = None
+    result: PdfSignResponse | None = None
+    try:
+        read = _read_raw_pdf if raw else _read_pdf_form
+        options, upload = await read(request, spool)
+        parsed = parse_pdf_sign_request(options, upload, request.app[SETTINGS].tsa_url)
+        result = await request.app[SERVICE].sign_pdf(request[CALLER], parsed)
+        return await _send_signed(request, result, raw=raw)
+    finally:
+        # The request's files go with it, however it ends: answered, refused, or the client
+        # gone (the answer's write failed, or the handler was cancelled as the server stopped).
+        signed = result.pdf if result is not None else None
+        discard(upload, signed if isinstance(signed, SpooledFile) else None)
+
+
+async def _pdf_sign_json(request: web.Request) -> web.StreamResponse:
+    # The document goes to the spool too, and the answer is streamed from there: aiohttp keeps
+    # a connection's last request and answer until its next one, which would hold tens of
+    # megabytes of base64 for as long as the portal keeps the connection open.
+    parsed = await _spooled_json(request)
+    upload = parsed.pdf if isinstance(parsed.pdf, SpooledFile) else None
+    result: PdfSignResponse | None = None
+    try:
+        result = await request.app[SERVICE].sign_pdf(request[CALLER], parsed)
+        return await _send_signed(request, result, raw=False)
+    finally:
+        signed = result.pdf if result is not None else None
+        discard(upload, signed if isinstance(signed, SpooledFile) else None)
+
+
+async def _spooled_json(request: web.Request) -> PdfSignRequest:
+    """The JSON form of ``/v1/pdf/sign``, its document written to the spool (the body and its
+    base64 are freed when this returns, before anyone is asked)."""
     default_tsa = request.app[SETTINGS].tsa_url
-    if request.content_type == "multipart/form-data":
-        options, pdf = await _read_pdf_form(request)
-        parsed = parse_pdf_sign_request(options, pdf, default_tsa)
+    body = await _json_body(request, *_pdf_json_limit(request))
+    # Decoding tens of megabytes of JSON and base64 would stall every other request.
+    parsed = await asyncio.to_thread(
+        lambda: parse_pdf_sign_request(decode_json_object(body), None, default_tsa)
+    )
+    pdf = parsed.pdf
+    if isinstance(pdf, SpooledFile):  # pragma: no cover - JSON carries bytes
+        return parsed
+    _within_document_limit(request, len(pdf))
+    return dataclasses.replace(parsed, pdf=await request.app[SPOOL].from_bytes(pdf))
+
+
+async def _send_signed(
+    request: web.Request, result: PdfSignResponse, *, raw: bool
+) -> web.StreamResponse:
+    """The signed PDF: as itself for a raw body (the certificate in
+    :data:`~agent.server.middlewares.CERTIFICATE_HEADER`), else the JSON of
+    :meth:`~agent.protocol.PdfSignResponse.to_wire`; from the spool a piece at a time."""
+    certificate = base64.b64encode(result.certificate).decode("ascii")
+    if not isinstance(result.pdf, SpooledFile):  # a service without a spool answers in memory
+        if raw:
+            return web.Response(
+                body=result.pdf,
+                content_type=PDF_MEDIA_TYPE,
+                headers={CERTIFICATE_HEADER: certificate},
+            )
+        answer = await asyncio.to_thread(result.to_json_bytes)
+        return web.Response(body=answer, content_type="application/json", charset="utf-8")
+    signed = result.pdf
+    response = web.StreamResponse()
+    if raw:
+        response.content_type = PDF_MEDIA_TYPE
+        response.headers[CERTIFICATE_HEADER] = certificate
+        head, tail = b"", b""
+        pieces = read_chunks(signed)
+        length = signed.size
     else:
-        body = await _json_body(request, *_pdf_json_limit(request))
-        # Decoding tens of megabytes of JSON and base64 would stall every other request.
-        parsed = await asyncio.to_thread(
-            lambda: parse_pdf_sign_request(decode_json_object(body), None, default_tsa)
+        response.content_type = "application/json"
+        response.charset = "utf-8"
+        # The bytes of PdfSignResponse.to_json_bytes, with the PDF's base64 written in pieces.
+        head = b'{"pdf": "'
+        tail = b'", "certificate": "' + certificate.encode("ascii") + b'"}'
+        pieces = read_chunks(signed, _BASE64_CHUNK, base64.b64encode)
+        length = 4 * -(-signed.size // 3)
+    response.content_length = len(head) + length + len(tail)
+    async with contextlib.aclosing(pieces):
+        return await _stream(request, response, head, pieces, tail)
+
+
+async def _stream(
+    request: web.Request,
+    response: web.StreamResponse,
+    head: bytes,
+    pieces: AsyncIterator[bytes],
+    tail: bytes,
+) -> web.StreamResponse:
+    """Send ``response`` now, its body ``head``, ``pieces`` and ``tail``, all of it before the
+    handler ends (and removes the file the pieces come from)."""
+    first = await anext(pieces, b"")  # a file that cannot be read is still an error answer
+    headers_before_sending(request, response)
+    try:
+        await response.prepare(request)
+        await response.write(head + first)
+        async for piece in pieces:
+            await response.write(piece)
+        await response.write(tail)
+        await response.write_eof()
+    except ConnectionError:
+        log.info(
+            "%s %s: the client went away before the answer was sent", request.method, request.path
         )
-    if len(parsed.pdf) > request.app[SETTINGS].max_pdf_bytes:
-        raise PayloadTooLarge(request.app[SETTINGS].max_pdf_bytes)
-    result = await request.app[SERVICE].sign_pdf(request[CALLER], parsed)
-    # Tens of megabytes of base64: on a worker thread, so the event loop keeps serving.
-    body = await asyncio.to_thread(result.to_json_bytes)
-    return web.Response(body=body, content_type="application/json", charset="utf-8")
+    except Exception:  # the status is sent: all that is left is to cut the body short
+        log.exception("%s %s: the answer could not be sent whole", request.method, request.path)
+        if request.transport is not None:
+            request.transport.close()  # a shorter body than its Content-Length: the client sees it
+    return response
 
 
 @routes.post("/v1/pdf/sign/batch")

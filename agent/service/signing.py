@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
 from agent import __version__
 from agent.algorithms import HashAlgorithm, RsaScheme, signature_algorithm_name
@@ -51,6 +51,7 @@ from agent.origin import Admitted
 from agent.pairing import PairingStore
 from agent.pdf import commands as pdf
 from agent.pdf.models import PdfSignOptions, SignatureLevel
+from agent.pdf.process import InThread, PdfWork
 from agent.pin import Login, TriesLeft
 from agent.protocol import (
     API_VERSION,
@@ -97,13 +98,11 @@ from agent.service.certificates import (
     unlocked,
 )
 from agent.service.waiting import MISSING, wait_for_token
+from agent.spool import Spool, SpooledFile, discard, finished
 from agent.token import Inventory, TokenCertificate
 from agent.token.held import one_login
 from agent.token.service import Tokens
 from agent.xml import commands as xml
-
-if TYPE_CHECKING:
-    from agent.pdf.signer import PreparedPdf
 
 log = logging.getLogger(__name__)
 
@@ -143,9 +142,13 @@ class SigningService:
         tsa_url: str | None = None,
         token_wait: float = 0.0,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        pdf_work: PdfWork | None = None,
+        spool: Spool | None = None,
     ) -> None:
         """``token_wait``: seconds to wait for a token the user is asked to plug in (0: no
-        wait, the request fails at once)."""
+        wait, the request fails at once). ``pdf_work``: where the PDF work runs (child
+        processes in the agent; by default threads). ``spool``: where a document uploaded as a
+        file is signed to (without one, the signed file is given back as bytes)."""
         self._tokens = tokens
         self._prompter = prompter
         self._lang = lang
@@ -159,6 +162,12 @@ class SigningService:
         self._tsa_url = tsa_url
         self._token_wait = token_wait
         self._clock = clock
+        self._pdf_work: PdfWork = pdf_work or InThread()
+        self._spool = spool
+
+    async def close(self) -> None:
+        """End the PDF workers (the agent is stopping)."""
+        await self._pdf_work.close()
 
     @staticmethod
     def info() -> dict[str, object]:
@@ -466,7 +475,8 @@ class SigningService:
         """What :meth:`sign_pdf` refuses before its question, without asking: for a batch of
         a plugin layer, whose every document must be fit before the first one is signed."""
         self._configured_tsa_only(request.options.tsa_url)
-        await pdf.prepare(request.pdf, request.options.appearance)
+        async with pdf.job(self._pdf_work) as work:
+            await work.prepare(0, _source(request), request.options.appearance)
 
     async def sign_pdf(
         self,
@@ -485,46 +495,95 @@ class SigningService:
         """
         # Refusals that need no token come before the question, never after it.
         self._configured_tsa_only(request.options.tsa_url)
-        prepared = await pdf.prepare(request.pdf, request.options.appearance)
-        digest = await asyncio.to_thread(lambda: hashlib.sha256(request.pdf).digest())
+        if isinstance(request.pdf, bytes) and self._spool is not None:
+            # The PDF worker reads and writes files: bytes go through the spool too, and come
+            # back as bytes (a plugin layer's, base64 in JSON).
+            spooled = await self._spool.from_bytes(request.pdf)
+            try:
+                done = await self.sign_pdf(
+                    caller,
+                    dataclasses.replace(request, pdf=spooled),
+                    source=source,
+                    destination=destination,
+                )
+            finally:
+                discard(spooled)
+            try:
+                return PdfSignResponse(await asyncio.to_thread(done.signed_bytes), done.certificate)
+            finally:
+                discard(done.pdf if isinstance(done.pdf, SpooledFile) else None)
+        async with pdf.job(self._pdf_work) as work:
+            await work.prepare(0, _source(request), request.options.appearance)
+            return await self._sign_prepared_pdf(
+                caller, request, work, source=source, destination=destination
+            )
+
+    async def _sign_prepared_pdf(
+        self,
+        caller: Admitted,
+        request: PdfSignRequest,
+        work: pdf.PdfJob,
+        *,
+        source: str | None,
+        destination: str | None,
+    ) -> PdfSignResponse:
+        """:meth:`sign_pdf` once its document (key 0 of ``work``) is prepared."""
+        document = request.pdf
+        digest = await asyncio.to_thread(_sha256, document)
         item = DigestToSign(digest, HashAlgorithm.SHA256, request.document_name)
         # What the user is shown besides the name: the page the stamp goes on, and the whole
         # document to open in their own viewer (a copy that lives as long as this request).
-        thumbnail = await pdf.thumbnail(
-            request.pdf, prepared, side=PREVIEW_SIDE, max_bytes=MAX_PREVIEW_BYTES
+        shows = self._prompter.shows_documents
+        thumbnail = (
+            await work.thumbnail(0, side=PREVIEW_SIDE, max_bytes=MAX_PREVIEW_BYTES)
+            if shows
+            else None
         )
         preview = (
             PagePreview(thumbnail.png, thumbnail.page_index + 1, thumbnail.pages, thumbnail.stamp)
             if thumbnail is not None
             else None
         )
+        # A document uploaded as a file is signed into a file beside it: never whole in memory.
+        output = (
+            self._spool.new_path()
+            if isinstance(document, SpooledFile) and self._spool is not None
+            else None
+        )
 
         async def operation(
             cert: TokenCertificate, login: Login, chain: tuple[bytes, ...]
-        ) -> tuple[bytes, int]:
-            signed = await pdf.sign(
-                request.pdf,
-                prepared,
+        ) -> tuple[bytes | None, int]:
+            signed = await work.sign(
+                0,
                 self._signing_key(cert, login, chain),
                 options=request.options,
                 trust_roots=self._trust_roots,
                 font_dir=self._font_dir,
+                output=output,
             )
             return signed, 1
 
-        async with pdf.viewer_copy(request.pdf, request.document_name) as copy:
-            cert, signed = await self._signing(
-                caller,
-                [item],
-                request.certificate,
-                None,
-                operation,
-                source=source,
-                destination=destination,
-                time_stamp=_time_stamp_url(request.options),
-                preview=preview,
-                file=copy,
-            )
+        try:
+            async with pdf.viewer_copy(_source(request), request.document_name, shows) as copy:
+                cert, signed = await self._signing(
+                    caller,
+                    [item],
+                    request.certificate,
+                    None,
+                    operation,
+                    source=source,
+                    destination=destination,
+                    time_stamp=_time_stamp_url(request.options),
+                    preview=preview,
+                    file=copy,
+                )
+            if output is not None:
+                return PdfSignResponse(await finished(output), cert.der)
+        except BaseException:
+            discard(output)
+            raise
+        assert signed is not None  # noqa: S101 - signed to bytes when there is no output
         return PdfSignResponse(signed, cert.der)
 
     async def sign_pdf_batch(
@@ -544,13 +603,26 @@ class SigningService:
         """
         for document in request.documents:
             self._configured_tsa_only(document.options.tsa_url)
-        prepared = [
-            await in_batch(index, pdf.prepare(d.pdf, d.options.appearance))
-            for index, d in enumerate(request.documents)
-        ]
-        digests = await asyncio.to_thread(
-            lambda: [hashlib.sha256(d.pdf).digest() for d in request.documents]
-        )
+        async with pdf.job(self._pdf_work) as work:
+            for index, document in enumerate(request.documents):
+                await in_batch(
+                    index, work.prepare(index, _source(document), document.options.appearance)
+                )
+            return await self._sign_prepared_batch(
+                caller, request, work, source=source, destination=destination
+            )
+
+    async def _sign_prepared_batch(
+        self,
+        caller: Admitted,
+        request: PdfBatchSignRequest,
+        work: pdf.PdfJob,
+        *,
+        source: str | None,
+        destination: str | None,
+    ) -> PdfBatchSignResponse:
+        """:meth:`sign_pdf_batch` once every document is prepared (keyed by its index)."""
+        digests = await asyncio.to_thread(lambda: [_sha256(d.pdf) for d in request.documents])
         items = [
             DigestToSign(digest, HashAlgorithm.SHA256, d.document_name)
             for digest, d in zip(digests, request.documents, strict=True)
@@ -569,7 +641,15 @@ class SigningService:
                 key = self._held_key(cert, chain, sign)
 
                 async def sign_one(index: int) -> bytes:
-                    return await self._sign_one_pdf(request.documents[index], prepared[index], key)
+                    signed = await work.sign(
+                        index,
+                        key,
+                        options=request.documents[index].options,
+                        trust_roots=self._trust_roots,
+                        font_dir=self._font_dir,
+                    )
+                    assert signed is not None  # noqa: S101 - no output file: bytes
+                    return signed
 
                 outcome = await sign_one_by_one(shown, names, sign_one)
             return outcome, len(outcome.signed)
@@ -595,18 +675,6 @@ class SigningService:
             error=done.error,
         )
 
-    async def _sign_one_pdf(
-        self, request: PdfSignRequest, prepared: PreparedPdf, key: pdf.SigningKey
-    ) -> bytes:
-        return await pdf.sign(
-            request.pdf,
-            prepared,
-            key,
-            options=request.options,
-            trust_roots=self._trust_roots,
-            font_dir=self._font_dir,
-        )
-
     @staticmethod
     def _held_key(
         cert: TokenCertificate,
@@ -630,9 +698,10 @@ class SigningService:
             cert: TokenCertificate, login: Login, chain: tuple[bytes, ...]
         ) -> tuple[bytes, int]:
             key = self._signing_key(cert, login, chain)
-            cms = await pdf.sign_cms(
-                request.item.digest, request.item.algorithm, key, tsa_url=request.tsa_url
-            )
+            async with pdf.job(self._pdf_work) as work:
+                cms = await work.sign_cms(
+                    request.item.digest, request.item.algorithm, key, tsa_url=request.tsa_url
+                )
             return cms, 1
 
         cert, cms = await self._signing(
@@ -696,7 +765,8 @@ class SigningService:
         """``POST /v1/pdf/verify``: every signature, checked against the configured roots."""
         from agent.pdf.verify.render import report_to_text  # with the first report
 
-        report = await pdf.verify(request.pdf, self._trust_roots)
+        async with pdf.job(self._pdf_work) as work:
+            report = await work.verify(request.pdf, self._trust_roots)
         return PdfVerifyResponse(report, report_to_text(report, lang.value))
 
     async def _check_once(
@@ -800,3 +870,18 @@ class SigningService:
 def _time_stamp_url(options: PdfSignOptions) -> str | None:
     """The TSA a PDF signature's digest goes to: only B-T and B-LT ask one."""
     return None if options.level is SignatureLevel.B_B else options.tsa_url
+
+
+def _source(request: PdfSignRequest) -> bytes | Path:
+    """The document as the PDF work reads it: its bytes, or its file in the spool."""
+    return request.pdf.path if isinstance(request.pdf, SpooledFile) else request.pdf
+
+
+def _sha256(document: bytes | SpooledFile) -> bytes:
+    """The document's SHA-256 (a spooled one's was taken as it arrived)."""
+    if isinstance(document, SpooledFile):
+        if document.sha256 is not None:
+            return document.sha256
+        with document.path.open("rb") as stream:
+            return hashlib.file_digest(stream, "sha256").digest()
+    return hashlib.sha256(document).digest()

@@ -58,6 +58,8 @@ def answer_for(offered: list[tuple[str, str]], script: dict[str, Any]) -> dict[s
 class ScriptedPrompter:
     """In-process prompter that answers from a queue and records every question."""
 
+    shows_documents = True  # the questions it records carry what a dialog would show
+
     def __init__(
         self,
         answers: Iterable[dict[str, Any]] = (),

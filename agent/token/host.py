@@ -9,7 +9,7 @@ with the reply, so the agent's log stays the one place to look. A module report 
 did not change since the last one sent is not sent again (``Reply.same``). The child ends
 when the pipe closes (the agent stopped or dropped it), and is killed when the agent dies,
 even in the middle of a vendor call: on Linux because it asks the kernel to
-(:func:`_die_with_agent`), on Windows because the agent put it in a job that Windows ends
+(:func:`agent.child.die_with_agent`), on Windows because the agent put it in a job that Windows ends
 with the agent (:mod:`agent.token.winjob`).
 """
 
@@ -22,6 +22,7 @@ import sys
 from pathlib import Path
 from typing import IO
 
+from agent.child import RecordCollector, die_with_agent, private_channel
 from agent.errors import AgentError
 from agent.pywarnings import route_to_log
 from agent.token import channel
@@ -30,58 +31,6 @@ from agent.token.models import ModuleReport
 from agent.token.module import Pkcs11Module
 
 log = logging.getLogger(__name__)
-
-#: Records kept per reply; a module that logs in a loop must not fill the pipe.
-MAX_RECORDS = 200
-
-
-class _Collector(logging.Handler):
-    """Keeps the records of one request for its reply."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.records: list[tuple[int, str, str]] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if len(self.records) < MAX_RECORDS:
-            self.records.append((record.levelno, record.name, record.getMessage()))
-
-    def drain(self) -> tuple[tuple[int, str, str], ...]:
-        records, self.records = tuple(self.records), []
-        return records
-
-
-def _die_with_agent() -> None:
-    """Ask Linux to kill this process when the agent dies (a ``kill -9`` leaves no orphan)."""
-    if not sys.platform.startswith("linux"):
-        return
-    import ctypes
-
-    pr_set_pdeathsig = 1
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
-    except (OSError, AttributeError):
-        return
-
-
-def _private_channel() -> tuple[IO[bytes], IO[bytes]]:
-    """The request and reply streams, with fds 0 and 1 pointed away from them.
-
-    Vendor modules print debug output to stdout; that must not land in the middle
-    of a reply frame, so the reply pipe moves to a new descriptor and fd 1 goes to
-    stderr (or nowhere, under ``pythonw``).
-    """
-    requests = os.fdopen(os.dup(0), "rb")
-    replies = os.fdopen(os.dup(1), "wb")
-    nowhere = os.open(os.devnull, os.O_RDWR)
-    os.dup2(nowhere, 0)
-    try:
-        os.dup2(2, 1)
-    except OSError:
-        os.dup2(nowhere, 1)
-    os.close(nowhere)
-    return requests, replies
 
 
 def _checked(request: object) -> Request:
@@ -92,7 +41,7 @@ def _checked(request: object) -> Request:
 
 def serve(requests: IO[bytes], replies: IO[bytes], module_path: Path, log_level: int) -> None:
     """Answer requests for ``module_path`` until the request stream closes."""
-    collector = _Collector()
+    collector = RecordCollector()
     root = logging.getLogger()
     root.handlers[:] = [collector]
     root.setLevel(log_level)
@@ -131,12 +80,12 @@ def main(argv: list[str]) -> int:
     """``python -m agent.token.host MODULE LOG_LEVEL AGENT_PID``."""
     route_to_log()
     module_path, log_level, agent_pid = argv
-    _die_with_agent()
+    die_with_agent()
     if sys.platform.startswith("linux") and os.getppid() != int(agent_pid):
         return 0  # the agent died before the line above took effect
     # Ctrl+C in a terminal reaches the whole process group; the agent decides when we stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    requests, replies = _private_channel()
+    requests, replies = private_channel()
     serve(requests, replies, Path(module_path), int(log_level))
     return 0
 

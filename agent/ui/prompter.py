@@ -30,6 +30,8 @@ class DialogPrompter:
     signing service and the VGCA compatibility share: one dialog on the screen.
     """
 
+    shows_documents = True
+
     def __init__(self, timeout: float, command: Sequence[str] | None = None) -> None:
         self._external = ExternalPrompter(command or dialog_command(timeout), timeout)
         # Bound to the running loop at its first wait, not here (asyncio.Lock since 3.10).

@@ -1,6 +1,6 @@
 """Schemathesis against the real server: no 5xx, every answer as the OpenAPI document says.
 
-The schema comes from the running session agent (``GET /v1/openapi.json``) over TLS
+The schema comes from a running agent (``GET /v1/openapi.json``) over TLS
 verified against the agent's own CA. A pass from the allowed portal checks every answer
 against the document; a pass from a disallowed origin checks that nothing gets past the
 origin check. Hand-picked hostile requests and a fuzzed ``Origin`` header cover what the
@@ -28,7 +28,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.conftest import PIN, PORTAL, AgentProcess
+from tests.conftest import PIN, PORTAL, AgentProcess, SessionToken, start_agent
 from tests.pdftools import sample_pdf
 
 pytestmark = pytest.mark.integration
@@ -93,14 +93,20 @@ ANSWERS: list[dict[str, object]] = [{"approved": False}, {"approved": True, "pin
 
 
 @pytest.fixture(scope="module")
-def fuzzed(agent: AgentProcess) -> Iterator[AgentProcess]:
-    """The session agent with the alternating script; left as other tests expect it."""
-    agent.script(*ANSWERS)
-    yield agent
-    # No cancel streak and no answers left over for the tests that share the agent.
-    agent.script({"approved": True})
-    agent.post("/v1/certificates", {})
-    agent.script()
+def fuzzed(token: SessionToken, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AgentProcess]:
+    """An agent as the session's (the test token, PORTAL allowed, 3 s to answer), with the
+    alternating script, that does not wait for a token: most generated certificates are on no
+    token, and waiting the prompt timeout for each would take the run minutes without testing
+    anything more (waiting has tests of its own: tests/integration/test_wait_for_token.py)."""
+    running = start_agent(
+        tmp_path_factory.mktemp("fuzzed"),
+        token.hsm,
+        *("--prompt-timeout", "3", "--lang", "vi"),
+        policy={"cancel_backoff_seconds": 0, "wait_for_token": False},
+    )
+    running.script(*ANSWERS)
+    yield running
+    running.stop()
 
 
 @pytest.fixture(scope="module")

@@ -21,6 +21,7 @@ BENCH_PDF = BENCH.with_name("bench_pdf.py")
 BENCH_PDF_BATCH = BENCH.with_name("bench_pdf_batch.py")
 BENCH_START = BENCH.with_name("bench_start.py")
 BENCH_XML = BENCH.with_name("bench_xml.py")
+BENCH_MEMORY = BENCH.with_name("bench_memory.py")
 BUDGET_LINE = re.compile(r"^\[\d\] .+ budget .+ (PASS|MISS)$")
 
 
@@ -130,3 +131,18 @@ def test_xml_bench_quick_signs_through_the_agent_and_directly_and_verifies_them(
         done.stdout
     )
     assert "1 (1 = keep-alive held)" in done.stdout
+
+
+def test_memory_bench_quick_measures_each_transport_and_the_time_against_pyhanko() -> None:
+    done = run_quick(BENCH_MEMORY)
+    rows = done.stdout.splitlines()
+    assert any(r.startswith("idle: agent ") and "token worker" in r for r in rows), rows
+    for transport in ("json", "multipart", "raw"):
+        line = next(r for r in rows if r.startswith(f"| 20 MB | {transport} |"))
+        assert " MB | " in line, line
+    for transport in ("multipart", "raw"):
+        line = next(r for r in rows if r.strip().startswith(f"agent {transport}:"))
+        assert " x; first after the worker ended " in line, line
+    budgets = budget_lines(done.stdout)
+    assert [b.split()[0] for b in budgets] == ["[7]", "[8]", "[9]"], budgets
+    assert "checked " in done.stdout and " signed PDFs with pyHanko" in done.stdout

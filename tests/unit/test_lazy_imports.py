@@ -6,9 +6,11 @@ Each check runs in a fresh interpreter: this one has imported all of them."""
 from __future__ import annotations
 
 import json
+import ssl
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from agent.localtls import ca as tls
 
@@ -45,8 +47,8 @@ print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in sys.argv[2:
 """
 
 
-def loaded(code: str, *args: str) -> list[str]:
-    """The modules named by ``args`` (top-level names) that ``code`` left loaded."""
+def printed(code: str, *args: str) -> Any:
+    """The JSON value that ``code``, run in a fresh interpreter, printed last."""
     done = subprocess.run(
         [sys.executable, "-c", code, *args],
         capture_output=True,
@@ -54,7 +56,12 @@ def loaded(code: str, *args: str) -> list[str]:
         check=True,
         timeout=120,
     )
-    found: list[str] = json.loads(done.stdout.strip().splitlines()[-1])
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def loaded(code: str, *args: str) -> list[str]:
+    """The modules named by ``args`` (top-level names) that ``code`` left loaded."""
+    found: list[str] = printed(code, *args)
     return found
 
 
@@ -63,6 +70,24 @@ def test_a_started_agent_has_loaded_nothing_only_requests_need(tmp_path: Path) -
     # cryptography).
     tls.ensure(tmp_path / "tls")
     assert loaded(_SERVE, str(tmp_path), *REQUESTS_ONLY) == []
+
+
+# aiohttp's default client TLS contexts after the start: CA certificates, verification, host
+# check (tests/unit/test_client_contexts.py tests them in this process).
+_CLIENT_DEFAULTS = """
+from aiohttp import connector
+defaults = (connector._SSL_CONTEXT_VERIFIED, connector._SSL_CONTEXT_UNVERIFIED)
+seen = [[c.cert_store_stats()["x509_ca"], c.verify_mode, c.check_hostname] for c in defaults]
+print(json.dumps(seen))
+"""
+
+
+def test_a_started_agent_holds_no_ca_bundle_in_aiohttps_client_defaults(tmp_path: Path) -> None:
+    tls.ensure(tmp_path / "tls")
+    assert printed(_SERVE + _CLIENT_DEFAULTS, str(tmp_path)) == [
+        [0, ssl.CERT_REQUIRED, True],  # verifies, trusting no CA: a client must bring its own
+        [0, ssl.CERT_NONE, False],
+    ]
 
 
 def test_the_checks_see_what_a_start_loads(tmp_path: Path) -> None:

@@ -18,11 +18,14 @@ import functools
 import json
 import math
 import re
+import tempfile
+import urllib.parse
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from importlib import resources
+from pathlib import Path
 from typing import Any, cast
 from unittest import mock
 
@@ -35,6 +38,7 @@ from agent import errors
 from agent.algorithms import KeyType, RsaScheme, signature_algorithm_name
 from agent.config import DEFAULT_MAX_BODY, DEFAULT_MAX_PDF, DEFAULT_PORT
 from agent.consent.prompter import Prompter
+from agent.consent.refusing import RefusingPrompter
 from agent.errors import BadRequest, ErrorCode, PayloadTooLarge
 from agent.messages import Lang
 from agent.origin import Admitted, OriginPolicy, parse_origin
@@ -89,9 +93,10 @@ from agent.protocol import (
     parse_xml_sign_request,
     parse_xml_verify_request,
 )
-from agent.server.keys import CALLER, SERVICE, SETTINGS, ServerSettings
-from agent.server.routes import routes
+from agent.server.keys import CALLER, SERVICE, SETTINGS, SPOOL, ServerSettings
+from agent.server.routes import MAX_QUERY_OPTIONS, PDF_MEDIA_TYPE, routes
 from agent.service import SigningService
+from agent.spool import Spool, SpooledFile
 from agent.token import Inventory, PinState
 from agent.xml.verify.model import XmlVerificationReport
 
@@ -128,7 +133,7 @@ SEVERAL_EXAMPLES = {"/v1/xml/sign", "/v1/xml/sign/batch"}
 UNSET_BY_DESIGN = {"/v1/pdf/sign/batch": re.compile(r"documents\.\d+\.certificate")}
 
 #: Request media types other than JSON alone.
-MEDIA_TYPES = {"/v1/pdf/sign": {"application/json", "multipart/form-data"}}
+MEDIA_TYPES = {"/v1/pdf/sign": {"application/json", "multipart/form-data", PDF_MEDIA_TYPE}}
 
 # What can go wrong where: the middlewares (Host, Origin, the catch-all), the
 # body checks in routes.py plus the parsers, then the service: consent, the
@@ -152,7 +157,8 @@ EXPECTED_CODES = {
     ("post", "/v1/certificates"): _CHECKS | _BODY | _CONSENT,
     ("post", "/v1/sign"): _CHECKS | _BODY | _SIGNING,
     ("post", "/v1/sign/batch"): _CHECKS | _BODY | _SIGNING,
-    ("post", "/v1/pdf/sign"): _CHECKS | _BODY | _SIGNING | {"SIGNING_FAILED"},
+    # A form's file or a raw PDF body goes to the disk (agent/spool.py), which may be full.
+    ("post", "/v1/pdf/sign"): _CHECKS | _BODY | _SIGNING | {"SIGNING_FAILED", "STORAGE_FAILED"},
     ("post", "/v1/pdf/sign/batch"): _CHECKS | _BODY | _SIGNING | {"SIGNING_FAILED"},
     ("post", "/v1/cms/sign"): _CHECKS | _BODY | _SIGNING | {"SIGNING_FAILED"},
     # No prompt, no token: only the request itself can be wrong.
@@ -721,7 +727,8 @@ class NoTokens:
 async def test_pdf_sign_example_passes_every_check_made_before_the_prompt(spec: Spec) -> None:
     request = parse_pdf_sign_request(request_example(spec, "/v1/pdf/sign"))
     # The example names a time-stamping authority: the one this computer is configured with.
-    service = SigningService(NoTokens(), cast(Prompter, None), tsa_url=request.options.tsa_url)
+    # A prompter that would refuse, never reached: the token is asked for first.
+    service = SigningService(NoTokens(), RefusingPrompter(), tsa_url=request.options.tsa_url)
     assert request.options.appearance.profile is not Profile.INVISIBLE
     with pytest.raises(Asked):
         await service.sign_pdf(ADMITTED, request)
@@ -815,7 +822,7 @@ _UNREADABLE = unreadable_report(
 def verify_wire(report: VerificationReport) -> dict[str, Any]:
     """What ``POST /v1/pdf/verify`` answers for ``report``: the service's own wire form."""
     service = SigningService(NoTokens(), cast(Prompter, None))
-    with mock.patch("agent.pdf.commands.verify", return_value=report):
+    with mock.patch("agent.pdf.commands.PdfJob.verify", return_value=report):
         return asyncio.run(service.verify_pdf(PdfVerifyRequest(b"%PDF-"), Lang.EN)).to_wire()
 
 
@@ -992,6 +999,8 @@ class Recorder:
         self.parsed: list[object] = []
 
     async def sign_pdf(self, _caller: Admitted, request: PdfSignRequest) -> PdfSignResponse:
+        if isinstance(request.pdf, SpooledFile):  # kept as it came: the handler removes the file
+            request = dataclasses.replace(request, pdf=request.pdf.read_bytes())
         self.parsed.append(request)
         return PdfSignResponse(b"%PDF-", _CERT)
 
@@ -1028,6 +1037,7 @@ async def call_handler(
     *,
     max_body: int = DEFAULT_MAX_BODY,
     max_pdf: int = DEFAULT_MAX_PDF,
+    query: str = "",
 ) -> list[object]:
     """Run the route's handler on ``body`` as the server would; what reached the service."""
     app = web.Application()
@@ -1041,10 +1051,15 @@ async def call_handler(
     payload.feed_data(body)
     payload.feed_eof()
     headers = {"Content-Type": content_type, "Content-Length": str(len(body))}
-    request = make_mocked_request("POST", path, headers, app=app, payload=payload)
+    request = make_mocked_request("POST", path + query, headers, app=app, payload=payload)
     request[CALLER] = ADMITTED
     [handler] = [r.handler for r in routes if isinstance(r, web.RouteDef) and r.path == path]
-    await handler(request)
+    with tempfile.TemporaryDirectory() as directory:
+        app[SPOOL] = Spool(Path(directory))
+        try:
+            await handler(request)
+        finally:
+            assert list(Path(directory).iterdir()) == []  # refused or answered, nothing left
     return recorder.parsed
 
 
@@ -1095,6 +1110,53 @@ async def test_form_upload_reaches_the_service_as_the_json_body_does(spec: Spec)
             await call_handler("/v1/pdf/sign", body, content_type)
 
 
+def options_parameter(spec: Spec) -> dict[str, Any]:
+    [parameter] = [
+        p for p in spec["paths"]["/v1/pdf/sign"]["post"]["parameters"] if p.get("in") == "query"
+    ]
+    return parameter
+
+
+async def test_raw_pdf_body_reaches_the_service_as_the_json_body_does(spec: Spec) -> None:
+    example = request_example(spec, "/v1/pdf/sign")
+    pdf = base64.b64decode(example.pop("pdf"))
+    sent = {**example, "pdf": base64.b64encode(pdf).decode()}
+    [from_json] = await call_handler("/v1/pdf/sign", json.dumps(sent).encode())
+    query = "?options=" + urllib.parse.quote(json.dumps(example))
+    [from_raw] = await call_handler("/v1/pdf/sign", pdf, PDF_MEDIA_TYPE, query=query)
+    assert from_raw == from_json
+    [bare] = await call_handler("/v1/pdf/sign", pdf, PDF_MEDIA_TYPE)
+    assert isinstance(bare, PdfSignRequest)
+    assert bare.pdf == pdf
+    parameter = options_parameter(spec)
+    assert parameter["name"] == "options"
+    assert parameter["required"] is False
+    # The same options as a form's, as JSON.
+    form_options = form_schema(spec)["properties"]["options"]["$ref"]
+    assert parameter["content"]["application/json"]["schema"] == {"$ref": form_options}
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "?options=%5B%5D",  # a list
+        "?options=not-json",
+        "?options=%7B%7D&options=%7B%7D",
+        "?other=1",
+        "?options=" + urllib.parse.quote(json.dumps({"reason": "a" * MAX_QUERY_OPTIONS})),
+        "?options=" + urllib.parse.quote(json.dumps({"unexpected": 1})),
+        "?options=" + urllib.parse.quote(json.dumps({"pin": "1234"})),
+    ],
+)
+async def test_raw_pdf_options_other_than_one_json_object_are_refused(
+    spec: Spec, query: str
+) -> None:
+    pdf = base64.b64decode(request_example(spec, "/v1/pdf/sign")["pdf"])
+    with pytest.raises(BadRequest):
+        await call_handler("/v1/pdf/sign", pdf, PDF_MEDIA_TYPE, query=query)
+    assert f"{MAX_QUERY_OPTIONS} characters" in options_parameter(spec)["description"]
+
+
 @pytest.mark.parametrize("path", sorted(PARSERS))
 async def test_each_operation_has_the_size_limit_it_documents(spec: Spec, path: str) -> None:
     pdf_sized = path in PDF_SIZED
@@ -1138,6 +1200,11 @@ async def test_each_operation_has_the_size_limit_it_documents(spec: Spec, path: 
         assert cast(PdfSignRequest, parsed).pdf == largest
         with pytest.raises(PayloadTooLarge) as refused:
             await call_handler(path, *multipart(form_parts(spec, largest + b"%", {})), **limits)
+        assert refused.value.limit == limits["max_pdf"]
+        [parsed] = await call_handler(path, largest, PDF_MEDIA_TYPE, **limits)
+        assert cast(PdfSignRequest, parsed).pdf == largest
+        with pytest.raises(PayloadTooLarge) as refused:
+            await call_handler(path, largest + b"%", PDF_MEDIA_TYPE, **limits)
         assert refused.value.limit == limits["max_pdf"]
 
 

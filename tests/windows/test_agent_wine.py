@@ -309,7 +309,7 @@ def test_a_pdf_signed_on_windows_is_valid_for_pdfsig(
     )
     type_pin_in_the_dialog(windows_agent, tmp_path)
     response = asked.answer()
-    assert response.status == 200, response.body[:500]
+    assert response.status == 200, (response.body[:500], windows_agent.log_text()[-3000:])
     signed = base64.b64decode(response.json["pdf"])
     assert signed.startswith(original)
     nss = NssDb.create(tmp_path / "nss", windows_agent.ca.cert)

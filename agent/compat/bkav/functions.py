@@ -283,7 +283,7 @@ class BkavFunctions:
             certificate=self._certificate(connection, call.serial),
         )
         signed = await self._service.sign_pdf(connection.caller, request)
-        return Reply(b64encode(signed.pdf))
+        return Reply(b64encode(signed.signed_bytes()))
 
     async def _sign_cms(self, message: Message, connection: Connection) -> Reply:
         call = parse_cms(message)

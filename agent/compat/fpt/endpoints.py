@@ -176,7 +176,7 @@ class FptEndpoints:
         return Reply(
             Code.OK,
             fields={"Certificate": b64encode(signed.certificate)},
-            blobs={"Base64Result": signed.pdf},
+            blobs={"Base64Result": signed.signed_bytes()},
         )
 
 

@@ -323,7 +323,7 @@ class VgcaEndpoints:
             destination=self._transfers.other_origin(call.delivery.upload_url, caller),
         )
         answer = await self._transfers.deliver(
-            signed.pdf, name or "signed.pdf", call.delivery, caller
+            signed.signed_bytes(), name or "signed.pdf", call.delivery, caller
         )
         return Reply(
             Status.OK,

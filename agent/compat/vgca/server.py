@@ -58,42 +58,42 @@ ENDPOINTS: Final[web.AppKey[FirstUse[VgcaEndpoints]]] = web.AppKey("vgca_endpoin
 
 
 async def _transfers(app: web.Application) -> AsyncIterator[None]:
-    """One HTTP client for the app's life: no cookie jar, no proxies from the environment.
+    """The app's downloads and uploads, whose HTTP client the first transfer makes
+    (:class:`~agent.compat.vgca.transfer.Transfers`), closed with the app.
 
     The endpoints are made by the first message (:class:`~agent.compat.layer.FirstUse`)."""
     settings = app[SETTINGS]
     vgca = app[VGCA_SETTINGS]
-    async with aiohttp.ClientSession(
-        cookie_jar=aiohttp.DummyCookieJar(), trust_env=False
-    ) as session:
-        transfers = Transfers(
-            session,
-            settings.origin_policy,
-            vgca.limits,
-            vgca.data_dir,
-            allow_pairing=settings.allow_user_pairing,
-            is_paired=app[SERVICE].is_paired,
+    transfers = Transfers(
+        settings.origin_policy,
+        vgca.limits,
+        vgca.data_dir,
+        allow_pairing=settings.allow_user_pairing,
+        is_paired=app[SERVICE].is_paired,
+    )
+    memory = MemoryRelease()
+    service, budget = app[SERVICE], app[BUDGET]
+
+    def load() -> Callable[[], VgcaEndpoints]:
+        from agent.compat.vgca.endpoints import VgcaEndpoints
+
+        return partial(
+            VgcaEndpoints,
+            service,
+            transfers,
+            lang=settings.lang,
+            max_pdf_bytes=settings.max_pdf_bytes,
+            budget=budget,
+            pick_local=vgca.pick_local,
+            memory=memory,
         )
-        memory = MemoryRelease()
-        service, budget = app[SERVICE], app[BUDGET]
 
-        def load() -> Callable[[], VgcaEndpoints]:
-            from agent.compat.vgca.endpoints import VgcaEndpoints
-
-            return partial(
-                VgcaEndpoints,
-                service,
-                transfers,
-                lang=settings.lang,
-                max_pdf_bytes=settings.max_pdf_bytes,
-                budget=budget,
-                pick_local=vgca.pick_local,
-                memory=memory,
-            )
-
-        app[ENDPOINTS] = FirstUse(load)
+    app[ENDPOINTS] = FirstUse(load)
+    try:
         yield
+    finally:
         memory.cancel()
+        await transfers.close()
 
 
 async def websocket(request: web.Request) -> web.StreamResponse:

@@ -5,7 +5,9 @@ is the requesting page's own or one the allow-list admits: a page cannot make th
 agent reach the intranet, other loopback ports or ``file:``. Every URL of a request is
 checked before the first byte is sent anywhere. Redirects are followed (downloads
 only, at most :data:`MAX_REDIRECTS`) after checking each hop the same way. Sizes and
-times are bounded; no cookies are kept; proxies from the environment are not used.
+times are bounded; no cookies are kept; proxies from the environment are not used. The HTTP
+client is made by the first transfer, with a TLS context of its own that trusts the system's
+CAs (aiohttp's default trusts none in the agent: ``empty_client_defaults``).
 
 A signed file is written to ``DATA_DIR/vgca/pending`` before its upload and deleted
 only once the upload handler accepted it; a failed upload is retried once (network
@@ -22,6 +24,7 @@ import json
 import logging
 import re
 import secrets
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -242,12 +245,12 @@ def discard_partial(directory: Path) -> list[Path]:
 class Transfers:
     """Downloads and uploads for one page, under the rules above.
 
-    Made once when the agent starts; it removes what a crash left half-written.
+    Made once when the agent starts; it removes what a crash left half-written. Its HTTP
+    client comes with the first transfer and goes with :meth:`close`.
     """
 
     def __init__(
         self,
-        session: aiohttp.ClientSession,
         policy: OriginPolicy,
         limits: TransferLimits,
         data_dir: Path,
@@ -257,13 +260,34 @@ class Transfers:
     ) -> None:
         """``is_paired``: whether the user has paired an origin (another origin a file comes
         from or goes to, admitted only by a wildcard entry, must have been)."""
-        self._session = session
+        self._session: aiohttp.ClientSession | None = None
+        self._opening = asyncio.Lock()
         self._policy = policy
         self._limits = limits
         self._data_dir = data_dir
         self._allow_pairing = allow_pairing
         self._is_paired = is_paired
         discard_partial(self.pending_dir)
+
+    async def _client(self) -> aiohttp.ClientSession:
+        """The HTTP client, made on the first call: no cookie jar, no proxies from the
+        environment, and its own TLS context with the system's CAs (read from disk, hence on a
+        thread; made here rather than at start, since most agents never transfer a file)."""
+        async with self._opening:
+            if self._session is None:
+                context = await asyncio.to_thread(ssl.create_default_context)
+                self._session = aiohttp.ClientSession(
+                    connector=aiohttp.TCPConnector(ssl=context),
+                    cookie_jar=aiohttp.DummyCookieJar(),
+                    trust_env=False,
+                )
+            return self._session
+
+    async def close(self) -> None:
+        """Close the HTTP client, if a transfer made one."""
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
 
     @property
     def pending_dir(self) -> Path:
@@ -311,11 +335,12 @@ class Transfers:
         # The page's credential is for the origin it named: a redirect elsewhere (even to
         # another admitted origin) gets no Authorization header, on that hop or any later one.
         credential_origin = target.origin()
+        session = await self._client()
         try:
             for _hop in range(MAX_REDIRECTS + 1):
                 if target.origin() != credential_origin:
                     jwt_token = None
-                async with self._session.get(
+                async with session.get(
                     target,
                     headers=_bearer(jwt_token),
                     allow_redirects=False,
@@ -404,8 +429,9 @@ class Transfers:
             form.add_field("SessionId", delivery.session_id)
         for item in delivery.metadata:
             form.add_field(item.key, item.value)
+        session = await self._client()
         try:
-            async with self._session.post(
+            async with session.post(
                 target,
                 data=form,
                 headers=_bearer(delivery.jwt_token),

@@ -522,7 +522,7 @@ class VnptFunctions:
     def _pdf_signing(self, request: PdfSignRequest, caller: Admitted) -> Work:
         async def sign() -> Signed:
             made = await self._service.sign_pdf(caller, request)
-            return Signed(made.pdf, made.certificate)
+            return Signed(made.signed_bytes(), made.certificate)
 
         return sign
 

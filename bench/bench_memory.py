@@ -1,0 +1,374 @@
+"""A resident agent that stays small: what large PDFs cost it in memory, by the way they come.
+
+The agent (``bench/agent_host.py``: ``kyso-agent serve``'s start-up, a prompter that approves at
+once) signs a 20 MB and a 100 MB "scan" PDF (uncompressed noise: ``sample_pdf(scan_bytes=…)``)
+invisible, PAdES B-B, sent three ways to ``POST /v1/pdf/sign``:
+
+- **json**: the PDF in base64 inside JSON (what portals send today), answered in JSON;
+- **multipart**: a browser form, the PDF as a ``file`` part, answered in JSON;
+- **raw**: the PDF itself as an ``application/pdf`` body, answered with the signed PDF.
+
+For each, one request on its own, with the agent idle before it (no PDF worker left):
+
+- **peak above idle**: the largest the agent's processes (the agent, its token worker and its
+  PDF worker) were during the request, as the sum of each process's peak (``VmHWM``, reset
+  just before; a process started during the request counts whole), minus their resident set
+  before. A sum of peaks may add moments that did not coincide: it is an upper bound;
+- **back to idle**: the agent's processes' resident set sampled every 0.1 s after the answer,
+  and how long it took to come within ``idle + 15 MB`` (the PDF worker ends
+  ``IDLE_SECONDS`` after its last document), or what it still was at 5 s.
+
+Then the time of a 20 MB signature sent multipart and raw, transfer included (from sending the
+body to having read the whole answer), ``RUNS`` back to back (the PDF worker kept between them),
+against pyHanko signing the same bytes in this process with its own ``PKCS11Signer``
+(``bench_pdf.in_process_baseline``), in the same run. The first request after the worker ended
+(its start included) is printed beside.
+
+Every signed PDF is checked with pyHanko (intact, valid, trusted, one signature, the original in
+front). Budgets (docs/performance.md, "A resident agent that stays small"): back within
+idle + 15 MB in 5 s after every request; the peak above idle at most 3 x the file, multipart
+and raw; the 20 MB multipart and raw signatures at most 3 x pyHanko in-process. ``--quick``:
+the 20 MB document only, one timed run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import statistics
+import sys
+import tempfile
+import time
+import urllib.parse
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final
+
+from bench_pdf import (
+    ORIGIN,
+    Case,
+    Checker,
+    Plan,
+    Results,
+    in_process_baseline,
+    make_documents,
+)
+from cryptography.hazmat.primitives import serialization
+from harness import (
+    MIB,
+    PIN,
+    AgentProcess,
+    BenchError,
+    Client,
+    budget_line,
+    children,
+    host_argv,
+    load_average,
+    machine,
+    one_key_token,
+    proc_status,
+    reset_peak,
+    start_agent,
+)
+
+from agent.testing.samples import sample_pdf
+
+HOLDER: Final = "Trần Thị Mai"
+TRANSPORTS: Final = ("json", "multipart", "raw")
+BACK_WITHIN: Final = 15 * MIB
+"""Budget: after a request the agent's processes come back within idle + this."""
+BACK_SECONDS: Final = 5.0
+"""... within this many seconds."""
+PEAK_RATIO: Final = 3.0
+"""Budget: the peak above idle is at most this multiple of the file (multipart, raw)."""
+TIME_RATIO: Final = 3.0
+"""Budget: a 20 MB multipart or raw signature takes at most this multiple of pyHanko's."""
+RUNS: Final = 5
+BOUNDARY: Final = "kyso-bench-boundary-7d1f"
+
+
+@dataclass(frozen=True)
+class Request:
+    """One way of sending a document."""
+
+    transport: str
+    path: str
+    body: bytes
+    content_type: str
+
+    def signed(self, answer: bytes) -> bytes:
+        """The signed PDF in the answer."""
+        if self.transport == "raw":
+            return answer
+        return base64.b64decode(json.loads(answer)["pdf"])
+
+
+def request_for(transport: str, pdf: bytes, certificate: bytes) -> Request:
+    """``pdf`` sent as ``transport``, naming the key's certificate (one certificate offered)."""
+    options = {"certificate": base64.b64encode(certificate).decode()}
+    if transport == "json":
+        body = json.dumps({"pdf": base64.b64encode(pdf).decode(), **options}).encode()
+        return Request(transport, "/v1/pdf/sign", body, "application/json")
+    if transport == "multipart":
+        head = (
+            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="options"\r\n'
+            f"Content-Type: application/json\r\n\r\n{json.dumps(options)}\r\n"
+            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; '
+            f'filename="bench.pdf"\r\nContent-Type: application/pdf\r\n\r\n'
+        ).encode()
+        body = head + pdf + f"\r\n--{BOUNDARY}--\r\n".encode()
+        return Request(transport, "/v1/pdf/sign", body, f"multipart/form-data; boundary={BOUNDARY}")
+    query = urllib.parse.urlencode({"options": json.dumps(options)})
+    return Request(transport, f"/v1/pdf/sign?{query}", pdf, "application/pdf")
+
+
+@dataclass(frozen=True)
+class MemoryFigure:
+    """One request measured on its own."""
+
+    mib: int
+    transport: str
+    seconds: float
+    """The request's wall-clock time (a PDF worker started for it)."""
+    before: int
+    """The agent's processes' resident set before it."""
+    peak_above: int
+    """Their peak (sum of each one's) above ``before``."""
+    back_after: float | None
+    """Seconds after the answer until within idle + :data:`BACK_WITHIN`; ``None``: not in
+    :data:`BACK_SECONDS`."""
+    at_end: int
+    """Their resident set :data:`BACK_SECONDS` after the answer."""
+
+
+@dataclass
+class Figures:
+    """Everything measured."""
+
+    idle_agent: int = 0
+    idle_tree: int = 0
+    memory: list[MemoryFigure] = field(default_factory=list)
+    times: dict[str, list[float]] = field(default_factory=dict)
+    cold: dict[str, float] = field(default_factory=dict)
+    in_process: float = 0.0
+    verified: int = 0
+
+
+def tree(pid: int) -> list[int]:
+    """The agent and every process under it."""
+    return [pid, *children(pid)]
+
+
+def tree_rss(pid: int) -> int:
+    """The resident set of the agent's processes together."""
+    return sum(proc_status(p, "VmRSS") for p in tree(pid))
+
+
+def settle(agent: AgentProcess, baseline: int, seconds: float = 20.0) -> None:
+    """Until the agent runs as many processes as when idle (its PDF worker has ended)."""
+    deadline = time.monotonic() + seconds
+    while len(tree(agent.pid)) > baseline:
+        if time.monotonic() > deadline:
+            raise BenchError("the agent's PDF worker did not end")
+        time.sleep(0.1)
+    time.sleep(0.5)
+
+
+def measure(
+    agent: AgentProcess,
+    client: Client,
+    request: Request,
+    mib: int,
+    *,
+    idle: int,
+    baseline: int,
+    checker: Checker,
+    case: Case,
+) -> MemoryFigure:
+    """One request on an idle agent: its peak above idle, and how it comes back."""
+    settle(agent, baseline)
+    before_pids = tree(agent.pid)
+    before = sum(proc_status(p, "VmRSS") for p in before_pids)
+    for pid in before_pids:
+        if not reset_peak(pid):
+            raise BenchError("cannot reset a peak RSS (/proc/PID/clear_refs)")
+    start = time.perf_counter()
+    answer = client.call("POST", request.path, request.body, content_type=request.content_type)
+    seconds = time.perf_counter() - start
+    peak = sum(proc_status(p, "VmHWM") for p in tree(agent.pid))
+    answered = time.monotonic()
+    back_after: float | None = None
+    while (elapsed := time.monotonic() - answered) < BACK_SECONDS:
+        if back_after is None and tree_rss(agent.pid) <= idle + BACK_WITHIN:
+            back_after = elapsed
+        time.sleep(0.1)
+    at_end = tree_rss(agent.pid)
+    checker.check(f"{request.transport} {mib} MB (memory)", case, request.signed(answer))
+    return MemoryFigure(mib, request.transport, seconds, before, peak - before, back_after, at_end)
+
+
+def timed(client: Client, request: Request, runs: int, checker: Checker, case: Case) -> list[float]:
+    """Seconds of ``runs`` requests back to back, each checked after."""
+    seconds: list[float] = []
+    answers: list[bytes] = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        answers.append(
+            client.call("POST", request.path, request.body, content_type=request.content_type)
+        )
+        seconds.append(time.perf_counter() - start)
+    for answer in answers:
+        checker.check(f"{request.transport} 20 MB (timed)", case, request.signed(answer))
+    return seconds
+
+
+def run(quick: bool, root: Path) -> tuple[Figures, Results]:
+    """Start the token and the agent, measure, stop."""
+    hsm, certificate, ca = one_key_token(root / "token", HOLDER)
+    checker = Checker(certificate, ca)
+    der = certificate.public_bytes(serialization.Encoding.DER)
+    sizes = (20,) if quick else (20, 100)
+    runs = 1 if quick else RUNS
+    plan = Plan(
+        warmup=0 if quick else 1,
+        documents=tuple((mib, runs) for mib in sizes),
+        startups=0,
+        memory=(),
+    )
+    documents = {document.mib: document for document in make_documents(plan)}
+    results = Results()
+    in_process_baseline(
+        hsm.module,
+        documents=[documents[20]],
+        plan=plan,
+        checker=checker,
+        results=results,
+    )
+    figures = Figures(verified=results.verified)
+    [invisible] = [f for f in results.figures if f.case is not None and not f.case.visible]
+    figures.in_process = invisible.per_pdf
+    agent = start_agent(
+        host_argv(root / "agent", hsm.module, ORIGIN, PIN),
+        root / "agent",
+        {**hsm.environ(), "PYTHONUNBUFFERED": "1"},
+        root / "agent.log",
+    )
+    client = agent.client(ORIGIN)
+    try:
+        client.call("GET", "/v1/info")
+        # The token worker starts with the first signature: sign a small PDF, let it settle.
+        small = request_for("json", sample_pdf(), der)
+        client.call("POST", small.path, small.body, content_type=small.content_type)
+        baseline = len(tree(agent.pid)) - 1  # without the PDF worker, which is still there
+        settle(agent, baseline)
+        time.sleep(2.0)
+        figures.idle_agent = proc_status(agent.pid, "VmRSS")
+        figures.idle_tree = tree_rss(agent.pid)
+        for mib, document in documents.items():
+            case = Case(document, visible=False)
+            for transport in TRANSPORTS:
+                request = request_for(transport, document.pdf, der)
+                figures.memory.append(
+                    measure(
+                        agent,
+                        client,
+                        request,
+                        mib,
+                        idle=figures.idle_tree,
+                        baseline=baseline,
+                        checker=checker,
+                        case=case,
+                    )
+                )
+                figures.verified += 1
+        case = Case(documents[20], visible=False)
+        for transport in ("multipart", "raw"):
+            request = request_for(transport, documents[20].pdf, der)
+            settle(agent, baseline)
+            figures.cold[transport] = timed(client, request, 1, checker, case)[0]
+            figures.times[transport] = timed(client, request, runs, checker, case)
+            figures.verified += 1 + runs
+    finally:
+        client.close()
+        agent.stop()
+    return figures, results
+
+
+def report(figures: Figures, results: Results, quick: bool) -> str:
+    """The tables and the budget lines."""
+    lines = [
+        f"machine: {machine()}; load {results.loads[0]}",
+        f"idle: agent {figures.idle_agent / MIB:.1f} MB; agent with its token worker "
+        f"{figures.idle_tree / MIB:.1f} MB (the base of 'back to idle')",
+        "",
+        "| PDF | sent as | request s | peak above idle | x file | back within +15 MB | "
+        f"after {BACK_SECONDS:.0f} s |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    passed_back = passed_peak = True
+    for f in figures.memory:
+        ratio = f.peak_above / (f.mib * MIB)
+        back = f"{f.back_after:.1f} s" if f.back_after is not None else "no"
+        lines.append(
+            f"| {f.mib} MB | {f.transport} | {f.seconds:.2f} | {f.peak_above / MIB:.0f} MB | "
+            f"{ratio:.1f} | {back} | {(f.at_end - figures.idle_tree) / MIB:+.1f} MB |"
+        )
+        passed_back &= f.back_after is not None
+        if f.transport != "json":
+            passed_peak &= ratio <= PEAK_RATIO
+    lines += ["", f"20 MB, invisible, B-B: pyHanko in-process {figures.in_process:.3f} s/PDF"]
+    passed_time = True
+    for transport, seconds in figures.times.items():
+        median = statistics.median(seconds)
+        ratio = median / figures.in_process
+        passed_time &= ratio <= TIME_RATIO
+        lines.append(
+            f"  agent {transport}: {median:.3f} s/PDF (median of {len(seconds)}) = {ratio:.1f} x; "
+            f"first after the worker ended {figures.cold[transport]:.3f} s"
+        )
+    note = " (quick: 20 MB)" if quick else ""
+    backs = [f.back_after for f in figures.memory]
+    slowest = "never" if None in backs else f"{max(b for b in backs if b is not None):.1f} s"
+    peaks = [f.peak_above / (f.mib * MIB) for f in figures.memory if f.transport != "json"]
+    ratios = {t: statistics.median(s) / figures.in_process for t, s in figures.times.items()}
+    lines += [
+        "",
+        f"checked {figures.verified} signed PDFs with pyHanko",
+        budget_line(
+            f"[7] back within idle + 15 MB after each request{note}",
+            f"slowest {slowest}",
+            f"<= {BACK_SECONDS:.0f} s",
+            passed_back,
+        ),
+        budget_line(
+            f"[8] peak above idle, multipart and raw{note}",
+            f"worst {max(peaks):.1f} x file",
+            f"<= {PEAK_RATIO:.0f} x",
+            passed_peak,
+        ),
+        budget_line(
+            "[9] 20 MB multipart and raw vs pyHanko in-process",
+            " ".join(f"{t} {r:.1f} x" for t, r in ratios.items()),
+            f"<= {TIME_RATIO:.0f} x",
+            passed_time,
+        ),
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Measure and print."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true", help="20 MB only, one timed run")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="kyso-bench-memory-") as tmp:
+        figures, results = run(args.quick, Path(tmp))
+    results.loads = (load_average(), "")
+    print(report(figures, results, args.quick))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
