@@ -26,6 +26,7 @@ import os
 import subprocess
 import sys
 import threading
+import weakref
 from collections.abc import AsyncIterator, Callable
 from typing import IO, Final, Protocol
 
@@ -141,6 +142,9 @@ class _Child:
         self._replies: IO[bytes] = process.stdout
         self.broken = False
         self.idle_since = 0.0
+        # A child nobody ends (its loop stopped before the idle timer fired, the agent exiting)
+        # is ended when this object goes, or at exit: no worker, and no open pipe, is left.
+        weakref.finalize(self, _terminate, process)
 
     @classmethod
     def start(cls) -> _Child:
@@ -212,6 +216,19 @@ class _Child:
 
     def _close_replies(self) -> None:
         for stream in (self._requests, self._replies):
+            with contextlib.suppress(OSError):
+                stream.close()
+
+
+def _terminate(process: subprocess.Popen[bytes]) -> None:
+    """End ``process`` if it runs, and close its pipes."""
+    if process.poll() is None:
+        with contextlib.suppress(OSError):
+            process.kill()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(5)
+    for stream in (process.stdin, process.stdout):
+        if stream is not None:
             with contextlib.suppress(OSError):
                 stream.close()
 
