@@ -72,7 +72,8 @@ def focus_class(display: str) -> str:
 @pytest.fixture
 def fake_viewer(tmp_path: Path) -> tuple[Path, Path]:
     """A directory with the mock ``xdg-open``, and the file it records in (one line a call:
-    the path it got; ``opened-N.pdf`` beside it: what the path held)."""
+    the path it got; ``viewer.txt.N.pdf`` beside it: what the path held, copied before the line
+    is written, so that a test that sees the line finds the copy)."""
     folder = tmp_path / "bin"
     folder.mkdir()
     record = tmp_path / "viewer.txt"
@@ -80,8 +81,9 @@ def fake_viewer(tmp_path: Path) -> tuple[Path, Path]:
     script.write_text(
         "#!/bin/sh\n"
         f'record="{record}"\n'
+        'calls=$(cat "$record" 2>/dev/null | wc -l | tr -d " ")\n'
+        'cp "$1" "$record.$((calls + 1)).pdf"\n'
         'printf "%s\\n" "$1" >> "$record"\n'
-        'cp "$1" "$record.$(wc -l < "$record" | tr -d " ").pdf"\n'
         'echo "not an answer"\n'
         'echo "viewer noise" >&2\n'
     )
