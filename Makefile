@@ -36,8 +36,9 @@ node: node_modules/.installed
 demo: deps venv
 	$(PY) demo/run.py
 
+# The Windows group (Wine, the MSI) runs beside the rest: scripts/test.sh.
 test: deps venv node
-	PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 $(PY) -m pytest $(PYTEST_ARGS)
+	PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 scripts/test.sh $(PYTEST_ARGS)
 
 lint: deps venv
 	$(VENV)/bin/ruff check agent tests bench demo docs/examples packaging scripts

@@ -95,6 +95,7 @@ class ExternalPrompter:
             return PromptAnswer.cancelled()
         finally:
             os.close(write_end)
+        log.info("prompter started (pid %s)", process.pid)
         try:
             reading = asyncio.create_task(asyncio.to_thread(_read_into, read_end, answer))
             try:

@@ -22,7 +22,7 @@ import sys
 from typing import IO
 
 from agent.algorithms import HashAlgorithm
-from agent.child import RecordCollector, die_with_agent, private_channel
+from agent.child import RecordCollector, channel, die_with_agent, private_channel
 from agent.pdf.calls import (
     REQUEST_TYPES,
     Documents,
@@ -33,8 +33,8 @@ from agent.pdf.calls import (
     TokenGaveUp,
     execute,
 )
+from agent.pdf.lean import defer_aiohttp_clients
 from agent.pywarnings import route_to_log
-from agent.token import channel
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +78,7 @@ def serve(requests: IO[bytes], replies: IO[bytes], log_level: int) -> None:
 def main(argv: list[str]) -> int:
     """``python -m agent.pdf.host LOG_LEVEL AGENT_PID``."""
     route_to_log()
+    defer_aiohttp_clients()
     log_level, agent_pid = argv
     die_with_agent()
     if sys.platform.startswith("linux") and os.getppid() != int(agent_pid):

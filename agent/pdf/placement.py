@@ -27,7 +27,6 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.fields import SigFieldSpec
 
 from agent.messages import Phrase
-from agent.pdf.appearance import check_content, stamp_size
 from agent.pdf.layout import (
     PageUnreadable,
     PageView,
@@ -81,6 +80,9 @@ def resolve_placement(pdf: PdfSource, appearance: Appearance) -> Placement | Non
     if profile is Profile.INVISIBLE and appearance.field is None:
         return None
     if profile is not Profile.INVISIBLE:
+        # The stamp code (fonts, images) loads only for a stamp: agent.pdf.signer's _stamp.
+        from agent.pdf.appearance import check_content
+
         check_content(appearance)
     with opened(pdf) as stream:  # the reader's objects read from it as they are used
         return _resolve(pdf, _Document.read(stream), appearance)
@@ -330,6 +332,8 @@ def _by_rule(
     to the nearest free place of its size; when the page has none, to the rule's place. It
     never covers a signature field's widget (signed or waiting for its signer).
     """
+    from agent.pdf.appearance import stamp_size
+
     page = view.size
     profile = appearance.profile
     natural = stamp_size(appearance)
@@ -432,6 +436,8 @@ def _on_anchor(pdf: PdfSource, index: int, view: PageView, appearance: Appearanc
         raise AppearanceError(
             Phrase.of("place_anchor_not_found", anchor=appearance.anchor, page=index + 1)
         )
+    from agent.pdf.appearance import stamp_size
+
     page_width, page_height = view.size
     if appearance.rect is not None:
         width, height = stamp_size(appearance)

@@ -10,7 +10,7 @@ the system when the child ends. A child whose session ended waits :data:`IDLE_SE
 next one (documents signed one after the other pay its start once), then ends. A request the
 child does not finish in :data:`CALL_SECONDS` (a document that hangs PDFium), a child that
 dies, and a request whose caller went away end the child: that request fails, the agent goes
-on. Children do not outlive the agent (:mod:`agent.child`, :mod:`agent.token.winjob`).
+on. Children do not outlive the agent (:mod:`agent.child`, :mod:`agent.child.winjob`).
 
 :class:`InThread` runs the same requests on a thread of the agent (no process start-up, no
 isolation), which is what a service built without workers uses.
@@ -31,6 +31,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import IO, Final, Protocol
 
 from agent.algorithms import HashAlgorithm
+from agent.child import channel, winjob
 from agent.errors import AgentError, SigningFailed
 from agent.pdf.calls import (
     Documents,
@@ -44,7 +45,6 @@ from agent.pdf.calls import (
     execute,
 )
 from agent.pdf.models import RawSigner
-from agent.token import channel, winjob
 
 log = logging.getLogger(__name__)
 

@@ -63,7 +63,7 @@ class Sign:
     """Stay logged in after signing, for :class:`SignHeld` requests until :class:`Release`."""
 
     def __reduce__(self) -> tuple[object, ...]:
-        # The PIN as a pickle buffer: agent.token.channel sends it out of band, from this
+        # The PIN as a pickle buffer: agent.child.channel sends it out of band, from this
         # bytearray into a frame it wipes, never into the immutable bytes of a pickle.
         pin = None if self.pin is None else pickle.PickleBuffer(self.pin)
         fields = (

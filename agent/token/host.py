@@ -10,7 +10,7 @@ did not change since the last one sent is not sent again (``Reply.same``). The c
 when the pipe closes (the agent stopped or dropped it), and is killed when the agent dies,
 even in the middle of a vendor call: on Linux because it asks the kernel to
 (:func:`agent.child.die_with_agent`), on Windows because the agent put it in a job that Windows ends
-with the agent (:mod:`agent.token.winjob`).
+with the agent (:mod:`agent.child.winjob`).
 """
 
 from __future__ import annotations
@@ -22,10 +22,9 @@ import sys
 from pathlib import Path
 from typing import IO
 
-from agent.child import RecordCollector, die_with_agent, private_channel
+from agent.child import RecordCollector, channel, die_with_agent, private_channel
 from agent.errors import AgentError
 from agent.pywarnings import route_to_log
-from agent.token import channel
 from agent.token.calls import REQUEST_TYPES, Failure, Finalize, Reply, Request, execute
 from agent.token.models import ModuleReport
 from agent.token.module import Pkcs11Module

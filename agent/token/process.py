@@ -3,7 +3,7 @@
 Vendor PKCS#11 modules segfault, hang in USB reads and leak; loaded into the agent,
 any of that takes the agent (and the document being signed) down. Here each module
 lives in a child process (``python -m agent.token.host``) that the agent drives
-over the child's stdin and stdout (:mod:`agent.token.channel`), one request at a
+over the child's stdin and stdout (:mod:`agent.child.channel`), one request at a
 time from one thread, as in-process.
 
 - A child that dies (a crash, an ``exit`` in the module) or misses a request's
@@ -19,7 +19,7 @@ time from one thread, as in-process.
 - A child does not outlive the agent, even one stuck in a vendor call when the agent
   is killed: Linux kills it at the child's own request (:mod:`agent.token.host`), and
   on Windows the agent puts it in a job that ends with the agent
-  (:mod:`agent.token.winjob`).
+  (:mod:`agent.child.winjob`).
 
 On POSIX the event loop writes the request and waits for the reply on the pipes
 itself (no thread hand-off per call, which is a good part of a request's cost on a
@@ -47,9 +47,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Final
 
+from agent.child import channel, winjob
 from agent.errors import TokenModuleFailed
 from agent.isolation import WorkerLimits
-from agent.token import channel, winjob
 from agent.token.calls import Finalize, Release, Reply, Request, Sign, SignHeld, wipe
 from agent.token.models import ModuleReport
 from agent.token.worker import thread_name

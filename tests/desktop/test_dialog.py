@@ -126,11 +126,19 @@ def dialog_windows(display: str) -> list[str]:
 
 
 def wait_for_dialog(display: str, timeout: float = 20) -> str:
-    """The dialog's window, once it is on screen and has the keyboard."""
-    found = xdotool(display, "search", "--sync", "--onlyvisible", "--name", TITLE, timeout=timeout)
-    assert found.returncode == 0, found.stderr
-    window = found.stdout.split()[0]
+    """The dialog's window, once it is on screen and has the keyboard.
+
+    Polled rather than ``search --sync``: a window that closes while xdotool walks the tree
+    (the last test's dialog) makes it exit on BadWindow, which only means "look again".
+    """
     deadline = time.monotonic() + timeout
+    windows: list[str] = []
+    while not windows:
+        assert time.monotonic() < deadline, "no dialog came on screen"
+        windows = dialog_windows(display)
+        if not windows:
+            time.sleep(0.1)
+    window = windows[0]
     while time.monotonic() < deadline:
         inspected = inspect_dialog(display)
         if inspected is not None and inspected["focus"]:

@@ -27,10 +27,11 @@ from cryptography import x509
 
 from agent.algorithms import HashAlgorithm, RsaScheme
 from agent.audit import AuditLog
+from agent.child import channel
 from agent.pin import Login, Pin
 from agent.testing.samples import sample_pdf
 from agent.testing.softhsm import KeySpec, SoftHsm, TestCa, TokenSpec, new_token
-from agent.token import Isolation, TokenService, WorkerLimits, channel
+from agent.token import Isolation, TokenService, WorkerLimits
 from agent.token.calls import Report, sign_request, typed_signatures
 from agent.token.models import Inventory
 from agent.token.process import deadline

@@ -1,4 +1,4 @@
-"""The worker pipe's frames (agent/token/channel.py): the PIN never enters an immutable copy.
+"""The worker pipe's frames (agent/child/channel.py): the PIN never enters an immutable copy.
 
 A pickle is ``bytes``: whatever goes in-band cannot be wiped and lingers in freed memory until
 reused (test_pin_memory.py caught such a copy in the agent once). The PIN of a Sign travels out
@@ -12,7 +12,7 @@ import struct
 
 import pytest
 
-from agent.token import channel
+from agent.child import channel
 from agent.token.calls import Reply, Sign
 from agent.token.mechanisms import RsaScheme
 

@@ -19,10 +19,10 @@ from typing import Any, cast
 import pytest
 
 from agent.algorithms import HashAlgorithm, RsaScheme
+from agent.child import channel
 from agent.errors import PinIncorrect, TokenFailure, TokenModuleFailed, TokenNotPresent
 from agent.isolation import WorkerLimits
 from agent.pin import Login, Pin, TriesLeft
-from agent.token import channel
 from agent.token.calls import (
     REQUEST_TYPES,
     Release,

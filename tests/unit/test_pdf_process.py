@@ -31,7 +31,14 @@ from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 from agent.algorithms import HashAlgorithm, KeyType
 from agent.errors import BadRequest, PinIncorrect, SigningFailed
 from agent.pdf import commands as pdf
-from agent.pdf.models import Appearance, PageThumbnail, PdfSignOptions, RawSigner, SignatureLevel
+from agent.pdf.models import (
+    Appearance,
+    PageThumbnail,
+    PdfSignOptions,
+    Profile,
+    RawSigner,
+    SignatureLevel,
+)
 from agent.pdf.process import InThread, PdfProcesses, PdfWork
 from agent.testing.softhsm import TestCa, vn_name
 from tests.pdftools import pyhanko_bottom_line, sample_pdf
@@ -219,6 +226,48 @@ async def test_the_agent_signs_without_loading_the_pdf_stack(
     (tmp_path / "cert.der").write_bytes(holder.cert.public_bytes(DER))
     assert await asyncio.to_thread(loaded, _DRIVER, str(tmp_path), *PDF_STACK) == []
     assert await holder.valid((tmp_path / "signed.pdf").read_bytes())
+
+
+def mapped_libraries(pid: int) -> str:
+    """The files mapped into process ``pid``: a package's compiled parts show there once it
+    is imported (aiohttp's parsers, multidict, HarfBuzz, Pillow)."""
+    return Path(f"/proc/{pid}/maps").read_text()
+
+
+#: Compiled parts of what a worker need not load for an invisible signature
+#: (:mod:`agent.pdf.lean`, and the stamp code loaded only for a stamp).
+UNUSED_FOR_INVISIBLE = ("/aiohttp/", "/multidict/", "/yarl/", "/uharfbuzz/", "/PIL/")
+
+
+async def test_an_invisible_signature_leaves_aiohttp_and_the_stamp_code_unloaded(
+    processes: PdfWork, holder: Holder
+) -> None:
+    async with pdf.job(processes) as job:
+        signed = await sign(job, holder)
+        [pid] = workers()
+        libraries = mapped_libraries(pid)
+    assert "/pyhanko" not in libraries  # pure Python: its absence says nothing
+    assert "/cryptography/" in libraries, "the check sees what the worker loaded"
+    assert [name for name in UNUSED_FOR_INVISIBLE if name in libraries] == []
+    assert await holder.valid(signed)
+
+
+async def test_a_stamp_loads_the_stamp_code_in_the_worker(
+    processes: PdfWork, holder: Holder
+) -> None:
+    async with pdf.job(processes) as job:
+        await job.prepare(1, sample_pdf(), Appearance(profile=Profile.PERSONAL))
+        signed = await job.sign(
+            1,
+            holder.signing_key(),
+            options=PdfSignOptions(appearance=Appearance(profile=Profile.PERSONAL)),
+            trust_roots=(),
+            font_dir=None,
+        )
+        [pid] = workers()
+        libraries = mapped_libraries(pid)
+    assert "/uharfbuzz/" in libraries and "/aiohttp/" not in libraries
+    assert await holder.valid(signed)
 
 
 async def test_a_refused_document_leaves_the_child_for_the_next_session(

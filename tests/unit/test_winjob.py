@@ -16,16 +16,16 @@ from pathlib import Path
 
 import pytest
 
-from agent.token import winjob
-from agent.token.calls import Report
-from agent.token.models import ModuleReport
-from agent.token.process import ProcessWorker
-from agent.token.winjob import (
+from agent.child import winjob
+from agent.child.winjob import (
     JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE,
     BasicLimitInformation,
     ExtendedLimitInformation,
     WorkerJob,
 )
+from agent.token.calls import Report
+from agent.token.models import ModuleReport
+from agent.token.process import ProcessWorker
 
 
 class FakeJobApi:

@@ -26,6 +26,7 @@ import re
 import subprocess
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -251,12 +252,15 @@ class Asked:
 
 
 def type_pin_in_the_dialog(agent: WindowsAgent, tmp: Path, picture: str | None = None) -> None:
-    """What the official does: reads the dialog, types the PIN, presses Enter."""
+    """What the official does: reads the dialog, types the PIN, presses Enter.
+
+    Prints when each step happened (shown with a failure, beside the agent's log times)."""
     dialog = eventually(
         lambda: xdotool(agent, "search", "--onlyvisible", "--name", DIALOG_TITLE).split(),
         120,
         "the consent dialog",
     )[0]
+    print(f"{datetime.now():%H:%M:%S.%f} dialog window {dialog} found")
     if picture:
         geometry = xdotool(agent, "getwindowgeometry", "--shell", dialog)
         shape = dict(line.split("=") for line in geometry.splitlines())
@@ -268,11 +272,13 @@ def type_pin_in_the_dialog(agent: WindowsAgent, tmp: Path, picture: str | None =
     xdotool(agent, "windowfocus", "--sync", dialog)
     xdotool(agent, "type", "--delay", "40", PIN)
     xdotool(agent, "key", "Return")
+    print(f"{datetime.now():%H:%M:%S.%f} PIN typed, Enter pressed")
     eventually(
         lambda: dialog not in xdotool(agent, "search", "--onlyvisible", "--name", DIALOG_TITLE),
         60,
         "the dialog closing",
     )
+    print(f"{datetime.now():%H:%M:%S.%f} dialog window {dialog} gone")
 
 
 def test_the_official_types_the_pin_in_the_dialog_and_the_signature_verifies(
@@ -309,7 +315,9 @@ def test_a_pdf_signed_on_windows_is_valid_for_pdfsig(
     )
     type_pin_in_the_dialog(windows_agent, tmp_path)
     response = asked.answer()
-    assert response.status == 200, (response.body[:500], windows_agent.log_text()[-3000:])
+    if response.status != 200:
+        print(windows_agent.log_text())
+    assert response.status == 200, response.body[:500]
     signed = base64.b64decode(response.json["pdf"])
     assert signed.startswith(original)
     nss = NssDb.create(tmp_path / "nss", windows_agent.ca.cert)

@@ -91,9 +91,20 @@ class WineDesktop:
         return done.stdout.strip()
 
     def window(self, title: str) -> str:
-        """The X window whose name starts with ``title``, once it is on screen."""
-        found = self.xdotool("search", "--sync", "--onlyvisible", "--name", f"^{title}")
-        return found.split()[0]
+        """The X window whose name starts with ``title``, once it is on screen.
+
+        Polled rather than ``search --sync``, which exits on BadWindow when another window
+        closes while it walks the tree.
+        """
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            done = on_display(
+                self.display, "xdotool", "search", "--onlyvisible", "--name", f"^{title}"
+            )
+            if done.stdout.split():
+                return done.stdout.split()[0]
+            time.sleep(0.2)
+        raise AssertionError(f"no window titled {title} came on screen")
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 On Linux a worker asks the kernel to kill it when the agent dies
 (tests/integration/test_resilience.py, ``kill -9``). On Windows the agent puts its workers in a
-Job object that kills them when its handle closes (agent/token/winjob.py). Here, in Wine, an
+Job object that kills them when its handle closes (agent/child/winjob.py). Here, in Wine, an
 agent (this checkout, on the installed ``python.exe``) starts a worker for a PKCS#11 module that
 never returns from its first call (``hang_module.c``, built with mingw-w64): once the worker is
 inside that call, its pipe closing would not end it. The agent is then killed with

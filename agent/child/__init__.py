@@ -4,6 +4,10 @@ Token modules (:mod:`agent.token.host`) and the PDF work (:mod:`agent.pdf.host`)
 children the agent drives over their stdin and stdout; both need the pipe kept clear of
 anything else printed, their log records sent back with each reply, and neither may outlive
 the agent.
+
+Here, what every worker shares: :mod:`agent.child.channel` (the framed pickles on the pipe),
+:mod:`agent.child.winjob` (the Windows job that ends a worker with the agent), and in this
+module the worker's side of both.
 """
 
 from __future__ import annotations
