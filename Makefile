@@ -36,7 +36,8 @@ node: node_modules/.installed
 demo: deps venv
 	$(PY) demo/run.py
 
-# The Windows group (Wine, the MSI) runs beside the rest: scripts/test.sh.
+# The suite as two pytest runs side by side (Wine, desktop, browser and fuzzing beside the
+# unit and integration tests): scripts/test.sh.
 test: deps venv node
 	PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 scripts/test.sh $(PYTEST_ARGS)
 
@@ -67,7 +68,8 @@ deb: venv
 
 # The Windows MSI (packaging/windows/build.py): dist/kyso-agent-VERSION-x64.msi and its SBOM
 # (.cdx.json), built with wixl (msitools) from the locked win_amd64 wheels
-# (requirements/windows.txt) and a Windows CPython 3.13 runtime from PyPI.
+# (requirements/windows.txt) and a Windows CPython 3.13 runtime from PyPI, every module compiled
+# by that runtime under Wine.
 msi: deps venv
 	$(PY) packaging/windows/build.py
 

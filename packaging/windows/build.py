@@ -12,6 +12,8 @@ Payload, staged under build/msi/stage/ (installed to ``Program Files\\Kyso Agent
 - the win_amd64 wheels of every dependency, exactly the versions and files of the lock
   (requirements/windows.txt, hash-checked by pip), and the agent's own wheel, installed into
   ``Lib\\site-packages`` (``._pth``-file for the embeddable zip);
+- every module compiled (``__pycache__``, unchecked-hash ``.pyc``) by the shipped python.exe under
+  Wine, since Python cannot write them to Program Files on the user's machine;
 - ``kyso-agent.cmd`` (``python.exe -P -m agent``); the tray starts as ``pythonw.exe -m agent run``;
 - ``msi_policies.py``, which the MSI's custom actions run with that ``python.exe`` to write (and at
   uninstallation remove) the browser list policies: one numbered value per allowed origin.
@@ -327,6 +329,51 @@ def stage_packages(stage: Path) -> list[Path]:
     return files
 
 
+def find_wine() -> str:
+    """Wine's 64-bit loader (Debian 12 keeps it in /usr/lib/wine), to run the shipped
+    python.exe at build time."""
+    candidates = [shutil.which("wine64"), "/usr/lib/wine/wine64", shutil.which("wine")]
+    for candidate in candidates:
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    sys.exit("wine is missing: apt-get install wine wine64 (make deps installs it)")
+
+
+def compile_bytecode(stage: Path) -> int:
+    """Compile every module of the payload with the python.exe it ships; the number of files.
+
+    Program Files is read-only for the user the agent runs as, so Python cannot keep what it
+    compiles there: without these files every start of the agent, of each consent dialog and
+    of each PDF worker compiles the standard library, pyHanko and the agent anew. The build
+    machine's Python is another version, whose bytecode 3.13 cannot read, hence the shipped
+    interpreter under Wine, one process (Wine 8 leaves multiprocessing's workers hanging).
+    Unchecked hashes: the files change only with the package, and an import reads no source to
+    check them.
+    """
+    prefix = BUILD / "wine-prefix"
+    shutil.rmtree(prefix, ignore_errors=True)
+    env = {
+        **os.environ,
+        "WINEPREFIX": str(prefix),
+        "WINEDEBUG": "-all",
+        # No Mono/Gecko prompts, no menu entries on this machine.
+        "WINEDLLOVERRIDES": "mscoree,mshtml=;winemenubuilder.exe=d",
+    }
+    command = [find_wine(), str(stage / "python.exe"), "-I", "-m", "compileall", "-q"]
+    command += ["--invalidation-mode", "unchecked-hash", str(stage)]
+    print("+", " ".join(command), flush=True)
+    # python.exe under Wine needs pipes for its standard handles (a file gives "Invalid handle").
+    done = subprocess.run(
+        command, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False
+    )
+    server = shutil.which("wineserver") or "/usr/lib/wine/wineserver"
+    subprocess.run([server, "-k"], env=env, check=False)
+    shutil.rmtree(prefix, ignore_errors=True)
+    if done.returncode != 0:
+        sys.exit(f"compiling the payload failed:\n{done.stdout[-3000:]}{done.stderr[-3000:]}")
+    return sum(1 for _ in stage.rglob("*.pyc"))
+
+
 def write_sbom(msi: Path, version: str, runtime: Runtime, wheels: list[Path]) -> Path:
     """``kyso-agent-VERSION-x64.cdx.json`` beside the MSI (packaging/sbom.py)."""
     out = msi.with_name(msi.name.removesuffix(".msi") + ".cdx.json")
@@ -539,6 +586,7 @@ def build(output: Path | None = None) -> Path:
     runtime = stage_runtime(stage)
     wheels = stage_packages(stage)
     stage_launcher(stage)
+    print(f"compiled {compile_bytecode(stage)} modules", flush=True)
     icon = BUILD / "kyso-agent.ico"
     make_icon(icon)
     main_wxs, payload_wxs = BUILD / "kyso-agent.wxs", BUILD / "payload.wxs"

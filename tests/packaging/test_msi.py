@@ -125,6 +125,17 @@ def test_payload_files(msi: Path) -> None:
         assert expected in names, expected
     # Windows wheels, not the Linux ones of the build machine.
     assert not any(name.endswith(".so") for name in names)
+    # Every module compiled by the shipped 3.13 (Program Files is read-only for the user):
+    # the agent's, pyHanko's and the standard library's, one .pyc beside each .py.
+    for expected in (
+        "cli.cpython-313.pyc",
+        "signer.cpython-313.pyc",
+        "selector_events.cpython-313.pyc",
+    ):
+        assert expected in names, expected
+    sources = sum(1 for name in names if name.endswith(".py"))
+    compiled = sum(1 for name in names if name.endswith(".cpython-313.pyc"))
+    assert compiled >= sources > 1000, (compiled, sources)
     # The agent package lands in Lib\site-packages\agent.
     directories = {row["Directory"]: row for row in table(msi, "Directory")}
 

@@ -22,6 +22,7 @@ one deployment. Without Wine they are skipped, except in CI (CI=true): ``make de
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -233,6 +234,37 @@ def test_embedded_python_runs_the_installed_agent(installed: Wine) -> None:
     assert result.returncode == 0, result.stderr
     site = INSTALL_DIR + r"\Lib\site-packages"
     assert result.stdout.splitlines() == [f"win32 {_version()} {site}\\agent\\__init__.py"]
+
+
+# Imports of a start, a dialog and a PDF worker (not cryptography, whose Rust part needs what
+# this prefix lacks: test_cryptography_needs_bcryptprimitives; nothing that asks WMI, which
+# aborts under Wine 8: tests/windows/installed.py), under -B (Wine.python), so that a module
+# compiled now has no cached file; then reads the header of an installed .pyc.
+_FROM_BYTECODE = """
+import importlib.util, json, os, sys
+import agent.config, agent.protocol, agent.pdf.models, tkinter, email.message, asn1crypto.cms
+# Frozen modules (in python313.dll) have no __cached__.
+from_source = sorted(
+    name for name, module in list(sys.modules.items())
+    if (getattr(module, "__file__", None) or "").endswith(".py")
+    and getattr(module, "__cached__", None) is not None
+    and not os.path.exists(module.__cached__)
+)
+loaded = sum(1 for module in list(sys.modules.values()) if getattr(module, "__cached__", None))
+cached = agent.protocol.__cached__
+header = open(cached, "rb").read(8).hex() if os.path.exists(cached) else ""
+print(json.dumps([from_source, loaded, importlib.util.MAGIC_NUMBER.hex(), header]))
+"""
+
+
+def test_every_module_is_imported_from_the_installed_bytecode(installed: Wine) -> None:
+    """Nothing is compiled at run time: what Program Files cannot keep for the user."""
+    result = installed.python(_FROM_BYTECODE)
+    assert result.returncode == 0, result.stderr
+    from_source, loaded, magic, header = json.loads(result.stdout.splitlines()[-1])
+    assert from_source == [] and loaded > 100, (from_source, loaded)
+    # The interpreter's own magic number; flags 0b01: hash-based, source never checked.
+    assert header[:8] == magic and bytes.fromhex(header[8:16]) == (1).to_bytes(4, "little")
 
 
 def test_agent_reads_the_msi_policy(installed: Wine) -> None:
