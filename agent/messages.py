@@ -1877,6 +1877,12 @@ _CATALOGUE: Final[dict[str, dict[Lang, str]]] = {
         Lang.VI: "yêu cầu HTTP không hợp lệ ({status}); hãy kiểm tra cách gửi yêu cầu",
         Lang.EN: "invalid HTTP request ({status}); check how the request is sent",
     },
+    "request_line_too_long": {
+        Lang.VI: "địa chỉ (URL) hoặc một header của yêu cầu quá dài (tối đa {limit} byte); "
+        "hãy gửi dữ liệu lớn trong thân yêu cầu",
+        Lang.EN: "the request's address (URL) or one of its headers is too long (at most {limit} "
+        "bytes); send large data in the body",
+    },
     "bad_cors_headers": {
         Lang.VI: "không cho phép các header {headers}; hãy chỉ gửi Content-Type và Accept-Language",
         Lang.EN: "headers not allowed: {headers}; send only Content-Type and Accept-Language",

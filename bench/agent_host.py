@@ -76,7 +76,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     config = load_config(
         {
             "port": 0,
+            # Every layer on a free port: never a vendor's, which an installed agent or a test
+            # may hold.
             "vgca_port": 0,
+            "vnpt_port": 0,
+            "bkav_port": 0,
+            "fpt_port": 0,
             "data_dir": str(args.data_dir),
             "pkcs11_modules": [str(args.module)],
             "allowed_origins": [args.origin],

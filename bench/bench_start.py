@@ -99,8 +99,8 @@ def serve_argv(data_dir: Path, module: Path, command: str = "serve") -> list[str
         command,
         "--port",
         "0",
-        "--vgca-port",
-        "0",
+        # Every layer on a free port, never a vendor's (an installed agent may hold them).
+        *("--vgca-port", "0", "--vnpt-port", "0", "--bkav-port", "0", "--fpt-port", "0"),
         "--data-dir",
         str(data_dir),
         "--pkcs11-module",

@@ -50,6 +50,7 @@ def timed(argv):
 def start_serve(data_dir):
     port = free_port()
     argv = [sys.executable, "-m", "agent", "serve", "--port", str(port), "--vgca-port", "0",
+            "--vnpt-port", "0", "--bkav-port", "0", "--fpt-port", "0",
             "--data-dir", data_dir, "--pkcs11-module", MODULE,
             "--allow-origin", "https://bench.example.gov.vn"]
     for attempt in range(3):

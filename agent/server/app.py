@@ -34,6 +34,7 @@ from agent.server.middlewares import (
     memory_middleware,
     memory_release,
     origin_middleware,
+    protocol_errors_in_json,
 )
 from agent.server.peer import CallerCheck
 from agent.server.routes import routes
@@ -161,7 +162,9 @@ async def start_server(
     app[BODY_SECONDS] = limits.body_seconds
     await runner.setup()
     assert runner.server is not None  # noqa: S101 - setup() made it
-    gate = ConnectionGate(runner.server, tls, check, limits)
+    gate = ConnectionGate(
+        protocol_errors_in_json(runner.server, app[SETTINGS].lang), tls, check, limits
+    )
     gate_box.append(gate)
     loop = asyncio.get_running_loop()
     failure: OSError | None = None

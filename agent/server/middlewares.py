@@ -16,9 +16,10 @@ import logging
 import ssl
 import sys
 from collections.abc import AsyncIterator, Callable
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 
 from aiohttp import connector, web
+from aiohttp.http_exceptions import LineTooLong
 from aiohttp.typedefs import Handler
 
 from agent.errors import (
@@ -32,7 +33,7 @@ from agent.errors import (
     OriginNotAllowed,
     PayloadTooLarge,
 )
-from agent.messages import Phrase, pick_lang
+from agent.messages import Lang, Phrase, pick_lang
 from agent.origin import Admitted
 from agent.server.keys import BUDGET, CALLER, GATE, MEMORY, SETTINGS, ServerSettings
 
@@ -260,6 +261,64 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         response = error_response(exc, request)
     _secure(response)
     return response
+
+
+MAX_LINE_BYTES: Final = 8190
+"""aiohttp's limit on the request line and on each header (its default, kept)."""
+
+
+def protocol_errors_in_json(
+    factory: Callable[[], web.RequestHandler], default_lang: Lang
+) -> Callable[[], web.RequestHandler]:
+    """``factory`` (aiohttp's per-connection protocol), its own answers made the documented JSON.
+
+    aiohttp answers a request it cannot parse (a request line or header over its 8 KiB
+    limits, a malformed line) from ``RequestHandler.handle_error``, before any middleware, as
+    ``text/plain`` in English. aiohttp's server makes each connection's handler itself and the
+    class has ``__slots__``: the handler becomes a :class:`_JsonErrors`, the same object with
+    that one method overridden.
+    """
+
+    # The same layout as aiohttp's class (no slot of its own), the language as a class value.
+    answering = type("JsonErrors", (_JsonErrors,), {"__slots__": (), "default_lang": default_lang})
+
+    def make() -> web.RequestHandler:
+        handler = factory()
+        handler.__class__ = answering
+        return handler
+
+    return make
+
+
+class _JsonErrors(web.RequestHandler):
+    """aiohttp's handler answering its own refusals with the agent's error body."""
+
+    __slots__ = ()
+    default_lang: ClassVar[Lang] = Lang.VI
+
+    def handle_error(
+        self,
+        request: web.BaseRequest,
+        status: int = 500,
+        exc: BaseException | None = None,
+        message: str | None = None,
+    ) -> web.StreamResponse:
+        # aiohttp's own still logs, and refuses to answer a request whose answer has begun.
+        super().handle_error(request, status, exc, message)
+        lang = pick_lang(request.headers.get("Accept-Language"), self.default_lang)
+        error = _protocol_error(status, exc)
+        response = json_response(error.to_wire(lang), status=error.http_status)
+        _secure(response)
+        response.force_close()
+        return response
+
+
+def _protocol_error(status: int, exc: BaseException | None) -> AgentError:
+    if status >= 500:
+        return InternalError()
+    if isinstance(exc, LineTooLong):
+        return BadRequest(Phrase.of("request_line_too_long", limit=MAX_LINE_BYTES))
+    return BadRequest(Phrase.of("bad_http", status=status))
 
 
 def _secure(response: web.StreamResponse) -> None:

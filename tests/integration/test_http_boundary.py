@@ -360,3 +360,22 @@ def test_refused_requests_never_load_the_token_module(token: SessionToken, tmp_p
         assert "loaded PKCS#11 module" in running.log_text()
     finally:
         running.stop()
+
+
+@pytest.mark.parametrize("where", ["url", "header"])
+def test_a_request_too_long_to_parse_gets_the_json_error(agent: AgentProcess, where: str) -> None:
+    # aiohttp refuses a request line or a header over 8190 bytes before any middleware runs;
+    # the answer is still the documented error, not aiohttp's own text.
+    long = "a" * 9000
+    if where == "url":
+        response = agent.request("POST", f"/v1/pdf/sign?options={long}")
+    else:
+        response = agent.request("GET", "/v1/info", headers={"X-Long": long})
+    assert response.status == 400
+    assert response.headers["Content-Type"] == "application/json; charset=utf-8"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    error = response.json["error"]
+    assert error["code"] == "BAD_REQUEST"
+    assert "quá dài (tối đa 8190 byte)" in error["message"], error
+    # The agent goes on answering.
+    assert agent.request("GET", "/v1/info", origin=None).status == 200

@@ -251,6 +251,10 @@ class Asked:
         return self.response
 
 
+#: How long the simulated official looks at the dialog before typing the PIN.
+READING_SECONDS = 2.0
+
+
 def type_pin_in_the_dialog(agent: WindowsAgent, tmp: Path, picture: str | None = None) -> None:
     """What the official does: reads the dialog, types the PIN, presses Enter.
 
@@ -261,6 +265,7 @@ def type_pin_in_the_dialog(agent: WindowsAgent, tmp: Path, picture: str | None =
         "the consent dialog",
     )[0]
     print(f"{datetime.now():%H:%M:%S.%f} dialog window {dialog} found")
+    wrong_before = agent.log_text().count("wrong PIN")
     if picture:
         geometry = xdotool(agent, "getwindowgeometry", "--shell", dialog)
         shape = dict(line.split("=") for line in geometry.splitlines())
@@ -270,6 +275,11 @@ def type_pin_in_the_dialog(agent: WindowsAgent, tmp: Path, picture: str | None =
     # Xvfb has no window manager to give the new window the X focus, and Wine 8 does not ask
     # for it (tests/windows/test_dialog_focus_wine.py): do what a window manager does.
     xdotool(agent, "windowfocus", "--sync", dialog)
+    # The official reads the dialog before typing. Typed within a fraction of a second of the
+    # window's mapping, on a loaded machine, the first keys reached Wine before Tk had given
+    # the PIN field the keyboard (its focus comes at the window's Map event), and the agent
+    # got a PIN with digits missing (seen in CI: "wrong PIN", then a second dialog).
+    time.sleep(READING_SECONDS)
     xdotool(agent, "type", "--delay", "40", PIN)
     xdotool(agent, "key", "Return")
     print(f"{datetime.now():%H:%M:%S.%f} PIN typed, Enter pressed")
@@ -279,6 +289,11 @@ def type_pin_in_the_dialog(agent: WindowsAgent, tmp: Path, picture: str | None =
         "the dialog closing",
     )
     print(f"{datetime.now():%H:%M:%S.%f} dialog window {dialog} gone")
+    # A PIN that arrived incomplete makes the agent ask again: say so now rather than wait out
+    # the second dialog's two minutes.
+    time.sleep(1)
+    wrong = agent.log_text().count("wrong PIN")
+    assert wrong == wrong_before, "the PIN reached the dialog incomplete"
 
 
 def test_the_official_types_the_pin_in_the_dialog_and_the_signature_verifies(
