@@ -254,8 +254,8 @@ def _start_installed_agent(root: Path, token: SessionToken) -> AgentProcess:
         "serve",
         "--port",
         "0",
-        "--vgca-port",
-        "0",
+        # Every layer on a free port: the vendors' may be held by an agent of another test.
+        *("--vgca-port", "0", "--vnpt-port", "0", "--bkav-port", "0", "--fpt-port", "0"),
         "--data-dir",
         str(data_dir),
         "--prompter",
