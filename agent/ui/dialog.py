@@ -563,7 +563,11 @@ class ConsentDialog:
         self.root.lift()
         if self._foreground is None or (retry and not self._foreground.foreground):
             self._foreground = take_foreground(self.root)
-        (self._pin_entry or self.root).focus_force()
+        # Where the keyboard already is, once the user has moved it (a Tab within the first
+        # tenth of a second must not be undone by the retry); else the PIN field or the window.
+        current = self.root.focus_get()
+        target = current if current not in (None, self.root) else self._pin_entry or self.root
+        target.focus_force()
 
     # --- behaviour ----------------------------------------------------------------------------
 
