@@ -137,6 +137,7 @@ class Client:
         body: bytes | None = None,
         *,
         content_type: str = "application/json",
+        accept: str | None = None,
     ) -> bytes:
         """One round trip; the raw body of a 200 answer, else :class:`BenchError`."""
         if self._conn is None:
@@ -147,6 +148,8 @@ class Client:
         headers = {"Origin": self.origin}
         if body is not None:
             headers["Content-Type"] = content_type
+        if accept is not None:
+            headers["Accept"] = accept
         self._conn.request(method, path, body=body, headers=headers)
         if self._conn.sock is not self._sock:
             self._sock = self._conn.sock

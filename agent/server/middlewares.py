@@ -56,8 +56,9 @@ def _malloc_trim() -> Callable[[int], int] | None:
     return trim
 
 
-MMAP_THRESHOLD: Final = 128 * 1024
-"""Buffers at least this large are mapped on their own and unmapped when freed (glibc)."""
+MMAP_THRESHOLD: Final = 4 * 1024 * 1024
+"""Buffers at least this large are mapped on their own and unmapped when freed (glibc); smaller
+ones come from the heap, which keeps and reuses them."""
 _M_MMAP_THRESHOLD: Final = -3
 """``mallopt``'s parameter number for the mmap threshold (glibc's malloc.h)."""
 
@@ -66,12 +67,17 @@ def map_large_buffers() -> bool:
     """Have glibc map every allocation of :data:`MMAP_THRESHOLD` or more on its own, whatever
     it freed before; ``False`` where there is no glibc.
 
-    glibc starts so, but raises the threshold to the size of each mapped block freed, up to
-    32 MiB: after the first large PDF, the next one's buffers (megabytes each: the body, its
-    base64, the document, the signed copy) come from the threads' heaps, which fragment and
+    glibc starts with a 128 KiB threshold, but raises it to the size of each mapped block freed,
+    up to 32 MiB: after the first large PDF in JSON, the next one's buffers (megabytes each: the
+    body, its base64, the decoded document) come from the threads' heaps, which fragment and
     keep them after ``malloc_trim``. Fixing the threshold (which also ends the dynamic
     adjustment) hands each such buffer back to the OS the moment it is freed: the peak of a
     20 MB ``/v1/pdf/sign`` went from 397 to 313 MB (docs/performance.md).
+
+    Fixed at 4 MiB, not at glibc's starting 128 KiB: a file streamed through the agent passes
+    as pieces of 256 KiB to 1 MiB (TLS records joined, the spool's reads, base64 pieces), and
+    mapping each of those on its own cost a fresh mapping and its page faults every time,
+    which halved the speed of an upload (20 MB: 83 ms instead of 40 ms at the server).
     """
     if not sys.platform.startswith("linux"):
         return False

@@ -13,11 +13,11 @@ import contextlib
 import dataclasses
 import json
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from importlib import resources
 from typing import Any, Final, TypeVar
 
-from aiohttp import BodyPartReader, web
+from aiohttp import BodyPartReader, hdrs, web
 from aiohttp.http_exceptions import BadHttpMessage
 
 from agent.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
@@ -117,8 +117,13 @@ stays within aiohttp's 8 KiB; a stamp image goes in a form)."""
 PDF_MEDIA_TYPE: Final = "application/pdf"
 """A raw PDF body, and the answer to one: the signed PDF itself."""
 _FORM_MEDIA_TYPE: Final = "multipart/form-data"
-_BASE64_CHUNK: Final = 3 * 256 * 1024
-"""Bytes of a spooled PDF base64-encoded at a time: a multiple of 3, so the pieces join."""
+_PIECE: Final = 256 * 1024
+"""Bytes of a spooled PDF sent at a time. Pieces this small (and what TLS makes of them) come
+from the heap and are reused (:data:`~agent.server.middlewares.MMAP_THRESHOLD`); pieces of a
+megabyte left the agent 3-4 MB larger at its peak for no measurable speed."""
+_BASE64_PIECE: Final = 3 * 64 * 1024
+"""Bytes of a spooled PDF base64-encoded at a time (256 KiB once encoded): a multiple of 3, so
+the pieces join."""
 
 
 async def _read_pdf_form(request: web.Request, spool: Spool) -> tuple[dict[str, Any], SpooledFile]:
@@ -238,7 +243,8 @@ async def sign_batch(request: web.Request) -> web.Response:
 @routes.post("/v1/pdf/sign")
 async def pdf_sign(request: web.Request) -> web.StreamResponse:
     """Sign a whole PDF (PAdES): JSON with base64; or, through the spool, a browser form or
-    the PDF itself as the body (answered as itself, the certificate in a header)."""
+    the PDF itself as the body (answered as itself, the certificate in a header, as is any
+    request whose ``Accept`` asks for ``application/pdf``)."""
     if request.content_type not in {_FORM_MEDIA_TYPE, PDF_MEDIA_TYPE}:
         return await _pdf_sign_json(request)
     raw = request.content_type == PDF_MEDIA_TYPE
@@ -250,7 +256,7 @@ async def pdf_sign(request: web.Request) -> web.StreamResponse:
         options, upload = await read(request, spool)
         parsed = parse_pdf_sign_request(options, upload, request.app[SETTINGS].tsa_url)
         result = await request.app[SERVICE].sign_pdf(request[CALLER], parsed)
-        return await _send_signed(request, result, raw=raw)
+        return await _send_signed(request, result, as_pdf=raw or wants_pdf(request))
     finally:
         # The request's files go with it, however it ends: answered, refused, or the client
         # gone (the answer's write failed, or the handler was cancelled as the server stopped).
@@ -267,7 +273,7 @@ async def _pdf_sign_json(request: web.Request) -> web.StreamResponse:
     result: PdfSignResponse | None = None
     try:
         result = await request.app[SERVICE].sign_pdf(request[CALLER], parsed)
-        return await _send_signed(request, result, raw=False)
+        return await _send_signed(request, result, as_pdf=wants_pdf(request))
     finally:
         signed = result.pdf if result is not None else None
         discard(upload, signed if isinstance(signed, SpooledFile) else None)
@@ -289,15 +295,39 @@ async def _spooled_json(request: web.Request) -> PdfSignRequest:
     return dataclasses.replace(parsed, pdf=await request.app[SPOOL].from_bytes(pdf))
 
 
+def wants_pdf(request: web.Request) -> bool:
+    """Whether the request's ``Accept`` asks for the signed PDF itself rather than JSON.
+
+    It does when it names ``application/pdf`` with a weight above zero and ``application/json``
+    with none higher. ``*/*`` (a browser's default) and no header keep the documented JSON, so
+    only a page that asks gets the other shape; a raw PDF body is always answered as a PDF.
+    """
+    weights: dict[str, float] = {}
+    for media_range in ",".join(request.headers.getall(hdrs.ACCEPT, ())).split(","):
+        media_type, *parameters = (part.strip().lower() for part in media_range.split(";"))
+        weight = 1.0
+        for parameter in parameters:
+            name, _, value = parameter.partition("=")
+            if name.strip() == "q":
+                try:
+                    weight = float(value)
+                except ValueError:
+                    weight = 0.0  # a range with a weight nobody can read counts for nothing
+        weights[media_type] = max(weight, weights.get(media_type, 0.0))
+    pdf = weights.get(PDF_MEDIA_TYPE, 0.0)
+    return pdf > 0 and pdf >= weights.get("application/json", 0.0)
+
+
 async def _send_signed(
-    request: web.Request, result: PdfSignResponse, *, raw: bool
+    request: web.Request, result: PdfSignResponse, *, as_pdf: bool
 ) -> web.StreamResponse:
-    """The signed PDF: as itself for a raw body (the certificate in
-    :data:`~agent.server.middlewares.CERTIFICATE_HEADER`), else the JSON of
+    """The signed PDF: as itself (the certificate in
+    :data:`~agent.server.middlewares.CERTIFICATE_HEADER`) to a raw body or an ``Accept`` that
+    asks for it (:func:`wants_pdf`), else the JSON of
     :meth:`~agent.protocol.PdfSignResponse.to_wire`; from the spool a piece at a time."""
     certificate = base64.b64encode(result.certificate).decode("ascii")
     if not isinstance(result.pdf, SpooledFile):  # a service without a spool answers in memory
-        if raw:
+        if as_pdf:
             return web.Response(
                 body=result.pdf,
                 content_type=PDF_MEDIA_TYPE,
@@ -306,24 +336,32 @@ async def _send_signed(
         answer = await asyncio.to_thread(result.to_json_bytes)
         return web.Response(body=answer, content_type="application/json", charset="utf-8")
     signed = result.pdf
+    if as_pdf:
+        return await send_file(request, signed, PDF_MEDIA_TYPE, {CERTIFICATE_HEADER: certificate})
     response = web.StreamResponse()
-    if raw:
-        response.content_type = PDF_MEDIA_TYPE
-        response.headers[CERTIFICATE_HEADER] = certificate
-        head, tail = b"", b""
-        pieces = read_chunks(signed)
-        length = signed.size
-    else:
-        response.content_type = "application/json"
-        response.charset = "utf-8"
-        # The bytes of PdfSignResponse.to_json_bytes, with the PDF's base64 written in pieces.
-        head = b'{"pdf": "'
-        tail = b'", "certificate": "' + certificate.encode("ascii") + b'"}'
-        pieces = read_chunks(signed, _BASE64_CHUNK, base64.b64encode)
-        length = 4 * -(-signed.size // 3)
-    response.content_length = len(head) + length + len(tail)
-    async with contextlib.aclosing(pieces):
+    response.content_type = "application/json"
+    response.charset = "utf-8"
+    # The bytes of PdfSignResponse.to_json_bytes, with the PDF's base64 written in pieces.
+    head = b'{"pdf": "'
+    tail = b'", "certificate": "' + certificate.encode("ascii") + b'"}'
+    response.content_length = len(head) + 4 * -(-signed.size // 3) + len(tail)
+    async with contextlib.aclosing(read_chunks(signed, _BASE64_PIECE, base64.b64encode)) as pieces:
         return await _stream(request, response, head, pieces, tail)
+
+
+async def send_file(
+    request: web.Request,
+    file: SpooledFile,
+    content_type: str,
+    headers: Mapping[str, str] | None = None,
+) -> web.StreamResponse:
+    """``file`` as the whole answer, sent from the spool a piece at a time (its ``Content-Length``
+    known), with ``headers`` and those the middlewares would add."""
+    response = web.StreamResponse(headers=headers)
+    response.content_type = content_type
+    response.content_length = file.size
+    async with contextlib.aclosing(read_chunks(file, _PIECE)) as pieces:
+        return await _stream(request, response, b"", pieces, b"")
 
 
 async def _stream(

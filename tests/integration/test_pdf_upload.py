@@ -79,7 +79,13 @@ def raw_sign(
     )
 
 
-def form_sign(agent: AgentProcess, pdf: bytes, options: dict[str, Any]) -> Response:
+def form_sign(
+    agent: AgentProcess,
+    pdf: bytes,
+    options: dict[str, Any],
+    *,
+    headers: dict[str, str] | None = None,
+) -> Response:
     """``POST /v1/pdf/sign`` as a browser form: the ``options`` part, then the ``file`` part."""
     boundary = uuid.uuid4().hex
     body = b"".join(
@@ -97,7 +103,7 @@ def form_sign(agent: AgentProcess, pdf: bytes, options: dict[str, Any]) -> Respo
         "POST",
         "/v1/pdf/sign",
         body,
-        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+        headers={"Content-Type": f"multipart/form-data; boundary={boundary}", **(headers or {})},
     )
 
 
@@ -160,6 +166,36 @@ def test_form_upload_is_answered_with_json_sent_from_the_spool(
     assert signed.startswith(original)
     assert_pdf_signatures_valid(signed, nss, token.ca.cert, tmp_path)
     assert fresh.prompts()[0]["documents"][0]["name"] == "QĐ-7.pdf"
+    wait_until_spool_empty(fresh)
+
+
+def test_a_form_or_json_request_that_asks_for_a_pdf_is_answered_with_the_pdf_itself(
+    fresh: AgentProcess, token: SessionToken, nss: NssDb, tmp_path: Path
+) -> None:
+    # What a portal's fetch() sends when it wants a Blob to save or upload again, not base64.
+    original = sample_pdf(pages=2)
+    fresh.script(*[{"approved": True, "pin": PIN}] * 2, {"approved": False})
+    options = {"certificate": b64(der(token.rsa)), "documentName": "Công văn 12.pdf"}
+    form = form_sign(fresh, original, options, headers={"Accept": "application/pdf"})
+    as_json = fresh.request(
+        "POST",
+        "/v1/pdf/sign",
+        {"pdf": b64(original), **options},
+        headers={"Accept": "application/pdf, application/json;q=0.9, */*;q=0.1"},
+    )
+    for response in (form, as_json):
+        assert response.status == 200, response.body[:300]
+        assert response.headers.get_content_type() == "application/pdf"
+        assert base64.b64decode(response.headers["Kyso-Certificate"]) == der(token.rsa)
+        assert "Kyso-Certificate" in response.headers["Access-Control-Expose-Headers"]
+        assert int(response.headers["Content-Length"]) == len(response.body)
+        assert response.body.startswith(original)
+        assert_pdf_signatures_valid(response.body, nss, token.ca.cert, tmp_path)
+    # An error is JSON whatever the page accepts: the status and the code tell what happened.
+    refused = form_sign(fresh, original, options, headers={"Accept": "application/pdf"})
+    assert refused.status == 403
+    assert refused.headers.get_content_type() == "application/json"
+    assert refused.json["error"]["code"] == "USER_CANCELLED"
     wait_until_spool_empty(fresh)
 
 

@@ -1,0 +1,84 @@
+"""A page that posts a PDF as a form and asks for the signed file back, in real headless Chromium.
+
+What a portal does when it wants a ``Blob`` to save or upload again rather than base64: a
+``FormData`` with the ``File`` and its options, ``fetch`` with ``Accept: application/pdf``,
+``response.blob()``, and the certificate from the ``Kyso-Certificate`` header, which the page can
+read only if the agent exposes it (CORS). The real agent on SoftHSM signs; pyHanko judges.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from typing import Any
+
+import pytest
+
+from tests.browser.conftest import Browser
+from tests.conftest import PIN, AgentProcess, SessionToken
+from tests.pdftools import pyhanko_bottom_line, sample_pdf
+from tests.verify import b64, der
+
+pytestmark = pytest.mark.integration
+
+NAME = "QĐ-045-UBND.pdf"
+
+
+def form_script(agent: AgentProcess, pdf: bytes, options: dict[str, Any], accept: str) -> str:
+    """Page script: ``pdf`` as a ``File`` in a form, posted with ``accept``; what came back."""
+    return (
+        """
+      const bytes = Uint8Array.from(atob(PDF), (c) => c.charCodeAt(0));
+      const file = new File([bytes], NAME, { type: "application/pdf" });
+      const form = new FormData();
+      form.append("options", JSON.stringify({ documentName: file.name, ...OPTIONS }));
+      form.append("file", file);
+      const response = await fetch(URL, {
+        method: "POST", body: form, headers: { Accept: ACCEPT },
+      });
+      const blob = await response.blob();
+      const signed = new Uint8Array(await blob.arrayBuffer());
+      let text = "";
+      for (let at = 0; at < signed.length; at += 0x8000) {
+        text += String.fromCharCode(...signed.subarray(at, at + 0x8000));
+      }
+      return {
+        status: response.status, type: blob.type,
+        certificate: response.headers.get("Kyso-Certificate"), body: btoa(text),
+      };
+    """.replace("PDF", json.dumps(b64(pdf)))
+        .replace("NAME", json.dumps(NAME, ensure_ascii=False))
+        .replace("OPTIONS", json.dumps(options))
+        .replace("URL", json.dumps(f"https://127.0.0.1:{agent.port}/v1/pdf/sign"))
+        .replace("ACCEPT", json.dumps(accept))
+    )
+
+
+def test_a_form_that_asks_for_the_pdf_gets_the_signed_file_as_a_blob(
+    browser: Browser, bridge_agent: AgentProcess, token: SessionToken, portal_port: int
+) -> None:
+    original = sample_pdf(pages=2, text="Quyet dinh so 45/QD-UBND")
+    bridge_agent.script({"approved": True, "pin": PIN}, {"approved": False})
+    origin = f"http://localhost:{portal_port}"
+    options = {"certificate": b64(der(token.rsa))}
+    script = form_script(bridge_agent, original, options, "application/pdf")
+    result = browser.run("eval", extension=False, url=f"{origin}/", script=script)
+    assert (result["status"], result["type"]) == (200, "application/pdf"), result
+    assert base64.b64decode(result["certificate"]) == der(token.rsa)
+    signed = base64.b64decode(result["body"])
+    assert signed.startswith(original)  # an incremental update of the file the page sent
+    assert pyhanko_bottom_line(signed, token.ca.cert) == [True]
+    [question] = [p for p in bridge_agent.prompts() if p.get("action") == "sign"]
+    assert question["origin"] == origin
+    assert [(d["name"], d["digest"]) for d in question["documents"]] == [
+        (NAME, hashlib.sha256(original).hexdigest())
+    ]
+
+    # Refused by the user: the page that asked for a PDF reads a JSON error, status first.
+    refused = browser.run("eval", extension=False, url=f"{origin}/", script=script)
+    assert refused["status"] == 403, refused
+    assert refused["type"].split(";")[0] == "application/json", refused
+    error = json.loads(base64.b64decode(refused["body"]))["error"]
+    assert error["code"] == "USER_CANCELLED"
+    assert refused["certificate"] is None
