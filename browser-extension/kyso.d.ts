@@ -291,6 +291,10 @@ export interface KysoClient {
    * USER_CANCELLED and no signature comes back.
    */
   signBatch(items: Array<BatchItem | Bytes>, opts?: Omit<SignOptions, "hashAlgorithm" | "documentName">): Promise<BatchResult>;
+  /**
+   * The agent signs a whole PDF (PAdES). Straight to the agent the file is posted as a form and
+   * the signed file comes back as it is (no base64 either way); through the extension, in JSON.
+   */
   signPdf(pdf: Bytes, opts?: PdfSignOptions): Promise<PdfSignResult>;
   /**
    * Up to 50 PDFs (together at most the agent's `max_pdf_bytes`) after one question that

@@ -323,20 +323,19 @@ export function createClient(options = {}) {
 
   // -- direct transport -------------------------------------------------------
 
-  async function directFetch(port, method, path, body) {
-    const init = {
-      method,
-      headers: { "Accept-Language": lang() },
+  /** fetch to the agent on `port`: nothing cached, no cookies, Chrome told it is the loopback. */
+  function agentFetch(port, path, init) {
+    return fetchImpl(`https://127.0.0.1:${port}${path}`, {
+      ...init,
       cache: "no-store",
       credentials: "omit",
       // Chrome's Local Network Access: say up front that this goes to the loopback.
       targetAddressSpace: "loopback",
-    };
-    if (method === "POST") {
-      init.headers["Content-Type"] = "application/json";
-      init.body = JSON.stringify(body ?? {});
-    }
-    const response = await fetchImpl(`https://127.0.0.1:${port}${path}`, init);
+    });
+  }
+
+  /** {status, body}: the agent's JSON, or undefined for an answer that is not JSON. */
+  async function jsonAnswer(response) {
     let json;
     try {
       json = await response.json();
@@ -344,6 +343,15 @@ export function createClient(options = {}) {
       json = undefined;
     }
     return { status: response.status, body: json };
+  }
+
+  async function directFetch(port, method, path, body) {
+    const init = { method, headers: { "Accept-Language": lang() } };
+    if (method === "POST") {
+      init.headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(body ?? {});
+    }
+    return jsonAnswer(await agentFetch(port, path, init));
   }
 
   async function probe(port) {
@@ -384,16 +392,43 @@ export function createClient(options = {}) {
     return found;
   }
 
-  async function viaDirect(method, path, body) {
+  /** `exchange(port)` with the agent found on the loopback; unreachable is a KysoError. */
+  async function onAgent(exchange) {
     const found = await findAgent();
     if (!found) throw await unreachable();
     try {
-      return await directFetch(found.port, method, path, body);
+      return await exchange(found.port);
     } catch (cause) {
       directPort = null;
       knownPort = null;
       throw await unreachable(cause);
     }
+  }
+
+  function viaDirect(method, path, body) {
+    return onAgent((port) => directFetch(port, method, path, body));
+  }
+
+  /**
+   * A PDF posted as a form, the file as it is, asking for the signed file back
+   * (`Accept: application/pdf`): no base64 of a 50 MB scan to make here, nor to decode.
+   * {status, file, certificate} on success, {status, body} (the agent's JSON) otherwise.
+   */
+  async function directFile(port, path, file, options) {
+    const form = new FormData();
+    form.append("options", JSON.stringify(options));
+    form.append("file", file, fileName(file) ?? "document.pdf");
+    const response = await agentFetch(port, path, {
+      method: "POST",
+      headers: { "Accept-Language": lang(), Accept: "application/pdf" },
+      body: form,
+    });
+    const type = (response.headers.get("Content-Type") ?? "").split(";")[0].trim();
+    if (response.status === 200 && type === "application/pdf") {
+      const file = new Uint8Array(await response.arrayBuffer());
+      return { status: 200, file, certificate: response.headers.get("Kyso-Certificate") };
+    }
+    return jsonAnswer(response);
   }
 
   // -- calls ------------------------------------------------------------------
@@ -519,14 +554,32 @@ export function createClient(options = {}) {
       return out;
     },
 
-    /** The agent signs a whole PDF (PAdES): {pdf, certificate}. */
+    /**
+     * The agent signs a whole PDF (PAdES): {pdf, certificate}. Straight to the agent the file
+     * goes as a form and comes back as a file; through the extension, in JSON.
+     */
     async signPdf(pdf, opts = {}) {
-      const body = {
-        pdf: await base64Of(pdf, "pdf", lang()),
-        ...pick(opts, ["documentName", "level", "reason", "location", "tsaUrl"]),
-      };
-      if (opts.appearance !== undefined) body.appearance = await appearanceOf(opts.appearance, "appearance");
-      const json = await call("POST", "/v1/pdf/sign", await withCertificate(body, opts));
+      const options = pick(opts, ["documentName", "level", "reason", "location", "tsaUrl"]);
+      if (opts.appearance !== undefined) options.appearance = await appearanceOf(opts.appearance, "appearance");
+      await withCertificate(options, opts);
+      if ((await transport()) === "direct") {
+        const file =
+          typeof Blob !== "undefined" && pdf instanceof Blob
+            ? pdf
+            : new Blob([await bytesOf(pdf, "pdf", lang())], { type: "application/pdf" });
+        const answer = await onAgent((port) => directFile(port, "/v1/pdf/sign", file, options));
+        if (answer.file) {
+          return { pdf: answer.file, certificate: decodeField(answer.certificate, lang()) };
+        }
+        const json = answer.body;
+        if (answer.status === 200 && json && typeof json === "object") {
+          // An agent that answers a form in JSON whatever the page accepts.
+          return { pdf: decodeField(json.pdf, lang()), certificate: decodeField(json.certificate, lang()) };
+        }
+        throw errorFromAgent(answer.status, json, lang());
+      }
+      const body = { pdf: await base64Of(pdf, "pdf", lang()), ...options };
+      const json = await call("POST", "/v1/pdf/sign", body);
       return { pdf: decodeField(json.pdf, lang()), certificate: decodeField(json.certificate, lang()) };
     },
 

@@ -47,6 +47,7 @@ function jsonResponse(status, body) {
   return {
     status,
     ok: status >= 200 && status < 300,
+    headers: new Headers({ "Content-Type": "application/json; charset=utf-8" }),
     async json() {
       if (body === undefined) throw new SyntaxError("no JSON");
       return structuredClone(body);
@@ -54,16 +55,51 @@ function jsonResponse(status, body) {
   };
 }
 
+/** The agent's answer as a file (a raw body, or `Accept: application/pdf`). */
+function fileResponse(status, file, certificate) {
+  const headers = new Headers({ "Content-Type": "application/pdf" });
+  if (certificate !== undefined) headers.set("Kyso-Certificate", certificate);
+  return {
+    status,
+    ok: status >= 200 && status < 300,
+    headers,
+    async arrayBuffer() {
+      return file.slice().buffer;
+    },
+    async json() {
+      throw new SyntaxError("a PDF, not JSON");
+    },
+  };
+}
+
+/** A request body as the agent reads it: JSON, or a form's parts (`options` parsed). */
+async function readBody(body) {
+  if (body === undefined) return { body: undefined };
+  if (body instanceof FormData) {
+    const file = body.get("file");
+    return {
+      form: {
+        options: JSON.parse(body.get("options")),
+        file: new Uint8Array(await file.arrayBuffer()),
+        fileName: file.name,
+        parts: [...body.keys()],
+      },
+    };
+  }
+  return { body: JSON.parse(body) };
+}
+
 /**
  * A fake fetch with the agent on `port` (other ports refuse the connection, like a
- * closed port: TypeError). `routes[path]` → {status, body} or a function of the request.
+ * closed port: TypeError). `routes[path]` → {status, body}, {status, file, certificate} (the
+ * answer as a file), or a function of the request ({port, path, init, body} for JSON,
+ * {…, form: {options, file, fileName, parts}} for a form).
  */
 export function fakeAgent({ port = 8990, routes = {}, others = {} } = {}) {
   const requests = [];
   const fetchImpl = async (url, init = {}) => {
     const parsed = new URL(url);
-    const body = init.body === undefined ? undefined : JSON.parse(init.body);
-    const request = { port: Number(parsed.port), path: parsed.pathname, init, body };
+    const request = { port: Number(parsed.port), path: parsed.pathname, init, ...(await readBody(init.body)) };
     requests.push(request);
     const other = others[request.port];
     if (other) return jsonResponse(other.status, other.body);
@@ -75,6 +111,7 @@ export function fakeAgent({ port = 8990, routes = {}, others = {} } = {}) {
     if (!route) return jsonResponse(404, { error: { code: "NOT_FOUND", message: "no route" } });
     const answer = typeof route === "function" ? await route(request) : route;
     if (answer instanceof Error) throw answer;
+    if (answer.file !== undefined) return fileResponse(answer.status, answer.file, answer.certificate);
     return jsonResponse(answer.status, answer.body);
   };
   return { fetch: fetchImpl, requests };

@@ -191,36 +191,72 @@ test("hash algorithm from the digest length, or as given", async () => {
   assert.equal(result.signatureAlgorithm, undefined);
 });
 
-test("signPdf: a Blob in, the appearance image as base64, Uint8Array out", async () => {
-  let body;
+test("signPdf straight to the agent: a form with the Blob as it is, the signed file back", async () => {
+  let seen;
   const agent = fakeAgent({
     routes: {
       "/v1/pdf/sign": (request) => {
-        body = request.body;
-        return { status: 200, body: { pdf: "JVBERi0=", certificate: CERT } };
+        seen = request;
+        return { status: 200, file: new Uint8Array([37, 80, 68, 70, 45, 33]), certificate: CERT };
       },
     },
   });
-  const pdf = new Blob([new Uint8Array([37, 80, 68, 70])]);
+  const pdf = new File([new Uint8Array([37, 80, 68, 70])], "QĐ-12.pdf", { type: "application/pdf" });
   const result = await direct(agent).signPdf(pdf, {
     documentName: "a.pdf",
     level: "B-B",
+    certificate: new Uint8Array([1]),
     appearance: { profile: "organization", image: new Uint8Array([137, 80]), page: -1, ignored: true },
     unknown: "dropped",
   });
-  assert.equal(body.pdf, "JVBERg==");
-  assert.deepEqual(body.appearance, { profile: "organization", page: -1, image: "iVA=" });
-  assert.equal(body.unknown, undefined);
-  assert.deepEqual(result.pdf, fromBase64("JVBERi0="));
+  assert.equal(seen.init.headers.Accept, "application/pdf");
+  assert.deepEqual(seen.form.parts, ["options", "file"]);
+  assert.deepEqual(seen.form.file, new Uint8Array([37, 80, 68, 70]));
+  assert.equal(seen.form.fileName, "QĐ-12.pdf");
+  assert.deepEqual(seen.form.options, {
+    documentName: "a.pdf",
+    level: "B-B",
+    certificate: "AQ==",
+    appearance: { profile: "organization", page: -1, image: "iVA=" },
+  });
+  assert.deepEqual(result.pdf, new Uint8Array([37, 80, 68, 70, 45, 33]));
+  assert.deepEqual(result.certificate, fromBase64(CERT));
 });
 
-test("signPdf: the appearance's field is sent (it was dropped)", async () => {
-  let body;
+test("signPdf straight to the agent: bytes or base64 go as a file too", async () => {
+  const files = [];
   const agent = fakeAgent({
-    routes: { "/v1/pdf/sign": (r) => ((body = r.body), { status: 200, body: { pdf: "JVBERi0=", certificate: CERT } }) },
+    routes: {
+      "/v1/pdf/sign": (r) => (files.push(r.form), { status: 200, file: new Uint8Array([1]), certificate: CERT }),
+    },
   });
   await direct(agent).signPdf("JVBERg==", { appearance: { profile: "personal", field: "SigLanhDao" } });
-  assert.deepEqual(body.appearance, { profile: "personal", field: "SigLanhDao" });
+  await direct(agent).signPdf(new Uint8Array([37, 80, 68, 70]).buffer);
+  assert.deepEqual(files.map((f) => [...f.file]), [[37, 80, 68, 70], [37, 80, 68, 70]]);
+  assert.equal(files[0].fileName, "document.pdf");
+  assert.deepEqual(files[0].options.appearance, { profile: "personal", field: "SigLanhDao" });
+});
+
+test("signPdf straight to the agent: an agent answering the form in JSON, and errors", async () => {
+  const json = fakeAgent({ routes: { "/v1/pdf/sign": { status: 200, body: { pdf: "JVBERi0=", certificate: CERT } } } });
+  assert.deepEqual((await direct(json).signPdf("JVBERg==")).pdf, fromBase64("JVBERi0="));
+  const refused = fakeAgent({
+    routes: { "/v1/pdf/sign": { status: 403, body: { error: { code: "USER_CANCELLED", message: "no" } } } },
+  });
+  const error = await rejects(direct(refused).signPdf("JVBERg=="), "USER_CANCELLED");
+  assert.equal(error.status, 403);
+  const broken = fakeAgent({ routes: { "/v1/pdf/sign": { status: 200, file: new Uint8Array([1]) } } });
+  await rejects(direct(broken).signPdf("JVBERg=="), "UNEXPECTED_RESPONSE"); // no certificate header
+});
+
+test("signPdf through the extension: JSON with base64, as the extension relays it", async () => {
+  const win = new FakeWindow();
+  const calls = installFakeExtension(win, () => ({ status: 200, body: { pdf: "JVBERi0=", certificate: CERT } }));
+  const client = createClient({ window: win, lang: "vi", extensionTimeoutMs: 500 });
+  const result = await client.signPdf(new Blob([new Uint8Array([37, 80, 68, 70])]), { documentName: "a.pdf" });
+  const [call] = calls.filter((c) => c.path === "/v1/pdf/sign");
+  assert.deepEqual(call.body, { pdf: "JVBERg==", documentName: "a.pdf" });
+  assert.deepEqual(result.pdf, fromBase64("JVBERi0="));
 });
 
 test("signPdfBatch: Files give their names, documents their own options, answers decoded", async () => {

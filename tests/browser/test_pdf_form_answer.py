@@ -82,3 +82,51 @@ def test_a_form_that_asks_for_the_pdf_gets_the_signed_file_as_a_blob(
     error = json.loads(base64.b64decode(refused["body"]))["error"]
     assert error["code"] == "USER_CANCELLED"
     assert refused["certificate"] is None
+
+
+def test_kyso_js_sends_the_file_as_a_form_and_gets_the_file_back(
+    browser: Browser, bridge_agent: AgentProcess, token: SessionToken, portal_port: int
+) -> None:
+    # kyso.js's signPdf straight to the agent, Chromium's own fetch under it, watched.
+    original = sample_pdf(pages=3, text="Cong van so 88/UBND")
+    bridge_agent.script({"approved": True, "pin": PIN})
+    origin = f"http://localhost:{portal_port}"
+    script = (
+        """
+      const kyso = await import("/kyso.js");
+      const seen = [];
+      const watched = async (url, init) => {
+        const response = await fetch(url, init);
+        seen.push({
+          path: new URL(url).pathname, form: init.body instanceof FormData,
+          accept: (init.headers || {}).Accept || null,
+          answered: response.headers.get("Content-Type"),
+        });
+        return response;
+      };
+      const client = kyso.createClient({ transport: "direct", ports: [PORT], fetch: watched });
+      const bytes = Uint8Array.from(atob(PDF), (c) => c.charCodeAt(0));
+      const file = new File([bytes], NAME, { type: "application/pdf" });
+      const result = await client.signPdf(file, { documentName: NAME, certificate: CERTIFICATE });
+      return {
+        seen, bytes: result.pdf instanceof Uint8Array,
+        pdf: kyso.toBase64(result.pdf), certificate: kyso.toBase64(result.certificate),
+      };
+    """.replace("PORT", str(bridge_agent.port))
+        .replace("PDF", json.dumps(b64(original)))
+        .replace("NAME", json.dumps(NAME, ensure_ascii=False))
+        .replace("CERTIFICATE", json.dumps(b64(der(token.rsa))))
+    )
+    result = browser.run("eval", extension=False, url=f"{origin}/", script=script)
+    [signing] = [s for s in result["seen"] if s["path"] == "/v1/pdf/sign"]
+    assert signing == {
+        "path": "/v1/pdf/sign",
+        "form": True,
+        "accept": "application/pdf",
+        "answered": "application/pdf",
+    }
+    assert result["bytes"] is True
+    assert base64.b64decode(result["certificate"]) == der(token.rsa)
+    signed = base64.b64decode(result["pdf"])
+    assert signed.startswith(original)
+    assert pyhanko_bottom_line(signed, token.ca.cert) == [True]
