@@ -120,7 +120,7 @@ _FORM_MEDIA_TYPE: Final = "multipart/form-data"
 _PIECE: Final = 256 * 1024
 """Bytes of a spooled PDF sent at a time. Pieces this small (and what TLS makes of them) come
 from the heap and are reused (:data:`~agent.server.middlewares.MMAP_THRESHOLD`); pieces of a
-megabyte left the agent 3-4 MB larger at its peak for no measurable speed."""
+megabyte left the agent 3-6 MB larger at its peak for no measurable speed."""
 _BASE64_PIECE: Final = 3 * 64 * 1024
 """Bytes of a spooled PDF base64-encoded at a time (256 KiB once encoded): a multiple of 3, so
 the pieces join."""
