@@ -12,6 +12,8 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, Final
 
+from agent.quality import quality_values
+
 
 class Lang(StrEnum):
     """Languages the agent speaks to people."""
@@ -2653,20 +2655,11 @@ def pick_lang(accept_language: str | None, default: Lang = DEFAULT_LANG) -> Lang
     if not accept_language:
         return default
     best: tuple[float, Lang] | None = None
-    for part in accept_language.split(","):
-        tag, _, params = part.strip().partition(";")
-        primary = tag.strip().lower().split("-")[0]
+    for tag, quality in quality_values(accept_language):
         try:
-            lang = Lang(primary)
+            lang = Lang(tag.split("-")[0])
         except ValueError:
             continue
-        quality = 1.0
-        params = params.strip()
-        if params.startswith("q="):
-            try:
-                quality = float(params[2:])
-            except ValueError:
-                quality = 0.0
         if best is None or quality > best[0]:
             best = (quality, lang)
     return best[1] if best and best[0] > 0 else default

@@ -562,6 +562,7 @@ export function createClient(options = {}) {
       const options = pick(opts, ["documentName", "level", "reason", "location", "tsaUrl"]);
       if (opts.appearance !== undefined) options.appearance = await appearanceOf(opts.appearance, "appearance");
       await withCertificate(options, opts);
+      let json;
       if ((await transport()) === "direct") {
         const file =
           typeof Blob !== "undefined" && pdf instanceof Blob
@@ -571,15 +572,14 @@ export function createClient(options = {}) {
         if (answer.file) {
           return { pdf: answer.file, certificate: decodeField(answer.certificate, lang()) };
         }
-        const json = answer.body;
-        if (answer.status === 200 && json && typeof json === "object") {
-          // An agent that answers a form in JSON whatever the page accepts.
-          return { pdf: decodeField(json.pdf, lang()), certificate: decodeField(json.certificate, lang()) };
+        // Else an error, or an agent that answers a form in JSON whatever the page accepts.
+        json = answer.body;
+        if (answer.status !== 200 || !json || typeof json !== "object") {
+          throw errorFromAgent(answer.status, json, lang());
         }
-        throw errorFromAgent(answer.status, json, lang());
+      } else {
+        json = await call("POST", "/v1/pdf/sign", { pdf: await base64Of(pdf, "pdf", lang()), ...options });
       }
-      const body = { pdf: await base64Of(pdf, "pdf", lang()), ...options };
-      const json = await call("POST", "/v1/pdf/sign", body);
       return { pdf: decodeField(json.pdf, lang()), certificate: decodeField(json.certificate, lang()) };
     },
 

@@ -37,6 +37,7 @@ from agent.protocol import (
     parse_xml_sign_request,
     parse_xml_verify_request,
 )
+from agent.quality import quality_values
 from agent.server.connections import ConnectionLimits
 from agent.server.keys import BODY_SECONDS, CALLER, SERVICE, SETTINGS, SPOOL
 from agent.server.middlewares import CERTIFICATE_HEADER, headers_before_sending, json_response
@@ -309,17 +310,8 @@ def wants_pdf(request: web.Request) -> bool:
     only a page that asks gets the other shape; a raw PDF body is always answered as a PDF.
     """
     weights: dict[str, float] = {}
-    for media_range in ",".join(request.headers.getall(hdrs.ACCEPT, ())).split(","):
-        media_type, *parameters = (part.strip().lower() for part in media_range.split(";"))
-        weight = 1.0
-        for parameter in parameters:
-            name, _, value = parameter.partition("=")
-            if name.strip() == "q":
-                try:
-                    weight = float(value)
-                except ValueError:
-                    weight = 0.0  # a range with a weight nobody can read counts for nothing
-        weights[media_type] = max(weight, weights.get(media_type, 0.0))
+    for media_type, quality in quality_values(",".join(request.headers.getall(hdrs.ACCEPT, ()))):
+        weights[media_type] = max(quality, weights.get(media_type, 0.0))
     pdf = weights.get(PDF_MEDIA_TYPE, 0.0)
     return pdf > 0 and pdf >= weights.get("application/json", 0.0)
 
