@@ -40,7 +40,7 @@ from agent.protocol import PdfSignRequest
 from agent.server import RunningServer, ServerSettings, create_app, start_server
 from agent.server.budget import BudgetLimits, MemoryBudget
 from agent.server.control import ControlChannel
-from agent.server.middlewares import MemoryRelease, empty_client_defaults
+from agent.server.middlewares import MemoryRelease
 from agent.service import SigningService
 from agent.session_lock import watch_session_lock
 from agent.spool import DIRECTORY_NAME as SPOOL_DIRECTORY
@@ -229,7 +229,6 @@ async def _serve(  # noqa: PLR0917 - serve()'s arguments, passed on
     instance: InstanceLock,
     on_show: Callable[[], bool] | None,
 ) -> None:
-    empty_client_defaults()  # aiohttp's CA bundles, freed by the release below
     files = ca.ensure(config.tls_dir)
     if trust_ca:
         await asyncio.to_thread(_trust_once, files)

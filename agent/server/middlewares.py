@@ -13,12 +13,11 @@ import ctypes
 import gc
 import json
 import logging
-import ssl
 import sys
 from collections.abc import AsyncIterator, Callable
 from typing import Any, ClassVar, Final
 
-from aiohttp import connector, web
+from aiohttp import web
 from aiohttp.http_exceptions import LineTooLong
 from aiohttp.typedefs import Handler
 
@@ -86,48 +85,6 @@ def map_large_buffers() -> bool:
     except (OSError, AttributeError):  # not glibc
         return False
     return bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD))
-
-
-_CLIENT_DEFAULTS: Final = ("_SSL_CONTEXT_VERIFIED", "_SSL_CONTEXT_UNVERIFIED")
-"""aiohttp's default client TLS contexts (``aiohttp.connector``), verified and unverified."""
-
-
-def empty_client_defaults() -> bool:
-    """Replace aiohttp's default client TLS contexts by ones that hold no CA certificate;
-    ``False`` (and nothing changed) when this aiohttp has no such defaults.
-
-    ``aiohttp.connector`` makes both at import, each with the system's CA bundle loaded
-    (about 1.6 MB apiece). The unverified one (``ssl=False``, a fingerprint) never looks at
-    a CA: it is made again with the same settings and none loaded. The verified one serves
-    a client that passes no context of its own; the agent's clients pass theirs (VGCA's
-    :class:`~agent.compat.vgca.transfer.Transfers`, the PDF check's revocation fetchers), so
-    the new default verifies as before (certificate and host name) but trusts no CA: a client
-    that forgot its context fails closed instead of loading the bundle again. Called once by
-    the app, before its start-up :class:`MemoryRelease` hands back what the old ones held.
-    """
-    verified, unverified = (getattr(connector, name, None) for name in _CLIENT_DEFAULTS)
-    if not (isinstance(verified, ssl.SSLContext) and isinstance(unverified, ssl.SSLContext)):
-        log.debug("aiohttp has no default client contexts %s: left as they are", _CLIENT_DEFAULTS)
-        return False
-    # The old contexts go with this frame: nothing else refers to them.
-    setattr(connector, _CLIENT_DEFAULTS[0], _client_context(verified, verify=True))
-    setattr(connector, _CLIENT_DEFAULTS[1], _client_context(unverified, verify=False))
-    return True
-
-
-def _client_context(like: ssl.SSLContext, *, verify: bool) -> ssl.SSLContext:
-    """A client context with the protocol settings of ``like`` and no CA loaded: checking the
-    peer's certificate and host name (``verify``, trusting nobody), or neither."""
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # CERT_REQUIRED, check_hostname
-    context.options = like.options
-    context.verify_flags = like.verify_flags
-    context.minimum_version = like.minimum_version
-    context.maximum_version = like.maximum_version
-    if not verify:
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    context.set_alpn_protocols(("http/1.1",))
-    return context
 
 
 class MemoryRelease:

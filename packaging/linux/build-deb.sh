@@ -22,7 +22,8 @@ command -v dpkg-deb >/dev/null || { echo "dpkg-deb is needed (Debian package dpk
     { echo "$python has no pip (Debian package python3-pip)" >&2; exit 1; }
 [ -x "$build_python" ] || { echo "$build_python is missing: make venv" >&2; exit 1; }
 
-version=$("$python" -c 'import sys, tomllib; print(tomllib.load(open(sys.argv[1], "rb"))["project"]["version"])' "$repo/pyproject.toml")
+# The version is written once, in agent/__init__.py (pyproject.toml reads it from there too).
+version=$("$python" -c 'import runpy, sys; print(runpy.run_path(sys.argv[1])["__version__"])' "$repo/agent/__init__.py")
 arch=$(dpkg --print-architecture)
 pyver=$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 pynext=$("$python" -c 'import sys; print("%d.%d" % (sys.version_info[0], sys.version_info[1] + 1))')

@@ -22,8 +22,9 @@ Payload, staged under build/msi/stage/ (installed to ``Program Files\\Kyso Agent
   the central store or import into Intune.
 
 ``KYSO_VERSION_OVERRIDE=X.Y.Z`` gives the MSI another ProductVersion (file name, Add/Remove
-Programs, ``HKLM\\SOFTWARE\\Kyso\\Agent`` ``Version``) than pyproject.toml's; the agent inside
-keeps its own version. tests/packaging/test_msi_wine.py builds such a "newer" MSI to test upgrades.
+Programs, ``HKLM\\SOFTWARE\\Kyso\\Agent`` ``Version``) than the agent's own
+(``agent/__init__.py``), which the agent inside keeps. tests/packaging/test_msi_wine.py builds
+such a "newer" MSI to test upgrades.
 
 The MSI is signed with osslsigncode when KYSO_SIGN_CERT and KYSO_SIGN_KEY (PEM or DER files, and
 optionally KYSO_SIGN_PASS, KYSO_SIGN_TIMESTAMP_URL) are set.
@@ -38,10 +39,10 @@ import argparse
 import hashlib
 import os
 import re
+import runpy
 import shutil
 import subprocess
 import sys
-import tomllib
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -224,8 +225,9 @@ def project_version() -> str:
         if not (1 <= len(parts) <= 4 and all(x.isdigit() for x in parts)):
             sys.exit(f"KYSO_VERSION_OVERRIDE={override!r}: not an MSI version (X.Y.Z)")
         return override
-    with (ROOT / "pyproject.toml").open("rb") as f:
-        return str(tomllib.load(f)["project"]["version"])
+    # Written once, in agent/__init__.py (which pyproject.toml reads too); run, not imported,
+    # so that this script's interpreter needs nothing of the agent's.
+    return str(runpy.run_path(str(ROOT / "agent" / "__init__.py"))["__version__"])
 
 
 # --- payload -------------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, utils
 from cryptography.hazmat.primitives.serialization import Encoding
 from packaging.utils import canonicalize_name
 
+from agent import __version__
 from agent.config import AgentConfig, load_config
 from tests.conftest import PIN, PORTAL, AgentProcess, SessionToken
 from tests.packaging.test_lock import read_lock
@@ -34,7 +35,6 @@ pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
 BUILD = REPO / "packaging" / "linux" / "build-deb.sh"
-VERSION = tomllib.loads((REPO / "pyproject.toml").read_text("utf-8"))["project"]["version"]
 VENV = Path("/opt/kyso-agent")
 WRAPPER = Path("/usr/bin/kyso-agent")
 POLICY = Path("/etc/kyso-agent/policy.toml")
@@ -63,7 +63,7 @@ def _ok(*argv: str, **kwargs: object) -> str:
 def _version_line() -> str:
     """What the installed ``kyso-agent --version`` prints: it runs on Debian's python3."""
     python = _ok("/usr/bin/python3", "-c", "import platform; print(platform.python_version())")
-    return f"kyso-agent {VERSION} (CPython {python.strip()})"
+    return f"kyso-agent {__version__} (CPython {python.strip()})"
 
 
 def _dpkg_status() -> str:
@@ -82,7 +82,7 @@ def deb(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # The agent's own wheel is built by this venv's Python, whose setuptools is the locked one.
     printed = _ok(str(BUILD), str(out), env={**os.environ, "BUILD_PYTHON": sys.executable}).strip()
     arch = _ok("dpkg", "--print-architecture").strip()
-    path = out / f"kyso-agent_{VERSION}_{arch}.deb"
+    path = out / f"kyso-agent_{__version__}_{arch}.deb"
     assert printed == str(path)
     assert path.is_file()
     return path
@@ -106,7 +106,7 @@ def _control(deb: Path) -> dict[str, str]:
 def test_control_fields(deb: Path) -> None:
     fields = _control(deb)
     assert fields["Package"] == "kyso-agent"
-    assert fields["Version"] == VERSION
+    assert fields["Version"] == __version__
     assert fields["Architecture"] == _ok("dpkg", "--print-architecture").strip()
     depends = [d.strip() for d in fields["Depends"].split(",")]
     assert "python3-venv" in depends
@@ -132,7 +132,7 @@ def test_the_wheels_inside_are_the_locked_files(unpacked: Path) -> None:
     for wheel in wheels.glob("*.whl"):
         name, version = wheel.name.split("-")[:2]
         shipped[canonicalize_name(name)] = (version, hashlib.sha256(wheel.read_bytes()).hexdigest())
-    assert shipped.pop("kyso-agent")[0] == VERSION
+    assert shipped.pop("kyso-agent")[0] == __version__
     expected = {n: str(p.version) for n, p in locked.items() if p.applies_here()}
     assert {n: v for n, (v, _) in shipped.items()} == expected
     for name, (_, digest) in shipped.items():
@@ -153,8 +153,8 @@ def test_an_sbom_beside_the_package_lists_its_wheels(deb: Path, unpacked: Path) 
     root = sbom["metadata"]["component"]
     assert (root["name"], root["version"], root["purl"]) == (
         "kyso-agent",
-        VERSION,
-        f"pkg:pypi/kyso-agent@{VERSION}",
+        __version__,
+        f"pkg:pypi/kyso-agent@{__version__}",
     )
     wheels = unpacked / str(WHEELS).lstrip("/")
     files = {
@@ -178,7 +178,7 @@ def test_contents(deb: Path, unpacked: Path) -> None:
     for path in (WRAPPER, POLICY, AUTOSTART, Path("/usr/share/applications/kyso-agent.desktop")):
         assert str(path) in names
     wheels = {Path(n).name for n in names if n.startswith(f"{WHEELS}/")}
-    assert f"kyso_agent-{VERSION}-py3-none-any.whl" in wheels
+    assert f"kyso_agent-{__version__}-py3-none-any.whl" in wheels
     # Dependencies resolved at build time, so that installing needs no network.
     for project in ("cryptography", "python_pkcs11", "pyhanko", "aiohttp", "pystray", "requests"):
         assert any(w.startswith(f"{project}-") for w in wheels), project
@@ -368,7 +368,7 @@ def test_install_sign_reinstall_remove_purge(
             cwd=tmp_path,
         )
     )
-    assert report["agent"]["version"] == VERSION
+    assert report["agent"]["version"] == __version__
     assert report["agent"]["running"] is False
     assert [t["label"] for t in report["tokens"]] == [token.label]
 

@@ -15,12 +15,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import tomllib
 from pathlib import Path
 
 import pytest
 from packaging.utils import canonicalize_name
 
+from agent import __version__
 from tests.packaging.test_lock import read_lock
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,11 +47,6 @@ BROWSER_POLICY_KEYS = (
 )
 
 
-def _version() -> str:
-    with (ROOT / "pyproject.toml").open("rb") as f:
-        return str(tomllib.load(f)["project"]["version"])
-
-
 def _newest_source() -> float:
     sources = [ROOT / "pyproject.toml", *(ROOT / "packaging" / "windows").iterdir()]
     sources += [ROOT / "packaging" / "sbom.py", ROOT / "requirements" / "windows.txt"]
@@ -72,7 +67,7 @@ def built_msi() -> Path:
         if os.environ.get("CI") == "true":
             pytest.fail(message)
         pytest.skip(message)
-    path = ROOT / "dist" / f"kyso-agent-{_version()}-x64.msi"
+    path = ROOT / "dist" / f"kyso-agent-{__version__}-x64.msi"
     if not path.exists() or path.stat().st_mtime < _newest_source():
         subprocess.run([sys.executable, str(BUILD_SCRIPT)], check=True, cwd=ROOT)
     assert path.exists()
@@ -269,13 +264,13 @@ def test_run_key_and_shortcut(msi: Path) -> None:
 
 def test_properties_and_arp(msi: Path) -> None:
     props = {r["Property"]: r["Value"] for r in table(msi, "Property")}
-    assert props["ProductVersion"] == _version()
+    assert props["ProductVersion"] == __version__
     assert props["ProductName"] == "Kyso Agent"
     assert props["ALLUSERS"] == "1"
     assert props["ARPPRODUCTICON"] == "KysoAgent.ico"
     # Add/Remove Programs names the Python inside, as the registry and the agent do.
     assert re.fullmatch(
-        rf"Kyso Agent {re.escape(_version())}, CPython 3\.13\.\d+", props["ARPCOMMENTS"]
+        rf"Kyso Agent {re.escape(__version__)}, CPython 3\.13\.\d+", props["ARPCOMMENTS"]
     )
     python_version = {r["Name"]: r["Value"] for r in table(msi, "Registry")}["PythonVersion"]
     assert props["ARPCOMMENTS"].endswith(f"CPython {python_version}")
@@ -386,7 +381,7 @@ def _dist_infos(msi: Path) -> dict[str, str]:
 def test_the_wheels_inside_are_the_locked_releases(msi: Path) -> None:
     locked = read_lock(ROOT / "requirements" / "windows.txt")
     shipped = _dist_infos(msi)
-    assert shipped.pop("kyso-agent") == _version()
+    assert shipped.pop("kyso-agent") == __version__
     assert shipped == {name: str(pin.version) for name, pin in locked.items()}
 
 
@@ -399,7 +394,7 @@ def test_an_sbom_beside_the_msi_lists_exactly_what_it_ships(msi: Path) -> None:
     assert JsonStrictValidator(SchemaVersion.V1_6).validate_str(text) is None
     sbom = json.loads(text)
     assert sbom["metadata"]["component"]["name"] == "kyso-agent"
-    assert sbom["metadata"]["component"]["version"] == _version()
+    assert sbom["metadata"]["component"]["version"] == __version__
     locked = read_lock(ROOT / "requirements" / "windows.txt")
     libraries = {
         canonicalize_name(c["name"]): c for c in sbom["components"] if c["type"] == "library"

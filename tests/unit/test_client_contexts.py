@@ -1,14 +1,19 @@
 """aiohttp's default client TLS contexts hold no CA certificate in the agent
-(``empty_client_defaults``, docs/performance.md "Client TLS contexts"): the unverified one
-never needed any, the verified one trusts none, so that a client without a context of its own
-fails closed; VGCA's transfers bring their own, which trusts the system's CAs.
+(``agent/server/client_contexts.py``, docs/performance.md "Client TLS contexts"): aiohttp is
+imported with the system's CAs left unloaded, or its defaults are replaced if something imported
+it first. The unverified one never needed any, the verified one trusts none, so that a client
+without a context of its own fails closed; VGCA's transfers bring their own, which trusts the
+system's CAs.
 
-These tests fail when an aiohttp upgrade renames or stops using the defaults: the agent then
-starts all the same, but idles with both CA bundles again."""
+These tests fail when an aiohttp upgrade renames or stops using the defaults, or loads the CAs
+some other way: the agent then starts all the same, but idles with both CA bundles again."""
 
 from __future__ import annotations
 
+import json
 import ssl
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,7 +25,7 @@ from agent.compat.vgca.protocol import Delivery
 from agent.compat.vgca.transfer import DownloadFailed, TransferLimits, Transfers
 from agent.localtls import ca as tls
 from agent.origin import Admitted, OriginPolicy, parse_origin
-from agent.server.middlewares import empty_client_defaults
+from agent.server.client_contexts import empty_client_defaults, import_aiohttp
 from tests.vgca_portal import Site
 
 DEFAULTS = ("_SSL_CONTEXT_VERIFIED", "_SSL_CONTEXT_UNVERIFIED")
@@ -45,7 +50,8 @@ def emptied(
     """The defaults after the agent's call; aiohttp's own come back after the test."""
     for name, context in aiohttps.items():
         monkeypatch.setattr(connector, name, context)
-    assert empty_client_defaults()
+    # This process imported aiohttp before agent.server (the tests' imports): replaced.
+    assert not import_aiohttp()
     return {name: getattr(connector, name) for name in DEFAULTS}
 
 
@@ -56,6 +62,61 @@ def test_aiohttp_still_has_the_defaults_the_agent_replaces() -> None:
     for name in DEFAULTS:
         assert isinstance(getattr(connector, name, None), ssl.SSLContext), name
         assert name in picks.__code__.co_names, f"TCPConnector no longer uses {name}"
+
+
+# A fresh interpreter counts every load of the system's CAs into a TLS context, then imports
+# what argv[1] names and prints the loads seen during that import, whether a context made after
+# it loads them again, and what aiohttp's defaults hold.
+_COUNTED = """
+import importlib, json, ssl, sys
+DEFAULTS = ("_SSL_CONTEXT_VERIFIED", "_SSL_CONTEXT_UNVERIFIED")
+loads = []
+for name in ("load_default_certs", "set_default_verify_paths"):
+    def counted(self, *args, _name=name, _own=getattr(ssl.SSLContext, name), **kwargs):
+        loads.append(_name)
+        return _own(self, *args, **kwargs)
+    setattr(ssl.SSLContext, name, counted)
+for module in sys.argv[1:]:
+    importlib.import_module(module)
+during = list(loads)
+ssl.create_default_context()
+connector = sys.modules["aiohttp.connector"]
+held = [getattr(connector, n).cert_store_stats()["x509"] for n in DEFAULTS]
+print(json.dumps([during, loads[len(during):], held]))
+"""
+
+
+def counted(*modules: str) -> tuple[list[str], list[str], list[int]]:
+    done = subprocess.run(
+        [sys.executable, "-c", _COUNTED, *modules],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    during, after, held = json.loads(done.stdout.strip().splitlines()[-1])
+    return during, after, held
+
+
+def test_the_agent_imports_aiohttp_without_loading_the_systems_cas() -> None:
+    # The command line imports the server, which imports aiohttp before anything else does.
+    during, after, held = counted("agent.cli")
+    assert during == []
+    assert held == [0, 0]
+    assert after == ["load_default_certs", "set_default_verify_paths"]  # put back as it was
+
+
+def test_aiohttp_alone_loads_them_twice() -> None:
+    # What the import above avoids (and what makes the first test able to fail).
+    during, _after, held = counted("aiohttp")
+    assert during.count("set_default_verify_paths") == 2
+    assert all(count > 0 for count in held) or not ssl.get_default_verify_paths().cafile
+
+
+def test_defaults_made_before_the_agents_import_are_replaced() -> None:
+    during, _after, held = counted("aiohttp", "agent.server")
+    assert during.count("set_default_verify_paths") == 2  # by aiohttp's own import
+    assert held == [0, 0]
 
 
 def test_the_unverified_default_loads_no_ca_and_keeps_aiohttps_settings(
