@@ -5,7 +5,8 @@ paired origins, the tray's preferences, a signed document kept for upload, the a
 entry) goes through :func:`write_atomically`: a reader sees the old file or the new one, never
 a part, and after a power loss the new one is either wholly there or not at all. A file that
 must not replace anything (a signed copy the tray saves beside the user's original) goes
-through :func:`create_atomically`, the same write that refuses a name already taken.
+through :func:`create_atomically`, the same write that refuses a name already taken. What a
+crash left half-written in a directory goes with :func:`discard_partial` when the agent starts.
 
 Who may read the files is :mod:`agent.private`'s concern; this module only keeps the mode a
 file is created with (private unless told otherwise).
@@ -14,12 +15,15 @@ file is created with (private unless told otherwise).
 from __future__ import annotations
 
 import errno
+import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Final
 
 from agent.private import FILE_MODE
+
+log = logging.getLogger(__name__)
 
 PARTIAL_SUFFIX: Final = ".part"
 """A file being written by :func:`write_atomically` is hidden (``.NAME.part``) until complete."""
@@ -28,6 +32,28 @@ PARTIAL_SUFFIX: Final = ".part"
 def partial_path(path: Path) -> Path:
     """Where :func:`write_atomically` writes ``path``'s data before the rename."""
     return path.with_name(f".{path.name}{PARTIAL_SUFFIX}")
+
+
+def discard_partial(directory: Path) -> list[Path]:
+    """Remove the partial files a crash left in ``directory``; the complete files stay.
+
+    Only for a start of the agent: one agent per user (:mod:`agent.instance`), so no other
+    writer is at work there.
+    """
+    removed = []
+    try:
+        leftovers = sorted(directory.glob(f".*{PARTIAL_SUFFIX}"))
+    except OSError:
+        return []
+    for leftover in leftovers:
+        try:
+            leftover.unlink()
+        except OSError as exc:
+            log.warning("cannot remove the unfinished file %s: %s", leftover, exc)
+            continue
+        removed.append(leftover)
+        log.warning("removed %s, left unfinished by a crash", leftover)
+    return removed
 
 
 def write_atomically(path: Path, data: bytes, *, mode: int = FILE_MODE) -> None:

@@ -31,8 +31,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from agent.audit import OUTCOME_SIGNED, AuditEntry, AuditLog
-from agent.compat.vgca.transfer import discard_partial, keep_signed
-from agent.files import PARTIAL_SUFFIX
+from agent.compat.vgca.transfer import keep_signed
+from agent.files import PARTIAL_SUFFIX, discard_partial
 from agent.testing.softhsm import KeySpec, SoftHsm, TestCa, TokenSpec, new_token
 from tests.conftest import PIN, PORTAL, AgentProcess, start_agent
 from tests.verify import b64, verify_with_cryptography

@@ -22,7 +22,8 @@ import pytest
 from aiohttp import connector
 
 from agent.compat.vgca.protocol import Delivery
-from agent.compat.vgca.transfer import DownloadFailed, TransferLimits, Transfers
+from agent.compat.vgca.settings import TransferLimits
+from agent.compat.vgca.transfer import DownloadFailed, Transfers
 from agent.localtls import ca as tls
 from agent.origin import Admitted, OriginPolicy, parse_origin
 from agent.server.client_contexts import empty_client_defaults, import_aiohttp

@@ -103,11 +103,12 @@ def test_a_started_agent_reads_its_version_without_importlib_metadata(tmp_path: 
     assert loaded(_SERVE, str(tmp_path), "importlib.metadata", "zipfile", "csv") == []
 
 
-def test_the_version_is_the_installed_packages() -> None:
-    # pyproject.toml reads agent.__version__ (tool.setuptools.dynamic): the installed metadata,
-    # which pip and the packages' SBOMs show, says the same.
-    from importlib.metadata import version
-
-    import agent
-
-    assert version("kyso-agent") == agent.__version__
+def test_a_started_agent_holds_no_vgca_wire_format_until_a_portal_calls(tmp_path: Path) -> None:
+    # VGCA's layer listens, but its wire format and transfers load with its first message.
+    tls.ensure(tmp_path / "tls")
+    vgca = (
+        "agent.compat.vgca.protocol",
+        "agent.compat.vgca.transfer",
+        "agent.compat.vgca.endpoints",
+    )
+    assert loaded(_SERVE, str(tmp_path), *vgca) == []

@@ -251,6 +251,11 @@ class VgcaEndpoints:
             log.exception("vgca %s from %s failed", endpoint.value, caller)
             return Reply(Status.INTERNAL, text("INTERNAL", self._lang))
 
+    def binary_message(self) -> Reply:
+        """The reply to a binary message: the plugin's pages send text."""
+        detail = Phrase.of("vgca_binary_message").render(self._lang)
+        return Reply(Status.BAD_REQUEST, self._text("BAD_REQUEST", detail=detail))
+
     def _text(self, key: str, **values: object) -> str:
         return text(key, self._lang, **values)
 

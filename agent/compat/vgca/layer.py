@@ -5,8 +5,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from agent.compat.layer import CompatLayer, LayerContext
-from agent.compat.vgca.server import VgcaSettings, create_vgca_app
-from agent.compat.vgca.transfer import TransferLimits
+from agent.compat.vgca.server import create_vgca_app
+from agent.compat.vgca.settings import TransferLimits, VgcaSettings
 
 #: The port of Ban Cơ yếu's VGCA Sign Service, which portals' vgcaplugin.js connects to.
 VGCA_PORT = 8987

@@ -6,26 +6,27 @@ The upgrade request passes the checks every layer shares
 API's JSON error and never reaches the prompt, the token or the network. An admitted page
 sends one text message of at most ``max_body_bytes``, within :data:`MESSAGE_TIMEOUT` seconds,
 gets one text reply, and the agent closes the socket.
+
+The layer's wire format and its transfers (:mod:`agent.compat.vgca.endpoints`, ``protocol``,
+``transfer``) load with the first message (:class:`~agent.compat.layer.FirstUse`): an agent
+that no portal calls through this plugin holds only this module and its settings.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
-from functools import partial
-from pathlib import Path
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Final
 
 import aiohttp
 from aiohttp import WSMsgType, web
 
 from agent.compat.layer import FirstUse, LayerContext, compat_app
-from agent.compat.vgca.protocol import Reply, Status
-from agent.compat.vgca.transfer import TransferLimits, Transfers
+from agent.compat.vgca.settings import VgcaSettings, pending_dir
 from agent.errors import BadRequest
-from agent.messages import Lang, Phrase, text
+from agent.files import discard_partial
+from agent.messages import Phrase
 from agent.server.budget import BudgetLimits, MemoryBudget
 from agent.server.keys import BUDGET, CALLER, SERVICE, SETTINGS, ServerSettings
 from agent.server.middlewares import MemoryRelease
@@ -34,6 +35,7 @@ from agent.service import SigningService
 
 if TYPE_CHECKING:
     from agent.compat.vgca.endpoints import VgcaEndpoints
+    from agent.compat.vgca.transfer import Transfers
 
 log = logging.getLogger(__name__)
 
@@ -41,59 +43,56 @@ MESSAGE_TIMEOUT: Final = 30.0
 """Seconds an open socket may stay silent before its one message."""
 
 
-@dataclass(frozen=True)
-class VgcaSettings:
-    """What the VGCA side needs besides the API's settings."""
-
-    data_dir: Path
-    """Where signed files wait for their upload (``vgca/pending``)."""
-    limits: TransferLimits
-    """Download and upload bounds."""
-    pick_local: Callable[[Lang], Awaitable[Path | None]] | None = None
-    """The user's own file chooser, when there is a display (``FileName`` left empty)."""
-
-
 VGCA_SETTINGS = web.AppKey("vgca_settings", VgcaSettings)
 ENDPOINTS: Final[web.AppKey[FirstUse[VgcaEndpoints]]] = web.AppKey("vgca_endpoints")
 
 
-async def _transfers(app: web.Application) -> AsyncIterator[None]:
-    """The app's downloads and uploads, whose HTTP client the first transfer makes
-    (:class:`~agent.compat.vgca.transfer.Transfers`), closed with the app.
+async def _endpoints(app: web.Application) -> AsyncIterator[None]:
+    """The app's endpoints and their downloads and uploads
+    (:class:`~agent.compat.vgca.transfer.Transfers`), made by the first message and closed
+    with the app.
 
-    The endpoints are made by the first message (:class:`~agent.compat.layer.FirstUse`)."""
+    What a crash left half-written among the signed files waiting for their upload is removed
+    now, as the agent starts (:func:`~agent.files.discard_partial`)."""
     settings = app[SETTINGS]
     vgca = app[VGCA_SETTINGS]
-    transfers = Transfers(
-        settings.origin_policy,
-        vgca.limits,
-        vgca.data_dir,
-        allow_pairing=settings.allow_user_pairing,
-        is_paired=app[SERVICE].is_paired,
-    )
+    discard_partial(pending_dir(vgca.data_dir))
     memory = MemoryRelease()
     service, budget = app[SERVICE], app[BUDGET]
+    made: list[Transfers] = []
 
     def load() -> Callable[[], VgcaEndpoints]:
         from agent.compat.vgca.endpoints import VgcaEndpoints
+        from agent.compat.vgca.transfer import Transfers
 
-        return partial(
-            VgcaEndpoints,
-            service,
-            transfers,
-            lang=settings.lang,
-            max_pdf_bytes=settings.max_pdf_bytes,
-            budget=budget,
-            pick_local=vgca.pick_local,
-            memory=memory,
-        )
+        def make() -> VgcaEndpoints:
+            transfers = Transfers(
+                settings.origin_policy,
+                vgca.limits,
+                vgca.data_dir,
+                allow_pairing=settings.allow_user_pairing,
+                is_paired=service.is_paired,
+            )
+            made.append(transfers)
+            return VgcaEndpoints(
+                service,
+                transfers,
+                lang=settings.lang,
+                max_pdf_bytes=settings.max_pdf_bytes,
+                budget=budget,
+                pick_local=vgca.pick_local,
+                memory=memory,
+            )
+
+        return make
 
     app[ENDPOINTS] = FirstUse(load)
     try:
         yield
     finally:
         memory.cancel()
-        await transfers.close()
+        for transfers in made:
+            await transfers.close()
 
 
 async def websocket(request: web.Request) -> web.StreamResponse:
@@ -107,7 +106,6 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     except TimeoutError:
         await socket.close(code=aiohttp.WSCloseCode.POLICY_VIOLATION, message=b"no request")
         return socket
-    lang = request.app[SETTINGS].lang
     if message.type is WSMsgType.TEXT:
         sockname = request.transport.get_extra_info("sockname") if request.transport else None
         port = int(sockname[1]) if sockname else 0
@@ -116,8 +114,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
             request.match_info["endpoint"], message.data, request[CALLER], port
         )
     elif message.type is WSMsgType.BINARY:
-        detail = Phrase.of("vgca_binary_message").render(lang)
-        reply = Reply(Status.BAD_REQUEST, text("BAD_REQUEST", lang, detail=detail))
+        reply = (await request.app[ENDPOINTS].get()).binary_message()
     else:  # closed by the page, or a message over the size limit
         return socket
     if not socket.closed:
@@ -144,6 +141,6 @@ def create_vgca_app(
     )
     app = compat_app(context, websocket=True)
     app[VGCA_SETTINGS] = vgca
-    app.cleanup_ctx.append(_transfers)
+    app.cleanup_ctx.append(_endpoints)
     app.router.add_get("/{endpoint}", websocket)
     return app

@@ -7,14 +7,15 @@ checked before the first byte is sent anywhere. Redirects are followed (download
 only, at most :data:`MAX_REDIRECTS`) after checking each hop the same way. Sizes and
 times are bounded; no cookies are kept; proxies from the environment are not used. The HTTP
 client is made by the first transfer, with a TLS context of its own that trusts the system's
-CAs (aiohttp's default trusts none in the agent: ``empty_client_defaults``).
+CAs (aiohttp's default trusts none in the agent: :mod:`agent.server.client_contexts`).
 
 A signed file is written to ``DATA_DIR/vgca/pending`` before its upload and deleted
 only once the upload handler accepted it; a failed upload is retried once (network
 errors, timeouts and 5xx answers), and the kept file is reported. A file there is
 whole: it is written under a hidden ``.….part`` name, synced to disk, then renamed, so
 a crash (``kill -9``, power loss) leaves either a complete signed PDF or a ``.part``
-file, which the next start of the agent removes. There is no separate metadata file.
+file, which the next start of the agent removes (:mod:`agent.compat.vgca.server`). There is no
+separate metadata file.
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ import aiohttp
 from yarl import URL
 
 from agent.compat.vgca.protocol import Delivery, Status
-from agent.files import PARTIAL_SUFFIX, write_atomically
+from agent.compat.vgca.settings import TransferLimits, pending_dir
+from agent.files import write_atomically
 from agent.origin import Admitted, InvalidOrigin, OriginPolicy, parse_origin
 
 log = logging.getLogger(__name__)
@@ -43,10 +45,6 @@ log = logging.getLogger(__name__)
 MAX_REDIRECTS: Final = 3
 MAX_REPLY_BYTES: Final = 64 * 1024
 """Largest answer read from an upload handler."""
-CONNECT_TIMEOUT: Final = 15.0
-READ_TIMEOUT: Final = 60.0
-TOTAL_TIMEOUT: Final = 300.0
-RETRY_DELAY: Final = 1.0
 _CHUNK: Final = 256 * 1024
 _REDIRECTS: Final = frozenset({301, 302, 303, 307, 308})
 
@@ -110,21 +108,6 @@ class UploadAnswer:
     """Its ``FileServer``, untouched."""
     message: str
     """Its ``Message``, if a string."""
-
-
-@dataclass(frozen=True)
-class TransferLimits:
-    """Sizes and times of downloads and uploads."""
-
-    max_bytes: int
-    """Largest file downloaded (``max_pdf_bytes``)."""
-    connect_timeout: float = CONNECT_TIMEOUT
-    read_timeout: float = READ_TIMEOUT
-    """Longest silence while reading."""
-    total_timeout: float = TOTAL_TIMEOUT
-    """Longest whole transfer."""
-    retry_delay: float = RETRY_DELAY
-    """Wait before the one retry of an upload."""
 
 
 def check_url(
@@ -220,33 +203,12 @@ def keep_signed(directory: Path, data: bytes, name: str) -> Path:
     return path
 
 
-def discard_partial(directory: Path) -> list[Path]:
-    """Remove the ``.part`` files a crash left in ``directory``; the complete files stay.
-
-    Only for a start of the agent: one agent per user (:mod:`agent.instance`), so no other
-    writer is at work there.
-    """
-    removed = []
-    try:
-        leftovers = sorted(directory.glob(f".*{PARTIAL_SUFFIX}"))
-    except OSError:
-        return []
-    for leftover in leftovers:
-        try:
-            leftover.unlink()
-        except OSError as exc:
-            log.warning("cannot remove the unfinished file %s: %s", leftover, exc)
-            continue
-        removed.append(leftover)
-        log.warning("removed %s, left unfinished by a crash; its upload had not started", leftover)
-    return removed
-
-
 class Transfers:
     """Downloads and uploads for one page, under the rules above.
 
-    Made once when the agent starts; it removes what a crash left half-written. Its HTTP
-    client comes with the first transfer and goes with :meth:`close`.
+    Made by the layer's first message (:mod:`agent.compat.vgca.server`, which removes what a
+    crash left half-written when the agent starts). Its HTTP client comes with the first
+    transfer and goes with :meth:`close`.
     """
 
     def __init__(
@@ -267,7 +229,6 @@ class Transfers:
         self._data_dir = data_dir
         self._allow_pairing = allow_pairing
         self._is_paired = is_paired
-        discard_partial(self.pending_dir)
 
     async def _client(self) -> aiohttp.ClientSession:
         """The HTTP client, made on the first call: no cookie jar, no proxies from the
@@ -292,7 +253,7 @@ class Transfers:
     @property
     def pending_dir(self) -> Path:
         """Where signed files wait for their upload."""
-        return self._data_dir / "vgca" / "pending"
+        return pending_dir(self._data_dir)
 
     def check(self, url: str, caller: Admitted, *, own_origin_only: bool = False) -> URL:
         """:func:`check_url` with this agent's allow-list."""
