@@ -32,8 +32,9 @@ from pathlib import Path
 
 import pytest
 
+from agent import __version__
 from tests.conftest import eventually
-from tests.packaging.test_msi import BUILD_SCRIPT, ROOT, _version, msi
+from tests.packaging.test_msi import BUILD_SCRIPT, ROOT, msi
 from tests.wine import INSTALL_DIR, PYTHON, Wine, wine_prefix
 
 __all__ = ["msi"]  # the fixture, shared with test_msi.py
@@ -103,7 +104,7 @@ ERROR_FUNCTION_FAILED = 1627 & 0xFF
 
 
 def _newer_version() -> str:
-    parts = [int(p) for p in re.findall(r"\d+", _version())[:3]]
+    parts = [int(p) for p in re.findall(r"\d+", __version__)[:3]]
     parts += [0] * (3 - len(parts))
     return f"{parts[0]}.{parts[1]}.{parts[2] + 1}"
 
@@ -200,7 +201,7 @@ def test_install_registry(installed: Wine) -> None:
     assert remembered == {name: ("REG_SZ", value) for name, value in PROPERTIES.items()}
     agent = installed.reg(AGENT_KEY)
     assert agent is not None
-    assert agent["Version"] == ("REG_SZ", _version())
+    assert agent["Version"] == ("REG_SZ", __version__)
     assert re.fullmatch(r"3\.13\.\d+", agent["PythonVersion"][1])
     assert agent["InstallDir"] == ("REG_SZ", INSTALL_DIR + "\\")
     run = installed.reg(RUN_KEY)
@@ -233,7 +234,7 @@ def test_embedded_python_runs_the_installed_agent(installed: Wine) -> None:
     result = installed.python(code)
     assert result.returncode == 0, result.stderr
     site = INSTALL_DIR + r"\Lib\site-packages"
-    assert result.stdout.splitlines() == [f"win32 {_version()} {site}\\agent\\__init__.py"]
+    assert result.stdout.splitlines() == [f"win32 {__version__} {site}\\agent\\__init__.py"]
 
 
 # Imports of a start, a dialog and a PDF worker (not cryptography, whose Rust part needs what
