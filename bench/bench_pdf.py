@@ -53,7 +53,8 @@ import sys
 import tempfile
 import time
 import tracemalloc
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from io import BytesIO
@@ -293,6 +294,48 @@ def _peak_of(work: Callable[[], Any]) -> int:
 # --- pyHanko in-process --------------------------------------------------------------------
 
 
+@contextmanager
+def in_process_signer(module: Path) -> Iterator[tuple[Callable[[Case], bytes], str]]:
+    """pyHanko's own PdfSigner and PKCS11Signer in this process, logged in once: a function
+    signing a case (bytes to bytes), and the module's description; the module finalised after."""
+    lib = pkcs11.lib(str(module))
+    try:
+        major, minor = lib.library_version
+        description = f"{lib.manufacturer_id.strip()} {major}.{minor}"
+        session = open_pkcs11_session(
+            str(module), token_criteria=TokenCriteria(label=LABEL), user_pin=PIN
+        )
+        try:
+            signer = PKCS11Signer(session, key_id=bytes.fromhex(KEY_ID))
+
+            def sign(case: Case) -> bytes:
+                document = case.document
+                spec = (
+                    fields.SigFieldSpec(FIELD, on_page=document.page_index, box=document.box)
+                    if case.visible
+                    else fields.SigFieldSpec(FIELD)
+                )
+                pdf_signer = signers.PdfSigner(
+                    signers.PdfSignatureMetadata(
+                        field_name=FIELD,
+                        md_algorithm="sha256",
+                        subfilter=fields.SigSeedSubFilter.PADES,
+                    ),
+                    signer,
+                    new_field_spec=spec,
+                )
+                output = BytesIO()
+                writer = IncrementalPdfFileWriter(BytesIO(document.pdf), strict=False)
+                pdf_signer.sign_pdf(writer, output=output)
+                return output.getvalue()
+
+            yield sign, description
+        finally:
+            session.close()
+    finally:
+        lib.finalize()
+
+
 def in_process_baseline(
     module: Path,
     *,
@@ -301,65 +344,27 @@ def in_process_baseline(
     checker: Checker,
     results: Results,
 ) -> None:
-    """pyHanko's own PdfSigner and PKCS11Signer in this process, the module finalised after."""
-
-    def job() -> str:
-        lib = pkcs11.lib(str(module))
-        try:
-            major, minor = lib.library_version
-            description = f"{lib.manufacturer_id.strip()} {major}.{minor}"
-            session = open_pkcs11_session(
-                str(module), token_criteria=TokenCriteria(label=LABEL), user_pin=PIN
-            )
-            try:
-                signer = PKCS11Signer(session, key_id=bytes.fromhex(KEY_ID))
-
-                def sign(case: Case) -> bytes:
-                    document = case.document
-                    spec = (
-                        fields.SigFieldSpec(FIELD, on_page=document.page_index, box=document.box)
-                        if case.visible
-                        else fields.SigFieldSpec(FIELD)
-                    )
-                    pdf_signer = signers.PdfSigner(
-                        signers.PdfSignatureMetadata(
-                            field_name=FIELD,
-                            md_algorithm="sha256",
-                            subfilter=fields.SigSeedSubFilter.PADES,
-                        ),
-                        signer,
-                        new_field_spec=spec,
-                    )
-                    output = BytesIO()
-                    writer = IncrementalPdfFileWriter(BytesIO(document.pdf), strict=False)
-                    pdf_signer.sign_pdf(writer, output=output)
-                    return output.getvalue()
-
-                cases = _cases(documents)
-                sign(cases[1])  # first use: key lookup, stamp code, lazy imports
-                for case in cases:
-                    for _ in range(plan.warmup):
-                        sign(case)
-                    start = time.perf_counter()
-                    signed = [sign(case) for _ in range(_runs(plan, case))]
-                    seconds = time.perf_counter() - start
-                    for one in signed:
-                        checker.check(f"{IN_PROCESS} {case.name}", case, one)
-                    results.verified += len(signed)
-                    results.figures.append(Figure(case, IN_PROCESS, len(signed), seconds))
-                for case in cases:
-                    if plan.measures_memory(case):
-                        peak = _peak_of(partial(sign, case))
-                        results.memory.append(
-                            Memory(case, IN_PROCESS + ": tracemalloc peak", peak, relative=True)
-                        )
-            finally:
-                session.close()
-            return description
-        finally:
-            lib.finalize()
-
-    results.softhsm = job()
+    """pyHanko in this process (:func:`in_process_signer`): each case timed, then its memory."""
+    with in_process_signer(module) as (sign, description):
+        cases = _cases(documents)
+        sign(cases[1])  # first use: key lookup, stamp code, lazy imports
+        for case in cases:
+            for _ in range(plan.warmup):
+                sign(case)
+            start = time.perf_counter()
+            signed = [sign(case) for _ in range(_runs(plan, case))]
+            seconds = time.perf_counter() - start
+            for one in signed:
+                checker.check(f"{IN_PROCESS} {case.name}", case, one)
+            results.verified += len(signed)
+            results.figures.append(Figure(case, IN_PROCESS, len(signed), seconds))
+        for case in cases:
+            if plan.measures_memory(case):
+                peak = _peak_of(partial(sign, case))
+                results.memory.append(
+                    Memory(case, IN_PROCESS + ": tracemalloc peak", peak, relative=True)
+                )
+    results.softhsm = description
 
 
 # --- pyHanko CLI ---------------------------------------------------------------------------
