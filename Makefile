@@ -18,10 +18,15 @@ $(VENV)/.installed: requirements/dev.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed")'
 	$(PYTHON) -m venv --clear $(VENV)
 	$(PY) -m pip install -qq --disable-pip-version-check --require-hashes --no-deps -r requirements/dev.txt
+	@touch $@
+
+# The agent itself, editable; installed again when its version (agent/__init__.py) changes,
+# which its installed metadata carries.
+$(VENV)/.agent: $(VENV)/.installed agent/__init__.py
 	$(PY) -m pip install -qq --disable-pip-version-check --no-deps --no-build-isolation -e .
 	@touch $@
 
-venv: $(VENV)/.installed
+venv: $(VENV)/.agent
 
 # playwright-core for the browser tests (tests/browser); they drive Debian's /usr/bin/chromium,
 # so Playwright must never download a browser of its own.

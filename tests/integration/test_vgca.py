@@ -422,6 +422,36 @@ def test_unsupported_endpoints_answer_a_vietnamese_message(
     assert agent_.prompts() == []
 
 
+def test_a_binary_message_is_answered_with_what_to_send_instead(
+    agent_: AgentProcess, portal: Site
+) -> None:
+    # vgcaplugin sends text; a page that sends bytes is told so, in the plugin's reply shape
+    # (the layer's first message loads its wire format: here, this one).
+    async def send_bytes() -> dict[str, Any]:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.ws_connect(
+                f"wss://127.0.0.1:{agent_.vgca_port}/SignApproved",
+                ssl=agent_.tls,
+                origin=portal.origin,
+            ) as socket,
+        ):
+            await socket.send_bytes(b'{"FileName": "x.pdf"}')
+            reply = await socket.receive(timeout=60)
+            assert reply.type is aiohttp.WSMsgType.TEXT, reply
+            answer: dict[str, Any] = json.loads(reply.data)
+        await asyncio.sleep(0.05)
+        return answer
+
+    reply = asyncio.run(send_bytes())
+    assert reply["Status"] == 1, reply
+    assert reply["Message"] == (
+        "Yêu cầu không hợp lệ: hãy gửi yêu cầu dạng văn bản (JSON), không phải dữ liệu nhị phân"
+    )
+    assert portal.hits == []
+    assert agent_.prompts() == []
+
+
 def test_upload_failure_keeps_the_signed_file_and_says_where(
     agent_: AgentProcess, portal: Site, token: SessionToken
 ) -> None:

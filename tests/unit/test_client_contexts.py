@@ -26,10 +26,10 @@ from agent.compat.vgca.settings import TransferLimits
 from agent.compat.vgca.transfer import DownloadFailed, Transfers
 from agent.localtls import ca as tls
 from agent.origin import Admitted, OriginPolicy, parse_origin
-from agent.server.client_contexts import empty_client_defaults, import_aiohttp
+from agent.server.client_contexts import CLIENT_DEFAULTS, empty_client_defaults, import_aiohttp
 from tests.vgca_portal import Site
 
-DEFAULTS = ("_SSL_CONTEXT_VERIFIED", "_SSL_CONTEXT_UNVERIFIED")
+DEFAULTS = CLIENT_DEFAULTS
 DOCUMENT = b"%PDF-1.7 a portal's document"
 
 
@@ -68,9 +68,10 @@ def test_aiohttp_still_has_the_defaults_the_agent_replaces() -> None:
 # A fresh interpreter counts every load of the system's CAs into a TLS context, then imports
 # what argv[1] names and prints the loads seen during that import, whether a context made after
 # it loads them again, and what aiohttp's defaults hold.
-_COUNTED = """
+_COUNTED = (
+    f"DEFAULTS = {CLIENT_DEFAULTS!r}\n"
+    + """
 import importlib, json, ssl, sys
-DEFAULTS = ("_SSL_CONTEXT_VERIFIED", "_SSL_CONTEXT_UNVERIFIED")
 loads = []
 for name in ("load_default_certs", "set_default_verify_paths"):
     def counted(self, *args, _name=name, _own=getattr(ssl.SSLContext, name), **kwargs):
@@ -85,6 +86,7 @@ connector = sys.modules["aiohttp.connector"]
 held = [getattr(connector, n).cert_store_stats()["x509"] for n in DEFAULTS]
 print(json.dumps([during, loads[len(during):], held]))
 """
+)
 
 
 def counted(*modules: str) -> tuple[list[str], list[str], list[int]]:
@@ -99,12 +101,40 @@ def counted(*modules: str) -> tuple[list[str], list[str], list[int]]:
     return during, after, held
 
 
-def test_the_agent_imports_aiohttp_without_loading_the_systems_cas() -> None:
-    # The command line imports the server, which imports aiohttp before anything else does.
-    during, after, held = counted("agent.cli")
+@pytest.mark.parametrize("first", ["agent.cli", "agent.app", "agent.compat.vgca.server"])
+def test_the_agent_imports_aiohttp_without_loading_the_systems_cas(first: str) -> None:
+    # Whichever way a process comes to the agent (the command line; the composition root, as
+    # the bench's host does; a layer, whose own aiohttp import sorts before the agent's), the
+    # server's package imports aiohttp first.
+    during, after, held = counted(first)
     assert during == []
     assert held == [0, 0]
     assert after == ["load_default_certs", "set_default_verify_paths"]  # put back as it was
+
+
+# The same import with ssl as Python made it: the loaders come back as they were, one defined on
+# ssl.SSLContext itself, the other inherited from _ssl._SSLContext.
+_RESTORED = """
+import json, ssl
+own = dict(vars(ssl.SSLContext))
+import agent.cli
+now = vars(ssl.SSLContext)
+print(json.dumps([
+    now.get("load_default_certs") is own["load_default_certs"],
+    "set_default_verify_paths" in now,
+    ssl.create_default_context().cert_store_stats()["x509_ca"],
+]))
+"""
+
+
+def test_the_ssl_module_is_left_as_it_was() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _RESTORED], capture_output=True, text=True, check=True, timeout=60
+    )
+    same, shadowed, loaded = json.loads(done.stdout.strip().splitlines()[-1])
+    assert same and not shadowed
+    if ssl.get_default_verify_paths().cafile:  # a system that has a CA bundle loads it again
+        assert loaded > 0
 
 
 def test_aiohttp_alone_loads_them_twice() -> None:

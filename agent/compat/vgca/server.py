@@ -59,7 +59,7 @@ async def _endpoints(app: web.Application) -> AsyncIterator[None]:
     discard_partial(pending_dir(vgca.data_dir))
     memory = MemoryRelease()
     service, budget = app[SERVICE], app[BUDGET]
-    made: list[Transfers] = []
+    made: list[Transfers] = []  # by the endpoints' one maker, once (FirstUse)
 
     def load() -> Callable[[], VgcaEndpoints]:
         from agent.compat.vgca.endpoints import VgcaEndpoints

@@ -27,6 +27,7 @@ class TransferLimits:
     max_bytes: int
     """Largest file downloaded (``max_pdf_bytes``)."""
     connect_timeout: float = CONNECT_TIMEOUT
+    """Longest wait for the portal's server to accept the connection."""
     read_timeout: float = READ_TIMEOUT
     """Longest silence while reading."""
     total_timeout: float = TOTAL_TIMEOUT
