@@ -10,10 +10,7 @@ some other way: the agent then starts all the same, but idles with both CA bundl
 
 from __future__ import annotations
 
-import json
 import ssl
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,6 +24,7 @@ from agent.compat.vgca.transfer import DownloadFailed, Transfers
 from agent.localtls import ca as tls
 from agent.origin import Admitted, OriginPolicy, parse_origin
 from agent.server.client_contexts import CLIENT_DEFAULTS, empty_client_defaults, import_aiohttp
+from tests.unit.test_lazy_imports import printed
 from tests.vgca_portal import Site
 
 DEFAULTS = CLIENT_DEFAULTS
@@ -90,14 +88,7 @@ print(json.dumps([during, loads[len(during):], held]))
 
 
 def counted(*modules: str) -> tuple[list[str], list[str], list[int]]:
-    done = subprocess.run(
-        [sys.executable, "-c", _COUNTED, *modules],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
-    during, after, held = json.loads(done.stdout.strip().splitlines()[-1])
+    during, after, held = printed(_COUNTED, *modules)
     return during, after, held
 
 
@@ -128,10 +119,7 @@ print(json.dumps([
 
 
 def test_the_ssl_module_is_left_as_it_was() -> None:
-    done = subprocess.run(
-        [sys.executable, "-c", _RESTORED], capture_output=True, text=True, check=True, timeout=60
-    )
-    same, shadowed, loaded = json.loads(done.stdout.strip().splitlines()[-1])
+    same, shadowed, loaded = printed(_RESTORED)
     assert same and not shadowed
     if ssl.get_default_verify_paths().cafile:  # a system that has a CA bundle loads it again
         assert loaded > 0
