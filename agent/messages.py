@@ -2598,7 +2598,8 @@ def text(key: str, lang: Lang | str = DEFAULT_LANG, **values: object) -> str:
     except ValueError:
         chosen = DEFAULT_LANG
     template = entry.get(chosen) or entry[DEFAULT_LANG]
-    return _FORMATTER.format(template, **values) if values else template
+    # Formatted even without values: a template's literal braces are written doubled.
+    return _FORMATTER.format(template, **values)
 
 
 def format_date(moment: datetime | date, lang: Lang | str = DEFAULT_LANG) -> str:
@@ -2648,6 +2649,11 @@ def keys() -> frozenset[str]:
 def languages_of(key: str) -> frozenset[Lang]:
     """Languages in which ``key`` is translated."""
     return frozenset(_CATALOGUE[key])
+
+
+def template_of(key: str, lang: Lang) -> str:
+    """The unformatted sentence of ``key`` in ``lang`` (for tests that check the catalogue)."""
+    return _CATALOGUE[key][lang]
 
 
 def pick_lang(accept_language: str | None, default: Lang = DEFAULT_LANG) -> Lang:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import string
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -10,7 +11,16 @@ import pytest
 
 from agent import errors
 from agent.errors import AgentError, BadRequest, ErrorCode, InternalError, PayloadTooLarge
-from agent.messages import Lang, Phrase, format_date, keys, languages_of, pick_lang, text
+from agent.messages import (
+    Lang,
+    Phrase,
+    format_date,
+    keys,
+    languages_of,
+    pick_lang,
+    template_of,
+    text,
+)
 
 
 def test_every_error_code_has_vietnamese_and_english_text() -> None:
@@ -97,11 +107,36 @@ def test_english_counts_take_the_right_plural_form(count: int, expected: str) ->
     assert text("verify_count", Lang.VI, count=count) == f"Tài liệu có {count} chữ ký số."
 
 
+def _rendered(key: str, lang: Lang) -> str:
+    """``key`` in ``lang`` with a value for each of its placeholders."""
+    values: dict[str, object] = {}
+    for _text, name, spec, _conversion in string.Formatter().parse(template_of(key, lang)):
+        if name:
+            # A time's spec (``%H:%M``) needs a time; a count or a name takes a number.
+            values[name.split(".")[0]] = (
+                datetime(2028, 11, 28, tzinfo=UTC) if "%" in (spec or "") else 1
+            )
+    return text(key, lang, **values)
+
+
 def test_no_message_writes_a_plural_with_parentheses() -> None:
     for key in keys():
         for lang in Lang:
-            template = text(key, lang)  # without values: the template itself
-            assert "(s)" not in template and "(các)" not in template, (key, lang, template)
+            shown = _rendered(key, lang)
+            assert "(s)" not in shown and "(các)" not in shown, (key, lang, shown)
+
+
+def test_literal_braces_show_single_with_or_without_values() -> None:
+    # A template writes a literal brace doubled; the reader sees one, also in a message that
+    # has no values ("a JSON object ({...})").
+    for key in keys():
+        for lang in Lang:
+            shown = _rendered(key, lang)
+            assert "{{" not in shown and "}}" not in shown, (key, lang, shown)
+    assert Phrase.of("bad_json_not_object").render(Lang.EN) == (
+        "the body must be a JSON object ({...}), not an array or a single value"
+    )
+    assert "({...})" in Phrase.of("bad_json_not_object").render(Lang.VI)
 
 
 def test_a_field_list_says_field_or_fields_by_its_length() -> None:
