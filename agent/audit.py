@@ -62,6 +62,9 @@ OUTCOME_SIGNED: Final = "signed"
 """Outcome of a sign request that returned signatures."""
 OUTCOME_CERTIFICATE_GIVEN: Final = "certificate-given"
 """Outcome of a select-certificate request that returned a certificate."""
+OUTCOME_ABANDONED: Final = "abandoned"
+"""Outcome of a request that ended without an answer after it reached the question: its page
+went away (the connection was lost), or the agent stopped."""
 
 _SCHEMA: Final = (
     """CREATE TABLE entries (
@@ -168,8 +171,9 @@ class AuditEntry:
     certificate_sha256: str | None
     """Its SHA-256 fingerprint, lowercase hex; ``None`` when none was chosen."""
     outcome: str
-    """``signed``, ``certificate-given`` or the :class:`~agent.errors.ErrorCode` value of the
-    error the request ended with (``USER_CANCELLED``, ``PIN_LOCKED`` …)."""
+    """``signed``, ``certificate-given``, the :class:`~agent.errors.ErrorCode` value of the
+    error the request ended with (``USER_CANCELLED``, ``PIN_LOCKED`` …), or
+    :data:`OUTCOME_ABANDONED`."""
     signatures: int
     """How many signatures were returned to the client."""
     first_use: bool
@@ -431,6 +435,18 @@ class AuditLog:
             raise AuditError(f"the audit log {self.path} is closed")
         loop = asyncio.get_running_loop()
         return _committed(loop.run_in_executor(self._executor, self.record, entry))
+
+    def record_later(self, entry: AuditEntry) -> None:
+        """Start :meth:`record` on the audit thread and return, for a request that was
+        cancelled and waits for nothing more; a failed write is logged, and :meth:`close`
+        still waits for it. A log already closing takes no more entries (logged)."""
+        if self._closing:
+            log.error("audit entry of a cancelled request was not written: the log is closing")
+            return
+        loop = asyncio.get_running_loop()
+        loop.run_in_executor(self._executor, self.record, entry).add_done_callback(
+            _log_late_failure
+        )
 
     def entries(self, limit: int | None = None, since_id: int = 0) -> list[AuditEntry]:
         """Entries with an id above ``since_id``, oldest first, newest last.

@@ -25,6 +25,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from agent.audit import AuditLog
 from agent.testing.pki import LocalPki
 from agent.testing.softhsm import KeySpec, SoftHsm, TestCa, TokenSpec, new_token
 from tests.pdftools import NssDb
@@ -177,6 +178,25 @@ class AgentProcess:
         if not path.exists():
             return []
         return [json.loads(line) for line in path.read_text("utf-8").splitlines() if line]
+
+    def audit_outcomes(self) -> list[str]:
+        """The outcome of each row of the agent's audit trail, oldest first."""
+        with AuditLog(self.data_dir / "audit.sqlite3") as audit:
+            return [entry.outcome for entry in audit.entries()]
+
+    def open_dialogs(self) -> list[int]:
+        """Process ids of the scripted prompter (this agent's dialogs) open now."""
+        marker = f"agent.testing.prompter\0{self.prompter_dir}".encode()
+        found = []
+        for proc in Path("/proc").iterdir():
+            if not proc.name.isdigit():
+                continue
+            try:
+                if marker in (proc / "cmdline").read_bytes():
+                    found.append(int(proc.name))
+            except OSError:
+                continue  # it ended while we looked
+        return found
 
     def request(
         self,

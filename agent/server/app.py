@@ -29,6 +29,7 @@ from agent.server.keys import (
 from agent.server.middlewares import (
     budget_middleware,
     caller_middleware,
+    client_gone_middleware,
     errors_middleware,
     host_middleware,
     memory_middleware,
@@ -74,6 +75,7 @@ def create_app(
             caller_middleware,
             *checks,
             origin_middleware,
+            client_gone_middleware,
             budget_middleware,
         ],
         # Handlers read bodies themselves, each with its own limit (JSON 1 MiB, PDF 100 MiB).

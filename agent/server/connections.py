@@ -157,6 +157,19 @@ class ConnectionGate:
         """Whether aiohttp's ``transport`` is a connection this gate let in."""
         return transport is not None and transport in self._admitted
 
+    def on_lost(
+        self, transport: asyncio.BaseTransport | None, callback: Callable[[], object]
+    ) -> Callable[[], None]:
+        """Call ``callback`` when the client of aiohttp's ``transport`` (a connection this
+        gate let in) goes away; the function returned stops watching. Another transport is
+        not watched."""
+        if transport is None or not self.admitted(transport):
+            return _unwatched
+        protocol = transport.get_protocol()
+        if not isinstance(protocol, _Doorway):  # pragma: no cover - admitted: one of ours
+            return _unwatched
+        return protocol.watch(callback)
+
     def _judge(self, transport: asyncio.BaseTransport, *, again: bool = False) -> Verdict:
         if self.open >= self.limits.max_connections:
             self._log(_REFUSED_FULL, self.open)
@@ -200,6 +213,8 @@ class _Doorway(asyncio.Protocol):
         self._early_eof = False
         self._counted = False
         self._upgrade: asyncio.Task[None] | None = None
+        self._lost = False
+        self._watchers: dict[object, Callable[[], object]] = {}
 
     # -- before TLS --------------------------------------------------------------------------
 
@@ -284,3 +299,25 @@ class _Doorway(asyncio.Protocol):
         self._release()
         if self._inner is not None:
             self._inner.connection_lost(exc)
+        self._lost = True
+        watchers, self._watchers = self._watchers, {}
+        for callback in watchers.values():
+            callback()
+
+    def watch(self, callback: Callable[[], object]) -> Callable[[], None]:
+        """Call ``callback`` once when this connection is lost (soon, if it is already); the
+        function returned stops watching."""
+        if self._lost:
+            handle = asyncio.get_running_loop().call_soon(callback)
+            return handle.cancel
+        key = object()
+        self._watchers[key] = callback
+
+        def stop() -> None:
+            self._watchers.pop(key, None)
+
+        return stop
+
+
+def _unwatched() -> None:
+    """Nothing to stop."""

@@ -142,6 +142,32 @@ async def memory_middleware(request: web.Request, handler: Handler) -> web.Strea
 
 
 @web.middleware
+async def client_gone_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A page that goes away takes its request with it: the request is cancelled when its
+    connection is lost, wherever it is.
+
+    Waiting its turn, no dialog comes up later for a closed tab; in the question, the dialog
+    closes; waiting for the token, its window closes; in a worker, that call ends as when the
+    agent stops; reading a body, its spooled file is removed. The audit keeps a question that
+    was shown as ``abandoned``. aiohttp's ``handler_cancellation`` would do this for every
+    handler; here it is done for the API's admitted requests only, not for the plugin layers'
+    sockets, whose work after an answer (a signed file uploaded to the portal) must go on.
+    """
+    task = asyncio.current_task()
+    gate = request.app[GATE]()
+    if task is None or gate is None:  # an app served without the gate (a test's own)
+        return await handler(request)
+    transport = request.transport
+    if transport is None:  # the client went away before its request got here
+        task.cancel()
+    stop = gate.on_lost(transport, task.cancel)
+    try:
+        return await handler(request)
+    finally:
+        stop()
+
+
+@web.middleware
 async def budget_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Reserve room for the body before it is read, for as long as the request runs
     (:mod:`agent.server.budget`); after the origin is known, before anything is read."""

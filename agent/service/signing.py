@@ -24,7 +24,13 @@ from typing import TypeVar
 
 from agent import __version__
 from agent.algorithms import HashAlgorithm, RsaScheme, signature_algorithm_name
-from agent.audit import AuditLog, RequestAudit
+from agent.audit import (
+    OUTCOME_ABANDONED,
+    OUTCOME_CERTIFICATE_GIVEN,
+    OUTCOME_SIGNED,
+    AuditLog,
+    RequestAudit,
+)
 from agent.consent.activity import ActivityKind, ActivityRequest
 from agent.consent.gate import PromptGate
 from agent.consent.pin_cache import PinCache
@@ -274,6 +280,12 @@ class SigningService:
     async def _audited(self, audit: RequestAudit, outcome: str) -> None:
         await self._recording(audit, outcome)
 
+    def _abandoned(self, audit: RequestAudit) -> None:
+        """The row of a request cancelled after it reached the question (its page went away,
+        or the agent is stopping), written though nobody waits for it."""
+        if self._audit is not None:
+            self._audit.record_later(audit.entry(OUTCOME_ABANDONED))
+
     def _recording(self, audit: RequestAudit, outcome: str) -> Awaitable[object]:
         """Start writing the audit row; awaiting the result waits for its commit."""
         if self._audit is None:
@@ -305,7 +317,10 @@ class SigningService:
             except AgentError as exc:
                 await self._audited(audit, exc.code.value)
                 raise
-            await self._audited(audit, "certificate-given")
+            except asyncio.CancelledError:
+                self._abandoned(audit)
+                raise
+            await self._audited(audit, OUTCOME_CERTIFICATE_GIVEN)
         log.info("certificate %s… given to %s", cert.fingerprint[:16], caller)
         key_type = cert.key_type
         assert key_type is not None  # noqa: S101 - guaranteed by signing_certificates
@@ -367,10 +382,13 @@ class SigningService:
             except AgentError as exc:
                 await self._audited(audit, exc.code.value)
                 raise
+            except asyncio.CancelledError:
+                self._abandoned(audit)
+                raise
             audit.signatures = count
             # Recorded before the signatures leave the agent: nothing returned goes unaudited.
             # The log line is written while the row is being committed.
-            committed = self._recording(audit, "signed")
+            committed = self._recording(audit, OUTCOME_SIGNED)
             log.info(
                 "signed %d item(s) for %s with certificate %s…",
                 count,

@@ -3,9 +3,9 @@
 //   node tests/browser/run.mjs JOB.json
 //
 // JOB: {scenario, userDataDir, extension?: path, agentPort?: n, url?, script?, pdf?,
-//       profile?, downloadDir?, lang?}. The result is printed as one JSON line on stdout;
+//       profile?, downloadDir?, lang?, waitFor?}. The result is printed as one JSON line on stdout;
 // the browser's console goes to stderr. HOME must hold the NSS db that trusts the agent.
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 import { chromium } from "playwright-core";
@@ -67,6 +67,20 @@ const scenarios = {
   async eval(context) {
     const page = await openPage(context, job.url);
     return page.evaluate(`(async () => { ${job.script} })()`);
+  },
+
+  /** Run `script` in the page at `url` (it starts a request and returns), wait until the file
+   *  `waitFor` has a line (the agent asked its question), then close the tab as a user does. */
+  async closeTab(context) {
+    const page = await openPage(context, job.url);
+    await page.evaluate(`(async () => { ${job.script} })()`);
+    const deadline = Date.now() + 30000;
+    while (!(existsSync(job.waitFor) && readFileSync(job.waitFor, "utf-8").trim())) {
+      if (Date.now() > deadline) throw new Error(`nothing in ${job.waitFor} within 30 s`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    await page.close();
+    return { closed: true };
   },
 
   /** The demo portal: choose `pdf`, pick `profile`, sign, download, read the report. */

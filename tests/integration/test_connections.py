@@ -26,7 +26,7 @@ from agent.config import load_config
 from agent.localtls import ca as tls
 from agent.server import RunningServer, create_app, start_server
 from agent.server.budget import MemoryBudget
-from agent.server.connections import ConnectionLimits, RepeatLimiter
+from agent.server.connections import ConnectionGate, ConnectionLimits, RepeatLimiter
 from agent.server.peer import CallerCheck, TcpEndpoint
 from agent.testing.prompter import ScriptedPrompter
 from agent.token import TokenService
@@ -277,3 +277,21 @@ def test_repeated_log_lines_are_limited_and_the_dropped_ones_counted() -> None:
     assert limiter.allow("y") == (True, 0)
     now[0] = 61
     assert limiter.allow("x") == (True, 7)
+
+
+async def test_a_lost_connection_is_told_once_to_each_watcher_still_watching() -> None:
+    gate = ConnectionGate(asyncio.Protocol, ssl.create_default_context(), None, ConnectionLimits())
+    doorway = gate()
+    assert isinstance(doorway, asyncio.Protocol)
+    told: list[str] = []
+    doorway.watch(lambda: told.append("request"))
+    stop = doorway.watch(lambda: told.append("answered"))
+    stop()  # its request ended before the client went away
+    assert gate.on_lost(None, lambda: told.append("no transport")) is not None
+    doorway.connection_lost(None)
+    doorway.connection_lost(None)  # told once
+    assert told == ["request"]
+    # A watcher that comes after the loss is told at once (on the next turn of the loop).
+    doorway.watch(lambda: told.append("late"))
+    await asyncio.sleep(0)
+    assert told == ["request", "late"]

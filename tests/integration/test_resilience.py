@@ -26,7 +26,6 @@ import pytest
 from cryptography import x509
 
 from agent.algorithms import HashAlgorithm, RsaScheme
-from agent.audit import AuditLog
 from agent.child import channel
 from agent.pin import Login, Pin
 from agent.testing.samples import sample_pdf
@@ -134,11 +133,6 @@ def _cmdline(pid: int) -> bytes:
         return b""
 
 
-def audit_outcomes(agent: AgentProcess) -> list[str]:
-    with AuditLog(agent.data_dir / "audit.sqlite3") as audit:
-        return [entry.outcome for entry in audit.entries()]
-
-
 def test_a_crashing_module_fails_one_request_and_is_restarted(
     shimmed: AgentProcess, res: Hsm, control: FaultControl
 ) -> None:
@@ -155,7 +149,7 @@ def test_a_crashing_module_fails_one_request_and_is_restarted(
     control.clear()
     sign_until_served(shimmed, res.rsa, "sau sự cố")
     assert first_worker not in worker_pids(shimmed)
-    assert audit_outcomes(shimmed) == ["signed", "TOKEN_MODULE_FAILED", "signed"]
+    assert shimmed.audit_outcomes() == ["signed", "TOKEN_MODULE_FAILED", "signed"]
 
 
 def test_a_hung_module_is_stopped_at_its_deadline(

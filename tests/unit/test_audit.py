@@ -20,6 +20,7 @@ import pytest
 
 from agent.algorithms import HashAlgorithm
 from agent.audit import (
+    OUTCOME_ABANDONED,
     OUTCOME_CERTIFICATE_GIVEN,
     OUTCOME_SIGNED,
     SCHEMA_VERSION,
@@ -202,6 +203,19 @@ def test_closed_log_refuses_use(db: Path) -> None:
         log.record(_entry())
     with pytest.raises(AuditError, match="closed"):
         log.entries()
+
+
+async def test_record_later_writes_without_a_caller_waiting(
+    db: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    log = AuditLog(db)
+    log.record_later(_entry(outcome=OUTCOME_ABANDONED, signatures=0))
+    log.close()  # waits for the write
+    log.record_later(_entry(1))  # closing: not written, and said
+    assert "log is closing" in caplog.text
+    with AuditLog(db) as reopened:
+        [entry] = reopened.entries()
+    assert (entry.outcome, entry.signatures) == (OUTCOME_ABANDONED, 0)
 
 
 async def test_submit_after_close_is_refused(db: Path) -> None:

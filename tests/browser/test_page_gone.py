@@ -1,0 +1,75 @@
+"""A tab closed while the agent asks: real headless Chromium closes it, the dialog closes too.
+
+A portal page calls ``fetch`` to sign a hash; while the question is open (the scripted dialog,
+a process of its own as the desktop dialog is, takes its time) the user closes the tab. Chromium
+drops the request's connection; the agent stops the request, the dialog goes away at once (not
+at its timeout) and the audit trail says ``abandoned``. The agent then serves the next page.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from agent.audit import OUTCOME_ABANDONED, OUTCOME_SIGNED
+from tests.browser.conftest import Browser
+from tests.conftest import PIN, AgentProcess, SessionToken, eventually
+from tests.verify import b64, der, digest_of
+
+pytestmark = pytest.mark.integration
+
+SLOW_USER = 60.0
+"""Seconds the dialog stays open unanswered: beyond the agent's 20 s prompt timeout, so that
+only the closed tab can end it before that."""
+
+
+def sign_script(agent: AgentProcess, token: SessionToken, text: str, *, wait: bool) -> str:
+    """Page script: ``fetch`` ``/v1/sign`` for ``text``; awaited (its status) with ``wait``."""
+    body = {
+        "hash": b64(digest_of(text.encode())),
+        "hashAlgorithm": "SHA-256",
+        "certificate": b64(der(token.rsa)),
+    }
+    call = (
+        f"fetch({json.dumps(f'https://127.0.0.1:{agent.port}/v1/sign')}, {{method: 'POST', "
+        f"headers: {{'Content-Type': 'application/json'}}, body: {json.dumps(json.dumps(body))}}})"
+    )
+    if wait:
+        return f"const answer = await {call}; return answer.status;"
+    return f"window.pending = {call}; return null;"
+
+
+def test_closing_the_tab_closes_the_question(
+    browser: Browser, bridge_agent: AgentProcess, token: SessionToken, portal_port: int
+) -> None:
+    origin = f"http://localhost:{portal_port}"
+    bridge_agent.script({"sleep": SLOW_USER, "approved": True, "pin": PIN})
+    before = len(bridge_agent.audit_outcomes())
+    closed = browser.run(
+        "closeTab",
+        extension=False,
+        url=f"{origin}/",
+        script=sign_script(bridge_agent, token, "tab đã đóng", wait=False),
+        waitFor=str(bridge_agent.prompter_dir / "requests.jsonl"),
+    )
+    assert closed == {"closed": True}
+    [question] = bridge_agent.prompts()
+    assert question["origin"] == origin
+
+    # Well before the prompt timeout (20 s), which would have ended it as CONSENT_TIMEOUT.
+    eventually(lambda: not bridge_agent.open_dialogs(), 15, "the dialog closed with the tab")
+    rows = eventually(
+        lambda: bridge_agent.audit_outcomes()[before:], 15, "the question was audited"
+    )
+    assert rows == [OUTCOME_ABANDONED]
+
+    bridge_agent.script({"approved": True, "pin": PIN})
+    status = browser.run(
+        "eval",
+        extension=False,
+        url=f"{origin}/",
+        script=sign_script(bridge_agent, token, "trang tiếp theo", wait=True),
+    )
+    assert status == 200
+    assert bridge_agent.audit_outcomes()[before:] == [OUTCOME_ABANDONED, OUTCOME_SIGNED]
