@@ -19,7 +19,7 @@ def id_of_tag(root: Any, tag: str) -> str:
     :raises BadRequest: no such element, several, or one without an Id, in the HTTPS API's
         words (the placement the page asked for is an enveloped signature on that element).
     """
-    element = one_element(root, "descendant-or-self", tag, tag, Profile.ENVELOPED.value)
+    element = one_element(root, tag, tag, Profile.ENVELOPED.value)
     value = id_of(element)
     if value is None:
         raise BadRequest(Phrase.of("bad_xml_element_no_id", path=tag))

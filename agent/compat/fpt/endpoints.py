@@ -51,7 +51,7 @@ from agent.service import SigningService
 from agent.xml.commands import infer_spec
 from agent.xml.models import PlacementSpec
 from agent.xml.models import Profile as XmlProfile
-from agent.xml.parse import id_of, parse_xml
+from agent.xml.parse import elements_named, id_of, parse_xml
 
 log = logging.getLogger(__name__)
 
@@ -192,7 +192,7 @@ def tagged_spec(xml: bytes, tag: str) -> PlacementSpec:
     """``tagXML`` names the element to sign: the one element of that name, by its Id, with the
     signature inside it. Anything else (none, several, no Id) is refused before asking."""
     tree = parse_xml(xml)
-    found = tree.getroot().xpath("descendant-or-self::*[local-name()=$n]", n=tag)
+    found = elements_named(tree.getroot(), tag)
     if len(found) != 1:
         raise BadRequest(Phrase.of("fpt_xml_tag", tag=tag, count=len(found)))
     sign_id = id_of(found[0])
