@@ -43,6 +43,7 @@ from agent.server.keys import BUDGET, CALLER, CALLER_CHECK, SERVICE, SETTINGS, S
 from agent.server.middlewares import (
     admit,
     caller_middleware,
+    client_gone_middleware,
     errors_middleware,
     host_middleware,
 )
@@ -128,11 +129,13 @@ def compat_app(
 
     ``websocket``: every request must be an upgrade from an admitted ``Origin``
     (:func:`admit_upgrade` runs as the last middleware). Otherwise the layer's handlers
-    call :func:`~agent.server.middlewares.admit` on the ``Origin`` themselves.
+    call :func:`~agent.server.middlewares.admit` on the ``Origin`` themselves, and a request
+    whose page goes away is stopped, as the HTTPS API's are
+    (:func:`~agent.server.middlewares.client_gone_middleware`); a socket's work may outlast
+    its page (VGCA uploads what it signed), so the WebSocket layers keep their own ways.
     """
     middlewares = [errors_middleware, host_middleware, caller_middleware]
-    if websocket:
-        middlewares.append(admit_upgrade)
+    middlewares.append(admit_upgrade if websocket else client_gone_middleware)
     app = web.Application(middlewares=middlewares, client_max_size=client_max_size)
     app[SERVICE] = context.service
     app[SETTINGS] = context.settings

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import http.client
 import json
 import socket
 from pathlib import Path
@@ -15,8 +16,17 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives import serialization
 
+from agent.audit import OUTCOME_ABANDONED
 from agent.messages import Lang, text
-from tests.conftest import PIN, PORTAL, AgentProcess, Response, SessionToken, start_agent
+from tests.conftest import (
+    PIN,
+    PORTAL,
+    AgentProcess,
+    Response,
+    SessionToken,
+    eventually,
+    start_agent,
+)
 from tests.pdftools import NssDb, assert_pdf_signatures_valid, page_text, sample_pdf
 from tests.verify import assert_cms_verifies, b64
 from tests.xmlsig import INVOICE, assert_judges_accept
@@ -333,3 +343,25 @@ def test_password_fields_the_page_fills_are_refused_before_any_question(
         ).reply
         assert reply["ResponseCode"] == 3, reply
     assert layer_agent.prompts() == []
+
+
+def test_a_page_gone_during_the_question_closes_it(layer_agent: AgentProcess) -> None:
+    # The user is slower than the page: it is closed while the dialog is open.
+    layer_agent.script({"sleep": 60, "approved": True, "pin": PIN})
+    before = len(layer_agent.audit_outcomes())
+    request = {"OperationId": 5, "SessionId": "s", "DataToBeSign": b64(b"trang FPT")}
+    client = http.client.HTTPSConnection(
+        "127.0.0.1", layer_agent.layer_ports["fpt"], context=layer_agent.tls, timeout=60
+    )
+    client.request(
+        "POST",
+        "/process",
+        b"request=" + base64.b64encode(json.dumps(request).encode()),
+        headers={"Origin": PORTAL, "Content-Type": "application/x-www-form-urlencoded"},
+    )
+    eventually(layer_agent.prompts, 15, "the user was asked")
+    client.close()
+    # Well before the 20 s prompt timeout, which would have ended it as CONSENT_TIMEOUT.
+    eventually(lambda: not layer_agent.open_dialogs(), 15, "the dialog closed with the page")
+    rows = eventually(lambda: layer_agent.audit_outcomes()[before:], 15, "the question audited")
+    assert rows == [OUTCOME_ABANDONED]
