@@ -124,18 +124,24 @@ def compat_app(
     *,
     websocket: bool,
     client_max_size: int = 4096,
+    outlives_page: bool = False,
 ) -> web.Application:
     """An application with the checks every layer shares.
 
     ``websocket``: every request must be an upgrade from an admitted ``Origin``
     (:func:`admit_upgrade` runs as the last middleware). Otherwise the layer's handlers
-    call :func:`~agent.server.middlewares.admit` on the ``Origin`` themselves, and a request
-    whose page goes away is stopped, as the HTTPS API's are
-    (:func:`~agent.server.middlewares.client_gone_middleware`); a socket's work may outlast
-    its page (VGCA uploads what it signed), so the WebSocket layers keep their own ways.
+    call :func:`~agent.server.middlewares.admit` on the ``Origin`` themselves.
+
+    A request (or a socket) whose page goes away is stopped wherever it is, as the HTTPS
+    API's are (:func:`~agent.server.middlewares.client_gone_middleware`), unless
+    ``outlives_page``: the layer's work goes on after its page (VGCA uploads what it signed to
+    the portal's server).
     """
     middlewares = [errors_middleware, host_middleware, caller_middleware]
-    middlewares.append(admit_upgrade if websocket else client_gone_middleware)
+    if websocket:
+        middlewares.append(admit_upgrade)
+    if not outlives_page:
+        middlewares.append(client_gone_middleware)
     app = web.Application(middlewares=middlewares, client_max_size=client_max_size)
     app[SERVICE] = context.service
     app[SETTINGS] = context.settings

@@ -150,9 +150,9 @@ async def client_gone_middleware(request: web.Request, handler: Handler) -> web.
     closes; waiting for the token, its window closes; in a worker, that call ends as when the
     agent stops; reading a body, its spooled file is removed. The audit keeps a question that
     was shown as ``abandoned``. aiohttp's ``handler_cancellation`` would do this for every
-    handler; here it is done for the HTTP requests of the API and of FPT's port, not for the
-    plugin layers' sockets, whose work after an answer (a signed file uploaded to the portal)
-    must go on.
+    handler; here it is done for the API and the plugin layers whose work ends with their
+    page (:func:`~agent.compat.layer.compat_app`), not for VGCA's sockets, whose work after
+    an answer (a signed file uploaded to the portal) must go on.
     """
     task = asyncio.current_task()
     gate = request.app[GATE]()

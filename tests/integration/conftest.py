@@ -6,6 +6,7 @@ plugin layer with a page's WebSocket to it. The session CA for the verifiers (``
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -13,7 +14,14 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.conftest import PORTAL, AgentProcess, SessionToken, start_layer_agent, stopping
+from tests.conftest import (
+    PORTAL,
+    AgentProcess,
+    SessionToken,
+    eventually,
+    start_layer_agent,
+    stopping,
+)
 from tests.vgca_portal import Site, serving
 
 
@@ -70,3 +78,22 @@ async def layer_socket(
         yield socket
     # Let the TLS transport finish closing before the test's loop ends.
     await asyncio.sleep(0.05)
+
+
+async def closed_mid_question(
+    agent: AgentProcess, page: aiohttp.ClientWebSocketResponse, call: str
+) -> list[str]:
+    """Send ``call`` (one that asks the user) on the page's socket, wait until the user is
+    asked, then drop the connection as a closed tab does; the audit rows written after."""
+    before = len(agent.audit_outcomes())
+    await page.send_str(call)
+    await asyncio.to_thread(eventually, agent.prompts, 15, "the user was asked")
+    page.get_extra_info("socket").shutdown(socket.SHUT_RDWR)
+    # Well before the layer agent's 20 s prompt timeout, which would end it CONSENT_TIMEOUT.
+    await asyncio.to_thread(
+        eventually, lambda: not agent.open_dialogs(), 15, "the dialog closed with the page"
+    )
+    rows: list[str] = await asyncio.to_thread(
+        eventually, lambda: agent.audit_outcomes()[before:], 15, "the question was audited"
+    )
+    return rows

@@ -16,8 +16,9 @@ import aiohttp
 import pytest
 from lxml import etree
 
+from agent.audit import OUTCOME_ABANDONED
 from tests.conftest import PIN, AgentProcess, SessionToken, start_agent
-from tests.integration.conftest import layer_socket
+from tests.integration.conftest import closed_mid_question, layer_socket
 from tests.pdftools import NssDb, assert_pdf_signatures_valid, sample_pdf
 from tests.verify import assert_cms_verifies
 from tests.xmlsig import DSIG, GENERIC, INVOICE, assert_judges_accept, numbered_invoice
@@ -311,3 +312,15 @@ def test_a_call_over_the_bound_is_answered_and_dropped(token: SessionToken, tmp_
     assert dropped.result == "NA==" and dropped.reason is not None
     assert after.result == "1"
     assert small.prompts() == []
+
+
+def test_a_page_gone_during_the_question_closes_it(layer_agent: AgentProcess) -> None:
+    layer_agent.script({"sleep": 60, "approved": True, "pin": PIN})
+    document = base64.b64encode(GENERIC).decode()
+    call = "*".join(("1", document, "Data", "", "Signatures", "", "", "0", CALLBACK, "end"))
+
+    async def closed() -> list[str]:
+        async with layer_socket(layer_agent, LAYER, origin=ORIGIN) as page:
+            return await closed_mid_question(layer_agent, page, call)
+
+    assert asyncio.run(closed()) == [OUTCOME_ABANDONED]

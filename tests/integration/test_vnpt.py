@@ -24,9 +24,10 @@ import pytest
 from asn1crypto import cms
 from cryptography import x509
 
+from agent.audit import OUTCOME_ABANDONED
 from agent.testing.softhsm import SoftHsm
 from tests.conftest import PIN, PORTAL, AgentProcess, SessionToken, start_agent
-from tests.integration.conftest import layer_socket
+from tests.integration.conftest import closed_mid_question, layer_socket
 from tests.pdftools import (
     NssDb,
     assert_pdf_signatures_valid,
@@ -561,3 +562,16 @@ async def test_one_origin_may_keep_only_a_few_sockets_open(layer_agent: AgentPro
             assert await page.call(7, "") == ("1", "callbackDefault")
     async with plugin(layer_agent) as page:  # closed ones make room again
         assert await page.call(7, "") == ("1", "callbackDefault")
+
+
+async def test_a_page_gone_during_the_question_closes_it(layer_agent: AgentProcess) -> None:
+    layer_agent.script({"sleep": 60, "approved": True, "pin": PIN})
+    call = {
+        "functionID": 9,
+        "funcCallback": "callbackDefault",
+        "args": [b64(hashlib.sha256(b"trang VNPT").digest())],
+        "domain": "portal.example.gov.vn",
+    }
+    async with plugin(layer_agent) as page:
+        rows = await closed_mid_question(layer_agent, page.socket, json.dumps(call))
+    assert rows == [OUTCOME_ABANDONED]

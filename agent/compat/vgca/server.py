@@ -139,7 +139,8 @@ def create_vgca_app(
         pick_local=vgca.pick_local,
         caller_check=caller_check,
     )
-    app = compat_app(context, websocket=True)
+    # A signed file is uploaded to the portal's server whether or not its page is still open.
+    app = compat_app(context, websocket=True, outlives_page=True)
     app[VGCA_SETTINGS] = vgca
     app.cleanup_ctx.append(_endpoints)
     app.router.add_get("/{endpoint}", websocket)
