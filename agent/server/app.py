@@ -105,6 +105,10 @@ class RunningServer:
     port: int
     listener: asyncio.Server
     """The listening socket (behind the gate)."""
+    gate: ConnectionGate
+    """Who may connect, and the requests in progress."""
+    stop_seconds: float
+    """What the requests in progress get when the server stops (:meth:`stop`)."""
 
     @property
     def url(self) -> str:
@@ -112,8 +116,10 @@ class RunningServer:
         return f"https://{BIND_ADDRESS}:{self.port}"
 
     async def stop(self) -> None:
-        """Close the listening socket and open connections."""
+        """Close the listening socket, end the requests in progress (they get
+        :attr:`stop_seconds` to finish, then are cancelled) and the open connections."""
         self.listener.close()
+        await self.gate.finish(self.stop_seconds)
         await self.runner.cleanup()
 
 
@@ -156,7 +162,11 @@ async def start_server(
     check = app[CALLER_CHECK] if app[SETTINGS].check_caller else None
     raise_open_file_limit()
     runner = web.AppRunner(
-        app, access_log=None, handle_signals=False, keepalive_timeout=limits.idle_seconds
+        app,
+        access_log=None,
+        handle_signals=False,
+        keepalive_timeout=limits.idle_seconds,
+        shutdown_timeout=limits.stop_seconds,
     )
     # The gate must be in the app before setup() freezes it; the server it feeds comes after.
     gate_box: list[ConnectionGate] = []
@@ -181,4 +191,4 @@ async def start_server(
         await runner.cleanup()
         raise failure or OSError("no port to listen on")
     bound = server.sockets[0].getsockname()[1]
-    return RunningServer(runner, int(bound), server)
+    return RunningServer(runner, int(bound), server, gate, limits.stop_seconds)

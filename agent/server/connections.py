@@ -27,10 +27,11 @@ import logging
 import ssl
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import Enum, auto
-from typing import Final
+from typing import Any, Final
 
 from agent.server.peer import CallerCheck, TcpEndpoint
 
@@ -54,6 +55,11 @@ class ConnectionLimits:
     """Time for a complete request to arrive: after the handshake, and after each answer."""
     body_seconds: float = 60.0
     """Time to read a request body, however large (loopback moves 100 MiB in well under 1 s)."""
+    stop_seconds: float = 5.0
+    """When the agent stops, time the requests in progress get to finish (a signature the token
+    is making is still answered); then they are cancelled: an open question closes and is
+    audited as abandoned. aiohttp's own minute is more than Windows gives a program at log-off,
+    and would keep a quitting agent's dialog on the screen."""
 
 
 OPEN_FILES: Final = 4096
@@ -148,6 +154,8 @@ class ConnectionGate:
         """Connections admitted and not yet closed."""
         self._admitted: weakref.WeakSet[asyncio.BaseTransport] = weakref.WeakSet()
         self._log_limiter = RepeatLimiter()
+        self._requests: dict[asyncio.Task[Any], asyncio.Future[None]] = {}
+        """Requests in progress (their connection's task), each with what says it ended."""
 
     def __call__(self) -> asyncio.Protocol:
         """A protocol for one accepted connection (the factory ``create_server`` takes)."""
@@ -156,6 +164,37 @@ class ConnectionGate:
     def admitted(self, transport: asyncio.BaseTransport | None) -> bool:
         """Whether aiohttp's ``transport`` is a connection this gate let in."""
         return transport is not None and transport in self._admitted
+
+    @contextmanager
+    def serving(
+        self, transport: asyncio.BaseTransport | None, task: asyncio.Task[Any]
+    ) -> Iterator[None]:
+        """While a request runs in ``task`` on aiohttp's ``transport``: cancel it when its
+        client goes away, and let :meth:`finish` wait for it or end it."""
+        stop = self.on_lost(transport, task.cancel)
+        ended: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._requests[task] = ended
+        try:
+            yield
+        finally:
+            stop()
+            self._requests.pop(task, None)
+            ended.set_result(None)
+
+    async def finish(self, grace: float) -> None:
+        """The agent is stopping: give the requests in progress ``grace`` seconds to end, then
+        cancel the others, as if their pages had gone away, and wait for them to wind down
+        (at most ``grace`` seconds more): an open question closes and its audit row is
+        written before the agent closes the audit log."""
+        if not self._requests:
+            return
+        _done, late = await asyncio.wait(list(self._requests.values()), timeout=grace)
+        if not late:
+            return
+        for task, ended in list(self._requests.items()):
+            if ended in late:
+                task.cancel()
+        await asyncio.wait(late, timeout=grace)
 
     def on_lost(
         self, transport: asyncio.BaseTransport | None, callback: Callable[[], object]

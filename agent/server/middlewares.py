@@ -161,11 +161,8 @@ async def client_gone_middleware(request: web.Request, handler: Handler) -> web.
     transport = request.transport
     if transport is None:  # the client went away before its request got here
         task.cancel()
-    stop = gate.on_lost(transport, task.cancel)
-    try:
+    with gate.serving(transport, task):
         return await handler(request)
-    finally:
-        stop()
 
 
 @web.middleware

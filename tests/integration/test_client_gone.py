@@ -109,3 +109,19 @@ def busy(
     probe.close()
     assert answer.status == 429 and body["error"]["code"] == "BUSY", body
     return True
+
+
+def test_an_agent_stopped_while_the_user_decides_records_the_question(
+    patient: AgentProcess, token: SessionToken
+) -> None:
+    patient.script({"sleep": SLOW_USER, "approved": True, "pin": PIN})
+    client = send_sign(patient, "máy tắt", token)
+    try:
+        eventually(patient.prompts, 30, "the user was asked")
+        patient.stop()  # SIGTERM, as at logoff
+    finally:
+        client.close()
+    assert patient.process.returncode == 0
+    assert patient.open_dialogs() == []
+    assert patient.audit_outcomes() == [OUTCOME_ABANDONED]
+    assert "not written" not in patient.log_text()

@@ -295,3 +295,27 @@ async def test_a_lost_connection_is_told_once_to_each_watcher_still_watching() -
     doorway.watch(lambda: told.append("late"))
     await asyncio.sleep(0)
     assert told == ["request", "late"]
+
+
+async def test_stopping_lets_requests_end_then_cancels_the_others_and_waits_for_them() -> None:
+    gate = ConnectionGate(asyncio.Protocol, ssl.create_default_context(), None, ConnectionLimits())
+    unwound: list[str] = []
+
+    async def request(name: str, seconds: float) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        with gate.serving(None, task):
+            try:
+                await asyncio.sleep(seconds)
+            finally:
+                await asyncio.sleep(0)  # a dialog being closed, an audit row being written
+                unwound.append(name)
+
+    quick = asyncio.create_task(request("signature", 0.01))
+    waiting = asyncio.create_task(request("question", 3600))
+    await asyncio.sleep(0)
+    await gate.finish(1.0)
+    assert quick.done() and not quick.cancelled()  # it ended within the grace
+    assert waiting.cancelled()  # it was ended, and had wound down when finish() returned
+    assert unwound == ["signature", "question"]
+    await gate.finish(1.0)  # nothing left: at once
