@@ -412,10 +412,21 @@ async def _wind_down(
     for task in tasks:
         if task is not None:
             task.cancel()
-    # The servers wait for requests in progress; one stuck in a hung module must not keep
-    # the agent from stopping. All at once: each gives its requests the same few seconds.
+    running = [server for server in servers if server is not None]
+    # Requests in progress get a few seconds, all servers at once: a signature the token is
+    # making is still answered. Then a call still in a module is ended (a hung vendor call
+    # must not keep the agent from stopping; its request answers TOKEN_MODULE_FAILED), the
+    # rest is cancelled (an open question closes) and the connections closed.
+    _logged(await asyncio.gather(*(s.drain() for s in running), return_exceptions=True))
     tokens.interrupt()
-    await asyncio.gather(*(server.stop() for server in servers if server is not None))
+    _logged(await asyncio.gather(*(s.stop() for s in running), return_exceptions=True))
+
+
+def _logged(outcomes: Sequence[object]) -> None:
+    """Log what stopping a server raised (the others are stopped all the same)."""
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            log.error("stopping a server failed", exc_info=outcome)
 
 
 def _local_chooser(config: AgentConfig) -> Callable[[Lang], Awaitable[Path | None]] | None:

@@ -63,8 +63,9 @@ OUTCOME_SIGNED: Final = "signed"
 OUTCOME_CERTIFICATE_GIVEN: Final = "certificate-given"
 """Outcome of a select-certificate request that returned a certificate."""
 OUTCOME_ABANDONED: Final = "abandoned"
-"""Outcome of a request that ended without an answer after it reached the question: its page
-went away (the connection was lost), or the agent stopped."""
+"""Outcome of a request that ended without an answer after it reached the user (its question,
+or the wait for the token): its page went away (the connection was lost), or the agent stopped,
+before the answer was sent."""
 
 _SCHEMA: Final = (
     """CREATE TABLE entries (

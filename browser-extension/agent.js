@@ -75,12 +75,13 @@ export async function discover() {
  * One call to the agent for a page: `{status, body}` with the agent's JSON, or
  * `{status: 0, body: {error: {code: "AGENT_UNREACHABLE"}}}` when no agent answers.
  */
-export async function callAgent({ method, path, body, pageOrigin, language }) {
+export async function callAgent({ method, path, body, pageOrigin, language, signal }) {
   const info = await discover();
   if (!info) return unreachable();
   const headers = { [PAGE_ORIGIN_HEADER]: pageOrigin };
   if (language) headers["Accept-Language"] = language;
   const init = { method, headers, cache: "no-store", credentials: "omit" };
+  if (signal) init.signal = signal; // the page went away: the agent sees its request end
   if (method === "POST") {
     headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body ?? {});

@@ -29,7 +29,7 @@ function refuse(code) {
   return { status: 0, body: { error: { code, message: "" } } };
 }
 
-async function relay(message, sender) {
+async function relay(message, sender, signal) {
   const origin = pageOrigin(sender);
   if (!origin) return refuse("EXTENSION_REFUSED");
   const { method, path, body, lang } = message;
@@ -45,11 +45,29 @@ async function relay(message, sender) {
     body,
     pageOrigin: origin,
     language: LANGUAGES.has(lang) ? lang : undefined,
+    signal,
   });
 }
 
-chrome.runtime.onMessage.addListener((message, sender, sendResponse) => {
-  if (!message || message.type !== "kyso:call" || sender.id !== chrome.runtime.id) return false;
-  relay(message, sender).then(sendResponse, () => sendResponse(refuse("EXTENSION_ERROR")));
-  return true; // the answer comes asynchronously
+// Each call comes on a port of its own (content.js): the page's one message, then the answer.
+// The port disconnects when the page goes away, and the call to the agent is aborted with it:
+// the agent then ends the request (its dialog closes), as for a page that calls it directly.
+chrome.runtime.onConnect.addListener((port) => {
+  if (port.name !== "kyso:call" || !port.sender || port.sender.id !== chrome.runtime.id) {
+    port.disconnect();
+    return;
+  }
+  const aborted = new AbortController();
+  port.onDisconnect.addListener(() => aborted.abort());
+  port.onMessage.addListener((message) => {
+    if (!message || message.type !== "kyso:call") {
+      port.disconnect();
+      return;
+    }
+    const answer = (reply) => {
+      if (aborted.signal.aborted) return; // nobody to tell
+      port.postMessage(reply);
+    };
+    relay(message, port.sender, aborted.signal).then(answer, () => answer(refuse("EXTENSION_ERROR")));
+  });
 });

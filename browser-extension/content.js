@@ -67,14 +67,30 @@
     }
     inFlight += 1;
     const message = { type: "kyso:call", path, method, body, lang: typeof lang === "string" ? lang : undefined };
-    Promise.resolve(api.runtime.sendMessage(message))
-      .then(
-        (reply) => answer(id, "call", plainObject(reply) ? { status: reply.status, body: reply.body } : { status: 0, body: { error: { code: "EXTENSION_ERROR", message: "" } } }),
-        () => error(id, "EXTENSION_ERROR"),
-      )
-      .finally(() => {
-        inFlight -= 1;
-      });
+    // One port per call, not a one-off message: when this page goes away (the tab is closed, it
+    // navigates elsewhere) the port disconnects, and the service worker aborts the agent call,
+    // so that the agent closes its dialog instead of asking for a page that is gone.
+    let port;
+    try {
+      port = api.runtime.connect({ name: "kyso:call" });
+    } catch {
+      inFlight -= 1;
+      error(id, "EXTENSION_ERROR");
+      return;
+    }
+    let settled = false;
+    const settle = (fields) => {
+      if (settled) return;
+      settled = true;
+      inFlight -= 1;
+      answer(id, "call", fields);
+    };
+    port.onMessage.addListener((reply) => {
+      settle(plainObject(reply) ? { status: reply.status, body: reply.body } : { status: 0, body: { error: { code: "EXTENSION_ERROR", message: "" } } });
+      port.disconnect();
+    });
+    port.onDisconnect.addListener(() => settle({ status: 0, body: { error: { code: "EXTENSION_ERROR", message: "" } } }));
+    port.postMessage(message);
   });
 
   // The page-side helper (window.kysoExtension). Injected as a file the page can load,

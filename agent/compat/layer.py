@@ -32,20 +32,21 @@ from pathlib import Path
 from typing import Final, Generic, TypeVar
 
 from aiohttp import web
-from aiohttp.typedefs import Handler
+from aiohttp.typedefs import Handler, Middleware
 
 from agent.errors import OriginNotAllowed
 from agent.messages import Lang
 from agent.origin import Admitted
 from agent.server.app import RunningServer, start_server
 from agent.server.budget import MemoryBudget
+from agent.server.connections import Work
 from agent.server.keys import BUDGET, CALLER, CALLER_CHECK, SERVICE, SETTINGS, ServerSettings
 from agent.server.middlewares import (
     admit,
     caller_middleware,
-    client_gone_middleware,
     errors_middleware,
     host_middleware,
+    in_progress_middleware,
 )
 from agent.server.peer import CallerCheck
 from agent.service import SigningService
@@ -124,24 +125,23 @@ def compat_app(
     *,
     websocket: bool,
     client_max_size: int = 4096,
-    outlives_page: bool = False,
+    work: Work | None = None,
 ) -> web.Application:
     """An application with the checks every layer shares.
 
     ``websocket``: every request must be an upgrade from an admitted ``Origin``
-    (:func:`admit_upgrade` runs as the last middleware). Otherwise the layer's handlers
+    (:func:`admit_upgrade` checks it, after the caller). Otherwise the layer's handlers
     call :func:`~agent.server.middlewares.admit` on the ``Origin`` themselves.
 
-    A request (or a socket) whose page goes away is stopped wherever it is, as the HTTPS
-    API's are (:func:`~agent.server.middlewares.client_gone_middleware`), unless
-    ``outlives_page``: the layer's work goes on after its page (VGCA uploads what it signed to
-    the portal's server).
+    ``work``: what a request (or a socket) of the layer is when its page goes away and when the
+    agent stops (:class:`~agent.server.connections.Work`); by default a socket's or a
+    request's, as ``websocket`` says. VGCA's is :attr:`~agent.server.connections.Work.DETACHED`.
     """
-    middlewares = [errors_middleware, host_middleware, caller_middleware]
+    middlewares: list[Middleware] = [errors_middleware, host_middleware, caller_middleware]
     if websocket:
         middlewares.append(admit_upgrade)
-    if not outlives_page:
-        middlewares.append(client_gone_middleware)
+    chosen = work or (Work.SOCKET if websocket else Work.REQUEST)
+    middlewares.append(in_progress_middleware(chosen))
     app = web.Application(middlewares=middlewares, client_max_size=client_max_size)
     app[SERVICE] = context.service
     app[SETTINGS] = context.settings

@@ -13,7 +13,12 @@ from typing import Final
 from aiohttp import web
 
 from agent.server.budget import BudgetLimits, MemoryBudget
-from agent.server.connections import ConnectionGate, ConnectionLimits, raise_open_file_limit
+from agent.server.connections import (
+    ConnectionGate,
+    ConnectionLimits,
+    Work,
+    raise_open_file_limit,
+)
 from agent.server.control import ControlChannel, register_control
 from agent.server.keys import (
     BODY_SECONDS,
@@ -29,9 +34,9 @@ from agent.server.keys import (
 from agent.server.middlewares import (
     budget_middleware,
     caller_middleware,
-    client_gone_middleware,
     errors_middleware,
     host_middleware,
+    in_progress_middleware,
     memory_middleware,
     memory_release,
     origin_middleware,
@@ -75,7 +80,7 @@ def create_app(
             caller_middleware,
             *checks,
             origin_middleware,
-            client_gone_middleware,
+            in_progress_middleware(Work.REQUEST),
             budget_middleware,
         ],
         # Handlers read bodies themselves, each with its own limit (JSON 1 MiB, PDF 100 MiB).
@@ -106,20 +111,24 @@ class RunningServer:
     listener: asyncio.Server
     """The listening socket (behind the gate)."""
     gate: ConnectionGate
-    """Who may connect, and the requests in progress."""
-    stop_seconds: float
-    """What the requests in progress get when the server stops (:meth:`stop`)."""
+    """Who may connect, and the work in progress."""
 
     @property
     def url(self) -> str:
         """Base URL of the API."""
         return f"https://{BIND_ADDRESS}:{self.port}"
 
-    async def stop(self) -> None:
-        """Close the listening socket, end the requests in progress (they get
-        :attr:`stop_seconds` to finish, then are cancelled) and the open connections."""
+    async def drain(self) -> None:
+        """Close the listening socket and give the requests in progress the gate's
+        ``stop_seconds`` to finish (:meth:`~agent.server.connections.ConnectionGate.settle`)."""
         self.listener.close()
-        await self.gate.finish(self.stop_seconds)
+        await self.gate.settle(self.gate.limits.stop_seconds)
+
+    async def stop(self) -> None:
+        """:meth:`drain` (at once if done already), end the work still in progress, close
+        the open connections."""
+        self.listener.close()
+        await self.gate.finish(self.gate.limits.stop_seconds)
         await self.runner.cleanup()
 
 
@@ -191,4 +200,4 @@ async def start_server(
         await runner.cleanup()
         raise failure or OSError("no port to listen on")
     bound = server.sockets[0].getsockname()[1]
-    return RunningServer(runner, int(bound), server, gate, limits.stop_seconds)
+    return RunningServer(runner, int(bound), server, gate)

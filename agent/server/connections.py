@@ -18,6 +18,11 @@ the token; each refusal is logged, repeated lines rate-limited (:class:`RepeatLi
 flood cannot rotate the log's history away. After the handshake the connection belongs to
 aiohttp, whose keep-alive timer closes it when no complete request arrives in time (idle or
 slow headers, :attr:`ConnectionLimits.idle_seconds`); the routes bound the time to read a body.
+
+The gate also knows the work in progress on its connections (:meth:`ConnectionGate.serving`,
+registered by :func:`~agent.server.middlewares.in_progress_middleware`), so that work ends when
+its page goes away (the connection is lost) and when the agent stops
+(:meth:`ConnectionGate.finish`), each as its :class:`Work` says.
 """
 
 from __future__ import annotations
@@ -114,6 +119,26 @@ class RepeatLimiter:
         return False, 0
 
 
+LAST_WORDS: Final = 1.0
+"""Seconds a request gets, once the agent has ended the calls still in its token, to answer
+that error before the agent cancels it (:meth:`ConnectionGate.finish`)."""
+
+
+class Work(Enum):
+    """What runs on a connection, for when its page goes away and when the agent stops."""
+
+    REQUEST = auto()
+    """An HTTP request (the API, FPT's port): it ends when its page goes away; when the agent
+    stops, it gets :attr:`ConnectionLimits.stop_seconds` to finish (a signature the token is
+    making is still answered)."""
+    SOCKET = auto()
+    """A plugin's WebSocket (VNPT, BKAV), open for as long as its page: it ends when the page
+    goes away, and at once when the agent stops (an idle page must not hold the agent up)."""
+    DETACHED = auto()
+    """A WebSocket whose work goes on after its page (VGCA uploads what it signed to the
+    portal's server): it ends only when the agent stops, at once."""
+
+
 class Verdict(Enum):
     """What the gate says of a connection just accepted."""
 
@@ -154,8 +179,9 @@ class ConnectionGate:
         """Connections admitted and not yet closed."""
         self._admitted: weakref.WeakSet[asyncio.BaseTransport] = weakref.WeakSet()
         self._log_limiter = RepeatLimiter()
-        self._requests: dict[asyncio.Task[Any], asyncio.Future[None]] = {}
-        """Requests in progress (their connection's task), each with what says it ended."""
+        self._work: dict[asyncio.Task[Any], tuple[Work, asyncio.Future[None]]] = {}
+        """Work in progress (its connection's task): what it is, and what says it ended."""
+        self._stopping = False
 
     def __call__(self) -> asyncio.Protocol:
         """A protocol for one accepted connection (the factory ``create_server`` takes)."""
@@ -167,34 +193,49 @@ class ConnectionGate:
 
     @contextmanager
     def serving(
-        self, transport: asyncio.BaseTransport | None, task: asyncio.Task[Any]
+        self, transport: asyncio.BaseTransport | None, task: asyncio.Task[Any], work: Work
     ) -> Iterator[None]:
-        """While a request runs in ``task`` on aiohttp's ``transport``: cancel it when its
-        client goes away, and let :meth:`finish` wait for it or end it."""
-        stop = self.on_lost(transport, task.cancel)
+        """While ``work`` runs in ``task`` on aiohttp's ``transport``: cancel it when its page
+        goes away (unless it is :attr:`Work.DETACHED`), and let :meth:`finish` find it. Work
+        that comes while the agent is stopping is cancelled at once."""
+        if self._stopping:
+            task.cancel()
+        stop = _unwatched if work is Work.DETACHED else self.on_lost(transport, task.cancel)
         ended: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._requests[task] = ended
+        self._work[task] = (work, ended)
         try:
             yield
         finally:
             stop()
-            self._requests.pop(task, None)
+            self._work.pop(task, None)
             ended.set_result(None)
 
+    async def settle(self, grace: float) -> None:
+        """The agent is stopping: from now on new work is cancelled as it comes, and the
+        requests in progress get ``grace`` seconds to end by themselves (a signature the token
+        is making is still answered). Called again, it returns at once."""
+        if self._stopping:
+            return
+        self._stopping = True
+        requests = [ended for work, ended in self._work.values() if work is Work.REQUEST]
+        if requests:
+            await asyncio.wait(requests, timeout=grace)
+
     async def finish(self, grace: float) -> None:
-        """The agent is stopping: give the requests in progress ``grace`` seconds to end, then
-        cancel the others, as if their pages had gone away, and wait for them to wind down
-        (at most ``grace`` seconds more): an open question closes and its audit row is
-        written before the agent closes the audit log."""
-        if not self._requests:
-            return
-        _done, late = await asyncio.wait(list(self._requests.values()), timeout=grace)
-        if not late:
-            return
-        for task, ended in list(self._requests.items()):
-            if ended in late:
-                task.cancel()
-        await asyncio.wait(late, timeout=grace)
+        """:meth:`settle`; then, after :data:`LAST_WORDS` more for the requests whose token
+        calls the agent has ended meanwhile to answer their error, cancel all work still in
+        progress, as if its pages had gone away, and wait for it to wind down (``grace``
+        seconds at most): an open question closes, and its audit row is written before the
+        agent closes the audit log."""
+        await self.settle(grace)
+        requests = [ended for work, ended in self._work.values() if work is Work.REQUEST]
+        if requests:
+            await asyncio.wait(requests, timeout=min(grace, LAST_WORDS))
+        left = list(self._work.items())
+        for task, _ in left:
+            task.cancel()
+        if left:
+            await asyncio.wait([ended for _, (_, ended) in left], timeout=grace)
 
     def on_lost(
         self, transport: asyncio.BaseTransport | None, callback: Callable[[], object]

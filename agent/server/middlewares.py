@@ -1,9 +1,11 @@
-"""Cross-cutting checks, outermost first: errors → Host → caller (OS user) → Origin/CORS.
+"""Cross-cutting checks, outermost first: errors → Host → caller (OS user) → Origin/CORS →
+work in progress → memory budget.
 
 A request from a disallowed origin is answered here and never reaches a
-handler, the prompter or the token. Outermost of all, :func:`memory_middleware` hands
-the memory of large requests back to the OS once they are answered (through the app's
-:data:`~agent.server.keys.MEMORY`).
+handler, the prompter or the token. An admitted one is registered as work in progress
+(:func:`in_progress_middleware`): it ends with its page, and when the agent stops. Outermost of
+all, :func:`memory_middleware` hands the memory of large requests back to the OS once they are
+answered (through the app's :data:`~agent.server.keys.MEMORY`).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Any, ClassVar, Final
 
 from aiohttp import web
 from aiohttp.http_exceptions import LineTooLong
-from aiohttp.typedefs import Handler
+from aiohttp.typedefs import Handler, Middleware
 
 from agent.errors import (
     AgentError,
@@ -34,6 +36,7 @@ from agent.errors import (
 )
 from agent.messages import Lang, Phrase, pick_lang
 from agent.origin import Admitted
+from agent.server.connections import Work
 from agent.server.keys import BUDGET, CALLER, GATE, MEMORY, SETTINGS, ServerSettings
 
 log = logging.getLogger(__name__)
@@ -141,28 +144,32 @@ async def memory_middleware(request: web.Request, handler: Handler) -> web.Strea
             request.app[MEMORY].schedule()
 
 
-@web.middleware
-async def client_gone_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """A page that goes away takes its request with it: the request is cancelled when its
-    connection is lost, wherever it is.
+def in_progress_middleware(work: Work) -> Middleware:
+    """A middleware that registers each request as ``work`` in progress with the connection
+    gate (:meth:`~agent.server.connections.ConnectionGate.serving`), so that it ends with its
+    page and when the agent stops.
 
-    Waiting its turn, no dialog comes up later for a closed tab; in the question, the dialog
-    closes; waiting for the token, its window closes; in a worker, that call ends as when the
-    agent stops; reading a body, its spooled file is removed. The audit keeps a question that
-    was shown as ``abandoned``. aiohttp's ``handler_cancellation`` would do this for every
-    handler; here it is done for the API and the plugin layers whose work ends with their
-    page (:func:`~agent.compat.layer.compat_app`), not for VGCA's sockets, whose work after
-    an answer (a signed file uploaded to the portal) must go on.
+    A page that goes away takes its request with it, wherever it is: waiting its turn, no dialog
+    comes up later for a closed tab; in the question, the dialog closes; waiting for the token,
+    its window closes; in a worker, that call ends as when the agent stops; reading a body, its
+    spooled file is removed. The audit keeps a question that was shown as ``abandoned``.
+    aiohttp's ``handler_cancellation`` would cancel every handler alike; the gate knows that
+    VGCA's work outlives its page (:attr:`~agent.server.connections.Work.DETACHED`).
     """
-    task = asyncio.current_task()
-    gate = request.app[GATE]()
-    if task is None or gate is None:  # an app served without the gate (a test's own)
-        return await handler(request)
-    transport = request.transport
-    if transport is None:  # the client went away before its request got here
-        task.cancel()
-    with gate.serving(transport, task):
-        return await handler(request)
+
+    @web.middleware
+    async def in_progress(request: web.Request, handler: Handler) -> web.StreamResponse:
+        task = asyncio.current_task()
+        gate = request.app[GATE]()
+        if task is None or gate is None:  # an app served without the gate (a test's own)
+            return await handler(request)
+        transport = request.transport
+        if transport is None:  # the client went away before its request got here
+            raise asyncio.CancelledError
+        with gate.serving(transport, task, work):
+            return await handler(request)
+
+    return in_progress
 
 
 @web.middleware

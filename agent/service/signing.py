@@ -244,7 +244,8 @@ class SigningService:
 
         try:
             return await wait_for_token(self._prompter, request, look, missing)
-        except AgentError:
+        except (AgentError, asyncio.CancelledError):
+            # A page that goes away counts too: else it could raise the window over and over.
             self._gate.record(str(caller), declined=True)
             raise
 
@@ -267,7 +268,9 @@ class SigningService:
             if not answer.approved:
                 raise UserCancelled(f"user declined {request.action.value} for {request.origin}")
             cert = picked(answer, offered)
-        except AgentError:
+        except (AgentError, asyncio.CancelledError):
+            # A page that goes away counts too: else it could open and close the dialog over
+            # and over (each time taking the keyboard) with no back-off.
             self._gate.record(request.origin, declined=True)
             raise
         self._gate.record(request.origin, declined=False)
@@ -837,7 +840,7 @@ class SigningService:
                     audit,
                     offered,
                 )
-            except AgentError:
+            except (AgentError, asyncio.CancelledError):
                 if cached is not None:
                     cached.wipe()
                 raise

@@ -262,6 +262,10 @@ class ProcessWorker:
             # The reply may still come and would answer the next request: end this child.
             child.abandoned = True
             if child.process.poll() is None:
+                log.warning(
+                    "ending the worker process of %s: its request ended in the middle of a call",
+                    self.path,
+                )
                 child.process.kill()
             raise
         raise await loop.run_in_executor(self._executor, self._failed, reason)

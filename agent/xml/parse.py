@@ -82,15 +82,16 @@ libxml2 evaluates ``descendant-or-self::*[@Id=$v or @ID=$v or @id=$v]`` fourteen
 (47 against 3.3 µs for an e-invoice of a hundred elements), and a batch looks Ids up several
 times per document. A compiled XPath serialises its own evaluations: threads may share it."""
 
-_NAME: Final = re.compile(r"[^\W\d][\w.\-]*")
-"""A local name as the agent looks for it (no prefix, no wildcard)."""
+_NOT_A_LOCAL_NAME: Final = re.compile(r"[\s{}*:]")
+"""What a local name cannot hold, and lxml's tag matching would read as syntax (a namespace, the
+``*`` wildcard) rather than as part of the name."""
 
 
 def elements_named(context: Any, name: str, *, children_only: bool = False) -> list[Any]:
     """The elements of local name ``name``, in any namespace or none, at or below ``context``
     (or only among its children), in document order; none for a ``name`` that is not a
     local name (``*``, a prefixed or empty name)."""
-    if not _NAME.fullmatch(name):
+    if not name or _NOT_A_LOCAL_NAME.search(name):
         return []
     # lxml's "{*}" matches the local name in C; the XPath local-name() test took 14 times as
     # long.

@@ -9,18 +9,68 @@ import { FakeWindow } from "./fakes.js";
 const CONTENT = readFileSync(new URL("../content.js", import.meta.url), "utf-8");
 const ID = "chipklpdnohojehnebdabndkaobocajj";
 
+/** One side of a runtime port: what it was sent, its listeners, and its peer's end. */
+class FakePort {
+  constructor(name, sender) {
+    this.name = name;
+    this.sender = sender;
+    this.posted = [];
+    this.disconnected = false;
+    this.messageListeners = [];
+    this.disconnectListeners = [];
+    this.onMessage = { addListener: (listener) => this.messageListeners.push(listener) };
+    this.onDisconnect = { addListener: (listener) => this.disconnectListeners.push(listener) };
+    this.peer = null;
+  }
+
+  postMessage(message) {
+    if (this.disconnected) throw new Error("Attempting to use a disconnected port object");
+    this.posted.push(message);
+    const peer = this.peer;
+    setTimeout(() => peer && !peer.disconnected && peer.messageListeners.forEach((l) => l(structuredClone(message), peer)), 0);
+  }
+
+  disconnect() {
+    if (this.disconnected) return;
+    this.disconnected = true;
+    const peer = this.peer;
+    // As in a browser: only the other end hears of it.
+    setTimeout(() => {
+      if (!peer || peer.disconnected) return;
+      peer.disconnected = true;
+      peer.disconnectListeners.forEach((l) => l(peer));
+    }, 0);
+  }
+}
+
+/** Two connected ports: the caller's end and the end the listener gets. */
+function portPair(name, sender) {
+  const near = new FakePort(name, undefined);
+  const far = new FakePort(name, sender);
+  near.peer = far;
+  far.peer = near;
+  return [near, far];
+}
+
 /** content.js in a fake page; `reply(message)` is the service worker's answer. */
 function loadContent(reply = async () => ({ status: 200, body: { ok: true } })) {
   const win = new FakeWindow("https://portal.example.gov.vn");
   const sent = [];
   const injected = [];
+  const ports = [];
   const chrome = {
     runtime: {
       getManifest: () => ({ version: "0.1.0" }),
       getURL: (path) => `chrome-extension://${ID}/${path}`,
-      sendMessage: (message) => {
-        sent.push(message);
-        return reply(message);
+      connect: ({ name }) => {
+        const [page, worker] = portPair(name, { id: ID });
+        ports.push(worker);
+        worker.onMessage.addListener(async (message) => {
+          sent.push(message);
+          const answer = await reply(message);
+          if (!worker.disconnected) worker.postMessage(answer);
+        });
+        return page;
       },
     },
   };
@@ -34,7 +84,7 @@ function loadContent(reply = async () => ({ status: 200, body: { ok: true } })) 
   win.addEventListener("message", (event) => {
     if (event.data && event.data.dir === "response") answers.push(event.data);
   });
-  return { win, sent, injected, answers };
+  return { win, sent, injected, answers, ports };
 }
 
 const settle = () => new Promise((resolve) => setTimeout(resolve, 20));
@@ -136,7 +186,7 @@ test("content: at most 8 calls in flight per page", async () => {
 const listeners = [];
 const fetched = [];
 globalThis.chrome = {
-  runtime: { id: ID, onMessage: { addListener: (listener) => listeners.push(listener) } },
+  runtime: { id: ID, onConnect: { addListener: (listener) => listeners.push(listener) } },
   storage: {
     local: {
       data: {},
@@ -153,16 +203,28 @@ globalThis.fetch = async (url, init = {}) => {
   const parsed = new URL(url);
   fetched.push({ port: Number(parsed.port), path: parsed.pathname, init });
   if (Number(parsed.port) !== 8991) throw new TypeError("Failed to fetch");
+  if (init.signal && typeof init.body === "string" && init.body.includes('"hold"')) {
+    // An agent that keeps the request until the page goes away (its question is open).
+    await new Promise((resolve, reject) => {
+      init.signal.addEventListener("abort", () => reject(new DOMException("aborted", "AbortError")));
+    });
+  }
   const body = parsed.pathname === "/v1/info" ? { product: "kyso-agent", version: "1", api: 1 } : { signature: "AA==" };
   return { ok: true, status: 200, json: async () => body };
 };
 const { pageOrigin } = await import("../background.js");
 
-function relay(message, sender) {
-  return new Promise((resolve) => {
-    const async = listeners[0](message, sender, resolve);
-    if (!async) resolve(undefined);
+/** What the service worker answers ``message`` sent by ``sender`` on a new port (undefined:
+ * it closed the port without an answer). */
+function relay(message, sender, name = "kyso:call") {
+  const [page, worker] = portPair(name, sender);
+  const answer = new Promise((resolve) => {
+    page.onMessage.addListener((reply) => resolve(reply));
+    page.onDisconnect.addListener(() => resolve(undefined));
   });
+  listeners[0](worker);
+  page.postMessage(message);
+  return answer;
 }
 
 const TAB = { id: ID, tab: { id: 1 }, frameId: 0, origin: "https://portal.example.gov.vn", url: "https://portal.example.gov.vn/doc?id=1" };
@@ -232,4 +294,44 @@ test("worker: no agent anywhere is AGENT_UNREACHABLE", async () => {
   } finally {
     globalThis.fetch = saved;
   }
+});
+
+test("worker: a call whose page goes away is aborted at the agent, and nothing is answered", async () => {
+  fetched.length = 0;
+  const [page, worker] = portPair("kyso:call", TAB);
+  const replies = [];
+  page.onMessage.addListener((reply) => replies.push(reply));
+  listeners[0](worker);
+  page.postMessage({ type: "kyso:call", method: "POST", path: "/v1/sign", body: { hold: true } });
+  await until(() => fetched.some((f) => f.path === "/v1/sign"));
+  const [held] = fetched.filter((f) => f.path === "/v1/sign");
+  assert.equal(held.init.signal.aborted, false);
+  page.disconnect(); // the tab is closed: the browser disconnects the content script's port
+  await until(() => held.init.signal.aborted);
+  assert.equal(held.init.signal.aborted, true);
+  await settle();
+  assert.deepEqual(replies, []);
+});
+
+test("worker: ports of another name or another extension are closed unanswered", async () => {
+  assert.equal(await relay({ type: "kyso:call", method: "GET", path: "/v1/info" }, TAB, "other"), undefined);
+  assert.equal(
+    await relay({ type: "kyso:call", method: "GET", path: "/v1/info" }, { ...TAB, id: "another-extension" }),
+    undefined,
+  );
+});
+
+test("content: each call has its own port, closed once answered; a port lost unanswered is an error", async () => {
+  const { win, answers, ports } = loadContent(async (message) =>
+    message.path === "/v1/info" ? { status: 200, body: {} } : new Promise(() => {}),
+  );
+  win.postMessage(request({ id: "a", type: "call", method: "GET", path: "/v1/info" }), win.location.origin);
+  win.postMessage(request({ id: "b", type: "call", method: "POST", path: "/v1/sign", body: {} }), win.location.origin);
+  await until(() => ports.length === 2 && answers.length === 1);
+  assert.equal(answers[0].id, "a");
+  await until(() => ports[0].disconnected);
+  assert.equal(ports[0].disconnected, true); // content.js closed it after the answer
+  ports[1].disconnect(); // the service worker went away mid-call
+  await until(() => answers.length === 2);
+  assert.deepEqual(plain(answers[1]).body, { error: { code: "EXTENSION_ERROR", message: "" } });
 });

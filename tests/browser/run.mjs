@@ -3,7 +3,7 @@
 //   node tests/browser/run.mjs JOB.json
 //
 // JOB: {scenario, userDataDir, extension?: path, agentPort?: n, url?, script?, pdf?,
-//       profile?, downloadDir?, lang?, waitFor?}. The result is printed as one JSON line on stdout;
+//       profile?, downloadDir?, lang?, waitFor?, release?}. The result is printed as one JSON line on stdout;
 // the browser's console goes to stderr. HOME must hold the NSS db that trusts the agent.
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -62,6 +62,15 @@ async function openPage(context, url) {
   return page;
 }
 
+/** Resolves once `condition()` holds; fails after 60 s naming `what`. */
+async function until(condition, what) {
+  const deadline = Date.now() + 60000;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`not within 60 s: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
 const scenarios = {
   /** Evaluate `script` (an async function body) in the page at `url`; its value is the result. */
   async eval(context) {
@@ -70,16 +79,14 @@ const scenarios = {
   },
 
   /** Run `script` in the page at `url` (it starts a request and returns), wait until the file
-   *  `waitFor` has a line (the agent asked its question), then close the tab as a user does. */
+   *  `waitFor` has a line (the agent asked its question), then close the tab as a user does; the
+   *  browser stays open (so that only the tab is gone) until the file `release` exists. */
   async closeTab(context) {
     const page = await openPage(context, job.url);
     await page.evaluate(`(async () => { ${job.script} })()`);
-    const deadline = Date.now() + 30000;
-    while (!(existsSync(job.waitFor) && readFileSync(job.waitFor, "utf-8").trim())) {
-      if (Date.now() > deadline) throw new Error(`nothing in ${job.waitFor} within 30 s`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    await until(() => existsSync(job.waitFor) && readFileSync(job.waitFor, "utf-8").trim(), job.waitFor);
     await page.close();
+    await until(() => existsSync(job.release), job.release);
     return { closed: true };
   },
 

@@ -1,14 +1,18 @@
 """A tab closed while the agent asks: real headless Chromium closes it, the dialog closes too.
 
-A portal page calls ``fetch`` to sign a hash; while the question is open (the scripted dialog,
-a process of its own as the desktop dialog is, takes its time) the user closes the tab. Chromium
-drops the request's connection; the agent stops the request, the dialog goes away at once (not
-at its timeout) and the audit trail says ``abandoned``. The agent then serves the next page.
+A portal page asks for a signature, by ``fetch`` straight to the agent or through kyso.js and the
+browser extension; while the question is open (the scripted dialog, a process of its own as the
+desktop dialog is, takes its time) the user closes the tab, and only the tab: the browser stays
+open until the test has seen the dialog go. The agent stops the request, the dialog goes away at
+once (not at its timeout) and the audit trail says ``abandoned``. The agent then serves the next
+page.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
+from pathlib import Path
 
 import pytest
 
@@ -24,7 +28,7 @@ SLOW_USER = 60.0
 only the closed tab can end it before that."""
 
 
-def sign_script(agent: AgentProcess, token: SessionToken, text: str, *, wait: bool) -> str:
+def fetch_script(agent: AgentProcess, token: SessionToken, text: str, *, wait: bool) -> str:
     """Page script: ``fetch`` ``/v1/sign`` for ``text``; awaited (its status) with ``wait``."""
     body = {
         "hash": b64(digest_of(text.encode())),
@@ -40,36 +44,70 @@ def sign_script(agent: AgentProcess, token: SessionToken, text: str, *, wait: bo
     return f"window.pending = {call}; return null;"
 
 
-def test_closing_the_tab_closes_the_question(
-    browser: Browser, bridge_agent: AgentProcess, token: SessionToken, portal_port: int
+def extension_script(token: SessionToken, text: str) -> str:
+    """Page script: kyso.js through the extension signs ``text``'s digest; not awaited."""
+    return """
+      const kyso = await import("/kyso.js");
+      const client = kyso.createClient({ transport: "extension", extensionTimeoutMs: 5000 });
+      await client.status();  // the extension answers: calls go through it
+      window.pending = client.sign(kyso.fromBase64(DIGEST), { certificate: kyso.fromBase64(CERT) })
+        .catch(() => null);
+      return null;
+    """.replace("DIGEST", json.dumps(b64(digest_of(text.encode())))).replace(
+        "CERT", json.dumps(b64(der(token.rsa)))
+    )
+
+
+@pytest.mark.parametrize("way", ["fetch", "extension"])
+def test_closing_the_tab_closes_the_question(  # noqa: PLR0917 - fixtures
+    browser: Browser,
+    bridge_agent: AgentProcess,
+    token: SessionToken,
+    portal_port: int,
+    tmp_path: Path,
+    way: str,
 ) -> None:
     origin = f"http://localhost:{portal_port}"
     bridge_agent.script({"sleep": SLOW_USER, "approved": True, "pin": PIN})
     before = len(bridge_agent.audit_outcomes())
-    closed = browser.run(
-        "closeTab",
-        extension=False,
-        url=f"{origin}/",
-        script=sign_script(bridge_agent, token, "tab đã đóng", wait=False),
-        waitFor=str(bridge_agent.prompter_dir / "requests.jsonl"),
+    release = tmp_path / "release"
+    script = (
+        fetch_script(bridge_agent, token, "tab đã đóng", wait=False)
+        if way == "fetch"
+        else extension_script(token, "tab đã đóng")
     )
-    assert closed == {"closed": True}
-    [question] = bridge_agent.prompts()
-    assert question["origin"] == origin
-
-    # Well before the prompt timeout (20 s), which would have ended it as CONSENT_TIMEOUT.
-    eventually(lambda: not bridge_agent.open_dialogs(), 15, "the dialog closed with the tab")
-    rows = eventually(
-        lambda: bridge_agent.audit_outcomes()[before:], 15, "the question was audited"
-    )
-    assert rows == [OUTCOME_ABANDONED]
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        closing = pool.submit(
+            browser.run,
+            "closeTab",
+            extension=way == "extension",
+            url=f"{origin}/",
+            script=script,
+            waitFor=str(bridge_agent.prompter_dir / "requests.jsonl"),
+            release=str(release),
+        )
+        try:
+            [question] = eventually(bridge_agent.prompts, 60, "the user was asked")
+            assert question["origin"] == origin
+            # With the browser still open; well before the prompt timeout (20 s), which would
+            # have ended it as CONSENT_TIMEOUT.
+            eventually(
+                lambda: not bridge_agent.open_dialogs(), 15, "the dialog closed with the tab"
+            )
+            rows = eventually(
+                lambda: bridge_agent.audit_outcomes()[before:], 15, "the question was audited"
+            )
+            assert rows == [OUTCOME_ABANDONED]
+        finally:
+            release.touch()
+        assert closing.result(120) == {"closed": True}
 
     bridge_agent.script({"approved": True, "pin": PIN})
     status = browser.run(
         "eval",
         extension=False,
         url=f"{origin}/",
-        script=sign_script(bridge_agent, token, "trang tiếp theo", wait=True),
+        script=fetch_script(bridge_agent, token, "trang tiếp theo", wait=True),
     )
     assert status == 200
     assert bridge_agent.audit_outcomes()[before:] == [OUTCOME_ABANDONED, OUTCOME_SIGNED]

@@ -26,7 +26,7 @@ from agent.config import load_config
 from agent.localtls import ca as tls
 from agent.server import RunningServer, create_app, start_server
 from agent.server.budget import MemoryBudget
-from agent.server.connections import ConnectionGate, ConnectionLimits, RepeatLimiter
+from agent.server.connections import ConnectionGate, ConnectionLimits, RepeatLimiter, Work
 from agent.server.peer import CallerCheck, TcpEndpoint
 from agent.testing.prompter import ScriptedPrompter
 from agent.token import TokenService
@@ -287,7 +287,7 @@ async def test_a_lost_connection_is_told_once_to_each_watcher_still_watching() -
     doorway.watch(lambda: told.append("request"))
     stop = doorway.watch(lambda: told.append("answered"))
     stop()  # its request ended before the client went away
-    assert gate.on_lost(None, lambda: told.append("no transport")) is not None
+    gate.on_lost(None, lambda: told.append("no transport"))()  # not the gate's: never told
     doorway.connection_lost(None)
     doorway.connection_lost(None)  # told once
     assert told == ["request"]
@@ -301,10 +301,10 @@ async def test_stopping_lets_requests_end_then_cancels_the_others_and_waits_for_
     gate = ConnectionGate(asyncio.Protocol, ssl.create_default_context(), None, ConnectionLimits())
     unwound: list[str] = []
 
-    async def request(name: str, seconds: float) -> None:
+    async def request(name: str, seconds: float, work: Work = Work.REQUEST) -> None:
         task = asyncio.current_task()
         assert task is not None
-        with gate.serving(None, task):
+        with gate.serving(None, task, work):
             try:
                 await asyncio.sleep(seconds)
             finally:
@@ -313,9 +313,14 @@ async def test_stopping_lets_requests_end_then_cancels_the_others_and_waits_for_
 
     quick = asyncio.create_task(request("signature", 0.01))
     waiting = asyncio.create_task(request("question", 3600))
+    page = asyncio.create_task(request("idle socket", 3600, Work.SOCKET))
     await asyncio.sleep(0)
     await gate.finish(1.0)
     assert quick.done() and not quick.cancelled()  # it ended within the grace
-    assert waiting.cancelled()  # it was ended, and had wound down when finish() returned
-    assert unwound == ["signature", "question"]
-    await gate.finish(1.0)  # nothing left: at once
+    assert waiting.cancelled() and page.cancelled()  # ended, and wound down by then
+    assert unwound == ["signature", "question", "idle socket"]
+    # Work that comes once the agent is stopping ends at once.
+    late = asyncio.create_task(request("late", 3600))
+    with pytest.raises(asyncio.CancelledError):
+        await late
+    assert unwound[-1] == "late"

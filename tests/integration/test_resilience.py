@@ -358,9 +358,10 @@ def test_deadlines_grow_with_the_batch_and_the_pin_pad() -> None:
     assert [limits.backoff(n) for n in range(1, 10)] == [0.5, 1, 2, 4, 8, 16, 30, 30, 30]
 
 
-def test_stopping_the_agent_does_not_wait_for_a_hung_module(
-    res: Hsm, control: FaultControl, tmp_path: Path
-) -> None:
+@pytest.fixture
+def patient_module(res: Hsm, control: FaultControl, tmp_path: Path) -> Iterator[AgentProcess]:
+    """The agent on the fault shim, its module allowed ten minutes a call, started and
+    signing (its worker is up)."""
     agent = start_agent(
         tmp_path / "agent",
         res.hsm,
@@ -370,20 +371,43 @@ def test_stopping_the_agent_does_not_wait_for_a_hung_module(
     )
     try:
         assert_signed(*sign(agent, res.rsa, "khởi động"), res.rsa)
-        control.set("C_Sign hang 600")
-        stuck = threading.Thread(target=sign, args=(agent, res.rsa, "treo"), daemon=True)
-        stuck.start()
-        for _ in range(100):  # until the user has answered and the module has the request
-            if agent.prompts():
-                break
-            time.sleep(0.05)
-        time.sleep(1)
-        agent.process.send_signal(signal.SIGTERM)
-        # The module's deadline is ten minutes; the agent must not sit it out.
-        assert agent.process.wait(30) == 0
-        assert "in the middle of a call" in agent.log_text()
+        yield agent
     finally:
         agent.stop()
+
+
+def test_stopping_the_agent_does_not_wait_for_a_hung_module(
+    patient_module: AgentProcess, res: Hsm, control: FaultControl
+) -> None:
+    agent = patient_module
+    control.set("C_Sign hang 600")
+    stuck = threading.Thread(target=sign, args=(agent, res.rsa, "treo"), daemon=True)
+    stuck.start()
+    for _ in range(100):  # until the user has answered and the module has the request
+        if agent.prompts():
+            break
+        time.sleep(0.05)
+    time.sleep(1)
+    agent.process.send_signal(signal.SIGTERM)
+    # The module's deadline is ten minutes; the agent must not sit it out.
+    assert agent.process.wait(30) == 0
+    assert "in the middle of a call" in agent.log_text()
+
+
+def test_a_signature_under_way_when_the_agent_stops_is_still_answered(
+    patient_module: AgentProcess, res: Hsm, control: FaultControl
+) -> None:
+    agent = patient_module
+    control.set("C_Sign hang 2")  # a slow USB token, well within the stop's grace
+    agent.script({"approved": True, "pin": PIN})
+    digest = digest_of("đang ký".encode())
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        answer = pool.submit(agent.post, "/v1/sign", sign_body(digest, res.rsa))
+        eventually(agent.prompts, 30, "the user approved")
+        agent.process.send_signal(signal.SIGTERM)  # Quit, while the token signs
+        assert_signed(answer.result(60), digest, res.rsa)
+    assert agent.process.wait(30) == 0
+    assert "in the middle of a call" not in agent.log_text()
 
 
 # --- the pipe to the worker process --------------------------------------------------------

@@ -7,6 +7,7 @@ Everything else about signing is tested against SoftHSM in tests/integration.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -18,7 +19,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from agent.algorithms import HashAlgorithm, RsaScheme
+from agent.consent.gate import GateLimits, PromptGate
 from agent.consent.pin_cache import PinCache
+from agent.consent.prompter import PromptAnswer, PromptRequest
 from agent.errors import (
     BadRequest,
     CertificateNotFound,
@@ -312,3 +315,34 @@ def test_the_login_decision_on_the_flags_read_right_before_c_login(
         return
     pin = pin_for_login(state, login)
     assert (None if pin is None else pin.reveal().decode()) == outcome
+
+
+class _PageGone(ScriptedPrompter):
+    """A user who never answers: the page goes away first (its request is cancelled)."""
+
+    async def ask(self, request: PromptRequest) -> PromptAnswer:
+        self.requests.append(request)
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+async def test_a_page_that_goes_away_during_its_question_counts_for_the_back_off() -> None:
+    # Else a page could open and close the dialog over and over, each time taking the keyboard.
+    delays: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        delays.append(seconds)
+
+    tokens = FakeTokens(PinState(TriesLeft.OK, pinpad=False))
+    prompter = _PageGone()
+    signing = SigningService(tokens, prompter, gate=PromptGate(GateLimits(), sleep=sleep))
+    for asked in range(1, 4):
+        request = asyncio.create_task(signing.sign(CALLER, REQUEST))
+        while len(prompter.requests) < asked:
+            await asyncio.sleep(0)
+        request.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await request
+    # The third question waited, as after two cancels by the user.
+    assert delays == [GateLimits().backoff_first]
+    assert tokens.logins == []

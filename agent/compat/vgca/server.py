@@ -28,6 +28,7 @@ from agent.errors import BadRequest
 from agent.files import discard_partial
 from agent.messages import Phrase
 from agent.server.budget import BudgetLimits, MemoryBudget
+from agent.server.connections import Work
 from agent.server.keys import BUDGET, CALLER, SERVICE, SETTINGS, ServerSettings
 from agent.server.middlewares import MemoryRelease
 from agent.server.peer import CallerCheck
@@ -140,7 +141,7 @@ def create_vgca_app(
         caller_check=caller_check,
     )
     # A signed file is uploaded to the portal's server whether or not its page is still open.
-    app = compat_app(context, websocket=True, outlives_page=True)
+    app = compat_app(context, websocket=True, work=Work.DETACHED)
     app[VGCA_SETTINGS] = vgca
     app.cleanup_ctx.append(_endpoints)
     app.router.add_get("/{endpoint}", websocket)
