@@ -207,7 +207,7 @@ def report(
         "",
         f"budget ({'full' if plan is FULL else 'quick'} run):",
         budget_line(
-            f"[1] /v1/pdf/sign/batch of {DOCUMENTS} vs {DOCUMENTS} singles",
+            f"[6] /v1/pdf/sign/batch of {DOCUMENTS} vs {DOCUMENTS} singles",
             f"{ratio:.2f} x",
             f"<= {BATCH_RATIO} x",
             ratio <= BATCH_RATIO,

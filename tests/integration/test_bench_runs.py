@@ -86,7 +86,7 @@ def test_pdf_batch_bench_quick_times_twenty_singles_and_one_batch() -> None:
     assert "1.00 x (baseline)" in singles, singles
     assert " x" in batch, batch
     [budget] = budget_lines(done.stdout)
-    assert budget.startswith("[1] /v1/pdf/sign/batch of 20 vs 20 singles"), budget
+    assert budget.startswith("[6] /v1/pdf/sign/batch of 20 vs 20 singles"), budget
     assert "every signed PDF above (40)" in done.stdout
 
 
