@@ -9,6 +9,7 @@ developer's machine they are skipped with the command that installs them.
 
 from __future__ import annotations
 
+import concurrent.futures
 import importlib.util
 import json
 import os
@@ -26,7 +27,14 @@ import pytest
 
 from agent.testing.pki import LocalPki
 from tests.browser.portal import PortalPage
-from tests.conftest import AgentProcess, SessionToken, start_agent, start_layer_agent, stopping
+from tests.conftest import (
+    AgentProcess,
+    SessionToken,
+    eventually,
+    start_agent,
+    start_layer_agent,
+    stopping,
+)
 from tests.vgca_portal import Site, serving
 
 REPO = Path(__file__).resolve().parents[2]
@@ -264,3 +272,33 @@ def other_agents_below(port: int) -> list[int]:
         else:
             busy.append(candidate)
     return busy
+
+
+def closed_while_asked(
+    browser: Browser, agent: AgentProcess, url: str, script: str, release: Path, **job: Any
+) -> tuple[dict[str, Any], list[str]]:
+    """Run ``script`` (it starts a call that asks the user, and returns) in a tab at ``url``,
+    close the tab once the user is asked, and keep the browser open until ``agent``'s dialog
+    has closed: the question, and the audit rows written since. ``release`` is a file path the
+    browser waits for; ``job``: more for ``run.mjs`` (``extension``)."""
+    before = len(agent.audit_outcomes())
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        closing = pool.submit(
+            browser.run,
+            "closeTab",
+            url=url,
+            script=script,
+            waitFor=str(agent.prompter_dir / "requests.jsonl"),
+            release=str(release),
+            **job,
+        )
+        try:
+            [question] = eventually(agent.prompts, 60, "the user was asked")
+            # With the browser still open; well before the prompt timeout (20 s), which would
+            # have ended it as CONSENT_TIMEOUT.
+            eventually(lambda: not agent.open_dialogs(), 15, "the dialog closed with the tab")
+            rows = eventually(lambda: agent.audit_outcomes()[before:], 15, "the question audited")
+        finally:
+            release.touch()
+        assert closing.result(120) == {"closed": True}
+    return question, rows

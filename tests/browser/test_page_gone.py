@@ -10,15 +10,14 @@ page.
 
 from __future__ import annotations
 
-import concurrent.futures
 import json
 from pathlib import Path
 
 import pytest
 
 from agent.audit import OUTCOME_ABANDONED, OUTCOME_SIGNED
-from tests.browser.conftest import Browser
-from tests.conftest import PIN, AgentProcess, SessionToken, eventually
+from tests.browser.conftest import Browser, closed_while_asked
+from tests.conftest import PIN, AgentProcess, SessionToken
 from tests.verify import b64, der, digest_of
 
 pytestmark = pytest.mark.integration
@@ -70,37 +69,21 @@ def test_closing_the_tab_closes_the_question(  # noqa: PLR0917 - fixtures
     origin = f"http://localhost:{portal_port}"
     bridge_agent.script({"sleep": SLOW_USER, "approved": True, "pin": PIN})
     before = len(bridge_agent.audit_outcomes())
-    release = tmp_path / "release"
     script = (
         fetch_script(bridge_agent, token, "tab đã đóng", wait=False)
         if way == "fetch"
         else extension_script(token, "tab đã đóng")
     )
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        closing = pool.submit(
-            browser.run,
-            "closeTab",
-            extension=way == "extension",
-            url=f"{origin}/",
-            script=script,
-            waitFor=str(bridge_agent.prompter_dir / "requests.jsonl"),
-            release=str(release),
-        )
-        try:
-            [question] = eventually(bridge_agent.prompts, 60, "the user was asked")
-            assert question["origin"] == origin
-            # With the browser still open; well before the prompt timeout (20 s), which would
-            # have ended it as CONSENT_TIMEOUT.
-            eventually(
-                lambda: not bridge_agent.open_dialogs(), 15, "the dialog closed with the tab"
-            )
-            rows = eventually(
-                lambda: bridge_agent.audit_outcomes()[before:], 15, "the question was audited"
-            )
-            assert rows == [OUTCOME_ABANDONED]
-        finally:
-            release.touch()
-        assert closing.result(120) == {"closed": True}
+    question, rows = closed_while_asked(
+        browser,
+        bridge_agent,
+        f"{origin}/",
+        script,
+        tmp_path / "release",
+        extension=way == "extension",
+    )
+    assert question["origin"] == origin
+    assert rows == [OUTCOME_ABANDONED]
 
     bridge_agent.script({"approved": True, "pin": PIN})
     status = browser.run(

@@ -12,7 +12,8 @@ from pathlib import Path
 
 from cryptography import x509
 
-from tests.browser.conftest import Browser
+from agent.audit import OUTCOME_ABANDONED
+from tests.browser.conftest import Browser, closed_while_asked
 from tests.browser.portal import PortalPage, run_in_page, run_unasked
 from tests.conftest import PIN, AgentProcess, SessionToken
 from tests.pdftools import NssDb, assert_pdf_signatures_valid, sample_pdf, signature_png
@@ -139,3 +140,26 @@ def test_a_page_of_another_origin_cannot_reach_the_plugin(
     )
     result = run_unasked(chromium, layer_agent, foreign, script)
     assert result == {"refused": "-1"}
+
+
+def test_closing_the_portals_tab_closes_the_plugins_question(
+    chromium: Browser, layer_agent: AgentProcess, portal: Site, tmp_path: Path
+) -> None:
+    # The page's socket goes with its tab, as Chromium closes it; the dialog goes with it.
+    layer_agent.script({"sleep": 60, "approved": True, "pin": PIN})
+    script = (
+        f"vnpt_plugin.ports = [{layer_agent.layer_ports['vnpt']}];"
+        " await vnpt_plugin.checkPlugin();"
+        f" window.pending = vnpt_plugin.signHash({json.dumps(b64(bytes(32)))});"
+        " return null;"
+    )
+    question, rows = closed_while_asked(
+        chromium,
+        layer_agent,
+        portal.url("/static/portal.html"),
+        script,
+        tmp_path / "release",
+        extension=False,
+    )
+    assert question["action"] == "sign" and question["origin"] == portal.origin
+    assert rows == [OUTCOME_ABANDONED]
