@@ -39,12 +39,7 @@ def virtual_display(screen: str = SCREEN) -> Iterator[str]:
             raise RuntimeError("Xvfb did not report its display number")
         yield f":{number}"
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        _end(process)
 
 
 @contextmanager
@@ -75,16 +70,21 @@ def system_tray(display: str, timeout: float = 10.0) -> Iterator[None]:
                     yield
                     return
             finally:
-                host.terminate()
-                try:
-                    host.wait(10)
-                except subprocess.TimeoutExpired:
-                    host.kill()
-                    host.wait()
+                _end(host)
             if not exited or attempt == 2:
                 break
         said.seek(0)
         raise RuntimeError(f"trayer did not show its window: {said.read().strip()!r}")
+
+
+def _end(process: subprocess.Popen[bytes]) -> None:
+    """Terminate ``process``; kill it if it has not ended 10 s later."""
+    process.terminate()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def _shown(env: dict[str, str], host: subprocess.Popen[bytes], timeout: float) -> bool:

@@ -47,12 +47,18 @@ def send_sign(agent: AgentProcess, text: str, token: SessionToken) -> http.clien
     return client
 
 
+def asked(agent: AgentProcess, text: str, token: SessionToken) -> http.client.HTTPSConnection:
+    """A page's ``/v1/sign`` for ``text``, once the user (who takes their time) is asked."""
+    agent.script({"sleep": SLOW_USER, "approved": True, "pin": PIN})
+    client = send_sign(agent, text, token)
+    eventually(agent.prompts, 30, "the user was asked")
+    return client
+
+
 def test_a_page_gone_during_the_question_closes_the_dialog_and_is_audited(
     patient: AgentProcess, token: SessionToken
 ) -> None:
-    patient.script({"sleep": SLOW_USER, "approved": True, "pin": PIN})
-    client = send_sign(patient, "trang đã đóng", token)
-    eventually(patient.prompts, 30, "the user was asked")
+    client = asked(patient, "trang đã đóng", token)
     assert patient.open_dialogs(), "the dialog is open"
     client.close()  # the tab is closed
 
@@ -114,10 +120,8 @@ def busy(
 def test_an_agent_stopped_while_the_user_decides_records_the_question(
     patient: AgentProcess, token: SessionToken
 ) -> None:
-    patient.script({"sleep": SLOW_USER, "approved": True, "pin": PIN})
-    client = send_sign(patient, "máy tắt", token)
+    client = asked(patient, "máy tắt", token)
     try:
-        eventually(patient.prompts, 30, "the user was asked")
         patient.stop()  # SIGTERM, as at logoff
     finally:
         client.close()
