@@ -14,8 +14,9 @@ import functools
 import json
 import math
 import re
+import secrets
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
@@ -693,20 +694,44 @@ class PdfBatchSignResponse:
 
     names: tuple[str | None, ...]
     """Every document's name, in the request's order."""
-    signed: tuple[bytes, ...]
-    """The first ``len(signed)`` documents, signed."""
+    signed: tuple[bytes | SpooledFile, ...]
+    """The first ``len(signed)`` documents, signed, each in the form the request's came in: a
+    spooled document is answered with a new spooled file, which the caller sends and removes."""
     certificate: bytes
     stopped: bool = False
     error: AgentError | None = None
 
+    def signed_bytes(self) -> tuple[bytes, ...]:
+        """The signed documents as bytes (read from the spool for those there)."""
+        return tuple(d.read_bytes() if isinstance(d, SpooledFile) else d for d in self.signed)
+
     def to_wire(self, lang: Lang | str) -> dict[str, Any]:
         """JSON body: ``documents[i]`` is the request's ``documents[i]``."""
+        return self._wire(lang, [b64encode(d) for d in self.signed_bytes()])
+
+    def json_around_documents(self, lang: Lang | str) -> list[bytes]:
+        """The UTF-8 JSON of :meth:`to_wire` cut where each signed document's base64 goes:
+        ``len(signed) + 1`` pieces, document ``i`` between pieces ``i`` and ``i + 1``. The
+        caller sends the documents' base64 from where they are, a piece at a time, so that the
+        answer to a batch of up to ``max_pdf_bytes`` is never held whole."""
+        # Each document's place is a random marker no name or message can contain.
+        marker = secrets.token_hex(16)
+        places = [f"{marker}:{index}:" for index in range(len(self.signed))]
+        text = json.dumps(self._wire(lang, places), ensure_ascii=False)
+        pieces: list[bytes] = []
+        for place in places:
+            before, _place, text = text.partition(place)
+            pieces.append(before.encode("utf-8"))
+        pieces.append(text.encode("utf-8"))
+        return pieces
+
+    def _wire(self, lang: Lang | str, pdfs: Sequence[str]) -> dict[str, Any]:
         documents: list[dict[str, Any]] = []
         for index, name in enumerate(self.names):
             entry: dict[str, Any] = {"index": index, "documentName": name}
-            if index < len(self.signed):
+            if index < len(pdfs):
                 entry["signed"] = True
-                entry["pdf"] = b64encode(self.signed[index])
+                entry["pdf"] = pdfs[index]
             else:
                 entry["signed"] = False
             documents.append(entry)

@@ -9,6 +9,7 @@ prompter ``python -m agent.testing.prompter DIR``.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import http.client
 import json
 import os
@@ -26,6 +27,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from agent.audit import AuditLog
+from agent.spool import DIRECTORY_NAME
 from agent.testing.pki import LocalPki
 from agent.testing.softhsm import KeySpec, SoftHsm, TestCa, TokenSpec, new_token
 from tests.pdftools import NssDb
@@ -141,9 +143,9 @@ class AgentProcess:
     def activity_updates(self) -> list[dict[str, Any]]:
         """Updates the activities were given since the last :meth:`script_activities`."""
         path = self.prompter_dir / "activity.jsonl"
-        if not path.exists():
-            return []
-        return [json.loads(line) for line in path.read_text("utf-8").splitlines() if line]
+        text = path.read_text("utf-8") if path.exists() else ""
+        # Whole lines only: the prompter may be writing the next one.
+        return [json.loads(line) for line in text.splitlines(keepends=True) if line.endswith("\n")]
 
     def held_until_stopped(self, tsa: LocalPki, call: Callable[[], T], timeout: float = 60) -> T:
         """``call``'s result, run on a thread while ``tsa`` holds a document's time-stamp
@@ -154,7 +156,7 @@ class AgentProcess:
             answer = pool.submit(call)
             try:
                 deadline = time.monotonic() + timeout
-                while {"stopping": True} not in self._updates_so_far():
+                while {"stopping": True} not in self.activity_updates():
                     if answer.done():
                         raise AssertionError(
                             f"ended before the agent had the Stop: {answer.result()!r:.2000}"
@@ -165,12 +167,6 @@ class AgentProcess:
             finally:
                 tsa.release_tsa()
             return answer.result(timeout)
-
-    def _updates_so_far(self) -> list[dict[str, Any]]:
-        """:meth:`activity_updates`, without the line being written."""
-        path = self.prompter_dir / "activity.jsonl"
-        text = path.read_text("utf-8") if path.exists() else ""
-        return [json.loads(line) for line in text.splitlines(keepends=True) if line.endswith("\n")]
 
     def prompts(self) -> list[dict[str, Any]]:
         """Questions the user was asked since the last :meth:`script`."""
@@ -264,6 +260,38 @@ def eventually(probe: Callable[[], T | None], timeout: float, what: str) -> T:
             return value
         time.sleep(0.1)
     raise AssertionError(f"not within {timeout:.0f} s: {what}")
+
+
+@contextlib.contextmanager
+def connection(agent: AgentProcess) -> Iterator[http.client.HTTPSConnection]:
+    """A connection of our own, for clients that go away midway."""
+    opened = http.client.HTTPSConnection("127.0.0.1", agent.port, context=agent.tls, timeout=60)
+    try:
+        yield opened
+    finally:
+        opened.close()
+
+
+def read_then_gone(agent: AgentProcess, path: str, body: bytes, content_type: str) -> bytes:
+    """A client that sends ``body``, reads the first 64 KiB of the 200 answer and goes away,
+    more than a socket's buffers still to come; what it read."""
+    with connection(agent) as client:
+        headers = {"Origin": PORTAL, "Content-Type": content_type}
+        client.request("POST", path, body, headers=headers)
+        answer = client.getresponse()
+        assert answer.status == 200, answer.read(500)
+        return answer.read(64 * 1024)
+
+
+def spool_of(agent: AgentProcess) -> Path:
+    """Where the agent keeps the documents of the requests in flight."""
+    return agent.data_dir / DIRECTORY_NAME
+
+
+def wait_until_spool_empty(agent: AgentProcess) -> None:
+    """The request's files are removed when it ends, which may be a moment after its client
+    has read the last byte of the answer."""
+    eventually(lambda: not any(spool_of(agent).iterdir()), 30, "the spool emptied")
 
 
 def _toml(values: dict[str, Any]) -> str:

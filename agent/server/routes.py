@@ -13,7 +13,7 @@ import contextlib
 import dataclasses
 import json
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Mapping
 from importlib import resources
 from typing import Any, Final, TypeVar
 
@@ -23,6 +23,8 @@ from aiohttp.http_exceptions import BadHttpMessage
 from agent.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 from agent.messages import Phrase, pick_lang
 from agent.protocol import (
+    PdfBatchSignRequest,
+    PdfBatchSignResponse,
     PdfSignRequest,
     PdfSignResponse,
     decode_json_object,
@@ -392,21 +394,76 @@ async def _stream(
 
 
 @routes.post("/v1/pdf/sign/batch")
-async def pdf_sign_batch(request: web.Request) -> web.Response:
+async def pdf_sign_batch(request: web.Request) -> web.StreamResponse:
     """Sign up to 50 PDFs after one consent and one login, with progress and Stop."""
+    parsed = await _spooled_batch(request)
+    result: PdfBatchSignResponse | None = None
+    try:
+        result = await request.app[SERVICE].sign_pdf_batch(request[CALLER], parsed)
+        lang = pick_lang(request.headers.get("Accept-Language"), request.app[SETTINGS].lang)
+        return await _send_batch(request, result, lang)
+    finally:
+        # As for one PDF: the request's files go with it, however it ends.
+        discard(*_files(d.pdf for d in parsed.documents), *_files(result.signed if result else ()))
+
+
+async def _spooled_batch(request: web.Request) -> PdfBatchSignRequest:
+    """The batch, each document written to the spool (the body and its base64 are freed
+    when this returns, before anyone is asked): up to ``max_pdf_bytes`` of documents must not
+    stay in the agent's memory while the user reads the question, nor after the answer."""
     default_tsa = request.app[SETTINGS].tsa_url
     body = await _json_body(request, *_pdf_json_limit(request))
-    parsed = await asyncio.to_thread(
-        lambda: parse_pdf_batch_sign_request(decode_json_object(body), default_tsa)
-    )
+    parsed = await asyncio.to_thread(_parse_batch, body, default_tsa)
+    del body
     _within_document_limit(request, parsed.size)
-    result = await request.app[SERVICE].sign_pdf_batch(request[CALLER], parsed)
-    lang = pick_lang(request.headers.get("Accept-Language"), request.app[SETTINGS].lang)
-    # Up to max_pdf_bytes of base64: written on a worker thread, so the event loop keeps serving.
-    answer = await asyncio.to_thread(
-        lambda: json.dumps(result.to_wire(lang), ensure_ascii=False).encode("utf-8")
+    spool = request.app[SPOOL]
+    documents: list[PdfSignRequest] = []
+    try:
+        for document in parsed.documents:
+            pdf = document.pdf
+            if not isinstance(pdf, SpooledFile):
+                pdf = await spool.from_bytes(pdf)
+            documents.append(dataclasses.replace(document, pdf=pdf))
+    except BaseException:
+        discard(*_files(d.pdf for d in documents))
+        raise
+    return dataclasses.replace(parsed, documents=tuple(documents))
+
+
+def _parse_batch(body: bytes, default_tsa: str | None) -> PdfBatchSignRequest:
+    return parse_pdf_batch_sign_request(decode_json_object(body), default_tsa)
+
+
+def _files(documents: Iterable[bytes | SpooledFile]) -> list[SpooledFile]:
+    return [d for d in documents if isinstance(d, SpooledFile)]
+
+
+async def _send_batch(
+    request: web.Request, result: PdfBatchSignResponse, lang: str
+) -> web.StreamResponse:
+    """The JSON of :meth:`~agent.protocol.PdfBatchSignResponse.to_wire`, each signed document's
+    base64 sent from the spool a piece at a time."""
+    around = await asyncio.to_thread(result.json_around_documents, lang)
+    response = web.StreamResponse()
+    response.content_type = "application/json"
+    response.charset = "utf-8"
+    response.content_length = sum(map(len, around)) + sum(
+        4 * -(-(d.size if isinstance(d, SpooledFile) else len(d)) // 3) for d in result.signed
     )
-    return web.Response(body=answer, content_type="application/json", charset="utf-8")
+
+    async def pieces() -> AsyncGenerator[bytes, None]:
+        for document, after in zip(result.signed, around[1:], strict=True):
+            if isinstance(document, SpooledFile):
+                chunks = read_chunks(document, _BASE64_PIECE, base64.b64encode)
+                async with contextlib.aclosing(chunks):
+                    async for chunk in chunks:
+                        yield chunk
+            else:
+                yield base64.b64encode(document)
+            yield after
+
+    async with contextlib.aclosing(pieces()) as body:
+        return await _stream(request, response, around[0], body, b"")
 
 
 @routes.post("/v1/cms/sign")

@@ -11,7 +11,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Final, TypeVar
+from typing import Final, Generic, TypeVar
 
 from agent.algorithms import HashAlgorithm, RsaScheme
 from agent.consent.activity import Activity, ActivityRequest, Step
@@ -78,10 +78,10 @@ async def sign_digests_in_steps(
 
 
 @dataclass(frozen=True)
-class BatchOutcome:
+class BatchOutcome(Generic[T]):
     """How a batch of documents signed one by one ended."""
 
-    signed: tuple[bytes, ...]
+    signed: tuple[T, ...]
     """The first ``len(signed)`` documents, signed."""
     stopped: bool = False
     """The user pressed Stop."""
@@ -92,8 +92,8 @@ class BatchOutcome:
 async def sign_one_by_one(
     shown: Activity,
     names: Sequence[str | None],
-    sign_one: Callable[[int], Awaitable[bytes]],
-) -> BatchOutcome:
+    sign_one: Callable[[int], Awaitable[T]],
+) -> BatchOutcome[T]:
     """``sign_one(i)`` for each document in order, ``shown`` told before each; Stop ends it after
     the document being signed.
 
@@ -101,7 +101,7 @@ async def sign_one_by_one(
     again). A failure after documents were signed ends the batch and is returned with them:
     what the user signed is never lost, whatever went wrong next.
     """
-    signed: list[bytes] = []
+    signed: list[T] = []
     stopped, error = False, None
     for index, name in enumerate(names):
         if shown.stopped:

@@ -650,44 +650,65 @@ class SigningService:
         ]
         total = len(request.documents)
         names = [d.document_name for d in request.documents]
+        # Documents uploaded as files are signed into files beside them (never whole in
+        # memory); until the answer takes them over, they are this request's to remove.
+        outputs: list[Path] = []
+
+        async def sign_one(key: pdf.SigningKey, index: int) -> bytes | SpooledFile:
+            document = request.documents[index]
+            output = (
+                self._spool.new_path()
+                if isinstance(document.pdf, SpooledFile) and self._spool is not None
+                else None
+            )
+            if output is not None:
+                outputs.append(output)
+            signed = await work.sign(
+                index,
+                key,
+                options=document.options,
+                trust_roots=self._trust_roots,
+                font_dir=self._font_dir,
+                output=output,
+            )
+            if output is not None:
+                return await finished(output)
+            assert signed is not None  # noqa: S101 - no output file: bytes
+            return signed
 
         async def operation(
             cert: TokenCertificate, login: Login, chain: tuple[bytes, ...]
-        ) -> tuple[BatchOutcome, int]:
+        ) -> tuple[BatchOutcome[bytes | SpooledFile], int]:
             progress = ActivityRequest(ActivityKind.PROGRESS, str(caller), self._lang, total=total)
             async with (
                 self._prompter.activity(progress) as shown,
                 one_login(self._tokens, cert, RsaScheme.PKCS1V15, login) as sign,
             ):
                 key = self._held_key(cert, chain, sign)
-
-                async def sign_one(index: int) -> bytes:
-                    signed = await work.sign(
-                        index,
-                        key,
-                        options=request.documents[index].options,
-                        trust_roots=self._trust_roots,
-                        font_dir=self._font_dir,
-                    )
-                    assert signed is not None  # noqa: S101 - no output file: bytes
-                    return signed
-
-                outcome = await sign_one_by_one(shown, names, sign_one)
+                outcome = await sign_one_by_one(shown, names, lambda i: sign_one(key, i))
             return outcome, len(outcome.signed)
 
-        cert, done = await self._signing(
-            caller,
-            items,
-            request.certificate,
-            None,
-            operation,
-            source=source,
-            destination=destination,
-            # Only the configured TSA passes the check above: the one any document asks for.
-            time_stamp=next(
-                (u for d in request.documents if (u := _time_stamp_url(d.options))), None
-            ),
-        )
+        try:
+            cert, done = await self._signing(
+                caller,
+                items,
+                request.certificate,
+                None,
+                operation,
+                source=source,
+                destination=destination,
+                # Only the configured TSA passes the check above: the one any document asks for.
+                time_stamp=next(
+                    (u for d in request.documents if (u := _time_stamp_url(d.options))), None
+                ),
+            )
+        except BaseException:
+            discard(*outputs)
+            raise
+        # Files of a try the user was asked again after (a wrong PIN), or of a document that
+        # failed after others were signed, are not part of the answer.
+        answered = {d.path for d in done.signed if isinstance(d, SpooledFile)}
+        discard(*(p for p in outputs if p not in answered))
         return PdfBatchSignResponse(
             names=tuple(names),
             signed=done.signed,

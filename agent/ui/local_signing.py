@@ -149,7 +149,7 @@ class LocalSigner:
             else:
                 batch = PdfBatchSignRequest(tuple(requests))
                 done = self._run(lambda service: service.sign_pdf_batch(LOCAL_CALLER, batch))
-                signed, stopped, error = done.signed, done.stopped, done.error
+                signed, stopped, error = done.signed_bytes(), done.stopped, done.error
         except AgentError as exc:
             return Signing(not_signed=tuple(sources), reason=exc.public_message(self._lang))
         saved: list[Path] = []

@@ -5,21 +5,35 @@ The documents are in the shapes portals send (tests/pdf_corpus.py): a plain deci
 that already has a ``Signature2`` field, a file encrypted with an owner password only, a
 document its author certified allowing signatures. pdfsig and pyHanko judge every signature.
 The user's Stop is the scripted prompter's (``{"stopAt": n}``): the real window's button is
-tests/desktop/test_batch_dialog.py's.
+tests/desktop/test_batch_dialog.py's. The documents wait in the spool (``DATA_DIR/spool``), and
+are signed into it; every request leaves it empty once it has ended, however it ended.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from agent.audit import AuditLog
+from agent.audit import OUTCOME_ABANDONED, AuditLog
 from agent.testing.pki import LocalPki
-from tests.conftest import PIN, WRONG_PIN, AgentProcess, SessionToken, start_agent
+from tests.conftest import (
+    PIN,
+    PORTAL,
+    WRONG_PIN,
+    AgentProcess,
+    SessionToken,
+    connection,
+    eventually,
+    read_then_gone,
+    spool_of,
+    start_agent,
+    wait_until_spool_empty,
+)
 from tests.pdf_corpus import Encryption, certified, encrypted, pyhanko_verdicts, with_fields
 from tests.pdftools import NssDb, pyhanko_bottom_line, sample_pdf
 from tests.verify import b64, der
@@ -137,6 +151,54 @@ def test_stop_ends_the_batch_after_the_current_document_and_returns_those_signed
     with AuditLog(fresh.data_dir / "audit.sqlite3") as audit:
         last = audit.entries()[-1]
     assert (last.outcome, last.signatures, len(last.documents)) == ("signed", 4, 8)
+    wait_until_spool_empty(fresh)
+
+
+def test_a_page_gone_in_the_middle_of_a_batch_leaves_nothing_in_the_spool(
+    timestamping: AgentProcess, token: SessionToken, tsa: LocalPki
+) -> None:
+    fresh = timestamping
+    documents = [(f"Tờ trình {i + 1}.pdf", sample_pdf(text=f"To trinh {i + 1}")) for i in range(4)]
+    fresh.script({"approved": True, "pin": PIN})
+    tsa.hold_tsa(after=2)  # the third document waits for its time-stamp
+    body = batch_body(documents, certificate=b64(der(token.rsa)), level="B-T")
+    try:
+        with connection(fresh) as client:
+            client.request(
+                "POST",
+                "/v1/pdf/sign/batch",
+                json.dumps(body).encode(),
+                headers={"Origin": PORTAL, "Content-Type": "application/json"},
+            )
+            third = {"done": 2, "current": documents[2][0]}
+            eventually(lambda: third in fresh.activity_updates(), 60, "the third document began")
+            # The four documents, and the two signed so far, are in the spool.
+            assert len(list(spool_of(fresh).iterdir())) >= 6
+        # The tab is closed while the third document is being signed.
+        wait_until_spool_empty(fresh)
+    finally:
+        tsa.release_tsa()
+    assert eventually(fresh.audit_outcomes, 30, "the batch was audited") == [OUTCOME_ABANDONED]
+    assert fresh.request("GET", "/v1/info").status == 200
+    assert "Traceback" not in fresh.log_text()
+
+
+def test_a_client_gone_mid_answer_leaves_nothing_and_the_agent_keeps_serving(
+    fresh: AgentProcess, token: SessionToken
+) -> None:
+    """The answer is sent from the spool a piece at a time: several megabytes of base64 are
+    still to come when the client closes."""
+    documents = [
+        (f"Bản vẽ {i + 1}.pdf", sample_pdf(text=f"Ban ve {i + 1}", scan_bytes=2 * 1024 * 1024))
+        for i in range(3)
+    ]
+    fresh.script({"approved": True, "pin": PIN})
+    body = json.dumps(batch_body(documents, certificate=b64(der(token.rsa)))).encode()
+    read = read_then_gone(fresh, "/v1/pdf/sign/batch", body, "application/json")
+    assert read.startswith(b'{"documents": [{"index": 0, ')
+    wait_until_spool_empty(fresh)
+    assert fresh.request("GET", "/v1/info").status == 200
+    assert "unexpected error on POST /v1/pdf/sign/batch" not in fresh.log_text()
 
 
 def test_a_document_that_cannot_be_signed_is_refused_by_index_before_any_question(
@@ -191,6 +253,8 @@ def test_a_wrong_pin_asks_again_and_the_batch_then_signs_everything(
     assert [q.get("retry") for q in questions] == [None, {"reason": "PIN_INCORRECT"}]
     for result in response.json["documents"]:
         assert pyhanko_bottom_line(base64.b64decode(result["pdf"]), token.ca.cert) == [True]
+    # Nothing is left of the documents, of those signed, or of the try the wrong PIN ended.
+    wait_until_spool_empty(fresh)
 
 
 def test_the_batch_is_bounded_by_max_pdf_bytes_in_all(token: SessionToken, tmp_path: Path) -> None:

@@ -9,19 +9,15 @@ mid-request left there is removed when the next agent starts.
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
-import http.client
 import json
 import urllib.parse
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from agent.spool import DIRECTORY_NAME
 from agent.testing.samples import sample_pdf
 from tests.conftest import (
     PIN,
@@ -29,8 +25,12 @@ from tests.conftest import (
     AgentProcess,
     Response,
     SessionToken,
+    connection,
     eventually,
+    read_then_gone,
+    spool_of,
     start_agent,
+    wait_until_spool_empty,
 )
 from tests.pdftools import NssDb, assert_pdf_signatures_valid
 from tests.verify import b64, der
@@ -45,16 +45,6 @@ LARGE_MIB = 20
 def large_pdf() -> bytes:
     """A ~20 MB scanned-looking PDF, the benchmark's (bench/bench_pdf.py)."""
     return sample_pdf(pages=2, text=f"Bench {LARGE_MIB} MB", scan_bytes=LARGE_MIB * MIB, seed=1)
-
-
-def spool_of(agent: AgentProcess) -> Path:
-    return agent.data_dir / DIRECTORY_NAME
-
-
-def wait_until_spool_empty(agent: AgentProcess) -> None:
-    """The request's files are removed when it ends, which may be a moment after its client
-    has read the last byte of the answer."""
-    eventually(lambda: not any(spool_of(agent).iterdir()), 30, "the spool emptied")
 
 
 def options_query(options: dict[str, Any]) -> str:
@@ -105,16 +95,6 @@ def form_sign(
         body,
         headers={"Content-Type": f"multipart/form-data; boundary={boundary}", **(headers or {})},
     )
-
-
-@contextlib.contextmanager
-def connection(agent: AgentProcess) -> Iterator[http.client.HTTPSConnection]:
-    """A connection of our own, for clients that go away midway."""
-    opened = http.client.HTTPSConnection("127.0.0.1", agent.port, context=agent.tls, timeout=60)
-    try:
-        yield opened
-    finally:
-        opened.close()
 
 
 def test_raw_pdf_body_is_answered_with_the_signed_pdf_and_the_certificate_header(
@@ -292,17 +272,8 @@ def test_a_client_gone_mid_answer_leaves_nothing_and_the_agent_keeps_serving(
     fresh: AgentProcess, token: SessionToken, large_pdf: bytes
 ) -> None:
     fresh.script({"approved": True, "pin": PIN})
-    with connection(fresh) as client:
-        client.request(
-            "POST",
-            "/v1/pdf/sign" + options_query({"certificate": b64(der(token.rsa))}),
-            large_pdf,
-            headers={"Origin": PORTAL, "Content-Type": "application/pdf"},
-        )
-        answer = client.getresponse()
-        assert answer.status == 200
-        assert answer.read(64 * 1024).startswith(b"%PDF-")
-        # More than a socket's buffers are still to come when the client closes.
+    path = "/v1/pdf/sign" + options_query({"certificate": b64(der(token.rsa))})
+    assert read_then_gone(fresh, path, large_pdf, "application/pdf").startswith(b"%PDF-")
     wait_until_spool_empty(fresh)
     assert fresh.request("GET", "/v1/info").status == 200
     assert "unexpected error on POST /v1/pdf/sign" not in fresh.log_text()

@@ -14,9 +14,10 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from agent.algorithms import HashAlgorithm, KeyType, RsaScheme, signature_algorithm_name
-from agent.errors import BadRequest
+from agent.errors import BadRequest, SigningFailed
 from agent.messages import Lang, languages_of
 from agent.protocol import (
+    PdfBatchSignResponse,
     _looks_secret,
     decode_json_object,
     document_name,
@@ -315,3 +316,35 @@ def test_ordinary_vietnamese_names_pass(name: str) -> None:
 def test_marks_stacked_over_other_lines_are_refused() -> None:
     with pytest.raises(BadRequest, match="marks on one letter"):
         document_name("Tờ trình" + "\u0301" * 12 + ".pdf", "documentName")
+
+
+@pytest.mark.parametrize(
+    ("signed", "stopped", "error"),
+    [
+        (3, False, None),
+        (2, True, None),
+        (1, False, SigningFailed("the third document failed")),
+        (0, True, None),
+    ],
+)
+def test_a_batch_answer_cut_around_its_documents_is_its_json(
+    signed: int, stopped: bool, error: SigningFailed | None
+) -> None:
+    """What the route streams (the pieces, each document's base64 between two) is, byte for
+    byte, the JSON of ``to_wire``, whatever the names say."""
+    names = (
+        'Tờ trình "khẩn".pdf',
+        "C:\\Văn bản\\QĐ 12/2026.pdf",
+        None,
+        # A name that looks like the places the documents go: it is only a name.
+        "0123456789abcdef0123456789abcdef:1:",
+    )
+    documents = tuple(b"%PDF-1.7 signed " + bytes([i]) * (i + 5) for i in range(signed))
+    answer = PdfBatchSignResponse(names, documents, b"\x30\x82cert", stopped, error)
+    for lang in ("vi", "en"):
+        pieces = answer.json_around_documents(lang)
+        assert len(pieces) == signed + 1
+        streamed = pieces[0] + b"".join(
+            base64.b64encode(d) + after for d, after in zip(documents, pieces[1:], strict=True)
+        )
+        assert streamed == json.dumps(answer.to_wire(lang), ensure_ascii=False).encode("utf-8")

@@ -122,7 +122,7 @@ class FileList:
             # Nothing signed: the one question covered every file, so its answer is each one's.
             log.info("vgca SignFile from %s: %s %s", caller, exc.code.value, exc.detail)
             return [Reply(status_for(exc.code), exc.public_message(self._lang))] * len(refs), False
-        replies = await self._deliver(done.signed, names, call, caller)
+        replies = await self._deliver(done.signed_bytes(), names, call, caller)
         if done.stopped:
             replies += [self._stopped()] * (len(refs) - len(replies))
         elif done.error is not None:

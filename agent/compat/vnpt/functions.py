@@ -381,7 +381,7 @@ class VnptFunctions:
             failure = self._failure(exc)
             results.update((index, _typed(failure, item.type)) for index, item, _ in chunk)
             return self._not_attempted
-        for (index, item, _), pdf in zip(chunk, done.signed, strict=False):
+        for (index, item, _), pdf in zip(chunk, done.signed_bytes(), strict=False):
             results[index] = Signed(pdf, done.certificate).result(item.type)
         rest = chunk[len(done.signed) :]
         if done.stopped:
