@@ -198,10 +198,10 @@ xmlns:xsd="http://www.w3.org/2001/XMLSchema">
 """.encode()
 
 
-def large_invoice() -> bytes:
-    """The ~1 MB invoice: as many item lines as it takes to reach :data:`LARGE_BYTES`."""
+def large_invoice(at_least: int = LARGE_BYTES) -> bytes:
+    """The ~1 MB invoice (or one of ``at_least`` bytes): as many item lines as it takes."""
     size, lines = len(invoice(1, 0)), 0
-    while size < LARGE_BYTES:
+    while size < at_least:
         lines += 1
         size += len(_item(lines)[0].encode())
     return invoice(1, lines)

@@ -40,6 +40,7 @@ from agent.protocol import (
     parse_xml_verify_request,
 )
 from agent.quality import quality_values
+from agent.server import pieces
 from agent.server.connections import ConnectionLimits
 from agent.server.keys import BODY_SECONDS, CALLER, SERVICE, SETTINGS, SPOOL
 from agent.server.middlewares import CERTIFICATE_HEADER, headers_before_sending, json_response
@@ -120,12 +121,8 @@ stays within aiohttp's 8 KiB; a stamp image goes in a form)."""
 PDF_MEDIA_TYPE: Final = "application/pdf"
 """A raw PDF body, and the answer to one: the signed PDF itself."""
 _FORM_MEDIA_TYPE: Final = "multipart/form-data"
-_PIECE: Final = 256 * 1024
-"""Bytes of a spooled PDF sent at a time. Pieces this small (and what TLS makes of them) come
-from the heap and are reused (:data:`~agent.server.middlewares.MMAP_THRESHOLD`); pieces of a
-megabyte left the agent 3-6 MB larger at its peak for no measurable speed."""
-_BASE64_PIECE: Final = 3 * 64 * 1024
-"""Bytes of a spooled PDF base64-encoded at a time (256 KiB once encoded): a multiple of 3, so
+_BASE64_PIECE: Final = pieces.PIECE * 3 // 4
+"""Bytes of a spooled PDF base64-encoded at a time (a piece once encoded): a multiple of 3, so
 the pieces join."""
 
 
@@ -345,8 +342,8 @@ async def _send_signed(
     head = b'{"pdf": "'
     tail = b'", "certificate": "' + certificate.encode("ascii") + b'"}'
     response.content_length = len(head) + 4 * -(-signed.size // 3) + len(tail)
-    async with contextlib.aclosing(read_chunks(signed, _BASE64_PIECE, base64.b64encode)) as pieces:
-        return await _stream(request, response, head, pieces, tail)
+    async with contextlib.aclosing(read_chunks(signed, _BASE64_PIECE, base64.b64encode)) as body:
+        return await _stream(request, response, head, body, tail)
 
 
 async def send_file(
@@ -360,37 +357,20 @@ async def send_file(
     response = web.StreamResponse(headers=headers)
     response.content_type = content_type
     response.content_length = file.size
-    async with contextlib.aclosing(read_chunks(file, _PIECE)) as pieces:
-        return await _stream(request, response, b"", pieces, b"")
+    async with contextlib.aclosing(read_chunks(file, pieces.PIECE)) as body:
+        return await _stream(request, response, b"", body, b"")
 
 
 async def _stream(
     request: web.Request,
     response: web.StreamResponse,
     head: bytes,
-    pieces: AsyncIterator[bytes],
+    body: AsyncIterator[bytes],
     tail: bytes,
 ) -> web.StreamResponse:
-    """Send ``response`` now, its body ``head``, ``pieces`` and ``tail``, all of it before the
-    handler ends (and removes the file the pieces come from)."""
-    first = await anext(pieces, b"")  # a file that cannot be read is still an error answer
+    """:func:`agent.server.pieces.send`, with the headers the middlewares would have added."""
     headers_before_sending(request, response)
-    try:
-        await response.prepare(request)
-        await response.write(head + first)
-        async for piece in pieces:
-            await response.write(piece)
-        await response.write(tail)
-        await response.write_eof()
-    except ConnectionError:
-        log.info(
-            "%s %s: the client went away before the answer was sent", request.method, request.path
-        )
-    except Exception:  # the status is sent: all that is left is to cut the body short
-        log.exception("%s %s: the answer could not be sent whole", request.method, request.path)
-        if request.transport is not None:
-            request.transport.close()  # a shorter body than its Content-Length: the client sees it
-    return response
+    return await pieces.send(request, response, head, body, tail)
 
 
 @routes.post("/v1/pdf/sign/batch")
@@ -451,7 +431,7 @@ async def _send_batch(
         4 * -(-(d.size if isinstance(d, SpooledFile) else len(d)) // 3) for d in result.signed
     )
 
-    async def pieces() -> AsyncGenerator[bytes, None]:
+    async def documents() -> AsyncGenerator[bytes, None]:
         for document, after in zip(result.signed, around[1:], strict=True):
             if isinstance(document, SpooledFile):
                 chunks = read_chunks(document, _BASE64_PIECE, base64.b64encode)
@@ -459,10 +439,11 @@ async def _send_batch(
                     async for chunk in chunks:
                         yield chunk
             else:
-                yield base64.b64encode(document)
+                async for piece in pieces.of(base64.b64encode(document)):
+                    yield piece
             yield after
 
-    async with contextlib.aclosing(pieces()) as body:
+    async with contextlib.aclosing(documents()) as body:
         return await _stream(request, response, around[0], body, b"")
 
 
@@ -500,21 +481,34 @@ def _within_document_limit(request: web.Request, size: int) -> None:
 
 
 @routes.post("/v1/xml/sign")
-async def xml_sign(request: web.Request) -> web.Response:
+async def xml_sign(request: web.Request) -> web.StreamResponse:
     """Sign an XML document (e-invoice, tax filing, any enveloped XMLDSig)."""
     parsed = await _xml_request(request, parse_xml_sign_request)
     _within_document_limit(request, parsed.size)
     result = await request.app[SERVICE].sign_xml(request[CALLER], parsed)
-    return json_response(await asyncio.to_thread(result.to_wire))
+    return await send_json(request, result.to_wire)
 
 
 @routes.post("/v1/xml/sign/batch")
-async def xml_sign_batch(request: web.Request) -> web.Response:
+async def xml_sign_batch(request: web.Request) -> web.StreamResponse:
     """Sign up to 500 XML documents after one consent and one login."""
     parsed = await _xml_request(request, parse_xml_batch_sign_request)
     _within_document_limit(request, parsed.size)
     result = await request.app[SERVICE].sign_xml_batch(request[CALLER], parsed)
-    return json_response(await asyncio.to_thread(result.to_wire))
+    return await send_json(request, result.to_wire)
+
+
+async def send_json(request: web.Request, wire: Callable[[], dict[str, Any]]) -> web.StreamResponse:
+    """The JSON of ``wire()`` (built off the event loop: megabytes of base64), sent now rather
+    than returned as a body: aiohttp keeps a connection's last answer until its next request,
+    and an answer holding documents of up to ``max_pdf_bytes`` would stay in the agent for as
+    long as the portal keeps its connection open."""
+    answer = await asyncio.to_thread(lambda: json.dumps(wire(), ensure_ascii=False).encode("utf-8"))
+    response = web.StreamResponse()
+    response.content_type = "application/json"
+    response.charset = "utf-8"
+    headers_before_sending(request, response)
+    return await pieces.send_bytes(request, response, answer)
 
 
 @routes.post("/v1/xml/verify")

@@ -137,7 +137,7 @@ def test_memory_bench_quick_measures_each_transport_and_the_time_against_pyhanko
     done = run_quick(BENCH_MEMORY)
     rows = done.stdout.splitlines()
     assert any(r.startswith("idle: agent ") and "token worker" in r for r in rows), rows
-    for transport in ("json", "multipart", "raw", "batch"):
+    for transport in ("json", "multipart", "raw", "batch", "xml"):
         line = next(r for r in rows if r.startswith(f"| 20 MB | {transport} |"))
         assert " MB | " in line, line
     # The baseline is signed in the same rounds as the requests, not before them.

@@ -89,6 +89,28 @@ def test_seller_signs_an_invoice_with_rsa_and_xmlsec1_verifies_it(
     assert signature.find(f"{{{DSIG}}}SignedInfo/{{{DSIG}}}Reference").get("URI") == "#DLHDon-0001"
 
 
+def test_an_invoice_of_megabytes_is_answered_whole_a_piece_at_a_time(
+    agent: AgentProcess, token: SessionToken
+) -> None:
+    """Ten thousand item lines (about 1.6 MB): the answer is sent in many pieces
+    (agent/server/pieces.py), and what arrives is the whole signed invoice."""
+    lines = b"".join(
+        f"<HHDVu><STT>{n}</STT><THHDVu>Dịch vụ vận chuyển chuyến số {n}</THHDVu><SLuong>1"
+        f"</SLuong><DGia>150000</DGia><ThTien>150000</ThTien><TSuat>10%</TSuat></HHDVu>".encode()
+        for n in range(2, 10_002)
+    )
+    large = INVOICE.replace(b"</HHDVu></DSHHDVu>", b"</HHDVu>" + lines + b"</DSHHDVu>")
+    assert len(large) > 1_500_000
+    agent.script({"approved": True, "pin": PIN})
+    body = {"xml": b64(large), "profile": "einvoice", "certificate": b64(der(token.rsa))}
+    response = agent.post("/v1/xml/sign", body)
+    assert response.status == 200, response.body[:500]
+    assert response.headers["Content-Length"] == str(len(response.body))
+    signed = base64.b64decode(response.json["xml"])
+    assert signed.count(b"<HHDVu>") == 10_001
+    assert_verifies(signed, token)
+
+
 def test_the_prompt_shows_the_invoice_being_signed(
     agent: AgentProcess, token: SessionToken
 ) -> None:

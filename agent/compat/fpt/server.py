@@ -27,6 +27,7 @@ from aiohttp import web
 from agent.compat.layer import FirstUse, LayerContext, admit_page, compat_app
 from agent.errors import PayloadTooLarge
 from agent.origin import Admitted
+from agent.server import pieces
 from agent.server.keys import BUDGET, SERVICE, SETTINGS, pdf_json_limit
 from agent.server.middlewares import (
     RELEASE_AFTER_BYTES,
@@ -88,8 +89,11 @@ async def process(request: web.Request) -> web.StreamResponse:
     finally:
         if size >= RELEASE_AFTER_BYTES:
             request.app[MEMORY].schedule()
-    response = web.Response(body=text, content_type="text/plain", charset="utf-8")
-    return with_cors(response, origin)
+    response = web.StreamResponse()
+    response.content_type = "text/plain"
+    response.charset = "utf-8"
+    # A signed PDF's base64: written a piece at a time, kept by nobody after (agent.server.pieces).
+    return await pieces.send_bytes(request, with_cors(response, origin), text)
 
 
 async def _answer(request: web.Request, caller: Admitted, size: int, limit: int) -> bytes:

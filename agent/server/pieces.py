@@ -1,0 +1,73 @@
+"""Answers of megabytes, written a piece at a time.
+
+Two things keep a large answer in the agent after it is sent, when it is handed over whole:
+
+* aiohttp keeps a connection's last answer, body and all, until the connection's next request;
+* asyncio's TLS transport encrypts everything one ``write`` gives it into OpenSSL's memory buffer
+  before sending any of it, and that buffer keeps its largest size for as long as the
+  connection lasts. One 27 MB answer (a 20 MB document in base64) left 28-34 MB in the agent
+  after every memory release, for as long as the portal kept its connection open.
+
+So a signed document, in base64 or not, is never a body handed to aiohttp: :func:`send` writes
+it, :data:`PIECE` bytes at a time at most, each write waiting until the connection has taken
+the ones before (aiohttp's ``drain``), and nothing is left behind once the handler returns.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncGenerator, AsyncIterator
+from typing import Final
+
+from aiohttp import web
+
+log = logging.getLogger(__name__)
+
+PIECE: Final = 256 * 1024
+"""Most bytes written at a time. Pieces this small (and what TLS makes of them) come from the
+heap and are reused (:data:`~agent.server.middlewares.MMAP_THRESHOLD`); pieces of a megabyte
+left the agent 3-6 MB larger at its peak for no measurable speed."""
+
+
+async def send(
+    request: web.Request,
+    response: web.StreamResponse,
+    head: bytes,
+    pieces: AsyncIterator[bytes],
+    tail: bytes,
+) -> web.StreamResponse:
+    """Send ``response`` now, its headers as they are and its body ``head``, ``pieces`` (each
+    at most :data:`PIECE`) and ``tail``, all of it before the handler ends (and removes the file
+    the pieces may come from)."""
+    first = await anext(pieces, b"")  # a file that cannot be read is still an error answer
+    try:
+        await response.prepare(request)
+        await response.write(head + first)
+        async for piece in pieces:
+            await response.write(piece)
+        await response.write(tail)
+        await response.write_eof()
+    except ConnectionError:
+        log.info(
+            "%s %s: the client went away before the answer was sent", request.method, request.path
+        )
+    except Exception:  # the status is sent: all that is left is to cut the body short
+        log.exception("%s %s: the answer could not be sent whole", request.method, request.path)
+        if request.transport is not None:
+            request.transport.close()  # a shorter body than its Content-Length: the client sees it
+    return response
+
+
+async def send_bytes(
+    request: web.Request, response: web.StreamResponse, body: bytes
+) -> web.StreamResponse:
+    """``body`` as the whole answer of ``response`` (its ``Content-Length`` set here), sent with
+    :func:`send`."""
+    response.content_length = len(body)
+    return await send(request, response, b"", of(body), b"")
+
+
+async def of(body: bytes) -> AsyncGenerator[bytes, None]:
+    """``body`` in pieces of :data:`PIECE` bytes (an empty body: none)."""
+    for at in range(0, len(body), PIECE):
+        yield body[at : at + PIECE]
