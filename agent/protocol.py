@@ -696,7 +696,8 @@ class PdfBatchSignResponse:
     """Every document's name, in the request's order."""
     signed: tuple[bytes | SpooledFile, ...]
     """The first ``len(signed)`` documents, signed, each in the form the request's came in: a
-    spooled document is answered with a new spooled file, which the caller sends and removes."""
+    spooled document (only the HTTP route spools them) is answered with a new spooled file,
+    which the caller sends and removes (:meth:`signed_bytes` reads, and removes nothing)."""
     certificate: bytes
     stopped: bool = False
     error: AgentError | None = None

@@ -28,7 +28,7 @@ import hashlib
 import logging
 import os
 import secrets
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Final
@@ -124,13 +124,14 @@ class Spool:
 
     async def from_bytes(self, data: bytes) -> SpooledFile:
         """``data`` (a document that came as base64 in JSON, or from a plugin layer) as a
-        spooled file, for the PDF work that reads files.
+        spooled file, for the PDF work that reads files. A caller cancelled meanwhile leaves
+        nothing: the file is removed once the thread writing it is done.
 
         :raises StorageFailed: the file could not be written (a full disk).
         """
+        path = self.new_path()
 
         def write() -> SpooledFile:
-            path = self.new_path()
             try:
                 with _storing(path):
                     descriptor = _create(path)
@@ -143,7 +144,23 @@ class Spool:
                 raise
             return SpooledFile(path, len(data), hashlib.sha256(data).digest())
 
-        return await asyncio.to_thread(write)
+        # The thread cannot be stopped: a cancelled caller leaves it to finish, and its file
+        # to be removed then (a page closed while a 100 MB batch was being written).
+        writing = asyncio.ensure_future(asyncio.to_thread(write))
+        try:
+            return await asyncio.shield(writing)
+        except asyncio.CancelledError:
+            writing.add_done_callback(_remove_unclaimed(path))
+            raise
+
+
+def _remove_unclaimed(path: Path) -> Callable[[asyncio.Future[SpooledFile]], None]:
+    def remove(done: asyncio.Future[SpooledFile]) -> None:
+        if not done.cancelled():
+            done.exception()  # retrieved: a write that failed has removed its file already
+        discard(path)
+
+    return remove
 
 
 async def finished(path: Path) -> SpooledFile:
@@ -192,6 +209,11 @@ async def read_chunks(
         # Buffered, the stream's close waits for a read still running on its thread (a
         # cancelled iteration leaves one), so the descriptor is never closed under it.
         stream.close()
+
+
+def spooled(documents: Iterable[bytes | SpooledFile]) -> list[SpooledFile]:
+    """Those of ``documents`` that are files in the spool (the others are bytes)."""
+    return [d for d in documents if isinstance(d, SpooledFile)]
 
 
 def discard(*files: SpooledFile | Path | None) -> None:

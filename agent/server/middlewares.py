@@ -253,7 +253,7 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         response = await handler(request)
     except Exception as exc:  # noqa: BLE001 - the one place that catches everything
         response = error_response(exc, request)
-    _secure(response)
+    secure(response)
     return response
 
 
@@ -302,7 +302,7 @@ class _JsonErrors(web.RequestHandler):
         lang = pick_lang(request.headers.get("Accept-Language"), self.default_lang)
         error = _protocol_error(status, exc)
         response = json_response(error.to_wire(lang), status=error.http_status)
-        _secure(response)
+        secure(response)
         response.force_close()
         return response
 
@@ -315,7 +315,8 @@ def _protocol_error(status: int, exc: BaseException | None) -> AgentError:
     return BadRequest(Phrase.of("bad_http", status=status))
 
 
-def _secure(response: web.StreamResponse) -> None:
+def secure(response: web.StreamResponse) -> None:
+    """Give ``response`` the security headers every answer of the agent carries."""
     for name, value in _SECURITY_HEADERS.items():
         # A handler's own value stands (the status page's CSP admits its inline style).
         response.headers.setdefault(name, value)
@@ -326,7 +327,7 @@ def headers_before_sending(request: web.Request, response: web.StreamResponse) -
     the admitted origin), for a handler that sends its answer itself (a signed PDF streamed
     from the spool): once it is prepared, its headers are sent and the middlewares' come too
     late."""
-    _secure(response)
+    secure(response)
     origin = request.headers.get("Origin")
     if origin is not None and CALLER in request:  # admitted by origin_middleware
         _api_cors(response, origin)

@@ -21,6 +21,8 @@ from typing import Final
 
 from aiohttp import web
 
+from agent.server.middlewares import secure
+
 log = logging.getLogger(__name__)
 
 PIECE: Final = 256 * 1024
@@ -38,8 +40,10 @@ async def send(
 ) -> web.StreamResponse:
     """Send ``response`` now, its headers as they are and its body ``head``, ``pieces`` (each
     at most :data:`PIECE`) and ``tail``, all of it before the handler ends (and removes the file
-    the pieces may come from)."""
+    the pieces may come from). The security headers every answer carries are added here: once
+    the answer is sent, the middleware that adds them comes too late."""
     first = await anext(pieces, b"")  # a file that cannot be read is still an error answer
+    secure(response)
     try:
         await response.prepare(request)
         await response.write(head + first)

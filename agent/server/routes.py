@@ -13,7 +13,7 @@ import contextlib
 import dataclasses
 import json
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from importlib import resources
 from typing import Any, Final, TypeVar
 
@@ -44,7 +44,7 @@ from agent.server import pieces
 from agent.server.connections import ConnectionLimits
 from agent.server.keys import BODY_SECONDS, CALLER, SERVICE, SETTINGS, SPOOL
 from agent.server.middlewares import CERTIFICATE_HEADER, headers_before_sending, json_response
-from agent.spool import Spool, SpooledFile, discard, read_chunks
+from agent.spool import Spool, SpooledFile, discard, read_chunks, spooled
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -384,7 +384,8 @@ async def pdf_sign_batch(request: web.Request) -> web.StreamResponse:
         return await _send_batch(request, result, lang)
     finally:
         # As for one PDF: the request's files go with it, however it ends.
-        discard(*_files(d.pdf for d in parsed.documents), *_files(result.signed if result else ()))
+        signed = result.signed if result is not None else ()
+        discard(*spooled(d.pdf for d in parsed.documents), *spooled(signed))
 
 
 async def _spooled_batch(request: web.Request) -> PdfBatchSignRequest:
@@ -396,7 +397,9 @@ async def _spooled_batch(request: web.Request) -> PdfBatchSignRequest:
     parsed = await asyncio.to_thread(_parse_batch, body, default_tsa)
     del body
     _within_document_limit(request, parsed.size)
-    spool = request.app[SPOOL]
+    spool = request.app.get(SPOOL)
+    if spool is None:  # an app built without one (tests of the routes alone): bytes, as sent
+        return parsed
     documents: list[PdfSignRequest] = []
     try:
         for document in parsed.documents:
@@ -405,17 +408,13 @@ async def _spooled_batch(request: web.Request) -> PdfBatchSignRequest:
                 pdf = await spool.from_bytes(pdf)
             documents.append(dataclasses.replace(document, pdf=pdf))
     except BaseException:
-        discard(*_files(d.pdf for d in documents))
+        discard(*spooled(d.pdf for d in documents))
         raise
     return dataclasses.replace(parsed, documents=tuple(documents))
 
 
 def _parse_batch(body: bytes, default_tsa: str | None) -> PdfBatchSignRequest:
     return parse_pdf_batch_sign_request(decode_json_object(body), default_tsa)
-
-
-def _files(documents: Iterable[bytes | SpooledFile]) -> list[SpooledFile]:
-    return [d for d in documents if isinstance(d, SpooledFile)]
 
 
 async def _send_batch(
@@ -438,8 +437,8 @@ async def _send_batch(
                 async with contextlib.aclosing(chunks):
                     async for chunk in chunks:
                         yield chunk
-            else:
-                async for piece in pieces.of(base64.b64encode(document)):
+            else:  # no spool: the document came back as bytes
+                async for piece in pieces.of(await asyncio.to_thread(base64.b64encode, document)):
                     yield piece
             yield after
 

@@ -104,7 +104,7 @@ from agent.service.certificates import (
     unlocked,
 )
 from agent.service.waiting import MISSING, wait_for_token
-from agent.spool import Spool, SpooledFile, discard, finished
+from agent.spool import Spool, SpooledFile, discard, finished, spooled
 from agent.token import Inventory, TokenCertificate
 from agent.token.held import one_login
 from agent.token.service import Tokens
@@ -519,25 +519,33 @@ class SigningService:
         if isinstance(request.pdf, bytes) and self._spool is not None:
             # The PDF worker reads and writes files: bytes go through the spool too, and come
             # back as bytes (a plugin layer's, base64 in JSON).
-            spooled = await self._spool.from_bytes(request.pdf)
+            upload = await self._spool.from_bytes(request.pdf)
             try:
-                done = await self.sign_pdf(
+                made = await self.sign_pdf(
                     caller,
-                    dataclasses.replace(request, pdf=spooled),
+                    dataclasses.replace(request, pdf=upload),
                     source=source,
                     destination=destination,
                 )
             finally:
-                discard(spooled)
+                discard(upload)
             try:
-                return PdfSignResponse(await asyncio.to_thread(done.signed_bytes), done.certificate)
+                return PdfSignResponse(await asyncio.to_thread(made.signed_bytes), made.certificate)
             finally:
-                discard(done.pdf if isinstance(done.pdf, SpooledFile) else None)
-        async with pdf.job(self._pdf_work) as work:
-            await work.prepare(0, _source(request), request.options.appearance)
-            return await self._sign_prepared_pdf(
-                caller, request, work, source=source, destination=destination
-            )
+                discard(*spooled((made.pdf,)))
+        done: PdfSignResponse | None = None
+        try:
+            async with pdf.job(self._pdf_work) as work:
+                await work.prepare(0, _source(request), request.options.appearance)
+                done = await self._sign_prepared_pdf(
+                    caller, request, work, source=source, destination=destination
+                )
+        except BaseException:
+            # Cancelled while the PDF worker was being handed back: the signed file is nobody's.
+            if done is not None:
+                discard(*spooled((done.pdf,)))
+            raise
+        return done
 
     async def _sign_prepared_pdf(
         self,
@@ -624,14 +632,22 @@ class SigningService:
         """
         for document in request.documents:
             self._configured_tsa_only(document.options.tsa_url)
-        async with pdf.job(self._pdf_work) as work:
-            for index, document in enumerate(request.documents):
-                await in_batch(
-                    index, work.prepare(index, _source(document), document.options.appearance)
+        done: PdfBatchSignResponse | None = None
+        try:
+            async with pdf.job(self._pdf_work) as work:
+                for index, document in enumerate(request.documents):
+                    await in_batch(
+                        index, work.prepare(index, _source(document), document.options.appearance)
+                    )
+                done = await self._sign_prepared_batch(
+                    caller, request, work, source=source, destination=destination
                 )
-            return await self._sign_prepared_batch(
-                caller, request, work, source=source, destination=destination
-            )
+        except BaseException:
+            # Cancelled while the PDF worker was being handed back: the signed files are nobody's.
+            if done is not None:
+                discard(*spooled(done.signed))
+            raise
+        return done
 
     async def _sign_prepared_batch(
         self,
@@ -707,7 +723,7 @@ class SigningService:
             raise
         # Files of a try the user was asked again after (a wrong PIN), or of a document that
         # failed after others were signed, are not part of the answer.
-        answered = {d.path for d in done.signed if isinstance(d, SpooledFile)}
+        answered = {d.path for d in spooled(done.signed)}
         discard(*(p for p in outputs if p not in answered))
         return PdfBatchSignResponse(
             names=tuple(names),

@@ -71,6 +71,10 @@ def post(
 def ok(answer: Answer) -> dict[str, Any]:
     assert answer.status == 200, answer.body
     assert answer.headers["Access-Control-Allow-Origin"] == PORTAL
+    # The answer is written by the handler, a piece at a time: the headers every answer of the
+    # agent carries are still on it.
+    assert answer.headers["Cache-Control"] == "no-store", answer.headers
+    assert answer.headers["X-Content-Type-Options"] == "nosniff", answer.headers
     reply = answer.reply
     assert reply["ResponseCode"] == 0, reply
     return reply

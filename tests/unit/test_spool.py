@@ -10,11 +10,13 @@ import os
 import signal
 import stat
 import sys
+import threading
 from collections.abc import AsyncIterator, Iterable, Iterator
 from pathlib import Path
 
 import pytest
 
+from agent import spool as spool_module
 from agent.errors import PayloadTooLarge, StorageFailed
 from agent.spool import Spool, SpooledFile, discard, finished, read_chunks
 
@@ -123,6 +125,35 @@ async def test_a_write_the_disk_refuses_is_a_storage_failure_and_leaves_nothing(
     assert "ổ đĩa" in refused.value.public_message("vi")
     with disk_full_at(256 * 1024), pytest.raises(StorageFailed):
         await spool.from_bytes(bytes(600_000))
+    assert left_in(spool) == []
+
+
+async def test_bytes_whose_caller_is_cancelled_mid_write_leave_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The page closed while a batch's documents were being written: the thread writing one
+    cannot be stopped, and the file it finishes is removed once it has."""
+    spool = spooled(tmp_path)
+    writing, go_on = threading.Event(), threading.Event()
+    real_write_all = spool_module._write_all  # noqa: SLF001 - the disk's side, held in place
+
+    def slow_write_all(descriptor: int, data: bytes) -> None:
+        writing.set()
+        go_on.wait(10)
+        real_write_all(descriptor, data)
+
+    monkeypatch.setattr(spool_module, "_write_all", slow_write_all)
+    task = asyncio.create_task(spool.from_bytes(bytes(300_000)))
+    await asyncio.to_thread(writing.wait, 10)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert len(left_in(spool)) == 1, "the thread is still writing its file"
+    go_on.set()
+    for _ in range(200):  # the thread ends, then the loop runs the removal
+        if not left_in(spool):
+            break
+        await asyncio.sleep(0.01)
     assert left_in(spool) == []
 
 
