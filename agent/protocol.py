@@ -24,7 +24,7 @@ from agent.algorithms import HashAlgorithm, KeyType, RsaScheme
 from agent.errors import AgentError, BadRequest
 from agent.messages import Lang, Phrase
 from agent.pdf.models import Appearance, PdfSignOptions, Profile, SignatureLevel
-from agent.spool import SpooledFile
+from agent.spool import SpooledFile, size_of
 from agent.xml.models import EinvoiceRole, PlacementSpec, XmlDigest
 from agent.xml.models import Profile as XmlProfile
 
@@ -647,7 +647,7 @@ def parse_pdf_sign_request(
         pdf = b64decode(obj["pdf"], "pdf")
     else:
         _check_fields(obj, frozenset(), _PDF_OPTION_FIELDS, "options.")
-    if (pdf.size if isinstance(pdf, SpooledFile) else len(pdf)) == 0:
+    if size_of(pdf) == 0:
         raise BadRequest(Phrase.of("bad_pdf_empty"))
     return PdfSignRequest(
         pdf=pdf,
@@ -678,9 +678,7 @@ class PdfBatchSignRequest:
     @property
     def size(self) -> int:
         """Bytes of PDF in all (bounded by ``max_pdf_bytes``)."""
-        return sum(
-            d.pdf.size if isinstance(d.pdf, SpooledFile) else len(d.pdf) for d in self.documents
-        )
+        return sum(size_of(d.pdf) for d in self.documents)
 
 
 @dataclass(frozen=True)

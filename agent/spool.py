@@ -211,6 +211,11 @@ async def read_chunks(
         stream.close()
 
 
+def size_of(document: bytes | SpooledFile) -> int:
+    """Bytes in ``document``, in memory or in the spool."""
+    return document.size if isinstance(document, SpooledFile) else len(document)
+
+
 def spooled(documents: Iterable[bytes | SpooledFile]) -> list[SpooledFile]:
     """Those of ``documents`` that are files in the spool (the others are bytes)."""
     return [d for d in documents if isinstance(d, SpooledFile)]

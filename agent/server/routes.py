@@ -44,7 +44,7 @@ from agent.server import pieces
 from agent.server.connections import ConnectionLimits
 from agent.server.keys import BODY_SECONDS, CALLER, SERVICE, SETTINGS, SPOOL
 from agent.server.middlewares import CERTIFICATE_HEADER, headers_before_sending, json_response
-from agent.spool import Spool, SpooledFile, discard, read_chunks, spooled
+from agent.spool import Spool, SpooledFile, discard, read_chunks, size_of, spooled
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -341,9 +341,14 @@ async def _send_signed(
     # The bytes of PdfSignResponse.to_json_bytes, with the PDF's base64 written in pieces.
     head = b'{"pdf": "'
     tail = b'", "certificate": "' + certificate.encode("ascii") + b'"}'
-    response.content_length = len(head) + 4 * -(-signed.size // 3) + len(tail)
+    response.content_length = len(head) + _base64_size(signed.size) + len(tail)
     async with contextlib.aclosing(read_chunks(signed, _BASE64_PIECE, base64.b64encode)) as body:
         return await _stream(request, response, head, body, tail)
+
+
+def _base64_size(size: int) -> int:
+    """Characters of the base64 of ``size`` bytes."""
+    return 4 * -(-size // 3)
 
 
 async def send_file(
@@ -427,7 +432,7 @@ async def _send_batch(
     response.content_type = "application/json"
     response.charset = "utf-8"
     response.content_length = sum(map(len, around)) + sum(
-        4 * -(-(d.size if isinstance(d, SpooledFile) else len(d)) // 3) for d in result.signed
+        _base64_size(size_of(d)) for d in result.signed
     )
 
     async def documents() -> AsyncGenerator[bytes, None]:
