@@ -6,7 +6,8 @@ the configuration from these flags alone (no machine policy, no user file), conf
 logging as ``kyso-agent serve`` does and runs :func:`agent.app.serve` (audit log, pairing,
 VGCA compatibility, status page: all of it) with :class:`Approving` answering every
 question at once: approved, the first certificate offered, the PIN. It prints ``listening on https://127.0.0.1:PORT``
-like the agent and runs until SIGTERM or SIGINT.
+like the agent, then ``NAME listening on URL`` for each plugin layer (VNPT, BKAV, ...) as
+``kyso-agent serve`` does, and runs until SIGTERM or SIGINT.
 
 The prompter exists only in this script: the agent has no flag, configuration key, policy
 or API call that could put an approving prompter in its place. ``--poll`` runs the token
@@ -50,6 +51,10 @@ class Approving:
 
 def _listening(server: RunningServer) -> None:
     print(f"listening on {server.url}", flush=True)
+
+
+def _layer_listening(name: str, url: str) -> None:
+    print(f"{name} listening on {url}", flush=True)
 
 
 async def _monitor(agent: StartedAgent) -> None:
@@ -96,6 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             config,
             prompter=Approving(args.pin),
             on_ready=_listening,
+            on_layer=_layer_listening,
             companion=_monitor if args.poll else None,
         )
     )

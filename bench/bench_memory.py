@@ -10,7 +10,10 @@ invisible, PAdES B-B, sent three ways to ``POST /v1/pdf/sign``:
 - **batch**: ``POST /v1/pdf/sign/batch`` with five PDFs of a fifth of the size each, in base64
   inside JSON (budget 7 only: "after any request");
 - **xml** (20 MB only): ``POST /v1/xml/sign`` of one e-invoice of that size, in base64 inside
-  JSON (budget 7 only; its peak, which is lxml's, is reported).
+  JSON (budget 7 only; its peak, which is lxml's, is reported);
+- **vnpt**, **bkav**: the PDF through the VNPT and BKAV plugin layers, in base64 in one
+  WebSocket call (BKAV's in its library's pieces) and answered in one message, on a socket the
+  page keeps open as their libraries do (``bench/pages.py``; budget 7 only, as JSON).
 
 For each, one request on its own, with the agent idle before it (no PDF worker left):
 
@@ -49,9 +52,10 @@ import sys
 import tempfile
 import time
 import urllib.parse
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Final
 
@@ -67,6 +71,7 @@ from bench_pdf import (
 )
 from bench_xml import Checker as XmlChecker
 from bench_xml import invoice, large_invoice, sign_body
+from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from harness import (
     MIB,
@@ -84,6 +89,7 @@ from harness import (
     reset_peak,
     start_agent,
 )
+from pages import Page
 
 from agent.testing.samples import sample_pdf
 
@@ -93,6 +99,8 @@ BATCH: Final = "batch"
 BATCH_DOCUMENTS: Final = 5
 """PDFs in the batch request, each a fifth of the size measured."""
 XML: Final = "xml"
+VNPT: Final = "vnpt"
+BKAV: Final = "bkav"
 PEAK_JUDGED: Final = ("multipart", "raw")
 """The ways of sending budget 8 applies to: the document's own bytes, no base64 to decode."""
 XML_MIB: Final = 20
@@ -210,6 +218,8 @@ class Figures:
     idle_tree: int = 0
     idle_xml: int = 0
     """``idle_tree`` once the XML stack is loaded (the base of the XML row)."""
+    idle_layers: int = 0
+    """``idle_tree`` once the VNPT and BKAV layers are loaded (the base of their rows)."""
     verified_xml: int = 0
     memory: list[MemoryFigure] = field(default_factory=list)
     times: dict[str, list[float]] = field(default_factory=dict)
@@ -241,30 +251,18 @@ def settle(agent: AgentProcess, baseline: int, seconds: float = 20.0) -> None:
     time.sleep(0.5)
 
 
-def measure(
-    agent: AgentProcess,
-    client: Client,
-    request: Request,
-    mib: int,
-    *,
-    idle: int,
-    baseline: int,
-    checker: Checker,
-    case: Case,
-    xml_checker: XmlChecker | None = None,
-) -> MemoryFigure:
-    """One request on an idle agent: its peak above idle, and how it comes back (an XML answer
-    goes to ``xml_checker``)."""
-    settle(agent, baseline)
+def measure(bench: Bench, transport: str, send: Callable[[], bytes], mib: int, idle: int) -> bytes:
+    """``send()`` (one request) on an idle agent: its peak above ``idle`` and how it comes back
+    go to the figures; the answer is returned, for the caller to check once they are taken."""
+    agent = bench.agent
+    settle(agent, bench.baseline)
     before_pids = tree(agent.pid)
     before = sum(proc_status(p, "VmRSS") for p in before_pids)
     for pid in before_pids:
         if not reset_peak(pid):
             raise BenchError("cannot reset a peak RSS (/proc/PID/clear_refs)")
     start = time.perf_counter()
-    answer = client.call(
-        "POST", request.path, request.body, content_type=request.content_type, accept=request.accept
-    )
+    answer = send()
     seconds = time.perf_counter() - start
     peak = sum(proc_status(p, "VmHWM") for p in tree(agent.pid))
     answered = time.monotonic()
@@ -274,13 +272,21 @@ def measure(
             back_after = elapsed
         time.sleep(0.1)
     at_end = tree_rss(agent.pid)
-    for signed in request.all_signed(answer):
-        checker.check(f"{request.transport} {mib} MB (memory)", case, signed)
-    if xml_checker is not None:
-        signed_xml = base64.b64decode(json.loads(answer)["xml"])
-        xml_checker.add(f"xml {mib} MB (memory)", [signed_xml], sample=True)
-    return MemoryFigure(
-        mib, request.transport, seconds, before, peak - before, back_after, at_end, idle
+    bench.figures.memory.append(
+        MemoryFigure(mib, transport, seconds, before, peak - before, back_after, at_end, idle)
+    )
+    return answer
+
+
+def posted(client: Client, request: Request) -> Callable[[], bytes]:
+    """Sending ``request`` with ``client``: its answer's body."""
+    return partial(
+        client.call,
+        "POST",
+        request.path,
+        request.body,
+        content_type=request.content_type,
+        accept=request.accept,
     )
 
 
@@ -368,40 +374,8 @@ def run(quick: bool, root: Path) -> tuple[Figures, Results]:
         time.sleep(2.0)
         figures.idle_agent = proc_status(agent.pid, "VmRSS")
         figures.idle_tree = tree_rss(agent.pid)
-        for mib, document in documents.items():
-            case = Case(document, visible=False)
-            for transport in TRANSPORTS:
-                request = request_for(transport, document.pdf, der)
-                figures.memory.append(
-                    measure(
-                        agent,
-                        client,
-                        request,
-                        mib,
-                        idle=figures.idle_tree,
-                        baseline=baseline,
-                        checker=checker,
-                        case=case,
-                    )
-                )
-                figures.verified += 1
-            # The batch: the same bytes in all, as five documents of a fifth each.
-            part = sample_pdf(
-                pages=2, text=f"Bench {mib} MB / {BATCH_DOCUMENTS}", scan_bytes=mib * MIB // 5
-            )
-            figures.memory.append(
-                measure(
-                    agent,
-                    client,
-                    request_for(BATCH, part, der),
-                    mib,
-                    idle=figures.idle_tree,
-                    baseline=baseline,
-                    checker=checker,
-                    case=Case(Document(mib, part, 0, (0, 0, 0, 0)), visible=False),
-                )
-            )
-            figures.verified += BATCH_DOCUMENTS
+        bench = Bench(agent, client, figures, checker, baseline)
+        pdf_rows(bench, documents, der)
         case = Case(documents[20], visible=False)
         requests = [request_for(t, documents[20].pdf, der, accept) for t, accept in TIMED]
         for request in requests:
@@ -412,36 +386,103 @@ def run(quick: bool, root: Path) -> tuple[Figures, Results]:
         timed_rounds(
             figures, client, requests, case=case, module=hsm.module, runs=runs, checker=checker
         )
-        # Last, so that nothing of the XML stack weighs on the timed PDF rounds: an e-invoice of
-        # XML_MIB, after a small one that loads the stack (lxml), as the PDF stack's worker
-        # starts with the small PDF above, so that idle includes it.
-        client.call("POST", "/v1/xml/sign", sign_body(invoice(1, 3), certificate))
-        settle(agent, baseline)
-        time.sleep(2.0)
-        figures.idle_xml = tree_rss(agent.pid)
-        xml = large_invoice(XML_MIB * MIB)
-        xml_checker = XmlChecker(certificate, ca, root / "xmlsec1")
-        xml_checker.work.mkdir()
-        figures.memory.append(
-            measure(
-                agent,
-                client,
-                Request(XML, "/v1/xml/sign", sign_body(xml, certificate), "application/json"),
-                XML_MIB,
-                idle=figures.idle_xml,
-                baseline=baseline,
-                checker=checker,
-                case=Case(documents[20], visible=False),
-                xml_checker=xml_checker,
-            )
-        )
-        xml_checker.run()
-        figures.verified_xml = xml_checker.verified
+        # Last, so that nothing of the XML stack or the layers weighs on the timed PDF rounds.
+        xml_row(bench, certificate, ca, root)
+        plugin_pages(bench, documents)
     finally:
         client.close()
         agent.stop()
     figures.floor = transfer_floor(root / "floor", documents[20].pdf, runs + 1)
     return figures, results
+
+
+@dataclass(frozen=True)
+class Bench:
+    """What every row is measured with."""
+
+    agent: AgentProcess
+    client: Client
+    figures: Figures
+    checker: Checker
+    baseline: int
+    """How many processes the idle agent runs (its PDF worker ended)."""
+
+
+def settled(bench: Bench) -> int:
+    """The agent's processes' resident set once it is idle again: what "back" means for the
+    rows after a request that loaded more of it."""
+    settle(bench.agent, bench.baseline)
+    time.sleep(2.0)
+    return tree_rss(bench.agent.pid)
+
+
+def pdf_rows(bench: Bench, documents: dict[int, Document], der: bytes) -> None:
+    """Each PDF sent each way, then as a batch of five, each request on an idle agent."""
+    figures, checker = bench.figures, bench.checker
+    for mib, document in documents.items():
+        case = Case(document, visible=False)
+        for transport in TRANSPORTS:
+            request = request_for(transport, document.pdf, der)
+            answer = measure(
+                bench, transport, posted(bench.client, request), mib, figures.idle_tree
+            )
+            checker.check(f"{transport} {mib} MB (memory)", case, request.signed(answer))
+            figures.verified += 1
+        # The batch: the same bytes in all, as five documents of a fifth each.
+        part = sample_pdf(
+            pages=2, text=f"Bench {mib} MB / {BATCH_DOCUMENTS}", scan_bytes=mib * MIB // 5
+        )
+        request = request_for(BATCH, part, der)
+        answer = measure(bench, BATCH, posted(bench.client, request), mib, figures.idle_tree)
+        part_case = Case(Document(mib, part, 0, (0, 0, 0, 0)), visible=False)
+        for signed in request.all_signed(answer):
+            checker.check(f"{BATCH} {mib} MB (memory)", part_case, signed)
+        figures.verified += BATCH_DOCUMENTS
+
+
+def xml_row(bench: Bench, certificate: x509.Certificate, ca: x509.Certificate, root: Path) -> None:
+    """An e-invoice of :data:`XML_MIB`, after a small one that loads the XML stack (lxml), as
+    the PDF stack's worker starts with the first small PDF, so that idle includes it."""
+    client, figures = bench.client, bench.figures
+    client.call("POST", "/v1/xml/sign", sign_body(invoice(1, 3), certificate))
+    figures.idle_xml = settled(bench)
+    xml = large_invoice(XML_MIB * MIB)
+    xml_checker = XmlChecker(certificate, ca, root / "xmlsec1")
+    xml_checker.work.mkdir()
+    xml_request = Request(XML, "/v1/xml/sign", sign_body(xml, certificate), "application/json")
+    answer = measure(bench, XML, posted(client, xml_request), XML_MIB, figures.idle_xml)
+    signed_xml = base64.b64decode(json.loads(answer)["xml"])
+    xml_checker.add(f"xml {XML_MIB} MB (memory)", [signed_xml], sample=True)
+    xml_checker.run()
+    figures.verified_xml = xml_checker.verified
+
+
+def plugin_pages(bench: Bench, documents: dict[int, Document]) -> None:
+    """Each PDF signed through the VNPT and BKAV layers, the signed PDF answered in base64 in
+    one WebSocket message, on a socket the page keeps open (as their libraries do) for the
+    5 s measured after it. A small PDF through each first loads the layers (their first call
+    imports what they answer with), so that idle includes them."""
+    agent, figures = bench.agent, bench.figures
+    pages = {
+        VNPT: Page(f"wss://127.0.0.1:{agent.layer_port(VNPT)}/plugin", agent.tls, ORIGIN),
+        BKAV: Page(f"wss://127.0.0.1:{agent.layer_port(BKAV)}/", agent.tls, ORIGIN),
+    }
+    signs = {VNPT: pages[VNPT].vnpt_sign_pdf, BKAV: pages[BKAV].bkav_sign_pdf}
+    try:
+        for sign in signs.values():
+            sign(sample_pdf())
+        figures.idle_layers = idle = settled(bench)
+        for mib, document in documents.items():
+            for layer, sign in signs.items():
+                signed = measure(bench, layer, partial(sign, document.pdf), mib, idle)
+                # BKAV's SignPDFBase64 always puts its stamp on.
+                bench.checker.check(
+                    f"{layer} {mib} MB (memory)", Case(document, layer == BKAV), signed
+                )
+                figures.verified += 1
+    finally:
+        for page in pages.values():
+            page.close()
 
 
 TRANSFER_HOST: Final = Path(__file__).resolve().with_name("transfer_host.py")
@@ -477,7 +518,8 @@ def report(figures: Figures, results: Results, quick: bool) -> str:
         f"machine: {machine()}; load {results.loads[0]}",
         f"idle: agent {figures.idle_agent / MIB:.1f} MB; agent with its token worker "
         f"{figures.idle_tree / MIB:.1f} MB (the base of 'back to idle'; "
-        f"{figures.idle_xml / MIB:.1f} MB with the XML stack, the base of the xml row)",
+        f"{figures.idle_xml / MIB:.1f} MB with the XML stack, the base of the xml row; "
+        f"{figures.idle_layers / MIB:.1f} MB with the VNPT and BKAV layers, of theirs)",
         "",
         "| PDF | sent as | request s | peak above idle | x file | back within +15 MB | "
         f"after {BACK_SECONDS:.0f} s |",

@@ -17,7 +17,10 @@ import ssl
 import statistics
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Final
@@ -175,11 +178,37 @@ class AgentProcess:
     port: int
     data_dir: Path
     stderr: IO[str]
+    layers: dict[str, int] = field(default_factory=dict)
+    """Ports of the plugin layers read so far from ``NAME listening on URL`` lines."""
 
     @property
     def pid(self) -> int:
         """The agent's process id."""
         return self.process.pid
+
+    def layer_port(self, name: str, seconds: float = 20.0) -> int:
+        """The port of plugin layer ``name``, from the lines the agent prints after its own
+        (``bench/agent_host.py``); :class:`BenchError` when it says nothing of it in time."""
+        assert self.process.stdout is not None
+        deadline = time.monotonic() + seconds
+        with ThreadPoolExecutor(1) as pool:
+            while name not in self.layers:
+                pending = pool.submit(self.process.stdout.readline)
+                try:
+                    line = pending.result(timeout=max(0.1, deadline - time.monotonic()))
+                except FutureTimeout:
+                    self.process.kill()  # ends the readline too
+                    raise BenchError(f"the agent named no port for {name}") from None
+                layer, _, url = line.strip().partition(" listening on ")
+                if not url.startswith(("wss://127.0.0.1:", "https://127.0.0.1:")):
+                    raise BenchError(f"no listening line for {name}: {line!r}")
+                self.layers[layer] = int(url.rsplit(":", 1)[1])
+        return self.layers[name]
+
+    @property
+    def tls(self) -> ssl.SSLContext:
+        """A client context trusting this agent's local CA."""
+        return ssl.create_default_context(cafile=str(self.data_dir / "tls" / "ca.pem"))
 
     def client(self, origin: str) -> Client:
         """A keep-alive client trusting this agent's local CA."""

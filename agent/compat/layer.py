@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Generic, TypeVar
 
-from aiohttp import web
+from aiohttp import WSCloseCode, WSMessage, web
 from aiohttp.typedefs import Handler, Middleware
 
 from agent.errors import OriginNotAllowed
@@ -171,6 +171,18 @@ async def admit_upgrade(request: web.Request, handler: Handler) -> web.StreamRes
     """Admit a WebSocket upgrade only for an allowed page ``Origin`` (:func:`admit_page`)."""
     request[CALLER] = admit_page(request)
     return await handler(request)
+
+
+async def next_message(
+    socket: web.WebSocketResponse, seconds: float, code: WSCloseCode, reason: bytes
+) -> WSMessage | None:
+    """The page's next message on ``socket``; ``None`` once the socket is closed with ``code``
+    and ``reason`` because none came within ``seconds`` (a silent page holds a connection)."""
+    try:
+        return await socket.receive(timeout=seconds)
+    except TimeoutError:
+        await socket.close(code=code, message=reason)
+        return None
 
 
 @dataclass(frozen=True)

@@ -11,15 +11,21 @@ Two things keep a large answer in the agent after it is sent, when it is handed 
 So a signed document, in base64 or not, is never a body handed to aiohttp: :func:`send` writes
 it, :data:`PIECE` bytes at a time at most, each write waiting until the connection has taken
 the ones before (aiohttp's ``drain``), and nothing is left behind once the handler returns.
+A plugin layer's WebSocket answer of megabytes (VNPT's, BKAV's, VGCA's: a signed PDF in base64)
+goes the same way (:func:`send_text`): aiohttp writes a message to TLS whole, and a page keeps
+its socket open all day.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator
+import struct
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from typing import Final
 
 from aiohttp import web
+from aiohttp.http_writer import StreamWriter
 
 from agent.server.middlewares import secure
 
@@ -75,3 +81,44 @@ async def of(body: bytes) -> AsyncGenerator[bytes, None]:
     """``body`` in pieces of :data:`PIECE` bytes (an empty body: none)."""
     for at in range(0, len(body), PIECE):
         yield body[at : at + PIECE]
+
+
+_TEXT_FRAME: Final = struct.Struct("!BBQ")
+"""The head of a WebSocket frame whose length needs 64 bits (RFC 6455, 5.2): FIN and the text
+opcode, no mask (a server's frames have none), 127, the length."""
+_FIN_TEXT: Final = 0x81
+_LENGTH_64: Final = 127
+
+
+async def send_text(request: web.Request, socket: web.WebSocketResponse, text: str) -> None:
+    """``text`` as one WebSocket text message on ``socket`` (prepared for ``request``).
+
+    Up to :data:`PIECE` characters, aiohttp sends it. A longer one is the same single frame
+    aiohttp would write, not compressed (RFC 7692 lets any message go uncompressed), written
+    here: its head, then its bytes a piece at a time, each write waiting for the connection to
+    take the ones before. A connection that closes meanwhile raises :class:`ConnectionError`,
+    as ``send_str`` does. Nothing else writes to the socket meanwhile: the layers answer one
+    call at a time, and aiohttp answers a ping only when the next message is read.
+    """
+    if len(text) <= PIECE:
+        await socket.send_str(text)
+        return
+    if text.isascii():  # base64 and JSON: as many bytes as characters, encoded piece by piece
+        size, chunks = len(text), _ascii_pieces(text)
+    else:
+        data = text.encode()
+        size, chunks = len(data), _bytes_pieces(data)
+    writer = StreamWriter(request.protocol, asyncio.get_running_loop())
+    await writer.write(_TEXT_FRAME.pack(_FIN_TEXT, _LENGTH_64, size))
+    for chunk in chunks:
+        await writer.write(chunk)
+
+
+def _ascii_pieces(text: str) -> Iterator[bytes]:
+    for at in range(0, len(text), PIECE):
+        yield text[at : at + PIECE].encode("ascii")
+
+
+def _bytes_pieces(data: bytes) -> Iterator[bytes]:
+    for at in range(0, len(data), PIECE):
+        yield data[at : at + PIECE]

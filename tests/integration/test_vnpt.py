@@ -223,6 +223,30 @@ def test_sign_pdf_at_the_pages_position_with_its_image(
     assert CLERK in offered[0]["subject"] and len(offered) == 1
 
 
+def test_a_signed_pdf_of_megabytes_is_answered_whole_and_the_socket_goes_on(
+    layer_agent: AgentProcess, token: SessionToken, nss: NssDb, tmp_path: Path
+) -> None:
+    """An answer over a piece (agent/server/pieces.py) is written a piece at a time: the page
+    still gets one message, the signed PDF whole, and its next call on the same socket."""
+    pdf = sample_pdf(pages=2, filler=1_500_000)
+
+    async def calls(page: Plugin) -> tuple[dict[str, Any], dict[str, Any]]:
+        signed = await page.json(2, b64(pdf), json.dumps({"SigVisible": False}))
+        return signed, await page.json(2, b64(sample_pdf()), json.dumps({"SigVisible": False}))
+
+    layer_agent.script(
+        {"approved": True, "pin": PIN, "certificate": LEADER},
+        {"approved": True, "pin": PIN, "certificate": LEADER},
+    )
+    large, after = talk(layer_agent, calls)
+    assert (large["code"], after["code"]) == (0, 0), (large.get("error"), after.get("error"))
+    assert len(large["data"]) > 4 * 256 * 1024
+    signed = base64.b64decode(large["data"])
+    assert signed.startswith(pdf)
+    assert_pdf_signatures_valid(signed, nss, token.ca.cert, tmp_path)
+    assert_pdf_signatures_valid(base64.b64decode(after["data"]), nss, token.ca.cert, tmp_path)
+
+
 def test_sign_xml_by_the_xml_signers_node_and_parent(
     layer_agent: AgentProcess, token: SessionToken
 ) -> None:

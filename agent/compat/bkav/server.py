@@ -33,6 +33,7 @@ from agent.compat.bkav.wire import Complete, Reassembler
 from agent.compat.layer import FirstUse, LayerContext, compat_app
 from agent.errors import AgentError, BadRequest
 from agent.messages import Phrase
+from agent.server import pieces
 from agent.server.budget import SMALL
 from agent.server.keys import BUDGET, CALLER, MEMORY, SETTINGS
 from agent.server.middlewares import memory_release
@@ -96,6 +97,7 @@ class _Session:
         from agent.compat.bkav.functions import Connection  # loaded with the functions
 
         app = request.app
+        self._request = request
         self._socket = socket
         self._functions = functions
         self._budget = app[BUDGET]
@@ -191,7 +193,7 @@ class _Session:
                 log.info("bkav: the page closed the socket before its answer")
                 return
             try:
-                await self._socket.send_str(frame)
+                await pieces.send_text(self._request, self._socket, frame)
             except ConnectionError:
                 log.info("bkav: the page closed the socket before its answer")
                 return

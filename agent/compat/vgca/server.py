@@ -22,11 +22,12 @@ from typing import TYPE_CHECKING, Final
 import aiohttp
 from aiohttp import WSMsgType, web
 
-from agent.compat.layer import FirstUse, LayerContext, compat_app
+from agent.compat.layer import FirstUse, LayerContext, compat_app, next_message
 from agent.compat.vgca.settings import VgcaSettings, pending_dir
 from agent.errors import BadRequest
 from agent.files import discard_partial
 from agent.messages import Phrase
+from agent.server import pieces
 from agent.server.budget import BudgetLimits, MemoryBudget
 from agent.server.connections import Work
 from agent.server.keys import BUDGET, CALLER, SERVICE, SETTINGS, ServerSettings
@@ -102,10 +103,10 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     if not socket.can_prepare(request).ok:
         raise BadRequest(Phrase.of("vgca_websocket_only"))
     await socket.prepare(request)
-    try:
-        message = await socket.receive(timeout=MESSAGE_TIMEOUT)
-    except TimeoutError:
-        await socket.close(code=aiohttp.WSCloseCode.POLICY_VIOLATION, message=b"no request")
+    message = await next_message(
+        socket, MESSAGE_TIMEOUT, aiohttp.WSCloseCode.POLICY_VIOLATION, b"no request"
+    )
+    if message is None:
         return socket
     if message.type is WSMsgType.TEXT:
         sockname = request.transport.get_extra_info("sockname") if request.transport else None
@@ -119,7 +120,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     else:  # closed by the page, or a message over the size limit
         return socket
     if not socket.closed:
-        await socket.send_str(json.dumps(reply.body(), ensure_ascii=False))
+        await pieces.send_text(request, socket, json.dumps(reply.body(), ensure_ascii=False))
         await socket.close()
     return socket
 

@@ -27,10 +27,11 @@ from typing import TYPE_CHECKING, Final
 import aiohttp
 from aiohttp import WSMsgType, web
 
-from agent.compat.layer import FirstUse, LayerContext, compat_app
+from agent.compat.layer import FirstUse, LayerContext, compat_app, next_message
 from agent.errors import BadRequest, Busy
 from agent.messages import Phrase, text
 from agent.origin import Admitted
+from agent.server import pieces
 from agent.server.keys import BUDGET, CALLER, SERVICE, SETTINGS
 from agent.server.middlewares import MemoryRelease
 
@@ -92,34 +93,41 @@ async def plugin_socket(request: web.Request) -> web.StreamResponse:
 
 
 async def _serve(socket: web.WebSocketResponse, request: web.Request, caller: Admitted) -> None:
-    settings = request.app[SETTINGS]
-    functions = request.app[FUNCTIONS]
-    while not socket.closed:
-        try:
-            message = await socket.receive(timeout=IDLE_TIMEOUT)
-        except TimeoutError:
-            await socket.close(code=aiohttp.WSCloseCode.GOING_AWAY, message=b"idle")
-            break
-        if message.type is WSMsgType.TEXT:
-            reply = await (await functions.get()).handle(message.data, caller)
-        elif message.type is WSMsgType.BINARY:
-            # The plugin's wire format, for this refusal alone: the functions (made by the
-            # first text call) load it with everything else they need.
-            from agent.compat.vnpt import protocol as wire
+    going_on = True
+    while going_on and not socket.closed:
+        going_on = await _exchange(socket, request, caller)
 
-            detail = Phrase.of("vnpt_binary").render(settings.lang)
-            refusal = text("compat_bad_message", settings.lang, product=wire.PRODUCT, detail=detail)
-            result = wire.Result(wire.Code.BAD_INPUT, error=refusal).to_text()
-            reply = wire.reply_text(result, wire.DEFAULT_CALLBACK)
-        else:  # closed by the page, or a message over the size limit (aiohttp closes)
-            break
-        if socket.closed:
-            break
-        try:
-            await socket.send_str(reply)
-        except ConnectionError:
-            log.info("vnpt: %s closed its socket before the answer", caller)
-            break
+
+async def _exchange(socket: web.WebSocketResponse, request: web.Request, caller: Admitted) -> bool:
+    """Read one call and answer it; whether the socket goes on. One call per invocation, so
+    that neither the call nor its answer (a PDF in base64: megabytes) stays referenced while
+    the page is idle, which it may be all day."""
+    settings = request.app[SETTINGS]
+    message = await next_message(socket, IDLE_TIMEOUT, aiohttp.WSCloseCode.GOING_AWAY, b"idle")
+    if message is None:
+        return False
+    if message.type is WSMsgType.TEXT:
+        reply = await (await request.app[FUNCTIONS].get()).handle(message.data, caller)
+    elif message.type is WSMsgType.BINARY:
+        # The plugin's wire format, for this refusal alone: the functions (made by the
+        # first text call) load it with everything else they need.
+        from agent.compat.vnpt import protocol as wire
+
+        detail = Phrase.of("vnpt_binary").render(settings.lang)
+        refusal = text("compat_bad_message", settings.lang, product=wire.PRODUCT, detail=detail)
+        result = wire.Result(wire.Code.BAD_INPUT, error=refusal).to_text()
+        reply = wire.reply_text(result, wire.DEFAULT_CALLBACK)
+    else:  # closed by the page, or a message over the size limit (aiohttp closes)
+        return False
+    del message
+    if socket.closed:
+        return False
+    try:
+        await pieces.send_text(request, socket, reply)
+    except ConnectionError:
+        log.info("vnpt: %s closed its socket before the answer", caller)
+        return False
+    return True
 
 
 def create_app(context: LayerContext) -> web.Application:
