@@ -7,7 +7,6 @@ and looking at its Stop between documents.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -32,11 +31,10 @@ PROGRESS_CHUNK: Final = 50
 XML batch is signed in steps (one login), with progress between them."""
 PROGRESS_AFTER_SECONDS: Final = 1.0
 """A hash or XML batch shows its progress only once it has run this long (no window flashes)."""
-FIRST_STEP: Final = 10
-"""Digests in a long batch's first step, which measures how fast the token signs."""
 STEP_SECONDS: Final = 0.5
-"""What each later step is sized to take: the progress moves twice a second on a slow token,
-and a fast one (SoftHSM: thousands a second) signs the rest in one more call."""
+"""How long each step signs for (:attr:`agent.token.calls.Sign.step`): the progress moves twice
+a second on a slow token, and a fast one (SoftHSM: thousands a second) signs the whole batch in
+one call to its module, which logs out with it."""
 
 
 async def sign_digests_in_steps(
@@ -51,13 +49,10 @@ async def sign_digests_in_steps(
     login: Login,
 ) -> list[bytes]:
     """Sign ``work`` (``names[i]``: whose ``work[i]`` is) in steps of one login, showing
-    ``request`` between them (on a real token a thousand RSA signatures take minutes): the first
-    :data:`FIRST_STEP` digests, then steps sized to take :data:`STEP_SECONDS` at the speed the
-    token showed. Stop ends it with ``USER_CANCELLED`` and gives nothing back: the portal asked
-    for all of them."""
-    loop = asyncio.get_running_loop()
+    ``request`` between them (on a real token a thousand RSA signatures take minutes): each step
+    signs what the token signs in :data:`STEP_SECONDS` and the next carries on from there. Stop
+    ends it with ``USER_CANCELLED`` and gives nothing back: the portal asked for all of them."""
     signatures: list[bytes] = []
-    size = FIRST_STEP
     async with (
         prompter.activity(request) as shown,
         one_login(tokens, cert, scheme, login) as sign,
@@ -67,12 +62,7 @@ async def sign_digests_in_steps(
             if shown.stopped:
                 raise UserCancelled(f"the user stopped the batch after {done} signatures")
             shown.progress(Step(done, names[done]))
-            began = loop.time()
-            step = work[done : done + size]
-            signatures += await sign(step)
-            # Each round trip to the module's worker costs: as few steps as the progress allows.
-            took = max(loop.time() - began, 1e-6)
-            size = max(1, round(len(step) * STEP_SECONDS / took))
+            signatures += await sign(work[done:], step=STEP_SECONDS)
         shown.progress(Step(len(signatures)))
     return signatures
 

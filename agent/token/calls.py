@@ -61,6 +61,13 @@ class Sign:
     final_try_confirmed: bool = False
     keep: bool = False
     """Stay logged in after signing, for :class:`SignHeld` requests until :class:`Release`."""
+    step: float | None = None
+    """Seconds this step of a longer batch may sign for. The items are signed until that long
+    has passed (one at least), and the signatures made, for the first items, are the answer;
+    the batch's next step (:class:`SignHeld`) carries the rest. The login is kept while items
+    remain, and ended by the step that signs the last, with no :class:`Release` round trip. So
+    a batch's progress moves every ``step`` seconds on a slow token, and a fast one signs a
+    whole batch in one call. ``keep`` is implied."""
 
     def __reduce__(self) -> tuple[object, ...]:
         # The PIN as a pickle buffer: agent.child.channel sends it out of band, from this
@@ -73,6 +80,7 @@ class Sign:
             pin,
             self.final_try_confirmed,
             self.keep,
+            self.step,
         )
         return _rebuilt_sign, fields
 
@@ -84,10 +92,11 @@ def _rebuilt_sign(  # noqa: PLR0917 - pickle calls it with the fields, in order
     pin: Any,
     final_try_confirmed: bool,
     keep: bool = False,
+    step: float | None = None,
 ) -> Sign:
     """A :class:`Sign` off the pipe: the PIN copied out of the frame's buffer (wiped after)."""
     secret = None if pin is None else bytearray(pin)
-    return Sign(certificate, items, scheme, secret, final_try_confirmed, keep)
+    return Sign(certificate, items, scheme, secret, final_try_confirmed, keep, step)
 
 
 @dataclass(frozen=True)
@@ -100,6 +109,8 @@ class SignHeld:
     certificate: TokenCertificate
     items: tuple[tuple[bytes, HashAlgorithm], ...]
     scheme: RsaScheme
+    step: float | None = None
+    """Seconds this step of a batch may sign for, as :attr:`Sign.step`."""
 
 
 @dataclass(frozen=True)
@@ -124,11 +135,13 @@ def sign_request(
     items: Sequence[tuple[bytes, HashAlgorithm]],
     scheme: RsaScheme,
     login: Login,
+    *,
     keep: bool = False,
+    step: float | None = None,
 ) -> Sign:
     """A :class:`Sign` carrying a copy of the PIN that :func:`execute` wipes."""
     secret = None if login.pin is None else login.pin.copy()
-    return Sign(certificate, tuple(items), scheme, secret, login.final_try_confirmed, keep)
+    return Sign(certificate, tuple(items), scheme, secret, login.final_try_confirmed, keep, step)
 
 
 def execute(module: Pkcs11Module, request: Request) -> object:
@@ -140,16 +153,18 @@ def execute(module: Pkcs11Module, request: Request) -> object:
             return module.report()
         case ReadPinState(token):
             return module.pin_state(token)
-        case Sign(certificate, items, scheme, secret, confirmed, keep):
+        case Sign(certificate, items, scheme, secret, confirmed, keep, step):
             pin = None if secret is None else Pin(secret.decode("utf-8"))
             wipe(secret)
             try:
-                return module.sign(certificate, items, scheme, Login(pin, confirmed), keep)
+                return module.sign(
+                    certificate, items, scheme, Login(pin, confirmed), keep=keep, step=step
+                )
             finally:
                 if pin is not None:
                     pin.wipe()
-        case SignHeld(certificate, items, scheme):
-            return module.sign_held(certificate, items, scheme)
+        case SignHeld(certificate, items, scheme, step):
+            return module.sign_held(certificate, items, scheme, step=step)
         case Release(certificate):
             module.release(certificate)
             return None
@@ -213,11 +228,12 @@ def typed_pin_state(value: object) -> PinState:
     return value
 
 
-def typed_signatures(value: object, count: int) -> list[bytes]:
-    """``value`` as ``count`` signatures."""
+def typed_signatures(value: object, count: int, *, step: float | None = None) -> list[bytes]:
+    """``value`` as ``count`` signatures; for a step (:attr:`Sign.step`), the first of them,
+    one at least."""
     if not (
         isinstance(value, list)
-        and len(value) == count
+        and (len(value) == count if step is None else 1 <= len(value) <= count)
         and all(isinstance(item, bytes) for item in value)
     ):
         raise TokenFailure("worker answered something other than the signatures asked for")

@@ -10,6 +10,15 @@ login without a PIN; leaving the block logs out, whatever ended it::
         for document in documents:
             signature, = await sign([(digest_of(document), HashAlgorithm.SHA256)])
 
+A batch of digests is signed in steps (``step``): each call signs what it can in that many
+seconds and answers the first of its digests, so that the caller shows progress in between::
+
+    async with one_login(tokens, certificate, scheme, login) as sign:
+        while len(signatures) < len(work):
+            signatures += await sign(work[len(signatures) :], step=0.5)
+
+The step that signs the last digest also ends the login, in the same call to the module.
+
 The login is held in the certificate's module (its worker owns it, as every PKCS#11 call):
 at most one per module, and a plain signature in between ends it. Only one batch per
 module can therefore run at a time; the service serialises signing already.
@@ -20,8 +29,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from typing import Protocol
 
 from agent.algorithms import HashAlgorithm, RsaScheme
 from agent.errors import AgentError, PinIncorrect, TokenFailure
@@ -31,8 +41,15 @@ from agent.token.service import Tokens
 
 log = logging.getLogger(__name__)
 
-SignDigests = Callable[[Sequence[tuple[bytes, HashAlgorithm]]], Awaitable[list[bytes]]]
-"""Sign ``(digest, hash algorithm)`` pairs, answering the signatures in the same order."""
+
+class SignDigests(Protocol):
+    """Sign ``(digest, hash algorithm)`` pairs, answering the signatures in the same order;
+    with ``step``, those of the first pairs only (:attr:`agent.token.calls.Sign.step`)."""
+
+    async def __call__(
+        self, items: Sequence[tuple[bytes, HashAlgorithm]], *, step: float | None = None
+    ) -> list[bytes]: ...
+
 
 # Releases still running after the request that started them was cancelled (the loop keeps
 # only weak references to tasks).
@@ -55,6 +72,9 @@ async def one_login(
       try costs one of the token's few), later calls raise ``PinIncorrect`` without
       touching the token. The service asks again and opens a new ``one_login``.
     - Calls are serialised (a second call waits for the first's login, never logs in too).
+    - A call with ``step`` that signs all its items has ended the login in the module: the
+      block is then over for signing (a later call is :class:`TokenFailure`), and leaving it
+      releases nothing.
     - Leaving the block releases the login, also after an error or a cancellation: the
       release is shielded, so a cancelled request still logs out (in the background if
       the cancellation comes while it runs). A failed release is logged, not raised: the
@@ -65,33 +85,41 @@ async def one_login(
     pending: Login | None = login
     held = False
     started = False
+    ended = False
     refused = False
     del login
 
-    async def sign(items: Sequence[tuple[bytes, HashAlgorithm]]) -> list[bytes]:
-        nonlocal pending, held, started, refused
+    async def sign(
+        items: Sequence[tuple[bytes, HashAlgorithm]], *, step: float | None = None
+    ) -> list[bytes]:
+        nonlocal pending, held, started, ended, refused
         async with lock:
             if held:
-                return await tokens.sign_held(certificate, items, scheme)
-            if refused:
+                signatures = await tokens.sign_held(certificate, items, scheme, step=step)
+            elif refused:
                 raise PinIncorrect("the token refused this batch's PIN; not trying it again")
-            if pending is None:
-                raise TokenFailure("signing after the end of its one_login block")
-            started = True
-            try:
-                signatures = await tokens.sign(certificate, items, scheme, pending, keep=True)
-            except PinIncorrect:
-                refused = True
-                raise
-            held = True
-            pending = None
+            elif pending is None:
+                raise TokenFailure("signing after the end of its one_login block or its login")
+            else:
+                started = True
+                try:
+                    signatures = await tokens.sign(
+                        certificate, items, scheme, pending, keep=True, step=step
+                    )
+                except PinIncorrect:
+                    refused = True
+                    raise
+                held = True
+                pending = None
+            if step is not None and len(signatures) == len(items):
+                held, ended = False, True  # the module ended the login with the last step
             return signatures
 
     try:
         yield sign
     finally:
         pending, held = None, False
-        if started:
+        if started and not ended:
             await _release(tokens, certificate)
 
 

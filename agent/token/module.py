@@ -14,6 +14,7 @@ rescan waits for :meth:`Pkcs11Module.release`.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -114,18 +115,32 @@ def _offers_pss(token: pkcs11.Token) -> bool:
 
 
 def _signed(
-    key: Any, key_type: KeyType, items: Sequence[tuple[bytes, HashAlgorithm]], scheme: RsaScheme
+    key: Any,
+    key_type: KeyType,
+    items: Sequence[tuple[bytes, HashAlgorithm]],
+    scheme: RsaScheme,
+    step: float | None = None,
 ) -> list[bytes]:
-    """Sign each digest with ``key`` (a handle in a logged-in session)."""
+    """Sign each digest with ``key`` (a handle in a logged-in session); with ``step``, only
+    until that many seconds have passed, one digest at least (``Sign.step``, agent.token.calls)."""
     plans = {a: plan_for(key_type, scheme, a) for a in {a for _d, a in items}}
     work = [(plans[a], plans[a].prepare(a, d)) for d, a in items]
-    # Only C_Sign in this loop: on a fast token, Python work between the calls
-    # (the DER encoding) costs several times more than the same work done after.
-    raws = [
-        bytes(key.sign(data, mechanism=plan.mechanism, mechanism_param=plan.param))
-        for plan, data in work
-    ]
-    return [plan.finish(raw) for (plan, _data), raw in zip(work, raws, strict=True)]
+    # Only C_Sign in this loop (and a clock read for a step): on a fast token, Python work
+    # between the calls (the DER encoding) costs several times more than the same work after.
+    if step is None:
+        raws = [
+            bytes(key.sign(data, mechanism=plan.mechanism, mechanism_param=plan.param))
+            for plan, data in work
+        ]
+    else:
+        raws = []
+        add, sign, now = raws.append, key.sign, time.monotonic  # a thousand times: no lookups
+        end = now() + step
+        for plan, data in work:
+            add(bytes(sign(data, mechanism=plan.mechanism, mechanism_param=plan.param)))
+            if now() >= end:
+                break
+    return [plan.finish(raw) for (plan, _data), raw in zip(work, raws, strict=False)]
 
 
 def _private_key(session: pkcs11.Session, certificate: TokenCertificate) -> Any:
@@ -401,15 +416,18 @@ class Pkcs11Module:
         items: Sequence[tuple[bytes, HashAlgorithm]],
         scheme: RsaScheme,
         login: Login,
+        *,
         keep: bool = False,
+        step: float | None = None,
     ) -> list[bytes]:
         """Log in once, sign each digest with the certificate's key, log out.
 
         The token's flags are read right before the login (:func:`pin_for_login`): a PIN
         pad token logs in on its keypad, whatever ``login`` carries. With ``keep`` the
         session stays logged in after a successful signature, for :meth:`sign_held`, until
-        :meth:`release`. A login held already (for any certificate) is released first:
-        the module never holds two.
+        :meth:`release`. With ``step`` only the first items may be signed, and the session
+        stays logged in while some remain (:attr:`~agent.token.calls.Sign.step`). A login held
+        already (for any certificate) is released first: the module never holds two.
         """
         self.release()
         key_type = certificate.key_type
@@ -420,19 +438,22 @@ class Pkcs11Module:
             if scheme is RsaScheme.PSS and not _offers_pss(token):
                 raise BadRequest(Phrase.of("bad_rsa_pss_token"))
             pin = pin_for_login(pin_state_of(token.flags), login)
-            if not keep:
+            if not keep and step is None:
                 with self._login(token, pin) as session:
                     return _signed(_private_key(session, certificate), key_type, items, scheme)
             session = self._logged_in(token, pin)
             try:
                 key = _private_key(session, certificate)
-                signatures = _signed(key, key_type, items, scheme)
+                signatures = _signed(key, key_type, items, scheme, step)
             except BaseException:
                 self._close(session)
                 raise
         except p11err.PKCS11Error as exc:
             raise translate(exc, "signing") from exc
-        self._held = _Held(session, certificate, key, key_type)
+        if step is not None and len(signatures) == len(items):
+            self._close(session)  # the batch's last step: its login ends with it
+        else:
+            self._held = _Held(session, certificate, key, key_type)
         return signatures
 
     def sign_held(
@@ -440,8 +461,12 @@ class Pkcs11Module:
         certificate: TokenCertificate,
         items: Sequence[tuple[bytes, HashAlgorithm]],
         scheme: RsaScheme,
+        *,
+        step: float | None = None,
     ) -> list[bytes]:
-        """Sign each digest in the login that :meth:`sign` kept for ``certificate``.
+        """Sign each digest in the login that :meth:`sign` kept for ``certificate``; with
+        ``step``, the first of them, and the login ends once the last is signed
+        (:attr:`~agent.token.calls.Sign.step`).
 
         No login and no PIN: :class:`TokenFailure` when no login is held, or one is held
         for another certificate (the held one is kept). A token gone since (pulled out,
@@ -455,13 +480,16 @@ class Pkcs11Module:
         try:
             if scheme is RsaScheme.PSS and not _offers_pss(held.session.token):
                 raise BadRequest(Phrase.of("bad_rsa_pss_token"))
-            return _signed(held.key, held.key_type, items, scheme)
+            signatures = _signed(held.key, held.key_type, items, scheme, step)
         except p11err.PKCS11Error as exc:
             error = translate(exc, "signing in the held login")
             if isinstance(error, TokenNotPresent) or isinstance(exc, p11err.UserNotLoggedIn):
                 log.info("the held login of %s is gone: %s", self.path, error.detail)
                 self.release()
             raise error from exc
+        if step is not None and len(signatures) == len(items):
+            self.release()  # the batch's last step: its login ends with it
+        return signatures
 
     def release(self, certificate: TokenCertificate | None = None) -> None:
         """Log out and close the held session, if any (if it is ``certificate``'s, when given).

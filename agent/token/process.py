@@ -61,13 +61,17 @@ _LOOP_IO: Final = os.name != "nt"
 
 
 def deadline(limits: WorkerLimits, request: Request) -> float:
-    """Seconds ``request`` may take."""
-    if isinstance(request, Sign):
-        seconds = limits.sign_timeout + limits.sign_timeout_per_item * len(request.items)
-        return seconds + (limits.pinpad_timeout if request.pin is None else 0.0)
-    if isinstance(request, SignHeld):
-        return limits.sign_timeout + limits.sign_timeout_per_item * len(request.items)
-    return limits.call_timeout
+    """Seconds ``request`` may take. A step of a batch signs for ``step`` seconds, then at most
+    the one signature that was under way (:attr:`~agent.token.calls.Sign.step`)."""
+    if not isinstance(request, Sign | SignHeld):
+        return limits.call_timeout
+    signing = limits.sign_timeout_per_item * len(request.items)
+    if request.step is not None:
+        signing = min(signing, request.step + limits.sign_timeout_per_item)
+    seconds = limits.sign_timeout + signing
+    if isinstance(request, Sign) and request.pin is None:
+        seconds += limits.pinpad_timeout
+    return seconds
 
 
 def _how_it_ended(process: subprocess.Popen[bytes]) -> str:

@@ -59,6 +59,8 @@ class Tokens(Protocol):
 
     Many signatures after one login: :meth:`sign` with ``keep``, then :meth:`sign_held` as
     often as needed, then :meth:`release` (:func:`agent.token.held.one_login` does all three).
+    A batch of digests goes in steps (``step``): each call signs what it can in that many seconds,
+    and the one that signs the last digest ends the login (:attr:`agent.token.calls.Sign.step`).
     """
 
     async def inventory(self, *, rescan: bool = False) -> Inventory:
@@ -76,9 +78,12 @@ class Tokens(Protocol):
         items: Sequence[tuple[bytes, HashAlgorithm]],
         scheme: RsaScheme,
         login: Login,
+        *,
         keep: bool = False,
+        step: float | None = None,
     ) -> list[bytes]:
-        """Sign digests with the key of ``certificate``, with one login (kept with ``keep``)."""
+        """Sign digests with the key of ``certificate``, with one login (kept with ``keep``);
+        with ``step``, the first of them, the login kept while some remain."""
         ...
 
     async def sign_held(
@@ -86,8 +91,11 @@ class Tokens(Protocol):
         certificate: TokenCertificate,
         items: Sequence[tuple[bytes, HashAlgorithm]],
         scheme: RsaScheme,
+        *,
+        step: float | None = None,
     ) -> list[bytes]:
-        """Sign digests in the login kept for ``certificate``, without logging in."""
+        """Sign digests in the login kept for ``certificate``, without logging in; with
+        ``step``, the first of them, the login ended once none remain."""
         ...
 
     async def release(self, certificate: TokenCertificate) -> None:
@@ -175,32 +183,38 @@ class TokenService:
         items: Sequence[tuple[bytes, HashAlgorithm]],
         scheme: RsaScheme,
         login: Login,
+        *,
         keep: bool = False,
+        step: float | None = None,
     ) -> list[bytes]:
         """Sign digests with one login (:mod:`agent.token.login` decides with what).
 
         With ``keep`` the module stays logged in afterwards, for :meth:`sign_held`, until
-        :meth:`release`; without, it logs out (and releases a login it held before).
+        :meth:`release`; without, it logs out (and releases a login it held before). With
+        ``step``, a batch's first step (:attr:`agent.token.calls.Sign.step`).
         """
         worker = self._worker(certificate.token.module)
-        request = sign_request(certificate, items, scheme, login, keep)
-        return typed_signatures(await worker.call(request), len(request.items))
+        request = sign_request(certificate, items, scheme, login, keep=keep, step=step)
+        return typed_signatures(await worker.call(request), len(request.items), step=step)
 
     async def sign_held(
         self,
         certificate: TokenCertificate,
         items: Sequence[tuple[bytes, HashAlgorithm]],
         scheme: RsaScheme,
+        *,
+        step: float | None = None,
     ) -> list[bytes]:
-        """Sign digests in the login a ``sign(..., keep=True)`` kept for ``certificate``.
+        """Sign digests in the login a ``sign(..., keep=True)`` kept for ``certificate``; with
+        ``step``, a batch's next step (:attr:`agent.token.calls.Sign.step`).
 
         :class:`~agent.errors.TokenFailure` when none is kept for it (or its worker
         process was restarted since); :class:`~agent.errors.TokenNotPresent` when the
         token went away, which also ends the kept login.
         """
         worker = self._worker(certificate.token.module)
-        request = SignHeld(certificate, tuple(items), scheme)
-        return typed_signatures(await worker.call(request), len(request.items))
+        request = SignHeld(certificate, tuple(items), scheme, step)
+        return typed_signatures(await worker.call(request), len(request.items), step=step)
 
     async def release(self, certificate: TokenCertificate) -> None:
         """Log out of the login kept for ``certificate``, if its module still keeps it."""

@@ -130,6 +130,36 @@ async def test_held_signatures_need_no_second_login(
         await tokens.sign(cert, digests("đăng nhập lại", 1), RsaScheme.PKCS1V15, login())
 
 
+@pytest.mark.parametrize("key", ["rsa", "ec"])
+async def test_a_batch_in_steps_signs_the_first_items_each_time_and_logs_out_with_the_last(
+    tokens: TokenService, held_hsm: Held, control: FaultControl, key: str
+) -> None:
+    x509_cert = held_hsm.rsa if key == "rsa" else held_hsm.ec
+    cert = await certificate(tokens, x509_cert)
+    work = digests("bảng kê", 6)
+    # A step of no time signs one digest: the token is asked for one at least.
+    first = await tokens.sign(cert, work, RsaScheme.PKCS1V15, login(), keep=True, step=0.0)
+    assert len(first) == 1
+    control.set(NO_MORE_LOGINS)  # what follows is signed in the first step's login
+    second = await tokens.sign_held(cert, work[1:], RsaScheme.PKCS1V15, step=0.0)
+    assert len(second) == 1
+    rest = await tokens.sign_held(cert, work[2:], RsaScheme.PKCS1V15, step=60.0)
+    assert_verify(x509_cert, work, [*first, *second, *rest])
+    with pytest.raises(TokenFailure, match="no login is held"):
+        await tokens.sign_held(cert, work[:1], RsaScheme.PKCS1V15, step=60.0)
+
+
+async def test_a_batch_a_fast_token_signs_in_one_step_leaves_no_login(
+    tokens: TokenService, held_hsm: Held
+) -> None:
+    cert = await certificate(tokens, held_hsm.ec)
+    work = digests("một bước", 200)
+    signed = await tokens.sign(cert, work, RsaScheme.PKCS1V15, login(), keep=True, step=60.0)
+    assert_verify(held_hsm.ec, work, signed)
+    with pytest.raises(TokenFailure, match="no login is held"):
+        await tokens.sign_held(cert, work[:1], RsaScheme.PKCS1V15)
+
+
 async def test_held_signing_with_pss_and_ec(tokens: TokenService, held_hsm: Held) -> None:
     rsa_cert = await certificate(tokens, held_hsm.rsa)
     items = digests("pss", 2)

@@ -50,8 +50,12 @@ ITEMS = ((bytes(32), HashAlgorithm.SHA256),)
 # --- the requests ----------------------------------------------------------------------------
 
 
-def test_a_keeping_sign_carries_its_pin_out_of_band_and_keep_across_the_pipe() -> None:
-    request = sign_request(CERT, ITEMS, RsaScheme.PKCS1V15, Login(Pin(PIN.decode())), keep=True)
+@pytest.mark.parametrize("step", [None, 0.5])
+def test_a_keeping_sign_carries_its_pin_out_of_band_and_keep_across_the_pipe(
+    step: float | None,
+) -> None:
+    login = Login(Pin(PIN.decode()))
+    request = sign_request(CERT, ITEMS, RsaScheme.PKCS1V15, login, keep=True, step=step)
     assert request.keep
     assert PIN.decode() not in repr(request)
     assert "80471326" not in repr(SignHeld(CERT, ITEMS, RsaScheme.PKCS1V15))
@@ -63,6 +67,7 @@ def test_a_keeping_sign_carries_its_pin_out_of_band_and_keep_across_the_pipe() -
     assert isinstance(received, Sign)
     assert received.pin == bytearray(PIN)
     assert received.keep
+    assert received.step == step
     assert received.certificate == CERT
     assert received.items == ITEMS
 
@@ -76,8 +81,13 @@ def test_a_sign_keeps_nothing_unless_asked() -> None:
 
 @pytest.mark.parametrize(
     "request_",
-    [SignHeld(CERT, ITEMS, RsaScheme.PSS), Release(CERT), Release()],
-    ids=["sign-held", "release", "release-any"],
+    [
+        SignHeld(CERT, ITEMS, RsaScheme.PSS),
+        SignHeld(CERT, ITEMS, RsaScheme.PKCS1V15, step=0.5),
+        Release(CERT),
+        Release(),
+    ],
+    ids=["sign-held", "sign-held-step", "release", "release-any"],
 )
 def test_held_requests_cross_the_pipe_whole_and_carry_no_secret(request_: object) -> None:
     frame = channel.encode(request_)
@@ -98,18 +108,29 @@ def test_a_held_signature_has_a_signing_deadline_without_the_keypad_allowance() 
     assert deadline(limits, Release()) == limits.call_timeout
 
 
+def test_a_step_has_the_deadline_of_its_seconds_and_the_signature_under_way() -> None:
+    limits = WorkerLimits()
+    step = SignHeld(CERT, ITEMS * 1000, RsaScheme.PKCS1V15, step=0.5)
+    assert deadline(limits, step) == limits.sign_timeout + 0.5 + limits.sign_timeout_per_item
+    # A step of fewer items than it has time for: no longer than signing them all.
+    last = SignHeld(CERT, ITEMS, RsaScheme.PKCS1V15, step=10.0)
+    assert deadline(limits, last) == limits.sign_timeout + limits.sign_timeout_per_item
+    first = Sign(CERT, ITEMS * 1000, RsaScheme.PKCS1V15, None, step=0.5)
+    assert deadline(limits, first) == deadline(limits, step) + limits.pinpad_timeout
+
+
 @dataclass
 class RecordingModule:
     calls: list[tuple[Any, ...]] = field(default_factory=list)
 
-    def sign(self, *args: Any) -> list[bytes]:
-        certificate, items, _scheme, login, keep = args
+    def sign(self, *args: Any, keep: bool, step: float | None) -> list[bytes]:
+        certificate, items, _scheme, login = args
         assert login.pin is not None
-        self.calls.append(("sign", certificate, items, login.pin.reveal(), keep))
+        self.calls.append(("sign", certificate, items, login.pin.reveal(), keep, step))
         return [b"first"]
 
-    def sign_held(self, *args: Any) -> list[bytes]:
-        self.calls.append(("sign_held", *args))
+    def sign_held(self, *args: Any, step: float | None) -> list[bytes]:
+        self.calls.append(("sign_held", *args, step))
         return [b"held"]
 
     def release(self, certificate: TokenCertificate | None) -> None:
@@ -123,11 +144,13 @@ def test_execute_hands_each_held_request_to_the_module() -> None:
     assert execute(run, Sign(CERT, ITEMS, RsaScheme.PKCS1V15, secret, keep=True)) == [b"first"]
     assert secret == bytearray()  # wiped once read
     assert execute(run, SignHeld(CERT, ITEMS, RsaScheme.PSS)) == [b"held"]
+    assert execute(run, SignHeld(CERT, ITEMS, RsaScheme.PSS, step=0.5)) == [b"held"]
     assert execute(run, Release(CERT)) is None
     assert execute(run, Release()) is None
     assert module.calls == [
-        ("sign", CERT, ITEMS, PIN, True),
-        ("sign_held", CERT, ITEMS, RsaScheme.PSS),
+        ("sign", CERT, ITEMS, PIN, True, None),
+        ("sign_held", CERT, ITEMS, RsaScheme.PSS, None),
+        ("sign_held", CERT, ITEMS, RsaScheme.PSS, 0.5),
         ("release", CERT),
         ("release", None),
     ]
@@ -172,27 +195,41 @@ class ScriptedTokens:
         items: Sequence[tuple[bytes, HashAlgorithm]],
         scheme: RsaScheme,
         login: Login,
+        *,
         keep: bool = False,
+        step: float | None = None,
     ) -> list[bytes]:
-        self.calls.append(f"sign keep={keep}")
+        self.calls.append(f"sign keep={keep}" + ("" if step is None else f" step={step}"))
         self.pins.append(None if login.pin is None else login.pin.reveal())
         await asyncio.sleep(0.01)  # long enough for a concurrent call to arrive meanwhile
         if self.login_errors:
             raise self.login_errors.pop(0)
         if keep:
             self.held = certificate
-        return [b"s"] * len(items)
+        return self._step(b"s", items, step)
 
     async def sign_held(
         self,
         certificate: TokenCertificate,
         items: Sequence[tuple[bytes, HashAlgorithm]],
         scheme: RsaScheme,
+        *,
+        step: float | None = None,
     ) -> list[bytes]:
-        self.calls.append("sign_held")
+        self.calls.append("sign_held" + ("" if step is None else f" step={step}"))
         if self.held != certificate:
             raise TokenFailure("no login is held")
-        return [b"h"] * len(items)
+        return self._step(b"h", items, step)
+
+    def _step(self, mark: bytes, items: Sequence[object], step: float | None) -> list[bytes]:
+        """What the module answers: all of ``items``, or for a step up to two of them (a
+        token that signs two in a step), logging out with the last."""
+        if step is None:
+            return [mark] * len(items)
+        count = min(2, len(items))
+        if count == len(items):
+            self.held = None
+        return [mark] * count
 
     async def release(self, certificate: TokenCertificate) -> None:
         self.calls.append("release")
@@ -202,6 +239,31 @@ class ScriptedTokens:
             raise self.release_error
         self.held = None
         self.released += 1
+
+
+async def test_steps_sign_the_first_items_and_the_last_step_ends_the_login_itself() -> None:
+    tokens = ScriptedTokens()
+    work = [(bytes(32), HashAlgorithm.SHA256)] * 5
+    signatures: list[bytes] = []
+    async with one_login(tokens, CERT, RsaScheme.PKCS1V15, Login(Pin("1111"))) as sign:
+        while len(signatures) < len(work):
+            signatures += await sign(work[len(signatures) :], step=0.5)
+        with pytest.raises(TokenFailure):
+            await sign(work[:1])  # the login ended with the last step
+    assert signatures == [b"s", b"s", b"h", b"h", b"h"]
+    assert tokens.calls == ["sign keep=True step=0.5", "sign_held step=0.5", "sign_held step=0.5"]
+    assert tokens.released == 0, "no release round trip: the module logged out with the last step"
+
+
+async def test_a_step_that_fails_keeps_the_release_when_the_block_ends() -> None:
+    tokens = ScriptedTokens()
+    work = [(bytes(32), HashAlgorithm.SHA256)] * 5
+    with pytest.raises(TokenFailure):
+        async with one_login(tokens, CERT, RsaScheme.PKCS1V15, Login(Pin("1111"))) as sign:
+            await sign(work, step=0.5)
+            tokens.held = None  # the module lost the login: the next step fails
+            await sign(work[2:], step=0.5)
+    assert tokens.calls[-1] == "release"
 
 
 async def test_the_first_call_logs_in_and_keeps_later_ones_sign_held() -> None:

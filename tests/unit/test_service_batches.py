@@ -17,7 +17,6 @@ from agent.pdf.models import Appearance, PdfSignOptions
 from agent.pin import TriesLeft
 from agent.protocol import BatchSignRequest, DigestToSign, PdfBatchSignRequest, PdfSignRequest
 from agent.service import PROGRESS_AFTER_SECONDS, PROGRESS_CHUNK, SigningService
-from agent.service.batches import FIRST_STEP
 from agent.testing.prompter import ScriptedPrompter
 from agent.testing.samples import sample_pdf
 from agent.token import PinState
@@ -54,12 +53,28 @@ async def test_a_long_hash_batch_logs_in_once_and_shows_its_progress_by_chunks()
     assert all(step.current == f"HĐ {step.done}" for step in shown.steps[:-1])
 
 
-async def test_the_first_step_measures_the_token_and_a_fast_one_finishes_in_one_more() -> None:
-    tokens = FakeTokens(PINPAD)  # answers at once: "fast"
+async def test_a_fast_token_signs_a_long_batch_in_one_step_that_also_logs_out() -> None:
+    tokens = FakeTokens(PINPAD)  # signs every digest within a step: "fast"
     prompter = ScriptedPrompter([{"approved": True}])
-    await SigningService(tokens, prompter).sign_batch(CALLER, hashes(1000))
+    signed = await SigningService(tokens, prompter).sign_batch(CALLER, hashes(1000))
+    assert len(signed.signatures) == 1000
     [shown] = prompter.activities
-    assert [step.done for step in shown.steps] == [0, FIRST_STEP, 1000]
+    assert [step.done for step in shown.steps] == [0, 1000]
+    assert tokens.asked == ["sign"], "one call to the module: no second step, no release"
+    assert tokens.held is None
+
+
+async def test_a_slow_token_moves_the_progress_at_each_step_in_one_login() -> None:
+    tokens = FakeTokens(PINPAD, per_step=300)
+    prompter = ScriptedPrompter([{"approved": True}])
+    signed = await SigningService(tokens, prompter).sign_batch(CALLER, hashes(1000))
+    assert len(signed.signatures) == 1000
+    [shown] = prompter.activities
+    assert [step.done for step in shown.steps] == [0, 300, 600, 900, 1000]
+    assert [step.current for step in shown.steps[:-1]] == ["HĐ 0", "HĐ 300", "HĐ 600", "HĐ 900"]
+    assert tokens.asked == ["sign", "sign_held", "sign_held", "sign_held"]
+    assert tokens.logins == [None]
+    assert tokens.held is None, "the last step logged out"
 
 
 async def test_a_short_hash_batch_shows_no_progress() -> None:
@@ -71,11 +86,12 @@ async def test_a_short_hash_batch_shows_no_progress() -> None:
 
 
 async def test_stop_in_a_hash_batch_gives_no_signature_back() -> None:
-    tokens = FakeTokens(PINPAD)
+    tokens = FakeTokens(PINPAD, per_step=PROGRESS_CHUNK)
     prompter = ScriptedPrompter([{"approved": True}], activities=[{"stopAt": 0}])
     with pytest.raises(UserCancelled):
         await SigningService(tokens, prompter).sign_batch(CALLER, hashes(3 * PROGRESS_CHUNK))
     assert tokens.held is None, "the login was released"
+    assert tokens.asked == ["sign", "release"]
 
 
 def pdfs(count: int) -> PdfBatchSignRequest:

@@ -52,12 +52,16 @@ TOKEN = TokenId(Path("/fake/vendor.so"), 1, "SERIAL1", "VGCA token")
 
 @dataclass
 class FakeTokens:
-    """A token whose flags the test sets; counts every login attempt."""
+    """A token whose flags the test sets; counts every login attempt. It signs ``per_step``
+    digests in a batch's step (``None``: all of them, as a fast token does)."""
 
     state: PinState
     right_pin: bytes = b"1111"
     logins: list[bytes | None] = field(default_factory=list)
     after_wrong: PinState | None = None
+    per_step: int | None = None
+    asked: list[str] = field(default_factory=list)
+    """``sign``, ``sign_held`` and ``release``, in the order the module was asked."""
     cert: TokenCertificate = field(init=False)
     held: TokenCertificate | None = field(default=None, init=False)
 
@@ -90,9 +94,12 @@ class FakeTokens:
         items: Sequence[tuple[bytes, HashAlgorithm]],
         scheme: RsaScheme,
         login: Login,
+        *,
         keep: bool = False,
+        step: float | None = None,
     ) -> list[bytes]:
         # What the module's worker does with the flags it reads right before C_Login.
+        self.asked.append("sign")
         self.held = None
         pin = pin_for_login(self.state, login)
         self.logins.append(None if pin is None else pin.reveal())
@@ -100,21 +107,35 @@ class FakeTokens:
             if self.after_wrong is not None:
                 self.state = self.after_wrong
             raise PinIncorrect("wrong")
-        if keep:
+        if keep or step is not None:
             self.held = certificate
-        return [b"sig"] * len(items)
+        return self._signed(certificate, items, step)
 
     async def sign_held(
         self,
         certificate: TokenCertificate,
         items: Sequence[tuple[bytes, HashAlgorithm]],
         scheme: RsaScheme,
+        *,
+        step: float | None = None,
     ) -> list[bytes]:
+        self.asked.append("sign_held")
         if self.held != certificate:
             raise TokenFailure("no login held for this certificate")
-        return [b"sig"] * len(items)
+        return self._signed(certificate, items, step)
+
+    def _signed(
+        self, certificate: TokenCertificate, items: Sequence[object], step: float | None
+    ) -> list[bytes]:
+        if step is None:
+            return [b"sig"] * len(items)
+        count = len(items) if self.per_step is None else min(self.per_step, len(items))
+        if count == len(items):
+            self.held = None  # the batch's last step logs out with it
+        return [b"sig"] * count
 
     async def release(self, certificate: TokenCertificate) -> None:
+        self.asked.append("release")
         if self.held == certificate:
             self.held = None
 
