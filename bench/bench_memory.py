@@ -463,12 +463,11 @@ def plugin_pages(bench: Bench, documents: dict[int, Document]) -> None:
     5 s measured after it. A small PDF through each first loads the layers (their first call
     imports what they answer with), so that idle includes them."""
     agent, figures = bench.agent, bench.figures
-    pages = {
-        VNPT: Page(f"wss://127.0.0.1:{agent.layer_port(VNPT)}/plugin", agent.tls, ORIGIN),
-        BKAV: Page(f"wss://127.0.0.1:{agent.layer_port(BKAV)}/", agent.tls, ORIGIN),
-    }
-    signs = {VNPT: pages[VNPT].vnpt_sign_pdf, BKAV: pages[BKAV].bkav_sign_pdf}
+    pages: dict[str, Page] = {}
     try:
+        pages[VNPT] = Page(f"wss://127.0.0.1:{agent.layer_port(VNPT)}/plugin", agent.tls, ORIGIN)
+        pages[BKAV] = Page(f"wss://127.0.0.1:{agent.layer_port(BKAV)}/", agent.tls, ORIGIN)
+        signs = {VNPT: pages[VNPT].vnpt_sign_pdf, BKAV: pages[BKAV].bkav_sign_pdf}
         for sign in signs.values():
             sign(sample_pdf())
         figures.idle_layers = idle = settled(bench)

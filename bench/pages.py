@@ -37,7 +37,11 @@ class Page:
         self._thread = threading.Thread(target=self._loop.run_forever, name="page", daemon=True)
         self._thread.start()
         self._session: aiohttp.ClientSession | None = None
-        self._socket = self._run(self._open(url, tls, origin))
+        try:
+            self._socket = self._run(self._open(url, tls, origin))
+        except BaseException:
+            self._stop()
+            raise
 
     def _run(self, work: Coroutine[Any, Any, T]) -> T:
         return asyncio.run_coroutine_threadsafe(work, self._loop).result(CALL_SECONDS)
@@ -101,6 +105,14 @@ class Page:
         try:
             self._run(close())
         finally:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(10)
+            self._stop()
+
+    def _stop(self) -> None:
+        """End the session (when the socket could not be opened, or did not close) and the
+        loop's thread."""
+        if self._session is not None and not self._session.closed:
+            self._run(self._session.close())
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+        if not self._thread.is_alive():
             self._loop.close()

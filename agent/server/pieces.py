@@ -96,9 +96,12 @@ async def send_text(request: web.Request, socket: web.WebSocketResponse, text: s
     Up to :data:`PIECE` characters, aiohttp sends it. A longer one is the same single frame
     aiohttp would write, not compressed (RFC 7692 lets any message go uncompressed), written
     here: its head, then its bytes a piece at a time, each write waiting for the connection to
-    take the ones before. A connection that closes meanwhile raises :class:`ConnectionError`,
-    as ``send_str`` does. Nothing else writes to the socket meanwhile: the layers answer one
-    call at a time, and aiohttp answers a ping only when the next message is read.
+    take the ones before. A connection that closes meanwhile raises :class:`ConnectionError`
+    (``send_str`` returned as if the message had gone); anything else that stops the message
+    half-written (a cancelled request) closes the connection, whose stream would be garbled.
+    Nothing else writes to the socket meanwhile: the layers answer one call at a time, aiohttp
+    answers a ping only when the next message is read, and no layer's socket has a heartbeat
+    (whose pings would land inside the message).
     """
     if len(text) <= PIECE:
         await socket.send_str(text)
@@ -109,9 +112,14 @@ async def send_text(request: web.Request, socket: web.WebSocketResponse, text: s
         data = text.encode()
         size, chunks = len(data), _bytes_pieces(data)
     writer = StreamWriter(request.protocol, asyncio.get_running_loop())
-    await writer.write(_TEXT_FRAME.pack(_FIN_TEXT, _LENGTH_64, size))
-    for chunk in chunks:
-        await writer.write(chunk)
+    try:
+        await writer.write(_TEXT_FRAME.pack(_FIN_TEXT, _LENGTH_64, size))
+        for chunk in chunks:
+            await writer.write(chunk)
+    except BaseException:
+        if request.transport is not None:
+            request.transport.close()
+        raise
 
 
 def _ascii_pieces(text: str) -> Iterator[bytes]:

@@ -233,7 +233,7 @@ def typed_signatures(value: object, count: int, *, step: float | None = None) ->
     one at least."""
     if not (
         isinstance(value, list)
-        and (len(value) == count if step is None else 1 <= len(value) <= count)
+        and (len(value) == count or (step is not None and 1 <= len(value) <= count))
         and all(isinstance(item, bytes) for item in value)
     ):
         raise TokenFailure("worker answered something other than the signatures asked for")

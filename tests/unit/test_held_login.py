@@ -30,6 +30,7 @@ from agent.token.calls import (
     SignHeld,
     execute,
     sign_request,
+    typed_signatures,
 )
 from agent.token.held import one_login
 from agent.token.models import PinState, TokenCertificate, TokenId
@@ -117,6 +118,29 @@ def test_a_step_has_the_deadline_of_its_seconds_and_the_signature_under_way() ->
     assert deadline(limits, last) == limits.sign_timeout + limits.sign_timeout_per_item
     first = Sign(CERT, ITEMS * 1000, RsaScheme.PKCS1V15, None, step=0.5)
     assert deadline(limits, first) == deadline(limits, step) + limits.pinpad_timeout
+
+
+@pytest.mark.parametrize(
+    ("value", "count", "step", "accepted"),
+    [
+        ([b"s"] * 3, 3, None, True),
+        ([b"s"] * 2, 3, None, False),  # a plain call answers every item
+        ([b"s"] * 2, 3, 0.5, True),  # a step answers the first ones
+        ([], 3, 0.5, False),  # one at least: a step that signs nothing would never end
+        ([b"s"] * 4, 3, 0.5, False),
+        ([], 0, 0.5, True),
+        (["s"], 1, 0.5, False),
+        ("ss", 2, None, False),
+    ],
+)
+def test_the_signatures_a_worker_answers_are_checked_before_use(
+    value: object, count: int, step: float | None, accepted: bool
+) -> None:
+    if accepted:
+        assert typed_signatures(value, count, step=step) == value
+    else:
+        with pytest.raises(TokenFailure):
+            typed_signatures(value, count, step=step)
 
 
 @dataclass

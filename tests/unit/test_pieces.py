@@ -44,11 +44,14 @@ class Served:
     writes: list[int] = field(default_factory=list)
     """The size of every write that reached the connection's transport."""
     errors: list[BaseException] = field(default_factory=list)
+    cut_short: list[bool] = field(default_factory=list)
+    """With ``cancel``: whether the connection was closing once the message was cancelled."""
 
 
 @asynccontextmanager
-async def serving(text: str) -> AsyncIterator[tuple[TestServer, Served]]:
-    """A server whose socket answers its first message with ``text`` (by ``send_text``)."""
+async def serving(text: str, *, cancel: bool = False) -> AsyncIterator[tuple[TestServer, Served]]:
+    """A server whose socket answers its first message with ``text`` (by ``send_text``); with
+    ``cancel``, the answer is cancelled at its first wait for the connection."""
     served = Served()
 
     async def handler(request: web.Request) -> web.WebSocketResponse:
@@ -64,10 +67,16 @@ async def serving(text: str) -> AsyncIterator[tuple[TestServer, Served]]:
 
         transport.write = recorded  # type: ignore[method-assign]
         await socket.receive()
+        sending = asyncio.ensure_future(pieces.send_text(request, socket, text))
+        if cancel:
+            await asyncio.sleep(0)  # the answer runs until it waits for the connection
+            sending.cancel()
         try:
-            await pieces.send_text(request, socket, text)
+            await sending
         except ConnectionError as exc:
             served.errors.append(exc)
+        except asyncio.CancelledError:
+            served.cut_short.append(transport.is_closing())
         return socket
 
     app = web.Application()
@@ -116,3 +125,16 @@ async def test_a_page_gone_in_the_middle_of_a_long_message_is_a_connection_error
             await asyncio.sleep(0.05)
     [error] = served.errors
     assert isinstance(error, ConnectionError)
+
+
+async def test_a_long_message_cancelled_half_written_ends_the_connection() -> None:
+    """Its frame cut short would garble whatever the socket sent next."""
+    async with (
+        serving(ASCII_LONG * 40, cancel=True) as (server, served),
+        ClientSession() as session,
+        session.ws_connect(server.make_url("/"), max_msg_size=0) as socket,
+    ):
+        await socket.send_str("go")
+        message = await socket.receive(timeout=10)
+    assert served.cut_short == [True]
+    assert message.type in {WSMsgType.CLOSED, WSMsgType.CLOSE, WSMsgType.ERROR}

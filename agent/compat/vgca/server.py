@@ -119,9 +119,14 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         reply = (await request.app[ENDPOINTS].get()).binary_message()
     else:  # closed by the page, or a message over the size limit
         return socket
-    if not socket.closed:
+    if socket.closed:
+        return socket
+    try:
         await pieces.send_text(request, socket, json.dumps(reply.body(), ensure_ascii=False))
-        await socket.close()
+    except ConnectionError:
+        log.info("vgca: %s closed its socket before the answer", request[CALLER])
+        return socket
+    await socket.close()
     return socket
 
 
