@@ -132,6 +132,33 @@ def test_aiohttp_alone_loads_them_twice() -> None:
     assert all(count > 0 for count in held) or not ssl.get_default_verify_paths().cafile
 
 
+# The MIME database: a system file of types that only it lists is read by mimetypes' own
+# functions, after the agent's import, and not by the MimeTypes aiohttp made during it.
+_MIME = """
+import json, mimetypes, sys
+mimetypes.knownfiles = [sys.argv[1]]
+import agent.cli
+from aiohttp import web_fileresponse
+types = web_fileresponse.CONTENT_TYPES
+print(json.dumps([
+    mimetypes.inited,
+    types.guess_type("x.kysotest")[0],
+    types.guess_type("x.pdf")[0],
+    mimetypes.guess_type("x.kysotest")[0],
+]))
+"""
+
+
+def test_aiohttp_is_imported_without_reading_the_systems_mime_database(tmp_path: Path) -> None:
+    listed = tmp_path / "mime.types"
+    listed.write_text("application/x-kyso-test\tkysotest\n")
+    inited, aiohttps, pdf, later = printed(_MIME, str(listed))
+    assert not inited, "mimetypes is left to read the database at its own first use"
+    assert aiohttps is None, "aiohttp's content types were read from the system's database"
+    assert pdf == "application/pdf"  # the types Python lists itself
+    assert later == "application/x-kyso-test"
+
+
 def test_defaults_made_before_the_agents_import_are_replaced() -> None:
     during, _after, held = counted("aiohttp", "agent.server")
     assert during.count("set_default_verify_paths") == 2  # by aiohttp's own import
