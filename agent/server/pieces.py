@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import struct
-from collections.abc import AsyncGenerator, AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Final
 
 from aiohttp import web
@@ -110,11 +110,11 @@ async def send_text(request: web.Request, socket: web.WebSocketResponse, text: s
         size, chunks = len(text), _ascii_pieces(text)
     else:
         data = text.encode()
-        size, chunks = len(data), _bytes_pieces(data)
+        size, chunks = len(data), of(data)
     writer = StreamWriter(request.protocol, asyncio.get_running_loop())
     try:
         await writer.write(_TEXT_FRAME.pack(_FIN_TEXT, _LENGTH_64, size))
-        for chunk in chunks:
+        async for chunk in chunks:
             await writer.write(chunk)
     except BaseException:
         if request.transport is not None:
@@ -122,11 +122,7 @@ async def send_text(request: web.Request, socket: web.WebSocketResponse, text: s
         raise
 
 
-def _ascii_pieces(text: str) -> Iterator[bytes]:
+async def _ascii_pieces(text: str) -> AsyncGenerator[bytes, None]:
+    """:func:`of` for ASCII text, each piece encoded only when it is written."""
     for at in range(0, len(text), PIECE):
         yield text[at : at + PIECE].encode("ascii")
-
-
-def _bytes_pieces(data: bytes) -> Iterator[bytes]:
-    for at in range(0, len(data), PIECE):
-        yield data[at : at + PIECE]

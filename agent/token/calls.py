@@ -228,6 +228,12 @@ def typed_pin_state(value: object) -> PinState:
     return value
 
 
+def ends_login(step: float | None, signed: int, asked: int) -> bool:
+    """Whether a call that signed ``signed`` of the ``asked`` digests ended its login: a step
+    (:attr:`Sign.step`) that signed the last of them."""
+    return step is not None and signed == asked
+
+
 def typed_signatures(value: object, count: int, *, step: float | None = None) -> list[bytes]:
     """``value`` as ``count`` signatures; for a step (:attr:`Sign.step`), the first of them,
     one at least."""

@@ -36,6 +36,7 @@ from typing import Protocol
 from agent.algorithms import HashAlgorithm, RsaScheme
 from agent.errors import AgentError, PinIncorrect, TokenFailure
 from agent.pin import Login
+from agent.token.calls import ends_login
 from agent.token.models import TokenCertificate
 from agent.token.service import Tokens
 
@@ -111,7 +112,7 @@ async def one_login(
                     raise
                 held = True
                 pending = None
-            if step is not None and len(signatures) == len(items):
+            if ends_login(step, len(signatures), len(items)):
                 held, ended = False, True  # the module ended the login with the last step
             return signatures
 

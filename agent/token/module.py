@@ -14,6 +14,7 @@ rescan waits for :meth:`Pkcs11Module.release`.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -37,6 +38,7 @@ from agent.errors import (
 )
 from agent.messages import Phrase
 from agent.pin import Login, Pin, TriesLeft
+from agent.token.calls import ends_login
 from agent.token.login import pin_for_login
 from agent.token.mechanisms import plan_for
 from agent.token.models import (
@@ -125,21 +127,15 @@ def _signed(
     until that many seconds have passed, one digest at least (``Sign.step``, agent.token.calls)."""
     plans = {a: plan_for(key_type, scheme, a) for a in {a for _d, a in items}}
     work = [(plans[a], plans[a].prepare(a, d)) for d, a in items]
-    # Only C_Sign in this loop (and a clock read for a step): on a fast token, Python work
-    # between the calls (the DER encoding) costs several times more than the same work after.
-    if step is None:
-        raws = [
-            bytes(key.sign(data, mechanism=plan.mechanism, mechanism_param=plan.param))
-            for plan, data in work
-        ]
-    else:
-        raws = []
-        add, sign, now = raws.append, key.sign, time.monotonic  # a thousand times: no lookups
-        end = now() + step
-        for plan, data in work:
-            add(bytes(sign(data, mechanism=plan.mechanism, mechanism_param=plan.param)))
-            if now() >= end:
-                break
+    # Only C_Sign in this loop, and a clock read: on a fast token, Python work between the
+    # calls (the DER encoding) costs several times more than the same work after.
+    raws: list[bytes] = []
+    add, sign, now = raws.append, key.sign, time.monotonic  # a thousand times: no lookups
+    end = math.inf if step is None else now() + step
+    for plan, data in work:
+        add(bytes(sign(data, mechanism=plan.mechanism, mechanism_param=plan.param)))
+        if now() >= end:
+            break
     return [plan.finish(raw) for (plan, _data), raw in zip(work, raws, strict=False)]
 
 
@@ -450,7 +446,7 @@ class Pkcs11Module:
                 raise
         except p11err.PKCS11Error as exc:
             raise translate(exc, "signing") from exc
-        if step is not None and len(signatures) == len(items):
+        if ends_login(step, len(signatures), len(items)):
             self._close(session)  # the batch's last step: its login ends with it
         else:
             self._held = _Held(session, certificate, key, key_type)
@@ -487,7 +483,7 @@ class Pkcs11Module:
                 log.info("the held login of %s is gone: %s", self.path, error.detail)
                 self.release()
             raise error from exc
-        if step is not None and len(signatures) == len(items):
+        if ends_login(step, len(signatures), len(items)):
             self.release()  # the batch's last step: its login ends with it
         return signatures
 
