@@ -1872,8 +1872,8 @@ _CATALOGUE: Final[dict[str, dict[Lang, str]]] = {
         Lang.EN: "unexpected form part {part} (use 'file' and 'options', once each)",
     },
     "bad_form_no_file": {
-        Lang.VI: "biểu mẫu thiếu phần 'file' (tệp PDF cần ký)",
-        Lang.EN: "the form has no 'file' part (the PDF to sign)",
+        Lang.VI: "biểu mẫu thiếu phần 'file' (tệp PDF)",
+        Lang.EN: "the form has no 'file' part (the PDF)",
     },
     "bad_http": {
         Lang.VI: "yêu cầu HTTP không hợp lệ ({status}); hãy kiểm tra cách gửi yêu cầu",

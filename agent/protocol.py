@@ -29,6 +29,8 @@ from agent.xml.models import EinvoiceRole, PlacementSpec, XmlDigest
 from agent.xml.models import Profile as XmlProfile
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     # The verification reports are made, and put into words, by the first verify request.
     from agent.pdf.verify.model import VerificationReport
     from agent.xml.verify.model import XmlVerificationReport
@@ -470,8 +472,10 @@ class CmsSignRequest:
 class PdfVerifyRequest:
     """``POST /v1/pdf/verify``."""
 
-    pdf: bytes
-    """The document."""
+    pdf: bytes | SpooledFile | Path
+    """The document: bytes (a plugin layer's), an upload written to the spool (JSON's base64
+    decoded, a form's file, a raw ``application/pdf`` body), which the caller removes, or a file
+    of this computer (the tray's "Verify a PDF"), which stays."""
 
 
 @dataclass(frozen=True)
@@ -811,10 +815,16 @@ def parse_cms_sign_request(obj: dict[str, Any]) -> CmsSignRequest:
     return CmsSignRequest(item, _certificate(obj), _tsa_url(obj))
 
 
-def parse_pdf_verify_request(obj: dict[str, Any]) -> PdfVerifyRequest:
-    """Parse ``POST /v1/pdf/verify``."""
-    _check_fields(obj, frozenset({"pdf"}), frozenset(), "")
-    return PdfVerifyRequest(b64decode(obj["pdf"], "pdf"))
+def parse_pdf_verify_request(
+    obj: dict[str, Any], pdf: SpooledFile | None = None
+) -> PdfVerifyRequest:
+    """Parse ``POST /v1/pdf/verify``: JSON with ``pdf``, or the options of a form or a raw body
+    (none are defined: ``{}`` or nothing) with the document beside them."""
+    if pdf is None:
+        _check_fields(obj, frozenset({"pdf"}), frozenset(), "")
+        return PdfVerifyRequest(b64decode(obj["pdf"], "pdf"))
+    _check_fields(obj, frozenset(), frozenset(), "options.")
+    return PdfVerifyRequest(pdf)
 
 
 # --- XML -------------------------------------------------------------------------------------

@@ -11,6 +11,8 @@ invisible, PAdES B-B, sent three ways to ``POST /v1/pdf/sign``:
   inside JSON (budget 7 only: "after any request");
 - **xml** (20 MB only): ``POST /v1/xml/sign`` of one e-invoice of that size, in base64 inside
   JSON (budget 7 only; its peak, which is lxml's, is reported);
+- **verify json**, **verify raw**: ``POST /v1/pdf/verify`` of the PDF once signed, in base64
+  inside JSON and as the body itself (budget 7; their peaks are reported);
 - **vnpt**, **bkav**: the PDF through the VNPT and BKAV plugin layers, in base64 in one
   WebSocket call (BKAV's in its library's pieces) and answered in one message, on a socket the
   page keeps open as their libraries do (``bench/pages.py``; budget 7 only, as JSON).
@@ -99,6 +101,8 @@ BATCH: Final = "batch"
 BATCH_DOCUMENTS: Final = 5
 """PDFs in the batch request, each a fifth of the size measured."""
 XML: Final = "xml"
+VERIFY_JSON: Final = "verify json"
+VERIFY_RAW: Final = "verify raw"
 VNPT: Final = "vnpt"
 BKAV: Final = "bkav"
 PEAK_JUDGED: Final = ("multipart", "raw")
@@ -376,6 +380,7 @@ def run(quick: bool, root: Path) -> tuple[Figures, Results]:
         figures.idle_tree = tree_rss(agent.pid)
         bench = Bench(agent, client, figures, checker, baseline)
         pdf_rows(bench, documents, der)
+        verify_rows(bench, sizes, der)
         case = Case(documents[20], visible=False)
         requests = [request_for(t, documents[20].pdf, der, accept) for t, accept in TIMED]
         for request in requests:
@@ -438,6 +443,36 @@ def pdf_rows(bench: Bench, documents: dict[int, Document], der: bytes) -> None:
         for signed in request.all_signed(answer):
             checker.check(f"{BATCH} {mib} MB (memory)", part_case, signed)
         figures.verified += BATCH_DOCUMENTS
+
+
+def verify_rows(bench: Bench, sizes: Sequence[int], der: bytes) -> None:
+    """A PDF of each size, signed first (not measured), checked through ``POST /v1/pdf/verify``
+    in JSON and as the body itself, each request on an idle agent. Its scan is half a MiB
+    smaller than the signing rows' documents, which fill ``max_pdf_bytes`` so nearly that their
+    signed copies would not fit in it."""
+    client, figures = bench.client, bench.figures
+    for mib in sizes:
+        pdf = sample_pdf(pages=2, text=f"Bench {mib} MB", scan_bytes=mib * MIB - MIB // 2)
+        signing = request_for("raw", pdf, der)
+        signed = client.call("POST", signing.path, signing.body, content_type=PDF)
+        sent = {
+            VERIFY_JSON: Request(
+                VERIFY_JSON,
+                "/v1/pdf/verify",
+                json.dumps({"pdf": base64.b64encode(signed).decode()}).encode(),
+                "application/json",
+            ),
+            VERIFY_RAW: Request(VERIFY_RAW, "/v1/pdf/verify", signed, PDF),
+        }
+        for transport, request in sent.items():
+            answer = json.loads(
+                measure(bench, transport, posted(client, request), mib, figures.idle_tree)
+            )
+            # The bench's agent trusts no roots: one signature, intact and valid, not trusted.
+            found = [(s["intact"], s["valid"]) for s in answer["signatures"]]
+            if found != [(True, True)]:
+                raise BenchError(f"{transport} {mib} MB: the report says {found}")
+        del sent, signed, pdf
 
 
 def xml_row(bench: Bench, certificate: x509.Certificate, ca: x509.Certificate, root: Path) -> None:

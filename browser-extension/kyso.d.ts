@@ -309,6 +309,7 @@ export interface KysoClient {
    */
   signPdfBatch(documents: Array<PdfBatchDocument | Bytes>, opts?: PdfBatchSignOptions): Promise<PdfBatchSignResult>;
   cmsSign(digest: Bytes, opts?: CmsSignOptions): Promise<CmsSignResult>;
+  /** Every signature of a PDF, asking nobody; straight to the agent the file goes as a form. */
   verifyPdf(pdf: Bytes): Promise<PdfVerifyReport>;
   signXml(xml: XmlInput, opts?: XmlSignOptions & { certificate?: Bytes }): Promise<XmlSignResult>;
   signXmlBatch(documents: Array<XmlDocument | XmlInput>, opts?: { certificate?: Bytes }): Promise<XmlBatchSignResult>;

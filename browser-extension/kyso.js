@@ -413,14 +413,16 @@ export function createClient(options = {}) {
    * A PDF posted as a form, the file as it is, asking for the signed file back
    * (`Accept: application/pdf`): no base64 of a 50 MB scan to make here, nor to decode.
    * {status, file, certificate} on success, {status, body} (the agent's JSON) otherwise.
+   * `options` null: no options part, and the answer asked for in JSON (a verification).
    */
   async function directFile(port, path, file, options) {
     const form = new FormData();
-    form.append("options", JSON.stringify(options));
+    if (options !== null) form.append("options", JSON.stringify(options));
     form.append("file", file, fileName(file) ?? "document.pdf");
+    const accept = options === null ? "application/json" : "application/pdf";
     const response = await agentFetch(port, path, {
       method: "POST",
-      headers: { "Accept-Language": lang(), Accept: "application/pdf" },
+      headers: { "Accept-Language": lang(), Accept: accept },
       body: form,
     });
     const type = (response.headers.get("Content-Type") ?? "").split(";")[0].trim();
@@ -429,6 +431,12 @@ export function createClient(options = {}) {
       return { status: 200, file, certificate: response.headers.get("Kyso-Certificate") };
     }
     return jsonAnswer(response);
+  }
+
+  /** A PDF as a Blob to post: a Blob or File as it is, bytes or base64 made into one. */
+  async function fileOf(pdf) {
+    if (typeof Blob !== "undefined" && pdf instanceof Blob) return pdf;
+    return new Blob([await bytesOf(pdf, "pdf", lang())], { type: "application/pdf" });
   }
 
   // -- calls ------------------------------------------------------------------
@@ -564,10 +572,7 @@ export function createClient(options = {}) {
       await withCertificate(options, opts);
       let json;
       if ((await transport()) === "direct") {
-        const file =
-          typeof Blob !== "undefined" && pdf instanceof Blob
-            ? pdf
-            : new Blob([await bytesOf(pdf, "pdf", lang())], { type: "application/pdf" });
+        const file = await fileOf(pdf);
         const answer = await onAgent((port) => directFile(port, "/v1/pdf/sign", file, options));
         if (answer.file) {
           return { pdf: answer.file, certificate: decodeField(answer.certificate, lang()) };
@@ -668,8 +673,19 @@ export function createClient(options = {}) {
       return call("POST", "/v1/xml/verify", { xml: await xmlBase64Of(xml, "xml", lang()) });
     },
 
-    /** Check every signature in a PDF; asks the user nothing. */
+    /**
+     * Check every signature in a PDF; asks the user nothing. Straight to the agent the file
+     * goes as a form, as it is (an agent that takes it only in JSON, 415, is sent JSON);
+     * through the extension, in JSON.
+     */
     async verifyPdf(pdf) {
+      if ((await transport()) === "direct") {
+        const file = await fileOf(pdf);
+        const answer = await onAgent((port) => directFile(port, "/v1/pdf/verify", file, null));
+        const json = answer.body;
+        if (answer.status === 200 && json && typeof json === "object") return json;
+        if (answer.status !== 415) throw errorFromAgent(answer.status, json, lang());
+      }
       return call("POST", "/v1/pdf/verify", { pdf: await base64Of(pdf, "pdf", lang()) });
     },
   };

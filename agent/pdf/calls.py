@@ -89,9 +89,10 @@ class SignDigest:
 
 @dataclass(frozen=True)
 class Verify:
-    """Every signature of ``pdf`` (:func:`agent.pdf.verify.check.verify_pdf`)."""
+    """Every signature of ``pdf`` (:func:`agent.pdf.verify.check.verify_pdf`): a file is read as
+    the checks need it, never whole."""
 
-    pdf: bytes
+    pdf: PdfSource
     trust_roots: tuple[bytes, ...]
 
 

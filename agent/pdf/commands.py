@@ -134,9 +134,9 @@ class PdfJob:
         assert isinstance(cms, bytes)  # noqa: S101 - SignDigest's value
         return cms
 
-    async def verify(self, pdf: bytes, trust_roots: Sequence[bytes]) -> VerificationReport:
-        """Every signature of ``pdf``, checked against ``trust_roots``
-        (:func:`agent.pdf.verify.check.verify_pdf`)."""
+    async def verify(self, pdf: PdfSource, trust_roots: Sequence[bytes]) -> VerificationReport:
+        """Every signature of ``pdf`` (its bytes, or a file the worker reads as it needs),
+        checked against ``trust_roots`` (:func:`agent.pdf.verify.check.verify_pdf`)."""
         return _outcome(await self._session.call(Verify(pdf, tuple(trust_roots))))  # type: ignore[no-any-return]
 
 

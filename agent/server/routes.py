@@ -27,6 +27,7 @@ from agent.protocol import (
     PdfBatchSignResponse,
     PdfSignRequest,
     PdfSignResponse,
+    PdfVerifyRequest,
     decode_json_object,
     parse_batch_sign_request,
     parse_certificates_request,
@@ -461,14 +462,36 @@ async def cms_sign(request: web.Request) -> web.Response:
 
 @routes.post("/v1/pdf/verify")
 async def pdf_verify(request: web.Request) -> web.Response:
-    """Check every signature of a PDF; no consent needed, nothing is signed."""
+    """Check every signature of a PDF; no consent needed, nothing is signed. The document comes
+    as to ``/v1/pdf/sign`` (JSON with base64, a browser form, the PDF itself) and waits in the
+    spool, where the PDF worker reads what the checks need: never the whole file in memory, nor
+    its bytes through the pipe to the worker."""
+    upload: SpooledFile | None = None
+    try:
+        if request.content_type in {_FORM_MEDIA_TYPE, PDF_MEDIA_TYPE}:
+            read = _read_raw_pdf if request.content_type == PDF_MEDIA_TYPE else _read_pdf_form
+            options, upload = await read(request, request.app[SPOOL])
+            parsed = parse_pdf_verify_request(options, upload)
+        else:
+            upload = await _spooled_verify_json(request)
+            parsed = PdfVerifyRequest(upload)
+        lang = pick_lang(request.headers.get("Accept-Language"), request.app[SETTINGS].lang)
+        result = await request.app[SERVICE].verify_pdf(parsed, lang)
+        return json_response(result.to_wire())
+    finally:
+        discard(upload)
+
+
+async def _spooled_verify_json(request: web.Request) -> SpooledFile:
+    """The document of ``/v1/pdf/verify``'s JSON, written to the spool (the body and its base64
+    are freed when this returns)."""
     body = await _json_body(request, *_pdf_json_limit(request))
     parsed = await asyncio.to_thread(lambda: parse_pdf_verify_request(decode_json_object(body)))
-    if len(parsed.pdf) > request.app[SETTINGS].max_pdf_bytes:
-        raise PayloadTooLarge(request.app[SETTINGS].max_pdf_bytes)
-    lang = pick_lang(request.headers.get("Accept-Language"), request.app[SETTINGS].lang)
-    result = await request.app[SERVICE].verify_pdf(parsed, lang)
-    return json_response(result.to_wire())
+    pdf = parsed.pdf
+    if not isinstance(pdf, bytes):  # pragma: no cover - JSON carries bytes
+        raise TypeError(type(pdf).__name__)
+    _within_document_limit(request, len(pdf))
+    return await request.app[SPOOL].from_bytes(pdf)
 
 
 async def _xml_request(request: web.Request, parse: Callable[[dict[str, Any]], T]) -> T:

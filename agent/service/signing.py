@@ -823,8 +823,10 @@ class SigningService:
         """``POST /v1/pdf/verify``: every signature, checked against the configured roots."""
         from agent.pdf.verify.render import report_to_text  # with the first report
 
+        document = request.pdf
+        source = document.path if isinstance(document, SpooledFile) else document
         async with pdf.job(self._pdf_work) as work:
-            report = await work.verify(request.pdf, self._trust_roots)
+            report = await work.verify(source, self._trust_roots)
         return PdfVerifyResponse(report, report_to_text(report, lang.value))
 
     async def _check_once(

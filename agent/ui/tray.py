@@ -419,7 +419,9 @@ class TrayController(TrayActions):
     def verify_text(self, source: Path) -> str:
         """The verification report of ``source`` (or why there is none)."""
         try:
-            request = PdfVerifyRequest(source.read_bytes())
+            with source.open("rb"):  # one that cannot be read is named here, in the user's words
+                pass
+            request = PdfVerifyRequest(source)  # the PDF worker reads what the checks need
             answer: PdfVerifyResponse = self._on_agent(
                 lambda agent: agent.service.verify_pdf(request, self.lang)
             )

@@ -79,7 +79,7 @@ async function readBody(body) {
     const file = body.get("file");
     return {
       form: {
-        options: JSON.parse(body.get("options")),
+        options: body.has("options") ? JSON.parse(body.get("options")) : undefined,
         file: new Uint8Array(await file.arrayBuffer()),
         fileName: file.name,
         parts: [...body.keys()],

@@ -249,6 +249,38 @@ test("signPdf straight to the agent: an agent answering the form in JSON, and er
   await rejects(direct(broken).signPdf("JVBERg=="), "UNEXPECTED_RESPONSE"); // no certificate header
 });
 
+test("verifyPdf straight to the agent: a form with the file alone, the report in JSON", async () => {
+  const seen = [];
+  const report = { allValid: true, signatures: [], text: "" };
+  const agent = fakeAgent({ routes: { "/v1/pdf/verify": (r) => (seen.push(r), { status: 200, body: report }) } });
+  const pdf = new File([new Uint8Array([37, 80, 68, 70])], "QĐ-12.pdf", { type: "application/pdf" });
+  assert.deepEqual(await direct(agent).verifyPdf(pdf), report);
+  await direct(agent).verifyPdf("JVBERg==");
+  assert.deepEqual(seen.map((r) => r.form.parts), [["file"], ["file"]]);
+  assert.deepEqual(seen.map((r) => [...r.form.file]), [[37, 80, 68, 70], [37, 80, 68, 70]]);
+  assert.equal(seen[0].form.fileName, "QĐ-12.pdf");
+  assert.equal(seen[0].init.headers.Accept, "application/json");
+  const refused = fakeAgent({
+    routes: { "/v1/pdf/verify": { status: 400, body: { error: { code: "BAD_REQUEST", message: "not a PDF" } } } },
+  });
+  const error = await rejects(direct(refused).verifyPdf("JVBERg=="), "BAD_REQUEST");
+  assert.equal(error.status, 400);
+});
+
+test("verifyPdf straight to an agent that takes it only in JSON: sent again in JSON", async () => {
+  const agent = fakeAgent({
+    routes: {
+      "/v1/pdf/verify": (r) =>
+        r.form
+          ? { status: 415, body: { error: { code: "UNSUPPORTED_MEDIA_TYPE", message: "JSON" } } }
+          : { status: 200, body: { allValid: false, signatures: [], text: "" } },
+    },
+  });
+  assert.equal((await direct(agent).verifyPdf(new Uint8Array([37, 80, 68, 70]))).allValid, false);
+  const sent = agent.requests.filter((r) => r.path === "/v1/pdf/verify");
+  assert.deepEqual(sent.map((r) => (r.form ? "form" : r.body)), ["form", { pdf: "JVBERg==" }]);
+});
+
 test("signPdf through the extension: JSON with base64, as the extension relays it", async () => {
   const win = new FakeWindow();
   const calls = installFakeExtension(win, () => ({ status: 200, body: { pdf: "JVBERi0=", certificate: CERT } }));

@@ -108,8 +108,9 @@ def test_kyso_js_sends_the_file_as_a_form_and_gets_the_file_back(
       const bytes = Uint8Array.from(atob(PDF), (c) => c.charCodeAt(0));
       const file = new File([bytes], NAME, { type: "application/pdf" });
       const result = await client.signPdf(file, { documentName: NAME, certificate: CERTIFICATE });
+      const report = await client.verifyPdf(new File([result.pdf], NAME));
       return {
-        seen, bytes: result.pdf instanceof Uint8Array,
+        seen, bytes: result.pdf instanceof Uint8Array, report,
         pdf: kyso.toBase64(result.pdf), certificate: kyso.toBase64(result.certificate),
       };
     """.replace("PORT", str(bridge_agent.port))
@@ -118,15 +119,16 @@ def test_kyso_js_sends_the_file_as_a_form_and_gets_the_file_back(
         .replace("CERTIFICATE", json.dumps(b64(der(token.rsa))))
     )
     result = browser.run("eval", extension=False, url=f"{origin}/", script=script)
-    [signing] = [s for s in result["seen"] if s["path"] == "/v1/pdf/sign"]
-    assert signing == {
-        "path": "/v1/pdf/sign",
-        "form": True,
-        "accept": "application/pdf",
-        "answered": "application/pdf",
-    }
+    # signPdf, then verifyPdf on what it signed: each sends a form, with the Accept it reads.
+    sent = [(s["path"], s["form"], s["accept"], s["answered"]) for s in result["seen"]]
+    assert [s for s in sent if s[0].startswith("/v1/pdf/")] == [
+        ("/v1/pdf/sign", True, "application/pdf", "application/pdf"),
+        ("/v1/pdf/verify", True, "application/json", "application/json; charset=utf-8"),
+    ]
     assert result["bytes"] is True
     assert base64.b64decode(result["certificate"]) == der(token.rsa)
     signed = base64.b64decode(result["pdf"])
     assert signed.startswith(original)
     assert pyhanko_bottom_line(signed, token.ca.cert) == [True]
+    [signature] = result["report"]["signatures"]
+    assert (signature["intact"], signature["signer"]) == (True, "Nguyễn Văn An")

@@ -20,6 +20,8 @@ import pytest
 from agent.app import make_service
 from agent.config import AgentConfig
 from agent.messages import Lang, text
+from agent.pdf.verify.check import verify_pdf
+from agent.pdf.verify.render import report_to_text
 from agent.service import SigningService
 from agent.testing.prompter import ScriptedPrompter
 from agent.token import Isolation, TokenService
@@ -191,6 +193,14 @@ def test_several_files_are_signed_after_one_question_and_saved_beside_their_orig
         "Signed and saved 3 files next to the originals: "
         "Quyet dinh 12-signed.pdf, to-trinh-signed-2.pdf, bao cao-signed.pdf"
     ]
+
+    # "Verify a PDF…" on a copy: its PDF worker reads the file where it is, and reports what
+    # the same checks report on its bytes (no trust roots configured: intact, not trusted).
+    expected = verify_pdf(saved[0].read_bytes(), [], fetch_revocation=False)
+    assert controller.verify_text(saved[0]) == report_to_text(expected, "en")
+    assert [s.intact for s in expected.signatures] == [True]
+    missing = folder / "gone.pdf"
+    assert controller.verify_text(missing) == f"{missing}: No such file or directory"
 
 
 def test_stop_keeps_the_files_signed_and_names_those_that_were_not(

@@ -137,7 +137,8 @@ def test_memory_bench_quick_measures_each_transport_and_the_time_against_pyhanko
     done = run_quick(BENCH_MEMORY, seconds=480)  # each request waits for the agent to settle
     rows = done.stdout.splitlines()
     assert any(r.startswith("idle: agent ") and "token worker" in r for r in rows), rows
-    for transport in ("json", "multipart", "raw", "batch", "xml", "vnpt", "bkav"):
+    signed = ("json", "multipart", "raw", "batch", "xml", "vnpt", "bkav")
+    for transport in (*signed, "verify json", "verify raw"):
         line = next(r for r in rows if r.startswith(f"| 20 MB | {transport} |"))
         assert " MB | " in line, line
     # The baseline is signed in the same rounds as the requests, not before them.

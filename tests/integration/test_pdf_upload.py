@@ -1,5 +1,6 @@
-"""PDFs uploaded as files to ``POST /v1/pdf/sign``: a form's ``file`` part, or the PDF itself
-as the body (``application/pdf``), written to the spool as they arrive and answered from it.
+"""PDFs uploaded as files to ``POST /v1/pdf/sign`` and ``/v1/pdf/verify``: a form's ``file``
+part, or the PDF itself as the body (``application/pdf``), written to the spool as they arrive
+and answered from it.
 
 The real agent on SoftHSM signs; pdfsig and pyHanko judge. Every request leaves the spool
 (``DATA_DIR/spool``) empty once it has ended, however it ended; what an agent killed
@@ -250,11 +251,61 @@ def test_options_query_errors_follow_accept_language(fresh: AgentProcess) -> Non
     assert not any(spool_of(fresh).iterdir())
 
 
+def verify_form(agent: AgentProcess, pdf: bytes) -> Response:
+    """``POST /v1/pdf/verify`` as a browser form with just the ``file`` part."""
+    boundary = uuid.uuid4().hex
+    body = b"".join(
+        [
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
+            'filename="a.pdf"\r\nContent-Type: application/pdf\r\n\r\n'.encode(),
+            pdf,
+            f"\r\n--{boundary}--\r\n".encode(),
+        ]
+    )
+    return agent.request(
+        "POST",
+        "/v1/pdf/verify",
+        body,
+        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+    )
+
+
+def test_a_20_mb_pdf_is_verified_alike_as_itself_as_a_form_and_in_json(
+    fresh: AgentProcess, token: SessionToken, large_pdf: bytes
+) -> None:
+    fresh.script({"approved": True, "pin": PIN})
+    signed = raw_sign(fresh, large_pdf, {"certificate": b64(der(token.rsa))}).body
+    wait_until_spool_empty(fresh)
+    raw = fresh.request(
+        "POST", "/v1/pdf/verify", signed, headers={"Content-Type": "application/pdf"}
+    )
+    form = verify_form(fresh, signed)
+    in_json = fresh.post("/v1/pdf/verify", {"pdf": b64(signed)})
+    assert [r.status for r in (raw, form, in_json)] == [200] * 3, raw.body[:300]
+    [signature] = raw.json["signatures"]
+    # The session agent trusts no roots: intact, by the key's certificate, not trusted.
+    assert (signature["intact"], signature["trusted"]) == (True, False)
+    assert signature["signer"] == "Nguyễn Văn An"
+    assert raw.json == form.json == in_json.json
+    wait_until_spool_empty(fresh)
+    tampered = bytearray(signed)
+    tampered[len(large_pdf) // 2] ^= 0x01  # a byte of the scan, inside the signed range
+    broken = fresh.request(
+        "POST", "/v1/pdf/verify", bytes(tampered), headers={"Content-Type": "application/pdf"}
+    )
+    assert broken.json["signatures"][0]["intact"] is False
+    not_a_pdf = verify_form(fresh, b"hello")
+    assert (not_a_pdf.status, not_a_pdf.error_code) == (400, "BAD_REQUEST")
+    wait_until_spool_empty(fresh)
+    assert len(fresh.prompts()) == 1, "only the signature asked; verifying asks nobody"
+
+
+@pytest.mark.parametrize("path", ["/v1/pdf/sign", "/v1/pdf/verify"])
 def test_a_client_gone_mid_upload_leaves_nothing_and_the_agent_keeps_serving(
-    fresh: AgentProcess, large_pdf: bytes
+    fresh: AgentProcess, large_pdf: bytes, path: str
 ) -> None:
     with connection(fresh) as upload:
-        upload.putrequest("POST", "/v1/pdf/sign")
+        upload.putrequest("POST", path)
         upload.putheader("Origin", PORTAL)
         upload.putheader("Content-Type", "application/pdf")
         upload.putheader("Content-Length", str(len(large_pdf)))
@@ -265,7 +316,7 @@ def test_a_client_gone_mid_upload_leaves_nothing_and_the_agent_keeps_serving(
     wait_until_spool_empty(fresh)
     assert fresh.request("GET", "/v1/info").status == 200
     assert fresh.prompts() == []
-    assert "unexpected error on POST /v1/pdf/sign" not in fresh.log_text()
+    assert f"unexpected error on POST {path}" not in fresh.log_text()
 
 
 def test_a_client_gone_mid_answer_leaves_nothing_and_the_agent_keeps_serving(

@@ -133,7 +133,10 @@ SEVERAL_EXAMPLES = {"/v1/xml/sign", "/v1/xml/sign/batch"}
 UNSET_BY_DESIGN = {"/v1/pdf/sign/batch": re.compile(r"documents\.\d+\.certificate")}
 
 #: Request media types other than JSON alone.
-MEDIA_TYPES = {"/v1/pdf/sign": {"application/json", "multipart/form-data", PDF_MEDIA_TYPE}}
+MEDIA_TYPES = {
+    path: {"application/json", "multipart/form-data", PDF_MEDIA_TYPE}
+    for path in ("/v1/pdf/sign", "/v1/pdf/verify")
+}
 
 # What can go wrong where: the middlewares (Host, Origin, the catch-all), the
 # body checks in routes.py plus the parsers, then the service: consent, the
@@ -161,8 +164,8 @@ EXPECTED_CODES = {
     ("post", "/v1/pdf/sign"): _CHECKS | _BODY | _SIGNING | {"SIGNING_FAILED", "STORAGE_FAILED"},
     ("post", "/v1/pdf/sign/batch"): _CHECKS | _BODY | _SIGNING | {"SIGNING_FAILED"},
     ("post", "/v1/cms/sign"): _CHECKS | _BODY | _SIGNING | {"SIGNING_FAILED"},
-    # No prompt, no token: only the request itself can be wrong.
-    ("post", "/v1/pdf/verify"): _CHECKS | _BODY,
+    # No prompt, no token: only the request itself can be wrong, or the disk it waits on.
+    ("post", "/v1/pdf/verify"): _CHECKS | _BODY | {"STORAGE_FAILED"},
     ("post", "/v1/xml/sign"): _CHECKS | _BODY | _SIGNING,
     ("post", "/v1/xml/sign/batch"): _CHECKS | _BODY | _SIGNING,
     ("post", "/v1/xml/verify"): _CHECKS | _BODY,
@@ -1012,6 +1015,8 @@ class Recorder:
         return PdfBatchSignResponse(names, tuple(d.pdf for d in request.documents), _CERT)
 
     async def verify_pdf(self, request: PdfVerifyRequest, _lang: Lang) -> PdfVerifyResponse:
+        if isinstance(request.pdf, SpooledFile):  # the handler removes the file
+            request = PdfVerifyRequest(request.pdf.read_bytes())
         self.parsed.append(request)
         return PdfVerifyResponse(VerificationReport(()), "")
 
@@ -1155,6 +1160,56 @@ async def test_raw_pdf_options_other_than_one_json_object_are_refused(
     with pytest.raises(BadRequest):
         await call_handler("/v1/pdf/sign", pdf, PDF_MEDIA_TYPE, query=query)
     assert f"{MAX_QUERY_OPTIONS} characters" in options_parameter(spec)["description"]
+
+
+def verify_form_schema(spec: Spec) -> dict[str, Any]:
+    body = spec["paths"]["/v1/pdf/verify"]["post"]["requestBody"]
+    return resolve(spec, body["content"]["multipart/form-data"]["schema"])
+
+
+async def test_pdf_to_verify_reaches_the_service_alike_as_json_a_form_or_itself(
+    spec: Spec,
+) -> None:
+    pdf = base64.b64decode(request_example(spec, "/v1/pdf/verify")["pdf"])
+    [from_json] = await call_handler(
+        "/v1/pdf/verify", json.dumps({"pdf": base64.b64encode(pdf).decode()}).encode()
+    )
+    schema = verify_form_schema(spec)
+    assert schema["required"] == ["file"]
+    assert schema["properties"]["file"]["format"] == "binary"
+    assert schema["properties"]["options"]["maxProperties"] == 0
+    body, content_type = multipart([("file", pdf, PDF_MEDIA_TYPE)])
+    [from_form] = await call_handler("/v1/pdf/verify", body, content_type)
+    body, content_type = multipart([("options", b"{}", "application/json"), ("file", pdf, "x/y")])
+    [with_options] = await call_handler("/v1/pdf/verify", body, content_type)
+    [from_raw] = await call_handler("/v1/pdf/verify", pdf, PDF_MEDIA_TYPE)
+    assert from_json == from_form == with_options == from_raw == PdfVerifyRequest(pdf)
+
+
+@pytest.mark.parametrize(
+    ("parts", "query", "refused"),
+    [
+        ([("options", b'{"level": "B-T"}', "application/json")], "", "options.level"),
+        ([("options", b'{"pin": "1234"}', "application/json")], "", "options.pin"),
+        ([("pdf", b"%PDF-", PDF_MEDIA_TYPE)], "", "pdf"),
+        ([("file", b"%PDF-", PDF_MEDIA_TYPE)], "", "file"),  # a second file
+        (None, "?options=" + urllib.parse.quote('{"reason": "x"}'), "options.reason"),
+        (None, "?other=1", "other"),
+    ],
+)
+async def test_pdf_to_verify_with_anything_beside_it_is_refused(
+    spec: Spec, parts: list[tuple[str, bytes, str]] | None, query: str, refused: str
+) -> None:
+    pdf = base64.b64decode(request_example(spec, "/v1/pdf/verify")["pdf"])
+    with pytest.raises(BadRequest, match=refused):
+        if parts is None:
+            await call_handler("/v1/pdf/verify", pdf, PDF_MEDIA_TYPE, query=query)
+        else:
+            body, content_type = multipart([("file", pdf, PDF_MEDIA_TYPE), *parts])
+            await call_handler("/v1/pdf/verify", body, content_type)
+    body, content_type = multipart([("options", b"{}", "application/json")])
+    with pytest.raises(BadRequest, match="'file'"):
+        await call_handler("/v1/pdf/verify", body, content_type)
 
 
 @pytest.mark.parametrize("path", sorted(PARSERS))

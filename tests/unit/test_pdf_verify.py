@@ -431,6 +431,35 @@ def test_damaged_files_never_raise_anything_but_not_a_pdf(pki: Pki, signed: byte
         report_to_text(report, "en")
 
 
+def test_a_file_is_checked_as_its_bytes_are(pki: Pki, signed: bytes, tmp_path: Path) -> None:
+    """The agent hands its PDF worker the file a request's document waits in (the spool), and
+    the tray the file the user chose: the checks read from it what they need, strict reading
+    then lenient from the start of the file again, and judge as they judge the bytes."""
+    twice = sign(signed, pki.binh, pki.ca, "Signature2")
+    sloppy = sign(
+        with_unknown_xref_marker(sample_pdf()), pki.an, pki.ca, "Signature1", strict=False
+    )
+    for name, pdf in {
+        "signed": signed,
+        "stacked": twice,
+        "tampered": tamper(signed),
+        "changed": change_page(signed),
+        "lenient": sloppy,
+        "unsigned": sample_pdf(),
+    }.items():
+        path = tmp_path / f"{name}.pdf"
+        path.write_bytes(pdf)
+        from_file = verify_pdf(path, pki.roots, fetch_revocation=False)
+        assert from_file == verify_pdf(pdf, pki.roots, fetch_revocation=False), name
+    [lenient] = verify_pdf(tmp_path / "lenient.pdf", pki.roots, fetch_revocation=False).signatures
+    assert Problem.LENIENT_SYNTAX in lenient.problems and lenient.ok
+    for garbage in (b"", b"hello", b"%PDF-1.7\n%%EOF\n"):
+        path = tmp_path / "garbage.pdf"
+        path.write_bytes(garbage)
+        with pytest.raises(NotAPdf):
+            verify_pdf(path, [])
+
+
 async def test_runs_in_a_worker_thread_from_a_running_loop(pki: Pki, signed: bytes) -> None:
     report = await asyncio.to_thread(verify_pdf, signed, pki.roots, fetch_revocation=False)
     assert report.all_valid

@@ -76,6 +76,7 @@ from pyhanko_certvalidator.registry import CertificateRegistry
 from pyhanko_certvalidator.validate import async_validate_path
 
 from agent.messages import Phrase
+from agent.pdf.source import PdfSource, head, opened
 from agent.pdf.verify import legacy
 from agent.pdf.verify.findings import signature_report, unreadable_report
 from agent.pdf.verify.model import (
@@ -117,13 +118,14 @@ _OBSOLETE_HASHES: Final = frozenset({"md2", "md5"})
 
 
 def verify_pdf(
-    pdf: bytes,
+    pdf: PdfSource,
     trust_roots: Sequence[bytes],
     *,
     fetch_revocation: bool = True,
     timeout: float = 10.0,
 ) -> VerificationReport:
-    """Check every signature in ``pdf`` against ``trust_roots`` (DER certificates).
+    """Check every signature in ``pdf`` (its bytes, or a file read as needed) against
+    ``trust_roots`` (DER certificates).
 
     ``fetch_revocation`` allows OCSP and CRL requests (each of at most ``timeout``
     seconds). Raises :class:`NotAPdf` only when the file itself cannot be read;
@@ -132,7 +134,7 @@ def verify_pdf(
     """
     _refuse_running_loop()
     roots = load_roots(trust_roots)
-    if b"%PDF-" not in pdf[:HEADER_WINDOW]:
+    if b"%PDF-" not in head(pdf, HEADER_WINDOW):
         raise NotAPdf(Phrase.of("verify_not_a_pdf"))
     try:
         return _verify(pdf, roots, strict=True, fetch=fetch_revocation, timeout=timeout)
@@ -152,7 +154,7 @@ def verify_pdf(
 
 
 def _verify(
-    pdf: bytes,
+    pdf: PdfSource,
     roots: list[asn1_x509.Certificate],
     *,
     strict: bool,
@@ -161,14 +163,15 @@ def _verify(
     lenient: bool | None = None,
 ) -> VerificationReport:
     """``lenient``: whether to say the file was read leniently (default: when not strict)."""
-    reader = open_pdf(pdf, strict=strict)
-    found = find_signatures(reader)
-    if not found:
-        return VerificationReport(())
-    lenient = not strict if lenient is None else lenient
-    document = Document.read(reader, found, lenient=lenient)
-    checker = _Checker(roots, document, fetch=fetch, timeout=timeout)
-    return VerificationReport(asyncio.run(checker.check_all(found)))
+    with opened(pdf) as stream:  # open while the checks read the signed ranges
+        reader = open_pdf(stream, strict=strict)
+        found = find_signatures(reader)
+        if not found:
+            return VerificationReport(())
+        lenient = not strict if lenient is None else lenient
+        document = Document.read(reader, found, lenient=lenient)
+        checker = _Checker(roots, document, fetch=fetch, timeout=timeout)
+        return VerificationReport(asyncio.run(checker.check_all(found)))
 
 
 def _refuse_running_loop() -> None:

@@ -12,8 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from io import BytesIO
-from typing import Any, Final
+from typing import Any, BinaryIO, Final
 
 from asn1crypto import crl as asn1_crl
 from asn1crypto import ocsp as asn1_ocsp
@@ -70,10 +69,11 @@ def load_roots(trust_roots: Sequence[bytes]) -> list[asn1_x509.Certificate]:
     return roots
 
 
-def open_pdf(pdf: bytes, *, strict: bool) -> PdfFileReader:
-    """A reader over ``pdf``, its catalogue read."""
+def open_pdf(stream: BinaryIO, *, strict: bool) -> PdfFileReader:
+    """A reader over the document in ``stream`` (read as needed, never whole), its catalogue
+    read."""
     try:
-        reader = PdfFileReader(BytesIO(pdf), strict=strict)
+        reader = PdfFileReader(stream, strict=strict)
         # Encrypted with an owner password only (printing or copying restricted), a file
         # opens without a password, in any reader and here.
         opened = not reader.encrypted or reader.decrypt("").status is not AuthStatus.FAILED
