@@ -10,8 +10,8 @@ has already admitted; the rooms it uses, each with one job:
   and Stop.
 """
 
-from agent.service.batches import PROGRESS_AFTER_SECONDS, PROGRESS_CHUNK
+from agent.service.batches import PROGRESS_AFTER_SECONDS
 from agent.service.signing import SigningService
 from agent.service.waiting import TOKEN_POLL_SECONDS
 
-__all__ = ["PROGRESS_AFTER_SECONDS", "PROGRESS_CHUNK", "TOKEN_POLL_SECONDS", "SigningService"]
+__all__ = ["PROGRESS_AFTER_SECONDS", "TOKEN_POLL_SECONDS", "SigningService"]

@@ -26,11 +26,9 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-PROGRESS_CHUNK: Final = 50
-"""Up to this many digests are signed in one call, with no progress shown; a longer hash or
-XML batch is signed in steps (one login), with progress between them."""
 PROGRESS_AFTER_SECONDS: Final = 1.0
-"""A hash or XML batch shows its progress only once it has run this long (no window flashes)."""
+"""A hash or XML batch shows its progress only once it has run this long (no window flashes):
+a batch of two or more is signed in steps (one login), with progress and Stop between them."""
 STEP_SECONDS: Final = 0.5
 """How long each step signs for (:attr:`agent.token.calls.Sign.step`): the progress moves twice
 a second on a slow token, and a fast one (SoftHSM: thousands a second) signs the whole batch in

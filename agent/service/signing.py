@@ -86,7 +86,6 @@ from agent.protocol import (
 )
 from agent.service.batches import (
     PROGRESS_AFTER_SECONDS,
-    PROGRESS_CHUNK,
     BatchOutcome,
     in_batch,
     sign_digests_in_steps,
@@ -440,9 +439,10 @@ class SigningService:
         scheme: RsaScheme,
         login: Login,
     ) -> list[bytes]:
-        """Sign the digests of a hash or XML batch (``names[i]``: whose ``work[i]`` is): up to
-        :data:`PROGRESS_CHUNK` in one call, more in steps with progress and Stop."""
-        if len(work) <= PROGRESS_CHUNK:
+        """Sign the digests of a hash or XML batch (``names[i]``: whose ``work[i]`` is): one in
+        one call, more in steps with progress and Stop (on a real token twenty signatures can
+        take twenty seconds: the window shows them after :data:`PROGRESS_AFTER_SECONDS`)."""
+        if len(work) == 1:
             return await self._tokens.sign(cert, work, scheme, login)
         request = ActivityRequest(
             ActivityKind.PROGRESS,

@@ -223,6 +223,31 @@ def test_token_removed_in_the_middle_of_a_batch_returns_nothing(
     assert_signed(*sign(shimmed, res.rsa, "cắm lại"), res.rsa)
 
 
+def test_a_short_batch_on_a_slow_token_shows_its_progress_and_stops(
+    shimmed: AgentProcess, res: Hsm, control: FaultControl
+) -> None:
+    # A second for each C_Sign, which python-pkcs11 calls twice a signature: a USB token's pace.
+    control.set("C_Sign hang 1")
+    shimmed.script({"approved": True, "pin": PIN})
+    # Stop once the first is signed (the prompter is a process of its own: its Stop reaches the
+    # agent while the second is being signed, and the batch ends before the third).
+    shimmed.script_activities({"stopAt": 1})
+    digests = [digest_of(f"tờ trình {n}".encode()) for n in range(4)]
+    items = [{**sign_body(d), "documentName": f"Tờ trình {n}"} for n, d in enumerate(digests)]
+    response = shimmed.post("/v1/sign/batch", {"items": items, "certificate": b64(der(res.rsa))})
+    assert (response.status, response.error_code) == (403, "USER_CANCELLED"), response.body
+    assert "signatures" not in response.json
+    [question, progress] = shimmed.prompts()
+    assert question["action"] == "sign"
+    assert (progress["action"], progress["total"]) == ("progress", 4)
+    updates = [u for u in shimmed.activity_updates() if "done" in u]  # not its first line
+    assert {"done": 1, "current": "Tờ trình 1"} in updates, updates
+    assert all(u["done"] < 4 for u in updates), updates
+    assert shimmed.audit_outcomes()[-1] == "USER_CANCELLED"
+    control.clear()
+    assert_signed(*sign(shimmed, res.rsa, "sau khi dừng"), res.rsa)
+
+
 def test_token_removed_during_a_pdf_signature_returns_no_pdf(
     shimmed: AgentProcess, res: Hsm, control: FaultControl
 ) -> None:

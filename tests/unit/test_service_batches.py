@@ -16,7 +16,7 @@ from agent.errors import UserCancelled
 from agent.pdf.models import Appearance, PdfSignOptions
 from agent.pin import TriesLeft
 from agent.protocol import BatchSignRequest, DigestToSign, PdfBatchSignRequest, PdfSignRequest
-from agent.service import PROGRESS_AFTER_SECONDS, PROGRESS_CHUNK, SigningService
+from agent.service import PROGRESS_AFTER_SECONDS, SigningService
 from agent.testing.prompter import ScriptedPrompter
 from agent.testing.samples import sample_pdf
 from agent.token import PinState
@@ -37,7 +37,7 @@ def hashes(count: int) -> BatchSignRequest:
 async def test_a_long_hash_batch_logs_in_once_and_shows_its_progress_by_chunks() -> None:
     tokens = FakeTokens(PINPAD)
     prompter = ScriptedPrompter([{"approved": True}])
-    count = 2 * PROGRESS_CHUNK + 7
+    count = 107
     signed = await SigningService(tokens, prompter).sign_batch(CALLER, hashes(count))
     assert len(signed.signatures) == count
     assert tokens.logins == [None], "one keypad entry for the whole batch"
@@ -77,19 +77,41 @@ async def test_a_slow_token_moves_the_progress_at_each_step_in_one_login() -> No
     assert tokens.held is None, "the last step logged out"
 
 
-async def test_a_short_hash_batch_shows_no_progress() -> None:
+async def test_one_hash_is_signed_in_one_call_with_no_progress() -> None:
     tokens = FakeTokens(PINPAD)
     prompter = ScriptedPrompter([{"approved": True}])
-    await SigningService(tokens, prompter).sign_batch(CALLER, hashes(PROGRESS_CHUNK))
+    await SigningService(tokens, prompter).sign_batch(CALLER, hashes(1))
     assert prompter.activities == []
+    assert tokens.asked == ["sign"]
     assert tokens.logins == [None]
 
 
+async def test_a_short_batch_on_a_slow_token_shows_its_progress_and_can_be_stopped() -> None:
+    """Five hashes on a token of a second a signature: the user sees them go, and may stop."""
+    tokens = FakeTokens(PINPAD, per_step=1)
+    prompter = ScriptedPrompter([{"approved": True}])
+    signed = await SigningService(tokens, prompter).sign_batch(CALLER, hashes(5))
+    assert len(signed.signatures) == 5
+    [shown] = prompter.activities
+    assert (shown.request.total, shown.request.appear_after) == (5, PROGRESS_AFTER_SECONDS)
+    assert [step.done for step in shown.steps] == [0, 1, 2, 3, 4, 5]
+    assert tokens.logins == [None], "one PIN for the five"
+    assert tokens.held is None
+
+    tokens = FakeTokens(PINPAD, per_step=1)
+    prompter = ScriptedPrompter([{"approved": True}], activities=[{"stopAt": 2}])
+    with pytest.raises(UserCancelled):
+        await SigningService(tokens, prompter).sign_batch(CALLER, hashes(5))
+    # Stop pressed as the third begins: the step under way ends, no other starts.
+    assert tokens.asked == ["sign", "sign_held", "sign_held", "release"]
+    assert tokens.held is None, "the login was released"
+
+
 async def test_stop_in_a_hash_batch_gives_no_signature_back() -> None:
-    tokens = FakeTokens(PINPAD, per_step=PROGRESS_CHUNK)
+    tokens = FakeTokens(PINPAD, per_step=50)
     prompter = ScriptedPrompter([{"approved": True}], activities=[{"stopAt": 0}])
     with pytest.raises(UserCancelled):
-        await SigningService(tokens, prompter).sign_batch(CALLER, hashes(3 * PROGRESS_CHUNK))
+        await SigningService(tokens, prompter).sign_batch(CALLER, hashes(150))
     assert tokens.held is None, "the login was released"
     assert tokens.asked == ["sign", "release"]
 
