@@ -17,7 +17,7 @@ from agent.pdf.models import Appearance, PdfSignOptions
 from agent.pin import TriesLeft
 from agent.protocol import BatchSignRequest, DigestToSign, PdfBatchSignRequest, PdfSignRequest
 from agent.service import PROGRESS_AFTER_SECONDS, SigningService
-from agent.testing.prompter import ScriptedPrompter
+from agent.testing.prompter import ScriptedActivity, ScriptedPrompter
 from agent.testing.samples import sample_pdf
 from agent.token import PinState
 from tests.unit.test_service_pin_states import CALLER, FakeTokens
@@ -53,23 +53,28 @@ async def test_a_long_hash_batch_logs_in_once_and_shows_its_progress_by_chunks()
     assert all(step.current == f"HĐ {step.done}" for step in shown.steps[:-1])
 
 
-async def test_a_fast_token_signs_a_long_batch_in_one_step_that_also_logs_out() -> None:
-    tokens = FakeTokens(PINPAD)  # signs every digest within a step: "fast"
+async def signed_in_steps(
+    count: int, per_step: int | None = None
+) -> tuple[FakeTokens, ScriptedActivity]:
+    """A batch of ``count`` hashes approved, on a token that signs ``per_step`` of them a step
+    (``None``: all); the token, and the progress the user was shown."""
+    tokens = FakeTokens(PINPAD, per_step=per_step)
     prompter = ScriptedPrompter([{"approved": True}])
-    signed = await SigningService(tokens, prompter).sign_batch(CALLER, hashes(1000))
-    assert len(signed.signatures) == 1000
+    signed = await SigningService(tokens, prompter).sign_batch(CALLER, hashes(count))
+    assert len(signed.signatures) == count
     [shown] = prompter.activities
+    return tokens, shown
+
+
+async def test_a_fast_token_signs_a_long_batch_in_one_step_that_also_logs_out() -> None:
+    tokens, shown = await signed_in_steps(1000)  # FakeTokens signs all in a step: "fast"
     assert [step.done for step in shown.steps] == [0, 1000]
     assert tokens.asked == ["sign"], "one call to the module: no second step, no release"
     assert tokens.held is None
 
 
 async def test_a_slow_token_moves_the_progress_at_each_step_in_one_login() -> None:
-    tokens = FakeTokens(PINPAD, per_step=300)
-    prompter = ScriptedPrompter([{"approved": True}])
-    signed = await SigningService(tokens, prompter).sign_batch(CALLER, hashes(1000))
-    assert len(signed.signatures) == 1000
-    [shown] = prompter.activities
+    tokens, shown = await signed_in_steps(1000, per_step=300)
     assert [step.done for step in shown.steps] == [0, 300, 600, 900, 1000]
     assert [step.current for step in shown.steps[:-1]] == ["HĐ 0", "HĐ 300", "HĐ 600", "HĐ 900"]
     assert tokens.asked == ["sign", "sign_held", "sign_held", "sign_held"]
@@ -88,11 +93,7 @@ async def test_one_hash_is_signed_in_one_call_with_no_progress() -> None:
 
 async def test_a_short_batch_on_a_slow_token_shows_its_progress_and_can_be_stopped() -> None:
     """Five hashes on a token of a second a signature: the user sees them go, and may stop."""
-    tokens = FakeTokens(PINPAD, per_step=1)
-    prompter = ScriptedPrompter([{"approved": True}])
-    signed = await SigningService(tokens, prompter).sign_batch(CALLER, hashes(5))
-    assert len(signed.signatures) == 5
-    [shown] = prompter.activities
+    tokens, shown = await signed_in_steps(5, per_step=1)
     assert (shown.request.total, shown.request.appear_after) == (5, PROGRESS_AFTER_SECONDS)
     assert [step.done for step in shown.steps] == [0, 1, 2, 3, 4, 5]
     assert tokens.logins == [None], "one PIN for the five"
