@@ -41,11 +41,11 @@ _CATALOGUE: Final[dict[str, dict[Lang, str]]] = {
     "UNSUPPORTED_MEDIA_TYPE": {
         Lang.VI: (
             "Dữ liệu phải là JSON (Content-Type: application/json); "
-            "/v1/pdf/sign nhận thêm multipart/form-data và application/pdf."
+            "/v1/pdf/sign và /v1/pdf/verify nhận thêm multipart/form-data và application/pdf."
         ),
         Lang.EN: (
             "The body must be JSON (Content-Type: application/json); "
-            "/v1/pdf/sign also takes multipart/form-data and application/pdf."
+            "/v1/pdf/sign and /v1/pdf/verify also take multipart/form-data and application/pdf."
         ),
     },
     "PAYLOAD_TOO_LARGE": {
@@ -101,11 +101,11 @@ _CATALOGUE: Final[dict[str, dict[Lang, str]]] = {
     "STORAGE_FAILED": {
         Lang.VI: (
             "Kyso Agent không ghi được tài liệu vào ổ đĩa của máy tính (có thể ổ đĩa đã đầy). "
-            "Tài liệu chưa được ký; hãy giải phóng dung lượng ổ đĩa rồi thử lại."
+            "Tài liệu chưa được ký hay kiểm tra; hãy giải phóng dung lượng ổ đĩa rồi thử lại."
         ),
         Lang.EN: (
             "Kyso Agent could not write the document to this computer's disk (it may be full). "
-            "Nothing was signed; free some disk space and try again."
+            "Nothing was signed or checked; free some disk space and try again."
         ),
     },
     "BUSY": {
@@ -1409,6 +1409,14 @@ _CATALOGUE: Final[dict[str, dict[Lang, str]]] = {
     "verify_not_a_pdf": {
         Lang.VI: "tệp không phải là PDF; hãy chọn đúng tệp PDF đã ký",
         Lang.EN: "the file is not a PDF; choose the signed PDF file",
+    },
+    "verify_unreadable": {
+        Lang.VI: (
+            "không đọc được tệp PDF (tệp đã bị xóa hoặc di chuyển?); hãy chọn hoặc gửi lại tệp"
+        ),
+        Lang.EN: (
+            "the PDF file could not be read (was it deleted or moved?); choose or send it again"
+        ),
     },
     "verify_damaged": {
         Lang.VI: "tệp PDF bị hỏng, không đọc được; hãy lấy lại bản gốc từ nơi gửi",

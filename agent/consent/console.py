@@ -30,17 +30,22 @@ class _TimedOut(Exception):
 
 
 class _PrintedActivity(ActivityState):
-    """Progress as lines in the terminal; Ctrl+C (ending the command) is the way out."""
+    """Progress as lines in the terminal; Ctrl+C (ending the command) is the way out. Nothing
+    is printed before :attr:`ActivityRequest.appear_after` seconds (a batch done sooner prints
+    nothing), as a window would not appear."""
 
     def __init__(self, say: Callable[[str], None], request: ActivityRequest) -> None:
         super().__init__()
         self._say = say
         self._request = request
         self._printed = 0.0
+        self._due = time.monotonic() + request.appear_after
 
     def progress(self, step: Step) -> None:
         super().progress(step)
         now = time.monotonic()
+        if now < self._due:
+            return
         if step.done < self._request.total and now - self._printed < PROGRESS_EVERY:
             return
         self._printed = now

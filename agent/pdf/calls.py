@@ -225,6 +225,11 @@ def _run(documents: Documents, request: Request, raw: SyncRawSigner) -> object:
         except NotAPdf as exc:
             log.info("PDF not verified: %s", exc)
             return Refused(exc.phrase)
+        except OSError as exc:  # its file gone (moved, deleted, taken by an antivirus)
+            # The path is for the log: the caller is told what to do, not where the agent keeps
+            # its files.
+            log.info("PDF not verified: its file could not be read: %s", exc)
+            return Refused(Phrase.of("verify_unreadable"))
     if request.key is None:
         documents.prepared.clear()
     else:

@@ -22,6 +22,7 @@ from agent.config import AgentConfig
 from agent.messages import Lang, text
 from agent.pdf.verify.check import verify_pdf
 from agent.pdf.verify.render import report_to_text
+from agent.protocol import PdfVerifyRequest, PdfVerifyResponse
 from agent.service import SigningService
 from agent.testing.prompter import ScriptedPrompter
 from agent.token import Isolation, TokenService
@@ -196,8 +197,18 @@ def test_several_files_are_signed_after_one_question_and_saved_beside_their_orig
 
     # "Verify a PDF…" on a copy: its PDF worker reads the file where it is, and reports what
     # the same checks report on its bytes (no trust roots configured: intact, not trusted).
+    service = controller.agent.service  # type: ignore[union-attr]
+    handed: list[object] = []
+    verify = service.verify_pdf
+
+    async def watched(request: PdfVerifyRequest, lang: Lang) -> PdfVerifyResponse:
+        handed.append(request.pdf)
+        return await verify(request, lang)
+
+    monkeypatch.setattr(service, "verify_pdf", watched)
     expected = verify_pdf(saved[0].read_bytes(), [], fetch_revocation=False)
     assert controller.verify_text(saved[0]) == report_to_text(expected, "en")
+    assert handed == [saved[0]], "the file's path, not its bytes read into the tray"
     assert [s.intact for s in expected.signatures] == [True]
     missing = folder / "gone.pdf"
     assert controller.verify_text(missing) == f"{missing}: No such file or directory"

@@ -7,6 +7,7 @@ import io
 import os
 
 from agent.algorithms import HashAlgorithm
+from agent.consent.activity import ActivityKind, ActivityRequest, Step
 from agent.consent.console import ConsolePrompter
 from agent.consent.prompter import DocumentView
 from tests.unit.test_dialog_model import sign
@@ -30,3 +31,28 @@ def test_a_long_batch_is_listed_in_full_in_the_terminal() -> None:
         f"QĐ-{n}.pdf" for n in range(45)
     ]
     assert "    Số: 44" in shown
+
+
+def printed_progress(appear_after: float) -> list[str]:
+    """The lines a batch of three prints in the terminal, each step at once."""
+    out = io.StringIO()
+    request = ActivityRequest(
+        ActivityKind.PROGRESS, "https://dichvucong.gov.vn", total=3, appear_after=appear_after
+    )
+
+    async def batch() -> None:
+        async with ConsolePrompter(timeout=10, stdin=io.StringIO(), out=out).activity(
+            request
+        ) as shown:
+            for done in range(4):
+                shown.progress(Step(done, f"HĐ {done}" if done < 3 else None))
+
+    asyncio.run(batch())
+    return out.getvalue().splitlines()
+
+
+def test_a_batch_done_before_its_progress_would_appear_prints_nothing() -> None:
+    """As no window appears for it: a short batch on a fast token leaves the terminal alone."""
+    assert printed_progress(appear_after=30) == []
+    shown = printed_progress(appear_after=0)
+    assert shown[0].endswith("HĐ 0") and "3" in shown[-1], shown

@@ -1015,8 +1015,9 @@ class Recorder:
         return PdfBatchSignResponse(names, tuple(d.pdf for d in request.documents), _CERT)
 
     async def verify_pdf(self, request: PdfVerifyRequest, _lang: Lang) -> PdfVerifyResponse:
-        if isinstance(request.pdf, SpooledFile):  # the handler removes the file
-            request = PdfVerifyRequest(request.pdf.read_bytes())
+        # Whichever body it came in, the PDF waits in the spool (the handler removes the file).
+        assert isinstance(request.pdf, SpooledFile), type(request.pdf)
+        request = PdfVerifyRequest(request.pdf.read_bytes())
         self.parsed.append(request)
         return PdfVerifyResponse(VerificationReport(()), "")
 

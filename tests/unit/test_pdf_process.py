@@ -30,6 +30,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
 from agent.algorithms import HashAlgorithm, KeyType
 from agent.errors import BadRequest, PinIncorrect, SigningFailed
+from agent.messages import Lang
 from agent.pdf import commands as pdf
 from agent.pdf.models import (
     Appearance,
@@ -281,6 +282,24 @@ async def test_a_refused_document_leaves_the_child_for_the_next_session(
     async with pdf.job(processes) as job:
         assert await holder.valid(await sign(job, holder))
         assert workers() == {pid}
+
+
+async def test_a_file_to_verify_that_is_gone_is_refused_in_words_and_the_child_serves_on(
+    processes: PdfWork, holder: Holder, tmp_path: Path
+) -> None:
+    """A spooled document an antivirus took away, or the tray's file moved after it was
+    chosen: a refusal saying what to do, without the path; the worker reads the next one."""
+    gone = tmp_path / "spool" / "a1b2.pdf"
+    signed = tmp_path / "signed.pdf"
+    async with pdf.job(processes) as job:
+        with pytest.raises(BadRequest) as refused:
+            await job.verify(gone, ())
+        [pid] = workers()
+        assert await sign(job, holder, output=signed) is None
+        [signature] = (await job.verify(signed, ())).signatures
+        assert signature.intact and workers() == {pid}
+    assert refused.value.phrase is not None and refused.value.phrase.key == "verify_unreadable"
+    assert str(gone) not in str(refused.value.public_message(Lang.VI))
 
 
 async def test_an_ended_session_leaves_its_child_to_the_next_one(

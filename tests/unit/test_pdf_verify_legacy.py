@@ -192,6 +192,19 @@ def test_a_signature_on_a_hybrid_reference_file_is_checked_like_any_other(
     assert Problem.VALIDATION_ERROR not in signature.problems
 
 
+def test_a_hybrid_reference_file_is_checked_from_its_file_as_from_its_bytes(
+    legacy: Legacy, hybrid_signed: bytes, tmp_path: Path
+) -> None:
+    """Strict reading refuses the hybrid references; the check starts again from the start of
+    the same file, as it does for bytes (agent.pdf.verify.check)."""
+    path = tmp_path / "to-khai.pdf"
+    path.write_bytes(hybrid_signed)
+    from_file = verify_pdf(path, legacy.roots, fetch_revocation=False)
+    assert from_file == verify_pdf(hybrid_signed, legacy.roots, fetch_revocation=False)
+    [signature] = from_file.signatures
+    assert signature.ok, signature.problems
+
+
 def test_a_changed_hybrid_reference_file_is_still_caught(
     legacy: Legacy, hybrid_signed: bytes
 ) -> None:
