@@ -639,6 +639,15 @@ _PDF_OPTION_FIELDS: Final = frozenset(
 )
 
 
+def check_pdf_sign_options(obj: dict[str, Any], default_tsa: str | None = None) -> None:
+    """What :func:`parse_pdf_sign_request` refuses in the options of a form or a raw body,
+    checked before the document is read: a page's mistake costs no upload to the disk."""
+    _check_fields(obj, frozenset(), _PDF_OPTION_FIELDS, "options.")
+    parse_pdf_options(obj, default_tsa)
+    _document_name(obj.get("documentName"), "documentName")
+    _certificate(obj)
+
+
 def parse_pdf_sign_request(
     obj: dict[str, Any],
     pdf: bytes | SpooledFile | None = None,
@@ -823,8 +832,14 @@ def parse_pdf_verify_request(
     if pdf is None:
         _check_fields(obj, frozenset({"pdf"}), frozenset(), "")
         return PdfVerifyRequest(b64decode(obj["pdf"], "pdf"))
-    _check_fields(obj, frozenset(), frozenset(), "options.")
+    check_pdf_verify_options(obj)
     return PdfVerifyRequest(pdf)
+
+
+def check_pdf_verify_options(obj: dict[str, Any]) -> None:
+    """What :func:`parse_pdf_verify_request` refuses beside a form's or a raw body's document,
+    checked before the document is read: any option (a verification has none)."""
+    _check_fields(obj, frozenset(), frozenset(), "options.")
 
 
 # --- XML -------------------------------------------------------------------------------------

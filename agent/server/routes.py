@@ -11,11 +11,12 @@ import asyncio
 import base64
 import contextlib
 import dataclasses
+import functools
 import json
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from importlib import resources
-from typing import Any, Final, TypeVar
+from typing import Any, Final, TypeAlias, TypeVar
 
 from aiohttp import BodyPartReader, hdrs, web
 from aiohttp.http_exceptions import BadHttpMessage
@@ -28,6 +29,8 @@ from agent.protocol import (
     PdfSignRequest,
     PdfSignResponse,
     PdfVerifyRequest,
+    check_pdf_sign_options,
+    check_pdf_verify_options,
     decode_json_object,
     parse_batch_sign_request,
     parse_certificates_request,
@@ -127,15 +130,24 @@ _BASE64_PIECE: Final = pieces.PIECE * 3 // 4
 the pieces join."""
 
 
-async def _read_pdf_form(request: web.Request, spool: Spool) -> tuple[dict[str, Any], SpooledFile]:
+OptionsCheck: TypeAlias = Callable[[dict[str, Any]], None]
+"""What a route refuses in a form's or a raw body's options, run before the document is read
+(:func:`agent.protocol.check_pdf_sign_options`, ``check_pdf_verify_options``)."""
+
+
+async def _read_pdf_form(
+    request: web.Request, spool: Spool, check: OptionsCheck
+) -> tuple[dict[str, Any], SpooledFile]:
     """``multipart/form-data`` with a ``file`` part (the PDF, spooled as it arrives) and an
-    ``options`` JSON part; on any failure, nothing is left in the spool."""
+    ``options`` JSON part, ``check``-ed as soon as it is read (before the file, when it comes
+    first, as browsers send a form's parts in the order they were appended); on any failure,
+    nothing is left in the spool."""
     limit = request.app[SETTINGS].max_pdf_bytes
     if (request.content_length or 0) > limit + _MAX_OPTIONS + _FORM_OVERHEAD:
         raise PayloadTooLarge(limit)
     try:
         async with body_deadline(request):
-            return await _read_form_parts(request, spool, limit)
+            return await _read_form_parts(request, spool, limit, check)
     except (ValueError, BadHttpMessage) as exc:  # aiohttp's multipart parser on a broken body
         # What the parser said is for the developer reading the log, in English.
         log.info("malformed multipart/form-data body on %s: %s", request.path, exc)
@@ -143,7 +155,7 @@ async def _read_pdf_form(request: web.Request, spool: Spool) -> tuple[dict[str, 
 
 
 async def _read_form_parts(
-    request: web.Request, spool: Spool, pdf_limit: int
+    request: web.Request, spool: Spool, pdf_limit: int, check: OptionsCheck
 ) -> tuple[dict[str, Any], SpooledFile]:
     reader = await request.multipart()
     options: dict[str, Any] | None = None
@@ -158,6 +170,7 @@ async def _read_form_parts(
                 on_failure.callback(discard, pdf)
             elif part.name == "options" and options is None:
                 options = decode_json_object(await read_limited(part, _MAX_OPTIONS, _MAX_OPTIONS))
+                check(options)
             else:
                 raise BadRequest(Phrase.of("bad_form_part", part=repr(part.name)))
         if pdf is None:
@@ -177,9 +190,13 @@ async def _part_chunks(part: BodyPartReader) -> AsyncIterator[bytes]:
         yield chunk
 
 
-async def _read_raw_pdf(request: web.Request, spool: Spool) -> tuple[dict[str, Any], SpooledFile]:
-    """An ``application/pdf`` body, spooled as it arrives, with its options from the query."""
+async def _read_raw_pdf(
+    request: web.Request, spool: Spool, check: OptionsCheck
+) -> tuple[dict[str, Any], SpooledFile]:
+    """An ``application/pdf`` body, spooled as it arrives, with its options from the query,
+    ``check``-ed before the body is read."""
     options = _query_options(request)
+    check(options)
     limit = request.app[SETTINGS].max_pdf_bytes
     if request.content_length is not None and request.content_length > limit:
         raise PayloadTooLarge(limit)
@@ -260,7 +277,8 @@ async def pdf_sign(request: web.Request) -> web.StreamResponse:
     result: PdfSignResponse | None = None
     try:
         read = _read_raw_pdf if raw else _read_pdf_form
-        options, upload = await read(request, spool)
+        check = functools.partial(check_pdf_sign_options, default_tsa=request.app[SETTINGS].tsa_url)
+        options, upload = await read(request, spool, check)
         parsed = parse_pdf_sign_request(options, upload, request.app[SETTINGS].tsa_url)
         result = await request.app[SERVICE].sign_pdf(request[CALLER], parsed)
         return await _send_signed(request, result, as_pdf=raw or wants_pdf(request))
@@ -470,7 +488,7 @@ async def pdf_verify(request: web.Request) -> web.Response:
     try:
         if request.content_type in {_FORM_MEDIA_TYPE, PDF_MEDIA_TYPE}:
             read = _read_raw_pdf if request.content_type == PDF_MEDIA_TYPE else _read_pdf_form
-            options, upload = await read(request, request.app[SPOOL])
+            options, upload = await read(request, request.app[SPOOL], check_pdf_verify_options)
             parsed = parse_pdf_verify_request(options, upload)
         else:
             upload = await _spooled_verify_json(request)

@@ -1044,8 +1044,10 @@ async def call_handler(
     max_body: int = DEFAULT_MAX_BODY,
     max_pdf: int = DEFAULT_MAX_PDF,
     query: str = "",
+    left: list[bytes] | None = None,
 ) -> list[object]:
-    """Run the route's handler on ``body`` as the server would; what reached the service."""
+    """Run the route's handler on ``body`` as the server would; what reached the service.
+    ``left``: gets what the handler left of the body unread, however it ended."""
     app = web.Application()
     # As an agent configured with the examples' TSA, the only one a page may name.
     app[SETTINGS] = ServerSettings(
@@ -1066,6 +1068,8 @@ async def call_handler(
             await handler(request)
         finally:
             assert list(Path(directory).iterdir()) == []  # refused or answered, nothing left
+            if left is not None:
+                left.append(await payload.read())
     return recorder.parsed
 
 
@@ -1211,6 +1215,34 @@ async def test_pdf_to_verify_with_anything_beside_it_is_refused(
     body, content_type = multipart([("options", b"{}", "application/json")])
     with pytest.raises(BadRequest, match="'file'"):
         await call_handler("/v1/pdf/verify", body, content_type)
+
+
+@pytest.mark.parametrize(
+    ("path", "wrong", "named"),
+    [
+        ("/v1/pdf/sign", {"unexpected": 1}, "options.unexpected"),
+        ("/v1/pdf/sign", {"level": "B-X"}, "B-B"),  # the levels allowed
+        ("/v1/pdf/sign", {"certificate": "AAAA"}, "certificate"),
+        ("/v1/pdf/verify", {"level": "B-B"}, "options.level"),
+    ],
+)
+async def test_options_are_refused_before_the_document_is_read(
+    spec: Spec, path: str, wrong: dict[str, Any], named: str
+) -> None:
+    """A page's mistake in the options costs no upload: a raw body is left unread, and a form's
+    file part after its options part too (a megabyte here, a hundred on a portal)."""
+    pdf = base64.b64decode(request_example(spec, "/v1/pdf/sign")["pdf"]) + b"%" * 1024 * 1024
+    left: list[bytes] = []
+    query = "?options=" + urllib.parse.quote(json.dumps(wrong))
+    with pytest.raises(BadRequest, match=named):
+        await call_handler(path, pdf, PDF_MEDIA_TYPE, query=query, left=left)
+    assert left == [pdf], "the body was not read"
+    options = ("options", json.dumps(wrong).encode(), "application/json")
+    body, content_type = multipart([options, ("file", pdf, PDF_MEDIA_TYPE)])
+    left.clear()
+    with pytest.raises(BadRequest, match=named):
+        await call_handler(path, body, content_type, left=left)
+    assert len(left[0]) > len(pdf) // 2, "most of the file part was not read"
 
 
 @pytest.mark.parametrize("path", sorted(PARSERS))
