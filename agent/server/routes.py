@@ -308,11 +308,7 @@ async def _spooled_json(request: web.Request) -> PdfSignRequest:
     """The JSON form of ``/v1/pdf/sign``, its document written to the spool (the body and its
     base64 are freed when this returns, before anyone is asked)."""
     default_tsa = request.app[SETTINGS].tsa_url
-    body = await _json_body(request, *_pdf_json_limit(request))
-    # Decoding tens of megabytes of JSON and base64 would stall every other request.
-    parsed = await asyncio.to_thread(
-        lambda: parse_pdf_sign_request(decode_json_object(body), None, default_tsa)
-    )
+    parsed = await _parsed_json(request, lambda obj: parse_pdf_sign_request(obj, None, default_tsa))
     pdf = parsed.pdf
     if isinstance(pdf, SpooledFile):  # pragma: no cover - JSON carries bytes
         return parsed
@@ -503,8 +499,7 @@ async def pdf_verify(request: web.Request) -> web.Response:
 async def _spooled_verify_json(request: web.Request) -> SpooledFile:
     """The document of ``/v1/pdf/verify``'s JSON, written to the spool (the body and its base64
     are freed when this returns)."""
-    body = await _json_body(request, *_pdf_json_limit(request))
-    parsed = await asyncio.to_thread(lambda: parse_pdf_verify_request(decode_json_object(body)))
+    parsed = await _parsed_json(request, parse_pdf_verify_request)
     pdf = parsed.pdf
     if not isinstance(pdf, bytes):  # pragma: no cover - JSON carries bytes
         raise TypeError(type(pdf).__name__)
@@ -512,10 +507,11 @@ async def _spooled_verify_json(request: web.Request) -> SpooledFile:
     return await request.app[SPOOL].from_bytes(pdf)
 
 
-async def _xml_request(request: web.Request, parse: Callable[[dict[str, Any]], T]) -> T:
-    """The parsed body of an XML route, bounded like a PDF's (a batch of invoices in all)."""
+async def _parsed_json(request: web.Request, parse: Callable[[dict[str, Any]], T]) -> T:
+    """The parsed JSON body of a PDF or XML route, bounded like a PDF (a batch's documents in
+    all); the body and its base64 are freed when this returns."""
     body = await _json_body(request, *_pdf_json_limit(request))
-    # Megabytes of JSON and base64: decoded off the event loop.
+    # Megabytes of JSON and base64: decoded off the event loop, which would stall every request.
     return await asyncio.to_thread(lambda: parse(decode_json_object(body)))
 
 
@@ -528,7 +524,7 @@ def _within_document_limit(request: web.Request, size: int) -> None:
 @routes.post("/v1/xml/sign")
 async def xml_sign(request: web.Request) -> web.StreamResponse:
     """Sign an XML document (e-invoice, tax filing, any enveloped XMLDSig)."""
-    parsed = await _xml_request(request, parse_xml_sign_request)
+    parsed = await _parsed_json(request, parse_xml_sign_request)
     _within_document_limit(request, parsed.size)
     result = await request.app[SERVICE].sign_xml(request[CALLER], parsed)
     return await send_json(request, result.to_wire)
@@ -537,7 +533,7 @@ async def xml_sign(request: web.Request) -> web.StreamResponse:
 @routes.post("/v1/xml/sign/batch")
 async def xml_sign_batch(request: web.Request) -> web.StreamResponse:
     """Sign up to 500 XML documents after one consent and one login."""
-    parsed = await _xml_request(request, parse_xml_batch_sign_request)
+    parsed = await _parsed_json(request, parse_xml_batch_sign_request)
     _within_document_limit(request, parsed.size)
     result = await request.app[SERVICE].sign_xml_batch(request[CALLER], parsed)
     return await send_json(request, result.to_wire)
@@ -559,7 +555,7 @@ async def send_json(request: web.Request, wire: Callable[[], dict[str, Any]]) ->
 @routes.post("/v1/xml/verify")
 async def xml_verify(request: web.Request) -> web.Response:
     """Check every signature of an XML document; no consent needed, nothing is signed."""
-    parsed = await _xml_request(request, parse_xml_verify_request)
+    parsed = await _parsed_json(request, parse_xml_verify_request)
     _within_document_limit(request, len(parsed.xml))
     lang = pick_lang(request.headers.get("Accept-Language"), request.app[SETTINGS].lang)
     result = await request.app[SERVICE].verify_xml(parsed, lang)

@@ -497,7 +497,7 @@ class SigningService:
         a plugin layer, whose every document must be fit before the first one is signed."""
         self._configured_tsa_only(request.options.tsa_url)
         async with pdf.job(self._pdf_work) as work:
-            await work.prepare(0, _source(request), request.options.appearance)
+            await work.prepare(0, _source(request.pdf), request.options.appearance)
 
     async def sign_pdf(
         self,
@@ -536,7 +536,7 @@ class SigningService:
         done: PdfSignResponse | None = None
         try:
             async with pdf.job(self._pdf_work) as work:
-                await work.prepare(0, _source(request), request.options.appearance)
+                await work.prepare(0, _source(request.pdf), request.options.appearance)
                 done = await self._sign_prepared_pdf(
                     caller, request, work, source=source, destination=destination
                 )
@@ -594,7 +594,7 @@ class SigningService:
             return signed, 1
 
         try:
-            async with pdf.viewer_copy(_source(request), request.document_name, shows) as copy:
+            async with pdf.viewer_copy(_source(request.pdf), request.document_name, shows) as copy:
                 cert, signed = await self._signing(
                     caller,
                     [item],
@@ -637,7 +637,8 @@ class SigningService:
             async with pdf.job(self._pdf_work) as work:
                 for index, document in enumerate(request.documents):
                     await in_batch(
-                        index, work.prepare(index, _source(document), document.options.appearance)
+                        index,
+                        work.prepare(index, _source(document.pdf), document.options.appearance),
                     )
                 done = await self._sign_prepared_batch(
                     caller, request, work, source=source, destination=destination
@@ -823,10 +824,8 @@ class SigningService:
         """``POST /v1/pdf/verify``: every signature, checked against the configured roots."""
         from agent.pdf.verify.render import report_to_text  # with the first report
 
-        document = request.pdf
-        source = document.path if isinstance(document, SpooledFile) else document
         async with pdf.job(self._pdf_work) as work:
-            report = await work.verify(source, self._trust_roots)
+            report = await work.verify(_source(request.pdf), self._trust_roots)
         return PdfVerifyResponse(report, report_to_text(report, lang.value))
 
     async def _check_once(
@@ -932,9 +931,10 @@ def _time_stamp_url(options: PdfSignOptions) -> str | None:
     return None if options.level is SignatureLevel.B_B else options.tsa_url
 
 
-def _source(request: PdfSignRequest) -> bytes | Path:
-    """The document as the PDF work reads it: its bytes, or its file in the spool."""
-    return request.pdf.path if isinstance(request.pdf, SpooledFile) else request.pdf
+def _source(document: bytes | SpooledFile | Path) -> bytes | Path:
+    """A request's document as the PDF work reads it: its bytes, or its file (in the spool, or
+    the tray's chosen one)."""
+    return document.path if isinstance(document, SpooledFile) else document
 
 
 def _sha256(document: bytes | SpooledFile) -> bytes:
