@@ -90,6 +90,7 @@ from harness import (
     proc_status,
     reset_peak,
     start_agent,
+    start_transfer_host,
 )
 from pages import Page
 
@@ -519,18 +520,10 @@ def plugin_pages(bench: Bench, documents: dict[int, Document]) -> None:
             page.close()
 
 
-TRANSFER_HOST: Final = Path(__file__).resolve().with_name("transfer_host.py")
-
-
 def transfer_floor(data_dir: Path, body: bytes, runs: int) -> list[float]:
     """Seconds of ``runs`` round trips of ``body`` through ``bench/transfer_host.py`` (the
     agent's TLS, spool and streamed answer, no signing), the first one left out."""
-    host = start_agent(
-        [sys.executable, str(TRANSFER_HOST), "--data-dir", str(data_dir)],
-        data_dir,
-        {},
-        data_dir.with_suffix(".log"),
-    )
+    host = start_transfer_host(data_dir)
     client = host.client(ORIGIN)
     seconds: list[float] = []
     try:

@@ -20,8 +20,15 @@ Direct signatures and ``/v1/sign`` requests alternate in rounds, so that other w
 machine falls on both; the figures pool the rounds, and the spread of the per-round overheads
 is printed. Likewise each batch follows a direct loop over as many digests, timed as a whole;
 budget 1 is the median batch against the median loop (the per-call median rate is printed
-beside it). Every signature, direct or from the agent, is verified with ``cryptography`` after
-the timed loops; any failed request aborts the run: the bench cannot silently measure errors.
+beside it). After each batch, the rest of its **floor** is timed: what any agent must
+do to answer that batch besides its signatures, each part done bare in this process — its
+request in and its answer out over the agent's local TLS (``bench/transfer_host.py``), the
+request's JSON decoded and the answer's encoded, the ECDSA signatures DER-encoded, and its audit
+row committed (the agent's ``AuditLog``); with the login a batch needs (a direct signature with
+its own login, less a bare one), these above the loop are the floor: the most budget 1 can
+show on this machine, printed beside it, and what the agent adds of its own above it. Every
+signature, direct or from the agent, is verified with ``cryptography`` after the timed loops;
+any failed request aborts the run: the bench cannot silently measure errors.
 
 Budgets (docs/performance.md): a 1000-hash batch at 0.9 x the direct signatures per second or
 better; a single ``/v1/sign`` at most 3 ms (median) above one direct signature made as the agent
@@ -45,6 +52,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
@@ -65,12 +73,14 @@ from harness import (
     load_average,
     machine,
     start_agent,
+    start_transfer_host,
 )
 from pkcs11.util.ec import encode_ecdsa_signature
 
+from agent.audit import AuditDocument, AuditEntry, AuditLog
 from agent.protocol import MAX_BATCH_ITEMS
 from agent.testing.softhsm import KeySpec, SoftHsm, TestCa, TokenSpec, new_token
-from agent.token.mechanisms import digest_info
+from agent.token.mechanisms import digest_info, ecdsa_der
 
 PIN: Final = "246810"
 LABEL: Final = "KYSO-BENCH"
@@ -103,7 +113,7 @@ class Plan:
     """Timed ``GET /v1/info`` round trips."""
 
 
-FULL: Final = Plan("full", warmup=20, rounds=5, per_round=200, batch=1000, batches=5, info=1000)
+FULL: Final = Plan("full", warmup=20, rounds=5, per_round=200, batch=1000, batches=15, info=1000)
 QUICK: Final = Plan("quick", warmup=3, rounds=1, per_round=30, batch=200, batches=1, info=100)
 
 
@@ -156,6 +166,30 @@ class KindFigures:
     """Seconds of each timed batch."""
     direct_batches: list[float]
     """Seconds of each direct loop over as many digests, run right before each batch."""
+    floors: list[FloorParts]
+    """What any agent must add to each direct loop to answer its batch, measured bare."""
+
+
+@dataclass(frozen=True)
+class FloorParts:
+    """The work of a batch besides its ``C_Sign`` loop that no agent can leave out, each part
+    timed on its own, bare, right after the batch it belongs to (seconds). With the login
+    (``direct_login`` above ``direct``), they make the batch's floor on this machine."""
+
+    transfer: float
+    """The request in and its answer out over HTTPS, through ``bench/transfer_host.py``."""
+    codec: float
+    """The request's JSON and base64 decoded; the signatures base64-encoded into the answer's
+    JSON."""
+    der: float
+    """ECDSA's ``r || s`` DER-encoded, as callers expect signatures (RSA: nothing)."""
+    audit: float
+    """The batch's audit row committed (the agent's :class:`~agent.audit.AuditLog`, fsync)."""
+
+    @property
+    def total(self) -> float:
+        """The parts together."""
+        return self.transfer + self.codec + self.der + self.audit
 
 
 # --- token -------------------------------------------------------------------------------
@@ -280,8 +314,11 @@ class Direct:
         _check_later(kind, raws, work, verifier)
         return seconds
 
-    def sign_loop(self, kind: KeyKind, work: Sequence[bytes], verifier: Verifier) -> float:
-        """Sign every digest in one loop, timed as a whole (a batch's direct counterpart)."""
+    def sign_loop(
+        self, kind: KeyKind, work: Sequence[bytes], verifier: Verifier
+    ) -> tuple[float, list[bytes]]:
+        """Sign every digest in one loop, timed as a whole (a batch's direct counterpart); the
+        seconds and the signatures as the token gave them."""
         key = self._key(kind)
         inputs = [kind.sign_input(d) for d in work]
         mechanism = kind.mechanism
@@ -289,7 +326,7 @@ class Direct:
         raws = [bytes(key.sign(data, mechanism=mechanism)) for data in inputs]
         seconds = time.perf_counter() - start
         _check_later(kind, raws, work, verifier)
-        return seconds
+        return seconds, raws
 
     def sign_with_login(
         self, kind: KeyKind, work: Sequence[bytes], verifier: Verifier
@@ -373,7 +410,18 @@ def agent_sign(
     return seconds
 
 
-def agent_batch(client: Client, kind: KeyKind, size: int, verifier: Verifier) -> float:
+@dataclass(frozen=True)
+class BatchCall:
+    """One timed ``/v1/sign/batch``."""
+
+    seconds: float
+    body: bytes
+    """The request sent."""
+    answer: bytes
+    """The answer's body."""
+
+
+def agent_batch(client: Client, kind: KeyKind, size: int, verifier: Verifier) -> BatchCall:
     """One ``/v1/sign/batch`` of ``size`` items, timed; verified later."""
     work = digests(size)
     body = batch_body(kind, work)
@@ -383,14 +431,80 @@ def agent_batch(client: Client, kind: KeyKind, size: int, verifier: Verifier) ->
     answer = json.loads(raw)
     signatures = [base64.b64decode(s) for s in answer["signatures"]]
     verifier.add(kind, base64.b64decode(answer["certificate"]), signatures, work)
-    return seconds
+    return BatchCall(seconds, body, raw)
 
 
-def measure(
-    direct: Direct, agent: AgentProcess, kinds: Sequence[KeyKind], plan: Plan, verifier: Verifier
+# --- the floor of a batch ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Floor:
+    """What the floor is measured with, beside the agent."""
+
+    host: AgentProcess
+    """``bench/transfer_host.py``."""
+    audit: AuditLog
+    """An audit log of the bench's own, on the same disk as the agent's."""
+
+
+def batch_floor(
+    transfer: Client, audit: AuditLog, kind: KeyKind, call: BatchCall, raws: Sequence[bytes]
+) -> FloorParts:
+    """Time, bare, what answering ``call`` needs besides its signatures and its login
+    (:class:`FloorParts`); ``raws``: the direct loop's signatures, as many, for the encoding."""
+    clock = time.perf_counter
+    start = clock()
+    transfer.call("POST", f"/answer?size={len(call.answer)}", call.body)
+    transfer_seconds = clock() - start
+
+    start = clock()
+    for item in json.loads(call.body)["items"]:
+        base64.b64decode(item["hash"], validate=True)
+    decoded = clock() - start
+
+    start = clock()
+    signatures = [ecdsa_der(r) for r in raws] if kind.mechanism == pkcs11.Mechanism.ECDSA else raws
+    der = clock() - start
+
+    answer = json.loads(call.answer)
+    start = clock()
+    answer["signatures"] = [base64.b64encode(s).decode("ascii") for s in signatures]
+    json.dumps(answer, ensure_ascii=False).encode()
+    encoded = clock() - start
+
+    documents = tuple(
+        AuditDocument(item.get("name"), base64.b64decode(item["hash"]), item["hashAlgorithm"])
+        for item in json.loads(call.body)["items"]
+    )
+    entry = AuditEntry(
+        time=datetime.now(UTC),
+        origin=ORIGIN,
+        action="sign",
+        documents=documents,
+        certificate_serial=format(kind.certificate.serial_number, "x"),
+        certificate_subject=kind.certificate.subject.rfc4514_string(),
+        certificate_sha256=kind.certificate.fingerprint(hashes.SHA256()).hex(),
+        outcome="signed",
+        signatures=len(documents),
+        first_use=False,
+    )
+    start = clock()
+    audit.record(entry)
+    audit_seconds = clock() - start
+    return FloorParts(transfer_seconds, decoded + encoded, der, audit_seconds)
+
+
+def measure(  # noqa: PLR0917 - the parts of one run
+    direct: Direct,
+    agent: AgentProcess,
+    floor: Floor,
+    kinds: Sequence[KeyKind],
+    plan: Plan,
+    verifier: Verifier,
 ) -> tuple[dict[str, KindFigures], Latencies, int]:
     """Every timed loop; the figures per key type, the /v1/info latencies, connections."""
     client = agent.client(ORIGIN)
+    transfer = floor.host.client(ORIGIN)
     try:
         figures: dict[str, KindFigures] = {}
         for kind in kinds:
@@ -398,7 +512,7 @@ def measure(
             agent_sign(client, kind, digests(plan.warmup), verifier)
             agent_batch(client, kind, 2, verifier)
             direct.sign_with_login(kind, digests(plan.warmup), verifier)
-            figures[kind.name] = KindFigures([], [], [], [], [], [])
+            figures[kind.name] = KindFigures([], [], [], [], [], [], [])
         for _ in range(plan.rounds):
             for kind in kinds:
                 one = figures[kind.name]
@@ -410,11 +524,18 @@ def measure(
                 one.round_overheads.append(
                     statistics.median(sign_round) - statistics.median(login_round)
                 )
+        for kind in kinds:  # the floor's first transfer opens its connection, its log's file
+            _seconds, raws = direct.sign_loop(kind, digests(plan.batch), verifier)
+            call = agent_batch(client, kind, plan.batch, verifier)
+            batch_floor(transfer, floor.audit, kind, call, raws)
         for _ in range(plan.batches):
             for kind in kinds:
                 one = figures[kind.name]
-                one.direct_batches.append(direct.sign_loop(kind, digests(plan.batch), verifier))
-                one.batches.append(agent_batch(client, kind, plan.batch, verifier))
+                loop_seconds, raws = direct.sign_loop(kind, digests(plan.batch), verifier)
+                call = agent_batch(client, kind, plan.batch, verifier)
+                one.direct_batches.append(loop_seconds)
+                one.batches.append(call.seconds)
+                one.floors.append(batch_floor(transfer, floor.audit, kind, call, raws))
         for _ in range(plan.warmup):
             client.call("GET", "/v1/info")
         info: list[float] = []
@@ -427,9 +548,43 @@ def measure(
         return figures, Latencies(tuple(info)), client.connections
     finally:
         client.close()
+        transfer.close()
 
 
 # --- report --------------------------------------------------------------------------------
+
+
+def floor_medians(one: KindFigures) -> dict[str, float]:
+    """Each part of a batch's floor above its loop, median seconds."""
+    return {
+        "login": statistics.median(one.direct_login) - statistics.median(one.direct),
+        "HTTPS": statistics.median(f.transfer for f in one.floors),
+        "JSON": statistics.median(f.codec for f in one.floors),
+        "DER": statistics.median(f.der for f in one.floors),
+        "audit row": statistics.median(f.audit for f in one.floors),
+    }
+
+
+def agent_above_floor(one: KindFigures) -> list[float]:
+    """What the agent takes of its own beyond a batch's floor, batch by batch: each one less
+    its loop, its floor parts and the login (seconds), in the pairs as they were measured; the
+    machine's drift between a loop and its batch shows in the spread."""
+    login = statistics.median(one.direct_login) - statistics.median(one.direct)
+    return [
+        batch - loop - floor.total - login
+        for batch, loop, floor in zip(one.batches, one.direct_batches, one.floors, strict=True)
+    ]
+
+
+def batch_floor_seconds(one: KindFigures) -> float:
+    """The least a batch can take here: its direct loop, its login, and the median of its
+    other floor parts taken together."""
+    return (
+        statistics.median(one.direct_batches)
+        + statistics.median(one.direct_login)
+        - statistics.median(one.direct)
+        + statistics.median(f.total for f in one.floors)
+    )
 
 
 def _ms(seconds: float) -> str:
@@ -491,6 +646,12 @@ def report(  # noqa: PLR0917 - everything the table shows
             f"{plan.batch / loop_seconds:>9.1f} sig/s {_ms(loop_seconds / plan.batch):>10} "
             f"{'':>10}   beside each batch"
         )
+        floor_seconds = batch_floor_seconds(one)
+        lines.append(
+            f"{f'floor of a batch {name} ({plan.batch})':<40} "
+            f"{plan.batch / floor_seconds:>7.1f} items/s {_ms(floor_seconds / plan.batch):>10} "
+            f"{'':>10}   {loop_seconds / floor_seconds:.2f} x the loop (at most)"
+        )
         lines.append(
             f"{f'agent /v1/sign/batch {name} ({plan.batch})':<40} {batch_rate:>7.1f} items/s "
             f"{_ms(batch_seconds / plan.batch):>10} {'':>10}   "
@@ -506,6 +667,16 @@ def report(  # noqa: PLR0917 - everything the table shows
         spread = ", ".join(f"{1000 * o:.2f}" for o in one.round_overheads)
         lines.append(
             f"{name}: /v1/sign overhead per round (ms above direct with login, median): {spread}"
+        )
+    for name, one in figures.items():
+        parts = floor_medians(one)
+        above = agent_above_floor(one)
+        lines.append(
+            f"{name}: a batch's floor, above its loop (ms, medians): "
+            + ", ".join(f"{part} {1000 * seconds:.2f}" for part, seconds in parts.items())
+            + f"; the agent's own work above the floor, batch by batch: median "
+            f"{1000 * statistics.median(above):.2f} ms ({1000 * min(above):.2f} to "
+            f"{1000 * max(above):.2f})"
         )
     lines.append(f"HTTPS connections opened by the client: {connections} (1 = keep-alive held)")
     lines.append(f"every signature above ({verified}) was verified with `cryptography`")
@@ -524,6 +695,11 @@ def report(  # noqa: PLR0917 - everything the table shows
                 f">= {BATCH_RATIO:.1f} x",
                 ratio >= BATCH_RATIO,
             )
+        )
+        ceiling = statistics.median(one.direct_batches) / batch_floor_seconds(one)
+        lines.append(
+            f"    the floor of a batch on this machine allows {ceiling:.2f} x at most "
+            "(its login, the HTTPS transfer, JSON, DER and the audit row, done bare)"
         )
     for name, one in figures.items():
         # One signature made directly the way the agent must make it: the PIN is typed for
@@ -573,6 +749,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         kinds = (rsa_kind, ec_kind)
         verifier = Verifier()
         agent: AgentProcess | None = None
+        transfer: AgentProcess | None = None
         direct: Direct | None = None
         try:
             direct = Direct(hsm.module)
@@ -582,14 +759,19 @@ def main(argv: Sequence[str] | None = None) -> int:
                 hsm.environ(),
                 root / "agent.log",
             )
-            figures, info, connections = measure(direct, agent, kinds, plan, verifier)
+            transfer = start_transfer_host(root / "transfer")
+            with AuditLog(root / "floor-audit.sqlite3") as audit:
+                figures, info, connections = measure(
+                    direct, agent, Floor(transfer, audit), kinds, plan, verifier
+                )
             verifier.run()
         except (BenchError, OSError) as exc:
             print(f"bench aborted: {type(exc).__name__}: {exc}", file=sys.stderr)
             return 1
         finally:
-            if agent is not None:
-                agent.stop()
+            for process in (agent, transfer):
+                if process is not None:
+                    process.stop()
             if direct is not None:
                 direct.close()
         softhsm = direct.description

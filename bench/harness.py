@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from agent.testing.softhsm import SoftHsm
 
 HOST_SCRIPT: Final = Path(__file__).resolve().with_name("agent_host.py")
+TRANSFER_HOST: Final = Path(__file__).resolve().with_name("transfer_host.py")
 PIN: Final = "246810"
 """The bench token's user PIN (SoftHSM)."""
 LABEL: Final = "KYSO-BENCH"
@@ -251,6 +252,16 @@ def start_agent(
         stderr.close()
         raise BenchError(f"the agent did not start: {line!r}\n{log_file.read_text()[-2000:]}")
     return AgentProcess(process, int(line.rsplit(":", 1)[1]), data_dir, stderr)
+
+
+def start_transfer_host(data_dir: Path) -> AgentProcess:
+    """``bench/transfer_host.py``: the agent's way in and out over HTTPS, without the agent."""
+    return start_agent(
+        [sys.executable, str(TRANSFER_HOST), "--data-dir", str(data_dir)],
+        data_dir,
+        {},
+        data_dir.with_suffix(".log"),
+    )
 
 
 def host_argv(

@@ -1,14 +1,19 @@
-"""The transfer floor of ``bench/bench_memory.py``: a PDF's way in and out of the agent, without
-the signing in between.
+"""The transfer floors of the benches: a document's way in and out of the agent, without the
+signing in between.
 
-``python bench/transfer_host.py --data-dir DIR`` serves ``POST /echo`` over HTTPS on a free port
-of 127.0.0.1, with the pieces the agent moves a raw ``application/pdf`` body with: its local
-TLS (``agent.localtls``, the certificate in ``DIR/tls`` as the agent keeps it), its allocator
-setting (:func:`agent.server.middlewares.map_large_buffers`), its spool
-(:meth:`agent.spool.Spool.receive`: written to disk with its SHA-256 as it arrives), and its
-answer sent from the spooled file a piece at a time (:func:`agent.server.routes.send_file`).
-The answer is the body as it came. It prints ``listening on https://127.0.0.1:PORT`` like the
-agent and runs until SIGTERM.
+``python bench/transfer_host.py --data-dir DIR`` serves over HTTPS on a free port of 127.0.0.1,
+with the agent's local TLS (``agent.localtls``, the certificate in ``DIR/tls`` as the agent
+keeps it) and its allocator setting (:func:`agent.server.middlewares.map_large_buffers`):
+
+- ``POST /echo`` (``bench/bench_memory.py``) moves a raw ``application/pdf`` body as the agent
+  does: into its spool (:meth:`agent.spool.Spool.receive`: written to disk with its SHA-256 as
+  it arrives), and back out of the spooled file a piece at a time
+  (:func:`agent.server.routes.send_file`). The answer is the body as it came.
+- ``POST /answer?size=N`` (``bench/bench_sign.py``) reads a JSON request whole, as the agent
+  reads one, and answers ``N`` bytes of JSON: a batch's way in and out, with neither its
+  decoding nor its answer's making.
+
+It prints ``listening on https://127.0.0.1:PORT`` like the agent and runs until SIGTERM.
 
 What the agent adds to this, for the same bytes, is its own: the middlewares, the question, the
 token, the PDF worker and pyHanko.
@@ -44,6 +49,13 @@ async def echo(request: web.Request) -> web.StreamResponse:
         discard(upload)
 
 
+async def answer(request: web.Request) -> web.Response:
+    """The body read whole; ``size`` bytes back, a JSON string of spaces."""
+    await request.read()
+    size = int(request.query["size"])
+    return web.Response(body=b'"' + b" " * (size - 2) + b'"', content_type="application/json")
+
+
 async def serve(data_dir: Path) -> None:
     """Listen until SIGTERM."""
     map_large_buffers()
@@ -53,6 +65,7 @@ async def serve(data_dir: Path) -> None:
     app = web.Application()
     app["spool"] = spool
     app.router.add_post("/echo", echo)
+    app.router.add_post("/answer", answer)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     listening = socket.create_server(("127.0.0.1", 0))

@@ -59,6 +59,16 @@ def test_bench_quick_runs_and_reports_every_figure_with_its_ratio() -> None:
         assert " x " in line or "above" in line, line
     budgets = budget_lines(done.stdout)
     assert [b.split()[0] for b in budgets] == ["[1]", "[1]", "[2]", "[2]"], budgets
+    # Each batch's floor: a row of the table, its parts, and the ceiling beside budget 1.
+    for name in ("RSA-2048", "EC P-256"):
+        floor = next(row for row in rows if row.startswith(f"floor of a batch {name}"))
+        assert floor.endswith("x the loop (at most)"), floor
+        parts = next(row for row in rows if row.startswith(f"{name}: a batch's floor"))
+        found = dict(re.findall(r"(login|HTTPS|JSON|DER|audit row) (\d+\.\d\d)", parts))
+        assert list(found) == ["login", "HTTPS", "JSON", "DER", "audit row"], parts
+        assert "the agent's own work above the floor, batch by batch: median " in parts, parts
+    ceilings = [row for row in rows if "the floor of a batch on this machine allows" in row]
+    assert len(ceilings) == 2, ceilings
     assert "every signature above" in done.stdout
     assert "1 (1 = keep-alive held)" in done.stdout
 
