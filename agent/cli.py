@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, TextIO
 
-from agent import PYTHON, __version__
+from agent import PYTHON, __version__, malloc
 from agent.audit import AuditError, AuditLog, entry_to_json, format_entries
 from agent.config import SETTINGS, AgentConfig, configure_logging, load_config
 from agent.errors import AgentError, BadRequest, ConfigError
@@ -666,6 +666,7 @@ def utf8_when_redirected(streams: Sequence[TextIO | None] | None = None) -> None
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``kyso-agent``."""
+    malloc.tune()  # before any thread: a thread that has a heap of its own keeps it
     route_to_log()
     utf8_when_redirected()
     parser = build_parser()

@@ -2,10 +2,10 @@
 that approves at once, living in the agent's process.
 
 ``python bench/agent_host.py --data-dir DIR --module LIB --origin ORIGIN --pin PIN`` builds
-the configuration from these flags alone (no machine policy, no user file), configures
-logging as ``kyso-agent serve`` does and runs :func:`agent.app.serve` (audit log, pairing,
-VGCA compatibility, status page: all of it) with :class:`Approving` answering every
-question at once: approved, the first certificate offered, the PIN. It prints ``listening on https://127.0.0.1:PORT``
+the configuration from these flags alone (no machine policy, no user file), sets the allocator
+and configures logging as ``kyso-agent serve`` does, and runs :func:`agent.app.serve` (audit
+log, pairing, VGCA compatibility, status page: all of it) with :class:`Approving` answering
+every question at once: approved, the first certificate offered, the PIN. It prints ``listening on https://127.0.0.1:PORT``
 like the agent, then ``NAME listening on URL`` for each plugin layer (VNPT, BKAV, ...) as
 ``kyso-agent serve`` does, and runs until SIGTERM or SIGINT.
 
@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
+from agent import malloc
 from agent.app import StartedAgent, serve
 from agent.config import configure_logging, load_config
 from agent.consent.activity import ActivityRequest, ActivityState, unseen_activity
@@ -65,6 +66,7 @@ async def _monitor(agent: StartedAgent) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Serve until told to stop."""
+    malloc.tune()  # as kyso-agent's main does, before any thread
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--data-dir", type=Path, required=True)
     parser.add_argument("--module", type=Path, required=True, help="the PKCS#11 module")

@@ -3,7 +3,7 @@ signing in between.
 
 ``python bench/transfer_host.py --data-dir DIR`` serves over HTTPS on a free port of 127.0.0.1,
 with the agent's local TLS (``agent.localtls``, the certificate in ``DIR/tls`` as the agent
-keeps it) and its allocator setting (:func:`agent.server.middlewares.map_large_buffers`):
+keeps it) and its allocator settings (:func:`agent.malloc.tune`):
 
 - ``POST /echo`` (``bench/bench_memory.py``) moves a raw ``application/pdf`` body as the agent
   does: into its spool (:meth:`agent.spool.Spool.receive`: written to disk with its SHA-256 as
@@ -31,8 +31,8 @@ from pathlib import Path
 
 from aiohttp import web
 
+from agent import malloc
 from agent.localtls import ca
-from agent.server.middlewares import map_large_buffers
 from agent.server.routes import PDF_MEDIA_TYPE, send_file
 from agent.spool import Spool, discard
 
@@ -58,7 +58,7 @@ async def answer(request: web.Request) -> web.Response:
 
 async def serve(data_dir: Path) -> None:
     """Listen until SIGTERM."""
-    map_large_buffers()
+    malloc.tune()
     tls = ca.server_context(ca.ensure(data_dir / "tls"))
     spool = Spool(data_dir / "spool")
     spool.sweep()

@@ -11,11 +11,9 @@ answered (through the app's :data:`~agent.server.keys.MEMORY`).
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import gc
 import json
 import logging
-import sys
 from collections.abc import AsyncIterator, Callable
 from typing import Any, ClassVar, Final
 
@@ -23,6 +21,7 @@ from aiohttp import web
 from aiohttp.http_exceptions import LineTooLong
 from aiohttp.typedefs import Handler, Middleware
 
+from agent import malloc
 from agent.errors import (
     AgentError,
     BadRequest,
@@ -41,53 +40,13 @@ from agent.server.keys import BUDGET, CALLER, GATE, MEMORY, SETTINGS, ServerSett
 
 log = logging.getLogger(__name__)
 
-RELEASE_AFTER_BYTES: Final = 4 * 1024 * 1024
-"""A request body at least this large (a PDF) leaves tens of megabytes of freed buffers."""
+RELEASE_AFTER_BYTES: Final = 256 * 1024
+"""A request body at least this large leaves megabytes of freed memory behind it: a PDF its
+buffers, an XML document its tree, 25 to 35 times its size (a 1 MB e-invoice left 22 MB with the
+agent until the next release, docs/performance.md); smaller ones leave less than the release
+is worth."""
 RELEASE_DELAY: Final = 2.0
 """Seconds after such a request before the memory is handed back: the answer is sent by then."""
-
-
-def _malloc_trim() -> Callable[[int], int] | None:
-    """glibc's ``malloc_trim``, which returns the free pages of every malloc arena to the OS."""
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        trim: Callable[[int], int] = ctypes.CDLL(None).malloc_trim
-    except (OSError, AttributeError):  # not glibc (musl has no malloc_trim)
-        return None
-    return trim
-
-
-MMAP_THRESHOLD: Final = 4 * 1024 * 1024
-"""Buffers at least this large are mapped on their own and unmapped when freed (glibc); smaller
-ones come from the heap, which keeps and reuses them."""
-_M_MMAP_THRESHOLD: Final = -3
-"""``mallopt``'s parameter number for the mmap threshold (glibc's malloc.h)."""
-
-
-def map_large_buffers() -> bool:
-    """Have glibc map every allocation of :data:`MMAP_THRESHOLD` or more on its own, whatever
-    it freed before; ``False`` where there is no glibc.
-
-    glibc starts with a 128 KiB threshold, but raises it to the size of each mapped block freed,
-    up to 32 MiB: after the first large PDF in JSON, the next one's buffers (megabytes each: the
-    body, its base64, the decoded document) come from the threads' heaps, which fragment and
-    keep them after ``malloc_trim``. Fixing the threshold (which also ends the dynamic
-    adjustment) hands each such buffer back to the OS the moment it is freed: the peak of a
-    20 MB ``/v1/pdf/sign`` went from 397 to 313 MB (docs/performance.md).
-
-    Fixed at 4 MiB, not at glibc's starting 128 KiB: a file streamed through the agent passes
-    as pieces of 256 KiB to 1 MiB (TLS records joined, the spool's reads, base64 pieces), and
-    mapping each of those on its own cost a fresh mapping and its page faults every time,
-    which halved the speed of an upload (20 MB: 83 ms instead of 40 ms at the server).
-    """
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        mallopt: Callable[[int, int], int] = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):  # not glibc
-        return False
-    return bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD))
 
 
 class MemoryRelease:
@@ -97,14 +56,14 @@ class MemoryRelease:
     A signed PDF passes through several buffers of its own size (the body, its base64, the
     document, the signed document, the answer's base64 and JSON), allocated on worker
     threads. Freed, they stay with the process: reference cycles in pyHanko's objects wait
-    for the cyclic collector, and glibc keeps freed pages in each thread's arena. Without
+    for the cyclic collector, and glibc keeps freed pages in its heap (:mod:`agent.malloc`). Without
     this, an agent that signed one 20 MB PDF would idle at several hundred megabytes.
     """
 
     def __init__(self) -> None:
         self._pending: asyncio.TimerHandle | None = None
-        self._trim = _malloc_trim()
-        map_large_buffers()  # process-wide and idempotent: one app or four, the same setting
+        self._trim = malloc.malloc_trim()
+        malloc.tune()  # process-wide and idempotent; kyso-agent's main set it before any thread
 
     def schedule(self) -> None:
         """Release in :data:`RELEASE_DELAY` seconds, unless a release is already due."""

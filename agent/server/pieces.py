@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 
 PIECE: Final = 256 * 1024
 """Most bytes written at a time. Pieces this small (and what TLS makes of them) come from the
-heap and are reused (:data:`~agent.server.middlewares.MMAP_THRESHOLD`); pieces of a megabyte
+heap and are reused (:data:`~agent.malloc.MMAP_THRESHOLD`); pieces of a megabyte
 left the agent 3-6 MB larger at its peak for no measurable speed."""
 
 

@@ -47,6 +47,8 @@ PATH: Final = "/process"
 """The one path the vendor library posts to."""
 _METHODS: Final = "POST, OPTIONS"
 _HEADERS: Final = frozenset({"content-type", "accept-language"})
+_OFF_LOOP_BYTES: Final = 1024 * 1024
+"""Documents in a reply from this size on are base64-encoded off the event loop."""
 
 ENDPOINTS: Final[web.AppKey[FirstUse[FptEndpoints]]] = web.AppKey("fpt_endpoints")
 MEMORY = web.AppKey("fpt_memory", MemoryRelease)
@@ -112,7 +114,7 @@ async def _answer(request: web.Request, caller: Admitted, size: int, limit: int)
 
 async def _render(reply: Reply) -> bytes:
     """The reply's bytes; a signed document's base64 is made off the event loop."""
-    if sum(len(blob) for blob in reply.blobs.values()) >= RELEASE_AFTER_BYTES // 4:
+    if sum(len(blob) for blob in reply.blobs.values()) >= _OFF_LOOP_BYTES:
         return await asyncio.to_thread(reply.to_bytes)
     return reply.to_bytes()
 
