@@ -458,8 +458,8 @@ def batch_floor(
     transfer_seconds = clock() - start
 
     start = clock()
-    for item in json.loads(call.body)["items"]:
-        base64.b64decode(item["hash"], validate=True)
+    items = json.loads(call.body)["items"]
+    sent = [base64.b64decode(item["hash"], validate=True) for item in items]
     decoded = clock() - start
 
     start = clock()
@@ -473,8 +473,8 @@ def batch_floor(
     encoded = clock() - start
 
     documents = tuple(
-        AuditDocument(item.get("name"), base64.b64decode(item["hash"]), item["hashAlgorithm"])
-        for item in json.loads(call.body)["items"]
+        AuditDocument(item.get("name"), digest, item["hashAlgorithm"])
+        for item, digest in zip(items, sent, strict=True)
     )
     entry = AuditEntry(
         time=datetime.now(UTC),
@@ -554,10 +554,16 @@ def measure(  # noqa: PLR0917 - the parts of one run
 # --- report --------------------------------------------------------------------------------
 
 
+def login_seconds(one: KindFigures) -> float:
+    """What a login costs a batch: a direct signature with its own login, less a bare one
+    (medians)."""
+    return statistics.median(one.direct_login) - statistics.median(one.direct)
+
+
 def floor_medians(one: KindFigures) -> dict[str, float]:
     """Each part of a batch's floor above its loop, median seconds."""
     return {
-        "login": statistics.median(one.direct_login) - statistics.median(one.direct),
+        "login": login_seconds(one),
         "HTTPS": statistics.median(f.transfer for f in one.floors),
         "JSON": statistics.median(f.codec for f in one.floors),
         "DER": statistics.median(f.der for f in one.floors),
@@ -569,7 +575,7 @@ def agent_above_floor(one: KindFigures) -> list[float]:
     """What the agent takes of its own beyond a batch's floor, batch by batch: each one less
     its loop, its floor parts and the login (seconds), in the pairs as they were measured; the
     machine's drift between a loop and its batch shows in the spread."""
-    login = statistics.median(one.direct_login) - statistics.median(one.direct)
+    login = login_seconds(one)
     return [
         batch - loop - floor.total - login
         for batch, loop, floor in zip(one.batches, one.direct_batches, one.floors, strict=True)
@@ -581,8 +587,7 @@ def batch_floor_seconds(one: KindFigures) -> float:
     other floor parts taken together."""
     return (
         statistics.median(one.direct_batches)
-        + statistics.median(one.direct_login)
-        - statistics.median(one.direct)
+        + login_seconds(one)
         + statistics.median(f.total for f in one.floors)
     )
 
